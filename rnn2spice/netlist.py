@@ -1,0 +1,192 @@
+"""The only place that knows SPICE syntax: :class:`Circuit` IR -> ngspice netlist text.
+
+Output is deterministic: elements in the order the compiler gave, numbers as
+``format(float(x), '.17g')`` (round-trips exactly, and numpy 2 scalars never print as
+``np.float64(...)``), ``\\n`` line ends and a newline after ``.end``.  Every name and
+node is checked against a strict pattern before it is written, so no text other than
+compiler-made identifiers and numbers can reach the netlist.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from . import ir
+from .errors import NetlistError
+from .waveform import Pulse, Pwl, Sine, Step
+
+_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
+_TITLE = re.compile(r"[A-Za-z0-9 _:.()=,+/-]{1,120}\Z")
+_COMMENT = re.compile(r"[A-Za-z0-9 _:.()=,+/*'|<>\[\]-]{0,200}\Z")
+_PAIRS_PER_LINE = 6
+
+#: Ideal gyrator (THEORY.md section 2) from two VCCS: i_a = g v_b, i_b = -g v_a.
+GYRATOR_SUBCKT = (
+    ".subckt gyrator a b g=1",
+    "G_a 0 a b 0 {g}",
+    "G_b 0 b a 0 {-g}",
+    ".ends gyrator",
+)
+
+
+def fmt(x: float) -> str:
+    """Round-tripping, locale-free text of a finite float."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise NetlistError(f"refusing to write a non-finite number {x!r} into a netlist")
+    return format(x, ".17g")
+
+
+def write_netlist(circuit: ir.Circuit) -> str:
+    """The ngspice netlist of ``circuit`` as one string."""
+    return NetlistWriter().write(circuit)
+
+
+class NetlistWriter:
+    """One method per element kind; each docstring shows the SPICE card it writes."""
+
+    def write(self, circuit: ir.Circuit) -> str:
+        if not _TITLE.match(circuit.title):
+            raise NetlistError(f"invalid netlist title {circuit.title!r}")
+        lines = [circuit.title]
+        for comment in circuit.comments:
+            if not _COMMENT.match(comment):
+                raise NetlistError(f"invalid comment text {comment!r}")
+            lines.append(("* " + comment).rstrip())
+        if any(isinstance(e, ir.Gyrator) for e in circuit.elements):
+            lines.extend(GYRATOR_SUBCKT)
+        seen: set[str] = set()
+        for element in circuit.elements:
+            key = element.name.lower()  # ngspice names are case-insensitive
+            if key in seen:
+                raise NetlistError(f"duplicate element name {element.name!r}")
+            seen.add(key)
+            method = getattr(self, _METHODS[type(element)])
+            lines.extend(method(element).split("\n"))
+        lines.append(self.options(circuit.options))
+        if circuit.saves:
+            lines.append(".save " + " ".join(self.probe(p) for p in circuit.saves))
+        lines.append(self.analysis(circuit.analysis))
+        lines.append(".end")
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ elements
+
+    def resistor(self, e: ir.Resistor) -> str:
+        """``R<name> a b resistance``"""
+        return self._card(e.name, "R", e.a, e.b, fmt(e.resistance))
+
+    def capacitor(self, e: ir.Capacitor) -> str:
+        """``C<name> a b capacitance IC=v0``"""
+        return self._card(e.name, "C", e.a, e.b, fmt(e.capacitance), f"IC={fmt(e.ic)}")
+
+    def inductor(self, e: ir.Inductor) -> str:
+        """``L<name> a b inductance IC=i0``"""
+        return self._card(e.name, "L", e.a, e.b, fmt(e.inductance), f"IC={fmt(e.ic)}")
+
+    def vccs(self, e: ir.Vccs) -> str:
+        """``G<name> src dst ctrl+ ctrl- gm`` (current gm V(ctrl+, ctrl-) from src into dst)"""
+        return self._card(e.name, "G", e.src, e.dst, self._node(e.ctrl_p), self._node(e.ctrl_n), fmt(e.gm))
+
+    def cccs(self, e: ir.Cccs) -> str:
+        """``F<name> src dst vsense gain``"""
+        return self._card(e.name, "F", e.src, e.dst, self._ident(e.sense), fmt(e.gain))
+
+    def vcvs(self, e: ir.Vcvs) -> str:
+        """``E<name> p n ctrl+ ctrl- gain``"""
+        return self._card(e.name, "E", e.p, e.n, self._node(e.ctrl_p), self._node(e.ctrl_n), fmt(e.gain))
+
+    def ccvs(self, e: ir.Ccvs) -> str:
+        """``H<name> p n vsense r``"""
+        return self._card(e.name, "H", e.p, e.n, self._ident(e.sense), fmt(e.r))
+
+    def current_source(self, e: ir.CurrentSource) -> str:
+        """``I<name> src dst DC i``"""
+        return self._card(e.name, "I", e.src, e.dst, "DC", fmt(e.dc))
+
+    def voltage_source(self, e: ir.VoltageSource) -> str:
+        """``V<name> p n DC v [AC mag] [PULSE(...) | SIN(...) | PWL(...)]``"""
+        parts = ["DC", fmt(e.dc)]
+        if e.ac:
+            parts += ["AC", fmt(e.ac)]
+        if e.waveform is not None:
+            parts.append(self.waveform(e.waveform))
+        return self._card(e.name, "V", e.p, e.n, *parts)
+
+    def tanh_current(self, e: ir.TanhCurrent) -> str:
+        """``B<name> src dst I=gain*tanh(V(arg))``"""
+        return self._card(e.name, "B", e.src, e.dst, f"I={fmt(e.gain)}*tanh(V({self._node(e.arg)}))")
+
+    def tanh_voltage(self, e: ir.TanhVoltage) -> str:
+        """``B<name> p n V=gain*tanh(V(arg))``"""
+        return self._card(e.name, "B", e.p, e.n, f"V={fmt(e.gain)}*tanh(V({self._node(e.arg)}))")
+
+    def gyrator(self, e: ir.Gyrator) -> str:
+        """``X<name> a b gyrator g=conductance`` (instance of :data:`GYRATOR_SUBCKT`)"""
+        return self._card(e.name, "X", e.a, e.b, "gyrator", f"g={fmt(e.g)}")
+
+    # ------------------------------------------------------------------ sources
+
+    def waveform(self, w) -> str:
+        """``PULSE(low high delay rise fall width period)``, ``SIN(offset amp freq 0 0 phase)``
+        or ``PWL(t1 v1 t2 v2 ...)`` (continued over ``+`` lines)."""
+        if isinstance(w, Pulse):
+            return "PULSE(" + " ".join(fmt(x) for x in (w.low, w.high, w.delay, w.rise, w.fall, w.width, w.period)) + ")"
+        if isinstance(w, Sine):
+            return "SIN(" + " ".join(fmt(x) for x in (w.offset, w.amplitude, w.frequency, 0.0, 0.0, w.phase)) + ")"
+        if isinstance(w, Step):
+            times, values = (w.at, w.at + w.rise), (0.0, w.value_after)
+        elif isinstance(w, Pwl):
+            times, values = w.times, w.values
+        else:
+            raise NetlistError(f"unknown waveform {type(w).__name__}")
+        pairs = [f"{fmt(t)} {fmt(v)}" for t, v in zip(times, values)]
+        chunks = [" ".join(pairs[i:i + _PAIRS_PER_LINE]) for i in range(0, len(pairs), _PAIRS_PER_LINE)]
+        return "PWL(" + "\n+ ".join(chunks) + ")"
+
+    # ------------------------------------------------------------------ control cards
+
+    def options(self, o: ir.Options) -> str:
+        """``.options reltol=.. abstol=.. vntol=.. chgtol=.. trtol=..``"""
+        return (f".options reltol={fmt(o.reltol)} abstol={fmt(o.abstol)} vntol={fmt(o.vntol)} "
+                f"chgtol={fmt(o.chgtol)} trtol={fmt(o.trtol)}")
+
+    def analysis(self, a) -> str:
+        """``.tran step stop 0 max_step uic`` or ``.ac dec points f_start f_stop``"""
+        if isinstance(a, ir.Transient):
+            return f".tran {fmt(a.step)} {fmt(a.stop)} 0 {fmt(a.max_step)} uic"
+        if isinstance(a, ir.AcSweep):
+            return f".ac dec {int(a.points_per_decade)} {fmt(a.f_start)} {fmt(a.f_stop)}"
+        raise NetlistError(f"unknown analysis {type(a).__name__}")
+
+    def probe(self, name: str) -> str:
+        m = re.fullmatch(r"([vi])\(([A-Za-z0-9_]+)\)", name)
+        if not m:
+            raise NetlistError(f"invalid probe {name!r}")
+        return name
+
+    # ------------------------------------------------------------------ checks
+
+    def _card(self, name: str, letter: str, a: str, b: str, *rest: str) -> str:
+        if not name[:1].upper() == letter or not _IDENT.match(name):
+            raise NetlistError(f"invalid {letter} element name {name!r}")
+        return " ".join((name, self._node(a), self._node(b)) + rest)
+
+    def _node(self, node: str) -> str:
+        if not _IDENT.match(node):
+            raise NetlistError(f"invalid node name {node!r}")
+        return node
+
+    def _ident(self, name: str) -> str:
+        if not _IDENT.match(name):
+            raise NetlistError(f"invalid identifier {name!r}")
+        return name
+
+
+_METHODS = {
+    ir.Resistor: "resistor", ir.Capacitor: "capacitor", ir.Inductor: "inductor",
+    ir.Vccs: "vccs", ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs",
+    ir.CurrentSource: "current_source", ir.VoltageSource: "voltage_source",
+    ir.TanhCurrent: "tanh_current", ir.TanhVoltage: "tanh_voltage", ir.Gyrator: "gyrator",
+}

@@ -1,0 +1,494 @@
+"""The RNN spec: reading, validation and the model it describes (THEORY.md section 1).
+
+A spec is a YAML or JSON mapping.  Every value is checked here, before anything is
+compiled, and every problem raises :class:`~rnn2spice.errors.SpecError` naming the
+field and the value.  Units are SI: seconds for ``tau``, ``t_stop``, waveform times;
+1/s for ``w`` and ``w_in`` in the ``paper`` convention; dimensionless in ``ctrnn``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SpecError
+from .waveform import Pulse, Pwl, Sine, Step, Waveform
+
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
+CONVENTIONS = ("paper", "ctrnn")
+ACTIVATIONS = ("linear", "tanh")
+
+#: Refuse larger networks before allocating n^2 memory (dense coupling at n = 200 already
+#: takes ~20 s in ngspice 39).
+MAX_NEURONS = 2000
+MAX_INPUTS = 1000
+MAX_PWL_POINTS = 200_000
+#: Default design values of the circuit: capacitance per parallel cell (F), inductance per
+#: series loop (H).
+DEFAULT_CAPACITANCE = 1e-9
+DEFAULT_INDUCTANCE = 1e-3
+
+TOP_KEYS = ("name", "description", "tau", "w", "w_in", "bias", "convention", "activation",
+            "h0", "inputs", "t_stop", "t_step", "circuit", "w_out", "b_out", "provenance")
+WAVE_KEYS = {
+    "step": ("kind", "value", "at", "rise"),
+    "pulse": ("kind", "low", "high", "delay", "rise", "fall", "width", "period"),
+    "sine": ("kind", "amplitude", "frequency", "offset", "phase"),
+    "pwl": ("kind", "points"),
+    "file": ("kind", "path"),
+}
+CIRCUIT_KEYS = ("capacitance", "inductance")
+
+
+@dataclass(frozen=True, eq=False)
+class RnnSpec:
+    """A validated network.  Arrays are float64 and read-only.
+
+    Paper convention:  dh/dt = -lam h + sigma(w h + w_in x)                 (eq. 1)
+    CTRNN convention:  tau dh/dt = -h + sigma(w h + w_in x + bias)
+    """
+
+    name: str
+    tau: np.ndarray                 # (n,) s
+    w: np.ndarray                   # (n, n)  1/s (paper) or dimensionless (ctrnn)
+    w_in: np.ndarray                # (n, m)
+    inputs: tuple[Waveform, ...]    # m waveforms
+    t_stop: float                   # s
+    convention: str = "paper"
+    activation: str = "linear"
+    bias: np.ndarray | None = None  # (n,), ctrnn only
+    h0: np.ndarray | None = None    # (n,) initial state
+    t_step: float | None = None     # s, output / maximum step
+    capacitance: float = DEFAULT_CAPACITANCE  # F per parallel cell
+    inductance: float = DEFAULT_INDUCTANCE    # H per series loop
+    w_out: np.ndarray | None = None  # (p, n) readout
+    b_out: np.ndarray | None = None  # (p,)
+    description: str = ""
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.tau.shape[0]
+        if self.h0 is None:
+            object.__setattr__(self, "h0", np.zeros(n))
+        if self.bias is None:
+            object.__setattr__(self, "bias", np.zeros(n))
+        for arr in (self.tau, self.w, self.w_in, self.h0, self.bias, self.w_out, self.b_out):
+            if arr is not None:
+                arr.setflags(write=False)
+
+    @property
+    def n(self) -> int:
+        return self.tau.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def lam(self) -> np.ndarray:
+        """Leak rates 1/tau_k (1/s)."""
+        return 1.0 / self.tau
+
+    def paper_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, w_in, c) of the paper convention, in 1/s, with the constant drive c (1/s).
+
+        CTRNN weights map as w = D W, w_in = D U, c = D b with D = diag(1/tau)
+        (THEORY.md section 1); exact for the linear network and used for the argument of
+        sigma only up to that scaling.
+        """
+        if self.convention == "paper":
+            return np.asarray(self.w), np.asarray(self.w_in), np.zeros(self.n)
+        d = self.lam[:, None]
+        return d * self.w, d * self.w_in, self.lam * self.bias
+
+    def state_matrix(self) -> np.ndarray:
+        """A = w - lam of the linear(ised at 0) network, 1/s (eq. 4)."""
+        w, _, _ = self.paper_form()
+        return w - np.diag(self.lam)
+
+
+# --------------------------------------------------------------------------- reading
+
+def load_spec(path: str | os.PathLike, *, allow_outside: bool = False) -> RnnSpec:
+    """Read and validate a YAML (``.yaml``/``.yml``) or JSON (``.json``) spec file.
+
+    Files the spec refers to are resolved relative to its directory and may not leave it
+    unless ``allow_outside`` is true.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("spec", str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError("spec", str(path), f"cannot read the file: {exc}") from None
+    data = parse_text(text, path)
+    return spec_from_dict(data, base_dir=path.resolve().parent, allow_outside=allow_outside)
+
+
+def parse_text(text: str, path: Path | None = None) -> Any:
+    """Parse spec text as JSON (``.json``) or YAML (anything else)."""
+    where = str(path) if path is not None else "<spec>"
+    if path is not None and path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("spec", where, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError("spec", where, f"malformed YAML{at}: {problem}") from None
+
+
+def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outside: bool = False) -> RnnSpec:
+    """Validate a spec mapping (as parsed from YAML/JSON) into an :class:`RnnSpec`."""
+    files = _Files(Path(base_dir).resolve(), allow_outside)
+    if not isinstance(data, dict):
+        raise SpecError("spec", data, "must be a mapping of keys to values")
+    _check_keys(data, TOP_KEYS, "")
+    for key in ("name", "tau", "w", "t_stop"):
+        if key not in data:
+            raise SpecError(key, None, "is required")
+
+    name = data["name"]
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SpecError("name", name, "must match [A-Za-z][A-Za-z0-9_-]* with at most 64 characters")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("description", description, "must be a string")
+
+    convention = data.get("convention", "paper")
+    if convention not in CONVENTIONS:
+        raise SpecError("convention", convention, f"must be one of {', '.join(CONVENTIONS)}"
+                        + _did_you_mean(convention, CONVENTIONS))
+    activation = data.get("activation", "linear")
+    if activation not in ACTIVATIONS:
+        raise SpecError("activation", activation, f"must be one of {', '.join(ACTIVATIONS)}"
+                        + _did_you_mean(activation, ACTIVATIONS))
+
+    w = _matrix(data["w"], "w", files)
+    n = w.shape[0]
+    if w.shape[1] != n:
+        raise SpecError("w", f"shape {w.shape}", "must be square (n x n)")
+    if n == 0:
+        raise SpecError("w", "shape (0, 0)", "the network has no neurons")
+
+    tau_raw = data["tau"]
+    if isinstance(tau_raw, (list, tuple, dict)):
+        tau = _vector(tau_raw, "tau", n, files)
+    else:
+        tau = np.full(n, _number(tau_raw, "tau"))
+    for k, t in enumerate(tau):
+        if not t > 0:
+            raise SpecError("tau" if np.ndim(tau_raw) == 0 else f"tau[{k}]", float(t), "must be a positive number of seconds")
+
+    inputs_raw = data.get("inputs", [])
+    if inputs_raw is None:
+        inputs_raw = []
+    if not isinstance(inputs_raw, list):
+        raise SpecError("inputs", inputs_raw, "must be a list of waveforms")
+    if len(inputs_raw) > MAX_INPUTS:
+        raise SpecError("inputs", f"{len(inputs_raw)} waveforms", f"at most {MAX_INPUTS} inputs are supported")
+
+    t_stop = _number(data["t_stop"], "t_stop")
+    if not t_stop > 0:
+        raise SpecError("t_stop", t_stop, "must be a positive number of seconds")
+    t_step = data.get("t_step")
+    if t_step is not None:
+        t_step = _number(t_step, "t_step")
+        if not 0 < t_step <= t_stop:
+            raise SpecError("t_step", t_step, f"must be positive and at most t_stop = {t_stop!r}")
+
+    if "w_in" in data and data["w_in"] is not None:
+        w_in = _matrix(data["w_in"], "w_in", files, allow_empty_columns=True)
+        if w_in.shape[0] != n:
+            raise SpecError("w_in", f"shape {w_in.shape}", f"must have n = {n} rows, one per neuron")
+    else:
+        w_in = np.zeros((n, 0))
+    m = w_in.shape[1]
+    if len(inputs_raw) != m:
+        raise SpecError("inputs", f"{len(inputs_raw)} waveforms",
+                        f"w_in has m = {m} columns, so exactly {m} input waveforms are needed")
+    inputs = tuple(_waveform(raw, f"inputs[{i}]", t_stop, files) for i, raw in enumerate(inputs_raw))
+
+    h0 = _vector(data["h0"], "h0", n, files) if data.get("h0") is not None else np.zeros(n)
+    bias = None
+    if data.get("bias") is not None:
+        if convention != "ctrnn":
+            raise SpecError("bias", "given", "is only allowed with convention: ctrnn")
+        bias = _vector(data["bias"], "bias", n, files)
+
+    circuit = data.get("circuit") or {}
+    if not isinstance(circuit, dict):
+        raise SpecError("circuit", circuit, "must be a mapping")
+    _check_keys(circuit, CIRCUIT_KEYS, "circuit.")
+    cap = _number(circuit.get("capacitance", DEFAULT_CAPACITANCE), "circuit.capacitance")
+    ind = _number(circuit.get("inductance", DEFAULT_INDUCTANCE), "circuit.inductance")
+    for key, val in (("circuit.capacitance", cap), ("circuit.inductance", ind)):
+        if not val > 0:
+            raise SpecError(key, val, "must be positive")
+
+    w_out = b_out = None
+    if data.get("w_out") is not None:
+        w_out = _matrix(data["w_out"], "w_out", files)
+        if w_out.shape[1] != n:
+            raise SpecError("w_out", f"shape {w_out.shape}", f"must have n = {n} columns")
+        b_out = (_vector(data["b_out"], "b_out", w_out.shape[0], files)
+                 if data.get("b_out") is not None else np.zeros(w_out.shape[0]))
+    elif data.get("b_out") is not None:
+        raise SpecError("b_out", "given", "needs w_out")
+
+    provenance = data.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise SpecError("provenance", provenance, "must be a mapping")
+
+    return RnnSpec(name=name, tau=tau, w=w, w_in=w_in, inputs=inputs, t_stop=t_stop,
+                   convention=convention, activation=activation, bias=bias, h0=h0,
+                   t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
+                   description=description, provenance=provenance)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _did_you_mean(word: object, choices) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_keys(data: dict, allowed, prefix: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise SpecError(f"{prefix}{key}", data[key] if not isinstance(data[key], (list, dict)) else type(data[key]).__name__,
+                            "unknown key" + _did_you_mean(key, allowed))
+
+
+def _number(value: Any, where: str) -> float:
+    """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
+    if isinstance(value, bool):
+        raise SpecError(where, value, "must be a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value) else value
+        except ValueError:
+            pass
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpecError(where, value, "must be a number")
+    x = float(value)
+    if not math.isfinite(x):
+        raise SpecError(where, value, "must be finite (no NaN or infinity)")
+    return x
+
+
+class _Files:
+    """Resolves file references of a spec relative to its directory."""
+
+    def __init__(self, base: Path, allow_outside: bool):
+        self.base = base
+        self.allow_outside = allow_outside
+
+    def resolve(self, raw: Any, where: str) -> Path:
+        if not isinstance(raw, str) or not raw or "\x00" in raw or len(raw) > 4096:
+            raise SpecError(where, raw, "must be a non-empty file path")
+        path = (self.base / raw).resolve()
+        if not self.allow_outside and not path.is_relative_to(self.base):
+            raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
+                                        "pass --allow-outside-files to permit it")
+        if not path.is_file():
+            raise SpecError(where, raw, "file not found")
+        return path
+
+
+def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
+    _check_keys(ref, ("file", "key"), f"{where}.")
+    path = files.resolve(ref.get("file"), f"{where}.file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            if "key" in ref:
+                raise SpecError(f"{where}.key", ref["key"], "only allowed with a .npz file")
+            with open(path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                shape, _, dtype = np.lib.format._read_array_header(fh, version)
+            _check_size(shape, where)
+            _check_dtype(dtype, where)
+            return np.load(path, allow_pickle=False)
+        if suffix == ".npz":
+            key = ref.get("key")
+            if not isinstance(key, str):
+                raise SpecError(f"{where}.key", key, "a .npz file needs the name of the array as key")
+            with np.load(path, allow_pickle=False) as archive:
+                if key not in archive.files:
+                    raise SpecError(f"{where}.key", key, f"not in {path.name}; it holds {', '.join(archive.files) or 'nothing'}"
+                                    + _did_you_mean(key, archive.files))
+                with archive.zip.open(key + ".npy") as fh:
+                    version = np.lib.format.read_magic(fh)
+                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                _check_size(shape, where)
+                _check_dtype(dtype, where)
+                return archive[key]
+    except SpecError:
+        raise
+    except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
+        raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
+    raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
+
+
+def _check_size(shape, where: str) -> None:
+    if len(shape) > 2 or any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
+        raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+
+
+def _check_dtype(dtype, where: str) -> None:
+    if dtype.kind not in "fiu":
+        raise SpecError(where, f"dtype {dtype}", "must hold real numbers (float or int)")
+
+
+def _to_float_array(raw: Any, where: str, files: _Files, ndim: int) -> np.ndarray:
+    if isinstance(raw, dict):
+        arr = _array_from_file(raw, where, files)
+    else:
+        if isinstance(raw, list):
+            _check_size((len(raw),) + ((len(raw[0]),) if raw and isinstance(raw[0], list) else ()), where)
+        if ndim == 2 and isinstance(raw, list):
+            if not all(isinstance(row, list) for row in raw):
+                raise SpecError(where, _short(raw), "must be a list of rows (a matrix)")
+            lengths = {len(row) for row in raw}
+            if len(lengths) > 1:
+                raise SpecError(where, f"row lengths {sorted(lengths)}", "rows must all have the same length")
+            arr = np.array([[_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(row)]
+                            for i, row in enumerate(raw)], dtype=float).reshape(len(raw), -1 if raw else 0)
+        elif ndim == 1 and isinstance(raw, list):
+            arr = np.array([_number(v, f"{where}[{i}]") for i, v in enumerate(raw)], dtype=float)
+        else:
+            raise SpecError(where, _short(raw), "must be a " + ("matrix (list of rows)" if ndim == 2 else "list of numbers")
+                            + " or {file: ...}")
+    if arr.dtype.kind not in "fiu":
+        raise SpecError(where, f"dtype {arr.dtype}", "must hold real numbers (float or int)")
+    arr = np.asarray(arr, dtype=float)
+    if arr.ndim != ndim:
+        raise SpecError(where, f"shape {arr.shape}", f"must have {ndim} dimension(s)")
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        idx = "".join(f"[{i}]" for i in bad[0])
+        raise SpecError(f"{where}{idx}", float(arr[tuple(bad[0])]), "must be finite (no NaN or infinity)")
+    return arr.copy()
+
+
+def _matrix(raw, where, files, allow_empty_columns=False) -> np.ndarray:
+    arr = _to_float_array(raw, where, files, 2)
+    if arr.shape[0] > MAX_NEURONS:
+        raise SpecError(where, f"shape {arr.shape}", f"too large: at most {MAX_NEURONS} neurons are supported")
+    return arr
+
+
+def _vector(raw, where, n, files) -> np.ndarray:
+    arr = _to_float_array(raw, where, files, 1)
+    if arr.shape[0] != n:
+        raise SpecError(where, f"length {arr.shape[0]}", f"must have n = {n} entries, one per neuron")
+    return arr
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= 60 else text[:57] + "..."
+
+
+def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
+    if not isinstance(raw, dict):
+        raise SpecError(where, _short(raw), "must be a mapping with a 'kind'")
+    kind = raw.get("kind")
+    if kind not in WAVE_KEYS:
+        raise SpecError(f"{where}.kind", kind, f"must be one of {', '.join(WAVE_KEYS)}" + _did_you_mean(kind, WAVE_KEYS))
+    _check_keys(raw, WAVE_KEYS[kind], f"{where}.")
+    default_edge = 1e-6 * t_stop  # finite edges: SPICE replaces a zero rise by its own step
+
+    def num(key, default=None, *, positive=False, nonneg=False):
+        if key not in raw:
+            if default is None:
+                raise SpecError(f"{where}.{key}", None, f"is required for a {kind} input")
+            return default
+        x = _number(raw[key], f"{where}.{key}")
+        if positive and not x > 0:
+            raise SpecError(f"{where}.{key}", x, "must be positive")
+        if nonneg and x < 0:
+            raise SpecError(f"{where}.{key}", x, "must not be negative")
+        return x
+
+    if kind == "step":
+        return Step(num("value"), num("at", 0.0, nonneg=True), num("rise", default_edge, positive=True))
+    if kind == "pulse":
+        low, high = num("low", 0.0), num("high")
+        delay = num("delay", 0.0, nonneg=True)
+        rise, fall = num("rise", default_edge, positive=True), num("fall", default_edge, positive=True)
+        width = num("width", None, nonneg=True)
+        period = num("period", 2.0 * t_stop + delay + rise + width + fall, positive=True)
+        if period < rise + width + fall:
+            raise SpecError(f"{where}.period", period, f"must be at least rise + width + fall = {rise + width + fall!r}")
+        return Pulse(low, high, delay, rise, fall, width, period)
+    if kind == "sine":
+        freq = num("frequency", None, positive=True)
+        return Sine(num("amplitude"), freq, num("offset", 0.0), num("phase", 0.0))
+    if kind == "pwl":
+        points = raw.get("points")
+        if not isinstance(points, list) or not points:
+            raise SpecError(f"{where}.points", _short(points), "must be a non-empty list of [t, v] pairs")
+        return _pwl(points, f"{where}.points")
+    # kind == "file": CSV of t,v (an optional header line is skipped)
+    path = files.resolve(raw.get("path"), f"{where}.path")
+    return _pwl(_read_csv(path, f"{where}.path"), f"{where}.path", source=path.name)
+
+
+def _read_csv(path: Path, where: str) -> list:
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, row in enumerate(csv.reader(fh), start=1):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != 2:
+                    raise SpecError(where, path.name, f"line {lineno}: expected 2 columns t,v, found {len(row)}")
+                try:
+                    rows.append([float(row[0]), float(row[1])])
+                except ValueError:
+                    if rows or lineno > 1:
+                        raise SpecError(where, path.name, f"line {lineno}: not a number: {_short(','.join(row))}") from None
+                if len(rows) > MAX_PWL_POINTS:
+                    raise SpecError(where, path.name, f"more than {MAX_PWL_POINTS} points")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(where, path.name, f"cannot read: {exc}") from None
+    if not rows:
+        raise SpecError(where, path.name, "holds no t,v rows")
+    return rows
+
+
+def _pwl(points: list, where: str, source: str | None = None) -> Pwl:
+    if len(points) > MAX_PWL_POINTS:
+        raise SpecError(where, f"{len(points)} points", f"at most {MAX_PWL_POINTS} points are supported")
+    ts, vs = [], []
+    for i, p in enumerate(points):
+        if not isinstance(p, (list, tuple)) or len(p) != 2:
+            raise SpecError(f"{where}[{i}]", _short(p), "must be a pair [t, v]")
+        ts.append(_number(p[0], f"{where}[{i}][0]"))
+        vs.append(_number(p[1], f"{where}[{i}][1]"))
+    if ts[0] < 0:
+        raise SpecError(f"{where}[0][0]", ts[0], "times must not be negative")
+    for i in range(1, len(ts)):
+        if not ts[i] > ts[i - 1]:
+            raise SpecError(f"{where}[{i}][0]", ts[i], f"times must increase strictly (previous {ts[i - 1]!r})")
+    return Pwl(tuple(ts), tuple(vs))
