@@ -323,8 +323,7 @@ def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
             if "key" in ref:
                 raise SpecError(f"{where}.key", ref["key"], "only allowed with a .npz file")
             with open(path, "rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                shape, dtype = _npy_header(fh)
             _check_size(shape, where)
             _check_dtype(dtype, where)
             return np.load(path, allow_pickle=False)
@@ -337,8 +336,7 @@ def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
                     raise SpecError(f"{where}.key", key, f"not in {path.name}; it holds {', '.join(archive.files) or 'nothing'}"
                                     + _did_you_mean(key, archive.files))
                 with archive.zip.open(key + ".npy") as fh:
-                    version = np.lib.format.read_magic(fh)
-                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                    shape, dtype = _npy_header(fh)
                 _check_size(shape, where)
                 _check_dtype(dtype, where)
                 return archive[key]
@@ -347,6 +345,14 @@ def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
     except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
         raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
     raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
+
+
+def _npy_header(fh) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of a .npy stream without reading its data (size checks come first)."""
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return shape, dtype
 
 
 def _check_size(shape, where: str) -> None:

@@ -1,0 +1,54 @@
+"""Regenerate (or, with --check, verify) the golden netlists next to this file.
+
+    python netlists/regenerate.py          # rewrite every golden .cir
+    python netlists/regenerate.py --check  # exit 1 and list the goldens that differ
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from rnn2spice.compiler import compile_rnn  # noqa: E402
+from rnn2spice.spec import load_spec  # noqa: E402
+
+#: (spec file, form, coupling, golden file)
+GOLDENS = (
+    ("non-interacting.yaml", "parallel", "vccs", "non-interacting.cir"),
+    ("non-interacting.yaml", "series", "vccs", "non-interacting.series.cir"),
+    ("damped-oscillator.yaml", "parallel", "vccs", "damped-oscillator.cir"),
+    ("damped-oscillator.yaml", "parallel", "gyrator", "damped-oscillator.gyrator.cir"),
+    ("damped-oscillator.yaml", "series", "vccs", "damped-oscillator.series.cir"),
+    ("random20.yaml", "parallel", "vccs", "random20.cir"),
+    ("tanh4.yaml", "parallel", "vccs", "tanh4.cir"),
+    ("tanh4.yaml", "series", "vccs", "tanh4.series.cir"),
+)
+
+
+def golden_text(spec_name: str, form: str, coupling: str) -> str:
+    return compile_rnn(load_spec(HERE / spec_name), form=form, coupling=coupling).netlist
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for spec_name, form, coupling, golden in GOLDENS:
+        text = golden_text(spec_name, form, coupling)
+        path = HERE / golden
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(golden)
+        else:
+            path.write_text(text, newline="\n")
+            print(f"wrote {path.relative_to(HERE.parent)}")
+    if stale:
+        print("golden netlists out of date: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

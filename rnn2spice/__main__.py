@@ -1,0 +1,7 @@
+"""``python -m rnn2spice``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""The end-to-end job: compile, simulate with ngspice, solve the reference, compare."""
+
+from __future__ import annotations
+
+import tempfile
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import reference
+from .compare import THRESHOLDS, Comparison, compare
+from .compiler import CompiledNetwork, compile_rnn
+from .errors import SimulationError
+from .simulator import simulate_netlist
+from .spec import RnnSpec
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """States read back from ngspice at its own time points, in model units."""
+
+    time: np.ndarray    # (points,) s
+    states: np.ndarray  # (points, n)
+    backend: str
+    ngspice_version: str
+    seconds: float      # wall time of the simulation call
+
+
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    compiled: CompiledNetwork
+    trajectory: Trajectory
+    reference: np.ndarray
+    comparison: Comparison
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.comparison.passed
+
+    def report(self) -> dict:
+        """The JSON report of ``rnn2spice check``."""
+        c = self.compiled
+        tr = c.circuit.analysis
+        return {
+            **self.comparison.as_dict(),
+            "spec": c.spec.name,
+            "n": c.spec.n,
+            "m": c.spec.m,
+            "form": c.form,
+            "coupling": c.coupling,
+            "convention": c.spec.convention,
+            "activation": c.spec.activation,
+            "accuracy": c.accuracy,
+            "max_step": float(tr.max_step),
+            "reltol": float(c.circuit.options.reltol),
+            "backend": self.trajectory.backend,
+            "ngspice_version": self.trajectory.ngspice_version,
+            "realisation": c.realisation.as_dict(),
+            "timings_s": {k: float(v) for k, v in self.timings.items()},
+        }
+
+
+def simulate(compiled: CompiledNetwork, *, backend: str = "auto", timeout: float | None = None,
+             netlist_path: Path | None = None) -> Trajectory:
+    """Run the compiled netlist in ngspice and read the states back.
+
+    On failure the netlist is kept (at ``netlist_path``, or a new temporary file) so the
+    error can name a file the user can rerun with ``ngspice -b``.
+    """
+    text = compiled.netlist
+    start = _time.perf_counter()
+    try:
+        result = simulate_netlist(text, netlist_path=netlist_path, backend=backend, timeout=timeout)
+    except SimulationError as exc:
+        if exc.netlist_path is not None:
+            raise
+        with tempfile.NamedTemporaryFile("w", prefix=f"rnn2spice-{compiled.spec.name}-", suffix=".cir",
+                                         delete=False) as fh:
+            fh.write(text)
+        raise SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=fh.name,
+                              ngspice_message=exc.ngspice_message) from None
+    seconds = _time.perf_counter() - start
+    try:
+        t = np.asarray(result.vectors["time"], dtype=float)
+        states = np.stack([np.asarray(result.vectors[p], dtype=float) for p in compiled.state_probes], axis=1)
+    except KeyError as exc:
+        raise SimulationError(f"ngspice returned no vector {exc.args[0]!r}", netlist_path=netlist_path,
+                              ngspice_message=result.log[-2000:]) from None
+    return Trajectory(t, states, result.backend, result.ngspice_version, seconds)
+
+
+def check(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs", accuracy: str = "default",
+          backend: str = "auto", threshold: float | None = None, timeout: float | None = None,
+          netlist_path: Path | None = None) -> CheckResult:
+    """Compile ``spec``, simulate it, and compare with the exact reference.
+
+    ``threshold`` on the relative max error defaults to 1e-3 (``default`` accuracy) or
+    1e-6 (``high``).
+    """
+    timings = {}
+    start = _time.perf_counter()
+    compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy)
+    timings["compile"] = _time.perf_counter() - start
+    traj = simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
+    timings["simulate"] = traj.seconds
+    start = _time.perf_counter()
+    ref = reference.solve(spec, traj.time)
+    timings["reference"] = _time.perf_counter() - start
+    cmp = compare(traj.states, ref, threshold=THRESHOLDS[accuracy] if threshold is None else threshold)
+    return CheckResult(compiled, traj, ref, cmp, timings)

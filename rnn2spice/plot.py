@@ -1,0 +1,49 @@
+"""Figures: SPICE vs reference per neuron, and the error."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+#: At most this many neurons are drawn; for larger n an evenly spaced subset.
+MAX_TRACES = 6
+
+
+def neuron_subset(n: int, limit: int = MAX_TRACES) -> list[int]:
+    if n <= limit:
+        return list(range(n))
+    return sorted({int(round(x)) for x in np.linspace(0, n - 1, limit)})
+
+
+def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str) -> bytes:
+    """PNG bytes: overlays of SPICE and reference (top), |error| per drawn neuron (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idx = neuron_subset(simulated.shape[1])
+    scale = 1e3 if time[-1] < 1.0 else 1.0
+    unit = "ms" if scale == 1e3 else "s"
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(2, 1))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, k in enumerate(idx):
+        col = colors[i % len(colors)]
+        ax1.plot(time * scale, ref[:, k], color=col, lw=2.5, alpha=0.35,
+                 label=f"h{k} reference" if i == 0 else f"h{k}")
+        ax1.plot(time * scale, simulated[:, k], color=col, lw=1.0, ls="--",
+                 label="SPICE (dashed)" if i == 0 else None)
+        err = np.abs(simulated[:, k] - ref[:, k])
+        ax2.semilogy(time * scale, np.maximum(err, 1e-18), color=col, lw=0.8)
+    shown = "" if len(idx) == simulated.shape[1] else f" ({len(idx)} of {simulated.shape[1]} neurons)"
+    ax1.set_title(title + shown)
+    ax1.set_ylabel("state h (model units)")
+    ax1.legend(fontsize=7, ncol=2, loc="best")
+    ax2.set_ylabel("|SPICE - reference|")
+    ax2.set_xlabel(f"time ({unit})")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
