@@ -6,6 +6,7 @@ Exit codes: 0 pass, 1 mismatch beyond tolerance, 2 bad input or usage, 3 simulat
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -28,28 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnn2spice {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-
-    def spec_command(name, help_text):
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("spec", type=Path, help="network spec (.yaml, .yml or .json)")
-        p.add_argument("--allow-outside-files", action="store_true",
-                       help="let the spec refer to files outside its own directory")
-        return p
-
-    def circuit_options(p, accuracy=True):
-        p.add_argument("--form", default="parallel", choices=("parallel", "series"),
-                       help="parallel: R||C cells, voltages are the state; series: R-L loops, currents")
-        p.add_argument("--coupling", default="vccs", choices=("vccs", "gyrator"),
-                       help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear)")
-        if accuracy:
-            p.add_argument("--accuracy", default="default", choices=("default", "high"),
-                           help="high: bounded step and tight tolerances")
-
-    def sim_options(p):
-        p.add_argument("--backend", default="auto", choices=("auto", "shared", "subprocess"),
-                       help="ngspice shared library via PySpice, or `ngspice -b` (auto: shared if it loads)")
-        p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                       help="give up on ngspice after this many seconds")
+    spec_command = lambda name, help_text: add_spec_command(sub, name, help_text)  # noqa: E731
 
     p = spec_command("compile", "Compile a spec to an ngspice netlist.")
     circuit_options(p)
@@ -71,7 +51,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=None,
                    help="pass threshold on the relative max error (default 1e-3, 1e-6 with --accuracy high)")
     p.set_defaults(func=cmd_check)
+
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(f"{__package__}.{module}").register_commands(sub)
     return parser
+
+
+#: Modules that add subcommands: each defines ``register_commands(subparsers)`` and uses
+#: :func:`add_spec_command`, :func:`circuit_options` and :func:`sim_options` below.
+EXTRA_COMMANDS: tuple[str, ...] = ()
+
+
+def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose first argument is a spec file."""
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("spec", type=Path, help="network spec (.yaml, .yml or .json)")
+    p.add_argument("--allow-outside-files", action="store_true",
+                   help="let the spec refer to files outside its own directory")
+    return p
+
+
+def circuit_options(p, accuracy: bool = True) -> None:
+    p.add_argument("--form", default="parallel", choices=("parallel", "series"),
+                   help="parallel: R||C cells, voltages are the state; series: R-L loops, currents")
+    p.add_argument("--coupling", default="vccs", choices=("vccs", "gyrator"),
+                   help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear)")
+    if accuracy:
+        p.add_argument("--accuracy", default="default", choices=("default", "high"),
+                       help="high: bounded step and tight tolerances")
+
+
+def sim_options(p) -> None:
+    p.add_argument("--backend", default="auto", choices=("auto", "shared", "subprocess"),
+                   help="ngspice shared library via PySpice, or `ngspice -b` (auto: shared if it loads)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on ngspice after this many seconds")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
 
 # ------------------------------------------------------------------------- commands
 
-def _load(args):
+def load_spec_arg(args):
     from .spec import load_spec
 
     return load_spec(args.spec, allow_outside=args.allow_outside_files)
 
 
-def _outputs(**paths) -> None:
+def check_outputs(**paths) -> None:
     """Check every requested output location before doing any work."""
     from .output import check_writable
 
@@ -108,8 +122,8 @@ def cmd_compile(args) -> int:
     from .compiler import compile_rnn
     from .output import write_atomic
 
-    _outputs(output=args.output)
-    compiled = compile_rnn(_load(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    check_outputs(output=args.output)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
     text = compiled.netlist
     if args.output is None:
         sys.stdout.write(text)
@@ -124,9 +138,9 @@ def cmd_simulate(args) -> int:
     from .harness import simulate
     from .output import waveforms_csv, write_atomic
 
-    _outputs(output=args.output)
-    _check_timeout(args.timeout)
-    compiled = compile_rnn(_load(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    check_outputs(output=args.output)
+    check_timeout(args.timeout)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
     traj = simulate(compiled, backend=args.backend, timeout=args.timeout)
     text = waveforms_csv(traj.time, traj.states)
     if args.output is None:
@@ -142,11 +156,11 @@ def cmd_check(args) -> int:
     from .harness import check
     from .output import json_text, write_atomic
 
-    _outputs(report=args.report, plot=args.plot, netlist=args.netlist)
-    _check_timeout(args.timeout)
+    check_outputs(report=args.report, plot=args.plot, netlist=args.netlist)
+    check_timeout(args.timeout)
     if args.tolerance is not None and not args.tolerance > 0:
         raise UsageError(f"--tolerance must be positive (got {args.tolerance!r})")
-    spec = _load(args)
+    spec = load_spec_arg(args)
     if args.netlist is not None:
         from .compiler import compile_rnn
 
@@ -182,7 +196,7 @@ def summary(result) -> str:
     ))
 
 
-def _check_timeout(timeout) -> None:
+def check_timeout(timeout) -> None:
     if timeout is not None and not timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds (got {timeout!r})")
 
