@@ -89,15 +89,18 @@ C_0 h0 0 1e-9 IC=1
 }
 
 
-def _backend_or_skip(name: str) -> str:
+def _require_backend(name: str) -> str:
+    """``name`` if it can run; else fail (ngspice tests are never skipped: scripts/setup.sh
+    installs both ngspice and libngspice0-dev) with the reason and the package to install."""
     if name not in available_backends():
-        pytest.skip(f"ngspice backend {name!r} cannot run here")
+        problem = simulator._shared_problem() if name == "shared" else simulator._subprocess_problem()
+        pytest.fail(f"ngspice backend {name!r} cannot run here: {problem}")
     return name
 
 
 @pytest.fixture(params=["shared", "subprocess"])
 def backend(request) -> str:
-    return _backend_or_skip(request.param)
+    return _require_backend(request.param)
 
 
 def _rss_bytes() -> int:
@@ -317,8 +320,8 @@ def test_options_of_one_run_do_not_leak_into_the_next(backend):
 @pytest.mark.ngspice
 @pytest.mark.parametrize("netlist", [RC_NETLIST, INDUCTOR_NETLIST, AC_NETLIST], ids=["rc", "inductor", "ac"])
 def test_backends_agree(netlist):
-    shared = simulate_netlist(netlist, backend=_backend_or_skip("shared"))
-    binary = simulate_netlist(netlist, backend=_backend_or_skip("subprocess"))
+    shared = simulate_netlist(netlist, backend=_require_backend("shared"))
+    binary = simulate_netlist(netlist, backend=_require_backend("subprocess"))
     assert list(shared.vectors) == list(binary.vectors)
     assert shared.ngspice_version == binary.ngspice_version
     for name, values in shared.vectors.items():
@@ -342,7 +345,7 @@ def test_auto_backend_prefers_shared():
 
 @pytest.mark.ngspice
 def test_shared_backend_logs_nothing(caplog, capsys):
-    _backend_or_skip("shared")
+    _require_backend("shared")
     caplog.set_level(logging.DEBUG, logger="rnn2spice")
     caplog.set_level(logging.WARNING)
     simulate_netlist(RC_NETLIST, backend="shared")
@@ -363,7 +366,7 @@ def _run_python(code: str, **env_changes) -> subprocess.CompletedProcess:
 
 @pytest.mark.ngspice
 def test_no_unsupported_version_warning_when_the_library_loads():
-    _backend_or_skip("shared")  # checked here; the fresh interpreter below creates the instance itself
+    _require_backend("shared")  # the fresh interpreter below creates its own instance
     done = _run_python(f"""
         import logging
         logging.basicConfig(level=logging.DEBUG, format="LOG %(name)s %(levelname)s %(message)s")
@@ -384,7 +387,7 @@ def test_no_unsupported_version_warning_when_the_library_loads():
 
 @pytest.mark.ngspice
 def test_missing_shared_library_falls_back_and_says_what_to_install():
-    _backend_or_skip("subprocess")
+    _require_backend("subprocess")
     done = _run_python(f"""
         from rnn2spice.simulator import available_backends, simulate_netlist, SimulationError
         print("backends", available_backends())
@@ -402,7 +405,7 @@ def test_missing_shared_library_falls_back_and_says_what_to_install():
 
 @pytest.mark.ngspice
 def test_shared_backend_is_thread_safe():
-    _backend_or_skip("shared")
+    _require_backend("shared")
     reference = simulate_netlist(RC_NETLIST, backend="shared").vectors["v(h0)"]
     results, errors = [], []
 
@@ -426,7 +429,7 @@ def test_shared_backend_is_thread_safe():
 
 @pytest.mark.ngspice
 def test_shared_backend_memory_is_flat_over_200_runs(record_property):
-    _backend_or_skip("shared")
+    _require_backend("shared")
     for _ in range(20):  # warm up allocator pools and ngspice's one-time tables
         simulate_netlist(RC_NETLIST, backend="shared")
     before = _rss_bytes()
