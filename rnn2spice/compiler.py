@@ -28,7 +28,7 @@ STEP_FACTOR = {"default": 0.02, "high": 0.001}
 OPTIONS = {
     # reltol also ends Newton iterations: 1e-3 leaves ~5e-4 error in tanh networks.
     "default": ir.Options(reltol=1e-5),
-    "high": ir.Options(reltol=1e-7, abstol=1e-18, vntol=1e-12, chgtol=1e-22),
+    "high": ir.Options(reltol=1e-9, abstol=1e-18, vntol=1e-12, chgtol=1e-22),
 }
 
 

@@ -1,0 +1,81 @@
+"""Shared helpers for the test suite.
+
+Tests marked ``ngspice`` need the real simulator.  They are never skipped: on a machine
+without ngspice they fail, which is what CI must see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnn2spice.spec import spec_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+NETLISTS = ROOT / "netlists"
+#: The read-only shared data: ../shared beside the checkout (also in CI's fresh clone).
+SHARED = ROOT.parent / "shared"
+KERAS_DIR = SHARED / "data" / "keras-rnn"
+
+WAVEFORM_KINDS = ("step", "pulse", "sine", "pwl")
+
+
+def waveform(kind: str, rng: np.random.Generator, t_stop: float) -> dict:
+    """A random input waveform of the given kind over [0, t_stop]."""
+    if kind == "step":
+        return {"kind": "step", "value": float(rng.uniform(-1, 1)), "at": float(rng.uniform(0.1, 0.4) * t_stop),
+                "rise": 1e-6 * t_stop}
+    if kind == "pulse":
+        return {"kind": "pulse", "low": 0.0, "high": float(rng.uniform(0.5, 1.5)), "delay": 0.1 * t_stop,
+                "rise": 0.01 * t_stop, "fall": 0.02 * t_stop, "width": 0.15 * t_stop, "period": 0.4 * t_stop}
+    if kind == "sine":
+        return {"kind": "sine", "amplitude": float(rng.uniform(0.5, 1.5)), "frequency": float(rng.uniform(1, 4) / t_stop),
+                "offset": float(rng.uniform(-0.2, 0.2)), "phase": float(rng.uniform(0, 360))}
+    if kind == "pwl":
+        times = np.sort(rng.uniform(0, t_stop, 6))
+        return {"kind": "pwl", "points": [[float(t), float(v)] for t, v in zip(times, rng.uniform(-1, 1, 6))]}
+    raise ValueError(kind)
+
+
+def random_spec_dict(n: int, *, seed: int, kinds=("step",), convention: str = "paper",
+                     activation: str = "linear", symmetric: bool = False, gain: float = 0.8) -> dict:
+    """A random stable network: W = gain N(0,1)/sqrt(n), tau in [0.5, 2] ms, t_stop = 8 ms.
+
+    Paper convention uses w = W / tau (1/s), so A = (W - I)/tau has eigenvalues with
+    negative real parts whenever the spectral radius of W is below 1.
+    """
+    rng = np.random.default_rng(seed)
+    tau = rng.uniform(0.5e-3, 2e-3, n)
+    big_w = gain * rng.standard_normal((n, n)) / np.sqrt(n)
+    if symmetric:
+        big_w = (big_w + big_w.T) / 2.0
+    m = len(kinds)
+    big_u = rng.standard_normal((n, m))
+    t_stop = 8e-3
+    if convention == "paper":
+        w, w_in = big_w / tau[:, None], big_u / tau[:, None]
+        if symmetric:  # keep w symmetric in the paper convention: one common tau
+            tau = np.full(n, 1e-3)
+            w, w_in = big_w / 1e-3, big_u / 1e-3
+    else:
+        w, w_in = big_w, big_u
+    data = {"name": f"rand{n}s{seed}", "tau": tau.tolist(), "w": w.tolist(), "convention": convention,
+            "activation": activation, "h0": rng.uniform(-1, 1, n).tolist(), "t_stop": t_stop}
+    if m:
+        data["w_in"] = w_in.tolist()
+        data["inputs"] = [waveform(k, rng, t_stop) for k in kinds]
+    if convention == "ctrnn":
+        data["bias"] = (0.2 * rng.standard_normal(n)).tolist()
+    return data
+
+
+def random_spec(n: int, **kwargs):
+    return spec_from_dict(random_spec_dict(n, **kwargs))
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
