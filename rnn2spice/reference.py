@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
+from threadpoolctl import threadpool_limits
 
 from .spec import RnnSpec
 
@@ -43,9 +44,12 @@ def solve(spec: RnnSpec, t: np.ndarray) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
         raise ValueError("reference times must be a non-decreasing 1-D array from t >= 0")
-    if spec.activation == "linear":
-        return solve_linear(spec, t)
-    return solve_nonlinear(spec, t)
+    # One BLAS thread: these matrices are small, and OpenBLAS's threads spin against any
+    # other busy process (expm of 40x40 measured 100x slower with 2 threads on a loaded box).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if spec.activation == "linear":
+            return solve_linear(spec, t)
+        return solve_nonlinear(spec, t)
 
 
 def solve_linear(spec: RnnSpec, t: np.ndarray) -> np.ndarray:
