@@ -30,16 +30,14 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, k in enumerate(idx):
         col = colors[i % len(colors)]
-        ax1.plot(time * scale, ref[:, k], color=col, lw=2.5, alpha=0.35,
-                 label=f"h{k} reference" if i == 0 else f"h{k}")
-        ax1.plot(time * scale, simulated[:, k], color=col, lw=1.0, ls="--",
-                 label="SPICE (dashed)" if i == 0 else None)
+        ax1.plot(time * scale, ref[:, k], color=col, lw=2.5, alpha=0.35, label=f"h{k}")
+        ax1.plot(time * scale, simulated[:, k], color=col, lw=1.0, ls="--")
         err = np.abs(simulated[:, k] - ref[:, k])
         ax2.semilogy(time * scale, np.maximum(err, 1e-18), color=col, lw=0.8)
     shown = "" if len(idx) == simulated.shape[1] else f" ({len(idx)} of {simulated.shape[1]} neurons)"
     ax1.set_title(title + shown)
     ax1.set_ylabel("state h (model units)")
-    ax1.legend(fontsize=7, ncol=2, loc="best")
+    ax1.legend(fontsize=7, ncol=2, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
     ax2.set_ylabel("|SPICE - reference|")
     ax2.set_xlabel(f"time ({unit})")
     fig.tight_layout()
