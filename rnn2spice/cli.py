@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add subcommands: each defines ``register_commands(subparsers)`` and uses
 #: :func:`add_spec_command`, :func:`circuit_options` and :func:`sim_options` below.
-EXTRA_COMMANDS: tuple[str, ...] = ()
+EXTRA_COMMANDS: tuple[str, ...] = ("importers", "task")
 
 
 def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -174,10 +174,13 @@ def cmd_check(args) -> int:
         write_atomic(args.report, json_text(result.report()), field="--report")
     if args.plot is not None:
         from .plot import check_figure
+        from .readout import readout
 
+        y = readout(spec, result.trajectory.states)
         png = check_figure(result.trajectory.time, result.trajectory.states, result.reference,
                            title=f"{spec.name}: {result.compiled.form}/{result.compiled.coupling}, "
-                                 f"rel. max error {result.comparison.rel_max_error:.2e}")
+                                 f"rel. max error {result.comparison.rel_max_error:.2e}",
+                           readout=None if y is None else (y, readout(spec, result.reference)))
         write_atomic(args.plot, png, field="--plot")
     return EXIT_PASS if result.passed else EXIT_MISMATCH
 
@@ -186,6 +189,10 @@ def summary(result) -> str:
     """Human-readable verdict of a check."""
     c, r, tr = result.compiled, result.comparison, result.trajectory
     verdict = "PASS" if r.passed else "FAIL (mismatch beyond tolerance)"
+    out = result.report().get("readout")
+    readout_line = () if out is None else (
+        f"readout y = w_out h + b_out ({out['outputs']} output(s)): max abs error {out['max_abs_error']:.3e}, "
+        f"relative {out['rel_max_error']:.3e}",)
     return "\n".join((
         f"spec {c.spec.name}: n = {c.spec.n}, m = {c.spec.m}, {c.spec.convention}/{c.spec.activation}, "
         f"form {c.form}, coupling {c.coupling}",
@@ -193,7 +200,7 @@ def summary(result) -> str:
         f"ngspice {tr.ngspice_version} via {tr.backend}: {r.points} time points in {tr.seconds:.3f} s",
         f"relative max error {r.rel_max_error:.3e} (threshold {r.threshold:.0e}), "
         f"max abs error {r.max_abs_error:.3e}: {verdict}",
-    ))
+    ) + readout_line)
 
 
 def check_timeout(timeout) -> None:

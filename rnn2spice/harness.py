@@ -13,6 +13,7 @@ from . import reference
 from .compare import THRESHOLDS, Comparison, compare
 from .compiler import CompiledNetwork, compile_rnn
 from .errors import SimulationError
+from .readout import readout_errors
 from .simulator import simulate_netlist
 from .spec import RnnSpec
 
@@ -59,6 +60,8 @@ class CheckResult:
             "backend": self.trajectory.backend,
             "ngspice_version": self.trajectory.ngspice_version,
             "realisation": c.realisation.as_dict(),
+            # y = w_out h + b_out from both trajectories; None without a readout
+            "readout": readout_errors(c.spec, self.trajectory.states, self.reference),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
         }
 

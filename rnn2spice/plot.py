@@ -16,8 +16,13 @@ def neuron_subset(n: int, limit: int = MAX_TRACES) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, limit)})
 
 
-def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str) -> bytes:
-    """PNG bytes: overlays of SPICE and reference (top), |error| per drawn neuron (bottom)."""
+def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str,
+                 readout: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+    """PNG bytes: overlays of SPICE and reference (top), |error| per drawn neuron (bottom).
+
+    ``readout``: (SPICE, reference) outputs y = w_out h + b_out, shape (points, p) each,
+    drawn in a third panel when given.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,7 +31,15 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     idx = neuron_subset(simulated.shape[1])
     scale = 1e3 if time[-1] < 1.0 else 1.0
     unit = "ms" if scale == 1e3 else "s"
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(2, 1))
+    if readout is None:
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True, height_ratios=(2, 1))
+    else:
+        fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(2, 1, 1.3))
+        for j in range(min(readout[0].shape[1], MAX_TRACES)):
+            ax3.plot(time * scale, readout[1][:, j], color=f"C{j}", lw=2.5, alpha=0.35, label=f"y{j}")
+            ax3.plot(time * scale, readout[0][:, j], color=f"C{j}", lw=1.0, ls="--")
+        ax3.set_ylabel("readout y = w_out h + b_out")
+        ax3.legend(fontsize=7, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, k in enumerate(idx):
         col = colors[i % len(colors)]
@@ -39,7 +52,7 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     ax1.set_ylabel("state h (model units)")
     ax1.legend(fontsize=7, ncol=2, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
     ax2.set_ylabel("|SPICE - reference|")
-    ax2.set_xlabel(f"time ({unit})")
+    (ax2 if readout is None else ax3).set_xlabel(f"time ({unit})")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
