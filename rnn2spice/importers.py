@@ -433,7 +433,7 @@ def read_torch(path: Path) -> ImportedNetwork:
     if rest:
         raise ModelError(f"{path.name}: {next(iter(rest))}", f"shape {tuple(rest[next(iter(rest))].shape)}",
                          "unrecognised parameter; only nn.RNN (+ one nn.Linear readout) can be imported")
-    details = {"names": names, "torch_version": torch.__version__,
+    details = {"names": names, "torch_version": str(torch.__version__),
                "assumed": "nonlinearity tanh (nn.RNN default; a state_dict does not record it)"}
     return ImportedNetwork(w=w, w_in=w_in, bias=bias, w_out=w_out, b_out=b_out, format="torch",
                            layout="torch-state_dict", details=details)

@@ -562,8 +562,10 @@ def cmd_task(args) -> int:
     spec = load_spec_arg(args)
     dt = spec_dt(spec, dt)
     if args.stimulus in KINDS:
-        stimuli = pulse_trials(1.0 if args.value is None else args.value, trials=args.trials or 1,
-                               seed=args.seed or 0, noise=args.noise or 0.0, delay=args.delay,
+        stimuli = pulse_trials(1.0 if args.value is None else args.value,
+                               trials=1 if args.trials is None else args.trials,
+                               seed=0 if args.seed is None else args.seed,
+                               noise=0.0 if args.noise is None else args.noise, delay=args.delay,
                                steps=TRIAL_STEPS if args.steps is None else args.steps, m=spec.m)
         if window is not None:
             stimuli = [dataclasses.replace(s, window=check_window(window, s.x.shape[0])) for s in stimuli]
