@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add subcommands: each defines ``register_commands(subparsers)`` and uses
 #: :func:`add_spec_command`, :func:`circuit_options` and :func:`sim_options` below.
-EXTRA_COMMANDS: tuple[str, ...] = ("importers", "task")
+EXTRA_COMMANDS: tuple[str, ...] = ("importers", "task", "certificate", "frequency")
 
 
 def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -166,9 +166,16 @@ def cmd_check(args) -> int:
 
         write_atomic(args.netlist, compile_rnn(spec, form=args.form, coupling=args.coupling,
                                                accuracy=args.accuracy).netlist, field="--netlist")
-    result = check(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
-                   backend=args.backend, threshold=args.tolerance, timeout=args.timeout,
-                   netlist_path=args.netlist)
+    from .certificate import CertificateFailed
+
+    try:
+        result = check(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                       backend=args.backend, threshold=args.tolerance, timeout=args.timeout,
+                       netlist_path=args.netlist)
+    except CertificateFailed as exc:  # stopped before simulating; main() prints why, exit 1
+        if args.report is not None:
+            write_atomic(args.report, json_text(exc.report), field="--report")
+        raise
     print(summary(result))
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")
@@ -187,6 +194,8 @@ def cmd_check(args) -> int:
 
 def summary(result) -> str:
     """Human-readable verdict of a check."""
+    from .certificate import summary_lines
+
     c, r, tr = result.compiled, result.comparison, result.trajectory
     verdict = "PASS" if r.passed else "FAIL (mismatch beyond tolerance)"
     out = result.report().get("readout")
@@ -200,7 +209,7 @@ def summary(result) -> str:
         f"ngspice {tr.ngspice_version} via {tr.backend}: {r.points} time points in {tr.seconds:.3f} s",
         f"relative max error {r.rel_max_error:.3e} (threshold {r.threshold:.0e}), "
         f"max abs error {r.max_abs_error:.3e}: {verdict}",
-    ) + readout_line)
+    ) + readout_line + summary_lines(result))
 
 
 def check_timeout(timeout) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import reference
 from .compare import THRESHOLDS, Comparison, compare
+from .certificate import certify_or_stop
 from .compiler import CompiledNetwork, compile_rnn
 from .errors import SimulationError
 from .readout import readout_errors
@@ -36,6 +37,7 @@ class CheckResult:
     reference: np.ndarray
     comparison: Comparison
     timings: dict = field(default_factory=dict)
+    certificate: object = None  # certificate.Certificate of the netlist text, checked before simulating
 
     @property
     def passed(self) -> bool:
@@ -60,6 +62,7 @@ class CheckResult:
             "backend": self.trajectory.backend,
             "ngspice_version": self.trajectory.ngspice_version,
             "realisation": c.realisation.as_dict(),
+            "certificate": self.certificate.as_dict() if self.certificate is not None else None,
             # y = w_out h + b_out from both trajectories; None without a readout
             "readout": readout_errors(c.spec, self.trajectory.states, self.reference),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
@@ -107,10 +110,12 @@ def check(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs", accu
     start = _time.perf_counter()
     compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy)
     timings["compile"] = _time.perf_counter() - start
+    cert = certify_or_stop(compiled)  # the netlist text realises the spec, or stop (exit 1)
+    timings["certificate"] = cert.seconds
     traj = simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
     timings["simulate"] = traj.seconds
     start = _time.perf_counter()
     ref = reference.solve(spec, traj.time)
     timings["reference"] = _time.perf_counter() - start
     cmp = compare(traj.states, ref, threshold=THRESHOLDS[accuracy] if threshold is None else threshold)
-    return CheckResult(compiled, traj, ref, cmp, timings)
+    return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert)

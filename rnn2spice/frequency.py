@@ -1,0 +1,373 @@
+"""Frequency domain: ngspice's AC analysis against the exact transfer matrix (THEORY.md 6).
+
+For a linear network the transfer matrix from inputs to states is
+
+    H(s) = (s I - A)^-1 w_in,      A = w - lam,  s = j 2 pi f      (paper-form w, w_in)
+
+The circuit is compiled with an ``.ac dec`` sweep; one ngspice run per input l, with AC
+magnitude 1 on ``Vx_l`` only (the others 0), gives column l of H at ngspice's own
+frequency points.  Metric: ``max_{f,k,l} |H_sim - H_ref| / max_{f,k,l} |H_ref|``; the
+largest magnitude (dB) and phase (degree) errors are reported over the entries with
+``|H_ref| >= 1e-6 max|H_ref|`` (where dB and phase are meaningful).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time as _time
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from . import ir
+from .compiler import CompiledNetwork, compile_rnn
+from .errors import SimulationError, UsageError
+from .netlist import write_netlist
+from .spec import RnnSpec
+
+#: Default pass threshold on the relative max error of H.
+TOLERANCE = 1e-6
+DEFAULT_POINTS_PER_DECADE = 20
+#: At most this many frequency points per run.
+MAX_POINTS = 100_000
+#: Entries below this fraction of max|H_ref| are left out of the dB and phase errors.
+DB_PHASE_FLOOR = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class AcResult:
+    """Simulated and exact transfer matrices at ngspice's frequencies, and their errors."""
+
+    compiled: CompiledNetwork
+    frequency: np.ndarray     # (F,) Hz
+    simulated: np.ndarray     # (F, n, m) complex, state per unit input
+    reference: np.ndarray     # (F, n, m) complex
+    tolerance: float
+    backend: str
+    ngspice_version: str
+    timings: dict = field(default_factory=dict)
+    certificate: object = None
+
+    @property
+    def spec(self) -> RnnSpec:
+        return self.compiled.spec
+
+    @property
+    def rel_max_error(self) -> float:
+        return _rel_error(self.simulated, self.reference)
+
+    def rel_error_per_input(self) -> list[float]:
+        return [_rel_error(self.simulated[:, :, l], self.reference[:, :, l]) for l in range(self.reference.shape[2])]
+
+    def _meaningful(self) -> np.ndarray:
+        scale = float(np.max(np.abs(self.reference))) if self.reference.size else 0.0
+        return np.abs(self.reference) >= DB_PHASE_FLOOR * scale if scale > 0 else np.zeros(self.reference.shape, bool)
+
+    @property
+    def max_db_error(self) -> float:
+        mask = self._meaningful()
+        if not mask.any():
+            return 0.0
+        with np.errstate(divide="ignore"):
+            err = np.abs(20.0 * np.log10(np.abs(self.simulated[mask]) / np.abs(self.reference[mask])))
+        return float(np.max(err))
+
+    @property
+    def max_phase_error_deg(self) -> float:
+        mask = self._meaningful()
+        if not mask.any():
+            return 0.0
+        diff = np.angle(self.simulated[mask] / self.reference[mask], deg=True)
+        return float(np.max(np.abs(diff)))
+
+    @property
+    def passed(self) -> bool:
+        cert_ok = self.certificate is None or self.certificate.passed
+        return bool(self.rel_max_error <= self.tolerance) and cert_ok
+
+    def worst(self) -> dict:
+        err = np.abs(self.simulated - self.reference)
+        if not err.size:
+            return {}
+        f, k, l = np.unravel_index(int(np.argmax(err)), err.shape)
+        sim, ref = complex(self.simulated[f, k, l]), complex(self.reference[f, k, l])
+        return {"frequency_hz": float(self.frequency[f]), "neuron": int(k), "input": int(l),
+                "simulated": [sim.real, sim.imag], "reference": [ref.real, ref.imag],
+                "abs_error": float(err[f, k, l])}
+
+    def report(self) -> dict:
+        """The JSON report of ``rnn2spice ac``."""
+        c = self.compiled
+        sweep = c.circuit.analysis
+        return {
+            "passed": self.passed,
+            "rel_max_error": _json(self.rel_max_error),
+            "rel_max_error_per_input": [_json(x) for x in self.rel_error_per_input()],
+            "max_magnitude_error_db": _json(self.max_db_error),
+            "max_phase_error_deg": _json(self.max_phase_error_deg),
+            "tolerance": self.tolerance,
+            "worst": self.worst(),
+            "spec": c.spec.name,
+            "n": c.spec.n,
+            "m": c.spec.m,
+            "form": c.form,
+            "coupling": c.coupling,
+            "convention": c.spec.convention,
+            "f_start_hz": float(sweep.f_start),
+            "f_stop_hz": float(sweep.f_stop),
+            "points_per_decade": int(sweep.points_per_decade),
+            "points": int(self.frequency.size),
+            "runs": int(c.spec.m),
+            "backend": self.backend,
+            "ngspice_version": self.ngspice_version,
+            "realisation": c.realisation.as_dict(),
+            "certificate": self.certificate.as_dict() if self.certificate is not None else None,
+            "timings_s": {k: float(v) for k, v in self.timings.items()},
+        }
+
+
+def _json(x: float):
+    return float(x) if math.isfinite(x) else str(x)
+
+
+def _rel_error(sim: np.ndarray, ref: np.ndarray) -> float:
+    if not sim.size:
+        return 0.0
+    if not np.all(np.isfinite(sim)):
+        return math.inf
+    err = float(np.max(np.abs(sim - ref)))
+    scale = float(np.max(np.abs(ref)))
+    if scale > 0:
+        return err / scale
+    return 0.0 if err == 0.0 else math.inf
+
+
+def transfer_matrix(spec: RnnSpec, frequency: np.ndarray) -> np.ndarray:
+    """Exact ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in``, shape (F, n, m), paper-form w_in."""
+    a = spec.state_matrix()
+    _, w_in, _ = spec.paper_form()
+    freq = np.asarray(frequency, dtype=float)
+    mats = (2j * np.pi * freq)[:, None, None] * np.eye(spec.n)[None] - a[None].astype(complex)
+    rhs = np.broadcast_to(np.asarray(w_in, dtype=complex), (freq.size, spec.n, spec.m))
+    with threadpool_limits(limits=1, user_api="blas"):  # small systems: threads only spin
+        return np.linalg.solve(mats, rhs)
+
+
+def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
+    """Validate the sweep before any work; UsageError with the offending value."""
+    for name, value in (("--fmin", f_start), ("--fmax", f_stop)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive, finite frequency in Hz (got {value!r})")
+    if not f_start < f_stop:
+        raise UsageError(f"--fmin must be below --fmax (got --fmin {f_start!r} Hz, --fmax {f_stop!r} Hz)")
+    if isinstance(points_per_decade, bool) or not isinstance(points_per_decade, int) or points_per_decade < 1:
+        raise UsageError(f"--points-per-decade must be a positive integer (got {points_per_decade!r})")
+    points = points_per_decade * math.log10(f_stop / f_start) + 1
+    if points > MAX_POINTS:
+        raise UsageError(f"the sweep has about {points:.0f} points; at most {MAX_POINTS} are supported "
+                         "(fewer --points-per-decade or a narrower band)")
+
+
+def ac_netlists(compiled: CompiledNetwork) -> list[str]:
+    """One netlist per input: unit AC magnitude on ``Vx_l`` only."""
+    out = []
+    for l in range(compiled.spec.m):
+        elements = tuple(
+            dataclasses.replace(e, ac=1.0 if e.name == f"Vx_{l}" else 0.0)
+            if isinstance(e, ir.VoltageSource) and e.name.startswith("Vx_") else e
+            for e in compiled.circuit.elements)
+        if not any(isinstance(e, ir.VoltageSource) and e.name == f"Vx_{l}" and e.ac == 1.0 for e in elements):
+            raise UsageError(f"the compiled circuit has no input source Vx_{l}")  # pragma: no cover
+        out.append(write_netlist(dataclasses.replace(compiled.circuit, elements=elements)))
+    return out
+
+
+def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
+             points_per_decade: int = DEFAULT_POINTS_PER_DECADE, form: str = "parallel",
+             coupling: str = "vccs", backend: str = "auto", timeout: float | None = None,
+             tolerance: float = TOLERANCE, certify: bool = True) -> AcResult:
+    """AC-analyse the compiled circuit of a linear ``spec`` and compare with H(j omega).
+
+    Raises UsageError for a nonlinear spec, a spec without inputs or a bad sweep, and
+    SimulationError when ngspice fails.  With ``certify`` every AC netlist is first
+    checked by :mod:`rnn2spice.certificate` (a failure makes the result fail).
+    """
+    from .simulator import simulate_netlist
+
+    if spec.activation != "linear":
+        raise UsageError(f"the AC analysis needs a linear network (the transfer function of activation "
+                         f"{spec.activation!r} is not defined); spec {spec.name} is nonlinear")
+    if spec.m == 0:
+        raise UsageError(f"spec {spec.name} has no inputs (w_in has no columns): there is no transfer function")
+    check_sweep(f_start, f_stop, points_per_decade)
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        raise UsageError(f"--tolerance must be a positive number (got {tolerance!r})")
+    timings = {}
+    start = _time.perf_counter()
+    compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(f_start, f_stop, points_per_decade))
+    texts = ac_netlists(compiled)
+    timings["compile"] = _time.perf_counter() - start
+    certificate = None
+    if certify:
+        from .certificate import verify_netlist
+
+        start = _time.perf_counter()
+        certs = [verify_netlist(text, spec) for text in texts]
+        certificate = max(certs, key=lambda c: (not c.passed, c.a_error, c.b_error))
+        timings["certificate"] = _time.perf_counter() - start
+    freq = None
+    columns = []
+    backend_used = version = ""
+    start = _time.perf_counter()
+    for l, text in enumerate(texts):
+        result = simulate_netlist(text, backend=backend, timeout=timeout)
+        try:
+            f = np.asarray(result.vectors["frequency"], dtype=float)
+            col = np.stack([np.asarray(result.vectors[p], dtype=complex) for p in compiled.state_probes], axis=1)
+        except KeyError as exc:
+            raise SimulationError(f"ngspice returned no vector {exc.args[0]!r} in the AC run of input {l}",
+                                  ngspice_message=result.log[-2000:]) from None
+        if freq is None:
+            freq = f
+        elif f.shape != freq.shape or np.any(f != freq):
+            raise SimulationError(f"the AC run of input {l} returned different frequency points")
+        columns.append(col)
+        backend_used, version = result.backend, result.ngspice_version
+    timings["simulate"] = _time.perf_counter() - start
+    start = _time.perf_counter()
+    ref = transfer_matrix(spec, freq)
+    timings["reference"] = _time.perf_counter() - start
+    sim = np.stack(columns, axis=2)
+    return AcResult(compiled, freq, sim, ref, tolerance, backend_used, version, timings, certificate)
+
+
+# ------------------------------------------------------------------------- figure
+
+def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
+    """PNG bytes: magnitude (dB) and phase (deg) of SPICE (markers) over the exact H (lines),
+    and the relative error, for a readable subset of neurons and inputs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import neuron_subset
+
+    n, m = result.reference.shape[1:]
+    inputs = neuron_subset(m, 2)
+    neurons = neuron_subset(n, 6 if len(inputs) == 1 else 3)
+    f = result.frequency
+    scale = float(np.max(np.abs(result.reference))) or 1.0
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(2, 2, 1))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = ("-", "--")
+    mark_every = max(1, f.size // 40)
+    i = 0
+    for li, l in enumerate(inputs):
+        for k in neurons:
+            col = colors[i % len(colors)]
+            i += 1
+            ref, sim = result.reference[:, k, l], result.simulated[:, k, l]
+            label = f"h{k} / x{l}"
+            with np.errstate(divide="ignore"):
+                ax1.semilogx(f, 20 * np.log10(np.abs(ref)), color=col, ls=styles[li], lw=2.2, alpha=0.45, label=label)
+                ax1.semilogx(f, 20 * np.log10(np.abs(sim)), color=col, ls="none", marker=".", ms=3,
+                             markevery=mark_every)
+            ax2.semilogx(f, np.degrees(np.unwrap(np.angle(ref))), color=col, ls=styles[li], lw=2.2, alpha=0.45)
+            ax2.semilogx(f, np.degrees(np.unwrap(np.angle(sim))), color=col, ls="none", marker=".", ms=3,
+                         markevery=mark_every)
+            ax3.loglog(f, np.maximum(np.abs(sim - ref) / scale, 1e-18), color=col, ls=styles[li], lw=0.8)
+    shown = []
+    if len(neurons) < n:
+        shown.append(f"{len(neurons)} of {n} neurons")
+    if len(inputs) < m:
+        shown.append(f"{len(inputs)} of {m} inputs")
+    spec = result.spec
+    head = title or (f"{spec.name}: {result.compiled.form}/{result.compiled.coupling}, "
+                     f"rel. max error {result.rel_max_error:.2e}")
+    ax1.set_title(head + (f" ({', '.join(shown)})" if shown else ""))
+    ax1.set_ylabel("|H| (dB, state per unit input)")
+    ax1.legend(fontsize=7, ncol=2, loc="best", title="lines: exact, dots: SPICE", title_fontsize=7)
+    ax2.set_ylabel("phase (deg)")
+    ax3.axhline(result.tolerance, color="k", lw=0.8, ls=":")
+    ax3.set_ylabel("|SPICE - exact| / max|H|")
+    ax3.set_xlabel("frequency (Hz)")
+    for ax in (ax1, ax2, ax3):
+        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------- command line
+
+def register_commands(sub) -> None:
+    from pathlib import Path
+
+    from . import cli
+
+    p = cli.add_spec_command(sub, "ac", "AC sweep of the circuit against the exact transfer matrix "
+                                        "H(j omega) = (j omega I - A)^-1 w_in; exit 0 pass, 1 mismatch, "
+                                        "2 bad input, 3 simulator failure.")
+    cli.circuit_options(p, accuracy=False)
+    cli.sim_options(p)
+    p.add_argument("--fmin", type=float, required=True, metavar="HZ", help="start frequency (Hz, > 0)")
+    p.add_argument("--fmax", type=float, required=True, metavar="HZ", help="stop frequency (Hz, > fmin)")
+    p.add_argument("--points-per-decade", type=int, default=DEFAULT_POINTS_PER_DECADE, metavar="N",
+                   help=f"frequency points per decade (default {DEFAULT_POINTS_PER_DECADE})")
+    p.add_argument("--report", type=Path, help="JSON report to write")
+    p.add_argument("--plot", type=Path, help="Bode plot (PNG) to write")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE,
+                   help=f"pass threshold on max|H_sim - H_ref| / max|H_ref| (default {TOLERANCE:g})")
+    p.set_defaults(func=cmd_ac)
+
+
+def cmd_ac(args) -> int:
+    from . import cli
+    from .output import json_text, write_atomic
+
+    cli.check_outputs(report=args.report, plot=args.plot)
+    cli.check_timeout(args.timeout)
+    check_sweep(args.fmin, args.fmax, args.points_per_decade)
+    if not (args.tolerance > 0 and math.isfinite(args.tolerance)):
+        raise UsageError(f"--tolerance must be a positive number (got {args.tolerance!r})")
+    spec = cli.load_spec_arg(args)
+    result = ac_check(spec, f_start=args.fmin, f_stop=args.fmax, points_per_decade=args.points_per_decade,
+                      form=args.form, coupling=args.coupling, backend=args.backend, timeout=args.timeout,
+                      tolerance=args.tolerance)
+    print(summary(result))
+    if args.report is not None:
+        write_atomic(args.report, json_text(result.report()), field="--report")
+    if args.plot is not None:
+        write_atomic(args.plot, bode_figure(result), field="--plot")
+    return cli.EXIT_PASS if result.passed else cli.EXIT_MISMATCH
+
+
+def summary(result: AcResult) -> str:
+    c, spec = result.compiled, result.spec
+    sweep = c.circuit.analysis
+    verdict = "PASS" if result.passed else "FAIL (mismatch beyond tolerance)"
+    w = result.worst()
+    lines = [
+        f"spec {spec.name}: n = {spec.n}, m = {spec.m}, {spec.convention}/{spec.activation}, "
+        f"form {c.form}, coupling {c.coupling}",
+        f"AC sweep {sweep.f_start:g} .. {sweep.f_stop:g} Hz, {sweep.points_per_decade} points/decade: "
+        f"{result.frequency.size} points x {spec.m} run(s), ngspice {result.ngspice_version} via {result.backend} "
+        f"in {result.timings.get('simulate', 0.0):.3f} s",
+    ]
+    if result.certificate is not None:
+        lines.append(result.certificate.describe())
+    per_input = ", ".join(f"{x:.2e}" for x in result.rel_error_per_input())
+    lines.append(f"max magnitude error {result.max_db_error:.3e} dB, max phase error "
+                 f"{result.max_phase_error_deg:.3e} deg; relative error per input: {per_input}")
+    if w:
+        lines.append(f"largest error at {w['frequency_hz']:.6g} Hz, neuron {w['neuron']}, input {w['input']}: "
+                     f"|SPICE - exact| = {w['abs_error']:.3e}")
+    lines.append(f"relative max error {result.rel_max_error:.3e} (threshold {result.tolerance:.0e}): {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,432 @@
+"""The equivalence certificate: netlist text -> state equations, compared with the spec."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+
+from conftest import NETLISTS, random_spec
+from rnn2spice import harness, ir
+from rnn2spice.certificate import (GYRATOR_TEXT, CertificateFailed, certify, parse_netlist,
+                                   state_equations, verify_netlist)
+from rnn2spice.cli import main
+from rnn2spice.compiler import compile_rnn
+from rnn2spice.errors import NetlistError
+from rnn2spice.netlist import GYRATOR_SUBCKT
+from rnn2spice.spec import load_spec, spec_from_dict
+
+EXAMPLE = NETLISTS / "damped-oscillator.yaml"
+
+
+def _goldens():
+    spec = importlib.util.spec_from_file_location("regenerate", NETLISTS / "regenerate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GOLDENS
+
+
+GOLDENS = _goldens()
+#: (form, coupling) pairs the compiler supports, per activation.
+REALISATIONS = {"linear": (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs")),
+                "tanh": (("parallel", "vccs"), ("series", "vccs"))}
+
+
+def _replace_line(text: str, pattern: str, new_line) -> str:
+    """Replace the one line matching ``pattern`` (regex from the start) by new_line(old)."""
+    lines = text.split("\n")
+    hits = [i for i, line in enumerate(lines) if re.match(pattern, line)]
+    assert len(hits) == 1, (pattern, hits)
+    lines[hits[0]] = new_line(lines[hits[0]])
+    return "\n".join(lines)
+
+
+def _scale_last_field(factor: float):
+    def edit(line: str) -> str:
+        head, value = line.rsplit(" ", 1)
+        if "=" in value:
+            key, val = value.split("=", 1)
+            return f"{head} {key}={format(float(val) * factor, '.17g')}"
+        return f"{head} {format(float(value) * factor, '.17g')}"
+    return edit
+
+
+# ----------------------------------------------------------------------------- passes
+
+@pytest.mark.parametrize("spec_name, form, coupling, golden", GOLDENS, ids=[g[3] for g in GOLDENS])
+def test_every_golden_netlist_is_certified(spec_name, form, coupling, golden):
+    spec = load_spec(NETLISTS / spec_name)
+    cert = verify_netlist((NETLISTS / golden).read_text(), spec)
+    assert cert.passed, cert.describe()
+    assert cert.a_error <= 1e-14 and cert.b_error <= 1e-14
+    assert cert.h0_error is not None and cert.h0_error <= 1e-14
+    assert cert.form == form
+    assert cert.linearised == (spec.activation != "linear")
+    assert (cert.drive_error is None) == (spec.activation != "linear")
+    assert cert.n == spec.n and cert.m == spec.m
+
+
+CASES = [(n, act, conv, form, coupling, m)
+         for i, n in enumerate((2, 3, 5, 8, 13, 21, 30))
+         for act in ("linear", "tanh")
+         for conv in ("paper", "ctrnn")
+         for form, coupling in REALISATIONS[act]
+         for m in ((0, 1, 2)[(i + len(conv)) % 3],)]
+
+
+@pytest.mark.parametrize("n, activation, convention, form, coupling, m", CASES)
+def test_random_networks_are_certified(n, activation, convention, form, coupling, m):
+    spec = random_spec(n, seed=100 + n, kinds=("step", "sine")[:m], activation=activation, convention=convention)
+    compiled = compile_rnn(spec, form=form, coupling=coupling)
+    cert = certify(compiled)
+    assert cert.passed, cert.describe()
+    eq = cert.equations
+    assert eq.a.shape == (n, n) and eq.b.shape == (n, m)
+    np.testing.assert_allclose(eq.a, spec.state_matrix(), rtol=0, atol=1e-12 * np.abs(spec.state_matrix()).max())
+    if activation == "linear" and convention == "ctrnn":  # constant drive lam * b from the bias
+        assert cert.drive_error <= 1e-12
+
+
+@pytest.mark.parametrize("form, coupling", REALISATIONS["linear"])
+def test_ac_netlists_are_certified(form, coupling):
+    spec = random_spec(7, seed=3, kinds=("step", "pulse"))
+    compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(1.0, 1e5, 5))
+    cert = certify(compiled)
+    assert cert.passed and cert.h0_error is None  # an AC netlist has no initial state
+
+
+def test_parser_reads_back_what_the_writer_wrote():
+    spec = random_spec(6, seed=8, kinds=("step", "pulse", "sine", "pwl"), convention="ctrnn")
+    for form, coupling in REALISATIONS["linear"]:
+        compiled = compile_rnn(spec, form=form, coupling=coupling)
+        net = parse_netlist(compiled.netlist)
+        assert len(net.elements) == len(compiled.circuit.elements)
+        for got, want in zip(net.elements, compiled.circuit.elements):
+            assert type(got) is type(want)
+            for f in dataclasses.fields(want):
+                a, b = getattr(got, f.name), getattr(want, f.name)
+                if f.name == "waveform":
+                    if b is not None:  # a step is written as a PWL: compare the values
+                        t = np.linspace(0, spec.t_stop, 101)
+                        np.testing.assert_array_equal(a.value(t, spec.t_stop), b.value(t, spec.t_stop))
+                elif isinstance(b, str):
+                    assert a == b.lower()
+                else:
+                    assert a == b  # numbers round-trip exactly
+        assert net.saves == tuple(p.lower() for p in compiled.circuit.saves)
+        assert net.analysis == compiled.circuit.analysis
+        assert net.options == dataclasses.asdict(compiled.circuit.options)
+
+
+def test_gyrator_model_matches_the_writer():
+    assert GYRATOR_TEXT == GYRATOR_SUBCKT
+
+
+def test_certificate_is_fast():
+    timings = {}
+    for n in (30, 100):
+        spec = random_spec(n, seed=n, kinds=("step", "sine"), convention="ctrnn")
+        for form in ("parallel", "series"):
+            text = compile_rnn(spec, form=form).netlist
+            verify_netlist(text, spec)
+            start = time.perf_counter()
+            cert = verify_netlist(text, spec)
+            timings[n, form] = time.perf_counter() - start
+            assert cert.passed
+    print("certificate run times (s):", {k: round(v, 4) for k, v in timings.items()})
+    assert max(timings[30, f] for f in ("parallel", "series")) < 0.25  # ~5 ms on an idle machine
+    assert max(timings[100, f] for f in ("parallel", "series")) < 3.0
+
+
+# ----------------------------------------------------------------------------- failures
+
+@pytest.fixture(scope="module")
+def random20():
+    spec = load_spec(NETLISTS / "random20.yaml")
+    return spec, (NETLISTS / "random20.cir").read_text()
+
+
+def _fails_at(text, spec, matrix, row, col):
+    cert = verify_netlist(text, spec)
+    assert not cert.passed
+    w = cert.worst
+    assert (w["matrix"], w["row"], w["col"]) == (matrix, row, col), w
+    assert "circuit" in w and "spec" in w and w["relative_error"] > cert.tolerance
+    assert f"{matrix}[{row}" in cert.describe()
+    return cert
+
+
+def test_one_perturbed_vccs_is_found(random20):
+    spec, text = random20
+    bad = _replace_line(text, r"G_3_7 ", _scale_last_field(1 + 1e-9))
+    cert = _fails_at(bad, spec, "A", 3, 7)
+    assert cert.worst["row_probe"] == "v(h3)" and cert.worst["col_probe"] == "v(h7)"
+    assert cert.worst["circuit"] == pytest.approx(cert.worst["spec"] * (1 + 1e-9), rel=1e-12)
+
+
+def test_one_perturbed_input_gain_is_found(random20):
+    spec, text = random20
+    cert = _fails_at(_replace_line(text, r"GX_5_1 ", _scale_last_field(1.001)), spec, "B", 5, 1)
+    assert cert.worst["col_input"] == "Vx_1"
+
+
+def test_perturbed_cell_resistor_capacitor_and_ic_are_found(random20):
+    spec, text = random20
+    _fails_at(_replace_line(text, r"R_4 ", _scale_last_field(1.000001)), spec, "A", 4, 4)
+    cert = verify_netlist(_replace_line(text, r"C_9 ", lambda line: line.replace("1.0000000000000001e-09",
+                                                                                  "1.01e-09", 1)), spec)
+    assert not cert.passed and cert.worst["row"] == 9
+    cert = verify_netlist(_replace_line(text, r"C_2 ", lambda line: line.rsplit("=", 1)[0] + "=0.5"), spec)
+    assert not cert.passed and (cert.worst["matrix"], cert.worst["row"]) == ("h0", 2)
+
+
+def test_removed_element_is_found(random20):
+    spec, text = random20
+    bad = "\n".join(line for line in text.split("\n") if not line.startswith("G_11_2 "))
+    cert = _fails_at(bad, spec, "A", 11, 2)
+    assert cert.worst["circuit"] == 0.0
+
+
+def test_gyrator_sign_swap_is_found():
+    spec = load_spec(EXAMPLE)
+    text = (NETLISTS / "damped-oscillator.gyrator.cir").read_text()
+    bad = _replace_line(text, r"XG_0_1 ", lambda line: line.replace("g=", "g=-"))
+    cert = verify_netlist(bad, spec)
+    assert not cert.passed and cert.a_error == pytest.approx(2.0)
+    assert cert.worst["matrix"] == "A" and {cert.worst["row"], cert.worst["col"]} == {0, 1}
+    assert cert.worst["circuit"] == pytest.approx(-cert.worst["spec"])
+
+
+def test_series_and_tanh_perturbations_are_found():
+    spec = random_spec(9, seed=4, kinds=("step",), convention="ctrnn")
+    text = compile_rnn(spec, form="series").netlist
+    _fails_at(_replace_line(text, r"H_2_6 ", _scale_last_field(1 + 1e-8)), spec, "A", 2, 6)
+    _fails_at(_replace_line(text, r"EX_7_0 ", _scale_last_field(-1)), spec, "B", 7, 0)
+    cert = verify_netlist(_replace_line(text, r"VB_4 ", _scale_last_field(1.5)), spec)
+    assert not cert.passed and (cert.worst["matrix"], cert.worst["row"]) == ("drive", 4)
+
+    tspec = random_spec(6, seed=5, kinds=("pulse",), activation="tanh", convention="ctrnn")
+    for form, probe in (("parallel", "v(h1)"), ("series", "i(vs_1)")):
+        text = compile_rnn(tspec, form=form).netlist
+        def bump(line):
+            gain = re.search(r"=([^*]+)\*", line).group(1)
+            return line.replace(gain, format(float(gain) * 1.0001, ".17g"), 1)
+
+        cert = verify_netlist(_replace_line(text, r"B_1 ", bump), tspec)
+        assert not cert.passed and cert.worst["row"] == 1 and cert.worst["row_probe"] == probe
+        _fails_at(_replace_line(text, r"(GZ|FZ)_3_0 ", _scale_last_field(1.01)), tspec, "A", 3, 0)
+
+
+def test_swapped_probes_and_wrong_activation_fail():
+    spec = load_spec(EXAMPLE)
+    text = (NETLISTS / "damped-oscillator.cir").read_text()
+    cert = verify_netlist(text.replace(".save v(h0) v(h1)", ".save v(h1) v(h0)"), spec)
+    assert not cert.passed  # the state order is part of the claim
+    tanh = load_spec(NETLISTS / "tanh4.yaml")
+    cert = verify_netlist(text, tanh)
+    assert not cert.passed and cert.a_error == float("inf")
+    cert = verify_netlist((NETLISTS / "tanh4.cir").read_text(), spec)
+    assert not cert.passed and "shape" in cert.worst.get("problem", "")
+
+
+# ----------------------------------------------------------------------------- refusals
+
+BASE = (NETLISTS / "damped-oscillator.cir").read_text()
+BASE_LINES = BASE.split("\n")
+
+
+def _insert(line: str, at: int = 9) -> str:
+    return "\n".join(BASE_LINES[:at] + [line] + BASE_LINES[at:])
+
+
+@pytest.mark.parametrize("line", [
+    ".control", ".include /etc/passwd", "shell rm -rf /", ".lib models.lib", ".param g=1",
+    ".model dmod d", "D1 h0 0 dmod", "M1 h0 h1 0 0 nmos", "K1 L_0 L_1 0.5", "S1 h0 0 h1 0 sw", "Q1 a b c npn",
+    "T1 a 0 b 0 z0=50", ".func f(x) {x}", ".ic v(h0)=1", ".nodeset v(h0)=0", ".option reltol=1e-3",
+    "R_9 h0 0 1k", "R_9 h0 0 1e-9F", "R_9 h0 0 nan", "R_9 h0 0 inf", "R_9 h0 0 1..2", "R_9 h0 0 {1/2}",
+    "R_9 h0 0 0", "R_9 h0 gnd 1", "R_9 h0 0 1 2", "R_9 h0", "C_9 h0 0 -1e-9 IC=0", "G_9 0 h0 h1 0",
+    "B_9 0 h0 I=1*exp(V(h1))", "B_9 0 h0 V=v(h1)*v(h1)", "X_9 h0 h1 other g=1", "X_9 h0 h1 gyrator r=1",
+    "V_9 h2 0 DC 0 AC 1 90", "V_9 h2 0 PULSE(0 1 0 1 1 1)", "V_9 h2 0 DC 0 SIN(0 1 1e3 1e-3 0 0)",
+    "I_9 0 h0 1e-6", "F_9 0 h0 Vnone 1", "H_9 a 0 R_0 1", "* comment with a ; semicolon", " R_9 h0 0 1",
+    "+ 1 2", ".tran 1e-6 1e-3", ".save all", ".end\nR_9 h0 0 1", "R_0 h0 0 5",
+])
+def test_lines_outside_the_subset_are_refused_with_their_line_number(line):
+    text = _insert(line)
+    with pytest.raises(NetlistError) as info:
+        parse_netlist(text)
+    message = str(info.value)
+    lineno = int(re.search(r"line (\d+)", message).group(1))
+    assert 1 <= lineno <= len(text.split("\n"))
+    shown = text.split("\n")[lineno - 1].strip()
+    assert repr(shown[:60])[1:-1][:40] in message or shown[:40] in message, (message, shown)
+    if not line.startswith((".end", "R_0", "F_9", "H_9", ".tran")):  # those name the first card
+        assert lineno == 10, message
+
+
+@pytest.mark.parametrize("text, where", [
+    ("*ng_script\n.control\nshell ls\n.endc\n.end\n", "line 1"),
+    (".control\n.end\n", "line 1"),
+    ("title\nR_0 h0 0 1\n", "missing .end"),
+    ("title\nR_0 h0 0 1\nC_0 h0 0 1e-9 IC=0\n.save v(h0)\n.end\n", "no analysis"),
+    ("title\n.subckt other a b\nR1 a b 1\n.ends other\n.end\n", "line 2"),
+    ("title\nV_0 x0 0 DC 0\nR_0 h0 0 1\n+ 5\n.end\n", "line 4"),
+    ("title\nR_0 h0 0 1\nC_0 h0 0 1e-9 IC=0\n.save v(h7)\n.tran 1 2\n.end\n", "line 4"),
+    ("title \x1b[2J\n.end\n", "line 1"),
+    ("", "empty"),
+])
+def test_malformed_netlists_are_refused(text, where):
+    with pytest.raises(NetlistError, match=re.escape(where)):
+        parse_netlist(text)
+
+
+def test_structural_problems_are_bad_input():
+    spec = load_spec(EXAMPLE)
+    no_save = "\n".join(line for line in BASE_LINES if not line.startswith(".save"))
+    with pytest.raises(NetlistError, match="no .save"):
+        verify_netlist(no_save, spec)
+    floating = _insert("R_9 h0 floating 1")
+    floating = floating.replace("R_9 h0 floating 1", "G_9 0 h0 floating 0 1")
+    with pytest.raises(NetlistError, match="singular"):
+        verify_netlist(floating, spec)
+    with pytest.raises(NetlistError, match="line 9: a capacitor must connect a node to ground"):
+        verify_netlist(_replace_line(BASE, r"C_1 ", lambda line: line.replace("h1 0", "h1 h0")), spec)
+
+
+def test_gyrator_instance_needs_the_subcircuit():
+    text = (NETLISTS / "damped-oscillator.gyrator.cir").read_text()
+    stripped = "\n".join(line for line in text.split("\n") if line not in GYRATOR_SUBCKT)
+    with pytest.raises(NetlistError, match="without the gyrator subcircuit"):
+        parse_netlist(stripped)
+    tampered = text.replace("G_b 0 b a 0 {-g}", "G_b 0 b a 0 {g}")
+    with pytest.raises(NetlistError, match="line 6"):
+        parse_netlist(tampered)
+
+
+# ----------------------------------------------------------------------------- realisation
+
+def _paper_spec(w, tau=1e-3):
+    n = len(w)
+    return spec_from_dict({"name": "r", "tau": tau, "w": w, "w_in": [[1000.0]] * n,
+                           "inputs": [{"kind": "step", "value": 1.0}], "t_stop": 5e-3})
+
+
+def _netlist_coupling_resistors(compiled):
+    counts = parse_netlist(compiled.netlist).counts()
+    cells = compiled.spec.n
+    return counts["resistors"] - cells - counts["negative_resistors"], counts["negative_resistors"], counts["gyrators"]
+
+
+def test_realisation_symmetric_w_needs_no_gyrator():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((5, 5)) * 300
+    w = (w + w.T) / 2
+    compiled = compile_rnn(_paper_spec(w.tolist()), coupling="gyrator")
+    r = compiled.realisation
+    assert r.gyrators == 0 and r.reciprocal is True
+    pos, neg, gyr = _netlist_coupling_resistors(compiled)
+    assert (pos, neg, gyr) == (r.positive_resistors, r.negative_resistors, 0)
+    assert certify(compiled).passed
+
+
+def test_realisation_nonsymmetric_w_needs_gyrators():
+    spec = random_spec(6, seed=2)
+    compiled = compile_rnn(spec, coupling="gyrator")
+    r = compiled.realisation
+    assert r.gyrators >= 1 and r.reciprocal is False and r.passive is False
+    pos, neg, gyr = _netlist_coupling_resistors(compiled)
+    assert (pos, neg, gyr) == (r.positive_resistors, r.negative_resistors, r.gyrators)
+    assert gyr == np.count_nonzero(np.triu(spec.w - spec.w.T, 1))
+    assert certify(compiled).passed
+
+
+def test_realisation_passive_example():
+    # symmetric, non-negative off-diagonal, diagonally dominant: positive resistors only
+    w = [[-3000.0, 1000.0, 500.0], [1000.0, -2000.0, 0.0], [500.0, 0.0, -600.0]]
+    compiled = compile_rnn(_paper_spec(w), coupling="gyrator")
+    r = compiled.realisation
+    assert r.passive is True and r.reciprocal is True
+    assert r.negative_resistors == 0 and r.gyrators == 0 and r.positive_resistors == 2 + 3
+    pos, neg, gyr = _netlist_coupling_resistors(compiled)
+    assert (pos, neg, gyr) == (5, 0, 0)
+    assert certify(compiled).passed
+    assert compile_rnn(_paper_spec(w), coupling="vccs").realisation.passive is True
+
+
+# ----------------------------------------------------------------------------- command line
+
+def test_verify_cli_exit_codes(tmp_path, capsys):
+    report = tmp_path / "v.json"
+    assert main(["verify", str(EXAMPLE), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "realisation:" in out and "certificate" in out
+    data = json.loads(report.read_text())
+    assert data["passed"] is True and data["certificate"]["a_error"] <= 1e-12
+    assert data["realisation"]["gyrators"] == 0
+
+    assert main(["verify", str(EXAMPLE), "--coupling", "gyrator", "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["realisation"]["gyrators"] == 1
+
+    bad = tmp_path / "bad.cir"
+    bad.write_text(_replace_line(BASE, r"G_1_0 ", _scale_last_field(1.01)))
+    assert main(["verify", str(EXAMPLE), "--netlist", str(bad), "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "A[1, 0]" in out
+    data = json.loads(report.read_text())
+    assert data["passed"] is False and data["certificate"]["worst"]["row"] == 1
+
+    good = tmp_path / "good.cir"
+    good.write_text((NETLISTS / "damped-oscillator.series.cir").read_text())
+    assert main(["verify", str(EXAMPLE), "--netlist", str(good)]) == 0
+
+    bad.write_text(_insert(".control"))
+    assert main(["verify", str(EXAMPLE), "--netlist", str(bad)]) == 2
+    assert "line 10" in capsys.readouterr().err
+    assert main(["verify", str(EXAMPLE), "--netlist", str(tmp_path / "missing.cir")]) == 2
+    assert main(["verify", str(EXAMPLE), "--netlist", str(tmp_path)]) == 2  # a directory
+    assert main(["verify", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["verify", str(EXAMPLE), "--tolerance", "-1"]) == 2
+    assert main(["verify", str(EXAMPLE), "--form", "series", "--coupling", "gyrator"]) == 2
+
+
+def _sabotaged_compile(real_compile):
+    """compile_rnn whose circuit has one coupling gain 1 % off."""
+    def compile_(spec, **kwargs):
+        compiled = real_compile(spec, **kwargs)
+        elements = tuple(dataclasses.replace(e, gm=e.gm * 1.01) if isinstance(e, ir.Vccs) and e.name == "G_1_0" else e
+                         for e in compiled.circuit.elements)
+        return dataclasses.replace(compiled, circuit=dataclasses.replace(compiled.circuit, elements=elements))
+    return compile_
+
+
+def test_check_stops_before_simulating_when_the_certificate_fails(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(harness, "compile_rnn", _sabotaged_compile(compile_rnn))
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated although the certificate failed")
+
+    monkeypatch.setattr(harness, "simulate", no_simulation)
+    with pytest.raises(CertificateFailed) as info:
+        harness.check(load_spec(EXAMPLE))
+    assert info.value.exit_code == 1 and info.value.certificate.worst["row"] == 1
+    report = tmp_path / "r.json"
+    assert main(["check", str(EXAMPLE), "--report", str(report)]) == 1
+    assert "certificate failed" in capsys.readouterr().err
+    data = json.loads(report.read_text())
+    assert data["passed"] is False and data["stopped_by"] == "certificate"
+    assert data["certificate"]["passed"] is False and data["certificate"]["worst"]["matrix"] == "A"
+
+
+@pytest.mark.ngspice
+def test_check_reports_the_certificate(tmp_path, capsys):
+    report = tmp_path / "r.json"
+    assert main(["check", str(NETLISTS / "tanh4.yaml"), "--form", "series", "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"certificate .*linearised at 0.*PASS", out) and "realisation:" in out
+    data = json.loads(report.read_text())
+    assert data["certificate"]["passed"] is True and data["certificate"]["a_error"] <= 1e-12
+    assert "certificate" in data["timings_s"] and data["realisation"]["behavioural_sources"] == 4
