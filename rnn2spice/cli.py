@@ -1,6 +1,7 @@
 """Command line: ``rnn2spice compile | simulate | check``.
 
-Exit codes: 0 pass, 1 mismatch beyond tolerance, 2 bad input or usage, 3 simulator failure.
+Exit codes: 0 pass, 1 mismatch beyond tolerance, 2 bad input or usage, 3 simulator failure
+(ngspice, or the exact reference solver), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -213,8 +214,8 @@ def summary(result) -> str:
 
 
 def check_timeout(timeout) -> None:
-    if timeout is not None and not timeout > 0:
-        raise UsageError(f"--timeout must be a positive number of seconds (got {timeout!r})")
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise UsageError(f"--timeout must be a positive finite number of seconds (got {timeout!r})")
 
 
 if __name__ == "__main__":  # pragma: no cover

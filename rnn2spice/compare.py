@@ -42,6 +42,11 @@ class Comparison:
 
 def compare(simulated: np.ndarray, reference: np.ndarray, *, threshold: float) -> Comparison:
     """Compare arrays of shape (points, n) sampled at the same times."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run gives inf errors, not warnings
+        return _compare(simulated, reference, threshold=threshold)
+
+
+def _compare(simulated: np.ndarray, reference: np.ndarray, *, threshold: float) -> Comparison:
     simulated = np.asarray(simulated, dtype=float)
     reference = np.asarray(reference, dtype=float)
     if simulated.shape != reference.shape:

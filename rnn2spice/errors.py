@@ -26,7 +26,7 @@ class SpecError(Rnn2SpiceError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{field}: {problem} (got {_show(value)})")
+        super().__init__(f"{_show_field(field)}: {problem} (got {_show(value)})")
 
 
 class UsageError(Rnn2SpiceError, ValueError):
@@ -58,6 +58,24 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
         if self.ngspice_message:
             text += "\nngspice said:\n" + self.ngspice_message
         super().__init__(text)
+
+
+class ReferenceSolverError(Rnn2SpiceError, ArithmeticError):
+    """The exact reference (THEORY.md section 6) cannot be computed: the ODE solver gave up,
+    or the solution leaves the floating-point range (an unstable network)."""
+
+    exit_code = 3
+
+
+def _show_field(field: object, limit: int = 80) -> str:
+    """A field path as typed, unless it holds control characters (a hostile key): then
+    its repr(), so it cannot start a new line or drive the terminal; shortened."""
+    text = str(field)
+    if not text.isprintable():
+        text = repr(text)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
 
 
 def _show(value: object, limit: int = 80) -> str:

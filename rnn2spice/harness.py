@@ -115,7 +115,25 @@ def check(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs", accu
     traj = simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
     timings["simulate"] = traj.seconds
     start = _time.perf_counter()
-    ref = reference.solve(spec, traj.time)
+    ref = solve_reference(spec, traj.time)
     timings["reference"] = _time.perf_counter() - start
     cmp = compare(traj.states, ref, threshold=THRESHOLDS[accuracy] if threshold is None else threshold)
     return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert)
+
+
+def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:
+    """:func:`reference.solve`, with its failures as :class:`ReferenceSolverError` (exit 3)."""
+    from .errors import ReferenceSolverError
+
+    try:
+        with np.errstate(all="ignore"):
+            ref = reference.solve(spec, times)
+    except (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+        raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: {exc}") from None
+    if not np.all(np.isfinite(ref)):
+        growth = float(np.max(np.linalg.eigvals(spec.state_matrix()).real))
+        raise ReferenceSolverError(
+            f"the exact reference of spec {spec.name!r} leaves the floating-point range before t_stop = "
+            f"{spec.t_stop!r} s: the network is unstable (largest Re eig(A) = {growth:.3g} 1/s, "
+            f"growth exp({growth * spec.t_stop:.3g}))")
+    return ref

@@ -11,7 +11,22 @@ Two backends give the same :class:`SimulationResult` for the same netlist text:
     Slower, but isolated, killable (``timeout``) and needs only the ngspice binary.
 
 ``'auto'`` picks ``'shared'`` when PySpice imports and libngspice loads, else
-``'subprocess'``.
+``'subprocess'`` -- except that a run with a ``timeout`` goes to ``'subprocess'`` whenever
+the binary is available (see "Safety" below).
+
+Safety.  ngspice reads ``.spiceinit`` from its working directory at start-up and runs
+its commands (``shell`` included): the binary runs with ``-n`` in a fresh temporary
+directory, and libngspice is initialised inside an empty temporary directory (and with
+``ngSpice_nospiceinit()`` where the library has it; ngspice 39 has not, so the user's own
+``~/.spiceinit`` is still read by the shared backend).  In the shared library a run
+is always executed in ngspice's background thread while this thread waits, so Ctrl-C
+(KeyboardInterrupt) halts it; a foreground ``run`` would swallow the interrupt in a cffi
+callback and run on to the end.  ``bg_halt`` is only honoured between time steps, so a
+run stuck inside one step (a huge dense matrix, a Newton loop) cannot be stopped in
+process: a time limit is therefore enforced by killing an ``ngspice -b`` process when
+``backend='auto'``, and if a halted shared run does not stop within ``_BG_STOP_WAIT``
+the engine is retired (never reset under a running thread) and later runs use the binary.
+If ngspice asks to exit (``quit``, fatal internal errors) the engine is retired likewise.
 
 Failure is decided here, not by PySpice: PySpice 1.5 treats every line ngspice writes on
 stderr as an error (PySpice issues #379, #392) and raises exceptions with empty
@@ -27,6 +42,7 @@ from __future__ import annotations
 import ctypes
 import locale
 import logging
+import math
 import os
 import re
 import shutil
@@ -35,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,19 +125,39 @@ def simulate_netlist(
 
     ``netlist_path`` is only quoted in messages (the text is what runs).  ``timeout`` (s,
     ``None`` = no limit) bounds the simulation time; on expiry the run is stopped and
-    :class:`SimulationError` raised (the shared backend then runs the analysis in ngspice's
-    background thread, so that it can be halted).  Any ngspice failure (rejected netlist, no
+    :class:`SimulationError` raised; with ``backend='auto'`` a time limit selects the
+    subprocess backend, which can always be killed (module docstring, "Safety").  Any ngspice failure (rejected netlist, no
     convergence, no data, crash) raises :class:`SimulationError` with ngspice's lines.
     """
     if not isinstance(netlist, str) or not netlist.strip():
         raise UsageError("netlist must be a non-empty netlist text")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
-        raise UsageError(f"timeout must be a positive number of seconds or None (got {timeout!r})")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout > 0 or not math.isfinite(timeout)):
+        raise UsageError(f"timeout must be a positive finite number of seconds or None (got {timeout!r})")
     path = Path(netlist_path) if netlist_path is not None else None
-    backend = _resolve_backend(backend)
-    if backend == "shared":
-        return _run_shared(netlist, path, timeout)
-    return _run_subprocess(netlist, path, timeout)
+    if backend == "auto" and timeout is not None and _subprocess_problem() is None:
+        backend = "subprocess"  # a process can always be killed; libngspice only between steps
+    try:
+        backend = _resolve_backend(backend)
+        if backend == "shared":
+            return _run_shared(netlist, path, timeout)
+        return _run_subprocess(netlist, path, timeout)
+    except SimulationError as exc:
+        if path is not None:
+            raise
+        raise _with_saved_netlist(exc, netlist) from None
+
+
+def _with_saved_netlist(exc: SimulationError, netlist: str) -> SimulationError:
+    """``exc`` naming a file that holds the netlist (``ngspice -b FILE`` reruns it)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="rnn2spice-failed-", suffix=".cir")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(netlist)
+    except OSError:
+        return exc
+    return SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=Path(name),
+                           ngspice_message=exc.ngspice_message)
 
 
 # --------------------------------------------------------------------------- backend choice
@@ -287,6 +324,7 @@ def _finish_vectors(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per process
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
+_WAIT_SLICE = 0.25               # s between checks while waiting for a background run
 
 
 class _SharedEngine:
@@ -297,6 +335,7 @@ class _SharedEngine:
         self.ffi = ffi
         self.version = version
         self.dead: str | None = None  # set when ngspice asked to exit: unusable from then on
+        self.stuck = False  # a halted background run did not stop: never send it commands again
 
     def command(self, command: str) -> None:
         """Send one command; ngspice's verdict is read from its lines, not from PySpice."""
@@ -397,7 +436,7 @@ def _create_shared_engine() -> _SharedEngine:
     version_filter = _DropUnsupportedVersion()
     pyspice_logger.addFilter(version_filter)  # PySpice 1.5 knows ngspice only up to 34
     try:
-        ngspice = cls(library)
+        ngspice = _init_without_spiceinit(cls, library)
     except SimulationError:
         raise
     except Exception as exc:
@@ -409,6 +448,24 @@ def _create_shared_engine() -> _SharedEngine:
     version = match.group(1) if match else str(ngspice.ngspice_version or "unknown")
     ngspice.lines.clear()
     return _SharedEngine(ngspice, pyspice_shared.ffi, version)
+
+
+def _init_without_spiceinit(cls, library: str):
+    """``cls(library)`` (which calls ngSpice_Init) such that no ``.spiceinit`` of the
+    current directory is sourced: ngspice would run its commands, ``shell`` included."""
+    try:
+        nospiceinit = getattr(ctypes.CDLL(library), "ngSpice_nospiceinit", None)  # ngspice >= 40
+    except OSError:
+        nospiceinit = None
+    if nospiceinit is not None:
+        nospiceinit()
+    old_cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-init-") as empty:
+        os.chdir(empty)
+        try:
+            return cls(library)
+        finally:
+            os.chdir(old_cwd)
 
 
 class _DropUnsupportedVersion(logging.Filter):
@@ -511,10 +568,7 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None) 
             # A rejected netlist leaves no circuit: 'run' would only add a confusing line.
             loaded = not _fatal_lines([t for _, t in ngspice.lines]) and ngspice.exit_status is None
             if loaded:
-                if timeout is None:
-                    engine.command("run")
-                else:
-                    timed_out = _run_in_background(engine, timeout)
+                timed_out = _run_in_background(engine, timeout)
                 if not timed_out and ngspice.exit_status is None:
                     plot, raw = engine.vectors_of_current_plot()
         finally:
@@ -524,6 +578,13 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None) 
                 engine.dead = (
                     f"the ngspice shared library exited (status {ngspice.exit_status}) and cannot be "
                     "reused in this process; use backend='subprocess'"
+                )
+                _AUTO_BACKEND = None
+            elif engine.stuck:
+                # bg_halt did not stop ngspice's thread: resetting under it could crash the process
+                engine.dead = (
+                    f"the ngspice shared library did not stop within {_BG_STOP_WAIT:g} s of bg_halt and "
+                    "cannot be reused in this process; use backend='subprocess'"
                 )
                 _AUTO_BACKEND = None
             else:
@@ -546,16 +607,39 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None) 
     )
 
 
-def _run_in_background(engine: _SharedEngine, timeout: float) -> bool:
-    """Run in ngspice's background thread so it can be halted; True if it timed out."""
+def _run_in_background(engine: _SharedEngine, timeout: float | None) -> bool:
+    """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C);
+    True if it timed out.  Any exception while waiting (KeyboardInterrupt) halts the run
+    first and is then re-raised."""
     ngspice = engine.ngspice
+    lib = ngspice._ngspice_shared
     ngspice.background_done.clear()
     engine.command("bg_run")
-    if ngspice.background_done.wait(timeout):
-        return False
-    engine.command("bg_halt")
-    ngspice.background_done.wait(_BG_STOP_WAIT)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    idle = 0
+    try:
+        while True:
+            wait = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                break
+            if ngspice.background_done.wait(wait):
+                return False
+            # never started, or ended without the callback: do not wait forever
+            idle = idle + 1 if not lib.ngSpice_running() else 0
+            if idle >= 2:
+                return False
+    except BaseException:
+        _halt(engine)
+        raise
+    _halt(engine)
     return True
+
+
+def _halt(engine: _SharedEngine) -> None:
+    """Ask ngspice's background thread to stop and wait for it; mark the engine stuck if not."""
+    engine.command("bg_halt")
+    if not engine.ngspice.background_done.wait(_BG_STOP_WAIT) and engine.ngspice._ngspice_shared.ngSpice_running():
+        engine.stuck = True
 
 
 def _check_output(lines: list[str], raw: dict[str, np.ndarray], *, plot_ok: bool, netlist_path) -> None:
@@ -616,7 +700,7 @@ def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | No
         circuit_file.write_text(netlist, encoding="utf-8")
         try:
             done = subprocess.run(
-                [executable, "-b", "-r", str(raw_file), str(circuit_file)],
+                [executable, "-b", "-n", "-r", str(raw_file), str(circuit_file)],  # -n: no .spiceinit
                 cwd=tmp, capture_output=True, text=True, errors="replace",
                 stdin=subprocess.DEVNULL, timeout=timeout,
             )
