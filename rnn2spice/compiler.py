@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__, ir
-from .errors import UsageError
+from .errors import SpecError, UsageError
 from .netlist import write_netlist
 from .spec import RnnSpec
 from .waveform import max_rate
@@ -112,6 +112,13 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
     return CompiledNetwork(spec, circuit, form, coupling, accuracy, tuple(probes), realisation)
 
 
+#: Largest transient the compiler writes: (t_stop / max step) x (n states + time) values.
+#: ngspice keeps every step in memory (8 bytes per value), and so do the reader and the
+#: reference, so 5e7 is ~0.4 GB per copy.  Beyond it a run is hours long or exhausts
+#: memory (in the shared-library backend: the Python process itself).
+MAX_TRANSIENT_VALUES = 50_000_000
+
+
 def fastest_rate(spec: RnnSpec) -> float:
     """Largest |eigenvalue| of A (linearised at 0) or input angular rate, 1/s."""
     a = spec.state_matrix()
@@ -127,6 +134,15 @@ def transient(spec: RnnSpec, accuracy: str) -> ir.Transient:
     if spec.t_step is not None:
         max_step = min(max_step, spec.t_step)
     step = spec.t_step if spec.t_step is not None else max_step
+    steps = spec.t_stop / max_step
+    if steps * (spec.n + 1) > MAX_TRANSIENT_VALUES:
+        by_t_step = spec.t_step is not None and max_step == spec.t_step
+        raise SpecError("t_step" if by_t_step else "t_stop", spec.t_step if by_t_step else spec.t_stop,
+                        f"needs {steps:.3g} time steps of at most {max_step:.3g} s "
+                        + ("" if by_t_step else f"(fastest rate of the network or its inputs {fastest_rate(spec):.3g} 1/s) ")
+                        + f"x {spec.n + 1} vectors = {steps * (spec.n + 1):.3g} values; at most "
+                        f"{MAX_TRANSIENT_VALUES:.0e} are supported: shorten t_stop"
+                        + (" or lengthen t_step" if by_t_step else " or slow the network down (larger tau, smaller w)"))
     return ir.Transient(step=step, stop=spec.t_stop, max_step=max_step)
 
 

@@ -637,8 +637,10 @@ def spec_yaml(data: dict) -> str:
     import yaml
 
     prov = data["provenance"]["mapping"]
+    source = data["provenance"]["source"]["file"]
+    source = source if source.isprintable() else repr(source)  # a newline in a file name would end the comment
     header = (
-        f"# Written by rnn2spice import from {data['provenance']['source']['file']}\n"
+        f"# Written by rnn2spice import from {source}\n"
         f"# (sha256 {data['provenance']['source']['sha256']}).\n"
         f"# Discrete network:  {prov['discrete']}, step dt = {prov['dt']!r} s\n"
         f"# Circuit model:     {prov['continuous']}\n"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 from . import ir
 from .errors import NetlistError
 from .waveform import Pulse, Pwl, Sine, Step
@@ -32,7 +34,12 @@ GYRATOR_SUBCKT = (
 
 def fmt(x: float) -> str:
     """Round-tripping, locale-free text of a finite float."""
-    x = float(x)
+    if isinstance(x, (str, bytes)):  # float() would parse text: only numbers pass
+        raise NetlistError(f"refusing to write text {x!r} where a number belongs")
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise NetlistError(f"refusing to write {x!r} where a number belongs") from None
     if not math.isfinite(x):
         raise NetlistError(f"refusing to write a non-finite number {x!r} into a netlist")
     return format(x, ".17g")
@@ -47,18 +54,20 @@ class NetlistWriter:
     """One method per element kind; each docstring shows the SPICE card it writes."""
 
     def write(self, circuit: ir.Circuit) -> str:
-        if not _TITLE.match(circuit.title):
+        if not _matches(_TITLE, circuit.title):
             raise NetlistError(f"invalid netlist title {circuit.title!r}")
         lines = [circuit.title]
         for comment in circuit.comments:
-            if not _COMMENT.match(comment):
+            if not _matches(_COMMENT, comment):
                 raise NetlistError(f"invalid comment text {comment!r}")
             lines.append(("* " + comment).rstrip())
         if any(isinstance(e, ir.Gyrator) for e in circuit.elements):
             lines.extend(GYRATOR_SUBCKT)
         seen: set[str] = set()
         for element in circuit.elements:
-            key = element.name.lower()  # ngspice names are case-insensitive
+            if type(element) not in _METHODS:
+                raise NetlistError(f"unknown circuit element {element!r}")
+            key = str(element.name).lower()  # ngspice names are case-insensitive
             if key in seen:
                 raise NetlistError(f"duplicate element name {element.name!r}")
             seen.add(key)
@@ -157,11 +166,14 @@ class NetlistWriter:
         if isinstance(a, ir.Transient):
             return f".tran {fmt(a.step)} {fmt(a.stop)} 0 {fmt(a.max_step)} uic"
         if isinstance(a, ir.AcSweep):
-            return f".ac dec {int(a.points_per_decade)} {fmt(a.f_start)} {fmt(a.f_stop)}"
+            points = a.points_per_decade
+            if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or not points > 0:
+                raise NetlistError(f"invalid points per decade {points!r}")
+            return f".ac dec {int(points)} {fmt(a.f_start)} {fmt(a.f_stop)}"
         raise NetlistError(f"unknown analysis {type(a).__name__}")
 
     def probe(self, name: str) -> str:
-        m = re.fullmatch(r"([vi])\(([A-Za-z0-9_]+)\)", name)
+        m = re.fullmatch(r"([vi])\(([A-Za-z0-9_]+)\)", name) if isinstance(name, str) else None
         if not m:
             raise NetlistError(f"invalid probe {name!r}")
         return name
@@ -169,19 +181,24 @@ class NetlistWriter:
     # ------------------------------------------------------------------ checks
 
     def _card(self, name: str, letter: str, a: str, b: str, *rest: str) -> str:
-        if not name[:1].upper() == letter or not _IDENT.match(name):
+        if not _matches(_IDENT, name) or name[:1].upper() != letter:
             raise NetlistError(f"invalid {letter} element name {name!r}")
         return " ".join((name, self._node(a), self._node(b)) + rest)
 
     def _node(self, node: str) -> str:
-        if not _IDENT.match(node):
+        if not _matches(_IDENT, node):
             raise NetlistError(f"invalid node name {node!r}")
         return node
 
     def _ident(self, name: str) -> str:
-        if not _IDENT.match(name):
+        if not _matches(_IDENT, name):
             raise NetlistError(f"invalid identifier {name!r}")
         return name
+
+
+def _matches(pattern: re.Pattern, text: object) -> bool:
+    """``pattern`` matches all of ``text``, which must be a str (not bytes, not a number)."""
+    return isinstance(text, str) and pattern.match(text) is not None
 
 
 _METHODS = {

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ ACTIVATIONS = ("linear", "tanh")
 MAX_NEURONS = 2000
 MAX_INPUTS = 1000
 MAX_PWL_POINTS = 200_000
+#: A pulse input is expanded into 4 knots per period for the reference.
+MAX_PULSE_PERIODS = MAX_PWL_POINTS // 4
+#: Spec files larger than this are refused before reading (hostile or mistaken input).
+MAX_SPEC_BYTES = 64 * 2**20
 #: Default design values of the circuit: capacitance per parallel cell (F), inductance per
 #: series loop (H).
 DEFAULT_CAPACITANCE = 1e-9
@@ -126,7 +131,7 @@ def load_spec(path: str | os.PathLike, *, allow_outside: bool = False) -> RnnSpe
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_spec_text(path)
     except FileNotFoundError:
         raise SpecError("spec", str(path), "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -135,18 +140,36 @@ def load_spec(path: str | os.PathLike, *, allow_outside: bool = False) -> RnnSpe
     return spec_from_dict(data, base_dir=path.resolve().parent, allow_outside=allow_outside)
 
 
+def _read_spec_text(path: Path) -> str:
+    """The spec's text; a directory, device, FIFO or oversized file is refused unread."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError("spec", str(path), "is not a regular file")
+    if info.st_size > MAX_SPEC_BYTES:
+        raise SpecError("spec", str(path), f"is {info.st_size} bytes; at most {MAX_SPEC_BYTES} are read")
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_SPEC_BYTES + 1)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError("spec", str(path), f"is larger than {MAX_SPEC_BYTES} bytes")
+    return raw.decode("utf-8")
+
+
 def parse_text(text: str, path: Path | None = None) -> Any:
     """Parse spec text as JSON (``.json``) or YAML (anything else)."""
     where = str(path) if path is not None else "<spec>"
     if path is not None and path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_json_mapping)
+        except RecursionError:
+            raise SpecError("spec", where, "malformed JSON: nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise SpecError("spec", where, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise SpecError("spec", where, "malformed YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -256,13 +279,82 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     if not isinstance(provenance, dict):
         raise SpecError("provenance", provenance, "must be a mapping")
 
-    return RnnSpec(name=name, tau=tau, w=w, w_in=w_in, inputs=inputs, t_stop=t_stop,
+    spec = RnnSpec(name=name, tau=tau, w=w, w_in=w_in, inputs=inputs, t_stop=t_stop,
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
                    description=description, provenance=provenance)
+    _check_scales(spec)
+    return spec
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _json_mapping(pairs: list) -> dict:
+    """JSON objects, refusing a key given twice (json keeps the last one silently)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise SpecError(key, key, "duplicate key: a key may appear only once in a mapping")
+        out[key] = value
+    return out
+
+
+_STRICT_LOADER = None
+
+
+def _strict_yaml_loader():
+    """yaml.SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
+    global _STRICT_LOADER
+    if _STRICT_LOADER is None:
+        import yaml
+
+        class StrictLoader(yaml.SafeLoader):
+            def construct_mapping(self, node, deep=False):
+                if isinstance(node, yaml.MappingNode):
+                    seen: dict = {}
+                    for key_node, _ in node.value:
+                        if key_node.tag == "tag:yaml.org,2002:merge":
+                            continue
+                        key = self.construct_object(key_node, deep=deep)
+                        try:
+                            first = seen.setdefault(key, key_node.start_mark.line + 1)
+                        except TypeError:
+                            continue  # unhashable: SafeLoader reports it
+                        if first != key_node.start_mark.line + 1:
+                            raise SpecError(key, key, f"duplicate key at lines {first} and "
+                                                      f"{key_node.start_mark.line + 1}: a key may appear only once "
+                                                      "in a mapping")
+                return super().construct_mapping(node, deep=deep)
+
+        _STRICT_LOADER = StrictLoader
+    return _STRICT_LOADER
+
+
+def _check_scales(spec: RnnSpec) -> None:
+    """Every circuit value the compiler derives from the spec (R = tau / C or L / tau,
+    alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double."""
+    with np.errstate(all="ignore"):
+        tau = spec.tau
+        for label, values in (("1 / tau", 1.0 / tau), ("R = tau / C", tau / spec.capacitance),
+                              ("R = L / tau", spec.inductance / tau)):
+            bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+            if bad.size:
+                k = int(bad[0])
+                raise SpecError("tau" if np.all(tau == tau[0]) else f"tau[{k}]", float(tau[k]),
+                                f"gives {label} = {float(values[k])!r}, outside the floating-point range of the "
+                                "circuit; rescale tau or circuit.capacitance / circuit.inductance")
+        w, w_in, drive = spec.paper_form()
+        for name, arr in (("w", w), ("w_in", w_in), ("bias", drive)):
+            for label, scale in (("", 1.0), (" x C", spec.capacitance), (" x L", spec.inductance)):
+                scaled = arr * scale
+                bad = np.argwhere(~np.isfinite(scaled))
+                if bad.size:
+                    idx = tuple(int(i) for i in bad[0])
+                    raw = getattr(spec, name)[idx]
+                    raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
+                                    f"gives {name}{' / tau' if spec.convention == 'ctrnn' else ''}{label} = "
+                                    f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
+
 
 def _did_you_mean(word: object, choices) -> str:
     if not isinstance(word, str):
@@ -282,6 +374,7 @@ def _number(value: Any, where: str) -> float:
     """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
     if isinstance(value, bool):
         raise SpecError(where, value, "must be a number")
+    given = value
     if isinstance(value, str):
         try:
             value = float(value.strip()) if re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value) else value
@@ -289,9 +382,12 @@ def _number(value: Any, where: str) -> float:
             pass
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise SpecError(where, value, "must be a number")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer beyond the range of a double
+        raise SpecError(where, value, "must be finite (the number is beyond floating-point range)") from None
     if not math.isfinite(x):
-        raise SpecError(where, value, "must be finite (no NaN or infinity)")
+        raise SpecError(where, given, "must be finite (no NaN or infinity)")
     return x
 
 
@@ -309,8 +405,10 @@ class _Files:
         if not self.allow_outside and not path.is_relative_to(self.base):
             raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
                                         "pass --allow-outside-files to permit it")
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(where, raw, "file not found")
+        if not path.is_file():
+            raise SpecError(where, raw, "is not a regular file")
         return path
 
 
@@ -356,7 +454,9 @@ def _npy_header(fh) -> tuple[tuple, np.dtype]:
 
 
 def _check_size(shape, where: str) -> None:
-    if len(shape) > 2 or any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
+    if len(shape) > 2:
+        raise SpecError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
+    if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
         raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
 
 
@@ -444,8 +544,11 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
         rise, fall = num("rise", default_edge, positive=True), num("fall", default_edge, positive=True)
         width = num("width", None, nonneg=True)
         period = num("period", 2.0 * t_stop + delay + rise + width + fall, positive=True)
-        if period < rise + width + fall:
+        if period < (rise + width + fall) * (1.0 - 1e-12):  # equal up to rounding is a 100 % duty cycle
             raise SpecError(f"{where}.period", period, f"must be at least rise + width + fall = {rise + width + fall!r}")
+        if (t_stop - delay) / period > MAX_PULSE_PERIODS:
+            raise SpecError(f"{where}.period", period, f"gives {(t_stop - delay) / period:.3g} periods before "
+                            f"t_stop = {t_stop!r}; at most {MAX_PULSE_PERIODS} are supported")
         return Pulse(low, high, delay, rise, fall, width, period)
     if kind == "sine":
         freq = num("frequency", None, positive=True)
@@ -473,11 +576,13 @@ def _read_csv(path: Path, where: str) -> list:
                     rows.append([float(row[0]), float(row[1])])
                 except ValueError:
                     if rows or lineno > 1:
-                        raise SpecError(where, path.name, f"line {lineno}: not a number: {_short(','.join(row))}") from None
+                        raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
                 if len(rows) > MAX_PWL_POINTS:
                     raise SpecError(where, path.name, f"more than {MAX_PWL_POINTS} points")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(where, path.name, f"cannot read: {exc}") from None
+    except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...
+        raise SpecError(where, path.name, f"not a readable CSV file: {exc}") from None
     if not rows:
         raise SpecError(where, path.name, "holds no t,v rows")
     return rows
