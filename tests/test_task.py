@@ -1,9 +1,9 @@
 """Task check: stimuli, the discrete network, decisions, the `rnn2spice task` command, and
 trained Keras networks whose circuits must make the discrete network's decisions.
 
-The four 100-neuron runs (two networks x pulse +1/-1, 370 ms each) cost ~40 s each in
-ngspice 39 on an idle machine; the full 5 networks x {+1, -1, 0} is
-``python benchmarks/task_all.py``.
+The four 100-neuron runs (two networks x pulse +1/-1, 370 ms each, ~37000 ngspice time
+points) cost ~2 min of CPU each in ngspice 39 here (more wall time on a busy machine); the
+full 5 networks x {+1, -1, 0} is ``python benchmarks/task_all.py``.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def test_task_bad_specs_and_files_exit_2(bistable, tmp_path, capsys):
 @pytest.mark.parametrize("name", ["dm_delayed_ortho_bias_gap0.hdf5", "dm_delayed_normal_nobias_gap0.hdf5"])
 @pytest.mark.parametrize("value", [1.0, -1.0])
 def test_trained_network_circuit_makes_the_keras_decision(name, value, tmp_path):
-    """370 ms trial of a 100-neuron trained network in ngspice (~40 s idle)."""
+    """370 ms trial of a 100-neuron trained network in ngspice (~2 min CPU)."""
     spec = import_model(shared_file(name), tmp_path / "net.yaml", dt=1e-3).spec
     stim = pulse_trials(value, delay=25, seed=0)[0]
     trial = run_trial(spec, stim, 1e-3)
