@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,21 +72,11 @@ def simulate(compiled: CompiledNetwork, *, backend: str = "auto", timeout: float
              netlist_path: Path | None = None) -> Trajectory:
     """Run the compiled netlist in ngspice and read the states back.
 
-    On failure the netlist is kept (at ``netlist_path``, or a new temporary file) so the
-    error can name a file the user can rerun with ``ngspice -b``.
+    On failure the :class:`SimulationError` names the netlist (``netlist_path``, or a
+    temporary copy that :func:`simulate_netlist` keeps) so the user can rerun it.
     """
-    text = compiled.netlist
     start = _time.perf_counter()
-    try:
-        result = simulate_netlist(text, netlist_path=netlist_path, backend=backend, timeout=timeout)
-    except SimulationError as exc:
-        if exc.netlist_path is not None:
-            raise
-        with tempfile.NamedTemporaryFile("w", prefix=f"rnn2spice-{compiled.spec.name}-", suffix=".cir",
-                                         delete=False) as fh:
-            fh.write(text)
-        raise SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=fh.name,
-                              ngspice_message=exc.ngspice_message) from None
+    result = simulate_netlist(compiled.netlist, netlist_path=netlist_path, backend=backend, timeout=timeout)
     seconds = _time.perf_counter() - start
     try:
         t = np.asarray(result.vectors["time"], dtype=float)
