@@ -922,7 +922,7 @@ def realisation_line(realisation) -> str:
             f"resistors, {r['gyrators']} gyrators, {r['controlled_sources']} controlled sources, "
             f"{r['behavioural_sources']} behavioural sources; interaction "
             f"{'reciprocal' if r['reciprocal'] else 'non-reciprocal'}, "
-            f"{'passive (positive resistors suffice)' if r['passive'] else 'active'}")
+            f"{'passive (positive resistors and ideal gyrators suffice)' if r['passive'] else 'active'}")
 
 
 def register_commands(sub) -> None:

@@ -42,7 +42,7 @@ class Realisation:
     controlled_sources: int = 0   # G/F/E/H elements of the coupling and inputs
     behavioural_sources: int = 0
     reciprocal: bool = True       # the interaction matrix is symmetric (no gyrators needed)
-    passive: bool = True          # realisable with positive resistors only
+    passive: bool = True          # realisable with positive resistors (and lossless gyrators) only
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -334,12 +334,13 @@ class _Builder:
 
 def _resistive_costs(s: np.ndarray, k_part: np.ndarray) -> dict:
     """Reciprocity and passivity of alpha = S + K: passive when every coupling conductance
-    and every ground conductance is non-negative (then S is negative semidefinite)."""
+    and every ground conductance is non-negative (then S is negative semidefinite); the
+    ideal gyrators of K are lossless, hence passive too (THEORY.md 2)."""
     n = s.shape[0]
     off = s[~np.eye(n, dtype=bool)]
     g = s.sum(axis=1)
     return {"reciprocal": bool(not np.any(k_part)),
-            "passive": bool(not np.any(off < 0) and not np.any(g > 0) and not np.any(k_part))}
+            "passive": bool(not np.any(off < 0) and not np.any(g > 0))}
 
 
 def _resistive_costs_flags(w: np.ndarray) -> dict:

@@ -109,3 +109,10 @@ def test_writer_refuses_unsafe_node_names(bad):
     circuit = ir.Circuit("t", (), (ir.Resistor("R_0", bad, "0", 1.0),), ir.Transient(1e-6, 1e-3, 1e-6), ir.Options())
     with pytest.raises(NetlistError):
         write_netlist(circuit)
+
+
+def test_antisymmetric_coupling_is_passive_with_gyrators_only():
+    # the damped oscillator's w is antisymmetric: S = 0, only lossless gyrators
+    real = compile_rnn(load_spec(NETLISTS / "damped-oscillator.yaml"), coupling="gyrator").realisation
+    assert real.gyrators == 1 and real.positive_resistors == real.negative_resistors == 0
+    assert real.passive and not real.reciprocal
