@@ -64,6 +64,12 @@ class CompiledNetwork:
     def netlist(self) -> str:
         return write_netlist(self.circuit)
 
+    def describe(self) -> dict:
+        """The network and realisation, as the JSON reports of every command start."""
+        return {"spec": self.spec.name, "n": self.spec.n, "m": self.spec.m, "form": self.form,
+                "coupling": self.coupling, "convention": self.spec.convention,
+                "activation": self.spec.activation}
+
 
 def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
                 accuracy: str = "default", ac: tuple[float, float, int] | None = None) -> CompiledNetwork:

@@ -29,6 +29,14 @@ class SpecError(Rnn2SpiceError, ValueError):
         super().__init__(f"{_show_field(field)}: {problem} (got {_show(value)})")
 
 
+class ModelError(SpecError):
+    """A trained-model file cannot be imported; names the file or dataset and the value found."""
+
+
+class MissingDependencyError(Rnn2SpiceError, ImportError):
+    """An optional dependency (torch) is needed for this file and is not installed."""
+
+
 class UsageError(Rnn2SpiceError, ValueError):
     """A command-line or API option is invalid or a combination is unsupported."""
 

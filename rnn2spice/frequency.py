@@ -109,12 +109,7 @@ class AcResult:
             "max_phase_error_deg": _json(self.max_phase_error_deg),
             "tolerance": self.tolerance,
             "worst": self.worst(),
-            "spec": c.spec.name,
-            "n": c.spec.n,
-            "m": c.spec.m,
-            "form": c.form,
-            "coupling": c.coupling,
-            "convention": c.spec.convention,
+            **c.describe(),
             "f_start_hz": float(sweep.f_start),
             "f_stop_hz": float(sweep.f_stop),
             "points_per_decade": int(sweep.points_per_decade),
@@ -297,12 +292,9 @@ def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
     for ax in (ax1, ax2, ax3):
         ax.grid(True, which="both", lw=0.3, alpha=0.5)
     fig.tight_layout()
-    import io
+    from .plot import png_bytes
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 # ------------------------------------------------------------------------- command line

@@ -48,13 +48,7 @@ class CheckResult:
         tr = c.circuit.analysis
         return {
             **self.comparison.as_dict(),
-            "spec": c.spec.name,
-            "n": c.spec.n,
-            "m": c.spec.m,
-            "form": c.form,
-            "coupling": c.coupling,
-            "convention": c.spec.convention,
-            "activation": c.spec.activation,
+            **c.describe(),
             "accuracy": c.accuracy,
             "max_step": float(tr.max_step),
             "reltol": float(c.circuit.options.reltol),

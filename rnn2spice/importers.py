@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import OutputError, Rnn2SpiceError, UsageError, _show
+from .errors import MissingDependencyError, ModelError, OutputError, UsageError
 from .output import check_writable, write_atomic
 from .spec import MAX_INPUTS, MAX_NEURONS, NAME_RE, RnnSpec, spec_from_dict
 
@@ -69,20 +69,6 @@ DISCRETE_EQ = "h[k] = tanh(W h[k-1] + W_in x[k] + b), h[-1] = 0"
 LINEAR_DISCRETE_EQ = "h[k] = W h[k-1] + W_in x[k] + b, h[-1] = 0"
 CONTINUOUS_EQ = "tau dh/dt = -h + tanh(W h + W_in x + b), h(0) = 0"
 LINEAR_CONTINUOUS_EQ = "tau dh/dt = -h + W h + W_in x + b, h(0) = 0"
-
-
-class ModelError(Rnn2SpiceError, ValueError):
-    """A model file cannot be imported; names the file or dataset and the value found."""
-
-    def __init__(self, field: str, value: object, problem: str):
-        self.field = field
-        self.value = value
-        self.problem = problem
-        super().__init__(f"{field}: {problem} (got {_show(value)})")
-
-
-class MissingDependencyError(Rnn2SpiceError, ImportError):
-    """An optional dependency (torch) is needed for this file and is not installed."""
 
 
 @dataclass(eq=False)

@@ -54,7 +54,14 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     ax2.set_ylabel("|SPICE - reference|")
     (ax2 if readout is None else ax3).set_xlabel(f"time ({unit})")
     fig.tight_layout()
+    return png_bytes(fig)
+
+
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes (written atomically by the caller); closes it."""
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()

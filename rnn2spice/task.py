@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import math
 import sys
 import time as _time
@@ -67,6 +66,7 @@ import numpy as np
 
 from .compiler import compile_rnn
 from .errors import SpecError, UsageError
+from .plot import png_bytes
 from .readout import readout
 from .spec import MAX_PWL_POINTS, RnnSpec
 from .waveform import Pwl
@@ -514,10 +514,7 @@ def task_figure(result: TaskResult) -> bytes:
     fig.suptitle(f"{result.spec.name}: task check, dt = {result.dt:g} s, tau = {float(result.spec.tau[0]):g} s{shown}",
                  fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=100)
 
 
 # --------------------------------------------------------------------------- command line
