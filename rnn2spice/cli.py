@@ -203,14 +203,17 @@ def summary(result) -> str:
     readout_line = () if out is None else (
         f"readout y = w_out h + b_out ({out['outputs']} output(s)): max abs error {out['max_abs_error']:.3e}, "
         f"relative {out['rel_max_error']:.3e}",)
+    # in the order of the work: circuit, certificate (before ngspice), simulation, verdict last
     return "\n".join((
         f"spec {c.spec.name}: n = {c.spec.n}, m = {c.spec.m}, {c.spec.convention}/{c.spec.activation}, "
         f"form {c.form}, coupling {c.coupling}",
+        *summary_lines(result),
         f"accuracy {c.accuracy}: max step {c.circuit.analysis.max_step:.3g} s, reltol {c.circuit.options.reltol:g}",
         f"ngspice {tr.ngspice_version} via {tr.backend}: {r.points} time points in {tr.seconds:.3f} s",
+        *readout_line,
         f"relative max error {r.rel_max_error:.3e} (threshold {r.threshold:.0e}), "
         f"max abs error {r.max_abs_error:.3e}: {verdict}",
-    ) + readout_line + summary_lines(result))
+    ))
 
 
 def check_timeout(timeout) -> None:
