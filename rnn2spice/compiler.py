@@ -216,10 +216,7 @@ class _Builder:
             for k, j in zip(*np.nonzero(alpha)):
                 self.elements.append(ir.Vccs(f"G_{k}_{j}", "0", f"h{k}", f"h{j}", "0", float(alpha[k, j])))
             counts["controlled_sources"] += int(np.count_nonzero(alpha))
-            s = (alpha + alpha.T) / 2.0
-            k_part = (alpha - alpha.T) / 2.0
-            real = _resistive_costs(s, k_part)
-            real = dict(real, positive_resistors=0, negative_resistors=0, gyrators=0)
+            real = _resistive_costs((alpha + alpha.T) / 2.0, (alpha - alpha.T) / 2.0)
         else:
             real = self.reciprocal_network(alpha)
         for k in np.nonzero(drive)[0]:

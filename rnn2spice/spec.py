@@ -375,11 +375,8 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise SpecError(where, value, "must be a number")
     given = value
-    if isinstance(value, str):
-        try:
-            value = float(value.strip()) if re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value) else value
-        except ValueError:
-            pass
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value):
+        value = float(value)  # the pattern admits only what float() parses
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise SpecError(where, value, "must be a number")
     try:

@@ -21,6 +21,17 @@ KERAS_DIR = SHARED / "data" / "keras-rnn"
 
 WAVEFORM_KINDS = ("step", "pulse", "sine", "pwl")
 
+#: A valid 2-neuron spec that the hostile-input tests break one key at a time.
+GOOD_SPEC = {
+    "name": "good",
+    "tau": 1.0e-3,
+    "w": [[0.0, 1000.0], [-1000.0, 0.0]],
+    "w_in": [[1000.0], [0.0]],
+    "h0": [1.0, 0.0],
+    "inputs": [{"kind": "step", "value": 1.0, "at": 1.0e-3}],
+    "t_stop": 5.0e-3,
+}
+
 
 def waveform(kind: str, rng: np.random.Generator, t_stop: float) -> dict:
     """A random input waveform of the given kind over [0, t_stop]."""

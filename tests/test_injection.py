@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import GOOD_SPEC
 from rnn2spice import ir
 from rnn2spice.cli import build_parser, main
 from rnn2spice.errors import NetlistError
@@ -32,15 +33,7 @@ from rnn2spice.waveform import Pulse, Pwl, Sine, Step
 ROOT = Path(__file__).resolve().parents[1]
 OLD = b"existing output\n"
 
-GOOD = {
-    "name": "good",
-    "tau": 1.0e-3,
-    "w": [[0.0, 1000.0], [-1000.0, 0.0]],
-    "w_in": [[1000.0], [0.0]],
-    "h0": [1.0, 0.0],
-    "inputs": [{"kind": "step", "value": 1.0, "at": 1.0e-3}],
-    "t_stop": 5.0e-3,
-}
+GOOD = GOOD_SPEC
 
 
 def hostile_strings(marker: Path) -> dict[str, str]:
