@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rnn2spice.errors import UsageError  # noqa: E402
-from rnn2spice.harness import check  # noqa: E402
-from rnn2spice.spec import load_spec  # noqa: E402
+from rnn2spice.workflows.pipeline import check  # noqa: E402
+from rnn2spice.network.spec import load_spec  # noqa: E402
 
 EXAMPLES = ("non-interacting", "damped-oscillator", "random20", "tanh4")
 REALISATIONS = (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs"))

@@ -3,7 +3,7 @@
     python benchmarks/long_run.py [--runs 1000] [--spec netlists/tanh4.yaml] [--backend shared]
                                   [--warmup 20] [--no-reset] [--json out/long_run.json]
 
-Compiles the spec once, then simulates it ``--runs`` times through ``rnn2spice.harness.simulate``
+Compiles the spec once, then simulates it ``--runs`` times through ``rnn2spice.workflows.pipeline.simulate``
 (shared library by default: one libngspice for the whole process).  After a warm-up
 (allocator pools, ngspice's one-time tables) it records the resident set size (VmRSS)
 after every run and the wall time of every run, and prints:
@@ -14,7 +14,7 @@ after every run and the wall time of every run, and prints:
 * the mean time per run over the first and the last 10 % of the runs, and their ratio.
 
 PySpice users report memory growing with every transient run: every run adds a circuit
-and a plot to ngspice's global lists.  rnn2spice.simulator clears both after each run
+and a plot to ngspice's global lists.  rnn2spice.spice.ngspice clears both after each run
 (``remcirc`` and ``destroy all``); ``--no-reset`` disables that, to measure what it saves.
 Targets: growth <= 50 MB and slowdown <= 10 % over 1000 runs.  Exit 0 when both hold.
 """
@@ -47,10 +47,10 @@ def measure(runs: int = 1000, spec_path: Path = ROOT / "netlists" / "tanh4.yaml"
     """Simulate ``spec_path`` ``warmup + runs`` times in this process; figures as a dict."""
     import numpy as np
 
-    from rnn2spice import simulator
-    from rnn2spice.compiler import compile_rnn
-    from rnn2spice.harness import simulate
-    from rnn2spice.spec import load_spec
+    from rnn2spice.spice import ngspice as simulator
+    from rnn2spice.circuit.compiler import compile_rnn
+    from rnn2spice.workflows.pipeline import simulate
+    from rnn2spice.network.spec import load_spec
 
     compiled = compile_rnn(load_spec(spec_path), form=form)
     saved_reset = simulator._SharedEngine.reset

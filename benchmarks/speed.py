@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from conftest import random_spec  # noqa: E402
-from rnn2spice.compiler import compile_rnn  # noqa: E402
-from rnn2spice.harness import check  # noqa: E402
-from rnn2spice.simulator import simulate_netlist  # noqa: E402
+from rnn2spice.circuit.compiler import compile_rnn  # noqa: E402
+from rnn2spice.workflows.pipeline import check  # noqa: E402
+from rnn2spice.spice.ngspice import simulate_netlist  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:

@@ -4,7 +4,7 @@
 
 For each network in ../shared/data/keras-rnn and each pulse value: import the HDF5 file
 (tau = dt = 1 ms), run one 370-step trial (d drawn from --seed) through the discrete network,
-the continuous reference and the ngspice circuit (rnn2spice.task.run_trial), and print one
+the continuous reference and the ngspice circuit (rnn2spice.workflows.task.run_trial), and print one
 table row: readout differences, decisions, run time.  Writes results.json, one figure per
 network and value, and a Markdown table to --out.  Exit 0 when every trial passes.
 """
@@ -26,9 +26,9 @@ KERAS_DIR = ROOT.parent / "shared" / "data" / "keras-rnn"
 
 def one(args: tuple) -> dict:
     path, value, seed, noise, out_dir = args
-    from rnn2spice.importers import import_model
-    from rnn2spice.output import write_atomic
-    from rnn2spice.task import TaskResult, pulse_trials, run_trial, task_figure
+    from rnn2spice.workflows.importers import import_model
+    from rnn2spice.report.files import write_atomic
+    from rnn2spice.workflows.task import TaskResult, pulse_trials, run_trial, task_figure
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = import_model(path, Path(tmp) / "net.yaml", dt=1e-3).spec

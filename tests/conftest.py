@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn2spice.spec import spec_from_dict
+from rnn2spice.network.spec import spec_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 NETLISTS = ROOT / "netlists"

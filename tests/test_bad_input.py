@@ -1,7 +1,7 @@
 """Catalogue of hostile and mistaken inputs: each must end in exit code 2, a message that
 names the field and the value, no traceback, and no output file created or changed.
 
-Every case runs the real command line in-process (``rnn2spice.cli.main``) with outputs
+Every case runs the real command line in-process (``rnn2spice.cli.app``) with outputs
 that already exist (known content); a few also run ``python -m rnn2spice`` to show that
 nothing but the one-line message reaches the terminal.
 """
@@ -23,7 +23,7 @@ import yaml
 
 from conftest import NETLISTS
 from conftest import GOOD_SPEC
-from rnn2spice.cli import build_parser, main
+from rnn2spice.cli.app import build_parser, main
 
 OLD = b"known content of an existing output file\n"
 
@@ -365,7 +365,7 @@ def test_absurd_npy_shape_is_refused_before_allocating(tmp_path):
     (work / "spec.yaml").write_text(spec_yaml(w={"file": "w.npy"}))
     script = (
         "import resource, sys\n"
-        "from rnn2spice.cli import main\n"
+        "from rnn2spice.cli.app import main\n"
         f"code = main(['compile', {str(work / 'spec.yaml')!r}])\n"
         "print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
@@ -512,7 +512,7 @@ RUN_ARGS = {"task": ["--dt", "1e-4"], "ac": []}
 def test_subcommand_failing_in_the_simulator_leaves_existing_outputs(command, tmp_path, capsys, monkeypatch):
     """Validation passes, then ngspice cannot run (its binary is not on PATH): exit 3, the
     message says so, and every existing output is byte-identical, no temporary left."""
-    from rnn2spice import simulator
+    from rnn2spice.spice import ngspice as simulator
 
     commands = subcommands()
     if command not in commands:
@@ -557,6 +557,6 @@ def test_diverging_network_exits_3_and_leaves_existing_outputs(command, tmp_path
 def test_example_specs_are_still_valid():
     """The catalogue's checks refuse nothing the project ships."""
     for path in sorted(NETLISTS.glob("*.yaml")):
-        from rnn2spice.spec import load_spec
+        from rnn2spice.network.spec import load_spec
 
         load_spec(path)

@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 from conftest import NETLISTS, random_spec
-from rnn2spice import harness, ir
-from rnn2spice.certificate import (GYRATOR_TEXT, CertificateFailed, certify, parse_netlist,
+from rnn2spice.workflows import pipeline as harness
+from rnn2spice.circuit import ir
+from rnn2spice.analysis.certificate import (GYRATOR_TEXT, CertificateFailed, certify, parse_netlist,
                                    state_equations, verify_netlist)
-from rnn2spice.cli import main
-from rnn2spice.compiler import compile_rnn
+from rnn2spice.cli.app import main
+from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import NetlistError
-from rnn2spice.netlist import GYRATOR_SUBCKT
-from rnn2spice.spec import load_spec, spec_from_dict
+from rnn2spice.circuit.writer import GYRATOR_SUBCKT
+from rnn2spice.network.spec import load_spec, spec_from_dict
 
 EXAMPLE = NETLISTS / "damped-oscillator.yaml"
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import NETLISTS
-from rnn2spice.cli import main
-from rnn2spice.spec import load_spec
+from rnn2spice.cli.app import main
+from rnn2spice.network.spec import load_spec
 
 EXAMPLE = NETLISTS / "damped-oscillator.yaml"
 

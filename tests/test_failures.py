@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn2spice import simulator
-from rnn2spice.cli import main
+from rnn2spice.spice import ngspice as simulator
+from rnn2spice.cli.app import main
 from rnn2spice.errors import ReferenceSolverError, SimulationError
-from rnn2spice.simulator import simulate_netlist
+from rnn2spice.spice.ngspice import simulate_netlist
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = b"existing output, must survive a failed run\n"
@@ -278,7 +278,7 @@ def test_ngspice_exit_in_the_shared_library_does_not_end_python(tmp_path):
     engine is retired, the process lives on and 'auto' uses the binary from then on."""
     quitting = RC_NETLIST.replace(".end\n", ".control\nquit\n.endc\n.end\n")
     script = textwrap.dedent(f"""
-        from rnn2spice.simulator import simulate_netlist, SimulationError
+        from rnn2spice.spice.ngspice import simulate_netlist, SimulationError
         try:
             simulate_netlist({quitting!r}, backend="shared")
         except SimulationError as exc:
@@ -303,7 +303,7 @@ def test_ngspice_exit_in_the_shared_library_does_not_end_python(tmp_path):
 @pytest.mark.ngspice
 @pytest.mark.parametrize("failure", ["raises", "overflows"])
 def test_reference_failure_exits_3_and_writes_nothing(failure, work, monkeypatch, capsys):
-    from rnn2spice import reference
+    from rnn2spice.analysis import reference
 
     def broken(spec, t):
         if failure == "raises":
@@ -327,7 +327,7 @@ def test_reference_error_is_exit_code_3():
 
 @pytest.mark.ngspice
 def test_disk_full_while_writing_leaves_the_old_file_and_no_temporary(work, monkeypatch, capsys):
-    from rnn2spice import output
+    from rnn2spice.report import files as output
 
     def full(fd):
         raise OSError(28, "No space left on device")

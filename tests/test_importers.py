@@ -13,11 +13,11 @@ import h5py
 import numpy as np
 import pytest
 
-from rnn2spice.cli import main
-from rnn2spice.importers import (INLINE_MAX_NEURONS, MissingDependencyError, ModelError, import_model,
+from rnn2spice.cli.app import main
+from rnn2spice.workflows.importers import (INLINE_MAX_NEURONS, MissingDependencyError, ModelError, import_model,
                                  read_model)
-from rnn2spice.spec import load_spec
-from rnn2spice.task import pulse_trials, run_discrete
+from rnn2spice.network.spec import load_spec
+from rnn2spice.workflows.task import pulse_trials, run_discrete
 
 #: The read-only shared data beside the checkout (/work/main/tests -> /work/shared; a CI
 #: clone /work/cc/tests -> /work/shared as well).

@@ -24,11 +24,11 @@ import pytest
 import yaml
 
 from conftest import GOOD_SPEC
-from rnn2spice import ir
-from rnn2spice.cli import build_parser, main
+from rnn2spice.circuit import ir
+from rnn2spice.cli.app import build_parser, main
 from rnn2spice.errors import NetlistError
-from rnn2spice.netlist import write_netlist
-from rnn2spice.waveform import Pulse, Pwl, Sine, Step
+from rnn2spice.circuit.writer import write_netlist
+from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = b"existing output\n"
@@ -58,7 +58,7 @@ def hostile_strings(marker: Path) -> dict[str, str]:
 
 HOSTILE_IDS = list(hostile_strings(Path("/m")))
 
-# The grammar of everything rnn2spice.netlist writes: a line that does not match is an injection.
+# The grammar of everything rnn2spice.circuit.writer writes: a line that does not match is an injection.
 _ID = r"[A-Za-z0-9][A-Za-z0-9_]{0,63}"
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(

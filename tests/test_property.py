@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnn2spice.compare import THRESHOLDS, compare
-from rnn2spice.compiler import compile_rnn
+from rnn2spice.analysis.metrics import THRESHOLDS, compare
+from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import Rnn2SpiceError
-from rnn2spice.harness import simulate, solve_reference
-from rnn2spice.spec import spec_from_dict
+from rnn2spice.workflows.pipeline import simulate, solve_reference
+from rnn2spice.network.spec import spec_from_dict
 
-HAS_CERTIFICATE = importlib.util.find_spec("rnn2spice.certificate") is not None
+HAS_CERTIFICATE = importlib.util.find_spec("rnn2spice.analysis.certificate") is not None
 OUTCOMES: Counter = Counter()
 
 # dimensionless weight magnitudes: zero, small, order one, large (stiff or unstable)
@@ -91,7 +91,7 @@ def pipeline(data: dict, form: str, coupling: str, accuracy: str) -> str:
     spec = spec_from_dict(data)
     compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy)
     if HAS_CERTIFICATE:
-        from rnn2spice.certificate import certify_or_stop
+        from rnn2spice.analysis.certificate import certify_or_stop
 
         certify_or_stop(compiled)  # raises CertificateFailed (an Rnn2SpiceError) if it does not hold
     trajectory = simulate(compiled, backend="shared", timeout=20)

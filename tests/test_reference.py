@@ -7,8 +7,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from conftest import WAVEFORM_KINDS, random_spec
-from rnn2spice import reference
-from rnn2spice.spec import spec_from_dict
+from rnn2spice.analysis import reference
+from rnn2spice.network.spec import spec_from_dict
 
 
 def one_neuron(**extra):

@@ -1,4 +1,4 @@
-"""Tests of rnn2spice.simulator: both ngspice backends against closed-form circuits."""
+"""Tests of rnn2spice.spice.ngspice: both ngspice backends against closed-form circuits."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import rnn2spice
-from rnn2spice import simulator
+from rnn2spice.spice import ngspice as simulator
 from rnn2spice.errors import SimulationError, UsageError
-from rnn2spice.simulator import SimulationResult, available_backends, ngspice_version, simulate_netlist
+from rnn2spice.spice.ngspice import SimulationResult, available_backends, ngspice_version, simulate_netlist
 
 PACKAGE_ROOT = Path(rnn2spice.__file__).resolve().parents[1]
 
@@ -371,7 +371,7 @@ def test_no_unsupported_version_warning_when_the_library_loads():
         import logging
         logging.basicConfig(level=logging.DEBUG, format="LOG %(name)s %(levelname)s %(message)s")
         logging.getLogger("PySpice").setLevel(logging.WARNING)
-        from rnn2spice.simulator import simulate_netlist, SimulationError
+        from rnn2spice.spice.ngspice import simulate_netlist, SimulationError
         r = simulate_netlist({RC_NETLIST!r}, backend="shared")
         try:
             simulate_netlist({BAD_NETLISTS["unknown_subckt"][0]!r}, backend="shared")
@@ -389,7 +389,7 @@ def test_no_unsupported_version_warning_when_the_library_loads():
 def test_missing_shared_library_falls_back_and_says_what_to_install():
     _require_backend("subprocess")
     done = _run_python(f"""
-        from rnn2spice.simulator import available_backends, simulate_netlist, SimulationError
+        from rnn2spice.spice.ngspice import available_backends, simulate_netlist, SimulationError
         print("backends", available_backends())
         try:
             simulate_netlist({RC_NETLIST!r}, backend="shared")

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn2spice.cli import main
-from rnn2spice.importers import import_model
-from rnn2spice.task import (DEFAULT_DEAD_ZONE, EDGE_FRACTION, decision, hann_pulse, hold_pwl,
+from rnn2spice.cli.app import main
+from rnn2spice.workflows.importers import import_model
+from rnn2spice.workflows.task import (DEFAULT_DEAD_ZONE, EDGE_FRACTION, decision, hann_pulse, hold_pwl,
                             load_stimulus_file, parse_window, pulse_trials, run_discrete, run_trial)
 
 KERAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "keras-rnn"
@@ -97,7 +97,7 @@ def test_decision_dead_zone():
 
 
 def test_run_discrete_is_the_recursion(bistable):
-    from rnn2spice.spec import load_spec
+    from rnn2spice.network.spec import load_spec
 
     spec = load_spec(bistable)
     x = np.random.default_rng(0).standard_normal((30, 1))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import KERAS_DIR
-from rnn2spice.harness import check
-from rnn2spice.spec import spec_from_dict
+from rnn2spice.workflows.pipeline import check
+from rnn2spice.network.spec import spec_from_dict
 
 
 def read_keras(path):

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import ir
-from .compiler import CompiledNetwork, compile_rnn
-from .errors import SimulationError, UsageError
-from .netlist import write_netlist
-from .spec import RnnSpec
+from rnn2spice.circuit import ir
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.circuit.writer import write_netlist
+from rnn2spice.network.spec import RnnSpec
 
 #: Default pass threshold on the relative max error of H.
 TOLERANCE = 1e-6
@@ -189,7 +189,7 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     SimulationError when ngspice fails.  With ``certify`` every AC netlist is first
     checked by :mod:`rnn2spice.certificate` (a failure makes the result fail).
     """
-    from .simulator import simulate_netlist
+    from rnn2spice.spice.ngspice import simulate_netlist
 
     if spec.activation != "linear":
         raise UsageError(f"the AC analysis needs a linear network (the transfer function of activation "
@@ -206,7 +206,7 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     timings["compile"] = _time.perf_counter() - start
     certificate = None
     if certify:
-        from .certificate import verify_netlist
+        from rnn2spice.analysis.certificate import verify_netlist
 
         start = _time.perf_counter()
         certs = [verify_netlist(text, spec) for text in texts]
@@ -248,7 +248,7 @@ def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plot import neuron_subset
+    from rnn2spice.report.figures import neuron_subset
 
     n, m = result.reference.shape[1:]
     inputs = neuron_subset(m, 2)
@@ -292,7 +292,7 @@ def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
     for ax in (ax1, ax2, ax3):
         ax.grid(True, which="both", lw=0.3, alpha=0.5)
     fig.tight_layout()
-    from .plot import png_bytes
+    from rnn2spice.report.figures import png_bytes
 
     return png_bytes(fig)
 
@@ -302,7 +302,7 @@ def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
 def register_commands(sub) -> None:
     from pathlib import Path
 
-    from . import cli
+    from rnn2spice.cli import app as cli
 
     p = cli.add_spec_command(sub, "ac", "AC sweep of the circuit against the exact transfer matrix "
                                         "H(j omega) = (j omega I - A)^-1 w_in; exit 0 pass, 1 mismatch, "
@@ -321,8 +321,8 @@ def register_commands(sub) -> None:
 
 
 def cmd_ac(args) -> int:
-    from . import cli
-    from .output import json_text, write_atomic
+    from rnn2spice.cli import app as cli
+    from rnn2spice.report.files import json_text, write_atomic
 
     cli.check_outputs(report=args.report, plot=args.plot)
     cli.check_timeout(args.timeout)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .waveform import Waveform
+from rnn2spice.network.waveform import Waveform
 
 
 @dataclass(frozen=True)

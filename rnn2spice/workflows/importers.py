@@ -52,10 +52,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import MissingDependencyError, ModelError, OutputError, UsageError
-from .output import check_writable, write_atomic
-from .spec import MAX_INPUTS, MAX_NEURONS, NAME_RE, RnnSpec, spec_from_dict
+from rnn2spice._version import __version__
+from rnn2spice.errors import MissingDependencyError, ModelError, OutputError, UsageError
+from rnn2spice.report.files import check_writable, write_atomic
+from rnn2spice.network.spec import MAX_INPUTS, MAX_NEURONS, NAME_RE, RnnSpec, spec_from_dict
 
 FORMATS = ("keras", "torch", "npz")
 #: Networks up to this size are written inline in the YAML; larger ones use an NPZ file.
@@ -688,7 +688,7 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     if not inline:
         write_atomic(npz_path, npz_bytes(arrays), field="--output (matrices)")
     write_atomic(output, text, field="--output")
-    from .spec import load_spec
+    from rnn2spice.network.spec import load_spec
 
     spec = load_spec(output)
     return ImportResult(spec, output, None if inline else npz_path, net)

@@ -47,9 +47,9 @@ from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 from threadpoolctl import threadpool_limits
 
-from . import ir
-from .errors import NetlistError, Rnn2SpiceError
-from .waveform import Pulse, Pwl, Sine
+from rnn2spice.circuit import ir
+from rnn2spice.errors import NetlistError, Rnn2SpiceError
+from rnn2spice.network.waveform import Pulse, Pwl, Sine
 
 #: Default pass threshold on the relative discrepancies.
 TOLERANCE = 1e-12
@@ -926,7 +926,7 @@ def realisation_line(realisation) -> str:
 
 
 def register_commands(sub) -> None:
-    from . import cli
+    from rnn2spice.cli import app as cli
 
     p = cli.add_spec_command(sub, "verify", "Certify from the netlist text alone that the circuit realises "
                                             "the spec (A = w - lam, B = w_in); exit 0 pass, 1 mismatch, 2 bad input.")
@@ -945,10 +945,10 @@ MAX_NETLIST_BYTES = 512 * 1024 * 1024
 
 
 def cmd_verify(args) -> int:
-    from . import cli
-    from .compiler import compile_rnn
-    from .errors import UsageError
-    from .output import json_text, write_atomic
+    from rnn2spice.cli import app as cli
+    from rnn2spice.circuit.compiler import compile_rnn
+    from rnn2spice.errors import UsageError
+    from rnn2spice.report.files import json_text, write_atomic
 
     cli.check_outputs(report=args.report)
     if not (args.tolerance > 0 and math.isfinite(args.tolerance)):

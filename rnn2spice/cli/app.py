@@ -11,8 +11,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import Rnn2SpiceError, UsageError
+from rnn2spice._version import __version__
+from rnn2spice.errors import Rnn2SpiceError, UsageError
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION = 0, 1, 2, 3
 
@@ -54,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     for module in EXTRA_COMMANDS:
-        importlib.import_module(f"{__package__}.{module}").register_commands(sub)
+        importlib.import_module(f"rnn2spice.{module}").register_commands(sub)
     return parser
 
 
 #: Modules that add subcommands: each defines ``register_commands(subparsers)`` and uses
 #: :func:`add_spec_command`, :func:`circuit_options` and :func:`sim_options` below.
-EXTRA_COMMANDS: tuple[str, ...] = ("importers", "task", "certificate", "frequency")
+EXTRA_COMMANDS: tuple[str, ...] = ("workflows.importers", "workflows.task", "analysis.certificate", "workflows.ac")
 
 
 def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -105,14 +105,14 @@ def main(argv: list[str] | None = None) -> int:
 # ------------------------------------------------------------------------- commands
 
 def load_spec_arg(args):
-    from .spec import load_spec
+    from rnn2spice.network.spec import load_spec
 
     return load_spec(args.spec, allow_outside=args.allow_outside_files)
 
 
 def check_outputs(**paths) -> None:
     """Check every requested output location before doing any work."""
-    from .output import check_writable
+    from rnn2spice.report.files import check_writable
 
     for field, path in paths.items():
         if path is not None:
@@ -120,8 +120,8 @@ def check_outputs(**paths) -> None:
 
 
 def cmd_compile(args) -> int:
-    from .compiler import compile_rnn
-    from .output import write_atomic
+    from rnn2spice.circuit.compiler import compile_rnn
+    from rnn2spice.report.files import write_atomic
 
     check_outputs(output=args.output)
     compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
@@ -135,9 +135,9 @@ def cmd_compile(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from .compiler import compile_rnn
-    from .harness import simulate
-    from .output import waveforms_csv, write_atomic
+    from rnn2spice.circuit.compiler import compile_rnn
+    from rnn2spice.workflows.pipeline import simulate
+    from rnn2spice.report.files import waveforms_csv, write_atomic
 
     check_outputs(output=args.output)
     check_timeout(args.timeout)
@@ -154,8 +154,8 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .harness import check
-    from .output import json_text, write_atomic
+    from rnn2spice.workflows.pipeline import check
+    from rnn2spice.report.files import json_text, write_atomic
 
     check_outputs(report=args.report, plot=args.plot, netlist=args.netlist)
     check_timeout(args.timeout)
@@ -163,11 +163,11 @@ def cmd_check(args) -> int:
         raise UsageError(f"--tolerance must be positive (got {args.tolerance!r})")
     spec = load_spec_arg(args)
     if args.netlist is not None:
-        from .compiler import compile_rnn
+        from rnn2spice.circuit.compiler import compile_rnn
 
         write_atomic(args.netlist, compile_rnn(spec, form=args.form, coupling=args.coupling,
                                                accuracy=args.accuracy).netlist, field="--netlist")
-    from .certificate import CertificateFailed
+    from rnn2spice.analysis.certificate import CertificateFailed
 
     try:
         result = check(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
@@ -181,8 +181,8 @@ def cmd_check(args) -> int:
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")
     if args.plot is not None:
-        from .plot import check_figure
-        from .readout import readout
+        from rnn2spice.report.figures import check_figure
+        from rnn2spice.network.readout import readout
 
         y = readout(spec, result.trajectory.states)
         png = check_figure(result.trajectory.time, result.trajectory.states, result.reference,
@@ -195,7 +195,7 @@ def cmd_check(args) -> int:
 
 def summary(result) -> str:
     """Human-readable verdict of a check."""
-    from .certificate import summary_lines
+    from rnn2spice.analysis.certificate import summary_lines
 
     c, r, tr = result.compiled, result.comparison, result.trajectory
     verdict = "PASS" if r.passed else "FAIL (mismatch beyond tolerance)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputError
+from rnn2spice.errors import OutputError
 
 
 def check_writable(path: str | os.PathLike, field: str = "output") -> Path:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, ir
-from .errors import SpecError, UsageError
-from .netlist import write_netlist
-from .spec import RnnSpec
-from .waveform import max_rate
+from rnn2spice._version import __version__
+from rnn2spice.circuit import ir
+from rnn2spice.errors import SpecError, UsageError
+from rnn2spice.circuit.writer import write_netlist
+from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.waveform import max_rate
 
 FORMS = ("parallel", "series")
 COUPLINGS = ("vccs", "gyrator")

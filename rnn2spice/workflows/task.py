@@ -64,12 +64,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .compiler import compile_rnn
-from .errors import SpecError, UsageError
-from .plot import png_bytes
-from .readout import readout
-from .spec import MAX_PWL_POINTS, RnnSpec
-from .waveform import Pwl
+from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.errors import SpecError, UsageError
+from rnn2spice.report.figures import png_bytes
+from rnn2spice.network.readout import readout
+from rnn2spice.network.spec import MAX_PWL_POINTS, RnnSpec
+from rnn2spice.network.waveform import Pwl
 
 KINDS = ("pulse",)
 TRIAL_STEPS = 370
@@ -371,7 +371,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
               backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
               dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False) -> TrialResult:
     """Discrete network, continuous reference and circuit on one stimulus."""
-    from .harness import simulate, solve_reference
+    from rnn2spice.workflows.pipeline import simulate, solve_reference
 
     if spec.w_out is None:
         raise UsageError(f"spec {spec.name!r} has no readout (w_out): the task check decides from y = w_out h + b_out")
@@ -520,7 +520,7 @@ def task_figure(result: TaskResult) -> bytes:
 # --------------------------------------------------------------------------- command line
 
 def register_commands(sub) -> None:
-    from .cli import add_spec_command, circuit_options, sim_options
+    from rnn2spice.cli.app import add_spec_command, circuit_options, sim_options
 
     p = add_spec_command(sub, "task", "Run the trained task on the discrete network, the continuous reference "
                                       "and the circuit; exit 0 when the circuit makes the same decisions.")
@@ -550,9 +550,9 @@ def register_commands(sub) -> None:
 
 
 def cmd_task(args) -> int:
-    from .cli import EXIT_MISMATCH, EXIT_PASS, check_outputs, check_timeout, load_spec_arg
-    from .importers import positive_seconds
-    from .output import json_text, write_atomic
+    from rnn2spice.cli.app import EXIT_MISMATCH, EXIT_PASS, check_outputs, check_timeout, load_spec_arg
+    from rnn2spice.workflows.importers import positive_seconds
+    from rnn2spice.report.files import json_text, write_atomic
 
     check_outputs(report=args.report, plot=args.plot)
     check_timeout(args.timeout)

@@ -19,7 +19,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 from threadpoolctl import threadpool_limits
 
-from .spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec
 
 
 def input_values(spec: RnnSpec, t: np.ndarray) -> np.ndarray:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference
-from .compare import THRESHOLDS, Comparison, compare
-from .certificate import certify_or_stop
-from .compiler import CompiledNetwork, compile_rnn
-from .errors import SimulationError
-from .readout import readout_errors
-from .simulator import simulate_netlist
-from .spec import RnnSpec
+from rnn2spice.analysis import reference
+from rnn2spice.analysis.metrics import THRESHOLDS, Comparison, compare
+from rnn2spice.analysis.certificate import certify_or_stop
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.errors import SimulationError
+from rnn2spice.network.readout import readout_errors
+from rnn2spice.spice.ngspice import simulate_netlist
+from rnn2spice.network.spec import RnnSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +106,7 @@ def check(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs", accu
 
 def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:
     """:func:`reference.solve`, with its failures as :class:`ReferenceSolverError` (exit 3)."""
-    from .errors import ReferenceSolverError
+    from rnn2spice.errors import ReferenceSolverError
 
     try:
         with np.errstate(all="ignore"):

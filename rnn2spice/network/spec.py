@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .waveform import Pulse, Pwl, Sine, Step, Waveform
+from rnn2spice.errors import SpecError
+from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step, Waveform
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
 CONVENTIONS = ("paper", "ctrnn")

@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SimulationError, UsageError
+from rnn2spice.errors import SimulationError, UsageError
 
 __all__ = ["SimulationResult", "available_backends", "ngspice_version", "simulate_netlist"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec
 
 
 def readout(spec: RnnSpec, states: np.ndarray) -> np.ndarray | None:

@@ -14,9 +14,9 @@ import re
 
 import numpy as np
 
-from . import ir
-from .errors import NetlistError
-from .waveform import Pulse, Pwl, Sine, Step
+from rnn2spice.circuit import ir
+from rnn2spice.errors import NetlistError
+from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
 _IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
 _TITLE = re.compile(r"[A-Za-z0-9 _:.()=,+/-]{1,120}\Z")
