@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from rnn2spice.errors import UsageError  # noqa: E402
 from rnn2spice.workflows.pipeline import check  # noqa: E402
-from rnn2spice.network.spec import load_spec  # noqa: E402
+from rnn2spice.network.load import load_spec  # noqa: E402
 
 EXAMPLES = ("non-interacting", "damped-oscillator", "random20", "tanh4")
 REALISATIONS = (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs"))

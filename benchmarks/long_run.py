@@ -47,15 +47,15 @@ def measure(runs: int = 1000, spec_path: Path = ROOT / "netlists" / "tanh4.yaml"
     """Simulate ``spec_path`` ``warmup + runs`` times in this process; figures as a dict."""
     import numpy as np
 
-    from rnn2spice.spice import ngspice as simulator
+    from rnn2spice.spice import shared
     from rnn2spice.circuit.compiler import compile_rnn
     from rnn2spice.workflows.pipeline import simulate
-    from rnn2spice.network.spec import load_spec
+    from rnn2spice.network.load import load_spec
 
     compiled = compile_rnn(load_spec(spec_path), form=form)
-    saved_reset = simulator._SharedEngine.reset
+    saved_reset = shared._SharedEngine.reset
     if not reset:
-        simulator._SharedEngine.reset = lambda self: None
+        shared._SharedEngine.reset = lambda self: None
     try:
         first = simulate(compiled, backend=backend)
         for _ in range(warmup):
@@ -75,7 +75,7 @@ def measure(runs: int = 1000, spec_path: Path = ROOT / "netlists" / "tanh4.yaml"
                 print(f"  {i + 1}/{runs}: RSS {rss[i] / 2**20:.1f} MiB, {seconds[i] * 1e3:.2f} ms", file=sys.stderr,
                       flush=True)
     finally:
-        simulator._SharedEngine.reset = saved_reset
+        shared._SharedEngine.reset = saved_reset
     tenth = max(1, runs // 10)
     half = runs // 2
     slope = float(np.polyfit(np.arange(runs), rss, 1)[0]) if runs > 1 else 0.0

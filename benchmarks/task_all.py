@@ -21,14 +21,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-KERAS_DIR = ROOT.parent / "shared" / "data" / "keras-rnn"
+KERAS_DIR = ROOT / "tests" / "data" / "keras-rnn"
 
 
 def one(args: tuple) -> dict:
     path, value, seed, noise, out_dir = args
     from rnn2spice.workflows.importers import import_model
     from rnn2spice.report.files import write_atomic
-    from rnn2spice.workflows.task import TaskResult, pulse_trials, run_trial, task_figure
+    from rnn2spice.workflows.stimulus import pulse_trials
+    from rnn2spice.workflows.task import TaskResult, run_trial
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = import_model(path, Path(tmp) / "net.yaml", dt=1e-3).spec
@@ -39,7 +40,7 @@ def one(args: tuple) -> dict:
     result = TaskResult(spec, 1e-3, [trial], trial.tolerance, trial.dead_zone, False, "parallel", "default",
                         {"kind": "pulse", "value": value, "seed": seed, "noise": noise})
     name = Path(path).stem
-    write_atomic(Path(out_dir) / f"{name}_{value:+g}.png", task_figure(result))
+    write_atomic(Path(out_dir) / f"{name}_{value:+g}.png", result.figure())
     row = trial.as_dict()
     row.update(network=name, value=value, wall_s=wall)
     return row

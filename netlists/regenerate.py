@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from rnn2spice.circuit.compiler import compile_rnn  # noqa: E402
-from rnn2spice.network.spec import load_spec  # noqa: E402
+from rnn2spice.network.load import load_spec  # noqa: E402
 
 #: (spec file, form, coupling, golden file)
 GOLDENS = (

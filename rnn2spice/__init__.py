@@ -1,3 +1,55 @@
-"""rnn2spice: recurrent neural networks as analog circuits, checked by ngspice simulation."""
+"""rnn2spice: recurrent neural networks as analog circuits, proven equal by ngspice simulation.
+
+A network (THEORY.md section 1) compiles to an ngspice netlist (sections 2-4); the netlist
+is certified from its text, simulated, and compared with the exact solution (section 6).
+SI units throughout: seconds, 1/s for paper-form weights, volts/amperes per unit of state.
+
+    >>> import rnn2spice
+    >>> net = rnn2spice.load("netlists/damped-oscillator.yaml")         # doctest: +SKIP
+    >>> result = rnn2spice.check(net, form="series")                    # doctest: +SKIP
+    >>> result.passed, result.report()["rel_max_error"]                 # doctest: +SKIP
+
+The API:
+
+* :func:`load` a spec file, or build a :func:`Network` from arrays (both give an :class:`RnnSpec`);
+* :func:`compile` it to a :class:`CompiledNetwork` (``.netlist`` text, ``.realisation``);
+* :func:`verify` the netlist against the network (the equivalence certificate);
+* :func:`simulate` it in ngspice (a :class:`Trajectory`), or :func:`check` it against
+  the exact reference (a :class:`CheckResult`), :func:`ac` for the frequency response;
+* :func:`import_model` a trained Keras / PyTorch / NPZ network, :func:`task` to run its
+  task on network, reference and circuit.
+
+Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict),
+``.summary()`` (text) and ``.plot(path)`` (PNG).  Errors derive from :class:`Rnn2SpiceError`.
+"""
 
 from rnn2spice._version import __version__
+from rnn2spice.analysis.certificate import Certificate
+from rnn2spice.api import Network, ac, compile, load, task
+from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
+from rnn2spice.errors import (CertificateFailed, MissingDependencyError, ModelError, NetlistError, OutputError,
+                              ReferenceSolverError, Rnn2SpiceError, SimulationError, SpecError, UsageError)
+from rnn2spice.network.spec import RnnSpec, spec_from_dict
+from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
+from rnn2spice.workflows.ac import AcResult
+from rnn2spice.workflows.importers import ImportResult, import_model
+from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
+from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
+from rnn2spice.workflows.task import TaskResult
+from rnn2spice.workflows.verify import VerifyResult, verify
+
+__all__ = [
+    "__version__",
+    # networks
+    "load", "Network", "spec_from_dict", "RnnSpec", "Step", "Pulse", "Sine", "Pwl",
+    # circuits
+    "compile", "CompiledNetwork", "Realisation",
+    # proofs and runs
+    "verify", "VerifyResult", "Certificate", "simulate", "Trajectory", "check", "CheckResult",
+    "ac", "AcResult",
+    # trained networks
+    "import_model", "ImportResult", "task", "TaskResult", "Stimulus", "pulse_trials",
+    # errors
+    "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
+    "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
+]

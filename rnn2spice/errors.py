@@ -11,9 +11,6 @@ from __future__ import annotations
 class Rnn2SpiceError(Exception):
     """Root of every error rnn2spice raises on purpose."""
 
-    #: Exit code of the command line for this kind of error.
-    exit_code = 2
-
 
 class SpecError(Rnn2SpiceError, ValueError):
     """The RNN spec (or a file it refers to) is invalid.
@@ -55,8 +52,6 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
     Carries ngspice's own message and the path of the netlist that was run.
     """
 
-    exit_code = 3
-
     def __init__(self, message: str, *, netlist_path: object = None, ngspice_message: str = ""):
         self.netlist_path = netlist_path
         self.ngspice_message = ngspice_message.strip()
@@ -72,7 +67,18 @@ class ReferenceSolverError(Rnn2SpiceError, ArithmeticError):
     """The exact reference (THEORY.md section 6) cannot be computed: the ODE solver gave up,
     or the solution leaves the floating-point range (an unstable network)."""
 
-    exit_code = 3
+
+class CertificateFailed(Rnn2SpiceError, ValueError):
+    """The netlist does not realise the network; nothing was simulated.
+
+    ``certificate`` is the failed :class:`~rnn2spice.analysis.certificate.Certificate`
+    (``worst`` says where), ``report`` the JSON report of the stopped run.
+    """
+
+    def __init__(self, message: str, *, certificate=None, report: dict | None = None):
+        self.certificate = certificate
+        self.report = report if report is not None else {"passed": False}
+        super().__init__(message)
 
 
 def _show_field(field: object, limit: int = 80) -> str:

@@ -15,9 +15,9 @@ from rnn2spice.network.spec import spec_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 NETLISTS = ROOT / "netlists"
-#: The read-only shared data: ../shared beside the checkout (also in CI's fresh clone).
-SHARED = ROOT.parent / "shared"
-KERAS_DIR = SHARED / "data" / "keras-rnn"
+#: Trained Keras networks (MIT, see tests/data/keras-rnn/LICENSE and README.md), kept in the
+#: repository so that a bare clone runs every test.
+KERAS_DIR = ROOT / "tests" / "data" / "keras-rnn"
 
 WAVEFORM_KINDS = ("step", "pulse", "sine", "pwl")
 

@@ -8,7 +8,6 @@ nothing but the one-line message reaches the terminal.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ import yaml
 
 from conftest import NETLISTS
 from conftest import GOOD_SPEC
-from rnn2spice.cli.app import build_parser, main
+from rnn2spice.cli.app import command_names, main, required_options
 
 OLD = b"known content of an existing output file\n"
 
@@ -437,10 +436,6 @@ SUFFIX = {"--output": {"import": ".yaml", "simulate": ".csv"}, "--report": ".jso
           "--netlist": ".cir"}
 
 
-def subcommands() -> dict:
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(action.choices)
 
 
 def _suffix(option: str, command: str) -> str:
@@ -448,13 +443,10 @@ def _suffix(option: str, command: str) -> str:
     return s.get(command, ".cir") if isinstance(s, dict) else s
 
 
-def command_argv(command: str, parser, first: Path, outputs: dict) -> list[str]:
+def command_argv(command: str, first: Path, outputs: dict) -> list[str]:
     """``command first`` plus every required option (outputs from ``outputs``)."""
     argv = [command, str(first)]
-    for action in parser._actions:
-        if not action.option_strings or not action.required:
-            continue
-        option = action.option_strings[-1]
+    for option in required_options(command):
         if option in outputs:
             continue
         argv += [option, REQUIRED_VALUES[option]]
@@ -464,21 +456,18 @@ def command_argv(command: str, parser, first: Path, outputs: dict) -> list[str]:
 
 
 def test_every_subcommand_is_in_the_catalogue():
-    assert set(subcommands()) <= set(OUTPUT_OPTIONS), "add the new subcommand to OUTPUT_OPTIONS"
+    assert set(command_names()) == set(OUTPUT_OPTIONS), "add the new subcommand to OUTPUT_OPTIONS"
 
 
 @pytest.mark.parametrize("command", sorted(OUTPUT_OPTIONS))
 def test_subcommand_with_missing_input_exits_2_and_leaves_outputs(command, tmp_path, capsys):
-    commands = subcommands()
-    if command not in commands:
-        pytest.skip(f"no {command!r} subcommand in this tree")
     outputs = {}
     for option in OUTPUT_OPTIONS[command]:
         outputs[option] = tmp_path / f"existing{option.strip('-')}{_suffix(option, command)}"
         outputs[option].write_bytes(OLD)
     before = snapshot(tmp_path)
     missing = tmp_path / ("nope.npz" if command == "import" else "nope.yaml")
-    code, out, err = run_main(command_argv(command, commands[command], missing, outputs), capsys)
+    code, out, err = run_main(command_argv(command, missing, outputs), capsys)
     assert code == 2, err
     assert "nope." in err and ("not found" in err or "No such file" in err or "does not exist" in err), err
     assert len(err.strip().splitlines()) == 1, err
@@ -487,9 +476,6 @@ def test_subcommand_with_missing_input_exits_2_and_leaves_outputs(command, tmp_p
 
 @pytest.mark.parametrize("command", sorted(OUTPUT_OPTIONS))
 def test_subcommand_output_in_missing_directory_exits_2(command, tmp_path, capsys):
-    commands = subcommands()
-    if command not in commands:
-        pytest.skip(f"no {command!r} subcommand in this tree")
     spec = tmp_path / "spec.yaml"
     spec.write_text(spec_yaml())
     first = tmp_path / "model.npz" if command == "import" else spec
@@ -498,7 +484,7 @@ def test_subcommand_output_in_missing_directory_exits_2(command, tmp_path, capsy
     for option in OUTPUT_OPTIONS[command]:
         before = snapshot(tmp_path)
         outputs = {option: tmp_path / "missing" / f"x{_suffix(option, command)}"}
-        code, out, err = run_main(command_argv(command, commands[command], first, outputs), capsys)
+        code, out, err = run_main(command_argv(command, first, outputs), capsys)
         assert code == 2, (option, err)
         assert option in err and "missing" in err and "does not exist" in err, err
         assert snapshot(tmp_path) == before
@@ -512,12 +498,7 @@ RUN_ARGS = {"task": ["--dt", "1e-4"], "ac": []}
 def test_subcommand_failing_in_the_simulator_leaves_existing_outputs(command, tmp_path, capsys, monkeypatch):
     """Validation passes, then ngspice cannot run (its binary is not on PATH): exit 3, the
     message says so, and every existing output is byte-identical, no temporary left."""
-    from rnn2spice.spice import ngspice as simulator
-
-    commands = subcommands()
-    if command not in commands:
-        pytest.skip(f"no {command!r} subcommand in this tree")
-    monkeypatch.setattr(simulator, "_NGSPICE_COMMAND", "ngspice-not-installed-here")
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", "ngspice-not-installed-here")
     spec = tmp_path / "spec.yaml"
     # task needs a ctrnn spec with a readout
     spec.write_text(spec_yaml(convention="ctrnn", w=[[0.5, 0.2], [-0.2, 0.5]], w_in=[[1.0], [0.0]],
@@ -529,7 +510,7 @@ def test_subcommand_failing_in_the_simulator_leaves_existing_outputs(command, tm
         outputs[option] = tmp_path / f"existing{option.strip('-')}{_suffix(option, command)}"
         outputs[option].write_bytes(OLD)
     before = snapshot(tmp_path)
-    argv = command_argv(command, commands[command], spec, outputs) + RUN_ARGS.get(command, []) + [
+    argv = command_argv(command, spec, outputs) + RUN_ARGS.get(command, []) + [
         "--backend", "subprocess"]
     code, out, err = run_main(argv, capsys)
     assert code == 3, err
@@ -548,7 +529,7 @@ def test_diverging_network_exits_3_and_leaves_existing_outputs(command, tmp_path
     for path in outputs.values():
         path.write_bytes(OLD)
     before = snapshot(tmp_path)
-    code, out, err = run_main(command_argv(command, subcommands()[command], spec, outputs), capsys)
+    code, out, err = run_main(command_argv(command, spec, outputs), capsys)
     assert code == 3, err
     assert "ngspice did not converge" in err and "Timestep too small" in err and ".cir" in err, err
     assert snapshot(tmp_path) == before
@@ -557,6 +538,6 @@ def test_diverging_network_exits_3_and_leaves_existing_outputs(command, tmp_path
 def test_example_specs_are_still_valid():
     """The catalogue's checks refuse nothing the project ships."""
     for path in sorted(NETLISTS.glob("*.yaml")):
-        from rnn2spice.network.spec import load_spec
+        from rnn2spice.network.load import load_spec
 
         load_spec(path)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import NETLISTS
 from rnn2spice.cli.app import main
-from rnn2spice.network.spec import load_spec
+from rnn2spice.network.load import load_spec
 
 EXAMPLE = NETLISTS / "damped-oscillator.yaml"
 

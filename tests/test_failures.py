@@ -10,6 +10,7 @@ a reference solver that fails, and a disk that fills up while writing.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -22,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn2spice.spice import ngspice as simulator
 from rnn2spice.cli.app import main
+from rnn2spice.cli.common import exit_code
 from rnn2spice.errors import ReferenceSolverError, SimulationError
 from rnn2spice.spice.ngspice import simulate_netlist
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = b"existing output, must survive a failed run\n"
-REAL_NGSPICE = simulator.shutil.which("ngspice")
+REAL_NGSPICE = shutil.which("ngspice")
 
 RC_NETLIST = "rc decay\nR_0 h0 0 1000000\nC_0 h0 0 1e-9 IC=1\n.tran 1e-5 5e-3 0 1e-6 uic\n.end\n"
 # v' = +1e5 v: overflows within the run, ngspice gives up ("timestep too small")
@@ -105,7 +106,7 @@ def test_non_convergence_carries_ngspice_message_and_path(backend, tmp_path):
     assert "ngspice did not converge" in str(exc)
     assert "Timestep too small" in exc.ngspice_message and "Timestep too small" in str(exc)
     assert exc.netlist_path == path and str(path) in str(exc)
-    assert exc.exit_code == 3
+    assert exit_code(exc) == 3
 
 
 @pytest.mark.ngspice
@@ -185,7 +186,7 @@ def test_killed_ngspice_process(tmp_path, monkeypatch):
     """The real ngspice, killed with SIGKILL in the middle of a run."""
     pidfile = tmp_path / "pid"
     wrapper = fake_ngspice(tmp_path, f'echo $$ > {pidfile}\nexec "$REAL" "$@"')
-    monkeypatch.setattr(simulator, "_NGSPICE_COMMAND", str(wrapper))
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", str(wrapper))
 
     def killer():
         deadline = time.monotonic() + 60
@@ -235,7 +236,7 @@ def test_timeout_stops_a_run_that_would_take_minutes(backend, work):
 def test_timeout_stops_an_ngspice_that_never_returns(tmp_path, monkeypatch):
     """A binary that hangs (and ignores SIGTERM) is killed at the time limit."""
     wrapper = fake_ngspice(tmp_path, "trap '' TERM INT\nexec sleep 1000")
-    monkeypatch.setattr(simulator, "_NGSPICE_COMMAND", str(wrapper))
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", str(wrapper))
     start = time.monotonic()
     with pytest.raises(SimulationError, match="did not finish within 1 s") as info:
         simulate_netlist(RC_NETLIST, backend="subprocess", timeout=1)
@@ -322,7 +323,7 @@ def test_reference_failure_exits_3_and_writes_nothing(failure, work, monkeypatch
 
 
 def test_reference_error_is_exit_code_3():
-    assert ReferenceSolverError.exit_code == 3 and issubclass(ReferenceSolverError, ArithmeticError)
+    assert exit_code(ReferenceSolverError("x")) == 3 and issubclass(ReferenceSolverError, ArithmeticError)
 
 
 @pytest.mark.ngspice

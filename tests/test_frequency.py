@@ -12,8 +12,11 @@ from rnn2spice.spice import ngspice as simulator
 from rnn2spice.cli.app import main
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import SimulationError, UsageError
-from rnn2spice.workflows.ac import ac_check, ac_netlists, bode_figure, check_sweep, transfer_matrix
-from rnn2spice.network.spec import load_spec, spec_from_dict
+from rnn2spice.analysis.transfer import transfer_matrix
+from rnn2spice.report.figures import bode_figure
+from rnn2spice.workflows.ac import ac_check, ac_netlists, check_sweep
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.spec import spec_from_dict
 
 EXAMPLE = NETLISTS / "damped-oscillator.yaml"
 REALISATIONS = (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs"))

@@ -16,12 +16,11 @@ import pytest
 from rnn2spice.cli.app import main
 from rnn2spice.workflows.importers import (INLINE_MAX_NEURONS, MissingDependencyError, ModelError, import_model,
                                  read_model)
-from rnn2spice.network.spec import load_spec
-from rnn2spice.workflows.task import pulse_trials, run_discrete
+from rnn2spice.network.load import load_spec
+from rnn2spice.workflows.stimulus import pulse_trials
+from rnn2spice.workflows.task import run_discrete
 
-#: The read-only shared data beside the checkout (/work/main/tests -> /work/shared; a CI
-#: clone /work/cc/tests -> /work/shared as well).
-KERAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "keras-rnn"
+from conftest import KERAS_DIR  # noqa: E402  (tests/data/keras-rnn, in the repository)
 SHARED = {  # file: (recurrent bias?, sequence length recorded in the file)
     "dm_delayed_ortho_bias_gap0.hdf5": (True, 370),
     "dm_delayed_ortho_nobias_gap0.hdf5": (False, 300),
@@ -34,7 +33,7 @@ SHARED = {  # file: (recurrent bias?, sequence length recorded in the file)
 def shared_file(name: str) -> Path:
     path = KERAS_DIR / name
     assert path.is_file(), (f"shared test data missing: {path}; the tests expect the read-only "
-                            f"shared/ directory beside the checkout ({KERAS_DIR})")
+                            f"tests/data/keras-rnn directory of the repository ({KERAS_DIR})")
     return path
 
 

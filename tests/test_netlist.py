@@ -15,7 +15,8 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import NetlistError, UsageError
 from rnn2spice.circuit.writer import fmt, write_netlist
-from rnn2spice.network.spec import load_spec, spec_from_dict
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.spec import spec_from_dict
 
 
 def test_number_format_round_trips_numpy_scalars():

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import rnn2spice
+from rnn2spice.spice import log as spice_log
 from rnn2spice.spice import ngspice as simulator
+from rnn2spice.spice import rawfile
 from rnn2spice.errors import SimulationError, UsageError
 from rnn2spice.spice.ngspice import SimulationResult, available_backends, ngspice_version, simulate_netlist
 
@@ -129,7 +131,7 @@ def _rss_bytes() -> int:
     ],
 )
 def test_vector_names_are_normalised(name, expected):
-    assert simulator._normalise_name(name) == expected
+    assert rawfile.normalise_name(name) == expected
 
 
 def _raw_header(plotname, flags, names, points):
@@ -142,7 +144,7 @@ def _raw_header(plotname, flags, names, points):
 def test_binary_raw_real_is_point_major():
     values = np.arange(12, dtype="<f8").reshape(4, 3)  # 4 points x (time, v(a), i(v1))
     data = _raw_header("Transient Analysis", "real", ["time", "v(a)", "i(v1)"], 4) + b"Binary:\n" + values.tobytes()
-    [(plotname, vectors)] = simulator._parse_raw(data)
+    [(plotname, vectors)] = rawfile.parse_raw(data)
     assert plotname == "Transient Analysis"
     assert list(vectors) == ["time", "v(a)", "i(v1)"]
     np.testing.assert_array_equal(vectors["v(a)"], [1, 4, 7, 10])
@@ -153,11 +155,11 @@ def test_binary_raw_complex_pairs_and_two_plots():
     pairs = np.array([[[1, 9], [0.5, -0.5]], [[10, 9], [0.1, -0.2]]], dtype="<f8")  # 2 points x 2 vars x (re, im)
     plot = _raw_header("AC Analysis", "complex", ["frequency", "v(a)"], 2) + b"Binary:\n" + pairs.tobytes()
     first = _raw_header("Transient Analysis", "real", ["time"], 1) + b"Binary:\n" + struct.pack("<d", 3.0)
-    plots = simulator._parse_raw(first + plot)
+    plots = rawfile.parse_raw(first + plot)
     assert [p for p, _ in plots] == ["Transient Analysis", "AC Analysis"]
     vectors = plots[1][1]
     np.testing.assert_array_equal(vectors["v(a)"], [0.5 - 0.5j, 0.1 - 0.2j])
-    finished = simulator._finish_vectors(vectors)
+    finished = rawfile.finish_vectors(vectors)
     assert finished["frequency"].dtype == np.float64  # the garbage imaginary part is dropped
     np.testing.assert_array_equal(finished["frequency"], [1, 10])
     assert finished["v(a)"].dtype == np.complex128
@@ -166,19 +168,19 @@ def test_binary_raw_complex_pairs_and_two_plots():
 def test_ascii_raw_real_and_complex():
     real = _raw_header("Transient Analysis", "real", ["time", "v(a)"], 2) + (
         b"Values:\n0\t\t0.000000000000000e+00\n\t1.5e+00\n1\t\t1.0e-03\n\t-2.5e-01\n")
-    [(_, vectors)] = simulator._parse_raw(real)
+    [(_, vectors)] = rawfile.parse_raw(real)
     np.testing.assert_array_equal(vectors["time"], [0, 1e-3])
     np.testing.assert_array_equal(vectors["v(a)"], [1.5, -0.25])
     cplx = _raw_header("AC Analysis", "complex", ["frequency", "v(a)"], 1) + (
         b"Values:\n0\t\t1.0e+00,1.8e-174\n\t2.0e+00,-3.0e+00\n")
-    [(_, vectors)] = simulator._parse_raw(cplx)
+    [(_, vectors)] = rawfile.parse_raw(cplx)
     np.testing.assert_array_equal(vectors["v(a)"], [2 - 3j])
 
 
 def test_truncated_raw_is_rejected():
     data = _raw_header("Transient Analysis", "real", ["time", "v(a)"], 5) + b"Binary:\n" + bytes(8 * 3)
     with pytest.raises(ValueError, match="shorter"):
-        simulator._parse_raw(data)
+        rawfile.parse_raw(data)
 
 
 def test_excerpt_keeps_ngspice_reasons_and_collapses_repeats():
@@ -186,7 +188,7 @@ def test_excerpt_keeps_ngspice_reasons_and_collapses_repeats():
         ["Warning: singular matrix:  check node v_1#branch"] * 6 + \
         ["doAnalyses: TRAN:  Timestep too small; initial timepoint: cause unrecorded.",
          "Total DRAM available = 24105.133 MB."]
-    text = simulator._excerpt(lines)
+    text = spice_log._excerpt(lines)
     assert text.splitlines() == [
         "Warning: singular matrix:  check node v_1#branch  [6 times]",
         "doAnalyses: TRAN:  Timestep too small; initial timepoint: cause unrecorded.",
@@ -207,7 +209,7 @@ def test_bad_timeout_is_a_usage_error(timeout):
 
 
 def test_missing_ngspice_binary_says_how_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(simulator, "_NGSPICE_COMMAND", "ngspice-not-installed-here")
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", "ngspice-not-installed-here")
     with pytest.raises(SimulationError, match="apt-get install ngspice") as info:
         simulate_netlist(RC_NETLIST, backend="subprocess", netlist_path=tmp_path / "rc.cir")
     assert str(tmp_path / "rc.cir") in str(info.value)

@@ -16,16 +16,17 @@ import pytest
 
 from rnn2spice.cli.app import main
 from rnn2spice.workflows.importers import import_model
-from rnn2spice.workflows.task import (DEFAULT_DEAD_ZONE, EDGE_FRACTION, decision, hann_pulse, hold_pwl,
-                            load_stimulus_file, parse_window, pulse_trials, run_discrete, run_trial)
+from rnn2spice.workflows.stimulus import (EDGE_FRACTION, hann_pulse, hold_pwl, load_stimulus_file, parse_window,
+                                          pulse_trials)
+from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, decision, run_discrete, run_trial
 
-KERAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "keras-rnn"
+from conftest import KERAS_DIR  # noqa: E402  (tests/data/keras-rnn, in the repository)
 
 
 def shared_file(name: str) -> Path:
     path = KERAS_DIR / name
     assert path.is_file(), (f"shared test data missing: {path}; the tests expect the read-only "
-                            f"shared/ directory beside the checkout ({KERAS_DIR})")
+                            f"tests/data/keras-rnn directory of the repository ({KERAS_DIR})")
     return path
 
 
@@ -97,7 +98,7 @@ def test_decision_dead_zone():
 
 
 def test_run_discrete_is_the_recursion(bistable):
-    from rnn2spice.network.spec import load_spec
+    from rnn2spice.network.load import load_spec
 
     spec = load_spec(bistable)
     x = np.random.default_rng(0).standard_normal((30, 1))

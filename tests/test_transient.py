@@ -9,7 +9,8 @@ from conftest import NETLISTS, WAVEFORM_KINDS, random_spec
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.workflows.pipeline import check, simulate
 from rnn2spice.spice.ngspice import available_backends
-from rnn2spice.network.spec import load_spec, spec_from_dict
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.spec import spec_from_dict
 
 pytestmark = pytest.mark.ngspice
 

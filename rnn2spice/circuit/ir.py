@@ -1,15 +1,17 @@
 """Circuit intermediate representation: plain frozen dataclasses, no SPICE syntax.
 
-The compiler builds a :class:`Circuit` of these elements; only :mod:`rnn2spice.netlist`
-turns them into text.  Node and element names are made by the compiler from indices,
-never from user text.  Units: ohm, farad, henry, siemens, volt, ampere, second, hertz.
-Ground is node ``"0"``.  Current-source conventions follow SPICE: a source "from a to b"
-pushes current out of node a, through itself, into node b.
+The compiler builds a :class:`Circuit` of these elements; only :mod:`rnn2spice.circuit.writer`
+turns them into text (and names the simulation vector of a :class:`Probe`).  Node and element
+names are made by the compiler from indices, never from user text.  Units: ohm, farad,
+henry, siemens, volt, ampere, second, hertz.  Ground is node ``"0"``.  Current-source
+conventions follow SPICE: a source "from a to b" pushes current out of node a, through
+itself, into node b.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from rnn2spice.network.waveform import Waveform
 
@@ -168,10 +170,19 @@ class Options:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A simulation vector to save: the voltage of node ``target`` to ground (V), or the
+    current (A) through the 0 V voltage source named ``target``, from its + to its - node."""
+
+    kind: Literal["voltage", "current"]
+    target: str  # node name ("h0") or sense-source element name ("Vs_0")
+
+
+@dataclass(frozen=True)
 class Circuit:
     title: str
     comments: tuple[str, ...]
     elements: tuple[Element, ...]
     analysis: Transient | AcSweep
     options: Options
-    saves: tuple[str, ...] = ()  # probe names: "v(h0)", "i(vs_0)"
+    saves: tuple[Probe, ...] = ()  # the vectors to keep (all others are discarded)

@@ -22,6 +22,7 @@ _IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
 _TITLE = re.compile(r"[A-Za-z0-9 _:.()=,+/-]{1,120}\Z")
 _COMMENT = re.compile(r"[A-Za-z0-9 _:.()=,+/*'|<>\[\]-]{0,200}\Z")
 _PAIRS_PER_LINE = 6
+_PROBE_LETTER = {"voltage": "v", "current": "i"}
 
 #: Ideal gyrator (THEORY.md section 2) from two VCCS: i_a = g v_b, i_b = -g v_a.
 GYRATOR_SUBCKT = (
@@ -48,6 +49,19 @@ def fmt(x: float) -> str:
 def write_netlist(circuit: ir.Circuit) -> str:
     """The ngspice netlist of ``circuit`` as one string."""
     return NetlistWriter().write(circuit)
+
+
+def vector_name(probe: ir.Probe) -> str:
+    """The name ngspice gives the vector of ``probe``, lower case: ``v(h0)``, ``i(vs_0)``.
+
+    The ``.save`` card lists exactly these names, so they are also the keys of the
+    simulation result.
+    """
+    kind = probe.kind if isinstance(probe, ir.Probe) else None
+    letter = _PROBE_LETTER.get(kind) if isinstance(kind, str) else None
+    if letter is None or not _matches(_IDENT, probe.target):
+        raise NetlistError(f"invalid probe {probe!r}")
+    return f"{letter}({probe.target.lower()})"
 
 
 class NetlistWriter:
@@ -172,11 +186,9 @@ class NetlistWriter:
             return f".ac dec {int(points)} {fmt(a.f_start)} {fmt(a.f_stop)}"
         raise NetlistError(f"unknown analysis {type(a).__name__}")
 
-    def probe(self, name: str) -> str:
-        m = re.fullmatch(r"([vi])\(([A-Za-z0-9_]+)\)", name) if isinstance(name, str) else None
-        if not m:
-            raise NetlistError(f"invalid probe {name!r}")
-        return name
+    def probe(self, p: ir.Probe) -> str:
+        """``v(node)`` or ``i(vsource)``: one word of the ``.save`` card (see :func:`vector_name`)"""
+        return vector_name(p)
 
     # ------------------------------------------------------------------ checks
 

@@ -1,20 +1,29 @@
-"""The RNN spec: reading, validation and the model it describes (THEORY.md section 1).
+"""The RNN spec: validation and the model it describes (THEORY.md section 1).
 
-A spec is a YAML or JSON mapping.  Every value is checked here, before anything is
-compiled, and every problem raises :class:`~rnn2spice.errors.SpecError` naming the
-field and the value.  Units are SI: seconds for ``tau``, ``t_stop``, waveform times;
-1/s for ``w`` and ``w_in`` in the ``paper`` convention; dimensionless in ``ctrnn``.
+A spec is a mapping (as parsed from YAML or JSON).  Every value is checked here, before
+anything is compiled, and every problem raises :class:`~rnn2spice.errors.SpecError`
+naming the field and the value.  Units are SI: seconds for ``tau``, ``t_stop``, waveform
+times; 1/s for ``w`` and ``w_in`` in the ``paper`` convention; dimensionless in ``ctrnn``.
+
+Layering inside ``rnn2spice.network`` (no cycle)::
+
+    files.py  <-  spec.py  <-  load.py
+
+:func:`spec_from_dict` reads the ``.npy``/``.npz``/CSV files a spec refers to through
+:mod:`~rnn2spice.network.files` (relative to ``base_dir``), so it works on its own.
+Reading the spec file itself (size limit, strict YAML, JSON) is
+:func:`rnn2spice.network.load.load_spec`, which calls :func:`spec_from_dict`; it is not
+importable from here, as that would make a cycle.
+
+This module is a little longer than 400 lines on purpose: the validation of every spec key
+stays in one place, in the order of the spec, so a field's rules are found by reading down.
 """
 
 from __future__ import annotations
 
-import csv
-import difflib
-import json
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +31,17 @@ from typing import Any
 import numpy as np
 
 from rnn2spice.errors import SpecError
+from rnn2spice.network.files import (MAX_NEURONS, MAX_PWL_POINTS, _array_from_file, _check_size,
+                                     _did_you_mean, _Files, _read_csv)
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step, Waveform
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
 CONVENTIONS = ("paper", "ctrnn")
 ACTIVATIONS = ("linear", "tanh")
 
-#: Refuse larger networks before allocating n^2 memory (dense coupling at n = 200 already
-#: takes ~20 s in ngspice 39).
-MAX_NEURONS = 2000
+#: MAX_NEURONS (n, refused before allocating n^2 memory) and MAX_PWL_POINTS are enforced
+#: while reading files too, so they are defined in files.py and imported above.
 MAX_INPUTS = 1000
-MAX_PWL_POINTS = 200_000
 #: A pulse input is expanded into 4 knots per period for the reference.
 MAX_PULSE_PERIODS = MAX_PWL_POINTS // 4
 #: Spec files larger than this are refused before reading (hostile or mistaken input).
@@ -121,64 +130,12 @@ class RnnSpec:
         return w - np.diag(self.lam)
 
 
-# --------------------------------------------------------------------------- reading
-
-def load_spec(path: str | os.PathLike, *, allow_outside: bool = False) -> RnnSpec:
-    """Read and validate a YAML (``.yaml``/``.yml``) or JSON (``.json``) spec file.
-
-    Files the spec refers to are resolved relative to its directory and may not leave it
-    unless ``allow_outside`` is true.
-    """
-    path = Path(path)
-    try:
-        text = _read_spec_text(path)
-    except FileNotFoundError:
-        raise SpecError("spec", str(path), "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError("spec", str(path), f"cannot read the file: {exc}") from None
-    data = parse_text(text, path)
-    return spec_from_dict(data, base_dir=path.resolve().parent, allow_outside=allow_outside)
-
-
-def _read_spec_text(path: Path) -> str:
-    """The spec's text; a directory, device, FIFO or oversized file is refused unread."""
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise SpecError("spec", str(path), "is not a regular file")
-    if info.st_size > MAX_SPEC_BYTES:
-        raise SpecError("spec", str(path), f"is {info.st_size} bytes; at most {MAX_SPEC_BYTES} are read")
-    with open(path, "rb") as fh:
-        raw = fh.read(MAX_SPEC_BYTES + 1)
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError("spec", str(path), f"is larger than {MAX_SPEC_BYTES} bytes")
-    return raw.decode("utf-8")
-
-
-def parse_text(text: str, path: Path | None = None) -> Any:
-    """Parse spec text as JSON (``.json``) or YAML (anything else)."""
-    where = str(path) if path is not None else "<spec>"
-    if path is not None and path.suffix.lower() == ".json":
-        try:
-            return json.loads(text, object_pairs_hook=_json_mapping)
-        except RecursionError:
-            raise SpecError("spec", where, "malformed JSON: nested too deeply") from None
-        except json.JSONDecodeError as exc:
-            raise SpecError("spec", where, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_strict_yaml_loader())  # noqa: S506 - a SafeLoader subclass
-    except RecursionError:
-        raise SpecError("spec", where, "malformed YAML: nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError("spec", where, f"malformed YAML{at}: {problem}") from None
-
-
 def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outside: bool = False) -> RnnSpec:
-    """Validate a spec mapping (as parsed from YAML/JSON) into an :class:`RnnSpec`."""
+    """Validate a spec mapping (as parsed from YAML/JSON) into an :class:`RnnSpec`.
+
+    Array fields (tau, w, w_in, h0, bias, w_out, b_out) may be lists, numpy arrays or
+    ``{file: ..., key: ...}`` references, which are read relative to ``base_dir``.
+    """
     files = _Files(Path(base_dir).resolve(), allow_outside)
     if not isinstance(data, dict):
         raise SpecError("spec", data, "must be a mapping of keys to values")
@@ -211,7 +168,7 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
         raise SpecError("w", "shape (0, 0)", "the network has no neurons")
 
     tau_raw = data["tau"]
-    if isinstance(tau_raw, (list, tuple, dict)):
+    if isinstance(tau_raw, (list, tuple, dict)) or (isinstance(tau_raw, np.ndarray) and tau_raw.ndim):
         tau = _vector(tau_raw, "tau", n, files)
     else:
         tau = np.full(n, _number(tau_raw, "tau"))
@@ -289,47 +246,6 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
 
 # --------------------------------------------------------------------------- helpers
 
-def _json_mapping(pairs: list) -> dict:
-    """JSON objects, refusing a key given twice (json keeps the last one silently)."""
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            raise SpecError(key, key, "duplicate key: a key may appear only once in a mapping")
-        out[key] = value
-    return out
-
-
-_STRICT_LOADER = None
-
-
-def _strict_yaml_loader():
-    """yaml.SafeLoader that refuses duplicate keys (PyYAML keeps the last one silently)."""
-    global _STRICT_LOADER
-    if _STRICT_LOADER is None:
-        import yaml
-
-        class StrictLoader(yaml.SafeLoader):
-            def construct_mapping(self, node, deep=False):
-                if isinstance(node, yaml.MappingNode):
-                    seen: dict = {}
-                    for key_node, _ in node.value:
-                        if key_node.tag == "tag:yaml.org,2002:merge":
-                            continue
-                        key = self.construct_object(key_node, deep=deep)
-                        try:
-                            first = seen.setdefault(key, key_node.start_mark.line + 1)
-                        except TypeError:
-                            continue  # unhashable: SafeLoader reports it
-                        if first != key_node.start_mark.line + 1:
-                            raise SpecError(key, key, f"duplicate key at lines {first} and "
-                                                      f"{key_node.start_mark.line + 1}: a key may appear only once "
-                                                      "in a mapping")
-                return super().construct_mapping(node, deep=deep)
-
-        _STRICT_LOADER = StrictLoader
-    return _STRICT_LOADER
-
-
 def _check_scales(spec: RnnSpec) -> None:
     """Every circuit value the compiler derives from the spec (R = tau / C or L / tau,
     alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double."""
@@ -354,13 +270,6 @@ def _check_scales(spec: RnnSpec) -> None:
                     raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
                                     f"gives {name}{' / tau' if spec.convention == 'ctrnn' else ''}{label} = "
                                     f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
-
-
-def _did_you_mean(word: object, choices) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _check_keys(data: dict, allowed, prefix: str) -> None:
@@ -388,83 +297,14 @@ def _number(value: Any, where: str) -> float:
     return x
 
 
-class _Files:
-    """Resolves file references of a spec relative to its directory."""
-
-    def __init__(self, base: Path, allow_outside: bool):
-        self.base = base
-        self.allow_outside = allow_outside
-
-    def resolve(self, raw: Any, where: str) -> Path:
-        if not isinstance(raw, str) or not raw or "\x00" in raw or len(raw) > 4096:
-            raise SpecError(where, raw, "must be a non-empty file path")
-        path = (self.base / raw).resolve()
-        if not self.allow_outside and not path.is_relative_to(self.base):
-            raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
-                                        "pass --allow-outside-files to permit it")
-        if not path.exists():
-            raise SpecError(where, raw, "file not found")
-        if not path.is_file():
-            raise SpecError(where, raw, "is not a regular file")
-        return path
-
-
-def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
-    _check_keys(ref, ("file", "key"), f"{where}.")
-    path = files.resolve(ref.get("file"), f"{where}.file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            if "key" in ref:
-                raise SpecError(f"{where}.key", ref["key"], "only allowed with a .npz file")
-            with open(path, "rb") as fh:
-                shape, dtype = _npy_header(fh)
-            _check_size(shape, where)
-            _check_dtype(dtype, where)
-            return np.load(path, allow_pickle=False)
-        if suffix == ".npz":
-            key = ref.get("key")
-            if not isinstance(key, str):
-                raise SpecError(f"{where}.key", key, "a .npz file needs the name of the array as key")
-            with np.load(path, allow_pickle=False) as archive:
-                if key not in archive.files:
-                    raise SpecError(f"{where}.key", key, f"not in {path.name}; it holds {', '.join(archive.files) or 'nothing'}"
-                                    + _did_you_mean(key, archive.files))
-                with archive.zip.open(key + ".npy") as fh:
-                    shape, dtype = _npy_header(fh)
-                _check_size(shape, where)
-                _check_dtype(dtype, where)
-                return archive[key]
-    except SpecError:
-        raise
-    except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
-        raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
-    raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
-
-
-def _npy_header(fh) -> tuple[tuple, np.dtype]:
-    """Shape and dtype of a .npy stream without reading its data (size checks come first)."""
-    version = np.lib.format.read_magic(fh)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read(fh)
-    return shape, dtype
-
-
-def _check_size(shape, where: str) -> None:
-    if len(shape) > 2:
-        raise SpecError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
-    if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
-        raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
-
-
-def _check_dtype(dtype, where: str) -> None:
-    if dtype.kind not in "fiu":
-        raise SpecError(where, f"dtype {dtype}", "must hold real numbers (float or int)")
-
-
 def _to_float_array(raw: Any, where: str, files: _Files, ndim: int) -> np.ndarray:
+    """A finite float64 copy of a list (of rows), a numpy array or a {file: ..., key: ...}."""
     if isinstance(raw, dict):
+        _check_keys(raw, ("file", "key"), f"{where}.")
         arr = _array_from_file(raw, where, files)
+    elif isinstance(raw, np.ndarray):  # API users may pass arrays; same limits as a file
+        _check_size(raw.shape, where)
+        arr = raw
     else:
         if isinstance(raw, list):
             _check_size((len(raw),) + ((len(raw[0]),) if raw and isinstance(raw[0], list) else ()), where)
@@ -558,31 +398,6 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
     # kind == "file": CSV of t,v (an optional header line is skipped)
     path = files.resolve(raw.get("path"), f"{where}.path")
     return _pwl(_read_csv(path, f"{where}.path"), f"{where}.path", source=path.name)
-
-
-def _read_csv(path: Path, where: str) -> list:
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for lineno, row in enumerate(csv.reader(fh), start=1):
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != 2:
-                    raise SpecError(where, path.name, f"line {lineno}: expected 2 columns t,v, found {len(row)}")
-                try:
-                    rows.append([float(row[0]), float(row[1])])
-                except ValueError:
-                    if rows or lineno > 1:
-                        raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
-                if len(rows) > MAX_PWL_POINTS:
-                    raise SpecError(where, path.name, f"more than {MAX_PWL_POINTS} points")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(where, path.name, f"cannot read: {exc}") from None
-    except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...
-        raise SpecError(where, path.name, f"not a readable CSV file: {exc}") from None
-    if not rows:
-        raise SpecError(where, path.name, "holds no t,v rows")
-    return rows
 
 
 def _pwl(points: list, where: str, source: str | None = None) -> Pwl:

@@ -17,15 +17,20 @@ import dataclasses
 import math
 import time as _time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from rnn2spice.analysis.certificate import Certificate, verify_netlist
+from rnn2spice.analysis.transfer import transfer_matrix
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.writer import vector_name, write_netlist
 from rnn2spice.errors import SimulationError, UsageError
-from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report import figures
+from rnn2spice.report.files import write_atomic
+from rnn2spice.spice import ngspice
 
 #: Default pass threshold on the relative max error of H.
 TOLERANCE = 1e-6
@@ -48,7 +53,7 @@ class AcResult:
     backend: str
     ngspice_version: str
     timings: dict = field(default_factory=dict)
-    certificate: object = None
+    certificate: Certificate | None = None
 
     @property
     def spec(self) -> RnnSpec:
@@ -122,6 +127,38 @@ class AcResult:
             "timings_s": {k: float(v) for k, v in self.timings.items()},
         }
 
+    def summary(self) -> str:
+        """The verdict as text."""
+        c, spec = self.compiled, self.spec
+        sweep = c.circuit.analysis
+        verdict = "PASS" if self.passed else "FAIL (mismatch beyond tolerance)"
+        w = self.worst()
+        lines = [
+            c.summary_head(),
+            f"AC sweep {sweep.f_start:g} .. {sweep.f_stop:g} Hz, {sweep.points_per_decade} points/decade: "
+            f"{self.frequency.size} points x {spec.m} run(s), ngspice {self.ngspice_version} via {self.backend} "
+            f"in {self.timings.get('simulate', 0.0):.3f} s",
+        ]
+        if self.certificate is not None:
+            lines.append(self.certificate.describe())
+        per_input = ", ".join(f"{x:.2e}" for x in self.rel_error_per_input())
+        lines.append(f"max magnitude error {self.max_db_error:.3e} dB, max phase error "
+                     f"{self.max_phase_error_deg:.3e} deg; relative error per input: {per_input}")
+        if w:
+            lines.append(f"largest error at {w['frequency_hz']:.6g} Hz, neuron {w['neuron']}, input {w['input']}: "
+                         f"|SPICE - exact| = {w['abs_error']:.3e}")
+        lines.append(f"relative max error {self.rel_max_error:.3e} (threshold {self.tolerance:.0e}): {verdict}")
+        return "\n".join(lines)
+
+    def figure(self) -> bytes:
+        """PNG bytes: the Bode plot of SPICE over the exact H, and the relative error."""
+        return figures.bode_figure(self)
+
+    def plot(self, path) -> Path:
+        """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
+        write_atomic(path, self.figure(), field="plot")
+        return Path(path)
+
 
 def _json(x: float):
     return float(x) if math.isfinite(x) else str(x)
@@ -137,17 +174,6 @@ def _rel_error(sim: np.ndarray, ref: np.ndarray) -> float:
     if scale > 0:
         return err / scale
     return 0.0 if err == 0.0 else math.inf
-
-
-def transfer_matrix(spec: RnnSpec, frequency: np.ndarray) -> np.ndarray:
-    """Exact ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in``, shape (F, n, m), paper-form w_in."""
-    a = spec.state_matrix()
-    _, w_in, _ = spec.paper_form()
-    freq = np.asarray(frequency, dtype=float)
-    mats = (2j * np.pi * freq)[:, None, None] * np.eye(spec.n)[None] - a[None].astype(complex)
-    rhs = np.broadcast_to(np.asarray(w_in, dtype=complex), (freq.size, spec.n, spec.m))
-    with threadpool_limits(limits=1, user_api="blas"):  # small systems: threads only spin
-        return np.linalg.solve(mats, rhs)
 
 
 def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
@@ -189,8 +215,6 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     SimulationError when ngspice fails.  With ``certify`` every AC netlist is first
     checked by :mod:`rnn2spice.certificate` (a failure makes the result fail).
     """
-    from rnn2spice.spice.ngspice import simulate_netlist
-
     if spec.activation != "linear":
         raise UsageError(f"the AC analysis needs a linear network (the transfer function of activation "
                          f"{spec.activation!r} is not defined); spec {spec.name} is nonlinear")
@@ -198,7 +222,7 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
         raise UsageError(f"spec {spec.name} has no inputs (w_in has no columns): there is no transfer function")
     check_sweep(f_start, f_stop, points_per_decade)
     if not (tolerance > 0 and math.isfinite(tolerance)):
-        raise UsageError(f"--tolerance must be a positive number (got {tolerance!r})")
+        raise UsageError(f"tolerance must be a positive finite number (got {tolerance!r})")
     timings = {}
     start = _time.perf_counter()
     compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(f_start, f_stop, points_per_decade))
@@ -206,8 +230,6 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     timings["compile"] = _time.perf_counter() - start
     certificate = None
     if certify:
-        from rnn2spice.analysis.certificate import verify_netlist
-
         start = _time.perf_counter()
         certs = [verify_netlist(text, spec) for text in texts]
         certificate = max(certs, key=lambda c: (not c.passed, c.a_error, c.b_error))
@@ -217,10 +239,10 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     backend_used = version = ""
     start = _time.perf_counter()
     for l, text in enumerate(texts):
-        result = simulate_netlist(text, backend=backend, timeout=timeout)
+        result = ngspice.simulate_netlist(text, backend=backend, timeout=timeout)
         try:
             f = np.asarray(result.vectors["frequency"], dtype=float)
-            col = np.stack([np.asarray(result.vectors[p], dtype=complex) for p in compiled.state_probes], axis=1)
+            col = np.stack([np.asarray(result.vectors[vector_name(p)], dtype=complex) for p in compiled.state_probes], axis=1)
         except KeyError as exc:
             raise SimulationError(f"ngspice returned no vector {exc.args[0]!r} in the AC run of input {l}",
                                   ngspice_message=result.log[-2000:]) from None
@@ -236,130 +258,3 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     timings["reference"] = _time.perf_counter() - start
     sim = np.stack(columns, axis=2)
     return AcResult(compiled, freq, sim, ref, tolerance, backend_used, version, timings, certificate)
-
-
-# ------------------------------------------------------------------------- figure
-
-def bode_figure(result: AcResult, *, title: str | None = None) -> bytes:
-    """PNG bytes: magnitude (dB) and phase (deg) of SPICE (markers) over the exact H (lines),
-    and the relative error, for a readable subset of neurons and inputs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnn2spice.report.figures import neuron_subset
-
-    n, m = result.reference.shape[1:]
-    inputs = neuron_subset(m, 2)
-    neurons = neuron_subset(n, 6 if len(inputs) == 1 else 3)
-    f = result.frequency
-    scale = float(np.max(np.abs(result.reference))) or 1.0
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True, height_ratios=(2, 2, 1))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    styles = ("-", "--")
-    mark_every = max(1, f.size // 40)
-    i = 0
-    for li, l in enumerate(inputs):
-        for k in neurons:
-            col = colors[i % len(colors)]
-            i += 1
-            ref, sim = result.reference[:, k, l], result.simulated[:, k, l]
-            label = f"h{k} / x{l}"
-            with np.errstate(divide="ignore"):
-                ax1.semilogx(f, 20 * np.log10(np.abs(ref)), color=col, ls=styles[li], lw=2.2, alpha=0.45, label=label)
-                ax1.semilogx(f, 20 * np.log10(np.abs(sim)), color=col, ls="none", marker=".", ms=3,
-                             markevery=mark_every)
-            ax2.semilogx(f, np.degrees(np.unwrap(np.angle(ref))), color=col, ls=styles[li], lw=2.2, alpha=0.45)
-            ax2.semilogx(f, np.degrees(np.unwrap(np.angle(sim))), color=col, ls="none", marker=".", ms=3,
-                         markevery=mark_every)
-            ax3.loglog(f, np.maximum(np.abs(sim - ref) / scale, 1e-18), color=col, ls=styles[li], lw=0.8)
-    shown = []
-    if len(neurons) < n:
-        shown.append(f"{len(neurons)} of {n} neurons")
-    if len(inputs) < m:
-        shown.append(f"{len(inputs)} of {m} inputs")
-    spec = result.spec
-    head = title or (f"{spec.name}: {result.compiled.form}/{result.compiled.coupling}, "
-                     f"rel. max error {result.rel_max_error:.2e}")
-    ax1.set_title(head + (f" ({', '.join(shown)})" if shown else ""))
-    ax1.set_ylabel("|H| (dB, state per unit input)")
-    ax1.legend(fontsize=7, ncol=2, loc="best", title="lines: exact, dots: SPICE", title_fontsize=7)
-    ax2.set_ylabel("phase (deg)")
-    ax3.axhline(result.tolerance, color="k", lw=0.8, ls=":")
-    ax3.set_ylabel("|SPICE - exact| / max|H|")
-    ax3.set_xlabel("frequency (Hz)")
-    for ax in (ax1, ax2, ax3):
-        ax.grid(True, which="both", lw=0.3, alpha=0.5)
-    fig.tight_layout()
-    from rnn2spice.report.figures import png_bytes
-
-    return png_bytes(fig)
-
-
-# ------------------------------------------------------------------------- command line
-
-def register_commands(sub) -> None:
-    from pathlib import Path
-
-    from rnn2spice.cli import app as cli
-
-    p = cli.add_spec_command(sub, "ac", "AC sweep of the circuit against the exact transfer matrix "
-                                        "H(j omega) = (j omega I - A)^-1 w_in; exit 0 pass, 1 mismatch, "
-                                        "2 bad input, 3 simulator failure.")
-    cli.circuit_options(p, accuracy=False)
-    cli.sim_options(p)
-    p.add_argument("--fmin", type=float, required=True, metavar="HZ", help="start frequency (Hz, > 0)")
-    p.add_argument("--fmax", type=float, required=True, metavar="HZ", help="stop frequency (Hz, > fmin)")
-    p.add_argument("--points-per-decade", type=int, default=DEFAULT_POINTS_PER_DECADE, metavar="N",
-                   help=f"frequency points per decade (default {DEFAULT_POINTS_PER_DECADE})")
-    p.add_argument("--report", type=Path, help="JSON report to write")
-    p.add_argument("--plot", type=Path, help="Bode plot (PNG) to write")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE,
-                   help=f"pass threshold on max|H_sim - H_ref| / max|H_ref| (default {TOLERANCE:g})")
-    p.set_defaults(func=cmd_ac)
-
-
-def cmd_ac(args) -> int:
-    from rnn2spice.cli import app as cli
-    from rnn2spice.report.files import json_text, write_atomic
-
-    cli.check_outputs(report=args.report, plot=args.plot)
-    cli.check_timeout(args.timeout)
-    check_sweep(args.fmin, args.fmax, args.points_per_decade)
-    if not (args.tolerance > 0 and math.isfinite(args.tolerance)):
-        raise UsageError(f"--tolerance must be a positive number (got {args.tolerance!r})")
-    spec = cli.load_spec_arg(args)
-    result = ac_check(spec, f_start=args.fmin, f_stop=args.fmax, points_per_decade=args.points_per_decade,
-                      form=args.form, coupling=args.coupling, backend=args.backend, timeout=args.timeout,
-                      tolerance=args.tolerance)
-    print(summary(result))
-    if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
-    if args.plot is not None:
-        write_atomic(args.plot, bode_figure(result), field="--plot")
-    return cli.EXIT_PASS if result.passed else cli.EXIT_MISMATCH
-
-
-def summary(result: AcResult) -> str:
-    c, spec = result.compiled, result.spec
-    sweep = c.circuit.analysis
-    verdict = "PASS" if result.passed else "FAIL (mismatch beyond tolerance)"
-    w = result.worst()
-    lines = [
-        f"spec {spec.name}: n = {spec.n}, m = {spec.m}, {spec.convention}/{spec.activation}, "
-        f"form {c.form}, coupling {c.coupling}",
-        f"AC sweep {sweep.f_start:g} .. {sweep.f_stop:g} Hz, {sweep.points_per_decade} points/decade: "
-        f"{result.frequency.size} points x {spec.m} run(s), ngspice {result.ngspice_version} via {result.backend} "
-        f"in {result.timings.get('simulate', 0.0):.3f} s",
-    ]
-    if result.certificate is not None:
-        lines.append(result.certificate.describe())
-    per_input = ", ".join(f"{x:.2e}" for x in result.rel_error_per_input())
-    lines.append(f"max magnitude error {result.max_db_error:.3e} dB, max phase error "
-                 f"{result.max_phase_error_deg:.3e} deg; relative error per input: {per_input}")
-    if w:
-        lines.append(f"largest error at {w['frequency_hz']:.6g} Hz, neuron {w['neuron']}, input {w['input']}: "
-                     f"|SPICE - exact| = {w['abs_error']:.3e}")
-    lines.append(f"relative max error {result.rel_max_error:.3e} (threshold {result.tolerance:.0e}): {verdict}")
-    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""The Python API: one function per thing a user does, keyword-only options, SI units.
+
+Each function is a thin, documented entry to a workflow; the command line
+(:mod:`rnn2spice.cli`) is a thin layer over the same workflows.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.spec import RnnSpec, spec_from_dict
+from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
+from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
+from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
+
+
+def load(path: str | os.PathLike, *, allow_outside_files: bool = False) -> RnnSpec:
+    """Read and validate a spec file (YAML or JSON; README "Spec").
+
+    Matrix files it names (``{file: w.npy}``) are read relative to the spec and may not
+    leave its directory unless ``allow_outside_files``.  Raises :class:`SpecError`.
+    """
+    return load_spec(path, allow_outside=allow_outside_files)
+
+
+def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inputs: Sequence[dict] = (),
+            convention: str = "paper", activation: str = "linear", bias: Any = None, h0: Any = None,
+            t_step: float | None = None, capacitance: float | None = None, inductance: float | None = None,
+            w_out: Any = None, b_out: Any = None, description: str = "") -> RnnSpec:
+    """Build and validate a network from arrays, with the keys and units of a spec file.
+
+    ``tau`` (s, one number or n), ``w`` (n x n) and ``w_in`` (n x m) in 1/s for the
+    ``paper`` convention, dimensionless for ``ctrnn`` (with ``bias``); ``inputs``: m
+    waveform mappings such as ``{"kind": "step", "value": 1.0}`` (README "Spec");
+    ``t_stop``, ``t_step`` in s; ``capacitance`` (F per parallel cell) and ``inductance``
+    (H per series loop) are the free design values.  Returns the same validated
+    :class:`RnnSpec` that :func:`load` gives; raises :class:`SpecError` naming the field.
+    """
+    data: dict[str, Any] = {"name": name, "tau": tau, "w": w, "t_stop": t_stop, "inputs": list(inputs),
+                            "convention": convention, "activation": activation, "description": description}
+    optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out}
+    data.update({k: v for k, v in optional.items() if v is not None})
+    circuit = {k: v for k, v in (("capacitance", capacitance), ("inductance", inductance)) if v is not None}
+    if circuit:
+        data["circuit"] = circuit
+    return spec_from_dict(data)
+
+
+def compile(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",  # noqa: A001 (the verb users expect)
+            accuracy: str = "default") -> CompiledNetwork:
+    """The circuit of ``net``: ``.netlist`` (ngspice text), ``.circuit`` (the element IR),
+    ``.realisation`` (what it costs), ``.state_probes``.
+
+    ``form``: ``parallel`` (R||C cells, the state is a node voltage) or ``series`` (R-L
+    loops, a loop current); ``coupling``: ``vccs`` (controlled sources) or ``gyrator``
+    (resistors + gyrators, parallel linear networks); ``accuracy``: ``default`` or ``high``.
+    """
+    return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy)
+
+
+def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = DEFAULT_POINTS_PER_DECADE,
+       form: str = "parallel", coupling: str = "vccs", backend: str = "auto", timeout: float | None = None,
+       tolerance: float = TOLERANCE) -> AcResult:
+    """ngspice's AC sweep (``f_start`` .. ``f_stop`` Hz) against the exact transfer matrix
+    ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in`` of a linear network; ``timeout`` in s."""
+    return ac_check(net, f_start=f_start, f_stop=f_stop, points_per_decade=points_per_decade, form=form,
+                    coupling=coupling, backend=backend, timeout=timeout, tolerance=tolerance)
+
+
+def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float | None = None, value: float = 1.0,
+         trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
+         backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
+         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False) -> TaskResult:
+    """Run a trained network's task on the discrete network, the continuous reference and the circuit.
+
+    ``stimuli``: trials to run (:func:`pulse_trials` makes them); by default ``trials``
+    delayed-decision pulses of height ``value`` (seeded by ``seed``, input noise of std
+    ``noise``).  ``dt`` (s) is the discrete network's step, by default the one ``import``
+    recorded in the spec.  A trial passes when the circuit makes the discrete network's
+    decision and its readout is within ``tolerance`` (README "Trained networks").
+    """
+    step = spec_dt(net, dt)
+    if stimuli is None:
+        stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
+    return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, backend=backend, timeout=timeout,
+                    tolerance=tolerance, dead_zone=dead_zone, strict=strict)

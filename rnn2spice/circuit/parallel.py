@@ -1,0 +1,133 @@
+"""Parallel (admittance) form: node voltages are the state (THEORY.md sections 2 and 4).
+
+Neuron k is the cell ``R_k || C_k`` from node ``h<k>`` to ground; v(h_k) (V) is h_k.
+Identification: tau_k = R_k C_k (s), alpha = C w (S), beta = C w_in (S), u = x; the
+capacitance C (F) is the spec's design value, so R_k = tau_k / C (ohm).
+
+Realisations registered here:
+
+* ``("parallel", "vccs")``, linear: ``G_<k>_<j>`` injects alpha_kj v(h_j) into node k
+  (``G_3_7``: from node 7 into node 3), ``I_<k>`` the constant drive C c_k (A),
+  ``GX_<k>_<l>`` injects beta_kl v(x_l).  Nonlinear (THEORY.md 4): the summing node
+  ``z<k>`` (see :func:`~rnn2spice.circuit.parts.summing_nodes`) and ``B_<k>`` injecting
+  gain_k tanh(V(z_k)) (A) into node k.
+* ``("parallel", "gyrator")``, linear only: alpha = S + K by ``RS_<i>_<j>`` (conductance
+  S_ij between h_i and h_j), ``RG_<i>`` (conductance -g_i to ground, g_i the row sum of S)
+  and ``XG_<i>_<j>`` (ideal gyrator of conductance K_ij, i < j); drive and inputs as above.
+
+Element order: cells, coupling, drives, input sources, input couplings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from rnn2spice.circuit import ir
+from rnn2spice.circuit.parts import (BuildContext, Realisation, form_header, inputs, realisation,
+                                     resistive_flags, summing_costs, summing_nodes)
+from rnn2spice.network.spec import RnnSpec
+
+#: activation -> behavioural current source ``(name, src, dst, gain, arg)`` of a cell.
+SOURCES: dict[str, Callable[..., ir.Element]] = {"tanh": ir.TanhCurrent}
+
+
+@form_header("parallel")
+def header(spec: RnnSpec) -> tuple[str, str]:
+    return ("identification (THEORY.md 2): v(h<k>) = h_k, tau_k = R_k C_k, alpha = C w (S), "
+            "beta = C w_in (S), u = x",
+            f"C = {spec.capacitance!r} F per cell")
+
+
+@realisation("parallel", "vccs", activations=("linear", *SOURCES))
+def vccs(ctx: BuildContext) -> Realisation:
+    """Controlled-source coupling (linear) or summing nodes and behavioural cells (nonlinear)."""
+    if ctx.spec.activation == "linear":
+        return _linear(ctx, vccs_network)
+    return _nonlinear(ctx)
+
+
+@realisation("parallel", "gyrator", activations=("linear",))
+def gyrator(ctx: BuildContext) -> Realisation:
+    """Resistors for the reciprocal part of alpha, gyrators for the rest (THEORY.md 2)."""
+    return _linear(ctx, reciprocal_network)
+
+
+def cells(ctx: BuildContext) -> float:
+    """``R_<k>`` (tau_k / C ohm) and ``C_<k>`` (C farad, IC h0_k volt) at node ``h<k>``;
+    returns C."""
+    spec = ctx.spec
+    c = spec.capacitance
+    for k in range(spec.n):
+        node = f"h{k}"
+        ctx.add(ir.Resistor(f"R_{k}", node, "0", float(spec.tau[k] / c)))
+        ctx.add(ir.Capacitor(f"C_{k}", node, "0", c, ctx.initial(spec.h0[k])))
+        ctx.save("voltage", node)
+    return c
+
+
+def vccs_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
+    """``G_<k>_<j>``: current alpha_kj v(h_j) (A) from ground into node h_k."""
+    for k, j in zip(*np.nonzero(alpha)):
+        ctx.add(ir.Vccs(f"G_{k}_{j}", "0", f"h{k}", f"h{j}", "0", float(alpha[k, j])))
+    return {"controlled_sources": int(np.count_nonzero(alpha)),
+            **resistive_flags((alpha + alpha.T) / 2.0, (alpha - alpha.T) / 2.0)}
+
+
+def reciprocal_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
+    """alpha = S + K: resistors for S, ground conductances for its diagonal remainder,
+    gyrators for K (THEORY.md section 2)."""
+    n = alpha.shape[0]
+    s = (alpha + alpha.T) / 2.0
+    k_part = (alpha - alpha.T) / 2.0
+    for i in range(n):
+        for j in range(i + 1, n):
+            if s[i, j] != 0.0:
+                # conductance S_ij between i and j injects S_ij (v_j - v_i) into i
+                ctx.add(ir.Resistor(f"RS_{i}_{j}", f"h{i}", f"h{j}", float(1.0 / s[i, j])))
+    g = s.sum(axis=1)  # g_i = S_ii + sum_{j != i} S_ij
+    for i in np.nonzero(g)[0]:
+        # conductance -g_i to ground supplies the rest of S_ii
+        ctx.add(ir.Resistor(f"RG_{i}", f"h{i}", "0", float(-1.0 / g[i])))
+    for i in range(n):
+        for j in range(i + 1, n):
+            if k_part[i, j] != 0.0:
+                ctx.add(ir.Gyrator(f"XG_{i}_{j}", f"h{i}", f"h{j}", float(k_part[i, j])))
+    real = resistive_flags(s, k_part)
+    off = s[~np.eye(n, dtype=bool)]
+    real["positive_resistors"] = int(np.count_nonzero(off > 0) // 2 + np.count_nonzero(g < 0))
+    real["negative_resistors"] = int(np.count_nonzero(off < 0) // 2 + np.count_nonzero(g > 0))
+    real["gyrators"] = int(np.count_nonzero(np.triu(k_part, 1)))
+    return real
+
+
+def _linear(ctx: BuildContext, network: Callable[[BuildContext, np.ndarray], dict]) -> Realisation:
+    """Cells, ``network(ctx, alpha)``, drives ``I_<k>`` (A), inputs and ``GX_<k>_<l>`` (S)."""
+    spec = ctx.spec
+    c = cells(ctx)
+    w, w_in, drive = spec.paper_form()
+    alpha, beta = c * w, c * w_in
+    real = network(ctx, alpha)
+    for k in np.nonzero(drive)[0]:
+        ctx.add(ir.CurrentSource(f"I_{k}", "0", f"h{k}", float(c * drive[k])))
+    inputs(ctx)
+    for k, l in zip(*np.nonzero(beta)):
+        ctx.add(ir.Vccs(f"GX_{k}_{l}", "0", f"h{k}", f"x{l}", "0", float(beta[k, l])))
+    real["controlled_sources"] = real.get("controlled_sources", 0) + int(np.count_nonzero(beta))
+    return Realisation(**real)
+
+
+def _nonlinear(ctx: BuildContext) -> Realisation:
+    """C_k dv_k/dt + v_k/R_k = gain_k sigma(V(z_k)) with V(z_k) the weighted sum on a 1 ohm
+    summing node (THEORY.md 4): linear mixing in VCCS, one-argument behavioural sources.
+    The gain (A) is numerically C / tau_k in the ctrnn convention, C in the paper one."""
+    spec = ctx.spec
+    c = cells(ctx)
+    gains = c / spec.tau if spec.convention == "ctrnn" else np.full(spec.n, c)
+    summing_nodes(ctx)
+    source = SOURCES[spec.activation]
+    for k in range(spec.n):
+        ctx.add(source(f"B_{k}", "0", f"h{k}", float(gains[k]), f"z{k}"))
+    inputs(ctx)
+    return summing_costs(spec)

@@ -1,0 +1,187 @@
+"""What every realisation shares: the build context, the registry and the common parts.
+
+A *realisation* turns a spec into circuit elements for one (form, coupling) pair, e.g.
+parallel R||C cells coupled by VCCS (THEORY.md section 2) or series R-L loops coupled by
+CCVS (section 3).  Each is a function ``build(ctx) -> Realisation`` registered with
+:func:`realisation`; :mod:`rnn2spice.circuit.compiler` looks it up in
+:data:`REALISATIONS`.  This module imports only the IR and the spec, so the form modules
+(:mod:`~rnn2spice.circuit.parallel`, :mod:`~rnn2spice.circuit.series`) import it and the
+compiler imports them: no cycles.
+
+Shared parts: the input sources (``Vx_<l>`` at node ``x<l>``, V), the summing nodes of a
+nonlinear network (THEORY.md section 4: node ``z<k>``, 1 ohm to ground, so V(z_k) in volts
+equals the pre-activation (w h + w_in x + b)_k) and the cost/flag helpers of
+:class:`Realisation`.
+
+Naming scheme (all realisations): ``<letter><role>_<k>[_<j>]`` with k the neuron (or
+loop) the element acts on and j the neuron or input it is controlled by; ``G_3_7`` is the
+VCCS from node 7 into node 3, ``GZX_3_1`` injects input 1 into summing node z3, ``RZ_3``
+is summing node 3's 1 ohm resistor.  Units: ohm, farad, henry, siemens, volt, ampere,
+second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnn2spice.circuit import ir
+from rnn2spice.network.spec import RnnSpec
+
+
+@dataclass(frozen=True)
+class Realisation:
+    """What the interaction network costs to build."""
+
+    positive_resistors: int = 0   # coupling resistors only (cells' R excluded)
+    negative_resistors: int = 0
+    gyrators: int = 0
+    controlled_sources: int = 0   # G/F/E/H elements of the coupling and inputs
+    behavioural_sources: int = 0
+    reciprocal: bool = True       # the interaction matrix is symmetric (no gyrators needed)
+    passive: bool = True          # realisable with positive resistors (and lossless gyrators) only
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def describe(self) -> str:
+        """One line for a summary."""
+        return (f"realisation: {self.positive_resistors} positive / {self.negative_resistors} negative coupling "
+                f"resistors, {self.gyrators} gyrators, {self.controlled_sources} controlled sources, "
+                f"{self.behavioural_sources} behavioural sources; interaction "
+                f"{'reciprocal' if self.reciprocal else 'non-reciprocal'}, "
+                f"{'passive (positive resistors and ideal gyrators suffice)' if self.passive else 'active'}")
+
+
+@dataclass(eq=False)
+class BuildContext:
+    """What a realisation builds into: elements in netlist order and one probe per neuron.
+
+    ``probes[k]`` must be neuron k's state h_k (the form's identification), appended in
+    neuron order; :func:`summing_nodes` senses the state through it.
+    """
+
+    spec: RnnSpec
+    ac: bool  # an AC sweep: zero initial conditions, unit AC magnitude on every input
+    elements: list[ir.Element] = field(default_factory=list)
+    probes: list[ir.Probe] = field(default_factory=list)
+
+    def add(self, *elements: ir.Element) -> None:
+        self.elements.extend(elements)
+
+    def save(self, kind: str, target: str) -> None:
+        """Record the next neuron's state: ``("voltage", node)`` or ``("current", 0 V source)``."""
+        self.probes.append(ir.Probe(kind, target))
+
+    def initial(self, value: float) -> float:
+        """An initial condition: ``value`` in a transient, 0 in an AC sweep."""
+        return 0.0 if self.ac else float(value)
+
+
+# ---------------------------------------------------------------------------- registry
+
+Builder = Callable[[BuildContext], Realisation]
+
+
+@dataclass(frozen=True)
+class Realiser:
+    """A registered realisation: ``build(ctx)`` for the activations it can realise."""
+
+    form: str
+    coupling: str
+    activations: tuple[str, ...]
+    build: Builder
+
+    def __call__(self, ctx: BuildContext) -> Realisation:
+        return self.build(ctx)
+
+
+#: (form, coupling) -> builder, in registration order (which orders FORMS and COUPLINGS).
+REALISATIONS: dict[tuple[str, str], Realiser] = {}
+#: (form, coupling) -> why that pair has no realisation (the UsageError text).
+UNSUPPORTED: dict[tuple[str, str], str] = {}
+#: form -> ``header(spec) -> (identification line, design line)`` for the netlist comments.
+HEADERS: dict[str, Callable[[RnnSpec], tuple[str, str]]] = {}
+
+
+def realisation(form: str, coupling: str, *, activations: tuple[str, ...]) -> Callable[[Builder], Builder]:
+    """Decorator: register ``build(ctx) -> Realisation`` as the (form, coupling) realisation."""
+
+    def register(build: Builder) -> Builder:
+        old = REALISATIONS.get((form, coupling))
+        if old is not None and old.build.__qualname__ != build.__qualname__:  # (a reload may re-register)
+            raise ValueError(f"two realisations of form {form!r} with coupling {coupling!r}")
+        REALISATIONS[(form, coupling)] = Realiser(form, coupling, tuple(activations), build)
+        return build
+
+    return register
+
+
+def unsupported(form: str, coupling: str, reason: str) -> None:
+    """Declare that (form, coupling) has no realisation, and why (shown to the user)."""
+    UNSUPPORTED[(form, coupling)] = reason
+
+
+def form_header(form: str):
+    """Decorator: register the form's ``header(spec) -> (identification, design)`` lines."""
+
+    def register(header: Callable[[RnnSpec], tuple[str, str]]):
+        HEADERS[form] = header
+        return header
+
+    return register
+
+
+# ---------------------------------------------------------------------------- shared parts
+
+def inputs(ctx: BuildContext) -> None:
+    """One independent source per input: ``Vx_<l>`` at node ``x<l>`` (V; unit AC in a sweep)."""
+    for l, wave in enumerate(ctx.spec.inputs):
+        if ctx.ac:
+            ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", None, 0.0, 1.0))
+        else:
+            ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", wave))
+
+
+def summing_nodes(ctx: BuildContext) -> None:
+    """Node ``z<k>`` (``RZ_<k>``, 1 ohm to ground) carries V(z_k) = (w h + w_in x + b)_k in volts.
+
+    Weights enter as transconductances/current gains into the 1 ohm load: ``GZ_<k>_<j>``
+    (VCCS of v(h_j), S) or ``FZ_<k>_<j>`` (CCCS of the current through sense source j),
+    ``GZX_<k>_<l>`` (VCCS of input l) and ``IZ_<k>`` (the bias, A).  The neurons' states
+    are read through ``ctx.probes``, so every cell or loop must be built first.
+    """
+    spec = ctx.spec
+    for k in range(spec.n):
+        ctx.add(ir.Resistor(f"RZ_{k}", f"z{k}", "0", 1.0))
+    for k, j in zip(*np.nonzero(spec.w)):
+        probe = ctx.probes[j]
+        if probe.kind == "voltage":
+            ctx.add(ir.Vccs(f"GZ_{k}_{j}", "0", f"z{k}", probe.target, "0", float(spec.w[k, j])))
+        else:
+            ctx.add(ir.Cccs(f"FZ_{k}_{j}", "0", f"z{k}", probe.target, float(spec.w[k, j])))
+    for k, l in zip(*np.nonzero(spec.w_in)):
+        ctx.add(ir.Vccs(f"GZX_{k}_{l}", "0", f"z{k}", f"x{l}", "0", float(spec.w_in[k, l])))
+    for k in np.nonzero(spec.bias)[0]:
+        ctx.add(ir.CurrentSource(f"IZ_{k}", "0", f"z{k}", float(spec.bias[k])))
+
+
+def summing_costs(spec: RnnSpec) -> Realisation:
+    """The cost of a summing-node realisation: one controlled source per weight, one
+    behavioural source per neuron; never passive (THEORY.md section 4)."""
+    return Realisation(controlled_sources=int(np.count_nonzero(spec.w) + np.count_nonzero(spec.w_in)),
+                       behavioural_sources=spec.n, reciprocal=bool(np.array_equal(spec.w, spec.w.T)),
+                       passive=False)
+
+
+def resistive_flags(s: np.ndarray, k_part: np.ndarray) -> dict:
+    """Reciprocity and passivity of alpha = S + K: passive when every coupling conductance
+    and every ground conductance is non-negative (then S is negative semidefinite); the
+    ideal gyrators of K are lossless, hence passive too (THEORY.md 2)."""
+    n = s.shape[0]
+    off = s[~np.eye(n, dtype=bool)]
+    g = s.sum(axis=1)
+    return {"reciprocal": bool(not np.any(k_part)),
+            "passive": bool(not np.any(off < 0) and not np.any(g > 0))}

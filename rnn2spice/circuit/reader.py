@@ -1,0 +1,439 @@
+"""Strict reader of the netlist subset rnn2spice writes: netlist TEXT -> IR elements.
+
+Used by the equivalence certificate (:mod:`rnn2spice.analysis.certificate`), which must not
+trust the compiler or the IR: it reads back exactly the subset of SPICE that
+:mod:`rnn2spice.circuit.writer` emits and refuses everything else with a
+:class:`~rnn2spice.errors.NetlistError` naming the line number and its text.  Names and
+nodes are lower-cased, as ngspice reads them.  A gyrator instance needs the one subcircuit
+accepted, :data:`GYRATOR_TEXT`.
+
+This module is over 400 lines on purpose: it is one grammar (the card driver
+:func:`parse_netlist` plus the per-card parsers it dispatches to and their shared
+token checks), and splitting it would separate the subset's rules from each other.
+
+Layer rule: imports only :mod:`rnn2spice.errors`, :mod:`rnn2spice.circuit.ir` and
+:mod:`rnn2spice.network`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from rnn2spice.circuit import ir
+from rnn2spice.errors import NetlistError
+from rnn2spice.network.waveform import Pulse, Pwl, Sine
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM_RE = re.compile(_NUM + r"\Z")
+_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
+_TITLE_RE = re.compile(r"[A-Za-z0-9 _:.()=,+/-]{1,120}\Z")
+_COMMENT_RE = re.compile(r"\*(?: [A-Za-z0-9 _:.()=,+/*'|<>\[\]-]{0,200})?\Z")
+_PRINTABLE_RE = re.compile(r"[\x20-\x7e\t]*\Z")
+_V_REST_RE = re.compile(
+    rf"DC\s+({_NUM})(?:\s+AC\s+({_NUM}))?(?:\s+(PULSE|SIN|PWL)\s*\(([^()]*)\))?\s*\Z", re.IGNORECASE)
+_B_RE = re.compile(rf"([IV])=({_NUM})\*tanh\(V\(([A-Za-z0-9][A-Za-z0-9_]{{0,63}})\)\)\Z", re.IGNORECASE)
+_PROBE_RE = re.compile(r"([vi])\(([A-Za-z0-9][A-Za-z0-9_]{0,63})\)\Z", re.IGNORECASE)
+_OPTION_KEYS = ("reltol", "abstol", "vntol", "chgtol", "trtol")
+_ELEMENT_LETTERS = "RCLGFEHIVBX"
+#: The one subcircuit accepted, modelled (rnn2spice.analysis.mna) as its two VCCS: i_a = g v_b, i_b = -g v_a
+#: (THEORY.md section 2).  Kept here, not imported from the writer, so that a change there
+#: is refused instead of silently mis-modelled.
+GYRATOR_TEXT = (
+    ".subckt gyrator a b g=1",
+    "G_a 0 a b 0 {g}",
+    "G_b 0 b a 0 {-g}",
+    ".ends gyrator",
+)
+#: Nodes ngspice treats as ground besides "0": refused, so the reader can never disagree.
+_GROUND_ALIASES = ("gnd",)
+
+
+@dataclass(frozen=True, eq=False)
+class ParsedNetlist:
+    """The netlist as read back: IR elements (names and nodes lower-cased, as ngspice
+    reads them), the control cards, and the line number of every element."""
+
+    title: str
+    elements: tuple[ir.Element, ...]
+    line_of: dict            # element name (lower case) -> line number (1-based)
+    options: dict            # key -> float
+    saves: tuple[str, ...]   # lower-case probes, e.g. 'v(h0)', 'i(vs_0)'
+    analysis: ir.Transient | ir.AcSweep
+    has_gyrator_subckt: bool
+    text_of: dict = field(default_factory=dict)  # line number -> text (continuations joined)
+
+    def fail(self, name: str, problem: str) -> NetlistError:
+        """A :class:`NetlistError` naming the line of element ``name``."""
+        lineno = self.line_of[name]
+        return _fail(lineno, self.text_of.get(lineno, name), problem)
+
+    def counts(self) -> dict:
+        """Element counts of the netlist (what it costs to build)."""
+        out = {"elements": len(self.elements)}
+        kinds = {ir.Resistor: "resistors", ir.Capacitor: "capacitors", ir.Inductor: "inductors",
+                 ir.Vccs: "vccs", ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs",
+                 ir.CurrentSource: "current_sources", ir.VoltageSource: "voltage_sources",
+                 ir.TanhCurrent: "behavioural_sources", ir.TanhVoltage: "behavioural_sources",
+                 ir.Gyrator: "gyrators"}
+        for key in dict.fromkeys(kinds.values()):
+            out[key] = 0
+        for e in self.elements:
+            out[kinds[type(e)]] += 1
+        out["negative_resistors"] = sum(1 for e in self.elements
+                                        if isinstance(e, ir.Resistor) and e.resistance < 0)
+        return out
+
+
+def _fail(lineno: int, text: str, problem: str) -> NetlistError:
+    shown = text if len(text) <= 100 else text[:97] + "..."
+    return NetlistError(f"netlist line {lineno}: {problem}: {shown!r}")
+
+
+def parse_netlist(text: str) -> ParsedNetlist:
+    """Parse netlist text; anything outside the subset raises :class:`NetlistError`
+    naming the line number and its text."""
+    if not isinstance(text, str):
+        raise NetlistError("netlist must be text")
+    physical = text.split("\n")
+    if physical and physical[-1] == "":
+        physical.pop()
+    physical = [line[:-1] if line.endswith("\r") else line for line in physical]
+    if not physical:
+        raise NetlistError("netlist is empty")
+    for i, line in enumerate(physical, start=1):
+        if not _PRINTABLE_RE.match(line):
+            raise _fail(i, line, "control or non-ASCII characters are outside the netlist subset")
+    title = physical[0]
+    if not _TITLE_RE.match(title) or title.startswith("."):
+        raise _fail(1, title, "title line must be plain text ([A-Za-z0-9 _:.()=,+/-], not starting with '.')")
+
+    # Join '+' continuation lines (only PWL sources of V cards use them).
+    logical: list[tuple[int, str]] = []
+    for i, line in enumerate(physical[1:], start=2):
+        stripped = line.strip()
+        if stripped and line[0] in " \t":
+            raise _fail(i, line, "a card must start in the first column")
+        if stripped.startswith("+"):
+            if not logical or logical[-1][1][:1].upper() != "V":
+                raise _fail(i, line, "'+' continuation line that does not continue a V source")
+            lineno, prev = logical[-1]
+            logical[-1] = (lineno, prev + " " + stripped[1:].strip())
+        else:
+            logical.append((i, line))
+
+    elements: list[ir.Element] = []
+    line_of: dict[str, int] = {}
+    options: dict[str, float] = {}
+    saves: list[str] = []
+    save_line: dict[str, int] = {}
+    analysis = None
+    subckt = False
+    ended = False
+    it = iter(range(len(logical)))
+    for idx in it:
+        lineno, line = logical[idx]
+        stripped = line.strip()
+        if ended:
+            if stripped:
+                raise _fail(lineno, line, "text after .end")
+            continue
+        if not stripped:
+            continue
+        if stripped.startswith("*"):
+            if not _COMMENT_RE.match(stripped):
+                raise _fail(lineno, line, "comment text outside the netlist subset")
+            continue
+        if stripped.startswith("."):
+            card = stripped.split()[0].lower()
+            if card == ".subckt":
+                block = [logical[idx + k][1].strip() if idx + k < len(logical) else "" for k in range(4)]
+                if [" ".join(b.split()).lower() for b in block] != [s.lower() for s in GYRATOR_TEXT]:
+                    raise _fail(lineno, line, "the only subcircuit allowed is rnn2spice's gyrator, exactly "
+                                              "'" + " / ".join(GYRATOR_TEXT) + "'")
+                if subckt:
+                    raise _fail(lineno, line, "gyrator subcircuit defined twice")
+                subckt = True
+                for _ in range(3):
+                    next(it)
+            elif card == ".options":
+                if options:
+                    raise _fail(lineno, line, "second .options card")
+                options.update(_parse_options(lineno, line))
+            elif card == ".save":
+                for tok in stripped.split()[1:]:
+                    m = _PROBE_RE.match(tok)
+                    if not m:
+                        raise _fail(lineno, line, f"probe {tok!r} is not v(node) or i(vsource)")
+                    probe = tok.lower()
+                    if probe in save_line:
+                        raise _fail(lineno, line, f"probe {tok!r} saved twice")
+                    saves.append(probe)
+                    save_line[probe] = lineno
+                if len(stripped.split()) == 1:
+                    raise _fail(lineno, line, ".save without probes")
+            elif card in (".tran", ".ac"):
+                if analysis is not None:
+                    raise _fail(lineno, line, "second analysis card (exactly one .tran or .ac)")
+                analysis = _parse_tran(lineno, line) if card == ".tran" else _parse_ac(lineno, line)
+            elif card == ".end" and stripped.lower() == ".end":
+                ended = True
+            else:
+                raise _fail(lineno, line, f"{card!r} is outside the netlist subset rnn2spice writes "
+                                          "(.subckt gyrator, .options, .save, .tran, .ac, .end)")
+            continue
+        letter = stripped[0].upper()
+        if letter not in _ELEMENT_LETTERS:
+            raise _fail(lineno, line, f"unknown element type {stripped[0]!r} (the subset has "
+                                      f"{', '.join(_ELEMENT_LETTERS)} elements)")
+        element = _fast_element(letter, stripped) or _parse_element(lineno, line, stripped)
+        key = element.name
+        if key in line_of:
+            raise _fail(lineno, line, f"duplicate element name {element.name!r} (first on line {line_of[key]})")
+        line_of[key] = lineno
+        elements.append(element)
+
+    if not ended:
+        raise NetlistError(f"netlist line {len(physical)}: missing .end card")
+    if analysis is None:
+        raise NetlistError("netlist has no analysis card (.tran or .ac)")
+
+    # Cross references: sense sources, probes, the gyrator subcircuit.
+    text_of = dict(logical)
+    vsources = {e.name for e in elements if isinstance(e, ir.VoltageSource)}
+    nodes = {"0"}
+    for e in elements:
+        nodes.update(_nodes_of(e))
+        sense = getattr(e, "sense", None)
+        if sense is not None and sense not in vsources:
+            raise _fail(line_of[e.name], text_of[line_of[e.name]],
+                        f"controlling source {sense!r} is not a V source of this netlist")
+        if isinstance(e, ir.Gyrator) and not subckt:
+            raise _fail(line_of[e.name], text_of[line_of[e.name]],
+                        "gyrator instance without the gyrator subcircuit")
+    for probe in saves:
+        kind, name = probe[0], probe[2:-1]
+        if kind == "v" and name not in nodes:
+            raise _fail(save_line[probe], text_of[save_line[probe]], f"probe {probe} names no node")
+        if kind == "i" and name not in vsources:
+            raise _fail(save_line[probe], text_of[save_line[probe]],
+                        f"probe {probe} names no V source")
+    return ParsedNetlist(title, tuple(elements), line_of, options, tuple(saves), analysis, subckt, text_of)
+
+
+def _terminals(e) -> tuple[str, ...]:
+    """Nodes an element's current flows through (control nodes excluded)."""
+    if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.Gyrator)):
+        return (e.a, e.b)
+    if isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent)):
+        return (e.src, e.dst)
+    return (e.p, e.n)
+
+
+def _nodes_of(e) -> tuple[str, ...]:
+    if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.Gyrator)):
+        return (e.a, e.b)
+    if isinstance(e, ir.Vccs):
+        return (e.src, e.dst, e.ctrl_p, e.ctrl_n)
+    if isinstance(e, (ir.Cccs, ir.CurrentSource)):
+        return (e.src, e.dst)
+    if isinstance(e, ir.Vcvs):
+        return (e.p, e.n, e.ctrl_p, e.ctrl_n)
+    if isinstance(e, (ir.Ccvs, ir.VoltageSource)):
+        return (e.p, e.n)
+    if isinstance(e, ir.TanhCurrent):
+        return (e.src, e.dst, e.arg)
+    return (e.p, e.n, e.arg)  # TanhVoltage
+
+
+def _number(lineno: int, line: str, token: str, what: str) -> float:
+    if not _NUM_RE.match(token):
+        raise _fail(lineno, line, f"malformed number {token!r} for {what} (plain decimal, no unit suffix)")
+    x = float(token)
+    if not math.isfinite(x):
+        raise _fail(lineno, line, f"number {token!r} for {what} is not finite")
+    return x
+
+
+def _node(lineno: int, line: str, token: str) -> str:
+    if not _IDENT_RE.match(token):
+        raise _fail(lineno, line, f"malformed node name {token!r}")
+    node = token.lower()
+    if node in _GROUND_ALIASES:
+        raise _fail(lineno, line, f"node name {token!r} is an ngspice alias of ground; the subset uses 0")
+    return node
+
+
+_ID = r"[A-Za-z0-9][A-Za-z0-9_]{0,63}"
+_S = r"[ \t]+"
+#: Whole-card patterns of the common cards: one match per line.  A card they do not match
+#: goes to :func:`_parse_element`, which accepts it or says precisely what is wrong.
+_FAST = {
+    "R": re.compile(rf"({_ID}){_S}({_ID}){_S}({_ID}){_S}({_NUM})\Z"),
+    "G": re.compile(rf"({_ID}){_S}({_ID}){_S}({_ID}){_S}({_ID}){_S}({_ID}){_S}({_NUM})\Z"),
+    "E": re.compile(rf"({_ID}){_S}({_ID}){_S}({_ID}){_S}({_ID}){_S}({_ID}){_S}({_NUM})\Z"),
+    "F": re.compile(rf"({_ID}){_S}({_ID}){_S}({_ID}){_S}([Vv][A-Za-z0-9_]{{0,63}}){_S}({_NUM})\Z"),
+    "H": re.compile(rf"({_ID}){_S}({_ID}){_S}({_ID}){_S}([Vv][A-Za-z0-9_]{{0,63}}){_S}({_NUM})\Z"),
+}
+_FAST_TYPES = {"R": ir.Resistor, "G": ir.Vccs, "E": ir.Vcvs, "F": ir.Cccs, "H": ir.Ccvs}
+
+
+def _fast_element(letter: str, stripped: str):
+    """The element of a well-formed R, G, E, F or H card, or None (then the slow path decides)."""
+    pattern = _FAST.get(letter)
+    m = pattern.match(stripped) if pattern else None
+    if m is None:
+        return None
+    *names, number = m.groups()
+    names = [x.lower() for x in names]
+    value = float(number)
+    if not math.isfinite(value) or (letter == "R" and value == 0.0) or any(x in _GROUND_ALIASES for x in names[1:]):
+        return None
+    return _FAST_TYPES[letter](*names, value)
+
+
+def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
+    letter = stripped[0].upper()
+    tokens = stripped.split()
+    name = tokens[0]
+    if not _IDENT_RE.match(name):
+        raise _fail(lineno, line, f"malformed element name {name!r}")
+    name = name.lower()
+
+    def expect(count: int, form: str) -> None:
+        if len(tokens) != count:
+            raise _fail(lineno, line, f"{letter} element needs the form '{form}' ({count} fields, found {len(tokens)})")
+
+    def num(i: int, what: str) -> float:
+        return _number(lineno, line, tokens[i], what)
+
+    def node(i: int) -> str:
+        return _node(lineno, line, tokens[i])
+
+    if letter == "R":
+        expect(4, "R<name> a b resistance")
+        r = num(3, "resistance")
+        if r == 0.0:
+            raise _fail(lineno, line, "zero resistance")
+        return ir.Resistor(name, node(1), node(2), r)
+    if letter in "CL":
+        what = "capacitance" if letter == "C" else "inductance"
+        if len(tokens) not in (4, 5):
+            expect(5, f"{letter}<name> a b {what} IC=value")
+        value = num(3, what)
+        if not value > 0.0:
+            raise _fail(lineno, line, f"{what} must be positive")
+        ic = 0.0
+        if len(tokens) == 5:
+            key, _, val = tokens[4].partition("=")
+            if key.upper() != "IC" or not val:
+                raise _fail(lineno, line, f"expected IC=value, found {tokens[4]!r}")
+            ic = _number(lineno, line, val, "initial condition")
+        cls = ir.Capacitor if letter == "C" else ir.Inductor
+        return cls(name, node(1), node(2), value, ic)
+    if letter == "G":
+        expect(6, "G<name> src dst ctrl+ ctrl- gm")
+        return ir.Vccs(name, node(1), node(2), node(3), node(4), num(5, "transconductance"))
+    if letter == "E":
+        expect(6, "E<name> p n ctrl+ ctrl- gain")
+        return ir.Vcvs(name, node(1), node(2), node(3), node(4), num(5, "gain"))
+    if letter in "FH":
+        expect(5, f"{letter}<name> a b vsense {'gain' if letter == 'F' else 'transresistance'}")
+        sense = tokens[3]
+        if not _IDENT_RE.match(sense) or sense[0].upper() != "V":
+            raise _fail(lineno, line, f"controlling source {sense!r} must be a V source name")
+        cls = ir.Cccs if letter == "F" else ir.Ccvs
+        return cls(name, node(1), node(2), sense.lower(), num(4, "gain"))
+    if letter == "I":
+        expect(5, "I<name> src dst DC value")
+        if tokens[3].upper() != "DC":
+            raise _fail(lineno, line, "current source needs the form 'I<name> src dst DC value'")
+        return ir.CurrentSource(name, node(1), node(2), num(4, "current"))
+    if letter == "V":
+        if len(tokens) < 4:
+            raise _fail(lineno, line, "V element needs the form 'V<name> p n DC value [AC mag] [PULSE|SIN|PWL(...)]'")
+        rest = stripped.split(None, 3)[3]
+        m = _V_REST_RE.match(rest)
+        if not m:
+            raise _fail(lineno, line, "V element needs the form 'V<name> p n DC value [AC mag] [PULSE|SIN|PWL(...)]'")
+        dc = _number(lineno, line, m.group(1), "DC value")
+        ac = _number(lineno, line, m.group(2), "AC magnitude") if m.group(2) else 0.0
+        wave = _waveform(lineno, line, m.group(3), m.group(4)) if m.group(3) else None
+        return ir.VoltageSource(name, node(1), node(2), wave, dc, ac)
+    if letter == "B":
+        expect(4, "B<name> a b I=g*tanh(V(z))  or  V=g*tanh(V(z))")
+        m = _B_RE.match(tokens[3])
+        if not m:
+            raise _fail(lineno, line, "behavioural source must be I=g*tanh(V(node)) or V=g*tanh(V(node))")
+        gain = _number(lineno, line, m.group(2), "gain")
+        arg = _node(lineno, line, m.group(3))
+        if m.group(1).upper() == "I":
+            return ir.TanhCurrent(name, node(1), node(2), gain, arg)
+        return ir.TanhVoltage(name, node(1), node(2), gain, arg)
+    # letter == "X"
+    expect(5, "X<name> a b gyrator g=conductance")
+    if tokens[3].lower() != "gyrator":
+        raise _fail(lineno, line, f"subcircuit {tokens[3]!r} is not rnn2spice's gyrator")
+    key, _, val = tokens[4].partition("=")
+    if key.lower() != "g" or not val:
+        raise _fail(lineno, line, f"expected g=conductance, found {tokens[4]!r}")
+    return ir.Gyrator(name, node(1), node(2), _number(lineno, line, val, "gyration conductance"))
+
+
+def _waveform(lineno: int, line: str, kind: str, body: str):
+    tokens = body.split()
+    vals = [_number(lineno, line, t, f"{kind.upper()} argument") for t in tokens]
+    kind = kind.upper()
+    if kind == "PULSE":
+        if len(vals) != 7:
+            raise _fail(lineno, line, f"PULSE needs 7 values (low high delay rise fall width period), found {len(vals)}")
+        return Pulse(*vals)
+    if kind == "SIN":
+        if len(vals) != 6 or vals[3] != 0.0 or vals[4] != 0.0:
+            raise _fail(lineno, line, "SIN needs the form SIN(offset amplitude frequency 0 0 phase)")
+        return Sine(vals[1], vals[2], vals[0], vals[5])
+    if len(vals) < 2 or len(vals) % 2:
+        raise _fail(lineno, line, f"PWL needs pairs of time and value, found {len(vals)} numbers")
+    times = tuple(vals[0::2])
+    if any(b <= a for a, b in zip(times, times[1:])) or times[0] < 0:
+        raise _fail(lineno, line, "PWL times must be non-negative and strictly increasing")
+    return Pwl(times, tuple(vals[1::2]))
+
+
+def _parse_options(lineno: int, line: str) -> dict:
+    out = {}
+    tokens = line.split()[1:]
+    if not tokens:
+        raise _fail(lineno, line, ".options without settings")
+    for tok in tokens:
+        key, eq, val = tok.partition("=")
+        if key.lower() not in _OPTION_KEYS or not eq:
+            raise _fail(lineno, line, f"option {tok!r} is outside the subset ({', '.join(_OPTION_KEYS)})")
+        x = _number(lineno, line, val, key)
+        if not x > 0:
+            raise _fail(lineno, line, f"option {key} must be positive")
+        out[key.lower()] = x
+    return out
+
+
+def _parse_tran(lineno: int, line: str) -> ir.Transient:
+    tokens = line.split()[1:]
+    if tokens and tokens[-1].lower() == "uic":
+        tokens = tokens[:-1]
+    if not 2 <= len(tokens) <= 4:
+        raise _fail(lineno, line, ".tran needs the form '.tran step stop [start [max_step]] [uic]'")
+    vals = [_number(lineno, line, t, ".tran time") for t in tokens]
+    if not (vals[0] > 0 and vals[1] > 0 and all(v >= 0 for v in vals[2:])):
+        raise _fail(lineno, line, ".tran times must be positive")
+    return ir.Transient(step=vals[0], stop=vals[1], max_step=vals[3] if len(vals) == 4 else vals[0])
+
+
+def _parse_ac(lineno: int, line: str) -> ir.AcSweep:
+    tokens = line.split()[1:]
+    if len(tokens) != 4 or tokens[0].lower() != "dec" or not re.fullmatch(r"[1-9]\d{0,5}", tokens[1]):
+        raise _fail(lineno, line, ".ac needs the form '.ac dec points f_start f_stop'")
+    f0, f1 = (_number(lineno, line, t, "frequency") for t in tokens[2:])
+    if not 0 < f0 <= f1:
+        raise _fail(lineno, line, ".ac frequencies must satisfy 0 < f_start <= f_stop")
+    return ir.AcSweep(int(tokens[1]), f0, f1)

@@ -1,0 +1,50 @@
+"""``rnn2spice check SPEC``: certify, simulate, compare with the exact reference."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
+                                  circuit_options, load_spec_arg, sim_options, verdict_code)
+from rnn2spice.errors import CertificateFailed
+from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.workflows.pipeline import check
+
+NAME = "check"
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = add_spec_command(sub, NAME, "Simulate and compare with the exact reference; exit 0 on pass, 1 on mismatch.")
+    circuit_options(p)
+    sim_options(p)
+    p.add_argument("--report", type=Path, help="JSON report to write")
+    p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
+    p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="pass threshold on the relative max error (default 1e-3, 1e-6 with --accuracy high)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    check_outputs(report=args.report, plot=args.plot, netlist=args.netlist)
+    check_timeout(args.timeout)
+    check_tolerance(args.tolerance)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    if args.netlist is not None:
+        write_atomic(args.netlist, compiled.netlist, field="--netlist")
+    try:
+        result = check(compiled, backend=args.backend, tolerance=args.tolerance, timeout=args.timeout,
+                       netlist_path=args.netlist)
+    except CertificateFailed as exc:  # stopped before simulating; main() prints why, exit 1
+        if args.report is not None:
+            write_atomic(args.report, json_text(exc.report), field="--report")
+        raise
+    print(result.summary())
+    if args.report is not None:
+        write_atomic(args.report, json_text(result.report()), field="--report")
+    if args.plot is not None:
+        write_atomic(args.plot, result.figure(), field="--plot")
+    return verdict_code(result.passed)

@@ -1,0 +1,33 @@
+"""``rnn2spice compile SPEC [-o OUT.cir]``: write the netlist."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, circuit_options, load_spec_arg
+from rnn2spice.report.files import write_atomic
+
+NAME = "compile"
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = add_spec_command(sub, NAME, "Compile a spec to an ngspice netlist.")
+    circuit_options(p)
+    p.add_argument("-o", "--output", type=Path, help="netlist file to write (default: standard output)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    check_outputs(output=args.output)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    text = compiled.netlist
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text, field="--output")
+        print(f"wrote {args.output} ({len(compiled.circuit.elements)} elements)", file=sys.stderr)
+    return EXIT_PASS

@@ -1,0 +1,106 @@
+"""``rnn2spice task SPEC --stimulus FILE|pulse``: the trained task on network, reference and circuit."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
+                                  circuit_options, load_spec_arg, sim_options, verdict_code)
+from rnn2spice.errors import UsageError
+from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.workflows.importers import positive_seconds
+from rnn2spice.workflows.stimulus import (KINDS, TRIAL_STEPS, check_window, load_stimulus_file, parse_window,
+                                          pulse_trials)
+from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, run_task, spec_dt
+
+NAME = "task"
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = add_spec_command(sub, NAME, "Run the trained task on the discrete network, the continuous reference "
+                                      "and the circuit; exit 0 when the circuit makes the same decisions.")
+    p.add_argument("--stimulus", required=True, metavar="FILE|KIND",
+                   help="samples (.npy or CSV, one value per dt) or 'pulse' (delayed-decision trial)")
+    p.add_argument("--value", type=float, default=None, help="pulse value, e.g. 1, -1 or 0 (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of d and the noise (default 0)")
+    p.add_argument("--noise", type=float, default=None, help="std of the Gaussian input noise (default 0)")
+    p.add_argument("--trials", type=int, default=None, help="number of pulse trials (default 1)")
+    p.add_argument("--delay", type=int, default=None, metavar="D", help="fix d (1..70 steps) instead of drawing it")
+    p.add_argument("--steps", type=int, default=None, help=f"trial length in steps (default {TRIAL_STEPS})")
+    p.add_argument("--dt", default=None, metavar="SECONDS",
+                   help="time step of the discrete network (default: the spec's provenance.mapping.dt)")
+    p.add_argument("--window", default=None, metavar="START[:END]",
+                   help="response window in steps (default: 120 + d to the end for pulses, all steps for files)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help=f"readout tolerance (default {DEFAULT_TOLERANCE})")
+    p.add_argument("--dead-zone", dest="dead_zone", type=float, default=DEFAULT_DEAD_ZONE,
+                   help=f"|mean readout| below this is decision 0 (default {DEFAULT_DEAD_ZONE})")
+    p.add_argument("--strict", action="store_true",
+                   help="also require max |SPICE - discrete| over the window <= tolerance")
+    circuit_options(p)
+    sim_options(p)
+    p.add_argument("--report", type=Path, help="JSON report to write")
+    p.add_argument("--plot", type=Path, help="PNG figure to write")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    check_outputs(report=args.report, plot=args.plot)
+    check_timeout(args.timeout)
+    check_tolerance(args.tolerance)
+    if not (math.isfinite(args.dead_zone) and args.dead_zone >= 0):
+        raise UsageError(f"--dead-zone must be a non-negative number (got {args.dead_zone!r})")
+    if args.coupling != "vccs":
+        raise UsageError(f"--coupling {args.coupling!r}: the task check builds tanh circuits, which need 'vccs'")
+    dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
+    window = parse_window(args.window)
+    kind_opts = {k: getattr(args, k) for k in ("value", "seed", "noise", "trials", "delay", "steps")}
+    spec = load_spec_arg(args)
+    dt = spec_dt(spec, dt)
+    if args.stimulus in KINDS:
+        stimuli = pulse_trials(1.0 if args.value is None else args.value,
+                               trials=1 if args.trials is None else args.trials,
+                               seed=0 if args.seed is None else args.seed,
+                               noise=0.0 if args.noise is None else args.noise, delay=args.delay,
+                               steps=TRIAL_STEPS if args.steps is None else args.steps, m=spec.m)
+        if window is not None:
+            stimuli = [dataclasses.replace(s, window=check_window(window, s.x.shape[0])) for s in stimuli]
+        info = {"kind": args.stimulus, **{k: v for k, v in kind_opts.items() if v is not None}}
+    else:
+        given = [f"--{k}" for k, v in kind_opts.items() if v is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to a generated stimulus (--stimulus "
+                             f"{'|'.join(KINDS)}), not to the file {args.stimulus!r}")
+        path = Path(args.stimulus)
+        if not path.exists() and path.suffix == "":
+            raise UsageError(f"--stimulus must be a file (.npy or CSV) or one of {', '.join(KINDS)} "
+                             f"(got {args.stimulus!r})")
+        stimuli = load_stimulus_file(path, spec.m, window)
+        info = {"file": path.name, "trials": len(stimuli)}
+    if spec.w_out is None:
+        raise UsageError(f"spec {spec.name!r} has no readout (w_out): the task check decides from y = w_out h + b_out")
+
+    def progress(i, tr):
+        st, diff = tr.stats, tr.differences()
+        print(f"trial {i + 1}/{len(stimuli)} [{tr.stimulus.label}]: decision discrete "
+              f"{st['discrete']['decision']} SPICE {st['spice']['decision']}, mean readout "
+              f"{st['discrete']['mean'][0]:+.4f} / {st['spice']['mean'][0]:+.4f}, |SPICE - discrete| mean "
+              f"{diff['spice_vs_discrete']['mean']:.2e} end {diff['spice_vs_discrete']['end']:.2e} max "
+              f"{diff['spice_vs_discrete']['max_window']:.2e}, |SPICE - reference| max "
+              f"{diff['spice_vs_reference']['max_trial']:.2e} ({tr.timings['spice']:.1f} s ngspice): "
+              f"{'PASS' if tr.passed else 'FAIL'}", file=sys.stderr, flush=True)
+
+    result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, form=args.form,
+                      accuracy=args.accuracy, backend=args.backend, timeout=args.timeout,
+                      tolerance=args.tolerance, dead_zone=args.dead_zone, strict=args.strict)
+    print(result.summary())
+    if args.report is not None:
+        write_atomic(args.report, json_text(result.report()), field="--report")
+    if args.plot is not None:
+        write_atomic(args.plot, result.figure(), field="--plot")
+    return verdict_code(result.passed)

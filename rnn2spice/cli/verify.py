@@ -1,0 +1,39 @@
+"""``rnn2spice verify SPEC [--netlist FILE.cir]``: the equivalence certificate alone."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnn2spice.analysis.certificate import TOLERANCE
+from rnn2spice.cli.common import (add_spec_command, check_outputs, check_tolerance, circuit_options,
+                                  load_spec_arg, verdict_code)
+from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.workflows.verify import verify
+
+NAME = "verify"
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = add_spec_command(sub, NAME, "Certify from the netlist text alone that the circuit realises "
+                                    "the spec (A = w - lam, B = w_in); exit 0 pass, 1 mismatch, 2 bad input.")
+    circuit_options(p, accuracy=False)
+    p.add_argument("--netlist", type=Path, default=None, metavar="FILE.cir",
+                   help="verify this existing netlist instead of compiling the spec (--form and "
+                        "--coupling are then not used)")
+    p.add_argument("--report", type=Path, default=None, help="JSON report to write")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE,
+                   help=f"pass threshold on the relative discrepancies (default {TOLERANCE:g})")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    check_outputs(report=args.report)
+    check_tolerance(args.tolerance)
+    result = verify(load_spec_arg(args), form=args.form, coupling=args.coupling, netlist=args.netlist,
+                    tolerance=args.tolerance)
+    print(result.summary())
+    if args.report is not None:
+        write_atomic(args.report, json_text(result.report()), field="--report")
+    return verdict_code(result.passed)

@@ -1,0 +1,139 @@
+"""Reading the files a spec refers to: ``.npy``/``.npz`` matrices and CSV waveforms.
+
+Layering inside ``rnn2spice.network`` (no cycle)::
+
+    files.py  <-  spec.py  <-  load.py
+
+This module is the bottom: it imports only :mod:`rnn2spice.errors` and numpy.
+:func:`~rnn2spice.network.spec.spec_from_dict` builds a :class:`_Files` resolver from its
+``base_dir`` / ``allow_outside`` arguments, so it works on its own (no spec file needed),
+and :mod:`~rnn2spice.network.load` reads the spec file itself and then calls it.
+
+The two size limits enforced while reading (before any large allocation) are defined
+here and re-exported by :mod:`~rnn2spice.network.spec` with the other limits, as is
+:func:`_did_you_mean`, which the ``.npz`` key message shares with the validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn2spice.errors import SpecError
+
+#: Refuse larger networks before allocating n^2 memory (dense coupling at n = 200 already
+#: takes ~20 s in ngspice 39).
+MAX_NEURONS = 2000
+MAX_PWL_POINTS = 200_000
+
+
+def _did_you_mean(word: object, choices) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Files:
+    """Resolves file references of a spec relative to its directory."""
+
+    def __init__(self, base: Path, allow_outside: bool):
+        self.base = base
+        self.allow_outside = allow_outside
+
+    def resolve(self, raw: Any, where: str) -> Path:
+        if not isinstance(raw, str) or not raw or "\x00" in raw or len(raw) > 4096:
+            raise SpecError(where, raw, "must be a non-empty file path")
+        path = (self.base / raw).resolve()
+        if not self.allow_outside and not path.is_relative_to(self.base):
+            raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
+                                        "pass --allow-outside-files to permit it")
+        if not path.exists():
+            raise SpecError(where, raw, "file not found")
+        if not path.is_file():
+            raise SpecError(where, raw, "is not a regular file")
+        return path
+
+
+def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
+    """The array of a ``{file: ..., key: ...}`` reference; the caller has checked its keys."""
+    path = files.resolve(ref.get("file"), f"{where}.file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            if "key" in ref:
+                raise SpecError(f"{where}.key", ref["key"], "only allowed with a .npz file")
+            with open(path, "rb") as fh:
+                shape, dtype = _npy_header(fh)
+            _check_size(shape, where)
+            _check_dtype(dtype, where)
+            return np.load(path, allow_pickle=False)
+        if suffix == ".npz":
+            key = ref.get("key")
+            if not isinstance(key, str):
+                raise SpecError(f"{where}.key", key, "a .npz file needs the name of the array as key")
+            with np.load(path, allow_pickle=False) as archive:
+                if key not in archive.files:
+                    raise SpecError(f"{where}.key", key, f"not in {path.name}; it holds {', '.join(archive.files) or 'nothing'}"
+                                    + _did_you_mean(key, archive.files))
+                with archive.zip.open(key + ".npy") as fh:
+                    shape, dtype = _npy_header(fh)
+                _check_size(shape, where)
+                _check_dtype(dtype, where)
+                return archive[key]
+    except SpecError:
+        raise
+    except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
+        raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
+    raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
+
+
+def _npy_header(fh) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of a .npy stream without reading its data (size checks come first)."""
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return shape, dtype
+
+
+def _check_size(shape, where: str) -> None:
+    if len(shape) > 2:
+        raise SpecError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
+    if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
+        raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+
+
+def _check_dtype(dtype, where: str) -> None:
+    if dtype.kind not in "fiu":
+        raise SpecError(where, f"dtype {dtype}", "must hold real numbers (float or int)")
+
+
+def _read_csv(path: Path, where: str) -> list:
+    """[t, v] rows of a CSV waveform file (an optional header line is skipped)."""
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, row in enumerate(csv.reader(fh), start=1):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != 2:
+                    raise SpecError(where, path.name, f"line {lineno}: expected 2 columns t,v, found {len(row)}")
+                try:
+                    rows.append([float(row[0]), float(row[1])])
+                except ValueError:
+                    if rows or lineno > 1:
+                        raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
+                if len(rows) > MAX_PWL_POINTS:
+                    raise SpecError(where, path.name, f"more than {MAX_PWL_POINTS} points")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(where, path.name, f"cannot read: {exc}") from None
+    except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...
+        raise SpecError(where, path.name, f"not a readable CSV file: {exc}") from None
+    if not rows:
+        raise SpecError(where, path.name, "holds no t,v rows")
+    return rows

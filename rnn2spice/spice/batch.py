@@ -1,0 +1,117 @@
+"""The ``'subprocess'`` backend: ``ngspice -b`` in a temporary directory, raw file parsed here.
+
+Slower than the shared library, but isolated and killable (``timeout``), and it needs only
+the ngspice binary: ``$RNN2SPICE_NGSPICE`` (a name looked up on PATH, or a path), read at
+every call, else ``ngspice``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import SimulationError
+from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines
+from rnn2spice.spice.rawfile import finish_vectors, parse_raw
+
+#: Environment variable naming the ngspice executable (a name on PATH, or a path).
+NGSPICE_ENV = "RNN2SPICE_NGSPICE"
+_DEFAULT_NGSPICE = "ngspice"
+
+_INSTALL_NGSPICE = "install it with `apt-get install ngspice` (Debian/Ubuntu)"
+
+_VERSION_LOCK = threading.Lock()  # guards the cache below
+_BINARY_VERSIONS: dict[str, str] = {}
+
+
+def _ngspice_command() -> str:
+    """Name or path of the ngspice executable: ``$RNN2SPICE_NGSPICE``, else ``ngspice``."""
+    return os.environ.get(NGSPICE_ENV) or _DEFAULT_NGSPICE
+
+
+def _ngspice_executable(netlist_path: Path | None) -> str:
+    command = _ngspice_command()
+    found = shutil.which(command)
+    if found is None:
+        raise SimulationError(f"the ngspice program ({command!r}) is not on PATH; {_INSTALL_NGSPICE}",
+                              netlist_path=netlist_path)
+    return found
+
+
+def _binary_version(executable: str) -> str:
+    with _VERSION_LOCK:
+        if executable not in _BINARY_VERSIONS:
+            try:
+                done = subprocess.run([executable, "-v"], capture_output=True, text=True, errors="replace",
+                                      stdin=subprocess.DEVNULL, timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise SimulationError(f"cannot run {executable} -v: {exc}") from None
+            match = re.search(r"ngspice-(\S+)", done.stdout + done.stderr)
+            _BINARY_VERSIONS[executable] = match.group(1) if match else "unknown"
+        return _BINARY_VERSIONS[executable]
+
+
+def _as_text(data) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
+
+
+def _run_subprocess(netlist: str, netlist_path: Path | None,
+                    timeout: float | None) -> tuple[dict[str, np.ndarray], str, str]:
+    """Run ``netlist`` with ``ngspice -b``: (normalised vectors, ngspice version, log text).
+
+    Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
+    executable = _ngspice_executable(netlist_path)
+    version = _binary_version(executable)
+    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-") as tmp:
+        circuit_file = Path(tmp) / "circuit.cir"
+        raw_file = Path(tmp) / "circuit.raw"
+        circuit_file.write_text(netlist, encoding="utf-8")
+        try:
+            done = subprocess.run(
+                [executable, "-b", "-n", "-r", str(raw_file), str(circuit_file)],  # -n: no .spiceinit
+                cwd=tmp, capture_output=True, text=True, errors="replace",
+                stdin=subprocess.DEVNULL, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:  # run() has already killed ngspice
+            lines = _clean_lines(_as_text(exc.stdout)) + _clean_lines(_as_text(exc.stderr))
+            raise SimulationError(f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path,
+                                  ngspice_message=_excerpt(lines)) from None
+        except OSError as exc:
+            raise SimulationError(f"cannot run {executable}: {exc}", netlist_path=netlist_path) from None
+        lines = _clean_lines(done.stdout) + _clean_lines(done.stderr)
+        log = "\n".join(lines)
+        if done.returncode < 0:
+            try:
+                name = signal.Signals(-done.returncode).name
+            except ValueError:
+                name = f"signal {-done.returncode}"
+            raise SimulationError(f"ngspice was killed by {name}", netlist_path=netlist_path,
+                                  ngspice_message=_excerpt(lines))
+        if _fatal_lines(lines) or done.returncode != 0:
+            summary = _failure_summary(lines)
+            if done.returncode != 0:
+                summary += f" (exit status {done.returncode})"
+            raise SimulationError(summary, netlist_path=netlist_path, ngspice_message=_excerpt(lines))
+        if not raw_file.exists():
+            raise SimulationError("ngspice wrote no raw file (is there a .tran or .ac line?)",
+                                  netlist_path=netlist_path, ngspice_message=_excerpt(lines))
+        try:
+            plots = parse_raw(raw_file.read_bytes())
+        except ValueError as exc:
+            raise SimulationError(f"cannot read ngspice's raw file: {exc}", netlist_path=netlist_path,
+                                  ngspice_message=_excerpt(lines)) from None
+    raw = plots[-1][1] if plots else {}
+    _check_output(lines, raw, plot_ok=bool(plots), netlist_path=netlist_path)
+    return finish_vectors(raw), version, log

@@ -1,0 +1,362 @@
+"""The ``'shared'`` backend: libngspice in this process, through PySpice's ``NgSpiceShared``.
+
+One engine serves the whole process under a lock and is reset after every run; runs go
+through ngspice's background thread so that they can be halted, and an engine that
+exits or will not stop is retired for good (see :mod:`rnn2spice.spice.ngspice`,
+"Safety").  The library file is ``$RNN2SPICE_LIBNGSPICE`` when set, else PySpice's
+choice (``NGSPICE_LIBRARY_PATH``, else ``libngspice.so``, then ``libngspice.so.0``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import locale
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import SimulationError
+from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
+from rnn2spice.spice.rawfile import finish_vectors
+
+#: Environment variable naming the libngspice file to load (overrides NGSPICE_LIBRARY_PATH).
+LIBNGSPICE_ENV = "RNN2SPICE_LIBNGSPICE"
+
+_INSTALL_LIBNGSPICE = (
+    "install it with `apt-get install libngspice0-dev` (Debian/Ubuntu; provides libngspice.so), "
+    "or set NGSPICE_LIBRARY_PATH to the library file, or use backend='subprocess'"
+)
+
+_STATE_LOCK = threading.Lock()       # guards the caches below
+_SHARED_ENGINE: "_SharedEngine | None" = None
+_SHARED_ERROR: str | None = None   # why the shared backend cannot start
+
+_SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per process
+_BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
+_WAIT_SLICE = 0.25               # s between checks while waiting for a background run
+
+
+class _SharedEngine:
+    """The process's libngspice instance (via PySpice) and what it printed."""
+
+    def __init__(self, ngspice, ffi, version: str):
+        self.ngspice = ngspice
+        self.ffi = ffi
+        self.version = version
+        self.dead: str | None = None  # set when ngspice asked to exit: unusable from then on
+        self.stuck = False  # a halted background run did not stop: never send it commands again
+
+    def command(self, command: str) -> None:
+        """Send one command; ngspice's verdict is read from its lines, not from PySpice."""
+        from PySpice.Spice.NgSpice.Shared import NgSpiceCircuitError, NgSpiceCommandError
+
+        try:
+            self.ngspice.exec_command(command)
+        except (NgSpiceCommandError, NgSpiceCircuitError):
+            pass  # never raised by our subclass, which does not flag stderr lines
+        except NameError as exc:  # PySpice's way of reporting a non-zero return code
+            raise SimulationError(f"ngspice shared library refused command {command!r}: {exc}") from None
+
+    def vectors_of_current_plot(self) -> tuple[str, dict[str, np.ndarray]]:
+        """(plot name, {ngspice vector name: copied array}) of the plot the last run made."""
+        lib, ffi = self.ngspice._ngspice_shared, self.ffi
+        plot = ffi.string(lib.ngSpice_CurPlot()).decode("utf-8", "replace")
+        vectors: dict[str, np.ndarray] = {}
+        names_c = lib.ngSpice_AllVecs(plot.encode("utf-8"))
+        i = 0
+        while names_c[i] != ffi.NULL:
+            name = ffi.string(names_c[i]).decode("utf-8", "replace")
+            i += 1
+            info = lib.ngGet_Vec_Info(f"{plot}.{name}".encode("utf-8"))
+            if info == ffi.NULL:
+                continue
+            n = int(info.v_length)
+            if info.v_compdata != ffi.NULL:
+                pairs = np.frombuffer(ffi.buffer(info.v_compdata, n * 16), dtype=np.float64)
+                vectors[name] = pairs[0::2] + 1j * pairs[1::2]  # a new array: ngspice may free its own
+            elif info.v_realdata != ffi.NULL:
+                vectors[name] = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
+            else:
+                vectors[name] = np.empty(0)
+        # ngspice lists vectors newest first; reversed, the order is the raw file's (scale first).
+        return plot, dict(reversed(vectors.items()))
+
+    def reset(self) -> None:
+        """Forget the circuit and all plots, so runs neither interact nor accumulate memory."""
+        for command in ("remcirc", "destroy all"):
+            try:
+                self.command(command)
+            except SimulationError:
+                pass
+
+
+def _engine_retired() -> bool:
+    """True once the process's engine has been retired (it exited, or would not stop)."""
+    engine = _SHARED_ENGINE
+    return engine is not None and engine.dead is not None
+
+
+def _shared_engine() -> _SharedEngine:
+    """The process's :class:`_SharedEngine`, created on first use (failure is cached)."""
+    global _SHARED_ENGINE, _SHARED_ERROR
+    with _STATE_LOCK:
+        if _SHARED_ENGINE is None and _SHARED_ERROR is None:
+            try:
+                _SHARED_ENGINE = _create_shared_engine()
+            except SimulationError as exc:
+                _SHARED_ERROR = str(exc)
+        if _SHARED_ERROR is not None:
+            raise SimulationError(_SHARED_ERROR)  # a fresh exception: re-raising one grows its traceback
+        assert _SHARED_ENGINE is not None
+        if _SHARED_ENGINE.dead:
+            raise SimulationError(_SHARED_ENGINE.dead)
+        return _SHARED_ENGINE
+
+
+def _library_candidates(default: str) -> list[str]:
+    chosen = os.environ.get(LIBNGSPICE_ENV)
+    if chosen:
+        return [chosen]  # the user's explicit choice: no fallback that would hide a wrong path
+    candidates = [default.format("")]
+    # Debian's runtime package (libngspice0) ships only libngspice.so.0; the unversioned
+    # name PySpice asks for comes with libngspice0-dev.
+    if "NGSPICE_LIBRARY_PATH" not in os.environ and sys.platform.startswith("linux"):
+        candidates.append("libngspice.so.0")
+    return candidates
+
+
+def _create_shared_engine() -> _SharedEngine:
+    try:
+        from PySpice.Spice.NgSpice import Shared as pyspice_shared
+    except Exception as exc:  # ImportError, or cffi/platform trouble inside PySpice
+        raise SimulationError(
+            f"the 'shared' ngspice backend needs PySpice, which failed to import ({exc}); "
+            "pip install PySpice, or use backend='subprocess'"
+        ) from None
+
+    problems = []
+    library = None
+    for candidate in _library_candidates(pyspice_shared.NgSpiceShared.LIBRARY_PATH or "libngspice{}.so"):
+        try:
+            ctypes.CDLL(candidate)
+        except OSError as exc:
+            problems.append(str(exc))
+        else:
+            library = candidate
+            break
+    if library is None:
+        raise SimulationError(
+            f"cannot load the ngspice shared library ({'; '.join(problems)}); {_INSTALL_LIBNGSPICE}"
+        )
+
+    cls = _quiet_ngspice_class(pyspice_shared)
+    pyspice_logger = pyspice_shared.NgSpiceShared._logger
+    version_filter = _DropUnsupportedVersion()
+    pyspice_logger.addFilter(version_filter)  # PySpice 1.5 knows ngspice only up to 34
+    try:
+        ngspice = _init_without_spiceinit(cls, library)
+    except SimulationError:
+        raise
+    except Exception as exc:
+        raise SimulationError(f"cannot start the ngspice shared library {library}: {exc}") from None
+    finally:
+        pyspice_logger.removeFilter(version_filter)
+    banner = "\n".join(text for _, text in ngspice.lines)
+    match = re.search(r"ngspice-(\S+)", banner)
+    version = match.group(1) if match else str(ngspice.ngspice_version or "unknown")
+    ngspice.lines.clear()
+    return _SharedEngine(ngspice, pyspice_shared.ffi, version)
+
+
+def _init_without_spiceinit(cls, library: str):
+    """``cls(library)`` (which calls ngSpice_Init) such that no ``.spiceinit`` of the
+    current directory is sourced: ngspice would run its commands, ``shell`` included."""
+    try:
+        nospiceinit = getattr(ctypes.CDLL(library), "ngSpice_nospiceinit", None)  # ngspice >= 40
+    except OSError:
+        nospiceinit = None
+    if nospiceinit is not None:
+        nospiceinit()
+    old_cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-init-") as empty:
+        os.chdir(empty)
+        try:
+            return cls(library)
+        finally:
+            os.chdir(old_cwd)
+
+
+class _DropUnsupportedVersion(logging.Filter):
+    """Drops PySpice's 'Unsupported Ngspice version NN' warning: harmless, and users can't act on it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unsupported Ngspice version")
+
+
+_QUIET_CLASS = None
+
+
+def _quiet_ngspice_class(pyspice_shared):
+    """NgSpiceShared subclass that records ngspice's output instead of judging it."""
+    global _QUIET_CLASS
+    if _QUIET_CLASS is not None:
+        return _QUIET_CLASS
+    NgSpiceShared, ffi = pyspice_shared.NgSpiceShared, pyspice_shared.ffi
+
+    class QuietNgSpiceShared(NgSpiceShared):
+        def __init__(self, library_path: str):
+            self.LIBRARY_PATH = library_path
+            self.lines: list[tuple[str, str]] = []   # (stream, text) in arrival order
+            self.exit_status: int | None = None
+            self.background_done = threading.Event()
+            super().__init__(ngspice_id=0, send_data=False, verbose=False)
+
+        def _load_library(self, verbose):
+            # As PySpice does, minus a second ffi.cdef (which raises if the API is
+            # already declared in this process).
+            if not sys.platform.startswith("win"):
+                locale.setlocale(locale.LC_NUMERIC, "C")  # ngspice parses numbers with strtod
+            try:
+                ffi.typeof("vector_info")
+            except Exception:
+                ffi.cdef((Path(pyspice_shared.__file__).parent / "api.h").read_text())
+            self._ngspice_shared = ffi.dlopen(self.library_path)
+
+        # Callbacks run in ngspice's threads: they must never raise.
+
+        @staticmethod
+        def _send_char(message_c, ngspice_id, user_data):
+            try:
+                self = ffi.from_handle(user_data)
+                text = ffi.string(message_c).decode("utf-8", "replace")
+                if text.endswith("\r") or _PROGRESS.match(text):
+                    return 0  # progress meter, sent without the stream prefix
+                stream, _, content = text.partition(" ")
+                if stream not in ("stdout", "stderr"):
+                    stream, content = "stdout", text
+                content = content.rstrip("\n")
+                self.lines.append((stream, content))
+                # PySpice's own parsers (version) read these; its error flags stay unset.
+                (self._stderr if stream == "stderr" else self._stdout).append(content)
+            except Exception:
+                pass
+            return 0
+
+        @staticmethod
+        def _exit(exit_status, immediate_unloading, quit_exit, ngspice_id, user_data):
+            try:
+                self = ffi.from_handle(user_data)
+                self.exit_status = int(exit_status)
+                self.lines.append(("stderr", f"ngspice requested exit with status {int(exit_status)}"))
+                self.background_done.set()
+            except Exception:
+                pass
+            return 0
+
+        @staticmethod
+        def _background_thread_running(not_running, ngspice_id, user_data):
+            # ngspice passes True when the background thread has *stopped*.
+            try:
+                self = ffi.from_handle(user_data)
+                self._is_running = not not_running
+                if not_running:
+                    self.background_done.set()
+            except Exception:
+                pass
+            return 0
+
+    _QUIET_CLASS = QuietNgSpiceShared
+    return QuietNgSpiceShared
+
+
+def _run_shared(netlist: str, netlist_path: Path | None,
+                timeout: float | None) -> tuple[dict[str, np.ndarray], str, str]:
+    """Run ``netlist`` in libngspice: (normalised vectors, ngspice version, log text).
+
+    Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
+    engine = _shared_engine()
+    ngspice = engine.ngspice
+    with _SHARED_LOCK:
+        ngspice.lines.clear()
+        ngspice.exit_status = None
+        timed_out = False
+        plot, raw = "", {}
+        try:
+            try:
+                ngspice.load_circuit(netlist)
+            except NameError as exc:  # non-zero return of ngSpice_Circ
+                ngspice.lines.append(("stderr", f"Error: {exc}"))
+            # A rejected netlist leaves no circuit: 'run' would only add a confusing line.
+            loaded = not _fatal_lines([t for _, t in ngspice.lines]) and ngspice.exit_status is None
+            if loaded:
+                timed_out = _run_in_background(engine, timeout)
+                if not timed_out and ngspice.exit_status is None:
+                    plot, raw = engine.vectors_of_current_plot()
+        finally:
+            lines = [text for _, text in ngspice.lines]
+            if ngspice.exit_status is not None:
+                # ngspice unwound its state for exit: it cannot be trusted again in this process.
+                engine.dead = (
+                    f"the ngspice shared library exited (status {ngspice.exit_status}) and cannot be "
+                    "reused in this process; use backend='subprocess'"
+                )
+            elif engine.stuck:
+                # bg_halt did not stop ngspice's thread: resetting under it could crash the process
+                engine.dead = (
+                    f"the ngspice shared library did not stop within {_BG_STOP_WAIT:g} s of bg_halt and "
+                    "cannot be reused in this process; use backend='subprocess'"
+                )
+            else:
+                engine.reset()
+            ngspice.lines.clear()
+
+    if timed_out:
+        raise SimulationError(
+            f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path, ngspice_message=_excerpt(lines)
+        )
+    if engine.dead:
+        raise SimulationError(engine.dead, netlist_path=netlist_path, ngspice_message=_excerpt(lines))
+    _check_output(lines, raw, plot_ok=plot not in ("", "const"), netlist_path=netlist_path)
+    return finish_vectors(raw), engine.version, "\n".join(lines)
+
+
+def _run_in_background(engine: _SharedEngine, timeout: float | None) -> bool:
+    """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C);
+    True if it timed out.  Any exception while waiting (KeyboardInterrupt) halts the run
+    first and is then re-raised."""
+    ngspice = engine.ngspice
+    lib = ngspice._ngspice_shared
+    ngspice.background_done.clear()
+    engine.command("bg_run")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    idle = 0
+    try:
+        while True:
+            wait = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                break
+            if ngspice.background_done.wait(wait):
+                return False
+            # never started, or ended without the callback: do not wait forever
+            idle = idle + 1 if not lib.ngSpice_running() else 0
+            if idle >= 2:
+                return False
+    except BaseException:
+        _halt(engine)
+        raise
+    _halt(engine)
+    return True
+
+
+def _halt(engine: _SharedEngine) -> None:
+    """Ask ngspice's background thread to stop and wait for it; mark the engine stuck if not."""
+    engine.command("bg_halt")
+    if not engine.ngspice.background_done.wait(_BG_STOP_WAIT) and engine.ngspice._ngspice_shared.ngSpice_running():
+        engine.stuck = True

@@ -1,0 +1,102 @@
+"""The imported network and what every importer shares: formats, limits, equations, checks.
+
+An importer reads a trained discrete-time RNN into an :class:`ImportedNetwork` in
+column-vector form (``W`` is n x n, ``W_in`` n x m, ``w_out`` p x n); :func:`_check_network`
+then checks the shapes common to every format.  The equation strings go into the spec's
+provenance and into the header of the spec file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import ModelError, UsageError
+from rnn2spice.network.spec import MAX_INPUTS, MAX_NEURONS
+
+FORMATS = ("keras", "torch", "npz")
+#: Networks up to this size are written inline in the YAML; larger ones use an NPZ file.
+INLINE_MAX_NEURONS = 8
+#: Default trial length (steps) when the model file does not record its sequence length.
+DEFAULT_STEPS = 100
+NPZ_KEYS = ("W", "U", "W_in", "b", "w_out", "b_out", "tau")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+DISCRETE_EQ = "h[k] = tanh(W h[k-1] + W_in x[k] + b), h[-1] = 0"
+LINEAR_DISCRETE_EQ = "h[k] = W h[k-1] + W_in x[k] + b, h[-1] = 0"
+CONTINUOUS_EQ = "tau dh/dt = -h + tanh(W h + W_in x + b), h(0) = 0"
+LINEAR_CONTINUOUS_EQ = "tau dh/dt = -h + W h + W_in x + b, h(0) = 0"
+
+
+@dataclass(eq=False)
+class ImportedNetwork:
+    """A discrete-time RNN as read from a file, in column-vector form (float64)."""
+
+    w: np.ndarray                    # (n, n)  recurrent weights W
+    w_in: np.ndarray                 # (n, m)  input weights
+    bias: np.ndarray | None          # (n,) or None when the model has no recurrent bias
+    w_out: np.ndarray | None = None  # (p, n)
+    b_out: np.ndarray | None = None  # (p,)
+    activation: str = "tanh"
+    tau: np.ndarray | None = None    # (n,) s, only when the file records it (npz)
+    steps: int | None = None         # sequence length recorded in the file
+    format: str = ""
+    layout: str = ""
+    details: dict = field(default_factory=dict)  # dataset names, versions
+
+    @property
+    def n(self) -> int:
+        return self.w.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.w_in.shape[1]
+
+
+def _real(arr, where: str, path: Path) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "fiu":
+        raise ModelError(where, f"dtype {arr.dtype}", f"in {path.name} must hold real numbers")
+    arr = arr.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        idx = "".join(f"[{i}]" for i in bad[0])
+        raise ModelError(f"{where}{idx}", float(arr[tuple(bad[0])]), f"in {path.name} must be finite")
+    return arr
+
+
+def _check_network(net: ImportedNetwork, path: Path) -> None:
+    n = net.w.shape[0]
+    where = net.details.get("names", {})
+    if net.w.ndim != 2 or net.w.shape[1] != n or n == 0:
+        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", "the recurrent matrix must be square and non-empty")
+    if n > MAX_NEURONS:
+        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", f"too large: at most {MAX_NEURONS} neurons are supported")
+    if net.w_in.ndim != 2 or net.w_in.shape[0] != n:
+        raise ModelError(where.get("w_in", "W_in"), f"shape {net.w_in.shape}", f"must have n = {n} rows (after transposing)")
+    if net.w_in.shape[1] > MAX_INPUTS:
+        raise ModelError(where.get("w_in", "W_in"), f"shape {net.w_in.shape}", f"at most {MAX_INPUTS} inputs are supported")
+    if net.bias is not None and net.bias.shape != (n,):
+        raise ModelError(where.get("bias", "b"), f"shape {net.bias.shape}", f"must have n = {n} entries")
+    if net.w_out is not None:
+        if net.w_out.ndim != 2 or net.w_out.shape[1] != n:
+            raise ModelError(where.get("w_out", "w_out"), f"shape {net.w_out.shape}", f"the readout must have n = {n} columns")
+        if net.b_out is not None and net.b_out.shape != (net.w_out.shape[0],):
+            raise ModelError(where.get("b_out", "b_out"), f"shape {net.b_out.shape}",
+                             f"must have p = {net.w_out.shape[0]} entries, one per output")
+    elif net.b_out is not None:
+        raise ModelError(where.get("b_out", "b_out"), "given", "a readout bias needs readout weights w_out")
+
+
+def positive_seconds(value, field: str) -> float:
+    """A finite positive number of seconds, or UsageError naming the option."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{field} must be a positive number of seconds (got {value!r})") from None
+    if not (math.isfinite(x) and x > 0):
+        raise UsageError(f"{field} must be a positive number of seconds (got {value!r})")
+    return x

@@ -1,0 +1,109 @@
+"""PyTorch importer: one ``nn.RNN`` (+ one ``nn.Linear`` readout) from a ``state_dict``.
+
+``torch``
+    A PyTorch ``state_dict`` (``torch.save(model.state_dict(), 'm.pt')``) of a module with
+    one single-layer, unidirectional ``nn.RNN`` and optionally one ``nn.Linear`` readout.
+    ``W = weight_hh_l0``, ``W_in = weight_ih_l0``, ``b = bias_ih_l0 + bias_hh_l0``,
+    ``w_out = <linear>.weight``, ``b_out = <linear>.bias``.  A state_dict does not record
+    the nonlinearity: ``tanh`` (nn.RNN's default) is assumed.  Needs torch
+    (``pip install 'rnn2spice[torch]'``); the file is read with ``weights_only=True``.
+
+torch is imported inside :func:`read_torch` only, so that the other formats work without it
+(and a missing torch gives :data:`TORCH_INSTALL` as a :class:`MissingDependencyError`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import MissingDependencyError, ModelError
+from rnn2spice.workflows.importers.network import ImportedNetwork, _real
+
+TORCH_INSTALL = ("reading PyTorch files needs torch, which is not installed: "
+                 "pip install 'rnn2spice[torch]' (CPU wheels: add --index-url "
+                 "https://download.pytorch.org/whl/cpu), or export the weights with numpy.savez and "
+                 "import the .npz (keys W, U, b, w_out, b_out)")
+
+
+def read_torch(path: Path) -> ImportedNetwork:
+    """nn.RNN (+ nn.Linear) from a state_dict saved by ``torch.save``."""
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError(TORCH_INSTALL) from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused, corrupt file, not a torch file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
+                         f"(save model.state_dict(), not the module): {first}") from None
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise ModelError("model", path.name, f"holds a {type(obj).__name__}, not a state_dict (a mapping of names to tensors)")
+    tensors = {}
+    for key, val in obj.items():
+        if not isinstance(val, torch.Tensor):
+            raise ModelError(f"{path.name}: {key}", type(val).__name__, "is not a tensor")
+        tensors[key] = val.detach().cpu().to(torch.float64).numpy() if val.is_floating_point() else val.cpu().numpy()
+    hh = [k for k in tensors if k.endswith("weight_hh_l0")]
+    if not hh:
+        raise ModelError("model", path.name, "no nn.RNN weights (no key ending in weight_hh_l0); "
+                         f"keys: {', '.join(list(tensors)[:8])}")
+    if len(hh) > 1:
+        raise ModelError("model", path.name, f"{len(hh)} recurrent layers ({', '.join(hh)}); only one nn.RNN can be imported")
+    pre = hh[0][: -len("weight_hh_l0")]
+    extra = [k for k in tensors if k.startswith(pre) and re.search(r"_l[1-9]\d*$|_reverse$|weight_hr_l0$", k)]
+    if extra:
+        raise ModelError(f"{path.name}: {extra[0]}", "present", "only single-layer, unidirectional nn.RNN without "
+                         "projections can be imported")
+    names = {"w": f"{pre}weight_hh_l0", "w_in": f"{pre}weight_ih_l0"}
+    if names["w_in"] not in tensors:
+        raise ModelError("model", path.name, f"has {names['w']} but no {names['w_in']}")
+    w = _real(tensors[names["w"]], names["w"], path)
+    w_in = _real(tensors[names["w_in"]], names["w_in"], path)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        gates = " (LSTM or GRU?)" if w.ndim == 2 and w.shape[0] in (3 * w.shape[1], 4 * w.shape[1]) else ""
+        raise ModelError(names["w"], f"shape {w.shape}", "must be square for nn.RNN" + gates)
+    n = w.shape[0]
+    used = {names["w"], names["w_in"]}
+    bias = None
+    for key in (f"{pre}bias_ih_l0", f"{pre}bias_hh_l0"):
+        if key in tensors:
+            b = _real(tensors[key], key, path)
+            if b.shape != (n,):
+                raise ModelError(key, f"shape {b.shape}", f"must have {n} entries")
+            bias = b if bias is None else bias + b
+            used.add(key)
+    if bias is not None:
+        names["bias"] = " + ".join(k for k in (f"{pre}bias_ih_l0", f"{pre}bias_hh_l0") if k in used)
+    # readout: a linear layer whose weight is (p, n)
+    rest = {k: v for k, v in tensors.items() if k not in used}
+    candidates = [k[: -len("weight")] for k, v in rest.items()
+                  if k.endswith("weight") and v.ndim == 2 and v.shape[1] == n]
+    if len(candidates) > 1:
+        raise ModelError("model", path.name, "several possible readout layers ("
+                         + ", ".join(c + "weight" for c in candidates) + "); keep one nn.Linear after the RNN")
+    w_out = b_out = None
+    if candidates:
+        lin = candidates[0]
+        names["w_out"] = f"{lin}weight"
+        w_out = _real(rest.pop(names["w_out"]), names["w_out"], path)
+        if f"{lin}bias" in rest:
+            names["b_out"] = f"{lin}bias"
+            b_out = _real(rest.pop(names["b_out"]), names["b_out"], path)
+        else:
+            b_out = np.zeros(w_out.shape[0])
+    if rest:
+        raise ModelError(f"{path.name}: {next(iter(rest))}", f"shape {tuple(rest[next(iter(rest))].shape)}",
+                         "unrecognised parameter; only nn.RNN (+ one nn.Linear readout) can be imported")
+    details = {"names": names, "torch_version": str(torch.__version__),
+               "assumed": "nonlinearity tanh (nn.RNN default; a state_dict does not record it)"}
+    return ImportedNetwork(w=w, w_in=w_in, bias=bias, w_out=w_out, b_out=b_out, format="torch",
+                           layout="torch-state_dict", details=details)

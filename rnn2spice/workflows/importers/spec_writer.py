@@ -1,0 +1,222 @@
+"""From an imported network to a spec: :func:`build_spec`, :func:`spec_yaml` and :func:`import_model`.
+
+The spec is YAML; matrices of networks with more than :data:`INLINE_MAX_NEURONS` neurons
+go to ``<spec stem>.npz`` beside it.  Its default input (:func:`default_inputs`) is one
+rectangular pulse on input 0 and 0 on the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice._version import __version__
+from rnn2spice.errors import OutputError, UsageError
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.spec import NAME_RE, RnnSpec, spec_from_dict
+from rnn2spice.report.files import check_writable, write_atomic
+from rnn2spice.workflows.importers.detect import read_model
+from rnn2spice.workflows.importers.network import (CONTINUOUS_EQ, DEFAULT_STEPS, DISCRETE_EQ, INLINE_MAX_NEURONS,
+                                                   LINEAR_CONTINUOUS_EQ, LINEAR_DISCRETE_EQ, ImportedNetwork,
+                                                   positive_seconds)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_name(path: Path) -> str:
+    """A spec name from a file name: [A-Za-z][A-Za-z0-9_-]*, at most 64 characters."""
+    stem = path.name.split(".")[0] if not path.name.startswith(".") else path.stem
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_")
+    if not name or not name[0].isalpha():
+        name = "net-" + name
+    return name[:64].rstrip("-_") or "net"
+
+
+def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | None = None,
+               name: str | None = None, t_stop: float | None = None,
+               npz_name: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The spec mapping (YAML-ready) and the arrays for its NPZ file (empty when inline).
+
+    ``npz_name``: file the matrices go to when the network has more than
+    :data:`INLINE_MAX_NEURONS` neurons (required then).
+    """
+    dt = positive_seconds(dt, "--dt")
+    if tau is not None:
+        tau_vec = np.full(net.n, positive_seconds(tau, "--tau"))
+        tau_from = "--tau"
+    elif net.tau is not None:
+        tau_vec = net.tau
+        tau_from = "the model file"
+    else:
+        tau_vec = np.full(net.n, dt)
+        tau_from = "tau = dt"
+    steps = net.steps or DEFAULT_STEPS
+    t_stop = steps * dt if t_stop is None else positive_seconds(t_stop, "--t-stop")
+    name = name if name is not None else default_name(source)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UsageError(f"--name must match [A-Za-z][A-Za-z0-9_-]* with at most 64 characters (got {name!r})")
+
+    arrays: dict[str, np.ndarray] = {"W": net.w, "W_in": net.w_in}
+    if net.bias is not None:
+        arrays["b"] = net.bias
+    if net.w_out is not None:
+        arrays["w_out"] = net.w_out
+        arrays["b_out"] = net.b_out if net.b_out is not None else np.zeros(net.w_out.shape[0])
+    uniform = bool(np.all(tau_vec == tau_vec[0]))
+    if not uniform:
+        arrays["tau"] = tau_vec
+    inline = net.n <= INLINE_MAX_NEURONS
+    if not inline and not npz_name:
+        raise UsageError("a network this large needs an NPZ file for its matrices (npz_name)")
+
+    def ref(key):
+        return arrays[key].tolist() if inline else {"file": npz_name, "key": key}
+
+    linear = net.activation == "linear"
+    data: dict = {
+        "name": name,
+        "description": (f"Imported from {source.name} ({net.format}, {net.layout}): "
+                        f"{net.n} neurons, {net.m} inputs"
+                        + (f", {net.w_out.shape[0]} outputs" if net.w_out is not None else "")
+                        + f"; discrete step dt = {dt!r} s mapped to tau = {float(tau_vec[0]) if uniform else 'per neuron'} s."),
+        "convention": "ctrnn",
+        "activation": net.activation,
+        "tau": float(tau_vec[0]) if uniform else ref("tau"),
+        "w": ref("W"),
+        "w_in": ref("W_in"),
+    }
+    if net.bias is not None:
+        data["bias"] = ref("b")
+    if net.w_out is not None:
+        data["w_out"] = ref("w_out")
+        data["b_out"] = ref("b_out")
+    data["inputs"] = default_inputs(net.m, dt, t_stop)
+    data["t_stop"] = float(t_stop)
+    data["provenance"] = {
+        "importer": f"rnn2spice {__version__}",
+        "source": {
+            "file": source.name,
+            "sha256": sha256_file(source),
+            "format": net.format,
+            "layout": net.layout,
+            **{k: v for k, v in net.details.items() if k != "names" and v is not None},
+            "datasets": dict(net.details.get("names", {})),
+        },
+        "mapping": {
+            "discrete": LINEAR_DISCRETE_EQ if linear else DISCRETE_EQ,
+            "continuous": LINEAR_CONTINUOUS_EQ if linear else CONTINUOUS_EQ,
+            "dt": float(dt),
+            "tau_from": tau_from,
+            "input": "x(t) = x[k] for k dt <= t < (k+1) dt (sample and hold)",
+            "alignment": "h[k] corresponds to h((k+1) dt)",
+            "readout": "y = w_out h + b_out" if net.w_out is not None else None,
+            "recurrent_bias": net.bias is not None,
+            "steps_in_file": net.steps,
+        },
+        "default_input": "one pulse of height 1 on input 0 (20 steps from step 50, 1-step edges), 0 on the others",
+    }
+    return data, ({} if inline else arrays)
+
+
+def default_inputs(m: int, dt: float, t_stop: float) -> list:
+    """Pulse (height 1, width 20 dt, delay 50 dt, edges dt) on input 0, zero on the others.
+
+    Shortened proportionally when the trial is shorter than 100 steps.
+    """
+    steps = max(1, int(round(t_stop / dt)))
+    delay = min(50, steps // 5) * dt
+    width = max(1, min(20, steps // 10)) * dt
+    edge = dt if steps >= 10 else t_stop / 100
+    inputs = []
+    for l in range(m):
+        if l == 0:
+            inputs.append({"kind": "pulse", "low": 0.0, "high": 1.0, "delay": float(delay), "rise": float(edge),
+                           "fall": float(edge), "width": float(width), "period": float(2 * t_stop + delay + width + 2 * edge)})
+        else:
+            inputs.append({"kind": "pwl", "points": [[0.0, 0.0]]})
+    return inputs
+
+
+def spec_yaml(data: dict) -> str:
+    import yaml
+
+    prov = data["provenance"]["mapping"]
+    source = data["provenance"]["source"]["file"]
+    source = source if source.isprintable() else repr(source)  # a newline in a file name would end the comment
+    header = (
+        f"# Written by rnn2spice import from {source}\n"
+        f"# (sha256 {data['provenance']['source']['sha256']}).\n"
+        f"# Discrete network:  {prov['discrete']}, step dt = {prov['dt']!r} s\n"
+        f"# Circuit model:     {prov['continuous']}\n"
+        "# Input sample x[k] is held over [k dt, (k+1) dt); h[k] ~ h((k+1) dt).\n"
+        "# The inputs below are a default pulse for `rnn2spice check`; `rnn2spice task` replaces them.\n"
+    )
+    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()})
+    return buf.getvalue()
+
+
+@dataclass(frozen=True, eq=False)
+class ImportResult:
+    spec: RnnSpec
+    spec_path: Path
+    npz_path: Path | None
+    network: ImportedNetwork
+
+
+def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,
+                 fmt: str | None = None, name: str | None = None, t_stop: float | None = None) -> ImportResult:
+    """Read ``model``, write the spec ``output`` (YAML) and, for large networks, its NPZ.
+
+    Everything is read, built and validated before anything is written; both files are
+    written atomically (the NPZ first, so the spec never refers to a missing file).
+    """
+    model, output = Path(model), Path(output)
+    dt = positive_seconds(dt, "--dt")
+    if tau is not None:
+        positive_seconds(tau, "--tau")
+    if t_stop is not None:
+        positive_seconds(t_stop, "--t-stop")
+    if output.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"--output must be a .yaml or .yml file (got {str(output)!r})")
+    check_writable(output, "--output")
+    npz_path = output.with_suffix(".npz")
+    net = read_model(model, fmt)
+    inline = net.n <= INLINE_MAX_NEURONS
+    if not inline:
+        check_writable(npz_path, "--output (matrices)")
+        if npz_path.resolve() == model.resolve():
+            raise OutputError(f"--output: the matrices would go to {str(npz_path)!r}, which is the model file "
+                              "being imported; choose another output name")
+    if output.resolve() == model.resolve():
+        raise OutputError(f"--output: {str(output)!r} is the model file being imported")
+    data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
+                              npz_name=None if inline else npz_path.name)
+    # validate the spec before writing anything (inline copy of the arrays)
+    check = dict(data)
+    for key, val in data.items():
+        if isinstance(val, dict) and set(val) == {"file", "key"}:
+            check[key] = arrays[val["key"]].tolist()
+    spec_from_dict(check)
+    text = spec_yaml(data)
+    if not inline:
+        write_atomic(npz_path, npz_bytes(arrays), field="--output (matrices)")
+    write_atomic(output, text, field="--output")
+    spec = load_spec(output)
+    return ImportResult(spec, output, None if inline else npz_path, net)

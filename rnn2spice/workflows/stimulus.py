@@ -1,0 +1,214 @@
+"""Task stimuli: the input samples of a trial and their sample-and-hold waveform.
+
+Input: the continuous input holds ``x[k]`` over ``[k dt, (k+1) dt)`` (sample and hold), written
+as a PWL whose edges take ``EDGE_FRACTION * dt`` from each step boundary.  Consecutive equal
+samples make no knot.  Alignment: ``h[k]`` is compared with the continuous state at
+``t = (k+1) dt`` (the forward-Euler step of size ``tau = dt`` of the CTRNN *is* the discrete
+map).  The circuit's readout is linearly interpolated at those times (its own step is
+~100x shorter than dt); the circuit-vs-reference error is taken at ngspice's own time points.
+
+Response window: steps ``[start, end)``; for the delayed-decision stimulus ``start = 120 + d``
+and ``end = T`` (the task's target is non-zero there).
+
+Delayed-decision stimulus (``pulse``; data README, Jarne's generator with mem_gap 0):
+370 steps; 0 except a 20-step pulse of height ``value`` starting at step ``50 + d``,
+``d`` uniform in 1..70, smoothed by a 10-point Hann window (``same``-mode convolution over
+the 20 pulse samples, divided by the window's sum); Gaussian noise of std ``noise`` added to
+every sample of every input.  Random numbers: ``numpy.random.default_rng(seed)``, per trial
+first ``d`` then the noise.  The pulse goes to input 0, other inputs get only noise.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import SpecError, UsageError
+from rnn2spice.network.spec import MAX_PWL_POINTS, RnnSpec
+from rnn2spice.network.waveform import Pwl
+
+KINDS = ("pulse",)
+TRIAL_STEPS = 370
+PULSE_START = 50
+PULSE_STEPS = 20
+MAX_JITTER = 70
+RESPONSE_START = 120
+HANN_POINTS = 10
+#: Edge of the sample-and-hold PWL, as a fraction of dt.
+EDGE_FRACTION = 0.01
+MAX_STEPS = MAX_PWL_POINTS // 2
+MAX_TRIALS = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class Stimulus:
+    """One trial's input samples ``x`` (steps, m), its response window, what it should give."""
+
+    x: np.ndarray
+    window: tuple[int, int]
+    label: str
+    value: float | None = None   # pulse value = the task's target over the window
+    delay: int | None = None     # d (steps)
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "steps": int(self.x.shape[0]), "window": list(self.window),
+                "value": self.value, "delay_steps": self.delay}
+
+
+# --------------------------------------------------------------------------- stimuli
+
+def hann_pulse(value: float, steps: int = PULSE_STEPS, points: int = HANN_POINTS) -> np.ndarray:
+    """A ``steps``-sample pulse of height ``value`` smoothed by a ``points``-point Hann window."""
+    from scipy.signal import convolve
+    from scipy.signal.windows import hann
+
+    win = hann(points)
+    return convolve(np.full(steps, float(value)), win, mode="same") / win.sum()
+
+
+def pulse_trials(value: float, *, trials: int = 1, seed: int = 0, noise: float = 0.0,
+                 delay: int | None = None, steps: int = TRIAL_STEPS, m: int = 1) -> list[Stimulus]:
+    """Delayed-decision trials (module docstring); ``delay`` fixes d instead of drawing it."""
+    if not math.isfinite(value):
+        raise UsageError(f"--value must be a finite number (got {value!r})")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise UsageError(f"--noise must be a non-negative standard deviation (got {noise!r})")
+    if not 1 <= trials <= MAX_TRIALS:
+        raise UsageError(f"--trials must be between 1 and {MAX_TRIALS} (got {trials!r})")
+    if delay is not None and not 1 <= delay <= MAX_JITTER:
+        raise UsageError(f"--delay must be between 1 and {MAX_JITTER} steps (got {delay!r})")
+    last_d = delay if delay is not None else MAX_JITTER
+    if not RESPONSE_START + last_d < steps <= MAX_STEPS:
+        raise UsageError(f"--steps must be more than {RESPONSE_START + last_d} (the response window starts at "
+                         f"{RESPONSE_START} + d) and at most {MAX_STEPS} (got {steps!r})")
+    if m < 1:
+        raise UsageError("the pulse stimulus needs a network with at least one input (the spec has m = 0)")
+    rng = np.random.default_rng(seed)
+    pulse = hann_pulse(value)
+    out = []
+    for i in range(trials):
+        d = int(rng.integers(1, MAX_JITTER + 1)) if delay is None else int(delay)
+        x = np.zeros((steps, m))
+        x[PULSE_START + d:PULSE_START + d + PULSE_STEPS, 0] = pulse
+        if noise > 0:
+            x = x + noise * rng.standard_normal((steps, m))
+        out.append(Stimulus(x, (RESPONSE_START + d, steps), f"pulse {value:g}, d = {d}"
+                            + (f", noise {noise:g}" if noise else "") + f", seed {seed} #{i}", float(value), d))
+    return out
+
+
+def load_stimulus_file(path: str | Path, m: int, window: tuple[int, int | None] | None = None) -> list[Stimulus]:
+    """Samples from ``.npy`` or CSV, one value per dt.
+
+    ``.npy``: shape (steps,) for m = 1, (steps, m), (trials, steps) for m = 1, or
+    (trials, steps, m) (the Keras ``x_train`` layout).  CSV: one row per step, one column
+    per input, an optional header row, ``#`` comment lines.  ``window`` (steps) defaults to
+    the whole trial.
+    """
+    path = Path(path)
+    where = "--stimulus"
+    if not path.is_file():
+        raise SpecError(where, str(path), "file not found" if not path.exists() else "is not a file")
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise SpecError(where, path.name, f"cannot read as a .npy array: {exc}") from None
+        if arr.dtype.kind not in "fiu":
+            raise SpecError(where, f"dtype {arr.dtype}", f"{path.name} must hold real numbers")
+        arr = arr.astype(float)
+        if arr.ndim == 1:
+            arr = arr[None, :, None]
+        elif arr.ndim == 2:
+            arr = arr[None] if arr.shape[1] == m else (arr[:, :, None] if m == 1 else arr[None])
+        elif arr.ndim != 3:
+            raise SpecError(where, f"shape {arr.shape}", f"{path.name} must have 1 to 3 dimensions")
+    else:
+        arr = _read_samples_csv(path)[None]
+    if arr.shape[2] != m:
+        raise SpecError(where, f"{arr.shape[2]} input column(s)", f"the spec has m = {m} inputs")
+    if arr.shape[1] < 1 or arr.shape[1] > MAX_STEPS:
+        raise SpecError(where, f"{arr.shape[1]} steps", f"must have between 1 and {MAX_STEPS} steps")
+    if arr.shape[0] > MAX_TRIALS:
+        raise SpecError(where, f"{arr.shape[0]} trials", f"at most {MAX_TRIALS} trials")
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        t, k, l = (int(i) for i in bad[0])
+        raise SpecError(where, float(arr[t, k, l]), f"{path.name}: trial {t}, step {k}, input {l} is not finite")
+    steps = arr.shape[1]
+    win = check_window(window, steps)
+    return [Stimulus(arr[i], win, f"{path.name} #{i}") for i in range(arr.shape[0])]
+
+
+def _read_samples_csv(path: Path) -> np.ndarray:
+    rows = []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, row in enumerate(csv.reader(fh), start=1):
+                if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                    continue
+                try:
+                    vals = [float(c) for c in row]
+                except ValueError:
+                    if not rows:
+                        continue  # header
+                    raise SpecError("--stimulus", path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
+                if rows and len(vals) != len(rows[0]):
+                    raise SpecError("--stimulus", path.name, f"line {lineno}: {len(vals)} columns, expected {len(rows[0])}")
+                rows.append(vals)
+                if len(rows) > MAX_STEPS:
+                    raise SpecError("--stimulus", path.name, f"more than {MAX_STEPS} steps")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError("--stimulus", path.name, f"cannot read: {exc}") from None
+    if not rows:
+        raise SpecError("--stimulus", path.name, "holds no samples (one row per step, one column per input)")
+    return np.array(rows, dtype=float)
+
+
+def check_window(window, steps: int) -> tuple[int, int]:
+    if window is None:
+        return (0, steps)
+    start, end = window
+    end = steps if end is None else end
+    if not 0 <= start < end <= steps:
+        raise UsageError(f"--window must satisfy 0 <= START < END <= {steps} steps (got {start}:{end})")
+    return (int(start), int(end))
+
+
+def parse_window(text: str | None) -> tuple[int, int | None] | None:
+    if text is None:
+        return None
+    parts = text.split(":")
+    try:
+        if len(parts) == 1:
+            return (int(parts[0]), None)
+        if len(parts) == 2:
+            return (int(parts[0]), int(parts[1]) if parts[1].strip() else None)
+    except ValueError:
+        pass
+    raise UsageError(f"--window must be START or START:END in steps (got {text!r})")
+
+
+def hold_pwl(samples: np.ndarray, dt: float, edge: float) -> Pwl:
+    """Sample and hold as a PWL: ``x[k]`` on ``[k dt + edge, (k+1) dt]``, a ramp before."""
+    ts, vs = [0.0], [float(samples[0])]
+    for k in range(1, samples.shape[0]):
+        if samples[k] != samples[k - 1]:
+            ts += [k * dt, k * dt + edge]
+            vs += [float(samples[k - 1]), float(samples[k])]
+    t_end = samples.shape[0] * dt
+    if ts[-1] < t_end:
+        ts.append(t_end)
+        vs.append(float(samples[-1]))
+    return Pwl(tuple(ts), tuple(vs))
+
+
+def stimulus_spec(spec: RnnSpec, x: np.ndarray, dt: float, edge_fraction: float = EDGE_FRACTION) -> RnnSpec:
+    """The spec with the stimulus as its inputs and ``t_stop = steps * dt``."""
+    inputs = tuple(hold_pwl(x[:, l], dt, edge_fraction * dt) for l in range(spec.m))
+    return dataclasses.replace(spec, inputs=inputs, t_stop=x.shape[0] * dt, t_step=None)

@@ -1,0 +1,86 @@
+"""Proof of equivalence before simulation: certify a netlist against its network.
+
+:func:`verify` compiles the network (or reads an existing netlist file) and hands the
+netlist *text* to :mod:`rnn2spice.analysis.certificate`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnn2spice.analysis.certificate import TOLERANCE, Certificate, verify_netlist
+from rnn2spice.circuit.compiler import Realisation, compile_rnn
+from rnn2spice.errors import UsageError
+from rnn2spice.network.spec import RnnSpec
+
+#: Netlists larger than this are refused before reading (a 2000-neuron dense network is ~300 MB).
+MAX_NETLIST_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class VerifyResult:
+    """A certificate with what it certified: the spec, the netlist's source and its realisation."""
+
+    spec: RnnSpec
+    certificate: Certificate
+    source: str                       # "compiled, form ..., coupling ..." or the netlist file
+    realisation: Realisation | None   # None for an existing netlist file
+
+    @property
+    def passed(self) -> bool:
+        return self.certificate.passed
+
+    def report(self) -> dict:
+        """The JSON report of ``rnn2spice verify``."""
+        spec, cert = self.spec, self.certificate
+        return {"spec": spec.name, "n": spec.n, "m": spec.m, "netlist": self.source,
+                "form": cert.form, "passed": cert.passed, "certificate": cert.as_dict(),
+                "realisation": self.realisation.as_dict() if self.realisation is not None else None}
+
+    def summary(self) -> str:
+        spec, c = self.spec, self.certificate.counts
+        lines = [f"spec {spec.name}: n = {spec.n}, m = {spec.m}, {spec.convention}/{spec.activation}; "
+                 f"netlist: {self.source}",
+                 f"netlist elements: {c['elements']} ({c['resistors']} R of which {c['negative_resistors']} "
+                 f"negative, {c['capacitors']} C, {c['inductors']} L, {c['gyrators']} gyrators, "
+                 f"{c['vccs'] + c['cccs'] + c['vcvs'] + c['ccvs']} controlled sources, "
+                 f"{c['behavioural_sources']} behavioural sources)"]
+        if self.realisation is not None:
+            lines.append(self.realisation.describe())
+        lines.append(self.certificate.describe())
+        return "\n".join(lines)
+
+
+def read_netlist_file(path: str | os.PathLike) -> str:
+    """The text of an existing netlist file (ASCII, regular, at most MAX_NETLIST_BYTES)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--netlist: {str(path)!r} is not a regular file")
+        if info.st_size > MAX_NETLIST_BYTES:
+            raise UsageError(f"--netlist: {str(path)!r} is larger than {MAX_NETLIST_BYTES} bytes")
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--netlist: cannot read {str(path)!r}: {exc}") from None
+
+
+def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
+           netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE) -> VerifyResult:
+    """Certify that the circuit of ``net`` realises it (A = w - lam, B = w_in, drive, h0).
+
+    ``netlist``: certify this existing file instead of compiling (``form`` and ``coupling``
+    are then not used).  ``tolerance``: pass threshold on the relative discrepancies.
+    """
+    if not (tolerance > 0 and tolerance < float("inf")):
+        raise UsageError(f"tolerance must be a positive finite number (got {tolerance!r})")
+    if netlist is not None:
+        text, realisation, source = read_netlist_file(netlist), None, str(netlist)
+    else:
+        compiled = compile_rnn(net, form=form, coupling=coupling)
+        text, realisation = compiled.netlist, compiled.realisation
+        source = f"compiled, form {form}, coupling {coupling}"
+    return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance), source, realisation)
