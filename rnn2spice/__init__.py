@@ -31,6 +31,7 @@ from rnn2spice.errors import (CertificateFailed, MissingDependencyError, ModelEr
                               ReferenceSolverError, Rnn2SpiceError, SimulationError, SpecError, UsageError)
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
+from rnn2spice.spice.ngspice import BackendFallbackWarning
 from rnn2spice.workflows.ac import AcResult
 from rnn2spice.workflows.importers import ImportResult, import_model
 from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
@@ -52,4 +53,5 @@ __all__ = [
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
+    "BackendFallbackWarning",
 ]

@@ -50,15 +50,16 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
 
 
 def compile(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",  # noqa: A001 (the verb users expect)
-            accuracy: str = "default") -> CompiledNetwork:
+            accuracy: str = "default", rtol: float | None = None) -> CompiledNetwork:
     """The circuit of ``net``: ``.netlist`` (ngspice text), ``.circuit`` (the element IR),
     ``.realisation`` (what it costs), ``.state_probes``.
 
     ``form``: ``parallel`` (R||C cells, the state is a node voltage) or ``series`` (R-L
     loops, a loop current); ``coupling``: ``vccs`` (controlled sources) or ``gyrator``
-    (resistors + gyrators, parallel linear networks); ``accuracy``: ``default`` or ``high``.
+    (resistors + gyrators, parallel linear networks); ``accuracy``: ``default`` (the step
+    aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``: any other target.
     """
-    return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy)
+    return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
 
 
 def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = DEFAULT_POINTS_PER_DECADE,
@@ -72,6 +73,7 @@ def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = 
 
 def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float | None = None, value: float = 1.0,
          trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
+         rtol: float | None = None,
          backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
          dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False) -> TaskResult:
     """Run a trained network's task on the discrete network, the continuous reference and the circuit.
@@ -85,5 +87,5 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     step = spec_dt(net, dt)
     if stimuli is None:
         stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
-    return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, backend=backend, timeout=timeout,
+    return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, rtol=rtol, backend=backend, timeout=timeout,
                     tolerance=tolerance, dead_zone=dead_zone, strict=strict)

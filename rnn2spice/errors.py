@@ -81,10 +81,16 @@ class CertificateFailed(Rnn2SpiceError, ValueError):
         super().__init__(message)
 
 
-def _show_field(field: object, limit: int = 80) -> str:
+#: Longest echo of a user value in a message (characters); longer ones end in "...".
+SHOW_LIMIT = 80
+
+
+def _show_field(field: object, limit: int = SHOW_LIMIT) -> str:
     """A field path as typed, unless it holds control characters (a hostile key): then
-    its repr(), so it cannot start a new line or drive the terminal; shortened."""
-    text = str(field)
+    its repr(), so it cannot start a new line or drive the terminal; shortened.  Only the
+    first few hundred characters are ever looked at."""
+    text = field if isinstance(field, str) else shown(field, 4 * limit)
+    text = text[: 4 * limit]
     if not text.isprintable():
         text = repr(text)
     if len(text) > limit:
@@ -92,9 +98,88 @@ def _show_field(field: object, limit: int = 80) -> str:
     return text
 
 
-def _show(value: object, limit: int = 80) -> str:
+def _show(value: object, limit: int = SHOW_LIMIT) -> str:
     """repr() of a value, shortened so a huge matrix does not flood the terminal."""
-    text = repr(value)
-    if len(text) > limit:
+    return shown(value, limit)
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """Free text for a one-line message (a parser's complaint, an OS error): control
+    characters escaped, cut to ``limit`` characters (ending in ``...``)."""
+    text = str(text)[: 4 * limit]
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _Full(Exception):
+    """The bounded repr has its characters."""
+
+
+def shown(value: object, limit: int = SHOW_LIMIT) -> str:
+    """``repr(value)`` cut to ``limit`` characters (ending in ``...`` when cut), built
+    piece by piece and stopped as soon as the limit is passed: the cost is bounded by
+    ``limit``, not by the size of the value, so a matrix of millions of entries, a YAML alias
+    bomb (a list that is the same list many times over) or a self-containing list costs no
+    more than a number.  Every echo of a user value in a message goes through here.
+    """
+    parts: list[str] = []
+    room = [limit + 1]
+
+    def put(text: str) -> None:
+        parts.append(text[: room[0]])
+        room[0] -= len(text)
+        if room[0] <= 0:
+            raise _Full
+
+    def items(seq, opening: str, closing: str, one: str = "") -> None:
+        put(opening)
+        for i, item in enumerate(seq):
+            if i:
+                put(", ")
+            walk(item)
+        put(one + closing)
+
+    def walk(v) -> None:
+        kind = type(v)
+        if kind is str:
+            put(repr(v[: room[0]]) if len(v) > room[0] else repr(v))
+        elif kind in (bytes, bytearray):
+            put(repr(v[: room[0]]) if len(v) > room[0] else repr(v))
+        elif kind is int:
+            try:
+                put(repr(v))
+            except ValueError:  # beyond sys.get_int_max_str_digits()
+                put(f"<integer of {v.bit_length()} bits>")
+        elif kind is list:
+            items(v, "[", "]")
+        elif kind is tuple:
+            items(v, "(", ")", "," if len(v) == 1 else "")
+        elif kind is dict:
+            put("{")
+            for i, (key, item) in enumerate(v.items()):
+                if i:
+                    put(", ")
+                walk(key)
+                put(": ")
+                walk(item)
+            put("}")
+        elif kind in (set, frozenset):
+            if not v:
+                put(f"{kind.__name__}()")
+            else:
+                items(v, "{" if kind is set else "frozenset({", "}" if kind is set else "})")
+        else:
+            put(repr(v))
+
+    try:
+        walk(value)
+    except _Full:
+        pass
+    except RecursionError:
+        parts.append("...")
+        room[0] = 0
+    text = "".join(parts)
+    if room[0] <= 0 or len(text) > limit:
         text = text[: limit - 3] + "..."
     return text

@@ -1,18 +1,206 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine (as root) for rnn2spice: ngspice from apt, and a
-# virtualenv in .venv with the package and its test extras.  Safe to run again.
+# Set up a Debian/Ubuntu machine for rnn2spice: ngspice from apt, and a virtualenv in .venv
+# with the package and its test extras.  Safe to run again (it only changes what is missing),
+# and quiet unless something goes wrong.
+#
+# On Debian 12 (bookworm) ngspice comes from bookworm-backports (46 and later: KLU solver,
+# shared-library fixes); the apt source for it is derived from the machine's own Debian entry
+# (same mirror).  The bookworm release's ngspice 39 is kept as well, unpacked (not installed)
+# into .venv/ngspice-39, so that both versions can be tested; select it with
+#     . .venv/ngspice-39/env        (sets RNN2SPICE_NGSPICE and RNN2SPICE_LIBNGSPICE)
+# Elsewhere the distribution's ngspice is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-for pkg in ngspice libngspice0 libngspice0-dev; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+ROOT=$(pwd)
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+APT_GET=(env DEBIAN_FRONTEND=noninteractive $SUDO apt-get -y -qq -o Dpkg::Use-Pty=0)
+PKGS=(ngspice libngspice0 libngspice0-dev)
+WANT_MAJOR=46            # lowest ngspice accepted from bookworm-backports
+OLD_PREFIX="$ROOT/.venv/ngspice-39"
+
+. /etc/os-release 2>/dev/null || true
+codename=${VERSION_CODENAME:-}
+quietly() {  # run "$@"; its output is shown only when it fails
+    local log rc=0
+    log=$(mktemp)
+    "$@" >"$log" 2>&1 || rc=$?
+    [ $rc -eq 0 ] || cat "$log" >&2
+    rm -f "$log"
+    return $rc
+}
+updated=0
+apt_update() {
+    [ $updated -eq 1 ] && return 0
+    quietly $SUDO apt-get update -qq
+    updated=1
+}
+
+installed_version() {  # the installed version of package $1, or nothing
+    dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "ii" {print $2}'
+}
+
+# Writes the deb822 source for ${codename}-backports, derived from the first active entry
+# for ${codename} in /etc/apt/sources.list or /etc/apt/sources.list.d/* (URI, components,
+# Signed-By); prints nothing and returns 1 when there is no such entry.
+backports_source() {
+    python3 - "$codename" "${APT_ETC:-/etc/apt}" <<'EOF'
+import glob, re, sys
+codename, etc = sys.argv[1], sys.argv[2]
+entries = []  # (uri, components, signed_by)
+for path in [f"{etc}/sources.list", *sorted(glob.glob(f"{etc}/sources.list.d/*.list"))]:
+    try:
+        lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        m = re.match(r"deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s+(.*)", line)
+        if m and m.group(3) in (codename, codename + "-backports"):
+            signed = re.search(r"signed-by=(\S+)", m.group(1) or "")
+            entries.append((m.group(2), m.group(4).split(), signed.group(1) if signed else None, m.group(3)))
+for path in sorted(glob.glob(f"{etc}/sources.list.d/*.sources")):
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        continue
+    for stanza in re.split(r"\n\s*\n", text):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line.startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                fields[key] = value.strip()
+        if fields.get("enabled", "yes").lower() == "no" or "deb" not in fields.get("types", "").split():
+            continue
+        suites = fields.get("suites", "").split()
+        for suite in (codename, codename + "-backports"):
+            if suite in suites and fields.get("uris"):
+                signed = fields.get("signed-by", "")
+                entries.append((fields["uris"].split()[0], fields.get("components", "main").split(),
+                                signed if signed and "\n" not in signed else None, suite))
+if any(suite.endswith("-backports") for *_, suite in entries):
+    print("present")
+    sys.exit(0)
+for uri, components, signed, suite in entries:
+    if "security" in uri:
+        continue
+    print("Types: deb")
+    print(f"URIs: {uri}")
+    print(f"Suites: {codename}-backports")
+    print(f"Components: {' '.join(components)}")
+    if signed:
+        print(f"Signed-By: {signed}")
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+install_distribution_ngspice() {
+    local need=()
+    for pkg in "${PKGS[@]}"; do
+        [ -n "$(installed_version "$pkg")" ] || need+=("$pkg")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        apt_update
+        quietly "${APT_GET[@]}" install "${need[@]}"
+    fi
+}
+
+# ngspice >= $WANT_MAJOR from bookworm-backports (all three packages at the same version).
+install_backports_ngspice() {
+    local pkg current ok=1
+    current=$(installed_version ngspice)
+    for pkg in "${PKGS[@]}"; do
+        [ "$(installed_version "$pkg")" = "$current" ] || ok=0
+    done
+    if [ $ok -eq 1 ] && dpkg --compare-versions "${current:-0}" ge "$WANT_MAJOR"; then
+        return 0
+    fi
+    local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
+    if ! source=$(backports_source); then
+        echo "setup: no apt source entry for $codename found; cannot add $codename-backports" >&2
+        return 1
+    fi
+    if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
+        echo "$source" | $SUDO tee "$file" >/dev/null
+    fi
+    apt_update
+    quietly "${APT_GET[@]}" install -t "$codename-backports" "${PKGS[@]}"
+    current=$(installed_version ngspice)
+    if dpkg --compare-versions "${current:-0}" lt "$WANT_MAJOR"; then
+        echo "setup: $codename-backports gave ngspice ${current:-nothing}, need >= $WANT_MAJOR" >&2
+        return 1
+    fi
+}
+
+# ngspice 39 (the bookworm release) unpacked into $OLD_PREFIX, with the libraries its binary
+# needs that are not installed, a wrapper that runs it against them, and an env file.
+unpack_ngspice_39() {
+    local stamp="$OLD_PREFIX/.complete" version
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$OLD_PREFIX" ] \
+        && "$OLD_PREFIX/bin/ngspice" -v 2>/dev/null | grep -q 'ngspice-39'; then
+        return 0
+    fi
+    version=$(apt-cache madison ngspice 2>/dev/null | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
+    if [ -z "$version" ]; then
+        apt_update
+        version=$(apt-cache madison ngspice | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
+    fi
+    [ -n "$version" ] || { echo "setup: apt knows no ngspice 39 for $codename" >&2; return 1; }
+    local tmp; tmp=$(mktemp -d)
+    chmod 755 "$tmp"; chown _apt "$tmp" 2>/dev/null || true  # apt downloads as user _apt
+    # The libraries ngspice 39 links against that are not installed (after the upgrade).
+    local deps=() dep
+    for dep in $(apt-cache depends "ngspice=$version" "libngspice0=$version" 2>/dev/null \
+                 | awk '$1 == "Depends:" && $2 ~ /^lib/ {print $2}' | sort -u); do
+        [ -n "$(installed_version "$dep")" ] || deps+=("$dep")
+    done
+    (cd "$tmp" && quietly apt-get download -qq "ngspice=$version" "libngspice0=$version" "${deps[@]}")
+    rm -rf "$OLD_PREFIX"
+    mkdir -p "$OLD_PREFIX"
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$OLD_PREFIX"; done
+    rm -rf "$tmp"
+    rm -rf "$OLD_PREFIX/usr/share/doc" "$OLD_PREFIX/usr/share/man" "$OLD_PREFIX/usr/share/info"
+    local libdir; libdir=$(dirname "$(find "$OLD_PREFIX" -name 'libngspice.so.0' | head -1)")
+    # spinit names its code models by absolute path: point it at the unpacked ones.
+    sed -i "s#/usr/lib/#$OLD_PREFIX/usr/lib/#g" "$OLD_PREFIX/usr/share/ngspice/scripts/spinit"
+    mkdir -p "$OLD_PREFIX/bin"
+    cat >"$OLD_PREFIX/bin/ngspice" <<EOF
+#!/bin/sh
+# ngspice $version unpacked by scripts/setup.sh: its libraries, scripts and code models.
+export LD_LIBRARY_PATH="$libdir:$OLD_PREFIX/lib/$(basename "$libdir")\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+export SPICE_LIB_DIR="$OLD_PREFIX/usr/share/ngspice"
+export SPICE_SCRIPTS="$OLD_PREFIX/usr/share/ngspice/scripts"
+exec "$OLD_PREFIX/usr/bin/ngspice" "\$@"
+EOF
+    chmod 755 "$OLD_PREFIX/bin/ngspice"
+    cat >"$OLD_PREFIX/env" <<EOF
+# . this file to make rnn2spice use ngspice $version (both backends)
+export RNN2SPICE_NGSPICE="$OLD_PREFIX/bin/ngspice"
+export RNN2SPICE_LIBNGSPICE="$libdir/libngspice.so.0"
+EOF
+    if ! "$OLD_PREFIX/bin/ngspice" -v 2>/dev/null | grep -q 'ngspice-39'; then
+        echo "setup: the unpacked ngspice $version does not run:" >&2
+        "$OLD_PREFIX/bin/ngspice" -v >&2 || true
+        return 1
+    fi
+    echo "$OLD_PREFIX" >"$stamp"
+}
+
+if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
+    install_backports_ngspice
+else
+    install_distribution_ngspice
 fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-echo "setup done: $(ngspice -v 2>/dev/null | grep -o 'ngspice-[0-9.]*' | head -1), $(.venv/bin/rnn2spice --version)"
+quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+if [ "$codename" = "bookworm" ]; then
+    unpack_ngspice_39
+fi
+echo "setup done: $(.venv/bin/rnn2spice --version)$([ -x "$OLD_PREFIX/bin/ngspice" ] && echo "; ngspice 39 in .venv/ngspice-39")"

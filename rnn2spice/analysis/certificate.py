@@ -1,8 +1,11 @@
-"""Equivalence certificate: read an emitted netlist back and prove it realises the spec.
+"""Equivalence certificate: prove that what ngspice will simulate realises the spec.
 
-The certificate does not trust the compiler or the IR.  It parses the netlist TEXT with
-the strict reader (:mod:`rnn2spice.circuit.reader`), builds the circuit's state equations
-from the elements alone (:mod:`rnn2spice.analysis.mna`) and compares them with the spec
+The certificate does not trust the compiler or the IR, nor Python's reading of the text.
+It parses the netlist TEXT with the strict reader (:mod:`rnn2spice.circuit.reader`: the
+topology, and nothing outside the subset reaches ngspice), loads the text into ngspice
+without running it and takes every element value, initial condition and source parameter
+as ngspice holds it (:mod:`rnn2spice.analysis.held`), builds the circuit's state equations
+from those elements alone (:mod:`rnn2spice.analysis.mna`) and compares them with the spec
 (THEORY.md sections 1-4):
 
     circuit:  dy/dt = A_c y + B_c u + c_c        y = the saved probes (.save), u = Vx_<l>
@@ -10,7 +13,12 @@ from the elements alone (:mod:`rnn2spice.analysis.mna`) and compares them with t
 
 Pass when ``max|A_c - A| / max|A|`` and ``max|B_c - w_in| / max|w_in|`` are both at most
 ``tolerance`` (default 1e-12); the constant drive (linear networks) and, for a transient,
-the initial state are checked the same way.
+the initial state are checked the same way.  Besides: every coupling the spec does not
+have (an off-diagonal zero of A, a zero of w_in) must be exactly zero in the circuit (a
+stray coupling can change a network's dynamics completely, however small); ngspice must
+have loaded every element; a transient must carry ``uic`` and ngspice's step, stop and
+maximum step must be the compiled circuit's; every input source's transient function, as
+ngspice holds it, must be the spec's waveform.
 
 Tanh networks are compared through their linearisation at 0; the constant sources (the
 bias) do not enter it, so for them the drive is not compared.
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
 from rnn2spice.analysis.mna import StateEquations, state_equations
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.reader import parse_netlist
@@ -59,6 +68,10 @@ class Certificate:
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
     equations: StateEquations | None = None
+    values_from: str = ""          # 'ngspice 39' (asked after loading the text) or 'text'
+    ngspice_seconds: float = 0.0   # of that, the ngspice query
+    misread: tuple = ()            # (element, parameter, text value, ngspice value)
+    problems: tuple = ()           # analysis, initial conditions, sources, missing elements
 
     def as_dict(self) -> dict:
         return {
@@ -75,6 +88,12 @@ class Certificate:
             "linearised_at_0": self.linearised,
             "netlist_elements": self.counts,
             "seconds": self.seconds,
+            "values_from": self.values_from,
+            "ngspice_seconds": self.ngspice_seconds,
+            "problems": list(self.problems),
+            "misread_by_ngspice": [{"element": e, "parameter": p, "text": _json_float(a), "ngspice": _json_float(b)}
+                                   for e, p, a, b in self.misread[:20]],
+            "misread_count": len(self.misread),
         }
 
     def describe(self) -> str:
@@ -85,10 +104,18 @@ class Certificate:
             parts.append(f"drive error {self.drive_error:.1e}")
         if self.h0_error is not None:
             parts.append(f"h0 error {self.h0_error:.1e}")
-        text = (f"certificate (netlist text -> state equations{', linearised at 0' if self.linearised else ''}): "
+        source = f"values as {self.values_from} holds them" if self.values_from.startswith("ngspice") else "values as written"
+        text = (f"certificate (netlist -> state equations, {source}{', linearised at 0' if self.linearised else ''}): "
                 f"{', '.join(parts)} (tolerance {self.tolerance:.0e}) in {self.seconds * 1e3:.1f} ms: {verdict}")
-        if not self.passed:
+        if self.misread:
+            worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
+            text += (f"\n  ngspice reads {len(self.misread)} value(s) differently from the text (largest: "
+                     f"{worst[0]} {worst[1]} {worst[2]!r} -> {worst[3]!r}); certified with ngspice's")
+        if not self.passed and self.worst:
             text += "\n  " + describe_worst(self.worst)
+        for problem in self.problems:
+            if problem != self.worst.get("problem"):
+                text += "\n  " + problem
         return text
 
 
@@ -103,6 +130,10 @@ def describe_worst(worst: dict) -> str:
         where += f" ({' <- '.join(names)})"
     return (f"largest discrepancy at {where}: circuit {worst['circuit']!r}, spec {worst['spec']!r} "
             f"(relative {worst['relative_error']:.3e})")
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(a), abs(b)) if a != b else 0.0
 
 
 def _json_float(x: float):
@@ -125,22 +156,49 @@ def _compare(name: str, circuit: np.ndarray, spec: np.ndarray) -> tuple[float, d
                  "circuit": float(circuit[pos]), "spec": float(spec[pos]), "relative_error": _json_float(err)}
 
 
-def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE) -> Certificate:
-    """Certify that netlist ``text`` realises ``spec`` (an :class:`~rnn2spice.spec.RnnSpec`).
+def _stray(name: str, circuit: np.ndarray, spec: np.ndarray, off_diagonal: bool) -> tuple[float, dict]:
+    """A coupling the spec does not have: non-zero in the circuit where the spec is exactly 0."""
+    if circuit.shape != spec.shape or circuit.size == 0:
+        return 0.0, {}
+    stray = (spec == 0) & (circuit != 0)
+    if off_diagonal:
+        np.fill_diagonal(stray, False)
+    if not stray.any():
+        return 0.0, {}
+    pos = np.unravel_index(int(np.argmax(np.where(stray, np.abs(circuit), -1.0))), stray.shape)
+    return math.inf, {"matrix": name, "row": int(pos[0]), "col": int(pos[1]), "circuit": float(circuit[pos]),
+                      "spec": 0.0, "relative_error": "inf",
+                      "problem": f"{name}[{pos[0]}, {pos[1]}] is {float(circuit[pos])!r} in the circuit, exactly 0 "
+                                 f"in the spec: a coupling the network does not have"}
 
-    Raises :class:`NetlistError` for text outside the subset; a netlist that parses but
-    does not realise the spec gives ``passed = False`` and ``worst`` says where.
+
+def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=None,
+                   ngspice: bool = True) -> Certificate:
+    """Certify that netlist ``text`` realises ``spec`` (an :class:`~rnn2spice.spec.RnnSpec`)
+    as ngspice will simulate it.
+
+    ``analysis``: the compiled circuit's :class:`~rnn2spice.circuit.ir.Transient` or
+    ``AcSweep`` that ngspice's reading of the analysis card must match (None: a transient's
+    stop time must be the spec's ``t_stop`` and its maximum step at most ``t_step``).
+    ``ngspice=False`` certifies the values as the text states them, without asking ngspice
+    (the certificate says so in ``values_from``).
+
+    Raises :class:`NetlistError` for text outside the subset and :class:`SimulationError`
+    when ngspice cannot be run or does not load the text; a netlist that loads but does not
+    realise the spec gives ``passed = False`` and ``worst`` / ``problems`` say where.
     """
     start = _time.perf_counter()
     net = parse_netlist(text)
+    held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
     # One BLAS thread: the matrices are small and OpenBLAS threads spin against any other
     # busy process (a 100 x 100 solve measured 100 ms instead of 0.4 ms on a loaded box).
     with threadpool_limits(limits=1, user_api="blas"):
-        eq = state_equations(net)
+        eq = state_equations(held.net)
     _, w_in, drive = spec.paper_form()
-    a_err, a_info = _compare("A", eq.a, spec.state_matrix())
-    b_err, b_info = _compare("B", eq.b, np.asarray(w_in))
-    checks = [(a_err, a_info), (b_err, b_info)]
+    a_spec, b_spec = spec.state_matrix(), np.asarray(w_in)
+    a_err, a_info = _compare("A", eq.a, a_spec)
+    b_err, b_info = _compare("B", eq.b, b_spec)
+    checks = [(a_err, a_info), (b_err, b_info), _stray("A", eq.a, a_spec, True), _stray("B", eq.b, b_spec, False)]
     if (spec.activation == "linear") == eq.linearised:
         a_err = math.inf
         problem = ("the netlist has behavioural (tanh) sources, the spec is linear" if eq.linearised
@@ -150,9 +208,14 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE) -> Certific
     if eq.c is not None and spec.activation == "linear":
         drive_err, info = _compare("drive", eq.c, np.asarray(drive))
         checks.append((drive_err, info))
+    problems = [f"ngspice did not load or report {name} {param} (line {net.line_of.get(name, '?')})"
+                for name, param in held.missing]
     if isinstance(net.analysis, ir.Transient):
         h0_err, info = _compare("h0", eq.y0, np.asarray(spec.h0))
         checks.append((h0_err, info))
+        problems += waveform_problems(held, spec)
+    problems += analysis_problems(net, spec, analysis)
+    checks += [(math.inf, {"matrix": "netlist", "problem": p}) for p in problems]
     worst_err, worst = max(checks, key=lambda t: t[0])
     if worst.get("row") is not None and worst["row"] < len(eq.probes):
         worst["row_probe"] = eq.probes[worst["row"]]
@@ -161,15 +224,19 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE) -> Certific
         elif worst["matrix"] == "B":
             worst["col_input"] = f"Vx_{worst['col']}"
     passed = all(err <= tolerance for err, _ in checks)
+    stray = [info["problem"] for err, info in checks[2:4] if err > 0]
     return Certificate(passed=passed, a_error=a_err, b_error=b_err, worst=worst if worst_err > 0 else {},
                        tolerance=tolerance, drive_error=drive_err, h0_error=h0_err, n=eq.a.shape[0],
                        m=eq.b.shape[1], form=eq.form, linearised=eq.linearised, counts=net.counts(),
-                       seconds=_time.perf_counter() - start, equations=eq)
+                       seconds=_time.perf_counter() - start, equations=eq,
+                       values_from=f"ngspice {held.version}" if ngspice else "text", ngspice_seconds=held.seconds,
+                       misread=held.misread, problems=tuple(stray + problems))
 
 
 def certify(compiled, *, tolerance: float = TOLERANCE) -> Certificate:
-    """Certify a :class:`~rnn2spice.compiler.CompiledNetwork` from its netlist text."""
-    return verify_netlist(compiled.netlist, compiled.spec, tolerance=tolerance)
+    """Certify a :class:`~rnn2spice.compiler.CompiledNetwork` from its netlist text, with
+    ngspice's analysis card held to the compiled one."""
+    return verify_netlist(compiled.netlist, compiled.spec, tolerance=tolerance, analysis=compiled.circuit.analysis)
 
 
 # =========================================================================== check integration

@@ -14,17 +14,21 @@ Realisations registered here:
 * ``("parallel", "gyrator")``, linear only: alpha = S + K by ``RS_<i>_<j>`` (conductance
   S_ij between h_i and h_j), ``RG_<i>`` (conductance -g_i to ground, g_i the row sum of S)
   and ``XG_<i>_<j>`` (ideal gyrator of conductance K_ij, i < j); drive and inputs as above.
+  Values are chosen so that the cancellations hold as ngspice reads them
+  (:func:`reciprocal_network`).
 
 Element order: cells, coupling, drives, input sources, input couplings.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from rnn2spice.circuit import ir
+from rnn2spice.circuit.spicenum import spice_exact
 from rnn2spice.circuit.parts import (BuildContext, Realisation, form_header, inputs, realisation,
                                      resistive_flags, summing_costs, summing_nodes)
 from rnn2spice.network.spec import RnnSpec
@@ -77,29 +81,73 @@ def vccs_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
 
 def reciprocal_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
     """alpha = S + K: resistors for S, ground conductances for its diagonal remainder,
-    gyrators for K (THEORY.md section 2)."""
+    gyrators for K (THEORY.md section 2), with values chosen as ngspice will read them.
+
+    ngspice computes a resistor's conductance as 1/R from the R it reads, and a gyrator's
+    gain through the subcircuit-parameter path (:mod:`~rnn2spice.circuit.spicenum`), so
+    1/(1/S_ij) is in general not S_ij and a coupling that must vanish would not: for a
+    one-way pair (alpha_ij or alpha_ji exactly 0) the resistance is chosen among the doubles
+    next to 1/S_ij such that ngspice reads it exactly and its conductance G = 1/R is exactly
+    a gyration conductance ngspice can hold, and the gyrator gets +-G itself, so the zero
+    entry is G - G = 0 in ngspice's matrix.  The ground remainder g_i = S_ii + sum_j G_ij is
+    computed from those conductances (``-R_ij`` itself when it cancels a single coupling
+    resistor exactly), so the diagonal is right with the values as read."""
     n = alpha.shape[0]
     s = (alpha + alpha.T) / 2.0
     k_part = (alpha - alpha.T) / 2.0
+    held: dict[tuple[int, int], tuple[float, float]] = {}  # (i, j) -> (R, 1/R as ngspice computes it)
     for i in range(n):
         for j in range(i + 1, n):
             if s[i, j] != 0.0:
+                one_way = k_part[i, j] != 0.0 and (alpha[i, j] == 0.0 or alpha[j, i] == 0.0)
+                r = _exact_near(1.0 / float(s[i, j]), lambda r: spice_exact(r) and (
+                    not one_way or spice_exact(1.0 / r, "numparam")))
                 # conductance S_ij between i and j injects S_ij (v_j - v_i) into i
-                ctx.add(ir.Resistor(f"RS_{i}_{j}", f"h{i}", f"h{j}", float(1.0 / s[i, j])))
-    g = s.sum(axis=1)  # g_i = S_ii + sum_{j != i} S_ij
-    for i in np.nonzero(g)[0]:
+                ctx.add(ir.Resistor(f"RS_{i}_{j}", f"h{i}", f"h{j}", r))
+                held[i, j] = held[j, i] = (r, 1.0 / r)
+    ground = []
+    for i in range(n):
+        mine = [held[i, j] for j in range(n) if (i, j) in held]
+        g = math.fsum([float(s[i, i])] + [c for _, c in mine])  # g_i = S_ii + sum_{j != i} G_ij
+        if g == 0.0:
+            continue
+        if s[i, i] == 0.0 and len(mine) == 1:
+            r = -mine[0][0]  # 1/(-R) = -(1/R): cancels the one coupling resistor exactly
+        else:
+            r = _exact_near(-1.0 / g, spice_exact)
         # conductance -g_i to ground supplies the rest of S_ii
-        ctx.add(ir.Resistor(f"RG_{i}", f"h{i}", "0", float(-1.0 / g[i])))
+        ctx.add(ir.Resistor(f"RG_{i}", f"h{i}", "0", r))
+        ground.append(r)
     for i in range(n):
         for j in range(i + 1, n):
             if k_part[i, j] != 0.0:
-                ctx.add(ir.Gyrator(f"XG_{i}_{j}", f"h{i}", f"h{j}", float(k_part[i, j])))
+                if (i, j) in held and alpha[j, i] == 0.0:
+                    g = held[i, j][1]       # alpha_ji = G - g = 0
+                elif (i, j) in held and alpha[i, j] == 0.0:
+                    g = -held[i, j][1]      # alpha_ij = G + g = 0
+                else:
+                    g = _exact_near(float(k_part[i, j]), lambda x: spice_exact(x, "numparam"))
+                ctx.add(ir.Gyrator(f"XG_{i}_{j}", f"h{i}", f"h{j}", g))
     real = resistive_flags(s, k_part)
-    off = s[~np.eye(n, dtype=bool)]
-    real["positive_resistors"] = int(np.count_nonzero(off > 0) // 2 + np.count_nonzero(g < 0))
-    real["negative_resistors"] = int(np.count_nonzero(off < 0) // 2 + np.count_nonzero(g > 0))
+    coupling = [r for (i, j), (r, _) in held.items() if i < j] + ground
+    real["positive_resistors"] = sum(1 for r in coupling if r > 0)
+    real["negative_resistors"] = sum(1 for r in coupling if r < 0)
     real["gyrators"] = int(np.count_nonzero(np.triu(k_part, 1)))
     return real
+
+
+def _exact_near(x: float, ok: Callable[[float], bool], tries: int = 200) -> float:
+    """``x`` or the nearest double to it for which ``ok`` holds (``x`` if none within ``tries``
+    units in the last place)."""
+    if ok(x):
+        return x
+    up = down = x
+    for _ in range(tries):
+        up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
+        for y in (up, down):
+            if ok(y):
+                return y
+    return x
 
 
 def _linear(ctx: BuildContext, network: Callable[[BuildContext, np.ndarray], dict]) -> Realisation:

@@ -22,10 +22,18 @@ import re
 from dataclasses import dataclass, field
 
 from rnn2spice.circuit import ir
+from rnn2spice.circuit.spicenum import expression_value, read
 from rnn2spice.errors import NetlistError
 from rnn2spice.network.waveform import Pulse, Pwl, Sine
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+#: Longest token (field of a card) the subset has: a number written as '.17g' is at most
+#: 24 characters, a name 64, ``I=<number>*tanh(V(<name>))`` 100.  Checked before any
+#: pattern sees a token or a card (the number pattern backtracks quadratically on a long
+#: run of digits: a 30 000-digit token would take ~40 s).
+_MAX_TOKEN = 128
+#: Longest card the whole-card patterns (_FAST) are tried on: 6 fields and their blanks.
+_MAX_FAST_CARD = 6 * _MAX_TOKEN + 64
 _NUM_RE = re.compile(_NUM + r"\Z")
 _IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
 _TITLE_RE = re.compile(r"[A-Za-z0-9 _:.()=,+/-]{1,120}\Z")
@@ -34,6 +42,7 @@ _PRINTABLE_RE = re.compile(r"[\x20-\x7e\t]*\Z")
 _V_REST_RE = re.compile(
     rf"DC\s+({_NUM})(?:\s+AC\s+({_NUM}))?(?:\s+(PULSE|SIN|PWL)\s*\(([^()]*)\))?\s*\Z", re.IGNORECASE)
 _B_RE = re.compile(rf"([IV])=({_NUM})\*tanh\(V\(([A-Za-z0-9][A-Za-z0-9_]{{0,63}})\)\)\Z", re.IGNORECASE)
+_M_RE = re.compile(rf"m=({_NUM})\Z", re.IGNORECASE)
 _PROBE_RE = re.compile(r"([vi])\(([A-Za-z0-9][A-Za-z0-9_]{0,63})\)\Z", re.IGNORECASE)
 _OPTION_KEYS = ("reltol", "abstol", "vntol", "chgtol", "trtol")
 _ELEMENT_LETTERS = "RCLGFEHIVBX"
@@ -63,6 +72,10 @@ class ParsedNetlist:
     analysis: ir.Transient | ir.AcSweep
     has_gyrator_subckt: bool
     text_of: dict = field(default_factory=dict)  # line number -> text (continuations joined)
+    uic: bool | None = None  # the .tran card ends in 'uic' (None for .ac)
+    #: behavioural source name -> (text of G in ``I=G*tanh(..)``, text of m or None)
+    tanh_texts: dict = field(default_factory=dict)
+    tran_tokens: tuple = ()  # the numbers of the .tran card as written (step stop [start [max]])
 
     def fail(self, name: str, problem: str) -> NetlistError:
         """A :class:`NetlistError` naming the line of element ``name``."""
@@ -111,6 +124,7 @@ def parse_netlist(text: str) -> ParsedNetlist:
 
     # Join '+' continuation lines (only PWL sources of V cards use them).
     logical: list[tuple[int, str]] = []
+    pieces: dict[int, list[str]] = {}  # index in logical -> continuation texts (joined once: linear)
     for i, line in enumerate(physical[1:], start=2):
         stripped = line.strip()
         if stripped and line[0] in " \t":
@@ -118,17 +132,20 @@ def parse_netlist(text: str) -> ParsedNetlist:
         if stripped.startswith("+"):
             if not logical or logical[-1][1][:1].upper() != "V":
                 raise _fail(i, line, "'+' continuation line that does not continue a V source")
-            lineno, prev = logical[-1]
-            logical[-1] = (lineno, prev + " " + stripped[1:].strip())
+            pieces.setdefault(len(logical) - 1, [logical[-1][1]]).append(stripped[1:].strip())
         else:
             logical.append((i, line))
+    for idx, parts in pieces.items():
+        logical[idx] = (logical[idx][0], " ".join(parts))
 
     elements: list[ir.Element] = []
     line_of: dict[str, int] = {}
+    tanh_texts: dict[str, tuple[str, str | None]] = {}
     options: dict[str, float] = {}
     saves: list[str] = []
     save_line: dict[str, int] = {}
-    analysis = None
+    analysis = uic = None
+    tran_tokens: tuple[str, ...] = ()
     subckt = False
     ended = False
     it = iter(range(len(logical)))
@@ -146,6 +163,9 @@ def parse_netlist(text: str) -> ParsedNetlist:
                 raise _fail(lineno, line, "comment text outside the netlist subset")
             continue
         if stripped.startswith("."):
+            longest = max(map(len, stripped.split()))
+            if longest > _MAX_TOKEN:
+                raise _fail(lineno, line, f"a field of {longest} characters (the subset has at most {_MAX_TOKEN})")
             card = stripped.split()[0].lower()
             if card == ".subckt":
                 block = [logical[idx + k][1].strip() if idx + k < len(logical) else "" for k in range(4)]
@@ -177,6 +197,10 @@ def parse_netlist(text: str) -> ParsedNetlist:
                 if analysis is not None:
                     raise _fail(lineno, line, "second analysis card (exactly one .tran or .ac)")
                 analysis = _parse_tran(lineno, line) if card == ".tran" else _parse_ac(lineno, line)
+                if card == ".tran":
+                    tran_tokens = tuple(stripped.split()[1:])
+                    uic = bool(tran_tokens) and tran_tokens[-1].lower() == "uic"
+                    tran_tokens = tran_tokens[:-1] if uic else tran_tokens
             elif card == ".end" and stripped.lower() == ".end":
                 ended = True
             else:
@@ -193,6 +217,9 @@ def parse_netlist(text: str) -> ParsedNetlist:
             raise _fail(lineno, line, f"duplicate element name {element.name!r} (first on line {line_of[key]})")
         line_of[key] = lineno
         elements.append(element)
+        if letter == "B":
+            tokens = stripped.split()
+            tanh_texts[key] = (_B_RE.match(tokens[3]).group(2), _M_RE.match(tokens[4]).group(1) if len(tokens) == 5 else None)
 
     if not ended:
         raise NetlistError(f"netlist line {len(physical)}: missing .end card")
@@ -219,7 +246,8 @@ def parse_netlist(text: str) -> ParsedNetlist:
         if kind == "i" and name not in vsources:
             raise _fail(save_line[probe], text_of[save_line[probe]],
                         f"probe {probe} names no V source")
-    return ParsedNetlist(title, tuple(elements), line_of, options, tuple(saves), analysis, subckt, text_of)
+    return ParsedNetlist(title, tuple(elements), line_of, options, tuple(saves), analysis, subckt, text_of,
+                         uic, tanh_texts, tran_tokens)
 
 
 def _terminals(e) -> tuple[str, ...]:
@@ -247,13 +275,39 @@ def _nodes_of(e) -> tuple[str, ...]:
     return (e.p, e.n, e.arg)  # TanhVoltage
 
 
-def _number(lineno: int, line: str, token: str, what: str) -> float:
+def _number(lineno: int, line: str, token: str, what: str, path: str = "device") -> float:
+    if len(token) > _MAX_TOKEN:
+        raise _fail(lineno, line, f"a number of {len(token)} characters for {what} (the subset has at most {_MAX_TOKEN})")
     if not _NUM_RE.match(token):
         raise _fail(lineno, line, f"malformed number {token!r} for {what} (plain decimal, no unit suffix)")
     x = float(token)
     if not math.isfinite(x):
         raise _fail(lineno, line, f"number {token!r} for {what} is not finite")
+    _check_spice_reading(lineno, line, token, x, what, path)
     return x
+
+
+def _suspicious(token: str, x: float) -> bool:
+    """Whether ngspice's reading of ``token`` may be more than a few units in the last place
+    from ``x = float(token)``: only when the exponent has more than three digits (its C int
+    wraps), the mantissa more than 25 (its double overflows), or ``x`` is zero, subnormal or
+    near the range ends (pow(10, e) under- or overflows).  Otherwise INPevaluate and
+    ft_numparse err by a few ulps at most (spicenum)."""
+    mantissa, _, exponent = token.lower().partition("e")
+    return (len(exponent.lstrip("+-")) > 3 or len(mantissa) > 26
+            or not (1e-290 < abs(x) < 1e290) or x == 0.0)
+
+
+def _check_spice_reading(lineno: int, line: str, token: str, x: float, what: str, path: str = "device") -> None:
+    """Refuse a number that ngspice would silently read as something else (a wrapped
+    exponent, an underflow to 0, an overflow): relative difference above 1e-12."""
+    if not _suspicious(token, x):
+        return
+    got = read(token, path)
+    if got == x or (math.isfinite(got) and abs(got - x) <= 1e-12 * max(abs(got), abs(x))):
+        return
+    raise _fail(lineno, line, f"ngspice reads the number {token!r} for {what} as {got!r}, not {x!r} "
+                              "(its parser is not Python's; write the value in plain range)")
 
 
 def _node(lineno: int, line: str, token: str) -> str:
@@ -282,12 +336,14 @@ _FAST_TYPES = {"R": ir.Resistor, "G": ir.Vccs, "E": ir.Vcvs, "F": ir.Cccs, "H": 
 def _fast_element(letter: str, stripped: str):
     """The element of a well-formed R, G, E, F or H card, or None (then the slow path decides)."""
     pattern = _FAST.get(letter)
-    m = pattern.match(stripped) if pattern else None
+    m = pattern.match(stripped) if pattern and len(stripped) <= _MAX_FAST_CARD else None
     if m is None:
         return None
     *names, number = m.groups()
     names = [x.lower() for x in names]
     value = float(number)
+    if _suspicious(number, value):
+        return None  # the slow path checks ngspice's reading
     if not math.isfinite(value) or (letter == "R" and value == 0.0) or any(x in _GROUND_ALIASES for x in names[1:]):
         return None
     return _FAST_TYPES[letter](*names, value)
@@ -296,6 +352,9 @@ def _fast_element(letter: str, stripped: str):
 def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
     letter = stripped[0].upper()
     tokens = stripped.split()
+    for tok in tokens:
+        if len(tok) > _MAX_TOKEN:
+            raise _fail(lineno, line, f"a field of {len(tok)} characters (the subset has at most {_MAX_TOKEN})")
     name = tokens[0]
     if not _IDENT_RE.match(name):
         raise _fail(lineno, line, f"malformed element name {name!r}")
@@ -362,11 +421,20 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
         wave = _waveform(lineno, line, m.group(3), m.group(4)) if m.group(3) else None
         return ir.VoltageSource(name, node(1), node(2), wave, dc, ac)
     if letter == "B":
-        expect(4, "B<name> a b I=g*tanh(V(z))  or  V=g*tanh(V(z))")
+        if len(tokens) != 5:
+            expect(4, "B<name> a b I=g*tanh(V(z)) [m=multiplier]  or  V=g*tanh(V(z)) [m=multiplier]")
         m = _B_RE.match(tokens[3])
         if not m:
             raise _fail(lineno, line, "behavioural source must be I=g*tanh(V(node)) or V=g*tanh(V(node))")
-        gain = _number(lineno, line, m.group(2), "gain")
+        multiplier = 1.0
+        if len(tokens) == 5:
+            mm = _M_RE.match(tokens[4])
+            if not mm:
+                raise _fail(lineno, line, f"expected m=multiplier after the expression, found {tokens[4]!r}")
+            multiplier = _number(lineno, line, mm.group(1), "multiplier m")
+        # The gain as ngspice forms it: numbers in an expression are reprinted with 11
+        # digits (spicenum.expression_value), then multiplied by m (ASRCload).
+        gain = expression_value(m.group(2)) * multiplier if _number(lineno, line, m.group(2), "gain") else 0.0
         arg = _node(lineno, line, m.group(3))
         if m.group(1).upper() == "I":
             return ir.TanhCurrent(name, node(1), node(2), gain, arg)
@@ -410,7 +478,7 @@ def _parse_options(lineno: int, line: str) -> dict:
         key, eq, val = tok.partition("=")
         if key.lower() not in _OPTION_KEYS or not eq:
             raise _fail(lineno, line, f"option {tok!r} is outside the subset ({', '.join(_OPTION_KEYS)})")
-        x = _number(lineno, line, val, key)
+        x = _number(lineno, line, val, key, "option")
         if not x > 0:
             raise _fail(lineno, line, f"option {key} must be positive")
         out[key.lower()] = x
@@ -426,7 +494,19 @@ def _parse_tran(lineno: int, line: str) -> ir.Transient:
     vals = [_number(lineno, line, t, ".tran time") for t in tokens]
     if not (vals[0] > 0 and vals[1] > 0 and all(v >= 0 for v in vals[2:])):
         raise _fail(lineno, line, ".tran times must be positive")
-    return ir.Transient(step=vals[0], stop=vals[1], max_step=vals[3] if len(vals) == 4 else vals[0])
+    return ir.Transient(step=vals[0], stop=vals[1], max_step=tran_max_step(vals))
+
+
+def tran_max_step(vals) -> float:
+    """The maximum step ngspice uses for ``.tran`` values (step, stop[, start[, tmax]]):
+    tmax when given and non-zero, else min(step, (stop - start) / 50) (TRANinit,
+    src/spicelib/analysis/traninit.c)."""
+    step, stop = vals[0], vals[1]
+    start = vals[2] if len(vals) > 2 else 0.0
+    tmax = vals[3] if len(vals) > 3 else 0.0
+    if tmax != 0.0:
+        return tmax
+    return step if step < (stop - start) / 50.0 else (stop - start) / 50.0
 
 
 def _parse_ac(lineno: int, line: str) -> ir.AcSweep:

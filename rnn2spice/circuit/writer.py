@@ -1,8 +1,15 @@
 """The only place that knows SPICE syntax: :class:`Circuit` IR -> ngspice netlist text.
 
-Output is deterministic: elements in the order the compiler gave, numbers as
-``format(float(x), '.17g')`` (round-trips exactly, and numpy 2 scalars never print as
-``np.float64(...)``), ``\\n`` line ends and a newline after ``.end``.  Every name and
+Output is deterministic: elements in the order the compiler gave, ``\\n`` line ends and a
+newline after ``.end``.  Numbers are written so that ngspice reads back the intended
+double (:mod:`rnn2spice.circuit.spicenum`): ``'.17g'`` when ngspice's own parser reads that
+text exactly, else another decimal string of the same double that it does read exactly
+(every string is also read exactly by Python, and numpy 2 scalars never print as
+``np.float64(...)``).  Device and analysis values are chosen for ngspice's device parser,
+``.options`` values for its front-end parser, a gyrator's ``g=`` for the subcircuit
+parameter path; a behavioural source's gain ``G*M`` is split between the expression
+(``G``: ngspice reprints numbers there with 11 digits) and its ``m=M`` multiplier, chosen
+so that ngspice's product is exactly the gain.  Every name and
 node is checked against a strict pattern before it is written, so no text other than
 compiler-made identifiers and numbers can reach the netlist.
 """
@@ -15,6 +22,7 @@ import re
 import numpy as np
 
 from rnn2spice.circuit import ir
+from rnn2spice.circuit.spicenum import spice_text, tanh_gain_texts
 from rnn2spice.errors import NetlistError
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
@@ -33,8 +41,11 @@ GYRATOR_SUBCKT = (
 )
 
 
-def fmt(x: float) -> str:
-    """Round-tripping, locale-free text of a finite float."""
+def fmt(x: float, path: str = "device") -> str:
+    """Locale-free text of a finite float that Python and ngspice's ``path`` parser
+    ('device', 'option' or 'numparam', see :mod:`~rnn2spice.circuit.spicenum`) both read
+    back as ``x`` (ngspice: the nearest it can for the ~2 % of doubles its parser cannot
+    produce from any text Python reads as ``x``)."""
     if isinstance(x, (str, bytes)):  # float() would parse text: only numbers pass
         raise NetlistError(f"refusing to write text {x!r} where a number belongs")
     try:
@@ -43,7 +54,14 @@ def fmt(x: float) -> str:
         raise NetlistError(f"refusing to write {x!r} where a number belongs") from None
     if not math.isfinite(x):
         raise NetlistError(f"refusing to write a non-finite number {x!r} into a netlist")
-    return format(x, ".17g")
+    return spice_text(x, path)
+
+
+def _tanh_gain(gain: float) -> tuple[str, str]:
+    """Texts (G, M) of a behavioural source's gain: ngspice's small-signal gain G M is
+    exactly ``gain`` (:func:`rnn2spice.circuit.spicenum.tanh_gain_texts`)."""
+    fmt(gain)  # the checks
+    return tanh_gain_texts(float(gain))
 
 
 def write_netlist(circuit: ir.Circuit) -> str:
@@ -138,16 +156,19 @@ class NetlistWriter:
         return self._card(e.name, "V", e.p, e.n, *parts)
 
     def tanh_current(self, e: ir.TanhCurrent) -> str:
-        """``B<name> src dst I=gain*tanh(V(arg))``"""
-        return self._card(e.name, "B", e.src, e.dst, f"I={fmt(e.gain)}*tanh(V({self._node(e.arg)}))")
+        """``B<name> src dst I=G*tanh(V(arg)) m=M`` (gain G M, see :func:`_tanh_gain`)"""
+        g, m = _tanh_gain(e.gain)
+        return self._card(e.name, "B", e.src, e.dst, f"I={g}*tanh(V({self._node(e.arg)}))", f"m={m}")
 
     def tanh_voltage(self, e: ir.TanhVoltage) -> str:
-        """``B<name> p n V=gain*tanh(V(arg))``"""
-        return self._card(e.name, "B", e.p, e.n, f"V={fmt(e.gain)}*tanh(V({self._node(e.arg)}))")
+        """``B<name> p n V=G*tanh(V(arg)) m=M`` (gain G M, see :func:`_tanh_gain`)"""
+        g, m = _tanh_gain(e.gain)
+        return self._card(e.name, "B", e.p, e.n, f"V={g}*tanh(V({self._node(e.arg)}))", f"m={m}")
 
     def gyrator(self, e: ir.Gyrator) -> str:
-        """``X<name> a b gyrator g=conductance`` (instance of :data:`GYRATOR_SUBCKT`)"""
-        return self._card(e.name, "X", e.a, e.b, "gyrator", f"g={fmt(e.g)}")
+        """``X<name> a b gyrator g=conductance`` (instance of :data:`GYRATOR_SUBCKT`; ``g`` is
+        written for numparam's path, see :func:`fmt`)"""
+        return self._card(e.name, "X", e.a, e.b, "gyrator", f"g={fmt(e.g, 'numparam')}")
 
     # ------------------------------------------------------------------ sources
 
@@ -172,8 +193,8 @@ class NetlistWriter:
 
     def options(self, o: ir.Options) -> str:
         """``.options reltol=.. abstol=.. vntol=.. chgtol=.. trtol=..``"""
-        return (f".options reltol={fmt(o.reltol)} abstol={fmt(o.abstol)} vntol={fmt(o.vntol)} "
-                f"chgtol={fmt(o.chgtol)} trtol={fmt(o.trtol)}")
+        return (f".options reltol={fmt(o.reltol, 'option')} abstol={fmt(o.abstol, 'option')} "
+                f"vntol={fmt(o.vntol, 'option')} chgtol={fmt(o.chgtol, 'option')} trtol={fmt(o.trtol, 'option')}")
 
     def analysis(self, a) -> str:
         """``.tran step stop 0 max_step uic`` or ``.ac dec points f_start f_stop``"""

@@ -32,7 +32,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(report=args.report, plot=args.plot)
+    check_outputs(args, report=args.report, plot=args.plot)
     check_timeout(args.timeout)
     check_sweep(args.fmin, args.fmax, args.points_per_decade)
     check_tolerance(args.tolerance)

@@ -29,10 +29,11 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(report=args.report, plot=args.plot, netlist=args.netlist)
+    check_outputs(args, report=args.report, plot=args.plot, netlist=args.netlist)
     check_timeout(args.timeout)
     check_tolerance(args.tolerance)
-    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                           rtol=args.rtol)
     if args.netlist is not None:
         write_atomic(args.netlist, compiled.netlist, field="--netlist")
     try:
@@ -42,6 +43,8 @@ def run(args) -> int:
         if args.report is not None:
             write_atomic(args.report, json_text(exc.report), field="--report")
         raise
+    if args.netlist is not None and result.compiled is not compiled:  # a refined run: keep what ran
+        write_atomic(args.netlist, result.compiled.netlist, field="--netlist")
     print(result.summary())
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, UsageError
-from rnn2spice.network.load import load_spec
-from rnn2spice.report.files import check_writable
+from rnn2spice.network.load import load_spec_with_files
+from rnn2spice.report.files import check_distinct, check_writable
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -47,7 +47,10 @@ def circuit_options(p, accuracy: bool = True) -> None:
                    help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear)")
     if accuracy:
         p.add_argument("--accuracy", default="default", choices=("default", "high"),
-                       help="high: bounded step and tight tolerances")
+                       help="default aims at relative error 1e-3, high at 1e-6 (smaller step, tight tolerances)")
+        p.add_argument("--rtol", type=float, default=None, metavar="X",
+                       help="aim at this model-level relative error instead (1e-9 .. 0.1): the maximum "
+                            "step follows from the network's rates; check redoes a run that misses it")
 
 
 def sim_options(p) -> None:
@@ -58,19 +61,51 @@ def sim_options(p) -> None:
 
 
 def load_spec_arg(args):
-    return load_spec(args.spec, allow_outside=args.allow_outside_files)
+    """The spec of ``args``; refuses an output that :func:`check_outputs` checked for ``args``
+    when it is one of the files the spec refers to (a matrix, a CSV waveform)."""
+    spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
+    outputs = getattr(args, "checked_outputs", None)
+    if outputs:
+        check_distinct(outputs, {f"the spec's {field}": path for field, path in files[1:]})
+        for flag, path in outputs.items():  # now also a file with several hard links
+            check_writable(path, field=flag)
+    return spec
 
 
-def check_outputs(**paths) -> None:
-    """Check every requested output location before doing any work."""
-    for field, path in paths.items():
-        if path is not None:
-            check_writable(path, field=f"--{field}")
+def check_outputs(args=None, inputs: dict | None = None, **paths) -> dict:
+    """Check every requested output location before doing any work.
+
+    Each output (``report=args.report``; ``None`` = not requested) must be writable
+    (:func:`~rnn2spice.report.files.output_target`) and may not be an input of the run (the
+    spec ``args.spec`` and ``inputs``, e.g. ``{"--netlist": path}``) or another output: same
+    path after resolving links, or a hard link to it.  The outputs are kept on ``args``
+    (``args.checked_outputs``) so that :func:`load_spec_arg` also refuses the files the spec
+    names; until then an output with several hard links passes, so that the message can name
+    the input it is linked to.  Returns the outputs by flag.
+    """
+    outputs = {f"--{field.replace('_', '-')}": path for field, path in paths.items() if path is not None}
+    sources = {}
+    if getattr(args, "spec", None) is not None:
+        sources["the spec"] = args.spec
+    sources.update({label: path for label, path in (inputs or {}).items() if path is not None})
+    check_distinct(outputs, sources)
+    later = args is not None and sources.get("the spec") is not None
+    for flag, path in outputs.items():
+        check_writable(path, field=flag, several_links_ok=later)
+    if args is not None:
+        args.checked_outputs = outputs
+    return outputs
+
+
+#: Longest --timeout (s), about 11.6 days; the operating system's timers take at most
+#: ~9.2e9 s (a longer one ended in an OverflowError traceback).
+MAX_TIMEOUT = 1e6
 
 
 def check_timeout(timeout) -> None:
-    if timeout is not None and not 0 < timeout < math.inf:
-        raise UsageError(f"--timeout must be a positive finite number of seconds (got {timeout!r})")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout must be a positive finite number of seconds, at most {MAX_TIMEOUT:g} "
+                         f"(got {timeout!r})")
 
 
 def check_tolerance(tolerance, flag: str = "--tolerance") -> None:

@@ -22,8 +22,9 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(output=args.output)
-    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    check_outputs(args, output=args.output)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                           rtol=args.rtol)
     text = compiled.netlist
     if args.output is None:
         sys.stdout.write(text)

@@ -26,6 +26,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--tau", metavar="SECONDS", help="time constant of the CTRNN (default: --dt)")
     p.add_argument("--format", choices=FORMATS, default=None, help="model format (default: detect)")
     p.add_argument("--name", help="spec name (default: from the model file name)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing <stem>.npz beside the spec even when it is not the matrix file "
+                        "of an earlier import to the same spec")
     p.add_argument("--t-stop", dest="t_stop", metavar="SECONDS",
                    help="simulation length (default: the sequence length in the file, else "
                         f"{DEFAULT_STEPS} steps)")
@@ -37,7 +40,8 @@ def run(args) -> int:
     dt = positive_seconds(args.dt, "--dt")
     tau = positive_seconds(args.tau, "--tau") if args.tau is not None else None
     t_stop = positive_seconds(args.t_stop, "--t-stop") if args.t_stop is not None else None
-    result = import_model(args.model, args.output, dt=dt, tau=tau, fmt=args.format, name=args.name, t_stop=t_stop)
+    result = import_model(args.model, args.output, dt=dt, tau=tau, fmt=args.format, name=args.name, t_stop=t_stop,
+                          force=args.force)
     spec, net = result.spec, result.network
     files = str(result.spec_path) + (f" and {result.npz_path}" if result.npz_path else "")
     readout = f", readout p = {spec.w_out.shape[0]}" if spec.w_out is not None else ", no readout"

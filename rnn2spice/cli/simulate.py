@@ -25,9 +25,10 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(output=args.output)
+    check_outputs(args, output=args.output)
     check_timeout(args.timeout)
-    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy)
+    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                           rtol=args.rtol)
     traj = simulate(compiled, backend=args.backend, timeout=args.timeout)
     text = waveforms_csv(traj.time, traj.states)
     if args.output is None:

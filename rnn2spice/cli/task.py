@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
                                   circuit_options, load_spec_arg, sim_options, verdict_code)
-from rnn2spice.errors import UsageError
+from rnn2spice.errors import UsageError, shown
 from rnn2spice.report.files import json_text, write_atomic
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.stimulus import (KINDS, TRIAL_STEPS, check_window, load_stimulus_file, parse_window,
@@ -50,7 +51,8 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(report=args.report, plot=args.plot)
+    check_outputs(args, inputs={"--stimulus": None if args.stimulus in KINDS else args.stimulus},
+                  report=args.report, plot=args.plot)
     check_timeout(args.timeout)
     check_tolerance(args.tolerance)
     if not (math.isfinite(args.dead_zone) and args.dead_zone >= 0):
@@ -75,11 +77,11 @@ def run(args) -> int:
         given = [f"--{k}" for k, v in kind_opts.items() if v is not None]
         if given:
             raise UsageError(f"{', '.join(given)} only apply to a generated stimulus (--stimulus "
-                             f"{'|'.join(KINDS)}), not to the file {args.stimulus!r}")
+                             f"{'|'.join(KINDS)}), not to the file {shown(args.stimulus)}")
         path = Path(args.stimulus)
-        if not path.exists() and path.suffix == "":
+        if not os.path.lexists(path) and path.suffix == "":  # lexists: False, not OSError, on a bad name
             raise UsageError(f"--stimulus must be a file (.npy or CSV) or one of {', '.join(KINDS)} "
-                             f"(got {args.stimulus!r})")
+                             f"(got {shown(args.stimulus)})")
         stimuli = load_stimulus_file(path, spec.m, window)
         info = {"file": path.name, "trials": len(stimuli)}
     if spec.w_out is None:
@@ -96,7 +98,7 @@ def run(args) -> int:
               f"{'PASS' if tr.passed else 'FAIL'}", file=sys.stderr, flush=True)
 
     result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, form=args.form,
-                      accuracy=args.accuracy, backend=args.backend, timeout=args.timeout,
+                      accuracy=args.accuracy, rtol=args.rtol, backend=args.backend, timeout=args.timeout,
                       tolerance=args.tolerance, dead_zone=args.dead_zone, strict=args.strict)
     print(result.summary())
     if args.report is not None:

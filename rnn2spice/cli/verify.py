@@ -29,7 +29,7 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    check_outputs(report=args.report)
+    check_outputs(args, inputs={"--netlist": args.netlist}, report=args.report)
     check_tolerance(args.tolerance)
     result = verify(load_spec_arg(args), form=args.form, coupling=args.coupling, netlist=args.netlist,
                     tolerance=args.tolerance)

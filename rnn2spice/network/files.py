@@ -9,6 +9,11 @@ This module is the bottom: it imports only :mod:`rnn2spice.errors` and numpy.
 ``base_dir`` / ``allow_outside`` arguments, so it works on its own (no spec file needed),
 and :mod:`~rnn2spice.network.load` reads the spec file itself and then calls it.
 
+While :func:`recording_reads` is active, every file a spec refers to is recorded as
+``(field, path)`` when it is resolved (``w.file``, ``inputs[0].path``), so that
+:func:`~rnn2spice.network.load.load_spec_with_files` can tell a caller which files a spec
+load read (the command line refuses to write an output over one of them).
+
 The two size limits enforced while reading (before any large allocation) are defined
 here and re-exported by :mod:`~rnn2spice.network.spec` with the other limits, as is
 :func:`_did_you_mean`, which the ``.npz`` key message shares with the validation.
@@ -19,24 +24,44 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnn2spice.errors import SpecError
+from rnn2spice.errors import SpecError, clip
 
 #: Refuse larger networks before allocating n^2 memory (dense coupling at n = 200 already
 #: takes ~20 s in ngspice 39).
 MAX_NEURONS = 2000
 MAX_PWL_POINTS = 200_000
+#: Knots of all inputs together (a PWL or CSV point, 4 per pulse period, 2 per step): 20
+#: inputs naming the same 200 000-point CSV file would otherwise compile into a 150 MB
+#: netlist.  A CSV file is read no further than the room the inputs before it leave.
+MAX_TOTAL_POINTS = 200_000
 
 
 def _did_you_mean(word: object, choices) -> str:
-    if not isinstance(word, str):
+    if not isinstance(word, str) or len(word) > 100:  # no key is that long: no quadratic matching
         return ""
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_READS: ContextVar[list | None] = ContextVar("rnn2spice_spec_reads", default=None)
+
+
+@contextmanager
+def recording_reads():
+    """Collect ``(field, resolved path)`` of every file a spec refers to while the block runs."""
+    reads: list[tuple[str, Path]] = []
+    token = _READS.set(reads)
+    try:
+        yield reads
+    finally:
+        _READS.reset(token)
 
 
 class _Files:
@@ -49,14 +74,20 @@ class _Files:
     def resolve(self, raw: Any, where: str) -> Path:
         if not isinstance(raw, str) or not raw or "\x00" in raw or len(raw) > 4096:
             raise SpecError(where, raw, "must be a non-empty file path")
-        path = (self.base / raw).resolve()
-        if not self.allow_outside and not path.is_relative_to(self.base):
-            raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
-                                        "pass --allow-outside-files to permit it")
-        if not path.exists():
-            raise SpecError(where, raw, "file not found")
-        if not path.is_file():
-            raise SpecError(where, raw, "is not a regular file")
+        try:
+            path = (self.base / raw).resolve()
+            if not self.allow_outside and not path.is_relative_to(self.base):
+                raise SpecError(where, raw, f"resolves outside the spec's directory {self.base}; "
+                                            "pass --allow-outside-files to permit it")
+            if not path.exists():
+                raise SpecError(where, raw, "file not found")
+            if not path.is_file():
+                raise SpecError(where, raw, "is not a regular file")
+        except OSError as exc:  # a name too long, a loop of links, ...
+            raise SpecError(where, raw, f"cannot access the file: {clip(exc.strerror or exc)}") from None
+        reads = _READS.get()
+        if reads is not None:
+            reads.append((where, path))
         return path
 
 
@@ -113,8 +144,9 @@ def _check_dtype(dtype, where: str) -> None:
         raise SpecError(where, f"dtype {dtype}", "must hold real numbers (float or int)")
 
 
-def _read_csv(path: Path, where: str) -> list:
-    """[t, v] rows of a CSV waveform file (an optional header line is skipped)."""
+def _read_csv(path: Path, where: str, max_points: int = MAX_PWL_POINTS, note: str = "") -> list:
+    """[t, v] rows of a CSV waveform file (an optional header line is skipped); reading
+    stops after ``max_points`` rows (``note`` says why in the message)."""
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -128,8 +160,8 @@ def _read_csv(path: Path, where: str) -> list:
                 except ValueError:
                     if rows or lineno > 1:
                         raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
-                if len(rows) > MAX_PWL_POINTS:
-                    raise SpecError(where, path.name, f"more than {MAX_PWL_POINTS} points")
+                if len(rows) > max_points:
+                    raise SpecError(where, path.name, f"more than {max_points} points{note}")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(where, path.name, f"cannot read: {exc}") from None
     except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from rnn2spice.errors import SpecError
-from rnn2spice.network.files import (MAX_NEURONS, MAX_PWL_POINTS, _array_from_file, _check_size,
+from rnn2spice.errors import SpecError, shown
+from rnn2spice.network.files import (MAX_NEURONS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, _array_from_file, _check_size,
                                      _did_you_mean, _Files, _read_csv)
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step, Waveform
 
@@ -44,8 +44,29 @@ ACTIVATIONS = ("linear", "tanh")
 MAX_INPUTS = 1000
 #: A pulse input is expanded into 4 knots per period for the reference.
 MAX_PULSE_PERIODS = MAX_PWL_POINTS // 4
-#: Spec files larger than this are refused before reading (hostile or mistaken input).
-MAX_SPEC_BYTES = 64 * 2**20
+#: Spec files larger than this are refused before reading (hostile or mistaken input): a
+#: YAML parser builds a Python object per value, ~1 MiB of "[0,0,0,...]" takes ~2 s with
+#: libyaml.  Large matrices belong in .npy/.npz files, long waveforms in CSV files.
+MAX_SPEC_BYTES = 2**20
+#: At most this many values (YAML nodes, JSON values) in a spec file, every use of a YAML
+#: alias counting its whole value again ...
+MAX_SPEC_NODES = 100_000
+#: ... and of those at most this many reached through aliases (a "billion laughs" document
+#: of 500 bytes expands to 10^9 values: refused before it is built).
+MAX_ALIAS_NODES = 10_000
+#: Longest number token: a numeric string (YAML 1.1 reads 1e-9 as a string) or an integer
+#: literal (Python converts at most 4300 digits; no double needs more than ~330 characters).
+#: Checked before any regular expression or conversion sees the token.
+MAX_TOKEN_CHARS = 1000
+#: Non-zero entries of w, w_in and w_out together: each is an element of the netlist (w,
+#: w_in) or a term of the readout of every time point (w_out); a dense network of 500
+#: neurons.  A 70 kB compressed .npz of a dense 2000 x 2000 matrix would otherwise compile
+#: for minutes into a netlist of hundreds of MB.
+MAX_WEIGHTS = 250_000
+#: An input's edges (rise, fall, width) and a pulse's period must be at least this many
+#: ulps of the time at which they occur, so that its knots are distinct doubles (a period
+#: below an ulp of the delay would repeat the same knot without end).
+MIN_EDGE_ULPS = 64
 #: Default design values of the circuit: capacitance per parallel cell (F), inductance per
 #: series loop (H).
 DEFAULT_CAPACITANCE = 1e-9
@@ -61,6 +82,24 @@ WAVE_KEYS = {
     "file": ("kind", "path"),
 }
 CIRCUIT_KEYS = ("capacitance", "inductance")
+
+
+class HugeInteger:
+    """An integer literal of more than :data:`MAX_TOKEN_CHARS` characters, as the spec
+    parsers (:mod:`rnn2spice.network.load`) keep it: never converted (Python refuses to
+    convert more than 4300 digits, and no double is that large); :func:`spec_from_dict`
+    refuses it wherever a number is expected, naming the field.  Its repr is short."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        body = self.text.strip()
+        return f"{body[:20]}...({len(body)} characters)"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,10 +239,26 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     else:
         w_in = np.zeros((n, 0))
     m = w_in.shape[1]
+    weights = int(np.count_nonzero(w)) + int(np.count_nonzero(w_in))
+    if weights > MAX_WEIGHTS:
+        raise SpecError("w_in" if np.count_nonzero(w) <= MAX_WEIGHTS else "w",
+                        f"{weights} non-zero weights in w and w_in",
+                        f"too large: at most {MAX_WEIGHTS} non-zero weights (w, w_in and w_out together) "
+                        "are supported")
     if len(inputs_raw) != m:
         raise SpecError("inputs", f"{len(inputs_raw)} waveforms",
                         f"w_in has m = {m} columns, so exactly {m} input waveforms are needed")
-    inputs = tuple(_waveform(raw, f"inputs[{i}]", t_stop, files) for i, raw in enumerate(inputs_raw))
+    inputs = []
+    knots = 0
+    for i, raw in enumerate(inputs_raw):
+        wave = _waveform(raw, f"inputs[{i}]", t_stop, files, MAX_TOTAL_POINTS - knots)
+        knots += knot_count(wave, t_stop)
+        if knots > MAX_TOTAL_POINTS:
+            raise SpecError(f"inputs[{i}]", f"{knots} knots in inputs[0..{i}]",
+                            f"the inputs together may have at most {MAX_TOTAL_POINTS} knots (PWL points, "
+                            "4 per pulse period, 2 per step)")
+        inputs.append(wave)
+    inputs = tuple(inputs)
 
     h0 = _vector(data["h0"], "h0", n, files) if data.get("h0") is not None else np.zeros(n)
     bias = None
@@ -227,6 +282,11 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
         w_out = _matrix(data["w_out"], "w_out", files)
         if w_out.shape[1] != n:
             raise SpecError("w_out", f"shape {w_out.shape}", f"must have n = {n} columns")
+        weights += int(np.count_nonzero(w_out))
+        if weights > MAX_WEIGHTS:
+            raise SpecError("w_out", f"{weights} non-zero weights in w, w_in and w_out",
+                            f"too large: at most {MAX_WEIGHTS} non-zero weights (w, w_in and w_out together) "
+                            "are supported")
         b_out = (_vector(data["b_out"], "b_out", w_out.shape[0], files)
                  if data.get("b_out") is not None else np.zeros(w_out.shape[0]))
     elif data.get("b_out") is not None:
@@ -279,13 +339,23 @@ def _check_keys(data: dict, allowed, prefix: str) -> None:
                             "unknown key" + _did_you_mean(key, allowed))
 
 
+#: A decimal number as YAML 1.1 leaves it a string ('1e-9'); unambiguous (linear time).
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
+
+
 def _number(value: Any, where: str) -> float:
     """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
     if isinstance(value, bool):
         raise SpecError(where, value, "must be a number")
+    if isinstance(value, HugeInteger):
+        raise SpecError(where, value, "must be finite (the number is beyond floating-point range)")
     given = value
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value):
-        value = float(value)  # the pattern admits only what float() parses
+    if isinstance(value, str):
+        if len(value) > MAX_TOKEN_CHARS:  # checked before any pattern sees it
+            raise SpecError(where, value, f"must be a number (a number has at most {MAX_TOKEN_CHARS} characters, "
+                                          f"this string has {len(value)})")
+        if _NUMBER_RE.match(value.strip()):
+            value = float(value)  # the pattern admits only what float() parses
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise SpecError(where, value, "must be a number")
     try:
@@ -348,15 +418,37 @@ def _vector(raw, where, n, files) -> np.ndarray:
 
 
 def _short(value: Any) -> Any:
-    text = repr(value)
-    return value if len(text) <= 60 else text[:57] + "..."
+    """``value`` itself when its repr is short, else its repr cut to 60 characters (built
+    in bounded time, :func:`rnn2spice.errors.shown`)."""
+    text = shown(value, 60)
+    return value if not text.endswith("...") else text
 
 
-def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
+def knot_count(wave: Waveform, t_stop: float) -> int:
+    """Knots of an input over [0, t_stop]: what its netlist card and the reference hold."""
+    if isinstance(wave, Pwl):
+        return len(wave.times)
+    if isinstance(wave, Pulse):
+        return 1 + 4 * wave.periods(t_stop)
+    return 2 if isinstance(wave, Step) else 0
+
+
+def _check_edge(where: str, key: str, x: float, at: float) -> None:
+    """Refuse an edge or period ``x`` (s) below MIN_EDGE_ULPS ulps of the time ``at`` (s)
+    where it occurs: ``at + x`` would not be a distinct double."""
+    floor = MIN_EDGE_ULPS * math.ulp(abs(at))
+    if x < floor:
+        raise SpecError(f"{where}.{key}", x, f"is below {MIN_EDGE_ULPS} ulps of the time {at!r} s at which it "
+                                             f"occurs (at least {floor!r} s): the knots would coincide in "
+                                             "floating point")
+
+
+def _waveform(raw: Any, where: str, t_stop: float, files: _Files, room: int = MAX_TOTAL_POINTS) -> Waveform:
+    """Input ``where``; ``room``: knots the inputs before it leave of MAX_TOTAL_POINTS."""
     if not isinstance(raw, dict):
         raise SpecError(where, _short(raw), "must be a mapping with a 'kind'")
     kind = raw.get("kind")
-    if kind not in WAVE_KEYS:
+    if not isinstance(kind, str) or kind not in WAVE_KEYS:
         raise SpecError(f"{where}.kind", kind, f"must be one of {', '.join(WAVE_KEYS)}" + _did_you_mean(kind, WAVE_KEYS))
     _check_keys(raw, WAVE_KEYS[kind], f"{where}.")
     default_edge = 1e-6 * t_stop  # finite edges: SPICE replaces a zero rise by its own step
@@ -367,6 +459,9 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
                 raise SpecError(f"{where}.{key}", None, f"is required for a {kind} input")
             return default
         x = _number(raw[key], f"{where}.{key}")
+        if x != 0 and abs(x) < 1e-290:  # ngspice reads digits x 10^exponent: 10^-308 and below underflow
+            raise SpecError(f"{where}.{key}", x, "is too small for ngspice's number parser (it reads such a "
+                            "number as 0 or another value): use a magnitude of at least 1e-290 or 0")
         if positive and not x > 0:
             raise SpecError(f"{where}.{key}", x, "must be positive")
         if nonneg and x < 0:
@@ -374,19 +469,35 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
         return x
 
     if kind == "step":
-        return Step(num("value"), num("at", 0.0, nonneg=True), num("rise", default_edge, positive=True))
+        value, at, rise = num("value"), num("at", 0.0, nonneg=True), num("rise", default_edge, positive=True)
+        _check_edge(where, "rise", rise, at + rise)
+        return Step(value, at, rise)
     if kind == "pulse":
         low, high = num("low", 0.0), num("high")
         delay = num("delay", 0.0, nonneg=True)
         rise, fall = num("rise", default_edge, positive=True), num("fall", default_edge, positive=True)
         width = num("width", None, nonneg=True)
+        if width == 0:  # ngspice 39 runs a zero width as TSTOP, 46 as 0: never what was meant
+            raise SpecError(f"{where}.width", width, "must be positive (ngspice replaces a zero pulse width "
+                            "by the stop time or by nothing, depending on its version)")
         period = num("period", 2.0 * t_stop + delay + rise + width + fall, positive=True)
         if period < (rise + width + fall) * (1.0 - 1e-12):  # equal up to rounding is a 100 % duty cycle
             raise SpecError(f"{where}.period", period, f"must be at least rise + width + fall = {rise + width + fall!r}")
         if (t_stop - delay) / period > MAX_PULSE_PERIODS:
             raise SpecError(f"{where}.period", period, f"gives {(t_stop - delay) / period:.3g} periods before "
                             f"t_stop = {t_stop!r}; at most {MAX_PULSE_PERIODS} are supported")
-        return Pulse(low, high, delay, rise, fall, width, period)
+        pulse = Pulse(low, high, delay, rise, fall, width, period)
+        count = pulse.periods(t_stop)
+        last = delay + max(count - 1, 0) * period  # the last period starting before t_stop
+        end = last + rise + width + fall
+        _check_edge(where, "period", period, last + period)
+        for key, x in (("rise", rise), ("width", width), ("fall", fall)):
+            if key != "width" or x > 0:
+                _check_edge(where, key, x, end)
+        if 1 + 4 * count > room:
+            raise SpecError(f"{where}.period", period, f"gives {count} periods before t_stop = {t_stop!r}, "
+                            f"{1 + 4 * count} knots; {_room_note(room)}")
+        return pulse
     if kind == "sine":
         freq = num("frequency", None, positive=True)
         return Sine(num("amplitude"), freq, num("offset", 0.0), num("phase", 0.0))
@@ -394,21 +505,35 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files) -> Waveform:
         points = raw.get("points")
         if not isinstance(points, list) or not points:
             raise SpecError(f"{where}.points", _short(points), "must be a non-empty list of [t, v] pairs")
-        return _pwl(points, f"{where}.points")
-    # kind == "file": CSV of t,v (an optional header line is skipped)
+        return _pwl(points, f"{where}.points", room=room)
+    # kind == "file": CSV of t,v (an optional header line is skipped); reading stops at the room left
     path = files.resolve(raw.get("path"), f"{where}.path")
-    return _pwl(_read_csv(path, f"{where}.path"), f"{where}.path", source=path.name)
+    limit = min(MAX_PWL_POINTS, max(room, 0))
+    return _pwl(_read_csv(path, f"{where}.path", max_points=limit,
+                          note="" if limit == MAX_PWL_POINTS else f" ({_room_note(room)})"),
+                f"{where}.path", source=path.name, room=room)
 
 
-def _pwl(points: list, where: str, source: str | None = None) -> Pwl:
+def _room_note(room: int) -> str:
+    return (f"the inputs together may have at most {MAX_TOTAL_POINTS} knots and the inputs before "
+            f"this one leave {max(room, 0)}")
+
+
+def _pwl(points: list, where: str, source: str | None = None, room: int = MAX_TOTAL_POINTS) -> Pwl:
     if len(points) > MAX_PWL_POINTS:
         raise SpecError(where, f"{len(points)} points", f"at most {MAX_PWL_POINTS} points are supported")
+    if len(points) > room:
+        raise SpecError(where, f"{len(points)} points", _room_note(room))
     ts, vs = [], []
     for i, p in enumerate(points):
         if not isinstance(p, (list, tuple)) or len(p) != 2:
             raise SpecError(f"{where}[{i}]", _short(p), "must be a pair [t, v]")
         ts.append(_number(p[0], f"{where}[{i}][0]"))
         vs.append(_number(p[1], f"{where}[{i}][1]"))
+        for k, x in ((0, ts[-1]), (1, vs[-1])):
+            if x != 0 and abs(x) < 1e-290:  # ngspice's parser reads it as 0 or another value
+                raise SpecError(f"{where}[{i}][{k}]", x, "is too small for ngspice's number parser (it reads "
+                                "such a number as 0 or another value): use a magnitude of at least 1e-290 or 0")
     if ts[0] < 0:
         raise SpecError(f"{where}[0][0]", ts[0], "times must not be negative")
     for i in range(1, len(ts)):

@@ -72,7 +72,7 @@ def bode_figure(result, *, title: str | None = None) -> bytes:
     and the relative error, for a readable subset of neurons and inputs.
 
     ``result``: an :class:`~rnn2spice.workflows.ac.AcResult` (frequency, simulated,
-    reference, tolerance, spec, compiled, rel_max_error).
+    reference, tolerance, spec, compiled, rel_max_error_per_entry, worst_entry).
     """
     import matplotlib
 
@@ -109,8 +109,9 @@ def bode_figure(result, *, title: str | None = None) -> bytes:
     if len(inputs) < m:
         shown.append(f"{len(inputs)} of {m} inputs")
     spec = result.spec
+    worst = result.worst_entry
     head = title or (f"{spec.name}: {result.compiled.form}/{result.compiled.coupling}, "
-                     f"rel. max error {result.rel_max_error:.2e}")
+                     f"rel. max error {result.rel_max_error_per_entry:.2e} (h{worst['neuron']} / x{worst['input']})")
     ax1.set_title(head + (f" ({', '.join(shown)})" if shown else ""))
     ax1.set_ylabel("|H| (dB, state per unit input)")
     ax1.legend(fontsize=7, ncol=2, loc="best", title="lines: exact, dots: SPICE", title_fontsize=7)

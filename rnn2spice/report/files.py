@@ -1,56 +1,260 @@
-"""Writing results: never a half-written or clobbered file.
+"""Writing results: nothing lost, nothing destroyed.
 
-Every output goes to a temporary file in the target directory and is renamed over the
-target only when complete (``os.replace`` is atomic on POSIX), so a failure at any
-point leaves an existing file untouched.
+What an output path names decides how it is written (:func:`output_target`):
+
+* **a new path, or an existing regular file** (one link): the data go to a temporary file
+  in the same directory, which is renamed over the target only when complete
+  (``os.replace`` is atomic on POSIX), so a failure at any point leaves an existing file
+  untouched.  An existing file keeps its permission bits and, where allowed, its owner and
+  group; a new file gets ``0666 & ~umask`` (the temporary is created with mode 0666 and the
+  kernel applies the umask and any default ACL).
+* **a symbolic link** (or a chain of them) **to a regular file**: the file it points to is
+  replaced as above; the link stays a link.  A **dangling** link, or a loop, is refused:
+  creating a file wherever a link points is how a symlink attack works.
+* **a character device** (``/dev/null``, a terminal) **or a FIFO**: written through -- opened
+  for writing (no creation, no rename) and written; a FIFO waits for its reader.  So is a
+  path naming an open descriptor (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``) even
+  when the shell redirected it to a regular file: the data are appended, as writing to the
+  descriptor would (``>> log`` keeps the log).
+* **refused**: a directory, a block device (a report is never meant to go over a disk), a
+  socket, a regular file with more than one hard link (renaming would split the links and
+  writing in place could not be atomic), a missing or unwritable directory.
+
+:func:`check_distinct` refuses an output that is an input of the same run or another output
+(same path after resolving links, or the same inode: a hard link).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rnn2spice.errors import OutputError
 
+#: Target kinds of :class:`OutputTarget`.
+NEW, FILE, THROUGH = "new", "file", "through"
 
-def check_writable(path: str | os.PathLike, field: str = "output") -> Path:
-    """Fail early, before any work, when ``path`` cannot be written."""
+_DESCRIPTOR = re.compile(r"/(proc/(self|thread-self|\d+)(/task/\d+)?|dev)/fd/\d+")
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where an output goes.  ``kind``: ``"new"`` (no file yet), ``"file"`` (an existing
+    regular file, replaced atomically) or ``"through"`` (a character device, a FIFO or an open
+    descriptor, written in place).  ``real`` is the file that is created, replaced or opened (links resolved)."""
+
+    path: Path
+    real: Path
+    kind: str
+    info: os.stat_result | None
+
+
+def output_target(path: str | os.PathLike, field: str = "output", *, several_links_ok: bool = False) -> OutputTarget:
+    """What writing ``path`` would do; raises :class:`OutputError` when it may not be written.
+
+    ``several_links_ok``: do not refuse a file with several hard links (yet) -- for a first
+    check made before the run's inputs are all known, so that a later
+    :func:`check_distinct` can name the input it is linked to.
+    """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{field}: directory {str(parent)!r} of {str(path)!r} does not exist")
-    if path.is_dir():
-        raise OutputError(f"{field}: {str(path)!r} is a directory")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{field}: directory {str(parent)!r} is not writable")
-    return path
+    shown = str(path)
+    try:
+        info = os.stat(path)  # follows symbolic links
+    except FileNotFoundError:
+        info = None
+    except ValueError:  # a NUL byte
+        raise OutputError(f"{field}: {shown!r} is not a valid path") from None
+    except OSError as exc:  # a loop of links, a name too long, a file used as a directory, ...
+        raise OutputError(f"{field}: cannot write {shown!r}: {exc.strerror or exc}") from None
+    if info is None:
+        if os.path.islink(path):
+            raise OutputError(f"{field}: {shown!r} is a symbolic link to {os.readlink(path)!r}, which does not "
+                              "exist; rnn2spice does not create files through dangling links (write to the "
+                              "target path itself)")
+        real = Path(os.path.realpath(path))
+        if not real.parent.is_dir():
+            parent = path.parent if str(path.parent) else Path(".")
+            raise OutputError(f"{field}: directory {str(parent)!r} of {shown!r} does not exist")
+        _check_directory(real, shown, field)
+        return OutputTarget(path, real, NEW, None)
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{field}: {shown!r} is a directory")
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and _names_descriptor(path)):
+        if not os.access(path, os.W_OK):
+            raise OutputError(f"{field}: {shown!r} is not writable")
+        return OutputTarget(path, path, THROUGH, info)
+    if stat.S_ISBLK(mode):
+        raise OutputError(f"{field}: {shown!r} is a block device; rnn2spice does not write over a disk")
+    if not stat.S_ISREG(mode):
+        raise OutputError(f"{field}: {shown!r} is a socket or other special file, not a regular file, "
+                          "character device or FIFO")
+    real = Path(os.path.realpath(path))
+    try:
+        same = os.path.samestat(os.stat(real), info)
+    except OSError:
+        same = False
+    if not same:  # e.g. /proc/self/fd/N naming a deleted file
+        raise OutputError(f"{field}: cannot tell which file {shown!r} names; write to a plain path")
+    if info.st_nlink > 1 and not several_links_ok:
+        raise OutputError(f"{field}: {shown!r} has {info.st_nlink} hard links; replacing it would split them "
+                          "and writing in place would not be atomic; remove the other links or write "
+                          "to another path")
+    _check_directory(real, shown, field)
+    return OutputTarget(path, real, FILE, info)
+
+
+def _check_directory(real: Path, shown: str, field: str) -> None:
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{field}: directory {str(real.parent)!r} of {shown!r} is not writable")
+
+
+def check_writable(path: str | os.PathLike, field: str = "output", *, several_links_ok: bool = False) -> Path:
+    """Fail early, before any work, when ``path`` cannot be written (see :func:`output_target`)."""
+    output_target(path, field, several_links_ok=several_links_ok)
+    return Path(path)
+
+
+def check_distinct(outputs: Mapping[str, str | os.PathLike],
+                   inputs: Mapping[str, str | os.PathLike] | None = None) -> None:
+    """Refuse an output that is one of the ``inputs`` or another of the ``outputs``.
+
+    Both map a field name (``--report``, ``the spec``) to a path.  Two paths are the same
+    file when they resolve to the same path (``os.path.realpath``) or, when they exist, to
+    the same inode (hard links).  Outputs that are written through (a character device
+    such as ``/dev/null``, a FIFO) may be shared by several outputs, never by an input.
+    """
+    seen: list[tuple[str, Path, tuple, bool]] = []
+    for label, path in (inputs or {}).items():
+        seen.append((label, Path(path), _identity(path), True))
+    for field, path in outputs.items():
+        ident = _identity(path)
+        for label, other, other_ident, is_input in seen:
+            if not _same(ident, other_ident):
+                continue
+            if is_input:
+                raise OutputError(f"{field}: {str(path)!r} is the same file as {label} ({str(other)!r}), an input "
+                                  "of this run; writing it would destroy the input; choose another path")
+            if not ident[2]:
+                raise OutputError(f"{field}: {str(path)!r} is the same file as {label} ({str(other)!r}); "
+                                  "give each output its own file")
+        seen.append((field, Path(path), ident, False))
+
+
+def _identity(path) -> tuple:
+    """(real path, (st_dev, st_ino) or None, written through?) of a path."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = os.path.abspath(path)
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return real, None, False
+    through = stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or _names_descriptor(path)
+    return real, (info.st_dev, info.st_ino), through
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes, field: str = "output") -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename."""
-    path = check_writable(path, field)
+    """Write ``data`` to ``path``: atomically to a regular file, through to a device or FIFO."""
+    target = output_target(path, field)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    if target.kind == THROUGH:
+        _write_through(target, raw, field)
+    else:
+        _replace(target, raw, field)
+
+
+def _write_through(target: OutputTarget, raw: bytes, field: str) -> None:
+    """Open an existing device, FIFO or descriptor for appending (no O_CREAT) and write."""
     try:
+        fd = os.open(target.path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC)
         with os.fdopen(fd, "wb") as fh:
+            if target.info is not None and not os.path.samestat(os.fstat(fd), target.info):
+                raise OutputError(f"{field}: {str(target.path)!r} changed while being written; nothing written")
+            fh.write(raw)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{field}: cannot write {str(target.path)!r}: {exc.strerror or exc}") from None
+
+
+def _names_descriptor(path) -> bool:
+    """Whether ``path`` or a link on its way is ``/dev/fd/N`` or ``/proc/<pid>/fd/N`` (an open
+    descriptor, e.g. ``/dev/stdout``)."""
+    current = os.path.abspath(path)
+    for _ in range(40):
+        if _DESCRIPTOR.fullmatch(current):
+            return True
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (any more)
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return False
+
+
+def _replace(target: OutputTarget, raw: bytes, field: str) -> None:
+    """Temporary file beside ``target.real``, owner and mode of the old file, fsync, rename."""
+    real, old = target.real, target.info
+    tmp = None
+    try:
+        fd, tmp = _create_temp(real, 0o600 if old is not None else 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            if old is not None:
+                _keep_owner_and_mode(fh.fileno(), old)
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"{field}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{field}: cannot write {str(target.path)!r}: {exc.strerror or exc}") from None
         raise
+
+
+def _create_temp(real: Path, mode: int) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.tmp`` beside ``real``, created with ``mode`` (& ~umask)."""
+    for _ in range(100):
+        tmp = str(real.parent / f".{real.name[:200]}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {str(real)!r}")
+
+
+def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
+    """Give the temporary the old file's owner and group where allowed, then its permission bits."""
+    now = os.fstat(fd)
+    if (now.st_uid, now.st_gid) != (old.st_uid, old.st_gid):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except PermissionError:
+            try:
+                os.fchown(fd, -1, old.st_gid)  # a member of the group may still set it
+            except PermissionError:
+                pass
+    os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
 
 
 def waveforms_csv(time: np.ndarray, states: np.ndarray, names: list[str] | None = None) -> str:
@@ -64,4 +268,25 @@ def waveforms_csv(time: np.ndarray, states: np.ndarray, names: list[str] | None 
 
 
 def json_text(obj: dict) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, allow_nan=True) + "\n"
+    """A report as strict JSON (RFC 8259), which has no NaN or infinity: a non-finite number
+    is written as the string ``"inf"``, ``"-inf"`` or ``"nan"`` (as the certificate already
+    writes them); numpy scalars and arrays as numbers and lists."""
+    return json.dumps(_strict_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def _strict_json(value):
+    """``value`` with every non-finite float replaced by its name (see :func:`json_text`)."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _strict_json(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        return x if math.isfinite(x) else ("nan" if x != x else "inf" if x > 0 else "-inf")
+    return value

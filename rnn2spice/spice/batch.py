@@ -2,7 +2,9 @@
 
 Slower than the shared library, but isolated and killable (``timeout``), and it needs only
 the ngspice binary: ``$RNN2SPICE_NGSPICE`` (a name looked up on PATH, or a path), read at
-every call, else ``ngspice``.
+every call, else ``ngspice``.  It may be a wrapper script (an unpacked older ngspice that
+needs ``LD_LIBRARY_PATH`` or ``SPICE_SCRIPTS``, see ``scripts/setup.sh``) as long as it
+passes its arguments on; it runs with ``-b -n`` (batch, no ``.spiceinit``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import SimulationError
-from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines
+from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines, signal_name
 from rnn2spice.spice.rawfile import finish_vectors, parse_raw
 
 #: Environment variable naming the ngspice executable (a name on PATH, or a path).
@@ -29,7 +30,7 @@ _DEFAULT_NGSPICE = "ngspice"
 _INSTALL_NGSPICE = "install it with `apt-get install ngspice` (Debian/Ubuntu)"
 
 _VERSION_LOCK = threading.Lock()  # guards the cache below
-_BINARY_VERSIONS: dict[str, str] = {}
+_BINARY_VERSIONS: dict[tuple, tuple[str, bool]] = {}
 
 
 def _ngspice_command() -> str:
@@ -46,17 +47,30 @@ def _ngspice_executable(netlist_path: Path | None) -> str:
     return found
 
 
-def _binary_version(executable: str) -> str:
+def _binary_info(executable: str) -> tuple[str, bool]:
+    """(version, KLU compiled in) of the binary, as ``ngspice -v`` reports them; cached per
+    file (path, mtime, size).  Whether a run really used KLU is read from its own log."""
+    try:
+        st = os.stat(executable)
+        key = (executable, st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (executable, None, None)
     with _VERSION_LOCK:
-        if executable not in _BINARY_VERSIONS:
+        if key not in _BINARY_VERSIONS:
             try:
                 done = subprocess.run([executable, "-v"], capture_output=True, text=True, errors="replace",
                                       stdin=subprocess.DEVNULL, timeout=60)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise SimulationError(f"cannot run {executable} -v: {exc}") from None
-            match = re.search(r"ngspice-(\S+)", done.stdout + done.stderr)
-            _BINARY_VERSIONS[executable] = match.group(1) if match else "unknown"
-        return _BINARY_VERSIONS[executable]
+            text = done.stdout + done.stderr
+            match = re.search(r"ngspice-(\S+)", text)
+            klu = re.search(r"compiled with KLU\b", text, re.IGNORECASE) is not None
+            _BINARY_VERSIONS[key] = (match.group(1) if match else "unknown", klu)
+        return _BINARY_VERSIONS[key]
+
+
+def _binary_version(executable: str) -> str:
+    return _binary_info(executable)[0]
 
 
 def _as_text(data) -> str:
@@ -93,11 +107,7 @@ def _run_subprocess(netlist: str, netlist_path: Path | None,
         lines = _clean_lines(done.stdout) + _clean_lines(done.stderr)
         log = "\n".join(lines)
         if done.returncode < 0:
-            try:
-                name = signal.Signals(-done.returncode).name
-            except ValueError:
-                name = f"signal {-done.returncode}"
-            raise SimulationError(f"ngspice was killed by {name}", netlist_path=netlist_path,
+            raise SimulationError(f"ngspice was killed by {signal_name(done.returncode)}", netlist_path=netlist_path,
                                   ngspice_message=_excerpt(lines))
         if _fatal_lines(lines) or done.returncode != 0:
             summary = _failure_summary(lines)

@@ -8,7 +8,11 @@ say why (:func:`_excerpt`), without the banner, statistics and progress meter.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +41,8 @@ _PROGRESS = re.compile(r"^\s*Reference value\s*:", re.IGNORECASE)
 _CHATTER = re.compile(
     r"^\s*(?:\*\*|Note: No compatibility mode|Circuit:|binary raw file|ASCII raw file|Doing analysis at"
     r"|No\. of Data|Using transient initial|Total .*(?:time|DRAM)|DRAM currently|Maximum ngspice|Current ngspice"
-    r"|Shared ngspice|Text \(code\)|Stack =|Library pages)",
+    r"|Shared ngspice|Text \(code\)|Stack =|Library pages|Using \w+(?: [\d.]+)? as Direct Linear Solver"
+    r"|Operating point simulation skipped|now using transient initial)",
     re.IGNORECASE,
 )
 
@@ -113,3 +118,22 @@ def _check_output(lines: list[str], raw: dict[str, np.ndarray], *, plot_ok: bool
             "ngspice produced an empty analysis", netlist_path=netlist_path, ngspice_message=_excerpt(lines)
         )
 
+
+def with_saved_netlist(exc: SimulationError, netlist: str) -> SimulationError:
+    """``exc`` naming a file that holds the netlist (``ngspice -b FILE`` reruns it)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="rnn2spice-failed-", suffix=".cir")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(netlist)
+    except OSError:
+        return exc
+    return SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=Path(name),
+                           ngspice_message=exc.ngspice_message)
+
+
+def signal_name(returncode: int) -> str:
+    """The signal that ended a process, from its negative return code: 'SIGSEGV'."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"

@@ -10,7 +10,8 @@ Two backends give the same :class:`SimulationResult` for the same netlist text:
     ``ngspice -b -r <raw> <netlist>`` in a temporary directory, raw file parsed here.
     Slower, but isolated, killable (``timeout``) and needs only the ngspice binary.
 
-``'auto'`` picks ``'shared'`` when PySpice imports and libngspice loads, else
+``'auto'`` picks ``'shared'`` when PySpice imports and libngspice passes its start-up
+checks ("Start-up safety" below), else
 ``'subprocess'`` -- except that a run with a ``timeout`` goes to ``'subprocess'`` whenever
 the binary is available (see "Safety" below).
 
@@ -25,11 +26,35 @@ for the library):
     unset, PySpice's ``NGSPICE_LIBRARY_PATH`` or ``libngspice.so``, then (Linux, without
     ``NGSPICE_LIBRARY_PATH``) ``libngspice.so.0``.
 
-Safety.  ngspice reads ``.spiceinit`` from its working directory at start-up and runs
-its commands (``shell`` included): the binary runs with ``-n`` in a fresh temporary
-directory, and libngspice is initialised inside an empty temporary directory (and with
-``ngSpice_nospiceinit()`` where the library has it; ngspice 39 has not, so the user's own
-``~/.spiceinit`` is still read by the shared backend).  In the shared library a run
+``RNN2SPICE_SOLVER``
+    ``auto`` (default), ``klu`` or ``sparse``: the linear solver (see "Solver").
+
+Versions.  ngspice 39 to 46 are supported with both backends (``scripts/setup.sh`` installs
+46 and unpacks 39 beside it; ``scripts/test.sh`` runs the suite on both).
+
+Start-up safety.  A libngspice is never started in this process before a child process has
+started the same file and run a netlist with it (:mod:`rnn2spice.spice.probe`): a build that
+crashes there (Debian's ngspice 46 dies in ``ngSpice_nospiceinit()`` called before
+``ngSpice_Init``, as its header prescribes) costs the child, and ``'auto'`` falls back to
+``'subprocess'`` with a :class:`BackendFallbackWarning` (one line; the command line prints
+it).  ngspice reads ``.spiceinit`` at start-up and runs its commands (``shell`` included):
+the binary runs with ``-n`` in a fresh temporary directory; libngspice reads
+``./.spiceinit``, else the home directory's, inside ``ngSpice_Init`` on every version (no
+version lets a POSIX caller switch that off), so it is started in an empty temporary
+directory, and not at all while a home ``.spiceinit`` exists (``'auto'`` then falls back,
+with the warning).
+
+Solver.  ngspice >= 42 built with KLU (Debian's 46 is) solves with KLU after
+``.options klu`` and with Sparse 1.3 otherwise; 39 has only Sparse.  Whether a binary or
+library has KLU is detected once per file (the library's child-process check runs a netlist
+with ``.options klu`` and looks for ngspice's "Using KLU" line; the binary's ``-v`` banner
+says "Compiled with KLU"), and then the option line is added by this layer to the text it
+hands ngspice, just before ``.end``.  It is added here, not by the compiler, because the
+compiled netlist is deterministic and certified (golden files, the strict reader) and the
+solver is a choice of how to run it, not part of the circuit.  The solver a run really used
+is read from that run's log (``SimulationResult.solver``).
+
+Safety.  In the shared library a run
 is always executed in ngspice's background thread while this thread waits, so Ctrl-C
 (KeyboardInterrupt) halts it; a foreground ``run`` would swallow the interrupt in a cffi
 callback and run on to the end.  ``bg_halt`` is only honoured between time steps, so a
@@ -49,26 +74,45 @@ node voltages ``'v(h0)'`` (V), branch currents ``'i(vs_0)'`` (A).
 
 Layout: this module is the entry point and chooses the backend; :mod:`~rnn2spice.spice.shared`
 and :mod:`~rnn2spice.spice.batch` are the two backends, :mod:`~rnn2spice.spice.rawfile` the
-raw-file parser and vector names, :mod:`~rnn2spice.spice.log` the reading of ngspice's output.
+raw-file parser and vector names, :mod:`~rnn2spice.spice.log` the reading of ngspice's output,
+:mod:`~rnn2spice.spice.probe` the start-up checks of libngspice in a child process.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import tempfile
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rnn2spice.errors import SimulationError, UsageError
-from rnn2spice.spice.batch import _binary_version, _ngspice_executable, _run_subprocess
-from rnn2spice.spice.shared import _engine_retired, _run_shared, _shared_engine
+from rnn2spice.spice.batch import _binary_info, _ngspice_executable, _run_subprocess
+from rnn2spice.spice.log import with_saved_netlist
+from rnn2spice.spice.shared import _engine_retired, _run_shared, _shared_engine, _shared_missing
 
-__all__ = ["SimulationResult", "available_backends", "ngspice_version", "simulate_netlist"]
+__all__ = ["BackendFallbackWarning", "SimulationResult", "available_backends", "describe_ngspice",
+           "ngspice_solver", "ngspice_version", "simulate_netlist"]
 
 BACKENDS = ("shared", "subprocess")
+SOLVERS = ("auto", "klu", "sparse")
+#: Environment variable choosing the linear solver when ``solver='auto'``: auto, klu, sparse.
+SOLVER_ENV = "RNN2SPICE_SOLVER"
+
+#: The option line added to the netlist text when ngspice has KLU (module docstring, "Solver").
+KLU_OPTION = ".options klu"
+# ngspice >= 42 says which solver each analysis uses; ngspice 39 has only Sparse and says nothing.
+# A netlist that chooses its solver itself keeps its choice.
+_CHOOSES_SOLVER = re.compile(r"^\s*\.options?\b.*\b(?:klu|sparse)\b", re.IGNORECASE | re.MULTILINE)
+_SOLVER_LINE = re.compile(r"^\s*Using (\w+)(?: [\d.]+)? as Direct Linear Solver", re.IGNORECASE | re.MULTILINE)
+
+
+class BackendFallbackWarning(UserWarning):
+    """``backend='auto'`` could not use the shared library and runs ``ngspice -b`` instead
+    (the message says why, in one line)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +130,7 @@ class SimulationResult:
     ngspice_version: str         # as ngspice reports it, e.g. '39'
     log: str                     # ngspice's stdout+stderr text of this run
     netlist_path: Path | None
+    solver: str = "sparse"       # linear solver the run used, as ngspice's log says: 'klu' or 'sparse'
 
 
 # --------------------------------------------------------------------------- public API
@@ -94,7 +139,7 @@ class SimulationResult:
 def available_backends() -> list[str]:
     """Backends that can run here, in preference order (may be empty).
 
-    The first call loads libngspice to find out (a few tens of ms).
+    The first call checks libngspice in a child process and loads it (about 0.1 s).
     """
     found = []
     if _shared_problem() is None:
@@ -109,7 +154,21 @@ def ngspice_version(backend: str = "auto") -> str:
     backend = _resolve_backend(backend)
     if backend == "shared":
         return _shared_engine().version
-    return _binary_version(_ngspice_executable(None))
+    return _binary_info(_ngspice_executable(None))[0]
+
+
+def ngspice_solver(backend: str = "auto", solver: str = "auto") -> str:
+    """The linear solver a run with ``backend`` and ``solver`` uses: ``'klu'`` or ``'sparse'``."""
+    return "klu" if _use_klu(_resolve_backend(backend), solver) else "sparse"
+
+
+def describe_ngspice(backend: str = "auto") -> str:
+    """One line naming the ngspice that runs, e.g. ``'ngspice 46 (shared library), solver klu'``.
+
+    Raises :class:`SimulationError` when no ngspice can run."""
+    backend = _resolve_backend(backend)
+    where = "shared library" if backend == "shared" else "ngspice -b"
+    return f"ngspice {ngspice_version(backend)} ({where}), solver {ngspice_solver(backend)}"
 
 
 def simulate_netlist(
@@ -118,13 +177,17 @@ def simulate_netlist(
     netlist_path: Path | None = None,
     backend: str = "auto",
     timeout: float | None = None,
+    solver: str = "auto",
 ) -> SimulationResult:
     """Run ``netlist`` (complete text, one analysis, ending in ``.end``) in ngspice.
 
     ``netlist_path`` is only quoted in messages (the text is what runs).  ``timeout`` (s,
     ``None`` = no limit) bounds the simulation time; on expiry the run is stopped and
     :class:`SimulationError` raised; with ``backend='auto'`` a time limit selects the
-    subprocess backend, which can always be killed (module docstring, "Safety").  Any ngspice failure (rejected netlist, no
+    subprocess backend, which can always be killed (module docstring, "Safety").  ``solver``
+    ``'auto'`` uses KLU where this ngspice has it (``$RNN2SPICE_SOLVER`` may say otherwise),
+    ``'sparse'`` never, ``'klu'`` always (an error where it is missing); the result's
+    ``solver`` is what ngspice's log says it used.  Any ngspice failure (rejected netlist, no
     convergence, no data, crash) raises :class:`SimulationError` with ngspice's lines.
     """
     if not isinstance(netlist, str) or not netlist.strip():
@@ -132,30 +195,65 @@ def simulate_netlist(
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not timeout > 0 or not math.isfinite(timeout)):
         raise UsageError(f"timeout must be a positive finite number of seconds or None (got {timeout!r})")
+    if solver not in SOLVERS:
+        raise UsageError(f"unknown solver {solver!r}; choose one of {', '.join(map(repr, SOLVERS))}")
     path = Path(netlist_path) if netlist_path is not None else None
     if backend == "auto" and timeout is not None and _subprocess_problem() is None:
         backend = "subprocess"  # a process can always be killed; libngspice only between steps
+    text = netlist
     try:
         backend = _resolve_backend(backend)
+        if _use_klu(backend, solver) and not _CHOOSES_SOLVER.search(netlist):
+            text = with_klu_option(netlist)
         run = _run_shared if backend == "shared" else _run_subprocess
-        vectors, version, log = run(netlist, path, timeout)
+        vectors, version, log = run(text, path, timeout)
     except SimulationError as exc:
         if path is not None:
             raise
-        raise _with_saved_netlist(exc, netlist) from None
-    return SimulationResult(vectors=vectors, backend=backend, ngspice_version=version, log=log, netlist_path=path)
+        raise with_saved_netlist(exc, netlist) from None
+    return SimulationResult(vectors=vectors, backend=backend, ngspice_version=version, log=log, netlist_path=path,
+                            solver=solver_in_log(log))
 
 
-def _with_saved_netlist(exc: SimulationError, netlist: str) -> SimulationError:
-    """``exc`` naming a file that holds the netlist (``ngspice -b FILE`` reruns it)."""
+def with_klu_option(netlist: str) -> str:
+    """``netlist`` with :data:`KLU_OPTION` on a line of its own just before the final
+    ``.end`` (so ngspice's line numbers still match the text), or appended without one."""
+    lines = netlist.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip().lower() == ".end":
+            return "\n".join(lines[:i] + [KLU_OPTION] + lines[i:])
+        if lines[i].strip():
+            break
+    return netlist + ("" if netlist.endswith("\n") else "\n") + KLU_OPTION + "\n"
+
+
+def solver_in_log(log: str) -> str:
+    """The solver ngspice says its (last) analysis used: ``'klu'`` or ``'sparse'``."""
+    said = _SOLVER_LINE.findall(log)
+    return "klu" if said and said[-1].lower() == "klu" else "sparse"
+
+
+def _use_klu(backend: str, solver: str) -> bool:
+    """Whether a run on ``backend`` (resolved) adds :data:`KLU_OPTION`."""
+    if solver == "auto":
+        solver = (os.environ.get(SOLVER_ENV) or "auto").strip().lower()
+        if solver not in SOLVERS:
+            raise UsageError(f"${SOLVER_ENV} must be one of {', '.join(SOLVERS)} (got {solver!r})")
+    if solver == "sparse":
+        return False
     try:
-        fd, name = tempfile.mkstemp(prefix="rnn2spice-failed-", suffix=".cir")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(netlist)
-    except OSError:
-        return exc
-    return SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=Path(name),
-                           ngspice_message=exc.ngspice_message)
+        if backend == "shared":
+            engine = _shared_engine()
+            has, version = engine.klu, engine.version
+        else:
+            version, has = _binary_info(_ngspice_executable(None))
+    except SimulationError:
+        if solver == "klu":
+            raise
+        return False  # the run itself reports why ngspice cannot run, naming the netlist
+    if solver == "klu" and not has:
+        raise SimulationError(f"ngspice {version} ({backend}) has no KLU solver; use solver 'auto' or 'sparse'")
+    return has
 
 
 # --------------------------------------------------------------------------- backend choice
@@ -177,9 +275,18 @@ def _resolve_backend(backend: str) -> str:
             _AUTO_BACKEND = "shared"
         elif binary is None:
             _AUTO_BACKEND = "subprocess"
+            if not _shared_missing():  # a library that is there but unusable: say so, once
+                _notice(f"{shared.splitlines()[0]}; running ngspice -b instead")
         else:
             raise SimulationError(f"no ngspice backend can run here: {shared}; {binary}")
     return _AUTO_BACKEND
+
+
+def _notice(message: str) -> None:
+    """Warn with :class:`BackendFallbackWarning`, shown in one line by Python's default
+    display (``rnn2spice:0: BackendFallbackWarning: ...``: no source line to quote)."""
+    warnings.warn_explicit(message, BackendFallbackWarning, filename="rnn2spice", lineno=0,
+                           module="rnn2spice.spice.ngspice")
 
 
 def _shared_problem() -> str | None:

@@ -5,6 +5,13 @@ through ngspice's background thread so that they can be halted, and an engine th
 exits or will not stop is retired for good (see :mod:`rnn2spice.spice.ngspice`,
 "Safety").  The library file is ``$RNN2SPICE_LIBNGSPICE`` when set, else PySpice's
 choice (``NGSPICE_LIBRARY_PATH``, else ``libngspice.so``, then ``libngspice.so.0``).
+
+Start-up, in this order: refuse while a user ``.spiceinit`` exists that ngspice would
+source; start the library in a child process and run a netlist there
+(:mod:`rnn2spice.spice.probe`: a build that crashes takes down the child, not us); then
+load the very file the child loaded, and call ``ngSpice_Init`` (through PySpice) in an
+empty working directory.  ``ngSpice_nospiceinit`` is not called on POSIX systems, where no
+ngspice version honours it and Debian's ngspice 46 crashes in it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 
 from rnn2spice.errors import SimulationError
 from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
+from rnn2spice.spice.probe import CALL_NOSPICEINIT, probe_library, user_init_files
 from rnn2spice.spice.rawfile import finish_vectors
 
 #: Environment variable naming the libngspice file to load (overrides NGSPICE_LIBRARY_PATH).
@@ -37,6 +45,7 @@ _INSTALL_LIBNGSPICE = (
 _STATE_LOCK = threading.Lock()       # guards the caches below
 _SHARED_ENGINE: "_SharedEngine | None" = None
 _SHARED_ERROR: str | None = None   # why the shared backend cannot start
+_SHARED_MISSING = False            # ... and it is only that none is installed (no notice needed)
 
 _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per process
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
@@ -46,10 +55,12 @@ _WAIT_SLICE = 0.25               # s between checks while waiting for a backgrou
 class _SharedEngine:
     """The process's libngspice instance (via PySpice) and what it printed."""
 
-    def __init__(self, ngspice, ffi, version: str):
+    def __init__(self, ngspice, ffi, version: str, *, klu: bool = False, library: str = ""):
         self.ngspice = ngspice
         self.ffi = ffi
         self.version = version
+        self.klu = klu                # accepts '.options klu' (checked in the child process)
+        self.library = library        # the file loaded
         self.dead: str | None = None  # set when ngspice asked to exit: unusable from then on
         self.stuck = False  # a halted background run did not stop: never send it commands again
 
@@ -97,6 +108,12 @@ class _SharedEngine:
                 pass
 
 
+def _shared_missing() -> bool:
+    """True when the shared backend failed only because no library is installed (PySpice
+    absent, or no libngspice found where none was named): nothing worth a notice."""
+    return _SHARED_ENGINE is None and _SHARED_MISSING
+
+
 def _engine_retired() -> bool:
     """True once the process's engine has been retired (it exited, or would not stop)."""
     engine = _SHARED_ENGINE
@@ -133,35 +150,41 @@ def _library_candidates(default: str) -> list[str]:
 
 
 def _create_shared_engine() -> _SharedEngine:
+    """Start libngspice in this process, after the checks of :mod:`rnn2spice.spice.probe`:
+    no user start-up file that ngspice would run, and a child process that started the
+    same library and ran a netlist with it survived."""
+    global _SHARED_MISSING
     try:
         from PySpice.Spice.NgSpice import Shared as pyspice_shared
     except Exception as exc:  # ImportError, or cffi/platform trouble inside PySpice
+        _SHARED_MISSING = True
         raise SimulationError(
             f"the 'shared' ngspice backend needs PySpice, which failed to import ({exc}); "
             "pip install PySpice, or use backend='subprocess'"
         ) from None
 
-    problems = []
-    library = None
-    for candidate in _library_candidates(pyspice_shared.NgSpiceShared.LIBRARY_PATH or "libngspice{}.so"):
-        try:
-            ctypes.CDLL(candidate)
-        except OSError as exc:
-            problems.append(str(exc))
-        else:
-            library = candidate
-            break
-    if library is None:
+    candidates = _library_candidates(pyspice_shared.NgSpiceShared.LIBRARY_PATH or "libngspice{}.so")
+    init_files = user_init_files()
+    if init_files:
         raise SimulationError(
-            f"cannot load the ngspice shared library ({'; '.join(problems)}); {_INSTALL_LIBNGSPICE}"
+            f"the ngspice shared library would run the commands of {init_files[0]} when it starts "
+            "(it reads that file before it can be told not to); move the file away, or use "
+            "backend='subprocess' (ngspice -b -n skips it)"
         )
+    probe = probe_library(candidates)
+    if probe.missing:
+        _SHARED_MISSING = not _library_chosen()
+        raise SimulationError(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
+    if probe.problem is not None:
+        raise SimulationError(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
+    library = probe.path
 
     cls = _quiet_ngspice_class(pyspice_shared)
     pyspice_logger = pyspice_shared.NgSpiceShared._logger
     version_filter = _DropUnsupportedVersion()
     pyspice_logger.addFilter(version_filter)  # PySpice 1.5 knows ngspice only up to 34
     try:
-        ngspice = _init_without_spiceinit(cls, library)
+        ngspice = _init_in_empty_directory(cls, library, probe.scripts)
     except SimulationError:
         raise
     except Exception as exc:
@@ -170,26 +193,36 @@ def _create_shared_engine() -> _SharedEngine:
         pyspice_logger.removeFilter(version_filter)
     banner = "\n".join(text for _, text in ngspice.lines)
     match = re.search(r"ngspice-(\S+)", banner)
-    version = match.group(1) if match else str(ngspice.ngspice_version or "unknown")
+    version = match.group(1) if match else (probe.version or str(ngspice.ngspice_version or "unknown"))
     ngspice.lines.clear()
-    return _SharedEngine(ngspice, pyspice_shared.ffi, version)
+    return _SharedEngine(ngspice, pyspice_shared.ffi, version, klu=probe.klu, library=library)
 
 
-def _init_without_spiceinit(cls, library: str):
-    """``cls(library)`` (which calls ngSpice_Init) such that no ``.spiceinit`` of the
-    current directory is sourced: ngspice would run its commands, ``shell`` included."""
-    try:
-        nospiceinit = getattr(ctypes.CDLL(library), "ngSpice_nospiceinit", None)  # ngspice >= 40
-    except OSError:
-        nospiceinit = None
-    if nospiceinit is not None:
-        nospiceinit()
+def _library_chosen() -> bool:
+    """True when the user named the library (so failing to load it deserves a notice)."""
+    return bool(os.environ.get(LIBNGSPICE_ENV) or os.environ.get("NGSPICE_LIBRARY_PATH"))
+
+
+def _init_in_empty_directory(cls, library: str, scripts: str | None):
+    """``cls(library)`` (which calls ngSpice_Init) in an empty working directory, so that
+    no ``./.spiceinit`` is sourced: ngspice would run its commands, ``shell`` included.
+    (The home directory's one is refused before: :func:`~rnn2spice.spice.probe.user_init_files`.)
+    ``scripts``: ``SPICE_SCRIPTS`` during the call (ngspice copies it), as in the child."""
+    if CALL_NOSPICEINIT:
+        nospiceinit = getattr(ctypes.CDLL(library), "ngSpice_nospiceinit", None)  # ngspice >= 44
+        if nospiceinit is not None:
+            nospiceinit()  # before ngSpice_Init, as sharedspice.h asks; the child survived it
     old_cwd = os.getcwd()
+    set_scripts = scripts is not None and "SPICE_SCRIPTS" not in os.environ
     with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-init-") as empty:
         os.chdir(empty)
+        if set_scripts:
+            os.environ["SPICE_SCRIPTS"] = scripts
         try:
             return cls(library)
         finally:
+            if set_scripts:
+                os.environ.pop("SPICE_SCRIPTS", None)
             os.chdir(old_cwd)
 
 

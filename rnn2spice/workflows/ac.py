@@ -6,7 +6,13 @@ For a linear network the transfer matrix from inputs to states is
 
 The circuit is compiled with an ``.ac dec`` sweep; one ngspice run per input l, with AC
 magnitude 1 on ``Vx_l`` only (the others 0), gives column l of H at ngspice's own
-frequency points.  Metric: ``max_{f,k,l} |H_sim - H_ref| / max_{f,k,l} |H_ref|``; the
+frequency points.  Metric (:mod:`rnn2spice.analysis.metrics`, THEORY.md 6): every entry
+(neuron k, input l) is judged on its own scale,
+``e_kl = max_f |H_sim - H_ref| / max(max_f |H_ref,kl|, floor_k)``, verdict on
+``max_kl e_kl``; the floor comes from the AC netlist's absolute tolerance on the state
+(``vntol`` per unit input in the parallel form, ``abstol`` in the series form) over the
+tolerance, capped at ``max |H_ref|``.  The global figure
+``max_{f,k,l} |H_sim - H_ref| / max_{f,k,l} |H_ref|`` stays as a secondary number.  The
 largest magnitude (dB) and phase (degree) errors are reported over the entries with
 ``|H_ref| >= 1e-6 max|H_ref|`` (where dB and phase are meaningful).
 """
@@ -14,6 +20,7 @@ largest magnitude (dB) and phase (degree) errors are reported over the entries w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time as _time
 from dataclasses import dataclass, field
@@ -22,17 +29,18 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.analysis.certificate import Certificate, verify_netlist
+from rnn2spice.analysis.metrics import RelativeError, relative_error, resolution_floor, state_atol
 from rnn2spice.analysis.transfer import transfer_matrix
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name, write_netlist
-from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.errors import SimulationError, UsageError, shown
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_atomic
 from rnn2spice.spice import ngspice
 
-#: Default pass threshold on the relative max error of H.
+#: Default pass threshold on the relative max error of every entry of H.
 TOLERANCE = 1e-6
 DEFAULT_POINTS_PER_DECADE = 20
 #: At most this many frequency points per run.
@@ -59,12 +67,34 @@ class AcResult:
     def spec(self) -> RnnSpec:
         return self.compiled.spec
 
+    @functools.cached_property
+    def errors(self) -> RelativeError:
+        """Per entry (neuron, input), each on its own scale with the floor (module docstring)."""
+        atol = state_atol(self.compiled.circuit.options, self.compiled.state_probes)[:, None]
+        scale = float(np.max(np.abs(self.reference))) if self.reference.size else 0.0
+        floor = resolution_floor(np.broadcast_to(atol, self.reference.shape[1:]), self.tolerance, scale)
+        return relative_error(self.simulated, self.reference, floor=floor)
+
+    @property
+    def rel_max_error_per_entry(self) -> float:
+        """The verdict figure: the worst entry's error on its own scale."""
+        return self.errors.max
+
+    @property
+    def worst_entry(self) -> dict:
+        """The entry with the largest error on its own scale: ``{"neuron": k, "input": l}``."""
+        k, l = self.errors.worst or (0, 0)
+        return {"neuron": k, "input": l}
+
     @property
     def rel_max_error(self) -> float:
-        return _rel_error(self.simulated, self.reference)
+        """The global figure (secondary): max error over the largest |H_ref|."""
+        return self.errors.global_error
 
     def rel_error_per_input(self) -> list[float]:
-        return [_rel_error(self.simulated[:, :, l], self.reference[:, :, l]) for l in range(self.reference.shape[2])]
+        """The global figure of each input's column (secondary)."""
+        return [relative_error(self.simulated[:, :, l], self.reference[:, :, l]).global_error
+                for l in range(self.reference.shape[2])]
 
     def _meaningful(self) -> np.ndarray:
         scale = float(np.max(np.abs(self.reference))) if self.reference.size else 0.0
@@ -90,7 +120,7 @@ class AcResult:
     @property
     def passed(self) -> bool:
         cert_ok = self.certificate is None or self.certificate.passed
-        return bool(self.rel_max_error <= self.tolerance) and cert_ok
+        return bool(self.rel_max_error_per_entry <= self.tolerance) and cert_ok
 
     def worst(self) -> dict:
         err = np.abs(self.simulated - self.reference)
@@ -108,7 +138,11 @@ class AcResult:
         sweep = c.circuit.analysis
         return {
             "passed": self.passed,
-            "rel_max_error": _json(self.rel_max_error),
+            "rel_max_error_per_entry": _json(self.rel_max_error_per_entry),  # the verdict figure
+            "worst_entry": self.worst_entry,
+            "rel_error_per_entry": [[_json(x) for x in row] for row in self.errors.per_channel],  # [neuron][input]
+            "floor": [_json(x) for x in self.errors.floor[:, 0]] if self.errors.floor.size else [],  # per neuron
+            "rel_max_error": _json(self.rel_max_error),  # secondary: the global figure
             "rel_max_error_per_input": [_json(x) for x in self.rel_error_per_input()],
             "max_magnitude_error_db": _json(self.max_db_error),
             "max_phase_error_deg": _json(self.max_phase_error_deg),
@@ -147,7 +181,9 @@ class AcResult:
         if w:
             lines.append(f"largest error at {w['frequency_hz']:.6g} Hz, neuron {w['neuron']}, input {w['input']}: "
                          f"|SPICE - exact| = {w['abs_error']:.3e}")
-        lines.append(f"relative max error {self.rel_max_error:.3e} (threshold {self.tolerance:.0e}): {verdict}")
+        e = self.worst_entry
+        lines.append(f"relative max error per entry {self.rel_max_error_per_entry:.3e} at neuron {e['neuron']}, "
+                     f"input {e['input']} (threshold {self.tolerance:.0e}); global {self.rel_max_error:.3e}: {verdict}")
         return "\n".join(lines)
 
     def figure(self) -> bytes:
@@ -164,18 +200,6 @@ def _json(x: float):
     return float(x) if math.isfinite(x) else str(x)
 
 
-def _rel_error(sim: np.ndarray, ref: np.ndarray) -> float:
-    if not sim.size:
-        return 0.0
-    if not np.all(np.isfinite(sim)):
-        return math.inf
-    err = float(np.max(np.abs(sim - ref)))
-    scale = float(np.max(np.abs(ref)))
-    if scale > 0:
-        return err / scale
-    return 0.0 if err == 0.0 else math.inf
-
-
 def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
     """Validate the sweep before any work; UsageError with the offending value."""
     for name, value in (("--fmin", f_start), ("--fmax", f_stop)):
@@ -185,6 +209,8 @@ def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
         raise UsageError(f"--fmin must be below --fmax (got --fmin {f_start!r} Hz, --fmax {f_stop!r} Hz)")
     if isinstance(points_per_decade, bool) or not isinstance(points_per_decade, int) or points_per_decade < 1:
         raise UsageError(f"--points-per-decade must be a positive integer (got {points_per_decade!r})")
+    if points_per_decade > MAX_POINTS:  # also keeps a huge integer from overflowing the float below
+        raise UsageError(f"--points-per-decade must be at most {MAX_POINTS} (got {shown(points_per_decade)})")
     points = points_per_decade * math.log10(f_stop / f_start) + 1
     if points > MAX_POINTS:
         raise UsageError(f"the sweep has about {points:.0f} points; at most {MAX_POINTS} are supported "
@@ -231,7 +257,7 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
     certificate = None
     if certify:
         start = _time.perf_counter()
-        certs = [verify_netlist(text, spec) for text in texts]
+        certs = [verify_netlist(text, spec, analysis=compiled.circuit.analysis) for text in texts]
         certificate = max(certs, key=lambda c: (not c.passed, c.a_error, c.b_error))
         timings["certificate"] = _time.perf_counter() - start
     freq = None

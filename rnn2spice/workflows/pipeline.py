@@ -16,11 +16,11 @@ import numpy as np
 
 from rnn2spice.analysis import reference
 from rnn2spice.analysis.certificate import Certificate, certify_or_stop
-from rnn2spice.analysis.metrics import THRESHOLDS, Comparison, compare
-from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.analysis.metrics import Comparison, compare, state_atol
+from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
-from rnn2spice.errors import ReferenceSolverError, SimulationError, UsageError
-from rnn2spice.network.readout import readout, readout_errors
+from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
+from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_atomic
@@ -36,6 +36,7 @@ class Trajectory:
     backend: str
     ngspice_version: str
     seconds: float      # wall time of the simulation call
+    solver: str = "sparse"  # linear solver ngspice used, as its log says: 'klu' or 'sparse'
 
     def __iter__(self):
         """``t, h = trajectory``."""
@@ -52,6 +53,7 @@ class CheckResult:
     comparison: Comparison
     timings: dict = field(default_factory=dict)   # s per stage
     certificate: Certificate | None = None         # of the netlist text, checked before simulating
+    runs: tuple = ()                               # every run: max_step (s), points, error, seconds
 
     @property
     def passed(self) -> bool:
@@ -73,33 +75,40 @@ class CheckResult:
             **self.comparison.as_dict(),
             **c.describe(),
             "accuracy": c.accuracy,
+            "rtol": float(c.target),
             "max_step": float(tr.max_step),
+            "runs": list(self.runs),
             "reltol": float(c.circuit.options.reltol),
             "backend": self.trajectory.backend,
             "ngspice_version": self.trajectory.ngspice_version,
+            "solver": self.trajectory.solver,
             "realisation": c.realisation.as_dict(),
             "certificate": self.certificate.as_dict() if self.certificate is not None else None,
-            # y = w_out h + b_out from both trajectories; None without a readout
-            "readout": readout_errors(c.spec, self.trajectory.states, self.reference),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
         }
 
     def summary(self) -> str:
         """The verdict as text, in the order of the work: circuit, certificate, simulation, verdict."""
         c, r, tr = self.compiled, self.comparison, self.trajectory
-        verdict = "PASS" if r.passed else "FAIL (mismatch beyond tolerance)"
-        out = readout_errors(c.spec, tr.states, self.reference)
+        verdict = "PASS" if r.passed else (
+            f"FAIL (neuron {r.worst_neuron} beyond tolerance)" if not r.states_passed
+            else f"FAIL (readout output {r.readout.worst_output} beyond tolerance)")
+        out = r.readout
         readout_line = () if out is None else (
-            f"readout y = w_out h + b_out ({out['outputs']} output(s)): max abs error {out['max_abs_error']:.3e}, "
-            f"relative {out['rel_max_error']:.3e}",)
+            f"readout y = w_out h + b_out ({out.outputs} output(s)): relative max error per output "
+            f"{out.rel_max_error_per_output:.3e} at output {out.worst_output}, global {out.errors.global_error:.3e}, "
+            f"max abs error {out.errors.max_abs:.3e}",)
         return "\n".join((
             c.summary_head(),
             c.realisation.describe(),
             *(() if self.certificate is None else (self.certificate.describe(),)),
-            f"accuracy {c.accuracy}: max step {c.circuit.analysis.max_step:.3g} s, reltol {c.circuit.options.reltol:g}",
+            f"accuracy {c.accuracy if c.rtol is None else 'rtol'}: target {c.target:g}, max step "
+            f"{c.circuit.analysis.max_step:.3g} s, reltol {c.circuit.options.reltol:g}"
+            + ("" if len(self.runs) < 2 else f" ({len(self.runs)} runs: a larger step missed the target)"),
             f"ngspice {tr.ngspice_version} via {tr.backend}: {r.points} time points in {tr.seconds:.3f} s",
             *readout_line,
-            f"relative max error {r.rel_max_error:.3e} (threshold {r.threshold:.0e}), "
+            f"relative max error per neuron {r.rel_max_error_per_neuron:.3e} at neuron {r.worst_neuron} "
+            f"(threshold {r.threshold:.0e}, floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
             f"max abs error {r.max_abs_error:.3e}: {verdict}",
         ))
 
@@ -109,7 +118,8 @@ class CheckResult:
         y = readout(spec, self.trajectory.states)
         return figures.check_figure(
             self.trajectory.time, self.trajectory.states, self.reference,
-            title=f"{spec.name}: {c.form}/{c.coupling}, rel. max error {self.comparison.rel_max_error:.2e}",
+            title=f"{spec.name}: {c.form}/{c.coupling}, rel. max error {self.comparison.rel_max_error_per_neuron:.2e} "
+                  f"(neuron {self.comparison.worst_neuron})",
             readout=None if y is None else (y, readout(spec, self.reference)))
 
     def plot(self, path: str | os.PathLike) -> Path:
@@ -150,7 +160,7 @@ def simulate(net, *, form: str | None = None, coupling: str | None = None, accur
     except KeyError as exc:
         raise SimulationError(f"ngspice returned no vector {exc.args[0]!r}", netlist_path=netlist_path,
                               ngspice_message=result.log[-2000:]) from None
-    return Trajectory(t, states, result.backend, result.ngspice_version, seconds)
+    return Trajectory(t, states, result.backend, result.ngspice_version, seconds, result.solver)
 
 
 def run(compiled: CompiledNetwork, *, certify: bool = True, backend: str = "auto", timeout: float | None = None,
@@ -160,40 +170,100 @@ def run(compiled: CompiledNetwork, *, certify: bool = True, backend: str = "auto
     return cert, simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
 
 
+#: At most this many runs in one ``check``: the first at the a-priori step, then smaller
+#: steps while the error misses its target.
+MAX_RUNS = 3
+
+
 def check(net, *, form: str | None = None, coupling: str | None = None, accuracy: str | None = None,
-          backend: str = "auto", tolerance: float | None = None, timeout: float | None = None,
-          netlist_path: str | os.PathLike | None = None) -> CheckResult:
+          rtol: float | None = None, backend: str = "auto", tolerance: float | None = None,
+          timeout: float | None = None, netlist_path: str | os.PathLike | None = None,
+          refine: bool = True) -> CheckResult:
     """Compile ``net`` (unless compiled already), certify, simulate, compare with the exact reference.
 
-    ``tolerance`` on the relative max error defaults to 1e-3 (``default`` accuracy) or
-    1e-6 (``high``); ``timeout`` in seconds.
+    ``rtol``: the model-level relative error to aim at (default: the accuracy mode's, 1e-3
+    for ``default``, 1e-6 for ``high``); the maximum step is chosen from the network's
+    rates for it, and a run that misses it is redone with a smaller step (at most
+    :data:`MAX_RUNS` runs, ``refine=False`` for one); ``runs`` in the report lists them.
+    ``tolerance``: the pass threshold, by default the target itself.  ``timeout`` in s.
     """
-    timings = {}
+    timings = dict.fromkeys(("compile", "certificate", "simulate", "reference"), 0.0)
     start = _time.perf_counter()
-    compiled = _compiled(net, form, coupling, accuracy)
-    timings["compile"] = _time.perf_counter() - start
-    cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
-    timings["certificate"] = cert.seconds
-    timings["simulate"] = traj.seconds
-    start = _time.perf_counter()
-    ref = solve_reference(compiled.spec, traj.time)
-    timings["reference"] = _time.perf_counter() - start
-    tol = THRESHOLDS[compiled.accuracy] if tolerance is None else tolerance
-    cmp = compare(traj.states, ref, threshold=tol)
-    return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert)
+    if rtol is not None and isinstance(net, CompiledNetwork):
+        raise UsageError("rtol cannot be given with an already compiled network (compile it with rtol=...)")
+    compiled = _compiled(net, form, coupling, accuracy) if rtol is None else compile_rnn(
+        net, form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default", rtol=rtol)
+    timings["compile"] += _time.perf_counter() - start
+    runs = []
+    while True:
+        cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
+        timings["certificate"] += cert.seconds
+        timings["simulate"] += traj.seconds
+        start = _time.perf_counter()
+        ref = solve_reference(compiled.spec, traj.time)
+        timings["reference"] += _time.perf_counter() - start
+        cmp = compare(traj.states, ref, threshold=compiled.target if tolerance is None else tolerance,
+                      atol=state_atol(compiled.circuit.options, compiled.state_probes), spec=compiled.spec)
+        err = cmp.verdict_error  # every neuron (and readout output) on its own scale
+        runs.append({"max_step": float(compiled.circuit.analysis.max_step), "points": int(traj.time.size),
+                     "rel_max_error": float(err), "seconds": float(traj.seconds)})
+        if not refine or err <= compiled.target or len(runs) >= MAX_RUNS or not np.isfinite(err):
+            break
+        # the trapezoidal error goes with the step squared: aim again at target / MARGIN
+        shrink = min(0.7, max(0.05, float(np.sqrt(compiled.target / (MARGIN * err)))))
+        start = _time.perf_counter()
+        compiled = compiled.with_step_scale(compiled.step_scale * shrink)
+        timings["compile"] += _time.perf_counter() - start
+    return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs))
 
 
 def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:
-    """:func:`reference.solve`, with its failures as :class:`ReferenceSolverError` (exit 3)."""
+    """:func:`reference.solve`, with its failures as :class:`ReferenceSolverError` (exit 3).
+
+    A reference that leaves the floating-point range is blamed on the network only when it
+    can be: a linear network whose growth exp(max Re eig(A) t_stop) alone overflows
+    (ReferenceSolverError, exit 3).  A tanh network cannot grow without bound and a stable
+    or slowly growing one overflows only because its initial state or inputs are too
+    large: a :class:`SpecError` naming the larger of them (exit 2).
+    """
     try:
         with np.errstate(all="ignore"):
             ref = reference.solve(spec, times)
     except (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
-        raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: {exc}") from None
+        raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: "
+                                   f"{clip(exc)}") from None
     if not np.all(np.isfinite(ref)):
-        growth = float(np.max(np.linalg.eigvals(spec.state_matrix()).real))
-        raise ReferenceSolverError(
-            f"the exact reference of spec {spec.name!r} leaves the floating-point range before t_stop = "
-            f"{spec.t_stop!r} s: the network is unstable (largest Re eig(A) = {growth:.3g} 1/s, "
-            f"growth exp({growth * spec.t_stop:.3g}))")
+        with np.errstate(all="ignore"):
+            growth = float(np.max(np.linalg.eigvals(spec.state_matrix()).real))
+        log_growth = growth * spec.t_stop
+        if spec.activation == "linear" and log_growth > _OVERFLOW_LOG_GROWTH:
+            raise ReferenceSolverError(
+                f"the exact reference of spec {spec.name!r} leaves the floating-point range before t_stop = "
+                f"{spec.t_stop!r} s: the network is unstable (largest Re eig(A) = {growth:.3g} 1/s, "
+                f"growth exp({log_growth:.3g}))")
+        sizes = {"h0": float(np.max(np.abs(spec.h0)))}
+        for l, wave in enumerate(spec.inputs):
+            values = [getattr(wave, k) for k in ("value_after", "low", "high", "offset") if hasattr(wave, k)]
+            values += list(getattr(wave, "values", ()))
+            sizes[f"inputs[{l}]"] = max((abs(v) for v in values), default=0.0) + abs(getattr(wave, "amplitude", 0.0))
+        field = max(sizes, key=sizes.get)
+        if sizes[field] * np.exp(min(max(log_growth, 0.0), 700.0)) < _LARGE_STATE:
+            # neither the growth nor the data explain it: the solver's fault, not the user's
+            raise ReferenceSolverError(
+                f"the exact reference of spec {spec.name!r} leaves the floating-point range before t_stop = "
+                f"{spec.t_stop!r} s although the initial state and inputs are at most {sizes[field]:.3g} and the "
+                f"growth is at most exp({max(log_growth, 0.0):.3g}): the reference solver failed")
+        network = ("a tanh network is bounded" if spec.activation == "tanh" else
+                   "the network is stable" if growth <= 0 else f"the network grows only by exp({log_growth:.3g})")
+        raise SpecError(field, sizes[field],
+                        f"too large: the exact reference of spec {spec.name!r} leaves the floating-point range "
+                        f"before t_stop = {spec.t_stop!r} s although {network} (largest Re eig(A) = {growth:.3g} "
+                        "1/s); scale the initial state h0 and the inputs down")
     return ref
+
+
+#: exp(600) ~ 1e260: a linear network whose growth over [0, t_stop] alone exceeds it
+#: overflows from states of order one; below it, overflow needs huge initial states or inputs.
+_OVERFLOW_LOG_GROWTH = 600.0
+#: Initial states or inputs times the growth below this cannot overflow a correct solver.
+_LARGE_STATE = 1e150

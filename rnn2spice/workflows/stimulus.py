@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import SpecError, UsageError
-from rnn2spice.network.spec import MAX_PWL_POINTS, RnnSpec
+from rnn2spice.errors import SpecError, UsageError, clip, shown
+from rnn2spice.network.files import _npy_header
+from rnn2spice.network.spec import MAX_INPUTS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, RnnSpec
 from rnn2spice.network.waveform import Pwl
 
 KINDS = ("pulse",)
@@ -42,7 +43,14 @@ HANN_POINTS = 10
 #: Edge of the sample-and-hold PWL, as a fraction of dt.
 EDGE_FRACTION = 0.01
 MAX_STEPS = MAX_PWL_POINTS // 2
+#: Samples of one trial (steps x inputs): the sample-and-hold inputs take up to 2 knots per
+#: sample, and all inputs together at most MAX_TOTAL_POINTS (as in a spec).
+MAX_TRIAL_SAMPLES = MAX_TOTAL_POINTS // 2
 MAX_TRIALS = 1000
+#: Samples of a stimulus file over all its trials (80 MB of doubles).
+MAX_STIMULUS_SAMPLES = 10_000_000
+#: Seeds of numpy's generator are non-negative; this bound keeps them a 64-bit number.
+MAX_SEED = 2**64 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,15 +87,20 @@ def pulse_trials(value: float, *, trials: int = 1, seed: int = 0, noise: float =
     if not (math.isfinite(noise) and noise >= 0):
         raise UsageError(f"--noise must be a non-negative standard deviation (got {noise!r})")
     if not 1 <= trials <= MAX_TRIALS:
-        raise UsageError(f"--trials must be between 1 and {MAX_TRIALS} (got {trials!r})")
+        raise UsageError(f"--trials must be between 1 and {MAX_TRIALS} (got {shown(trials)})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be an integer from 0 to 2**64 - 1 (got {shown(seed)})")
     if delay is not None and not 1 <= delay <= MAX_JITTER:
-        raise UsageError(f"--delay must be between 1 and {MAX_JITTER} steps (got {delay!r})")
+        raise UsageError(f"--delay must be between 1 and {MAX_JITTER} steps (got {shown(delay)})")
     last_d = delay if delay is not None else MAX_JITTER
     if not RESPONSE_START + last_d < steps <= MAX_STEPS:
         raise UsageError(f"--steps must be more than {RESPONSE_START + last_d} (the response window starts at "
-                         f"{RESPONSE_START} + d) and at most {MAX_STEPS} (got {steps!r})")
+                         f"{RESPONSE_START} + d) and at most {MAX_STEPS} (got {shown(steps)})")
     if m < 1:
         raise UsageError("the pulse stimulus needs a network with at least one input (the spec has m = 0)")
+    if steps * m > MAX_TRIAL_SAMPLES:
+        raise UsageError(f"--steps {steps} with the spec's m = {m} inputs gives {steps * m} samples per trial; "
+                         f"at most {MAX_TRIAL_SAMPLES} (steps x inputs) are supported")
     rng = np.random.default_rng(seed)
     pulse = hann_pulse(value)
     out = []
@@ -112,13 +125,28 @@ def load_stimulus_file(path: str | Path, m: int, window: tuple[int, int | None] 
     """
     path = Path(path)
     where = "--stimulus"
-    if not path.is_file():
-        raise SpecError(where, str(path), "file not found" if not path.exists() else "is not a file")
+    try:
+        if not path.is_file():
+            raise SpecError(where, str(path), "file not found" if not path.exists() else "is not a file")
+    except OSError as exc:  # a name too long, a loop of links, ...
+        raise SpecError(where, str(path), f"cannot access the file: {clip(exc.strerror or exc)}") from None
     if path.suffix.lower() == ".npy":
+        try:  # shape and type from the header, checked before any data are read
+            with open(path, "rb") as fh:
+                shape, dtype = _npy_header(fh)
+        except Exception as exc:
+            raise SpecError(where, path.name, f"cannot read as a .npy array: {clip(exc)}") from None
+        if dtype.kind not in "fiu":
+            raise SpecError(where, f"dtype {dtype}", f"{path.name} must hold real numbers")
+        if not 1 <= len(shape) <= 3:
+            raise SpecError(where, f"shape {shape}", f"{path.name} must have 1 to 3 dimensions")
+        if math.prod(shape) > MAX_STIMULUS_SAMPLES:
+            raise SpecError(where, f"shape {shape}", f"{path.name} is too large: at most {MAX_STIMULUS_SAMPLES} "
+                                                     "samples are read")
         try:
             arr = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise SpecError(where, path.name, f"cannot read as a .npy array: {exc}") from None
+            raise SpecError(where, path.name, f"cannot read as a .npy array: {clip(exc)}") from None
         if arr.dtype.kind not in "fiu":
             raise SpecError(where, f"dtype {arr.dtype}", f"{path.name} must hold real numbers")
         arr = arr.astype(float)
@@ -134,6 +162,10 @@ def load_stimulus_file(path: str | Path, m: int, window: tuple[int, int | None] 
         raise SpecError(where, f"{arr.shape[2]} input column(s)", f"the spec has m = {m} inputs")
     if arr.shape[1] < 1 or arr.shape[1] > MAX_STEPS:
         raise SpecError(where, f"{arr.shape[1]} steps", f"must have between 1 and {MAX_STEPS} steps")
+    if arr.shape[1] * m > MAX_TRIAL_SAMPLES:
+        raise SpecError(where, f"{arr.shape[1]} steps x {m} inputs", f"at most {MAX_TRIAL_SAMPLES} samples per trial")
+    if arr.shape[0] < 1:
+        raise SpecError(where, "0 trials", f"{path.name} holds no trial: a task check needs at least one")
     if arr.shape[0] > MAX_TRIALS:
         raise SpecError(where, f"{arr.shape[0]} trials", f"at most {MAX_TRIALS} trials")
     bad = np.argwhere(~np.isfinite(arr))
@@ -152,6 +184,9 @@ def _read_samples_csv(path: Path) -> np.ndarray:
             for lineno, row in enumerate(csv.reader(fh), start=1):
                 if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
                     continue
+                if len(row) > MAX_INPUTS:
+                    raise SpecError("--stimulus", path.name, f"line {lineno}: {len(row)} columns; at most "
+                                                             f"{MAX_INPUTS} inputs are supported")
                 try:
                     vals = [float(c) for c in row]
                 except ValueError:
@@ -161,10 +196,13 @@ def _read_samples_csv(path: Path) -> np.ndarray:
                 if rows and len(vals) != len(rows[0]):
                     raise SpecError("--stimulus", path.name, f"line {lineno}: {len(vals)} columns, expected {len(rows[0])}")
                 rows.append(vals)
-                if len(rows) > MAX_STEPS:
-                    raise SpecError("--stimulus", path.name, f"more than {MAX_STEPS} steps")
+                if len(rows) > MAX_STEPS or len(rows) * len(vals) > MAX_TRIAL_SAMPLES:
+                    raise SpecError("--stimulus", path.name, f"more than {MAX_STEPS} steps or "
+                                                             f"{MAX_TRIAL_SAMPLES} samples (steps x inputs)")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError("--stimulus", path.name, f"cannot read: {exc}") from None
+        raise SpecError("--stimulus", path.name, f"cannot read: {clip(exc)}") from None
+    except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...
+        raise SpecError("--stimulus", path.name, f"not a readable CSV file: {clip(exc)}") from None
     if not rows:
         raise SpecError("--stimulus", path.name, "holds no samples (one row per step, one column per input)")
     return np.array(rows, dtype=float)
@@ -176,7 +214,7 @@ def check_window(window, steps: int) -> tuple[int, int]:
     start, end = window
     end = steps if end is None else end
     if not 0 <= start < end <= steps:
-        raise UsageError(f"--window must satisfy 0 <= START < END <= {steps} steps (got {start}:{end})")
+        raise UsageError(f"--window must satisfy 0 <= START < END <= {steps} steps (got {clip(f'{start}:{end}', 80)})")
     return (int(start), int(end))
 
 
@@ -191,7 +229,7 @@ def parse_window(text: str | None) -> tuple[int, int | None] | None:
             return (int(parts[0]), int(parts[1]) if parts[1].strip() else None)
     except ValueError:
         pass
-    raise UsageError(f"--window must be START or START:END in steps (got {text!r})")
+    raise UsageError(f"--window must be START or START:END in steps (got {shown(text)})")
 
 
 def hold_pwl(samples: np.ndarray, dt: float, edge: float) -> Pwl:

@@ -77,10 +77,10 @@ def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
     """
     if not (tolerance > 0 and tolerance < float("inf")):
         raise UsageError(f"tolerance must be a positive finite number (got {tolerance!r})")
-    if netlist is not None:
-        text, realisation, source = read_netlist_file(netlist), None, str(netlist)
+    if netlist is not None:  # the analysis card is then checked against the spec's t_stop / t_step
+        text, realisation, source, analysis = read_netlist_file(netlist), None, str(netlist), None
     else:
         compiled = compile_rnn(net, form=form, coupling=coupling)
         text, realisation = compiled.netlist, compiled.realisation
-        source = f"compiled, form {form}, coupling {coupling}"
-    return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance), source, realisation)
+        source, analysis = f"compiled, form {form}, coupling {coupling}", compiled.circuit.analysis
+    return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance, analysis=analysis), source, realisation)

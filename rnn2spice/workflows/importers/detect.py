@@ -51,10 +51,13 @@ def detect_format(path: Path) -> str:
 def read_model(path: str | os.PathLike, fmt: str | None = None) -> ImportedNetwork:
     """Read a trained network; ``fmt`` is one of :data:`FORMATS` or None (detect)."""
     path = Path(path)
-    if not path.exists():
-        raise ModelError("model", str(path), "file not found")
-    if not path.is_file():
-        raise ModelError("model", str(path), "is not a file")
+    try:
+        if not path.exists():
+            raise ModelError("model", str(path), "file not found")
+        if not path.is_file():
+            raise ModelError("model", str(path), "is not a file")
+    except OSError as exc:  # a name too long, a loop of links, ...
+        raise ModelError("model", str(path), f"cannot access the file: {exc.strerror or exc}") from None
     if fmt is None:
         fmt = detect_format(path)
     elif fmt not in FORMATS:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import ModelError, UsageError
+from rnn2spice.errors import ModelError, UsageError, shown
 from rnn2spice.network.spec import MAX_INPUTS, MAX_NEURONS
 
 FORMATS = ("keras", "torch", "npz")
@@ -95,8 +95,8 @@ def positive_seconds(value, field: str) -> float:
     """A finite positive number of seconds, or UsageError naming the option."""
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{field} must be a positive number of seconds (got {value!r})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{field} must be a positive number of seconds (got {shown(value)})") from None
     if not (math.isfinite(x) and x > 0):
-        raise UsageError(f"{field} must be a positive number of seconds (got {value!r})")
+        raise UsageError(f"{field} must be a positive number of seconds (got {shown(value)})")
     return x

@@ -14,13 +14,22 @@ torch is imported inside :func:`read_torch` only, so that the other formats work
 
 from __future__ import annotations
 
+import math
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import MissingDependencyError, ModelError
+from rnn2spice.errors import MissingDependencyError, ModelError, clip
+from rnn2spice.network.files import MAX_NEURONS
 from rnn2spice.workflows.importers.network import ImportedNetwork, _real
+
+#: A state_dict archive may unpack to at most this many bytes (checked from the zip's
+#: directory before torch reads it: a compressed member could unpack to gigabytes) ...
+MAX_TORCH_BYTES = 256 * 2**20
+#: ... in at most this many members, holding at most this many tensors.
+MAX_TORCH_MEMBERS = 10_000
 
 TORCH_INSTALL = ("reading PyTorch files needs torch, which is not installed: "
                  "pip install 'rnn2spice[torch]' (CPU wheels: add --index-url "
@@ -34,12 +43,13 @@ def read_torch(path: Path) -> ImportedNetwork:
         import torch
     except ImportError:
         raise MissingDependencyError(TORCH_INSTALL) from None
+    _check_archive(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refused, corrupt file, not a torch file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
-                         f"(save model.state_dict(), not the module): {first}") from None
+                         f"(save model.state_dict(), not the module): {clip(first)}") from None
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -47,10 +57,19 @@ def read_torch(path: Path) -> ImportedNetwork:
                 break
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
         raise ModelError("model", path.name, f"holds a {type(obj).__name__}, not a state_dict (a mapping of names to tensors)")
+    if len(obj) > MAX_TORCH_MEMBERS:
+        raise ModelError("model", path.name, f"holds {len(obj)} entries; at most {MAX_TORCH_MEMBERS} are read")
     tensors = {}
     for key, val in obj.items():
         if not isinstance(val, torch.Tensor):
-            raise ModelError(f"{path.name}: {key}", type(val).__name__, "is not a tensor")
+            raise ModelError(f"{path.name}: {clip(key, 100)}", type(val).__name__, "is not a tensor")
+        # a tensor's shape may be far larger than its storage (stride 0): check before converting
+        shape = tuple(val.shape)
+        if len(shape) > 2:
+            raise ModelError(f"{path.name}: {clip(key, 100)}", f"shape {shape}", "must have at most 2 dimensions")
+        if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
+            raise ModelError(f"{path.name}: {clip(key, 100)}", f"shape {shape}",
+                             f"too large: at most {MAX_NEURONS} neurons are supported")
         tensors[key] = val.detach().cpu().to(torch.float64).numpy() if val.is_floating_point() else val.cpu().numpy()
     hh = [k for k in tensors if k.endswith("weight_hh_l0")]
     if not hh:
@@ -107,3 +126,21 @@ def read_torch(path: Path) -> ImportedNetwork:
                "assumed": "nonlinearity tanh (nn.RNN default; a state_dict does not record it)"}
     return ImportedNetwork(w=w, w_in=w_in, bias=bias, w_out=w_out, b_out=b_out, format="torch",
                            layout="torch-state_dict", details=details)
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a zip state_dict that would unpack beyond MAX_TORCH_BYTES or has more than
+    MAX_TORCH_MEMBERS members, from the zip directory alone (the legacy, non-zip format is
+    bounded by the size of the file)."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelError("model", path.name, f"cannot read as a PyTorch state_dict: {clip(exc)}") from None
+    if len(infos) > MAX_TORCH_MEMBERS:
+        raise ModelError("model", path.name, f"holds {len(infos)} zip members; at most {MAX_TORCH_MEMBERS} are read")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TORCH_BYTES:
+        raise ModelError("model", path.name, f"unpacks to {total} bytes; at most {MAX_TORCH_BYTES} are read")

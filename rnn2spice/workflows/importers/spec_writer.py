@@ -18,9 +18,9 @@ import numpy as np
 
 from rnn2spice._version import __version__
 from rnn2spice.errors import OutputError, UsageError
-from rnn2spice.network.load import load_spec
-from rnn2spice.network.spec import NAME_RE, RnnSpec, spec_from_dict
-from rnn2spice.report.files import check_writable, write_atomic
+from rnn2spice.network.load import load_spec, parse_text
+from rnn2spice.network.spec import MAX_SPEC_BYTES, NAME_RE, RnnSpec, spec_from_dict
+from rnn2spice.report.files import FILE, NEW, check_distinct, check_writable, output_target, write_atomic
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import (CONTINUOUS_EQ, DEFAULT_STEPS, DISCRETE_EQ, INLINE_MAX_NEURONS,
                                                    LINEAR_CONTINUOUS_EQ, LINEAR_DISCRETE_EQ, ImportedNetwork,
@@ -181,11 +181,18 @@ class ImportResult:
 
 
 def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,
-                 fmt: str | None = None, name: str | None = None, t_stop: float | None = None) -> ImportResult:
+                 fmt: str | None = None, name: str | None = None, t_stop: float | None = None,
+                 force: bool = False) -> ImportResult:
     """Read ``model``, write the spec ``output`` (YAML) and, for large networks, its NPZ.
 
     Everything is read, built and validated before anything is written; both files are
     written atomically (the NPZ first, so the spec never refers to a missing file).
+
+    The NPZ is ``<stem>.npz`` beside the file the spec is written to (a symbolic link
+    ``output`` is followed).  An existing NPZ there is replaced only when it is the matrix
+    file of an earlier import to ``output`` (:func:`is_imported_npz`) or ``force`` is true.
+    ``output`` must be a regular file or a new path (the spec is read back and names its NPZ
+    by a relative path), and neither file may be the model.
     """
     model, output = Path(model), Path(output)
     dt = positive_seconds(dt, "--dt")
@@ -195,17 +202,21 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
         positive_seconds(t_stop, "--t-stop")
     if output.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--output must be a .yaml or .yml file (got {str(output)!r})")
-    check_writable(output, "--output")
-    npz_path = output.with_suffix(".npz")
+    check_distinct({"--output": output}, {"the model file": model})
+    target = output_target(output, "--output")
+    if target.kind not in (NEW, FILE):
+        raise OutputError(f"--output: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
+                          "file (it is read back, and names its matrix file beside it)")
+    npz_path = (target.real if output.is_symlink() else output).with_suffix(".npz")
     net = read_model(model, fmt)
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline:
+        check_distinct({"--output (matrices)": npz_path}, {"the model file": model, "--output": output})
         check_writable(npz_path, "--output (matrices)")
-        if npz_path.resolve() == model.resolve():
-            raise OutputError(f"--output: the matrices would go to {str(npz_path)!r}, which is the model file "
-                              "being imported; choose another output name")
-    if output.resolve() == model.resolve():
-        raise OutputError(f"--output: {str(output)!r} is the model file being imported")
+        if not force and os.path.lexists(npz_path) and not is_imported_npz(npz_path, output):
+            raise OutputError(f"--output (matrices): {str(npz_path)!r} exists and is not the matrix file of an "
+                              f"earlier rnn2spice import to {str(output)!r}; move it away, choose another "
+                              "--output, or pass --force (force=True) to overwrite it")
     data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
                               npz_name=None if inline else npz_path.name)
     # validate the spec before writing anything (inline copy of the arrays)
@@ -220,3 +231,26 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     write_atomic(output, text, field="--output")
     spec = load_spec(output)
     return ImportResult(spec, output, None if inline else npz_path, net)
+
+
+def is_imported_npz(npz_path: str | os.PathLike, spec_path: str | os.PathLike) -> bool:
+    """Whether ``npz_path`` is the matrix file of the rnn2spice import ``spec_path``: that
+    spec exists, its ``provenance.importer`` is rnn2spice, it refers to the NPZ by name for
+    its matrices, and the NPZ holds exactly the arrays it refers to."""
+    npz_path, spec_path = Path(npz_path), Path(spec_path)
+    try:
+        if not spec_path.is_file() or spec_path.stat().st_size > MAX_SPEC_BYTES:
+            return False
+        data = parse_text(spec_path.read_text(encoding="utf-8"), spec_path)
+        provenance = data.get("provenance") if isinstance(data, dict) else None
+        importer = provenance.get("importer") if isinstance(provenance, dict) else None
+        if not (isinstance(importer, str) and importer.startswith("rnn2spice")):
+            return False
+        keys = {val.get("key") for val in data.values()
+                if isinstance(val, dict) and set(val) == {"file", "key"} and val.get("file") == npz_path.name}
+        if not keys:
+            return False
+        with np.load(npz_path, allow_pickle=False) as archive:
+            return set(archive.files) == keys
+    except Exception:  # unreadable, not YAML, not an NPZ: not ours
+        return False

@@ -1,0 +1,240 @@
+"""The speed benchmarks of the README, in one command: a markdown table of ratios.
+
+    python benchmarks/run.py [--quick] [--out benchmarks/results.md]
+
+Every figure is a ratio against a baseline measured in the same run, on this machine:
+
+* ``simulate`` vs plain ``ngspice -b -r`` on the same netlist (random tanh CTRNN, n = 100),
+  for both backends (target: <= 1.10);
+* ``check`` of a trained 100-neuron tanh network over its whole 370 ms trial: today's settings
+  (ngspice 46 with KLU, default accuracy aiming at 1e-3) against the settings before this
+  work (ngspice 39, Sparse 1.3, max step 0.02 / rate, reltol 1e-5) -- target: >= 45x and at
+  most 3 s, error <= 1e-3, the same task decision;
+* the exact reference as a fraction of the SPICE time, with many input knots (a long PWL, a
+  pulse train) and for the trained trial (target: <= 5 %);
+* compile speed: coupling elements per second for a dense network (target: >= 1e6 /s), and
+  the compile time as a fraction of ngspice's run of the same netlist where that runs;
+* (full run only) ``task`` over 20 trials of one trained network.
+
+``--quick`` (CI) uses smaller cases and skips the slow ngspice-39 baseline of the trained
+trial.  ngspice 39 is the one ``scripts/setup.sh`` unpacks into ``.venv/ngspice-39``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import KERAS_DIR, random_spec  # noqa: E402
+from rnn2spice import import_model  # noqa: E402
+from rnn2spice.circuit.compiler import STEP_FACTOR_BEFORE, compile_rnn, step_factor  # noqa: E402
+from rnn2spice.network.spec import spec_from_dict  # noqa: E402
+from rnn2spice.spice.ngspice import simulate_netlist  # noqa: E402
+from rnn2spice.workflows.pipeline import check, simulate, solve_reference  # noqa: E402
+from rnn2spice.workflows.stimulus import pulse_trials  # noqa: E402
+from rnn2spice.workflows.task import run_task, run_trial  # noqa: E402
+
+NG39 = ROOT / ".venv" / "ngspice-39" / "env"
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ngspice39_env() -> dict | None:
+    """The environment variables that select ngspice 39 (scripts/setup.sh), or None."""
+    if not NG39.is_file():
+        return None
+    env = {}
+    for line in NG39.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = value.strip('"')
+    return env
+
+
+class Env:
+    """Temporarily set environment variables (the simulation layer reads them per call)."""
+
+    def __init__(self, **values):
+        self.values, self.saved = values, {}
+
+    def __enter__(self):
+        for k, v in self.values.items():
+            self.saved[k] = os.environ.get(k)
+            os.environ[k] = v
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def bench_simulate(n: int, repeat: int) -> list[dict]:
+    spec = random_spec(n, seed=n, kinds=("pulse", "sine"), convention="ctrnn", activation="tanh")
+    compiled = compile_rnn(spec)
+    netlist = compiled.netlist
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cir, raw = Path(tmp) / "net.cir", Path(tmp) / "out.raw"
+        # the baseline runs what the backend runs: the netlist plus the solver option it adds
+        probe = simulate_netlist(netlist, backend="subprocess")
+        text = netlist.replace("\n.end\n", "\n.options klu\n.end\n") if probe.solver == "klu" else netlist
+        cir.write_text(text)
+        base = median_time(lambda: subprocess.run(["ngspice", "-b", "-n", "-r", str(raw), str(cir)],
+                                                  capture_output=True, check=True, cwd=tmp), repeat)
+    for backend in ("shared", "subprocess"):
+        t = median_time(lambda: simulate(compiled, backend=backend), repeat)
+        rows.append({"what": f"`simulate` ({backend} backend) vs `ngspice -b`, n = {n} tanh, "
+                             f"{probe.vectors['time'].size} points", "baseline_s": base, "ours_s": t,
+                     "ratio": t / base, "target": "<= 1.10", "ok": t / base <= 1.10})
+    return rows
+
+
+def trained_spec(tmp: Path):
+    model = KERAS_DIR / "dm_delayed_ortho_bias_gap0.hdf5"
+    return import_model(model, tmp / "dm.yaml", dt=1e-3).spec
+
+
+def bench_trained(tmp: Path, quick: bool) -> list[dict]:
+    spec = trained_spec(tmp)
+    rows = []
+    new = check(spec, backend="subprocess")
+    stim = pulse_trials(1.0, seed=0, delay=60)[0]
+    trial = run_trial(spec, stim, 1e-3, backend="subprocess")
+    decision = trial.stats["spice"]["decision"] == trial.stats["discrete"]["decision"]
+    t_new = sum(new.timings.values())
+    sim_new = new.timings["simulate"]
+    rows.append({"what": "reference / SPICE time, trained trial (n = 100 tanh, 370 ms)",
+                 "baseline_s": sim_new, "ours_s": new.timings["reference"],
+                 "ratio": new.timings["reference"] / sim_new, "target": "<= 0.05",
+                 "ok": new.timings["reference"] / sim_new <= 0.05})
+    env39 = ngspice39_env()
+    if quick or env39 is None:
+        rows.append({"what": f"`check` of the trained trial: {new.comparison.points} points, error "
+                             f"{new.comparison.verdict_error:.1e}, decision {'same' if decision else 'DIFFERENT'} "
+                             "(baseline on ngspice 39 skipped" + (" in --quick)" if quick else ": not unpacked)"),
+                     "baseline_s": float("nan"), "ours_s": t_new, "ratio": float("nan"), "target": "<= 3 s",
+                     "ok": t_new <= 3.0 and decision})
+        return rows
+    before = compile_rnn(spec, step_scale=STEP_FACTOR_BEFORE / step_factor(1e-3))
+    with Env(**env39, RNN2SPICE_SOLVER="sparse"):
+        old = check(before, backend="subprocess", refine=False)
+    t_old = sum(old.timings.values())
+    rows.append({"what": f"`check` of the trained trial, before (ngspice 39, Sparse, {old.comparison.points} points, "
+                         f"error {old.comparison.verdict_error:.1e}) vs now ({new.trajectory.solver}, "
+                         f"{new.comparison.points} points, error {new.comparison.verdict_error:.1e}, "
+                         f"decision {'same' if decision else 'DIFFERENT'})",
+                 "baseline_s": t_old, "ours_s": t_new, "ratio": t_old / t_new, "target": ">= 45x and <= 3 s",
+                 "ok": t_old / t_new >= 45 and t_new <= 3.0 and decision, "higher_is_better": True})
+    return rows
+
+
+def bench_reference(quick: bool) -> list[dict]:
+    rows = []
+    knots = 2000 if quick else 20000
+    periods = 500 if quick else 5000
+    rng = np.random.default_rng(0)
+    ts = np.linspace(0, 1.0, knots)
+    base = {"name": "knots", "tau": [1e-2, 2e-2], "w": [[0, 10], [-10, 0]], "w_in": [[50], [0]], "t_stop": 1.0}
+    cases = {
+        f"{knots}-point PWL input": {**base, "inputs": [{"kind": "pwl", "points": np.stack([ts, rng.normal(size=knots)],
+                                                                                           axis=1).tolist()}]},
+        f"{periods}-period pulse": {**base, "inputs": [{"kind": "pulse", "high": 1.0, "delay": 0.0, "rise": 1e-5,
+                                                        "fall": 1e-5, "width": 0.5 / periods, "period": 1.0 / periods}]},
+    }
+    for name, data in cases.items():
+        spec = spec_from_dict(data)
+        traj = simulate(spec, backend="subprocess")
+        start = time.perf_counter()
+        solve_reference(spec, traj.time)
+        ref = time.perf_counter() - start
+        rows.append({"what": f"reference / SPICE time, {name} ({traj.time.size} points)", "baseline_s": traj.seconds,
+                     "ours_s": ref, "ratio": ref / traj.seconds, "target": "<= 0.05", "ok": ref / traj.seconds <= 0.05})
+    return rows
+
+
+def bench_compile(quick: bool) -> list[dict]:
+    n = 300 if quick else 1000
+    rng = np.random.default_rng(0)
+    spec = spec_from_dict({"name": "dense", "tau": 1e-3, "w": rng.normal(size=(n, n)) * 100,
+                           "w_in": rng.normal(size=(n, 1)), "t_stop": 1e-3,
+                           "inputs": [{"kind": "step", "value": 1.0}]})
+    start = time.perf_counter()
+    text = compile_rnn(spec).netlist
+    seconds = time.perf_counter() - start
+    rate = n * n / seconds
+    return [{"what": f"compile, dense n = {n} ({n * n} coupling elements, {len(text) / 1e6:.0f} MB): "
+                     f"{rate:.2g} elements/s vs the 1e6/s target", "baseline_s": n * n / 1e6, "ours_s": seconds,
+             "ratio": seconds / (n * n / 1e6), "target": "<= 1", "ok": rate >= 1e6}]
+
+
+def bench_task(tmp: Path) -> list[dict]:
+    spec = trained_spec(tmp)
+    stimuli = pulse_trials(1.0, trials=20, seed=0)
+    start = time.perf_counter()
+    result = run_task(spec, stimuli, 1e-3, backend="subprocess")
+    seconds = time.perf_counter() - start
+    matched = sum(t.decision_match for t in result.trials)
+    return [{"what": f"`task`, 20 trials of one trained network ({matched}/20 decisions match); "
+                     f"x5 networks = {5 * seconds / 60:.1f} min", "baseline_s": 20 * 3.0, "ours_s": seconds,
+             "ratio": seconds / 60.0, "target": "minutes", "ok": seconds < 600}]
+
+
+def table(rows: list[dict], quick: bool) -> str:
+    from rnn2spice.spice.ngspice import ngspice_version
+
+    head = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python "
+            f"{platform.python_version()}; ngspice {ngspice_version('subprocess')}; "
+            f"{datetime.date.today().isoformat()}; {'--quick' if quick else 'full run'}.", "",
+            "| case | baseline | ours | ratio | target | met |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        base = "—" if np.isnan(r["baseline_s"]) else f"{r['baseline_s']:.3g} s"
+        ratio = "—" if np.isnan(r["ratio"]) else f"{r['ratio']:.3g}"
+        head.append(f"| {r['what']} | {base} | {r['ours_s']:.3g} s | {ratio} | {r['target']} | "
+                    f"{'yes' if r['ok'] else '**no**'} |")
+    return "\n".join(head) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small cases, no ngspice-39 baseline (CI)")
+    ap.add_argument("--out", type=Path, help="also write the markdown table here")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += bench_simulate(30 if args.quick else 100, 3)
+        rows += bench_compile(args.quick)
+        rows += bench_reference(args.quick)
+        rows += bench_trained(Path(tmp), args.quick)
+        if not args.quick:
+            rows += bench_task(Path(tmp))
+    text = table(rows, args.quick)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Accuracy-targeted steps: ``check(rtol=X)`` ends at an error no worse than X, and not far
+below it (within 10x), on random linear and tanh networks (issue: the default mode aimed
+375x below its threshold)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import NETLISTS, random_spec
+from rnn2spice.circuit.compiler import TARGETS, compile_rnn, step_factor
+from rnn2spice.errors import UsageError
+from rnn2spice.network.load import load_spec
+from rnn2spice.workflows.pipeline import MAX_RUNS, check
+
+CASES = [("linear", s) for s in range(3)] + [("tanh", s) for s in range(3)]
+
+
+def network(kind: str, seed: int):
+    if kind == "linear":
+        return random_spec(6, seed=seed, kinds=("pulse", "sine"))
+    return random_spec(6, seed=seed, kinds=("pulse",), convention="ctrnn", activation="tanh", gain=1.5)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("rtol", [1e-3, 1e-5])
+@pytest.mark.parametrize("kind,seed", CASES)
+def test_achieved_error_is_within_the_request(kind, seed, rtol):
+    result = check(network(kind, seed), rtol=rtol, backend="subprocess")
+    err = result.comparison.rel_max_error
+    assert result.passed and err <= rtol, result.runs
+    assert err >= rtol / 10, f"{err:.2e} is more than 10x below the requested {rtol:g}: {result.runs}"
+    assert 1 <= len(result.runs) <= MAX_RUNS
+    assert result.report()["runs"] == list(result.runs) and result.report()["rtol"] == rtol
+
+
+@pytest.mark.ngspice
+def test_a_missed_target_is_redone_with_a_smaller_step():
+    # tanh4 at rtol 1e-4: the a-priori step gives ~1.2e-4 (Newton tolerance), the second run passes
+    result = check(load_spec(NETLISTS / "tanh4.yaml"), rtol=1e-4, backend="subprocess")
+    steps = [r["max_step"] for r in result.runs]
+    assert len(steps) == 2 and steps[1] < steps[0], result.runs
+    assert result.runs[0]["rel_max_error"] > 1e-4 >= result.runs[1]["rel_max_error"]
+    assert result.compiled.circuit.analysis.max_step == steps[1]
+
+
+def test_the_step_follows_the_target():
+    spec = load_spec(NETLISTS / "damped-oscillator.yaml")
+    coarse = compile_rnn(spec, rtol=1e-2).circuit.analysis.max_step
+    fine = compile_rnn(spec, rtol=1e-6).circuit.analysis.max_step
+    assert coarse / fine == pytest.approx(step_factor(1e-2) / step_factor(1e-6))
+    assert compile_rnn(spec).circuit.analysis.max_step == compile_rnn(spec, rtol=TARGETS["default"]).circuit.analysis.max_step
+    assert "accuracy rtol 0.01" in compile_rnn(spec, rtol=1e-2).netlist
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e-3, 0.5, float("nan"), float("inf"), True, "1e-3"])
+def test_rtol_out_of_range_is_refused(bad):
+    with pytest.raises(UsageError, match="rtol"):
+        compile_rnn(load_spec(NETLISTS / "non-interacting.yaml"), rtol=bad)
+
+
+def test_rtol_cli_refuses_bad_values(capsys):
+    from rnn2spice.cli.app import main
+
+    assert main(["check", str(NETLISTS / "non-interacting.yaml"), "--rtol", "2"]) == 2
+    assert "rtol" in capsys.readouterr().err
+    assert np.isfinite(step_factor(1e-9))
