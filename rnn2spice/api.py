@@ -10,6 +10,7 @@ import os
 from typing import Any, Sequence
 
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.errors import UsageError
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
@@ -23,6 +24,8 @@ def load(path: str | os.PathLike, *, allow_outside_files: bool = False) -> RnnSp
     Matrix files it names (``{file: w.npy}``) are read relative to the spec and may not
     leave its directory unless ``allow_outside_files``.  Raises :class:`SpecError`.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"path must be the path of a spec file (got {type(path).__name__})")
     return load_spec(path, allow_outside=allow_outside_files)
 
 

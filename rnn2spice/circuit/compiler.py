@@ -153,6 +153,10 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
         raise UsageError(f"rtol must be a relative error between 1e-9 and 0.1 (got {rtol!r})")
     if not (isinstance(step_scale, (int, float)) and 0 < step_scale <= 1):
         raise UsageError(f"step_scale must be in (0, 1] (got {step_scale!r})")
+    if rtol is not None and accuracy != "default":
+        raise UsageError(f"rtol and accuracy {accuracy!r} both choose the target; give one of them (got rtol {rtol!r})")
+    if not isinstance(spec, RnnSpec):
+        raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(spec).__name__})")
     target = TARGETS[accuracy] if rtol is None else float(rtol)
     realiser = _realiser(form, coupling, spec.activation)
     if ac is not None and spec.activation != "linear":
@@ -167,7 +171,10 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
         options = OPTIONS["high"]
     else:
         analysis = transient(spec, target, step_scale)
-        options = OPTIONS[accuracy] if rtol is None else options_for(target)
+        # a refined run (step_scale < 1) also tightens ngspice's tolerances: the Newton
+        # tolerance (reltol) sets an error floor that a smaller step alone does not lower
+        options = (OPTIONS[accuracy] if rtol is None and step_scale == 1.0
+                   else options_for(max(target * step_scale ** 2, 1e-12)))
     probes = ctx.probes
     label = "ac" if ac is not None else (accuracy if rtol is None else f"rtol {target:g}")
     comments = _header(spec, form, coupling, label)
@@ -183,6 +190,10 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
 #: reference, so 5e7 is ~0.4 GB per copy.  Beyond it a run is hours long or exhausts
 #: memory (in the shared-library backend: the Python process itself).
 MAX_TRANSIENT_VALUES = 50_000_000
+#: Largest number of maximum steps over [0, t_stop]: ngspice takes ~10 us per step for the
+#: smallest network and the reference about as much, so 1e6 steps bound a run to tens of
+#: seconds (a 300 s trial of a 1 ms oscillator would be 1.5e7 steps: refused).
+MAX_TIME_STEPS = 1_000_000
 
 
 def fastest_rate(spec: RnnSpec) -> float:
@@ -201,13 +212,13 @@ def transient(spec: RnnSpec, rtol: float, step_scale: float = 1.0) -> ir.Transie
         max_step = min(max_step, spec.t_step)
     step = spec.t_step if spec.t_step is not None else max_step
     steps = spec.t_stop / max_step
-    if steps * (spec.n + 1) > MAX_TRANSIENT_VALUES:
+    if steps * (spec.n + 1) > MAX_TRANSIENT_VALUES or steps > MAX_TIME_STEPS:
         by_t_step = spec.t_step is not None and max_step == spec.t_step
         raise SpecError("t_step" if by_t_step else "t_stop", spec.t_step if by_t_step else spec.t_stop,
                         f"needs {steps:.3g} time steps of at most {max_step:.3g} s "
                         + ("" if by_t_step else f"(fastest rate of the network or its inputs {fastest_rate(spec):.3g} 1/s) ")
                         + f"x {spec.n + 1} vectors = {steps * (spec.n + 1):.3g} values; at most "
-                        f"{MAX_TRANSIENT_VALUES:.0e} are supported: shorten t_stop"
+                        f"{MAX_TIME_STEPS:.0e} steps and {MAX_TRANSIENT_VALUES:.0e} values are supported: shorten t_stop"
                         + (" or lengthen t_step" if by_t_step else " or slow the network down (larger tau, smaller w)"))
     return ir.Transient(step=step, stop=spec.t_stop, max_step=max_step)
 

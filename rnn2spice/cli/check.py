@@ -8,6 +8,7 @@ from pathlib import Path
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
                                   circuit_options, load_spec_arg, sim_options, verdict_code)
+from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import CertificateFailed
 from rnn2spice.report.files import json_text, write_atomic
 from rnn2spice.workflows.pipeline import check
@@ -37,8 +38,9 @@ def run(args) -> int:
     if args.netlist is not None:
         write_atomic(args.netlist, compiled.netlist, field="--netlist")
     try:
-        result = check(compiled, backend=args.backend, tolerance=args.tolerance, timeout=args.timeout,
-                       netlist_path=args.netlist)
+        with progress_bar(args) as bar:
+            result = check(compiled, backend=args.backend, tolerance=args.tolerance, timeout=args.timeout,
+                           netlist_path=args.netlist, progress=bar)
     except CertificateFailed as exc:  # stopped before simulating; main() prints why, exit 1
         if args.report is not None:
             write_atomic(args.report, json_text(exc.report), field="--report")

@@ -58,6 +58,8 @@ def sim_options(p) -> None:
                    help="ngspice shared library via PySpice, or `ngspice -b` (auto: shared if it loads)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="give up on ngspice after this many seconds")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (shown on a terminal for runs longer than 2 s)")
 
 
 def load_spec_arg(args):

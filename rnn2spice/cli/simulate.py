@@ -9,6 +9,7 @@ from pathlib import Path
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, check_outputs, check_timeout, circuit_options,
                                   load_spec_arg, sim_options)
+from rnn2spice.cli.progress import progress_bar
 from rnn2spice.report.files import waveforms_csv, write_atomic
 from rnn2spice.workflows.pipeline import simulate
 
@@ -29,7 +30,8 @@ def run(args) -> int:
     check_timeout(args.timeout)
     compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
                            rtol=args.rtol)
-    traj = simulate(compiled, backend=args.backend, timeout=args.timeout)
+    with progress_bar(args) as bar:
+        traj = simulate(compiled, backend=args.backend, timeout=args.timeout, progress=bar)
     text = waveforms_csv(traj.time, traj.states)
     if args.output is None:
         sys.stdout.write(text)

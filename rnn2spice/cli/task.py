@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
                                   circuit_options, load_spec_arg, sim_options, verdict_code)
+from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import UsageError, shown
 from rnn2spice.report.files import json_text, write_atomic
 from rnn2spice.workflows.importers import positive_seconds
@@ -97,9 +98,11 @@ def run(args) -> int:
               f"{diff['spice_vs_reference']['max_trial']:.2e} ({tr.timings['spice']:.1f} s ngspice): "
               f"{'PASS' if tr.passed else 'FAIL'}", file=sys.stderr, flush=True)
 
-    result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, form=args.form,
-                      accuracy=args.accuracy, rtol=args.rtol, backend=args.backend, timeout=args.timeout,
-                      tolerance=args.tolerance, dead_zone=args.dead_zone, strict=args.strict)
+    with progress_bar(args) as bar:
+        result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, simulation_progress=bar,
+                          form=args.form, accuracy=args.accuracy, rtol=args.rtol, backend=args.backend,
+                          timeout=args.timeout, tolerance=args.tolerance, dead_zone=args.dead_zone,
+                          strict=args.strict)
     print(result.summary())
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")

@@ -72,6 +72,10 @@ MIN_EDGE_ULPS = 64
 DEFAULT_CAPACITANCE = 1e-9
 DEFAULT_INDUCTANCE = 1e-3
 
+#: Largest |phase| of a sine input (degrees): beyond, the phase in radians has lost digits that
+#: ngspice and the reference would round differently.
+MAX_PHASE_DEGREES = 3600.0
+
 TOP_KEYS = ("name", "description", "tau", "w", "w_in", "bias", "convention", "activation",
             "h0", "inputs", "t_stop", "t_step", "circuit", "w_out", "b_out", "provenance")
 WAVE_KEYS = {
@@ -500,7 +504,11 @@ def _waveform(raw: Any, where: str, t_stop: float, files: _Files, room: int = MA
         return pulse
     if kind == "sine":
         freq = num("frequency", None, positive=True)
-        return Sine(num("amplitude"), freq, num("offset", 0.0), num("phase", 0.0))
+        phase = num("phase", 0.0)
+        if not -MAX_PHASE_DEGREES <= phase <= MAX_PHASE_DEGREES:
+            # ngspice and numpy reduce a huge phase differently (its radians lose their digits)
+            raise SpecError(f"{where}.phase", phase, f"must be within +-{MAX_PHASE_DEGREES:g} degrees")
+        return Sine(num("amplitude"), freq, num("offset", 0.0), phase)
     if kind == "pwl":
         points = raw.get("points")
         if not isinstance(points, list) or not points:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import OutputError
+from rnn2spice.errors import OutputError, clip, shown
 
 #: Target kinds of :class:`OutputTarget`.
 NEW, FILE, THROUGH = "new", "file", "through"
@@ -255,6 +255,29 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
             except PermissionError:
                 pass
     os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Path:
+    """Write PNG bytes to ``path`` for the Python API, where no command line has checked the
+    run's inputs: an existing regular file is replaced only when it is a PNG already (a
+    figure being redrawn), so a spec, a matrix file or a report named by mistake survives."""
+    path = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(path, Path):
+        raise OutputError(f"{field}: must be a file path (got {shown(path)})")
+    try:
+        if path.is_file():
+            with open(path, "rb") as fh:
+                head = fh.read(len(PNG_SIGNATURE))
+            if head != PNG_SIGNATURE:
+                raise OutputError(f"{field}: {clip(str(path))!r} exists and is not a PNG figure; "
+                                  "refusing to replace it (remove it or choose another name)")
+    except OSError as exc:
+        raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
+    write_atomic(path, png, field=field)
+    return path
 
 
 def waveforms_csv(time: np.ndarray, states: np.ndarray, names: list[str] | None = None) -> str:

@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -81,9 +83,95 @@ def _as_text(data) -> str:
     return data
 
 
-def _run_subprocess(netlist: str, netlist_path: Path | None,
-                    timeout: float | None) -> tuple[dict[str, np.ndarray], str, str]:
+# ngspice -b writes the simulated time of a .tran run about every 0.25 s, flushed, each
+# ended by '\r': " Reference value :  2.67953e-04" -- on stdout (46), on stderr (39).
+_REFERENCE_VALUE = re.compile(rb"Reference value\s*:\s*([-+0-9.eE]+)")
+_TRAN_LINE = re.compile(r"^\s*\.tran\s+(\S+)\s+(\S+)", re.IGNORECASE | re.MULTILINE)
+_SPICE_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)(meg|mil|[tgkmunpfa])?", re.IGNORECASE)
+_SCALE = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "m": 1e-3, "mil": 25.4e-6, "u": 1e-6, "n": 1e-9,
+          "p": 1e-12, "f": 1e-15, "a": 1e-18}
+_PROGRESS_SLICE = 0.1  # s between progress reports while ngspice runs
+
+
+def _tran_stop(netlist: str) -> float | None:
+    """The stop time of the netlist's ``.tran`` line (s), or None (no .tran, or unreadable)."""
+    match = _TRAN_LINE.search(netlist)
+    number = _SPICE_NUMBER.match(match.group(2)) if match else None
+    if number is None:
+        return None
+    suffix = (number.group(2) or "").lower()
+    value = float(number.group(1)) * _SCALE.get(suffix, 1.0)
+    return value if value > 0 else None
+
+
+def _run_reporting(command: list[str], cwd: str, timeout: float | None, t_stop: float | None,
+                   progress: Callable[[float], None]) -> subprocess.CompletedProcess:
+    """As ``subprocess.run(command, capture_output=True, text=True, ...)``, calling
+    ``progress(simulated time / t_stop)`` in this thread while ngspice runs (the last
+    "Reference value" it printed on either stream; 0 when ``t_stop`` is None).  Raises
+    ``subprocess.TimeoutExpired`` (with the output so far) after killing ngspice; any
+    exception from ``progress`` (or KeyboardInterrupt) kills ngspice and is re-raised."""
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+    latest = [0.0]
+
+    def drain(stream, key: str) -> None:
+        while True:
+            data = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not data:
+                return
+            chunks[key].append(data)
+            if t_stop is not None:
+                values = _REFERENCE_VALUE.findall(data)
+                if values:
+                    try:
+                        latest[0] = float(values[-1]) / t_stop
+                    except ValueError:
+                        pass
+
+    readers = [threading.Thread(target=drain, args=(proc.stdout, "out"), daemon=True),
+               threading.Thread(target=drain, args=(proc.stderr, "err"), daemon=True)]
+    for reader in readers:
+        reader.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    timed_out = False
+    try:
+        while True:
+            wait = _PROGRESS_SLICE if deadline is None else min(_PROGRESS_SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                timed_out = True
+                break
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                progress(latest[0])
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        if timed_out:
+            proc.kill()
+        proc.wait()
+        for reader in readers:
+            reader.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    out, err = (b"".join(chunks[k]).decode("utf-8", "replace") for k in ("out", "err"))
+    if timed_out:
+        raise subprocess.TimeoutExpired(command, timeout, output=out, stderr=err)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | None,
+                    progress: Callable[[float], None] | None = None) -> tuple[dict[str, np.ndarray], str, str]:
     """Run ``netlist`` with ``ngspice -b``: (normalised vectors, ngspice version, log text).
+
+    ``progress(fraction)`` is called in this thread while ngspice runs, with the simulated
+    time over the ``.tran`` stop time (not throttled or made monotone here:
+    :mod:`rnn2spice.spice.ngspice` does).
 
     Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
     executable = _ngspice_executable(netlist_path)
@@ -92,12 +180,13 @@ def _run_subprocess(netlist: str, netlist_path: Path | None,
         circuit_file = Path(tmp) / "circuit.cir"
         raw_file = Path(tmp) / "circuit.raw"
         circuit_file.write_text(netlist, encoding="utf-8")
+        command = [executable, "-b", "-n", "-r", str(raw_file), str(circuit_file)]  # -n: no .spiceinit
         try:
-            done = subprocess.run(
-                [executable, "-b", "-n", "-r", str(raw_file), str(circuit_file)],  # -n: no .spiceinit
-                cwd=tmp, capture_output=True, text=True, errors="replace",
-                stdin=subprocess.DEVNULL, timeout=timeout,
-            )
+            if progress is None:
+                done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, errors="replace",
+                                      stdin=subprocess.DEVNULL, timeout=timeout)
+            else:
+                done = _run_reporting(command, tmp, timeout, _tran_stop(netlist), progress)
         except subprocess.TimeoutExpired as exc:  # run() has already killed ngspice
             lines = _clean_lines(_as_text(exc.stdout)) + _clean_lines(_as_text(exc.stderr))
             raise SimulationError(f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path,

@@ -83,9 +83,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -178,6 +180,7 @@ def simulate_netlist(
     backend: str = "auto",
     timeout: float | None = None,
     solver: str = "auto",
+    progress: Callable[[float], None] | None = None,
 ) -> SimulationResult:
     """Run ``netlist`` (complete text, one analysis, ending in ``.end``) in ngspice.
 
@@ -189,6 +192,12 @@ def simulate_netlist(
     ``'sparse'`` never, ``'klu'`` always (an error where it is missing); the result's
     ``solver`` is what ngspice's log says it used.  Any ngspice failure (rejected netlist, no
     convergence, no data, crash) raises :class:`SimulationError` with ngspice's lines.
+
+    ``progress(fraction)`` (optional) is called in this thread while ngspice runs, with the
+    fraction of the analysis done (0..1, never decreasing, at most about 10 calls a second),
+    and with 1.0 once the run succeeded: the shared library reports it in its status line
+    ('tran: 45.2%'), ``ngspice -b`` prints the simulated time of a ``.tran`` (a batch run of
+    another analysis reports only the final 1.0).  An exception it raises stops the run.
     """
     if not isinstance(netlist, str) or not netlist.strip():
         raise UsageError("netlist must be a non-empty netlist text")
@@ -206,13 +215,40 @@ def simulate_netlist(
         if _use_klu(backend, solver) and not _CHOOSES_SOLVER.search(netlist):
             text = with_klu_option(netlist)
         run = _run_shared if backend == "shared" else _run_subprocess
-        vectors, version, log = run(text, path, timeout)
+        report = None if progress is None else _Progress(progress)
+        vectors, version, log = run(text, path, timeout, report)
     except SimulationError as exc:
         if path is not None:
             raise
         raise with_saved_netlist(exc, netlist) from None
+    if report is not None:
+        report.done()
     return SimulationResult(vectors=vectors, backend=backend, ngspice_version=version, log=log, netlist_path=path,
                             solver=solver_in_log(log))
+
+
+class _Progress:
+    """Passes a backend's progress fractions on: clipped to 0..1, never decreasing, only
+    when they grew, at most every :attr:`INTERVAL` seconds; :meth:`done` sends 1.0 once."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, callback: Callable[[float], None]):
+        self.callback = callback
+        self.last = -1.0
+        self.when = -math.inf
+
+    def __call__(self, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0) if math.isfinite(fraction) else 0.0
+        now = time.monotonic()
+        if fraction > self.last and (now - self.when >= self.INTERVAL or self.last < 0):
+            self.last, self.when = fraction, now
+            self.callback(fraction)
+
+    def done(self) -> None:
+        if self.last < 1.0:
+            self.last, self.when = 1.0, time.monotonic()
+            self.callback(1.0)
 
 
 def with_klu_option(netlist: str) -> str:

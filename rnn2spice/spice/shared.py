@@ -12,6 +12,13 @@ source; start the library in a child process and run a netlist there
 load the very file the child loaded, and call ``ngSpice_Init`` (through PySpice) in an
 empty working directory.  ``ngSpice_nospiceinit`` is not called on POSIX systems, where no
 ngspice version honours it and Debian's ngspice 46 crashes in it.
+
+Progress: ngspice's status callback ('tran: 45.2%') is kept by the engine and read by the
+thread that waits for a run, which tells the caller's ``progress``.
+
+This module is a little longer than 400 lines: the engine, its PySpice subclass (whose
+callbacks run in ngspice's threads) and the locked run share one state machine and are
+clearer read together.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -50,6 +58,8 @@ _SHARED_MISSING = False            # ... and it is only that none is installed (
 _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per process
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
 _WAIT_SLICE = 0.25               # s between checks while waiting for a background run
+_PROGRESS_SLICE = 0.1            # ... when a progress callback is to be told
+_STATUS_PERCENT = re.compile(r"^\s*\w+:\s*([0-9.]+)\s*%")  # ngspice's status line: 'tran: 45.2%'
 
 
 class _SharedEngine:
@@ -249,6 +259,7 @@ def _quiet_ngspice_class(pyspice_shared):
             self.lines: list[tuple[str, str]] = []   # (stream, text) in arrival order
             self.exit_status: int | None = None
             self.background_done = threading.Event()
+            self.status_fraction = 0.0  # progress of the current run as ngspice's status line says
             super().__init__(ngspice_id=0, send_data=False, verbose=False)
 
         def _load_library(self, verbose):
@@ -283,6 +294,18 @@ def _quiet_ngspice_class(pyspice_shared):
             return 0
 
         @staticmethod
+        def _send_stat(message_c, ngspice_id, user_data):
+            # ngspice's status line, e.g. 'tran: 45.2%' (at most every ~0.1 s), '--ready--'.
+            try:
+                self = ffi.from_handle(user_data)
+                match = _STATUS_PERCENT.search(ffi.string(message_c).decode("utf-8", "replace"))
+                if match:
+                    self.status_fraction = max(self.status_fraction, min(float(match.group(1)) / 100.0, 1.0))
+            except Exception:
+                pass
+            return 0
+
+        @staticmethod
         def _exit(exit_status, immediate_unloading, quit_exit, ngspice_id, user_data):
             try:
                 self = ffi.from_handle(user_data)
@@ -309,9 +332,12 @@ def _quiet_ngspice_class(pyspice_shared):
     return QuietNgSpiceShared
 
 
-def _run_shared(netlist: str, netlist_path: Path | None,
-                timeout: float | None) -> tuple[dict[str, np.ndarray], str, str]:
+def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
+                progress: Callable[[float], None] | None = None) -> tuple[dict[str, np.ndarray], str, str]:
     """Run ``netlist`` in libngspice: (normalised vectors, ngspice version, log text).
+
+    ``progress(fraction)`` is called in this thread while waiting, with the fraction ngspice's
+    status line reports (not throttled or made monotone here: :mod:`rnn2spice.spice.ngspice` does).
 
     Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
     engine = _shared_engine()
@@ -329,7 +355,7 @@ def _run_shared(netlist: str, netlist_path: Path | None,
             # A rejected netlist leaves no circuit: 'run' would only add a confusing line.
             loaded = not _fatal_lines([t for _, t in ngspice.lines]) and ngspice.exit_status is None
             if loaded:
-                timed_out = _run_in_background(engine, timeout)
+                timed_out = _run_in_background(engine, timeout, progress)
                 if not timed_out and ngspice.exit_status is None:
                     plot, raw = engine.vectors_of_current_plot()
         finally:
@@ -360,26 +386,31 @@ def _run_shared(netlist: str, netlist_path: Path | None,
     return finish_vectors(raw), engine.version, "\n".join(lines)
 
 
-def _run_in_background(engine: _SharedEngine, timeout: float | None) -> bool:
+def _run_in_background(engine: _SharedEngine, timeout: float | None,
+                       progress: Callable[[float], None] | None = None) -> bool:
     """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C);
-    True if it timed out.  Any exception while waiting (KeyboardInterrupt) halts the run
-    first and is then re-raised."""
+    True if it timed out.  Any exception while waiting (KeyboardInterrupt, or raised by
+    ``progress``) halts the run first and is then re-raised."""
     ngspice = engine.ngspice
     lib = ngspice._ngspice_shared
     ngspice.background_done.clear()
+    ngspice.status_fraction = 0.0
     engine.command("bg_run")
     deadline = None if timeout is None else time.monotonic() + timeout
     idle = 0
+    slice_ = _WAIT_SLICE if progress is None else _PROGRESS_SLICE
     try:
         while True:
-            wait = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+            wait = slice_ if deadline is None else min(slice_, deadline - time.monotonic())
             if wait <= 0:
                 break
             if ngspice.background_done.wait(wait):
                 return False
+            if progress is not None:
+                progress(ngspice.status_fraction)
             # never started, or ended without the callback: do not wait forever
             idle = idle + 1 if not lib.ngSpice_running() else 0
-            if idle >= 2:
+            if idle * slice_ >= 2 * _WAIT_SLICE:
                 return False
     except BaseException:
         _halt(engine)

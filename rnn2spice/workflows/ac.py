@@ -37,7 +37,7 @@ from rnn2spice.circuit.writer import vector_name, write_netlist
 from rnn2spice.errors import SimulationError, UsageError, shown
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_atomic
+from rnn2spice.report.files import write_figure
 from rnn2spice.spice import ngspice
 
 #: Default pass threshold on the relative max error of every entry of H.
@@ -191,9 +191,9 @@ class AcResult:
         return figures.bode_figure(self)
 
     def plot(self, path) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
-        write_atomic(path, self.figure(), field="plot")
-        return Path(path)
+        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
+        when it is a PNG already); returns the path."""
+        return write_figure(path, self.figure())
 
 
 def _json(x: float):

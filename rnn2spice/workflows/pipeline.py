@@ -11,6 +11,7 @@ import os
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, U
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_atomic
+from rnn2spice.report.files import write_figure
 from rnn2spice.spice.ngspice import simulate_netlist
 
 
@@ -41,6 +42,15 @@ class Trajectory:
     def __iter__(self):
         """``t, h = trajectory``."""
         return iter((self.time, self.states))
+
+    def report(self) -> dict:
+        """What ran (no verdict: compare with the reference through :func:`check`)."""
+        return {"points": int(self.time.size), "n": int(self.states.shape[1]), "backend": self.backend,
+                "ngspice_version": self.ngspice_version, "solver": self.solver, "seconds": float(self.seconds)}
+
+    def summary(self) -> str:
+        return (f"ngspice {self.ngspice_version} via {self.backend} ({self.solver}): {self.time.size} time points "
+                f"of {self.states.shape[1]} states in {self.seconds:.3f} s")
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,9 +133,9 @@ class CheckResult:
             readout=None if y is None else (y, readout(spec, self.reference)))
 
     def plot(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
-        write_atomic(path, self.figure(), field="plot")
-        return Path(path)
+        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
+        when it is a PNG already); returns the path."""
+        return write_figure(path, self.figure())
 
 
 def _compiled(net, form, coupling, accuracy) -> CompiledNetwork:
@@ -144,15 +154,18 @@ def _compiled(net, form, coupling, accuracy) -> CompiledNetwork:
 
 def simulate(net, *, form: str | None = None, coupling: str | None = None, accuracy: str | None = None,
              backend: str = "auto", timeout: float | None = None,
-             netlist_path: str | os.PathLike | None = None) -> Trajectory:
+             netlist_path: str | os.PathLike | None = None,
+             progress: Callable[[float], None] | None = None) -> Trajectory:
     """Run the circuit of ``net`` (a network, compiled here, or a compiled network) in ngspice.
 
-    ``timeout`` in seconds.  On failure the :class:`SimulationError` names the netlist
+    ``timeout`` in seconds; ``progress(fraction)``: see
+    :func:`~rnn2spice.spice.ngspice.simulate_netlist`.  On failure the :class:`SimulationError` names the netlist
     (``netlist_path``, or a kept temporary copy) so the user can rerun it.
     """
     compiled = _compiled(net, form, coupling, accuracy)
     start = _time.perf_counter()
-    result = simulate_netlist(compiled.netlist, netlist_path=netlist_path, backend=backend, timeout=timeout)
+    result = simulate_netlist(compiled.netlist, netlist_path=netlist_path, backend=backend, timeout=timeout,
+                              progress=progress)
     seconds = _time.perf_counter() - start
     try:
         t = np.asarray(result.vectors["time"], dtype=float)
@@ -164,10 +177,11 @@ def simulate(net, *, form: str | None = None, coupling: str | None = None, accur
 
 
 def run(compiled: CompiledNetwork, *, certify: bool = True, backend: str = "auto", timeout: float | None = None,
-        netlist_path: str | os.PathLike | None = None) -> tuple[Certificate | None, Trajectory]:
+        netlist_path: str | os.PathLike | None = None,
+        progress: Callable[[float], None] | None = None) -> tuple[Certificate | None, Trajectory]:
     """The pipeline core: certify the netlist text (raise CertificateFailed on a mismatch), then simulate."""
     cert = certify_or_stop(compiled) if certify else None
-    return cert, simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
+    return cert, simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
 
 
 #: At most this many runs in one ``check``: the first at the a-priori step, then smaller
@@ -178,7 +192,7 @@ MAX_RUNS = 3
 def check(net, *, form: str | None = None, coupling: str | None = None, accuracy: str | None = None,
           rtol: float | None = None, backend: str = "auto", tolerance: float | None = None,
           timeout: float | None = None, netlist_path: str | os.PathLike | None = None,
-          refine: bool = True) -> CheckResult:
+          refine: bool = True, progress: Callable[[float], None] | None = None) -> CheckResult:
     """Compile ``net`` (unless compiled already), certify, simulate, compare with the exact reference.
 
     ``rtol``: the model-level relative error to aim at (default: the accuracy mode's, 1e-3
@@ -186,7 +200,10 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     rates for it, and a run that misses it is redone with a smaller step (at most
     :data:`MAX_RUNS` runs, ``refine=False`` for one); ``runs`` in the report lists them.
     ``tolerance``: the pass threshold, by default the target itself.  ``timeout`` in s.
+    ``progress(fraction)`` is told the progress of each ngspice run in turn (from 0 again
+    for a redone run; :func:`~rnn2spice.spice.ngspice.simulate_netlist`).
     """
+    check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference"), 0.0)
     start = _time.perf_counter()
     if rtol is not None and isinstance(net, CompiledNetwork):
@@ -196,7 +213,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     timings["compile"] += _time.perf_counter() - start
     runs = []
     while True:
-        cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path)
+        cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
         timings["certificate"] += cert.seconds
         timings["simulate"] += traj.seconds
         start = _time.perf_counter()
@@ -215,6 +232,13 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
         compiled = compiled.with_step_scale(compiled.step_scale * shrink)
         timings["compile"] += _time.perf_counter() - start
     return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs))
+
+
+def check_tolerance(tolerance, name: str = "tolerance") -> None:
+    """A pass threshold is a positive finite number (or None for the target)."""
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+                                  or not 0 < tolerance < float("inf")):
+        raise UsageError(f"{name} must be a positive finite number (got {tolerance!r})")
 
 
 def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:

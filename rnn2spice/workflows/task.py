@@ -43,6 +43,7 @@ import math
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -52,7 +53,7 @@ from rnn2spice.errors import UsageError
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_atomic
+from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import run, solve_reference
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 
@@ -173,8 +174,12 @@ class TrialResult:
 def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", accuracy: str = "default",
               rtol: float | None = None,
               backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
-              dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False) -> TrialResult:
-    """Discrete network, continuous reference and circuit on one stimulus."""
+              dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False,
+              progress: Callable[[float], None] | None = None) -> TrialResult:
+    """Discrete network, continuous reference and circuit on one stimulus.
+
+    ``progress(fraction)``: the ngspice run's progress
+    (:func:`~rnn2spice.spice.ngspice.simulate_netlist`)."""
     if spec.w_out is None:
         raise UsageError(f"spec {spec.name!r} has no readout (w_out): the task check decides from y = w_out h + b_out")
     timings = {}
@@ -184,7 +189,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     sspec = stimulus_spec(spec, stim.x, dt)
     compiled = compile_rnn(sspec, form=form, coupling="vccs", accuracy=accuracy, rtol=rtol)
     cpu = _time.process_time()
-    _, traj = run(compiled, backend=backend, timeout=timeout)  # certified, then simulated
+    _, traj = run(compiled, backend=backend, timeout=timeout, progress=progress)  # certified, then simulated
     timings["spice"] = traj.seconds
     # CPU time of this process: ngspice's own cost with the in-process (shared) backend,
     # meaningful on a busy machine where the wall time is not
@@ -228,9 +233,9 @@ class TaskResult:
         return figures.task_figure(self)
 
     def plot(self, path) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
-        write_atomic(path, self.figure(), field="plot")
-        return Path(path)
+        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
+        when it is a PNG already); returns the path."""
+        return write_figure(path, self.figure())
 
     def summary(self) -> str:
         """The verdict as one line."""
@@ -260,13 +265,16 @@ class TaskResult:
 
 
 def run_task(spec: RnnSpec, stimuli: list[Stimulus], dt: float, *, stimulus_info: dict | None = None,
-             progress=None, **kwargs) -> TaskResult:
-    """Every trial of ``stimuli`` (at least one: a task check of no trial would pass vacuously)."""
+             progress=None, simulation_progress: Callable[[float], None] | None = None, **kwargs) -> TaskResult:
+    """Every trial of ``stimuli`` (at least one: a task check of no trial would pass vacuously).
+
+    ``progress(i, trial)`` is called after each trial; ``simulation_progress(fraction)`` during
+    each trial's ngspice run (``run_trial``'s ``progress``)."""
     if len(stimuli) < 1:
         raise UsageError("the task check needs at least one trial (got 0 stimuli)")
     trials = []
     for i, stim in enumerate(stimuli):
-        trials.append(run_trial(spec, stim, dt, **kwargs))
+        trials.append(run_trial(spec, stim, dt, progress=simulation_progress, **kwargs))
         if progress is not None:
             progress(i, trials[-1])
     return TaskResult(spec, dt, trials, kwargs.get("tolerance", DEFAULT_TOLERANCE),

@@ -15,6 +15,7 @@ from rnn2spice.analysis.certificate import TOLERANCE, Certificate, verify_netlis
 from rnn2spice.circuit.compiler import Realisation, compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.workflows.pipeline import check_tolerance
 
 #: Netlists larger than this are refused before reading (a 2000-neuron dense network is ~300 MB).
 MAX_NETLIST_BYTES = 512 * 1024 * 1024
@@ -75,8 +76,9 @@ def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
     ``netlist``: certify this existing file instead of compiling (``form`` and ``coupling``
     are then not used).  ``tolerance``: pass threshold on the relative discrepancies.
     """
-    if not (tolerance > 0 and tolerance < float("inf")):
-        raise UsageError(f"tolerance must be a positive finite number (got {tolerance!r})")
+    check_tolerance(tolerance)
+    if netlist is not None and not isinstance(netlist, (str, os.PathLike)):
+        raise UsageError(f"netlist must be the path of a netlist file (got {type(netlist).__name__})")
     if netlist is not None:  # the analysis card is then checked against the spec's t_stop / t_step
         text, realisation, source, analysis = read_netlist_file(netlist), None, str(netlist), None
     else:
