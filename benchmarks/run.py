@@ -220,6 +220,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cases, no ngspice-39 baseline (CI)")
     ap.add_argument("--out", type=Path, help="also write the markdown table here")
+    ap.add_argument("--no-task", action="store_true", help="skip the 20-trial task case of the full run")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -227,7 +228,7 @@ def main() -> int:
         rows += bench_compile(args.quick)
         rows += bench_reference(args.quick)
         rows += bench_trained(Path(tmp), args.quick)
-        if not args.quick:
+        if not args.quick and not args.no_task:
             rows += bench_task(Path(tmp))
     text = table(rows, args.quick)
     print(text)

@@ -60,3 +60,47 @@ def test_api_errors_name_arguments_not_flags():
     net = rnn2spice.load(ROOT / "netlists" / "non-interacting.yaml")
     with pytest.raises(rnn2spice.UsageError, match=r"^tolerance must be a positive finite number"):
         rnn2spice.verify(net, tolerance=float("inf"))
+
+
+@pytest.mark.ngspice
+def test_plot_never_replaces_an_input(tmp_path):
+    """Red team: ``result.plot('spec.yaml')`` replaced the spec with a PNG; an existing file is
+    now replaced only when it is a PNG already (a figure being redrawn)."""
+    spec_file = tmp_path / "osc.yaml"
+    shutil.copy(ROOT / "netlists" / "damped-oscillator.yaml", spec_file)
+    result = rnn2spice.check(rnn2spice.load(spec_file), backend="subprocess")
+    before = spec_file.read_bytes()
+    with pytest.raises(rnn2spice.OutputError, match="not a PNG"):
+        result.plot(spec_file)
+    assert spec_file.read_bytes() == before
+    png = tmp_path / "osc.png"
+    result.plot(png)
+    result.plot(png)  # redrawing a figure is fine
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_small_spec_cannot_ask_for_millions_of_steps():
+    """Red team: a 5-line spec with t_stop = 300 s of a 1 ms oscillator ran for minutes."""
+    net = rnn2spice.Network(name="long", tau=1e-3, w=[[0.0, 3000.0], [-3000.0, 0.0]], h0=[1.0, 0.0], t_stop=300.0)
+    with pytest.raises(rnn2spice.SpecError, match="t_stop.*steps"):
+        rnn2spice.compile(net)
+
+
+def test_huge_sine_phase_is_refused():
+    with pytest.raises(rnn2spice.SpecError, match=r"inputs\[0\]\.phase"):
+        rnn2spice.Network(name="x", tau=1e-3, w=[[0.0]], w_in=[[1.0]], t_stop=1e-2,
+                          inputs=[{"kind": "sine", "amplitude": 1.0, "frequency": 100.0, "phase": 1e17}])
+
+
+@pytest.mark.parametrize("call", [
+    lambda net: rnn2spice.check(net, tolerance=True),
+    lambda net: rnn2spice.check(net, tolerance="0.1"),
+    lambda net: rnn2spice.load(None),
+    lambda net: rnn2spice.compile("spec.yaml"),
+    lambda net: rnn2spice.verify(net, netlist=5),
+    lambda net: rnn2spice.compile(net, accuracy="high", rtol=1e-2),
+])
+def test_api_misuse_is_a_usage_error(call):
+    net = rnn2spice.load(ROOT / "netlists" / "non-interacting.yaml")
+    with pytest.raises(rnn2spice.UsageError):
+        call(net)

@@ -96,8 +96,8 @@ def test_output_in_missing_directory_exits_2_before_work(tmp_path, capsys):
 def test_simulator_failure_exits_3_and_leaves_outputs_untouched(tmp_path, capsys):
     # a run far too long for the time limit: ngspice is stopped, exit code 3
     spec = tmp_path / "long.yaml"
-    # (2e7 steps: under the compiler's cap on transient size, minutes long without a limit)
-    spec.write_text("name: long\ntau: 1.0e-3\nw: [[0]]\nh0: [1]\nt_stop: 2.0\nt_step: 1.0e-7\n")
+    # (9e5 steps: under the compiler's cap of 1e6 steps, several seconds without a limit)
+    spec.write_text("name: long\ntau: 1.0e-3\nw: [[0]]\nh0: [1]\nt_stop: 0.09\nt_step: 1.0e-7\n")
     report = tmp_path / "r.json"
     report.write_text("old report")
     code = main(["check", str(spec), "--timeout", "1", "--report", str(report)])

@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, verdict_code)
-from rnn2spice.report.files import json_text, write_atomic
+                                  circuit_options, load_spec_arg, sim_options, finish)
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, ac_check, check_sweep
 
 NAME = "ac"
@@ -39,9 +38,4 @@ def run(args) -> int:
     result = ac_check(load_spec_arg(args), f_start=args.fmin, f_stop=args.fmax,
                       points_per_decade=args.points_per_decade, form=args.form, coupling=args.coupling,
                       backend=args.backend, timeout=args.timeout, tolerance=args.tolerance)
-    print(result.summary())
-    if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
-    if args.plot is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
-    return verdict_code(result.passed)
+    return finish(args, result)

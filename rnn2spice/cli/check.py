@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, verdict_code)
+                                  circuit_options, load_spec_arg, sim_options, finish)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import CertificateFailed
 from rnn2spice.report.files import json_text, write_atomic
@@ -47,9 +47,4 @@ def run(args) -> int:
         raise
     if args.netlist is not None and result.compiled is not compiled:  # a refined run: keep what ran
         write_atomic(args.netlist, result.compiled.netlist, field="--netlist")
-    print(result.summary())
-    if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
-    if args.plot is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
-    return verdict_code(result.passed)
+    return finish(args, result)

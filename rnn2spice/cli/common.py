@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, UsageError
 from rnn2spice.network.load import load_spec_with_files
-from rnn2spice.report.files import check_distinct, check_writable
+from rnn2spice.report.files import check_distinct, check_writable, json_text, write_atomic
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -113,3 +113,14 @@ def check_timeout(timeout) -> None:
 def check_tolerance(tolerance, flag: str = "--tolerance") -> None:
     if tolerance is not None and not (tolerance > 0 and math.isfinite(tolerance)):
         raise UsageError(f"{flag} must be a positive number (got {tolerance!r})")
+
+
+def finish(args, result) -> int:
+    """Print a result's summary, write its --report (JSON) and --plot (PNG) when asked; the
+    exit code of its verdict."""
+    print(result.summary())
+    if args.report is not None:
+        write_atomic(args.report, json_text(result.report()), field="--report")
+    if getattr(args, "plot", None) is not None:
+        write_atomic(args.plot, result.figure(), field="--plot")
+    return verdict_code(result.passed)

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, verdict_code)
+                                  circuit_options, load_spec_arg, sim_options, finish)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import UsageError, shown
-from rnn2spice.report.files import json_text, write_atomic
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.stimulus import (KINDS, TRIAL_STEPS, check_window, load_stimulus_file, parse_window,
                                           pulse_trials)
@@ -103,9 +102,4 @@ def run(args) -> int:
                           form=args.form, accuracy=args.accuracy, rtol=args.rtol, backend=args.backend,
                           timeout=args.timeout, tolerance=args.tolerance, dead_zone=args.dead_zone,
                           strict=args.strict)
-    print(result.summary())
-    if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
-    if args.plot is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
-    return verdict_code(result.passed)
+    return finish(args, result)
