@@ -175,7 +175,7 @@ def bench_reference(quick: bool) -> list[dict]:
 
 
 def bench_compile(quick: bool) -> list[dict]:
-    n = 300 if quick else 1000
+    n = 300 if quick else 499  # about the largest dense network a spec may hold (250,000 weights with w_in)
     rng = np.random.default_rng(0)
     spec = spec_from_dict({"name": "dense", "tau": 1e-3, "w": rng.normal(size=(n, n)) * 100,
                            "w_in": rng.normal(size=(n, 1)), "t_stop": 1e-3,
