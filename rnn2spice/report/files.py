@@ -33,6 +33,7 @@ import os
 import re
 import secrets
 import stat
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,15 @@ def output_target(path: str | os.PathLike, field: str = "output", *, several_lin
 def _check_directory(real: Path, shown: str, field: str) -> None:
     if not os.access(real.parent, os.W_OK | os.X_OK):
         raise OutputError(f"{field}: directory {str(real.parent)!r} of {shown!r} is not writable")
+    # os.access says yes to root everywhere (/proc, read-only mounts): create the temporary
+    # file the write will need, now, before any work, and remove it
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rnn2spice-probe-", dir=real.parent)
+    except OSError as exc:
+        raise OutputError(f"{field}: cannot create files in directory {str(real.parent)!r} of {shown!r}: "
+                          f"{exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_writable(path: str | os.PathLike, field: str = "output", *, several_links_ok: bool = False) -> Path:
