@@ -6,6 +6,7 @@ without ngspice they fail, which is what CI must see.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,33 @@ def random_spec(n: int, **kwargs):
 def tmp_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def make_files(root: Path, files: dict) -> None:
+    """Write ``files`` (name -> text, bytes, or a callable that makes the file) under root."""
+    for name, content in files.items():
+        path = root / name
+        if callable(content):
+            content(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def snapshot(root: Path) -> dict:
+    """Every path under root (name -> bytes, None for a directory), to prove nothing was created or changed."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+def env_with(**changes) -> dict:
+    """This process's environment with the checkout on PYTHONPATH and ``changes`` applied
+    (a value of None removes the variable)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    return env

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import env_with
 from rnn2spice.cli.app import main
 from rnn2spice.cli.common import exit_code
 from rnn2spice.errors import ReferenceSolverError, SimulationError
@@ -43,17 +44,6 @@ SPEC = "name: small\ntau: 1.0e-3\nw: [[0, 1000], [-1000, 0]]\nh0: [1, 0]\nt_stop
 DIVERGING_SPEC = "name: diverges\ntau: 1.0e-3\nw: [[1.0e5, 0], [0, 0]]\nh0: [1, 1]\nt_stop: 1.0e-2\n"
 # 9e5 steps of 0.1 us: seconds of ngspice time, under the compiler's cap of 1e6 steps
 LONG_SPEC = "name: long\ntau: 1.0e-3\nw: [[0]]\nh0: [1]\nt_stop: 0.09\nt_step: 1.0e-7\n"
-
-
-def env_with(**changes) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
 
 
 def run_cli(args, cwd, timeout=120, **env) -> subprocess.CompletedProcess:

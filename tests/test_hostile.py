@@ -41,6 +41,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import GOOD_SPEC, make_files, snapshot
 ROOT = Path(__file__).resolve().parents[1]
 #: Address space of a case (bytes): python + numpy + scipy + h5py take ~250 MB of it.
 MEMORY_LIMIT = 1 << 30
@@ -52,15 +53,7 @@ RSS_LIMIT = 400 << 20
 MESSAGE_LIMIT = 1000
 OLD = b"known content of an existing output file\n"
 
-GOOD = {
-    "name": "good",
-    "tau": 1.0e-3,
-    "w": [[0.0, 1000.0], [-1000.0, 0.0]],
-    "w_in": [[1000.0], [0.0]],
-    "h0": [1.0, 0.0],
-    "inputs": [{"kind": "step", "value": 1.0, "at": 1.0e-3}],
-    "t_stop": 5.0e-3,
-}
+GOOD = GOOD_SPEC
 #: A trained-style network for the task command (ctrnn, readout, recorded dt).
 TASK = {
     "name": "task", "convention": "ctrnn", "activation": "tanh", "tau": 1.0e-3,
@@ -345,21 +338,6 @@ class Run:
     stderr: str
     seconds: float
     peak_rss: int  # bytes
-
-
-def make_files(work: Path, files: dict) -> None:
-    for name, content in files.items():
-        path = work / name
-        if callable(content):
-            content(path)
-        elif isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-
-
-def snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
 
 
 def _limits() -> None:  # in the child, before exec

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import GOOD_SPEC
+from conftest import GOOD_SPEC, env_with
 from rnn2spice import __version__
 from rnn2spice.errors import SimulationError, UsageError
 from rnn2spice.spice import probe
@@ -45,17 +45,6 @@ SELECTION = ("RNN2SPICE_NGSPICE", "RNN2SPICE_LIBNGSPICE", "NGSPICE_LIBRARY_PATH"
 
 def major(version: str) -> int:
     return int(re.match(r"\d+", version).group())
-
-
-def env_with(**changes) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    for key, value in changes.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = str(value)
-    return env
 
 
 def run_python(code: str, cwd: Path, **env) -> subprocess.CompletedProcess:
