@@ -138,10 +138,11 @@ class CheckResult:
         return write_figure(path, self.figure())
 
 
-def _compiled(net, form, coupling, accuracy) -> CompiledNetwork:
+def _compiled(net, form, coupling, accuracy, rtol=None) -> CompiledNetwork:
     """``net`` compiled, or ``net`` itself when it is already a compiled network."""
     if isinstance(net, CompiledNetwork):
-        given = [k for k, v in (("form", form), ("coupling", coupling), ("accuracy", accuracy)) if v is not None]
+        given = [k for k, v in (("form", form), ("coupling", coupling), ("accuracy", accuracy), ("rtol", rtol))
+                 if v is not None]
         if given:
             raise UsageError(f"{', '.join(given)} cannot be given with an already compiled network "
                              f"(it is {net.form}/{net.coupling}, accuracy {net.accuracy})")
@@ -149,7 +150,8 @@ def _compiled(net, form, coupling, accuracy) -> CompiledNetwork:
     if not isinstance(net, RnnSpec):
         raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) or a compiled "
                          f"network (rnn2spice.compile) (got {type(net).__name__})")
-    return compile_rnn(net, form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default")
+    return compile_rnn(net, form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default",
+                       rtol=rtol)
 
 
 def simulate(net, *, form: str | None = None, coupling: str | None = None, accuracy: str | None = None,
@@ -206,10 +208,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference"), 0.0)
     start = _time.perf_counter()
-    if rtol is not None and isinstance(net, CompiledNetwork):
-        raise UsageError("rtol cannot be given with an already compiled network (compile it with rtol=...)")
-    compiled = _compiled(net, form, coupling, accuracy) if rtol is None else compile_rnn(
-        net, form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default", rtol=rtol)
+    compiled = _compiled(net, form, coupling, accuracy, rtol)
     timings["compile"] += _time.perf_counter() - start
     runs = []
     while True:
