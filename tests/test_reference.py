@@ -107,3 +107,36 @@ def test_pulse_knots_follow_spice_semantics():
     wave = spec.inputs[0]
     t = np.array([0.0, 1e-3, 1.05e-3, 1.1e-3, 1.6e-3, 1.7e-3, 1.8e-3, 2.5e-3, 2.55e-3])
     np.testing.assert_allclose(wave.value(t, spec.t_stop), [-1, -1, 0.5, 2, 2, 0.5, -1, -1, 0.5], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_modal_path_equals_the_stepwise_propagators(seed, monkeypatch):
+    # two independent exact routes: closed forms in the eigenbasis (all points at once)
+    # and expm(M dt) steps from point to point; random networks, every input kind
+    from rnn2spice.analysis import modal
+
+    spec = random_spec(2 + seed % 9, seed=seed, kinds=("pulse", "sine", "pwl", "step"))
+    rng = np.random.default_rng(seed)
+    t = np.sort(np.concatenate([np.linspace(0, spec.t_stop, 2000), rng.uniform(0, spec.t_stop, 300),
+                                reference.breakpoints(spec)]))
+    fast = reference.solve(spec, t)
+    assert modal.solve_modal is not None
+    monkeypatch.setattr(modal, "MAX_CONDITION", 0.0)  # every network takes the general path
+    slow = reference.solve(spec, t)
+    assert np.max(np.abs(fast - slow)) <= 1e-12 * np.max(np.abs(slow))
+
+
+def test_defective_state_matrix_takes_the_general_path():
+    # A = [[-1, 1], [0, -1]] / ms has one eigenvector: the modal path declines, the answer
+    # is still the closed form h1 = (h1(0) + t h2(0)/tau) e^(-t/tau), h2 = h2(0) e^(-t/tau)
+    from rnn2spice.analysis import modal
+    from rnn2spice.network.spec import spec_from_dict
+
+    spec = spec_from_dict({"name": "jordan", "tau": [1e-3, 1e-3], "w": [[0, 1e3], [0, 0]], "w_in": [[0], [0]],
+                           "h0": [0.5, 1.0], "t_stop": 5e-3, "inputs": [{"kind": "step", "value": 0.0}]})
+    t = np.linspace(0, 5e-3, 200)
+    assert modal.solve_modal(spec, t, reference.breakpoints(spec), np.zeros((1, 1)), np.zeros((1, 1)), [0], []) is None
+    h = reference.solve(spec, t)
+    e = np.exp(-t / 1e-3)
+    assert np.allclose(h[:, 0], (0.5 + t / 1e-3) * e, rtol=0, atol=1e-13)
+    assert np.allclose(h[:, 1], e, rtol=0, atol=1e-13)

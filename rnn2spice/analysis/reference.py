@@ -9,7 +9,10 @@ input knot only the state changes (the slope jumps; the level is reset to the kn
 value), so every propagator expm(M dt) is shared by all intervals of the same length dt
 (ngspice repeats its maximum step; sample-and-hold stimuli have equal edges): the cost is
 one expm per distinct step plus one matrix-vector product per time point, linear in the
-number of knots and time points.  scipy's expm (scaling-and-squaring Pade) is accurate to
+number of knots and time points.  Under ngspice's truncation-error control every step
+differs, so when A has a well-conditioned eigenbasis (almost always) the same solution is
+evaluated in closed form in that basis for all time points at once
+(:mod:`~rnn2spice.analysis.modal`); this stepwise path is kept for defective A.  scipy's expm (scaling-and-squaring Pade) is accurate to
 ~1e-15 relative per call, so the reference is good to ~1e-12 relative after thousands of
 steps, far below ngspice's error.
 
@@ -25,6 +28,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 from threadpoolctl import threadpool_limits
 
+from rnn2spice.analysis.modal import solve_modal
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.waveform import Sine
 
@@ -102,6 +106,11 @@ def solve_linear(spec: RnnSpec, t: np.ndarray) -> np.ndarray:
     edges = breakpoints(spec, t_end)
     inputs = _Inputs(spec, edges)
     lin, sines = inputs.linear, inputs.sines
+    # in the eigenbasis, all time points at once (analysis/modal.py); the general path
+    # below for defective or badly conditioned A
+    fast = solve_modal(spec, t, edges, inputs.level, inputs.slope, lin, sines)
+    if fast is not None:
+        return fast
     # state layout: h (n) | 1 | L, S per piecewise-linear input | s, c per sine
     one = n
     lv = [n + 1 + 2 * j for j in range(len(lin))]
