@@ -9,8 +9,9 @@ constant plus a ramp plus sines, so a mode starting at z(t0) is, with s = t - t0
            + sum over sines and signs of  c e^(lambda s) s phi1((mu - lambda) s),   mu = +-i omega
 
 with phi1(x) = (e^x - 1)/x and phi2(x) = (e^x - 1 - x)/x^2 (series near 0: no cancellation).
-The states at the breakpoints follow from one scalar recurrence per mode; every time point
-is then one closed-form evaluation from its interval's start, all at once in numpy: the
+The states at the breakpoints follow from one scalar recurrence per mode, solved as a
+prefix scan; every time point is then one closed-form evaluation from its interval's start,
+all at once in numpy: the
 cost is linear in the number of breakpoints and time points with no Python work per time
 point (ngspice's steps are all different under its truncation-error control, so the
 stepwise propagators expm(M dt) of the general path would be one expm per point).
@@ -110,6 +111,20 @@ class _Forcing:
         return out
 
 
+def _scan(d: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All prefixes of the affine maps z -> d_i z + f_i (rows), composed: row i of the result
+    maps z_0 to z_{i+1}.  Hillis-Steele doubling, log2(rows) vectorised passes; it only
+    multiplies and adds (no division by decayed products), so it is as stable as the loop."""
+    d, f = d.copy(), f.copy()
+    k = 1
+    while k < d.shape[0]:
+        # (d_i, f_i) after (d_{i-k}, f_{i-k}): d_i d_{i-k}, d_i f_{i-k} + f_i
+        f[k:] = d[k:] * f[:-k] + f[k:]
+        d[k:] = d[k:] * d[:-k]
+        k *= 2
+    return d, f
+
+
 def solve_modal(spec: RnnSpec, t: np.ndarray, edges: np.ndarray, level: np.ndarray, slope: np.ndarray,
                 linear: list[int], sines: list) -> np.ndarray | None:
     """h(t) (len(t), n) of the linear network, or ``None`` when the eigenbasis is too badly
@@ -133,19 +148,9 @@ def solve_modal(spec: RnnSpec, t: np.ndarray, edges: np.ndarray, level: np.ndarr
         decay = np.exp(lam * dur[:, None])
         kick = np.concatenate([force.response(lam, segs[i:i + 4096], dur[i:i + 4096])
                                for i in range(0, t0.size, 4096)]) if t0.size else np.zeros((0, n), complex)
-        starts = np.empty((t0.size, n), dtype=complex)
-        z = (vinv @ np.asarray(spec.h0, dtype=float)).astype(complex)
-        if n <= 16:  # Python complex arithmetic beats numpy's per-call cost on short rows
-            zl, dl, kl, rows = z.tolist(), decay.tolist(), kick.tolist(), []
-            for d, k in zip(dl, kl):
-                rows.append(zl)
-                zl = [di * zi + ki for di, zi, ki in zip(d, zl, k)]
-            if rows:
-                starts[:] = rows
-        else:
-            for i in range(t0.size):
-                starts[i] = z
-                z = decay[i] * z + kick[i]
+        z0 = (vinv @ np.asarray(spec.h0, dtype=float)).astype(complex)
+        scale, shift = _scan(decay, kick)       # z_{i+1} = scale_i z_0 + shift_i
+        starts = np.concatenate([z0[None, :], scale[:-1] * z0 + shift[:-1]])
         out = np.empty((t.size, n))
         block = max(1, _BLOCK_VALUES // max(n, 1))
         for lo in range(0, t.size, block):
