@@ -14,7 +14,8 @@ Every figure is a ratio against a baseline measured in the same run, on this mac
   pulse train) and for the trained trial (target: <= 5 %);
 * compile speed: coupling elements per second for a dense network (target: >= 1e6 /s), and
   the compile time as a fraction of ngspice's run of the same netlist where that runs;
-* (full run only) ``task`` over 20 trials of one trained network.
+* (full run only) ``task`` over 20 trials of one trained network (on every core);
+* many runs: a Monte Carlo study's wall time with 1 and 2 worker processes (``parallel.py``).
 
 ``--quick`` (CI) uses smaller cases and skips the slow ngspice-39 baseline of the trained
 trial.  ngspice 39 is the one ``scripts/setup.sh`` unpacks into ``.venv/ngspice-39``.
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import KERAS_DIR, random_spec  # noqa: E402
+from parallel import bench_parallel  # noqa: E402  (benchmarks/parallel.py)
 from rnn2spice import import_model  # noqa: E402
 from rnn2spice.circuit.compiler import STEP_FACTOR_BEFORE, compile_rnn, step_factor  # noqa: E402
 from rnn2spice.network.spec import spec_from_dict  # noqa: E402
@@ -228,6 +230,7 @@ def main() -> int:
         rows += bench_compile(args.quick)
         rows += bench_reference(args.quick)
         rows += bench_trained(Path(tmp), args.quick)
+        rows += bench_parallel(args.quick)  # benchmarks/parallel.py: 2 workers vs 1
         if not args.quick and not args.no_task:
             rows += bench_task(Path(tmp))
     text = table(rows, args.quick)

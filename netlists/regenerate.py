@@ -25,6 +25,9 @@ GOLDENS = (
     ("random20.yaml", "parallel", "vccs", "random20.cir"),
     ("tanh4.yaml", "parallel", "vccs", "tanh4.cir"),
     ("tanh4.yaml", "series", "vccs", "tanh4.series.cir"),
+    ("tanh4.yaml", "opamp", "resistor", "tanh4.opamp.cir"),
+    ("rate-relu4.yaml", "parallel", "vccs", "rate-relu4.cir"),
+    ("rate-relu4.yaml", "series", "vccs", "rate-relu4.series.cir"),
 )
 
 

@@ -17,7 +17,12 @@ The API:
 * :func:`simulate` it in ngspice (a :class:`Trajectory`), or :func:`check` it against
   the exact reference (a :class:`CheckResult`), :func:`ac` for the frequency response;
 * :func:`import_model` a trained Keras / PyTorch / NPZ network, :func:`task` to run its
-  task on network, reference and circuit.
+  task on network, reference and circuit;
+* :func:`montecarlo` (every R, C, L within a tolerance, run after run) and :func:`sweep`
+  (one run per parameter value) give a :class:`StudyResult`, on every core or a Dask cluster.
+* building it: :func:`opamp_error` (single-pole op-amps, predicted and measured), :func:`snap`
+  (R and C from an E series), :func:`value_warnings`, :func:`bom` (bill of materials), and
+  :func:`schematic` (an SVG or PNG picture of a small network's circuit).
 
 Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict),
 ``.summary()`` (text) and ``.plot(path)`` (PNG).  Errors derive from :class:`Rnn2SpiceError`.
@@ -25,13 +30,15 @@ Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-rea
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import Network, ac, compile, load, task
+from rnn2spice.api import (Bom, Network, OpAmpError, SnapResult, StudyResult, ac, bom, compile, load, montecarlo,
+                           opamp_error, schematic, snap, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
-from rnn2spice.errors import (CertificateFailed, MissingDependencyError, ModelError, NetlistError, OutputError,
-                              ReferenceSolverError, Rnn2SpiceError, SimulationError, SpecError, UsageError)
+from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
+                              NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
+                              SpecError, UsageError)
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
-from rnn2spice.spice.ngspice import BackendFallbackWarning
+from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 from rnn2spice.workflows.ac import AcResult
 from rnn2spice.workflows.importers import ImportResult, import_model
 from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
@@ -50,8 +57,14 @@ __all__ = [
     "ac", "AcResult",
     # trained networks
     "import_model", "ImportResult", "task", "TaskResult", "Stimulus", "pulse_trials",
+    # many runs: component tolerances and parameter sweeps, on every core or a Dask cluster
+    "montecarlo", "sweep", "StudyResult",
+    # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
+    "opamp_error", "OpAmpError", "snap", "SnapResult", "value_warnings", "bom", "Bom", "schematic",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
     "BackendFallbackWarning",
+    "ComponentValueWarning",
+    "SolverFallbackWarning",
 ]

@@ -13,8 +13,14 @@ from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
+from rnn2spice.report import schematic as _schematic
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
+from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, bom, opamp_error,  # noqa: F401 (part of the API)
+                                     snap, value_warnings)
+from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
+from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of the API)
+from rnn2spice.workflows.sweep import sweep  # noqa: F401 (part of the API)
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
 
 
@@ -52,21 +58,22 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
     return spec_from_dict(data)
 
 
-def compile(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",  # noqa: A001 (the verb users expect)
+def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None,  # noqa: A001 (the verb users expect)
             accuracy: str = "default", rtol: float | None = None) -> CompiledNetwork:
     """The circuit of ``net``: ``.netlist`` (ngspice text), ``.circuit`` (the element IR),
     ``.realisation`` (what it costs), ``.state_probes``.
 
-    ``form``: ``parallel`` (R||C cells, the state is a node voltage) or ``series`` (R-L
-    loops, a loop current); ``coupling``: ``vccs`` (controlled sources) or ``gyrator``
-    (resistors + gyrators, parallel linear networks); ``accuracy``: ``default`` (the step
+    ``form``: ``parallel`` (R||C cells, the state is a node voltage), ``series`` (R-L
+    loops, a loop current) or ``opamp`` (inverting integrators); ``coupling``: ``vccs``
+    (controlled sources), ``gyrator`` (resistors + gyrators, parallel linear networks) or
+    ``resistor`` (the opamp form); None: the form's default; ``accuracy``: ``default`` (the step
     aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``: any other target.
     """
     return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
 
 
 def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = DEFAULT_POINTS_PER_DECADE,
-       form: str = "parallel", coupling: str = "vccs", backend: str = "auto", timeout: float | None = None,
+       form: str = "parallel", coupling: str | None = None, backend: str = "auto", timeout: float | None = None,
        tolerance: float = TOLERANCE) -> AcResult:
     """ngspice's AC sweep (``f_start`` .. ``f_stop`` Hz) against the exact transfer matrix
     ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in`` of a linear network; ``timeout`` in s."""
@@ -78,17 +85,43 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
          trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
          rtol: float | None = None,
          backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
-         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False) -> TaskResult:
+         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, jobs: int | None = None,
+         scheduler: str | None = None) -> TaskResult:
     """Run a trained network's task on the discrete network, the continuous reference and the circuit.
 
     ``stimuli``: trials to run (:func:`pulse_trials` makes them); by default ``trials``
     delayed-decision pulses of height ``value`` (seeded by ``seed``, input noise of std
     ``noise``).  ``dt`` (s) is the discrete network's step, by default the one ``import``
     recorded in the spec.  A trial passes when the circuit makes the discrete network's
-    decision and its readout is within ``tolerance`` (README "Trained networks").
+    decision and its readout is within ``tolerance`` (README "Trained networks").  Trials run
+    in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
+    ``scheduler`` (address or ``'local'``), with the same results trial by trial.
     """
     step = spec_dt(net, dt)
     if stimuli is None:
         stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
     return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, rtol=rtol, backend=backend, timeout=timeout,
-                    tolerance=tolerance, dead_zone=dead_zone, strict=strict)
+                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, jobs=jobs, scheduler=scheduler)
+
+
+def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str = "parallel",
+              coupling: str | None = None, fmt: str | None = None) -> bytes:
+    """A schematic picture of a small network's circuit (at most 4 neurons), drawn with
+    schemdraw (``pip install 'rnn2spice[schematic]'``) from the compiled elements: cells,
+    loops or op-amp integrators, the coupling (controlled sources into one node or loop
+    summed into one labelled source), inputs and activation blocks, with names and values.
+
+    ``net``: a network (compiled in ``form`` / ``coupling``, None: the form's default) or a
+    :class:`CompiledNetwork`.  ``path`` (``.svg`` or ``.png``) is written atomically; an
+    existing file there is replaced only when it is a picture already.  Without ``path``,
+    ``fmt`` (``"svg"``, the default, or ``"png"``).  Returns the image bytes.  Raises
+    :class:`UsageError` for n > 4, :class:`MissingDependencyError` without schemdraw.
+    """
+    if isinstance(net, CompiledNetwork):
+        compiled = net
+    else:
+        if not isinstance(net, RnnSpec):
+            raise UsageError(f"net must be a Network or a CompiledNetwork (got {type(net).__name__})")
+        _schematic.check_size(net.n, f"network {net.name}")
+        compiled = compile_rnn(net, form=form, coupling=coupling)
+    return _schematic.schematic(compiled, path, fmt=fmt)

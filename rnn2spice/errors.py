@@ -63,6 +63,11 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
         super().__init__(text)
 
 
+class ComponentValueWarning(UserWarning):
+    """A built circuit has a part outside the practical range (R outside 100 ohm .. 10 Mohm,
+    C below 10 pF or above 100 uF) or a voltage beyond the op-amp rails; names the part."""
+
+
 class ReferenceSolverError(Rnn2SpiceError, ArithmeticError):
     """The exact reference (THEORY.md section 6) cannot be computed: the ODE solver gave up,
     or the solution leaves the floating-point range (an unstable network)."""

@@ -70,8 +70,9 @@ def test_plot_never_replaces_an_input(tmp_path):
     shutil.copy(ROOT / "netlists" / "damped-oscillator.yaml", spec_file)
     result = rnn2spice.check(rnn2spice.load(spec_file), backend="subprocess")
     before = spec_file.read_bytes()
-    with pytest.raises(rnn2spice.OutputError, match="not a PNG"):
+    with pytest.raises(rnn2spice.OutputError, match="not a PNG") as refused:
         result.plot(spec_file)
+    assert "cannot read" not in str(refused.value)  # the refusal itself, not wrapped as a read error
     assert spec_file.read_bytes() == before
     png = tmp_path / "osc.png"
     result.plot(png)
@@ -104,3 +105,25 @@ def test_api_misuse_is_a_usage_error(call):
     net = rnn2spice.load(ROOT / "netlists" / "non-interacting.yaml")
     with pytest.raises(rnn2spice.UsageError):
         call(net)
+
+
+def test_build_functions_are_the_api():
+    """The op-amp form's build tools and the schematic are exported (and listed by help())."""
+    from rnn2spice.workflows import build
+
+    for name in ("opamp_error", "OpAmpError", "snap", "SnapResult", "value_warnings", "bom", "Bom"):
+        assert name in rnn2spice.__all__ and getattr(rnn2spice, name) is getattr(build, name), name
+    for name in ("schematic", "ComponentValueWarning"):
+        assert name in rnn2spice.__all__ and hasattr(rnn2spice, name), name
+    assert all(hasattr(rnn2spice, name) for name in rnn2spice.__all__)
+    assert len(set(rnn2spice.__all__)) == len(rnn2spice.__all__)
+    net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
+    parts = rnn2spice.bom(net, series="E24")
+    assert parts.opamps == 4 and parts.csv().startswith("designator,")
+    assert rnn2spice.value_warnings(rnn2spice.compile(net, form="opamp"), warn=False) == []
+
+
+def test_every_form_compiles_with_its_default_coupling():
+    net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
+    assert rnn2spice.compile(net, form="opamp").coupling == "resistor"
+    assert rnn2spice.compile(net, form="series").coupling == "vccs"

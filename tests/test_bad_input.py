@@ -146,7 +146,7 @@ CASES = [
     Case("inputs-without-w-in", _file_spec(w_in=...), ("inputs", "1 waveforms", "m = 0 columns")),
     Case("w-out-columns", _file_spec(w_out=[[1.0, 2.0, 3.0]]), ("w_out", "shape (1, 3)", "n = 2 columns")),
     Case("b-out-without-w-out", _file_spec(b_out=[1.0]), ("b_out", "needs w_out")),
-    Case("bias-in-paper-convention", _file_spec(bias=[0.1, 0.2]), ("bias", "convention: ctrnn")),
+    Case("bias-in-paper-convention", _file_spec(bias=[0.1, 0.2]), ("bias", "convention ctrnn or rate", "paper")),
     # ---------------------------------------------------------------- numbers
     Case("yaml-nan-in-w", {"spec.yaml": spec_yaml().replace("- 1000.0\n", "- .nan\n", 1)},
          ("w[0][1]", "(got nan)", "finite")),
@@ -428,10 +428,15 @@ OUTPUT_OPTIONS = {
     "task": ("--report", "--plot"),
     "verify": ("--report",),
     "ac": ("--report", "--plot"),
+    "montecarlo": ("--output", "--plot"),
+    "sweep": ("--output", "--plot"),
+    "bom": ("--output",),
+    "schematic": ("--output",),
 }
 #: Required options other than outputs, with harmless values.
-REQUIRED_VALUES = {"--dt": "1e-3", "--stimulus": "pulse", "--fmin": "10", "--fmax": "1e5"}
-SUFFIX = {"--output": {"import": ".yaml", "simulate": ".csv"}, "--report": ".json", "--plot": ".png",
+REQUIRED_VALUES = {"--dt": "1e-3", "--stimulus": "pulse", "--fmin": "10", "--fmax": "1e5", "--param": "tau=1e-3"}
+SUFFIX = {"--output": {"import": ".yaml", "simulate": ".csv", "montecarlo": ".json", "sweep": ".json",
+                      "bom": ".csv", "schematic": ".svg"}, "--report": ".json", "--plot": ".png",
           "--netlist": ".cir"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -16,10 +17,11 @@ from rnn2spice.analysis.transfer import transfer_matrix
 from rnn2spice.report.figures import bode_figure
 from rnn2spice.workflows.ac import ac_check, ac_netlists, check_sweep
 from rnn2spice.network.load import load_spec
+from rnn2spice.network.opamp import OpAmpModel
 from rnn2spice.network.spec import spec_from_dict
 
 EXAMPLE = NETLISTS / "damped-oscillator.yaml"
-REALISATIONS = (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs"))
+REALISATIONS = (("parallel", "vccs"), ("parallel", "gyrator"), ("series", "vccs"), ("opamp", "resistor"))
 
 
 def test_transfer_matrix_of_one_neuron_is_a_low_pass():
@@ -119,6 +121,25 @@ def test_ac_cli_bad_input_exits_2(tmp_path, capsys):
                  "--coupling", "gyrator"]) == 2
     assert main(["ac", str(EXAMPLE), "--fmin", "1", "--fmax", "1e3", "--tolerance", "0"]) == 2
     assert main(["ac", str(EXAMPLE), "--fmin", "1", "--fmax", "1e3", "--report", str(tmp_path / "no" / "r.json")]) == 2
+
+
+@pytest.mark.ngspice
+def test_ac_of_the_opamp_form(tmp_path, capsys):
+    """Ideal op-amps: the AC check passes (from the CLI too, with the form's default coupling);
+    single-pole op-amps add poles that are not the network's: refused, not a wrong answer."""
+    assert main(["ac", str(EXAMPLE), "--fmin", "1", "--fmax", "1e5", "--form", "opamp"]) == 0
+    out = capsys.readouterr().out
+    assert "form opamp, coupling resistor" in out and "PASS" in out
+    spec = load_spec(EXAMPLE)
+    result = ac_check(spec, f_start=1.0, f_stop=1e5, form="opamp")
+    assert result.passed and result.rel_max_error_per_entry <= 1e-12
+    macro = dataclasses.replace(spec, opamp=OpAmpModel("single-pole", 2e5, 1e6))
+    with pytest.raises(UsageError, match="single-pole op-amps"):
+        ac_check(macro, f_start=1.0, f_stop=1e5, form="opamp")
+    spec_file = tmp_path / "osc.yaml"
+    spec_file.write_text(EXAMPLE.read_text() + "circuit: {opamp: {model: single-pole, gain: 2.0e5, gbw: 1.0e6}}\n")
+    assert main(["ac", str(spec_file), "--fmin", "1", "--fmax", "1e5", "--form", "opamp"]) == 2
+    assert "ideal op-amp model" in capsys.readouterr().err
 
 
 def test_ac_cli_simulator_failure_exits_3(monkeypatch, capsys):

@@ -367,3 +367,35 @@ def test_ngspice_notes_on_stderr_are_not_failures():
              "  now using transient initial conditions."]
     assert _fatal_lines(notes) == []
     assert _excerpt(notes + ["Error: unknown subckt: x1"]) == "Error: unknown subckt: x1"
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("backend", ["shared", "subprocess"])
+def test_a_run_klu_cannot_converge_is_repeated_with_sparse(backend, monkeypatch):
+    # paper/softplus in the series form, seed 0: ngspice 46 with KLU stops with "Timestep too
+    # small" at t = 0.89 ms, Sparse 1.3 runs it; with solver 'auto' the user gets the run
+    import warnings
+
+    from conftest import random_spec
+    from rnn2spice.circuit.compiler import compile_rnn
+    from rnn2spice.spice.ngspice import SolverFallbackWarning
+    from rnn2spice.workflows.pipeline import check
+
+    monkeypatch.delenv("RNN2SPICE_SOLVER", raising=False)
+    spec = random_spec(5, seed=0, kinds=("pulse",), convention="paper", activation="softplus")
+    netlist = compile_rnn(spec, form="series").netlist
+    has_klu = major(ngspice_version(backend)) >= 42
+    if has_klu:
+        with pytest.raises(SimulationError, match="did not converge"):
+            simulate_netlist(netlist, backend=backend, solver="klu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check(spec, form="series", backend=backend)
+    fell_back = [w for w in caught if issubclass(w.category, SolverFallbackWarning)]
+    assert result.passed and result.trajectory.solver == "sparse"
+    assert len(fell_back) == (1 if has_klu else 0)
+    if has_klu:
+        assert "Timestep too small" in str(fell_back[0].message)
+        monkeypatch.setenv("RNN2SPICE_SOLVER", "klu")  # asked for KLU explicitly: no second run
+        with pytest.raises(SimulationError, match="did not converge"):
+            simulate_netlist(netlist, backend=backend)

@@ -20,8 +20,15 @@ have loaded every element; a transient must carry ``uic`` and ngspice's step, st
 maximum step must be the compiled circuit's; every input source's transient function, as
 ngspice holds it, must be the spec's waveform.
 
-Tanh networks are compared through their linearisation at 0; the constant sources (the
-bias) do not enter it, so for them the drive is not compared.
+Nonlinear networks (THEORY.md 4, 7) are compared twice: with every behavioural source at
+slope 1 (the *structure*, ``A``/``B`` above: every weight enters it whatever the state; for
+tanh it is the linearisation at 0), and linearised at an operating point, the initial
+state h0 with the inputs at t = 0 for a transient (for an AC sweep the DC operating point
+the caller states), where each source's slope is f' of its argument as the netlist itself
+computes it (:attr:`~rnn2spice.analysis.mna.StateEquations.arguments`) against the spec's
+``A = (W diag f'(h) - I) / tau`` (rate) or ``diag(f'(z)) w - lam`` (``op_error``).  Every
+source must compute the spec's activation.  The constant sources (the bias) do not enter a
+linearisation, so for nonlinear networks the drive is not compared.
 """
 
 from __future__ import annotations
@@ -35,9 +42,12 @@ from threadpoolctl import threadpool_limits
 
 from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
 from rnn2spice.analysis.mna import StateEquations, state_equations
+from rnn2spice.analysis.reference import input_values
+from rnn2spice.analysis.transfer import linearisation
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.reader import parse_netlist
 from rnn2spice.errors import CertificateFailed
+from rnn2spice.network.activations import ACTIVATIONS
 
 #: Default pass threshold on the relative discrepancies.
 TOLERANCE = 1e-12
@@ -61,6 +71,7 @@ class Certificate:
     tolerance: float = TOLERANCE
     drive_error: float | None = None   # linear networks only
     h0_error: float | None = None      # transient netlists only
+    op_error: float | None = None      # nonlinear only: A and B linearised at the operating point
     n: int = 0
     m: int = 0
     form: str = ""
@@ -80,6 +91,7 @@ class Certificate:
             "b_error": _json_float(self.b_error),
             "drive_error": None if self.drive_error is None else _json_float(self.drive_error),
             "h0_error": None if self.h0_error is None else _json_float(self.h0_error),
+            "operating_point_error": None if self.op_error is None else _json_float(self.op_error),
             "tolerance": self.tolerance,
             "worst": self.worst,
             "n": self.n,
@@ -104,8 +116,10 @@ class Certificate:
             parts.append(f"drive error {self.drive_error:.1e}")
         if self.h0_error is not None:
             parts.append(f"h0 error {self.h0_error:.1e}")
+        if self.op_error is not None:
+            parts.append(f"linearised at the operating point {self.op_error:.1e}")
         source = f"values as {self.values_from} holds them" if self.values_from.startswith("ngspice") else "values as written"
-        text = (f"certificate (netlist -> state equations, {source}{', linearised at 0' if self.linearised else ''}): "
+        text = (f"certificate (netlist -> state equations, {source}{', nonlinear sources at slope 1 (tanh: linearised at 0)' if self.linearised else ''}): "
                 f"{', '.join(parts)} (tolerance {self.tolerance:.0e}) in {self.seconds * 1e3:.1f} ms: {verdict}")
         if self.misread:
             worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
@@ -173,7 +187,7 @@ def _stray(name: str, circuit: np.ndarray, spec: np.ndarray, off_diagonal: bool)
 
 
 def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=None,
-                   ngspice: bool = True) -> Certificate:
+                   ngspice: bool = True, operating_point: tuple | None = None) -> Certificate:
     """Certify that netlist ``text`` realises ``spec`` (an :class:`~rnn2spice.spec.RnnSpec`)
     as ngspice will simulate it.
 
@@ -181,7 +195,8 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     ``AcSweep`` that ngspice's reading of the analysis card must match (None: a transient's
     stop time must be the spec's ``t_stop`` and its maximum step at most ``t_step``).
     ``ngspice=False`` certifies the values as the text states them, without asking ngspice
-    (the certificate says so in ``values_from``).
+    (the certificate says so in ``values_from``).  ``operating_point``: ``(h, x)``, the state
+    and inputs a nonlinear network is linearised at (default: h0 and the inputs at t = 0).
 
     Raises :class:`NetlistError` for text outside the subset and :class:`SimulationError`
     when ngspice cannot be run or does not load the text; a netlist that loads but does not
@@ -208,6 +223,11 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     if eq.c is not None and spec.activation == "linear":
         drive_err, info = _compare("drive", eq.c, np.asarray(drive))
         checks.append((drive_err, info))
+    op_err = None
+    if eq.linearised and spec.activation != "linear":
+        with threadpool_limits(limits=1, user_api="blas"):
+            op_err, op_checks = _at_operating_point(held, eq, spec, operating_point)
+        checks += op_checks
     problems = [f"ngspice did not load or report {name} {param} (line {net.line_of.get(name, '?')})"
                 for name, param in held.missing]
     if isinstance(net.analysis, ir.Transient):
@@ -226,11 +246,42 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     passed = all(err <= tolerance for err, _ in checks)
     stray = [info["problem"] for err, info in checks[2:4] if err > 0]
     return Certificate(passed=passed, a_error=a_err, b_error=b_err, worst=worst if worst_err > 0 else {},
-                       tolerance=tolerance, drive_error=drive_err, h0_error=h0_err, n=eq.a.shape[0],
+                       tolerance=tolerance, drive_error=drive_err, h0_error=h0_err, op_error=op_err,
+                       n=eq.a.shape[0],
                        m=eq.b.shape[1], form=eq.form, linearised=eq.linearised, counts=net.counts(),
                        seconds=_time.perf_counter() - start, equations=eq,
                        values_from=f"ngspice {held.version}" if ngspice else "text", ngspice_seconds=held.seconds,
                        misread=held.misread, problems=tuple(stray + problems))
+
+
+def _at_operating_point(held: Held, eq: StateEquations, spec, point) -> tuple[float, list]:
+    """The circuit linearised where the spec is (module docstring): (error, checks)."""
+    checks = []
+    for name, function, *_ in eq.arguments:
+        if function != spec.activation:
+            checks.append((math.inf, {"matrix": "netlist", "problem": f"behavioural source {name} (line "
+                           f"{held.net.line_of.get(name, '?')}) computes {function}, the spec's activation is "
+                           f"{spec.activation}"}))
+    if checks:
+        return math.inf, checks
+    if point is None:
+        point = (np.asarray(spec.h0, dtype=float), input_values(spec, np.zeros(1))[0])
+    h, x = (np.asarray(v, dtype=float) for v in point)
+    if eq.b.shape[1] != x.size or eq.a.shape[0] != h.size:
+        return math.inf, [(math.inf, {"matrix": "A", "problem": "the circuit's size is not the spec's"})]
+    args = eq.argument_values(h, x)
+    slopes = {name: float(ACTIVATIONS[function].slope(args[name])) for name, function, *_ in eq.arguments}
+    at = state_equations(held.net, slopes)
+    moved = [name for name, value in at.argument_values(h, x).items()
+             if not math.isclose(value, args[name], rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(value)))]
+    if moved:  # an argument that depends on a source's output: outside what is modelled
+        checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of behavioural source {moved[0]} "
+                                                                   "depends on a behavioural source's output"}))
+    a_spec, b_spec = linearisation(spec, h, x)
+    a_err, a_info = _compare("A at the operating point", at.a, a_spec)
+    b_err, b_info = _compare("B at the operating point", at.b, np.asarray(b_spec))
+    checks += [(a_err, a_info), (b_err, b_info)]
+    return max(a_err, b_err), checks
 
 
 def certify(compiled, *, tolerance: float = TOLERANCE) -> Certificate:

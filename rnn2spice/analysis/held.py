@@ -67,7 +67,7 @@ def queries(net: ParsedNetlist) -> list[tuple[str, str]]:
     for e in net.elements:
         if isinstance(e, ir.Gyrator):
             out += [(f"g.{e.name}.g_a", "gain"), (f"g.{e.name}.g_b", "gain")]
-        elif isinstance(e, (ir.TanhCurrent, ir.TanhVoltage)):
+        elif isinstance(e, ir.BEHAVIOURAL):
             if net.tanh_texts.get(e.name, (None, None))[1] is not None:
                 out.append((e.name, "m"))
         else:
@@ -109,7 +109,7 @@ def held_netlist(text: str, net: ParsedNetlist) -> Held:
             elements += [ir.Vccs(f"g.{e.name}.g_a", ground, e.a, e.b, ground, ga),
                          ir.Vccs(f"g.{e.name}.g_b", ground, e.b, e.a, ground, gb)]
             continue
-        if isinstance(e, (ir.TanhCurrent, ir.TanhVoltage)):
+        if isinstance(e, ir.BEHAVIOURAL):
             gain_text, m_text = net.tanh_texts.get(e.name, (None, None))
             m = 1.0
             if m_text is not None:

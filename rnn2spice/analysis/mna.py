@@ -10,17 +10,26 @@ Modified nodal analysis (MNA), written ``E x' = M x + N u + b``:
 * node rows are KCL: ``C v' = -(currents leaving the node) + (currents injected)``;
 * branch rows are the element's voltage law; an inductor's row is ``L j' = v_a - v_b``.
 
-The unknowns with a capacitor or inductor (``E`` is diagonal on them: capacitors must be
-grounded) are the state ``x_d``; the rest ``x_a`` are algebraic and are eliminated:
+The unknowns with a capacitor or inductor (``E`` is diagonal on them; a floating capacitor
+a-b, e.g. an op-amp integrator's feedback C, makes v_a - v_b the unknown of node a and adds
+row a to row b and takes -(row b) as row a, which keeps ``E`` diagonal) are the state ``x_d``; the rest
+``x_a`` are algebraic and are eliminated:
 ``x_a = -M_aa^-1 (M_ad x_d + N_a u + b_a)``.  The probes ``y = P x_d`` (a permutation
 with signs, in practice) then give ``A_c = P A_x P^-1``.
 
-Nonlinear sources ``B .. I=g*tanh(V(z))`` / ``V=g*tanh(V(z))`` are linearised with the
-Jacobian at 0 (``tanh'(0) = 1``): a VCCS / VCVS of gain ``g`` controlled by ``V(z)``.
+Nonlinear sources ``B .. I=g*f(V(z))`` / ``V=g*f(V(z))`` are linearised: a VCCS / VCVS of
+gain ``g s`` controlled by ``V(z)``, with ``s`` the source's slope f' (``slopes``; 1 by
+default, the *structure*: for tanh its linearisation at 0).  The certificate evaluates the
+slopes at an operating point from the argument map (:attr:`StateEquations.arguments`:
+every source's V(z) as an affine function of the probes and inputs) and assembles again
+(THEORY.md 7).
 A gyrator instance is its two VCCS (:data:`rnn2spice.circuit.reader.GYRATOR_TEXT`).
 
 The input is a :class:`~rnn2spice.circuit.reader.ParsedNetlist`; the comparison with the
 spec is :mod:`rnn2spice.analysis.certificate`.
+
+This module is longer than 400 lines on purpose: it is one assembly (stamps, the floating-
+capacitor congruence, the reduction and its structural zeros) that only makes sense whole.
 """
 
 from __future__ import annotations
@@ -51,11 +60,18 @@ class StateEquations:
     c: np.ndarray | None   # (n,), None for nonlinear (linearised) circuits
     y0: np.ndarray         # (n,) initial state from the IC values
     probes: tuple[str, ...]
-    form: str              # 'parallel' (capacitor voltages), 'series' (inductor currents), 'mixed'
+    form: str              # 'parallel' (capacitor voltages), 'series' (inductor currents), 'mixed', 'opamp'
     linearised: bool
+    #: behavioural sources: (name, function, arg_y (n,), arg_u (m,), offset) with their argument
+    #: V(arg) = arg_y . y + arg_u . u + offset (exact when no argument depends on a source's output)
+    arguments: tuple = ()
+
+    def argument_values(self, y: np.ndarray, u: np.ndarray) -> dict:
+        """Source name -> V(arg) at probes ``y`` and inputs ``u``."""
+        return {name: float(ay @ y + au @ u + off) for name, _, ay, au, off in self.arguments}
 
 
-def _voltage_law(e, inputs: dict) -> dict:
+def _voltage_law(e, inputs: dict, slope: float = 1.0) -> dict:
     """Terms of ``v_p - v_n = sum coeff * var`` of a voltage-defined branch; keys are
     ('v', node), ('i', vsource), ('u', input index) or ('1', '')."""
     if isinstance(e, ir.VoltageSource):
@@ -68,7 +84,40 @@ def _voltage_law(e, inputs: dict) -> dict:
         return terms
     if isinstance(e, ir.Ccvs):
         return {("i", e.sense): e.r}
-    return {("v", e.arg): e.gain} if e.arg != "0" else {}  # TanhVoltage, linearised at 0
+    return {("v", e.arg): e.gain * slope} if e.arg != "0" else {}  # behavioural, linearised
+
+
+def _in_new(var: int, to_new) -> list:
+    """An original unknown as (unknown, coefficient) terms of the transformed ones (floating
+    capacitors, :func:`state_equations`): itself when there are none."""
+    if to_new is None:
+        return [(var, 1.0)]
+    row = to_new.getrow(var)
+    return [(int(j), float(v)) for j, v in zip(row.indices, row.data) if v != 0.0]
+
+
+def _structural_zeros(k_mat, rhs: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x = k_mat^-1 rhs`` with every structurally zero entry exactly 0: the entries no
+    nonzero of ``rhs`` reaches in the graph of ``k_mat`` (columns permuted to a zero-free
+    diagonal by a maximum matching; edge j -> i where k[i, j] != 0).  LU fill computes such
+    entries as cancelling sums, i.e. as round-off, which would be a stray coupling."""
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    k = sparse.csr_matrix(k_mat)
+    k.eliminate_zeros()
+    perm = maximum_bipartite_matching(k, perm_type="column")  # row i matched with column perm[i]
+    if np.any(perm < 0):
+        return x
+    graph = (k[:, perm] != 0).astype(np.int8).tocsr()  # K' y = rhs, x[perm] = y
+    reach = sparse.csr_matrix(rhs != 0, dtype=np.int8)
+    for _ in range(graph.shape[0]):
+        grown = ((reach + graph @ reach) != 0).astype(np.int8)
+        if grown.nnz == reach.nnz:
+            break
+        reach = grown
+    mask = np.zeros(x.shape, dtype=bool)
+    mask[perm] = reach.toarray() != 0
+    return np.where(mask, x, 0.0)
 
 
 class _Law:
@@ -120,8 +169,10 @@ def _merge_series_chains(laws: list, protected_nodes: set, protected_names: set,
     return list(alive.values())
 
 
-def state_equations(net: ParsedNetlist) -> StateEquations:
-    """Assemble and reduce the MNA equations of a parsed netlist (see the module docstring)."""
+def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEquations:
+    """Assemble and reduce the MNA equations of a parsed netlist (see the module docstring);
+    ``slopes``: behavioural source name -> f' of its linearisation (missing: 1)."""
+    slopes = slopes or {}
     elements = net.elements
     inputs: dict[str, int] = {}
     for e in elements:
@@ -144,11 +195,11 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
     protected_names = {p[2:-1] for p in net.saves if p[0] == "i"}
     linearised = False
     for e in elements:
-        if isinstance(e, (ir.VoltageSource, ir.Vcvs, ir.Ccvs, ir.TanhVoltage)):
-            law = _Law(e.name, e.p, e.n, _voltage_law(e, inputs))
+        if isinstance(e, (ir.VoltageSource, ir.Vcvs, ir.Ccvs, ir.TanhVoltage, ir.ActivationVoltage)):
+            law = _Law(e.name, e.p, e.n, _voltage_law(e, inputs, slopes.get(e.name, 1.0)))
             laws.append(law)
             terminals = (e.p, e.n)
-            linearised |= isinstance(e, ir.TanhVoltage)
+            linearised |= isinstance(e, ir.BEHAVIOURAL)
             law_or_elem = law
         else:
             terminals = _terminals(e)
@@ -158,11 +209,11 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
                 incident.setdefault(node, []).append(law_or_elem)
         if isinstance(e, (ir.Vccs, ir.Vcvs)):
             protected_nodes.update((e.ctrl_p, e.ctrl_n))
-        elif isinstance(e, (ir.TanhCurrent, ir.TanhVoltage)):
+        elif isinstance(e, ir.BEHAVIOURAL):
             protected_nodes.add(e.arg)
         elif isinstance(e, (ir.Cccs, ir.Ccvs)):
             protected_names.add(e.sense)
-        linearised |= isinstance(e, ir.TanhCurrent)
+        linearised |= isinstance(e, ir.BEHAVIOURAL)
     laws = _merge_series_chains(laws, protected_nodes, protected_names, incident)
 
     # Unknowns: node voltages, then branch currents of the laws and the inductors.
@@ -217,12 +268,13 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
         stamp(np.concatenate([a, a, b, b]), np.concatenate([a, b, b, a]), np.concatenate([-g, g, -g, g]))
     vccs = gather(ir.Vccs, ("src", "dst", "ctrl_p", "ctrl_n"), "gm")
     vccs_parts = [vccs] if vccs else []
-    tanh_i = [e for e in elements if isinstance(e, ir.TanhCurrent)]
-    if tanh_i:  # linearised at 0: a VCCS of gain g controlled by V(arg)
+    tanh_i = [e for e in elements if isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent))]
+    if tanh_i:  # linearised: a VCCS of gain g f' controlled by V(arg)
         vccs_parts.append([np.array([idx(e.src) for e in tanh_i], dtype=np.intp),
                            np.array([idx(e.dst) for e in tanh_i], dtype=np.intp),
                            np.array([idx(e.arg) for e in tanh_i], dtype=np.intp),
-                           np.full(len(tanh_i), -1, dtype=np.intp), np.array([e.gain for e in tanh_i])])
+                           np.full(len(tanh_i), -1, dtype=np.intp),
+                           np.array([e.gain * slopes.get(e.name, 1.0) for e in tanh_i])])
     gyr = gather(ir.Gyrator, ("a", "b"), "g")
     if gyr:  # G_a 0 a b 0 {g};  G_b 0 b a 0 {-g}
         a, b, g = gyr
@@ -232,11 +284,18 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
     for src, dst, cp, cn, gm in vccs_parts:  # gm V(cp, cn) leaves src, enters dst
         stamp(np.concatenate([src, src, dst, dst]), np.concatenate([cp, cn, cp, cn]),
               np.concatenate([-gm, gm, gm, -gm]))
+    floating = []  # (state node, other node, capacitance) of capacitors between two nodes
     for e in elements:
         if isinstance(e, ir.Capacitor):
             a, b = idx(e.a), idx(e.b)
-            if (a >= 0) == (b >= 0):
-                raise net.fail(e.name, "a capacitor must connect a node to ground 0")
+            if a < 0 and b < 0:
+                raise net.fail(e.name, "a capacitor must connect a node to ground 0 or to another node")
+            if a >= 0 and b >= 0:  # floating (an integrator's feedback): its voltage v_a - v_b is the state
+                if e_diag[a] or any(f[0] == a for f in floating):
+                    raise net.fail(e.name, "second capacitor at the same node")
+                floating.append((a, b, e.capacitance, e.name))
+                ic[a] = e.ic
+                continue
             node = a if a >= 0 else b
             if e_diag[node]:
                 raise net.fail(e.name, "second capacitor at the same node")
@@ -254,6 +313,10 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
             stamp([a, b, j, j], [j, j, a, b], [-1.0, 1.0, 1.0, -1.0])
             e_diag[j] = e.inductance
             ic[j] = e.ic
+    for a, b, _, name in floating:
+        if e_diag[b] or any(f[0] == b for f in floating):
+            raise net.fail(name, "a capacitor must connect a node to ground 0, or two nodes neither of which has "
+                                 "another capacitor (an op-amp integrator's feedback)")
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
@@ -270,6 +333,29 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
 
     mat = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(size, size))
+    # Floating capacitors a-b: the unknown of node a becomes the capacitor voltage v_a - v_b
+    # (x = T x~, T = prod(I + e_a e_b^T)); row a becomes -(KCL at b), whose currents give the
+    # capacitor's (an integrator's virtual ground: no op-amp output current to cancel), and
+    # row b the KCL of the supernode {a, b}: S E T is diagonal again.  ``to_new`` maps an
+    # original unknown to its row of T.
+    to_new = None
+    if floating:
+        eye = sparse.identity(size, format="csr")
+        t_mat, s_mat = eye, eye
+        e_full = sparse.diags(e_diag).tocsr()
+        for a, b, cap, _ in floating:
+            t_mat = t_mat @ (eye + sparse.csr_matrix(([1.0], ([a], [b])), shape=(size, size)))
+            s_mat = (eye + sparse.csr_matrix(([-1.0, -1.0, 1.0], ([a, a, b], [a, b, a])), shape=(size, size))) @ s_mat
+            e_full = e_full + sparse.csr_matrix(([cap, -cap, -cap, cap], ([a, a, b, b], [a, b, a, b])), shape=(size, size))
+        e_new = (s_mat @ e_full @ t_mat).toarray()
+        if np.any(e_new[~np.eye(size, dtype=bool)] != 0.0):
+            raise NetlistError("the capacitors form a loop, a chain or a node with a second capacitor to "
+                               "ground, which these state equations do not cover")
+        e_diag = np.diag(e_new).copy()
+        mat = (s_mat @ mat @ t_mat).tocsr()
+        n_mat = s_mat @ n_mat
+        b_vec = s_mat @ b_vec
+        to_new = t_mat.tocsr()
     d = np.nonzero(e_diag)[0]
     a_idx = np.nonzero(e_diag == 0)[0]
     if d.size == 0:
@@ -286,6 +372,8 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
                                    "voltage sources or a cut set of current sources): no unique solution") from None
         if not np.all(np.isfinite(x)):
             raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
+        if to_new is not None:  # op-amp stages: LU fill leaves round-off where no path exists
+            x = _structural_zeros(rows_a[:, a_idx], rhs, x)
     else:
         x = rhs
     x_d, x_u, x_b = x[:, :d.size], x[:, d.size:d.size + m_in], x[:, -1]
@@ -306,13 +394,14 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
         if name == "0":
             raise NetlistError(f"probe {probe} is ground")
         var = node_index[name] if probe[0] == "v" else branch[name]
-        if var in pos_d:
-            p_mat[row, pos_d[var]] = 1.0
-        else:
-            k = pos_a[var]
-            p_mat[row] = -x_d[k]
-            d_mat[row] = -x_u[k]
-            y_off[row] = -x_b[k]
+        for var, coeff in _in_new(var, to_new):
+            if var in pos_d:
+                p_mat[row, pos_d[var]] += coeff
+            else:
+                k = pos_a[var]
+                p_mat[row] -= coeff * x_d[k]
+                d_mat[row] -= coeff * x_u[k]
+                y_off[row] -= coeff * x_b[k]
     if p_mat.shape[0] != p_mat.shape[1]:
         raise NetlistError(f"the netlist saves {p_mat.shape[0]} probes but has {p_mat.shape[1]} state variables "
                            "(capacitors and inductors): the probes are not the state")
@@ -325,7 +414,26 @@ def state_equations(net: ParsedNetlist) -> StateEquations:
     b_c = p_mat @ b_x
     c_c = p_mat @ c_x - a_c @ y_off
     y0 = p_mat @ ic[d] + y_off
+    arguments = []
+    if linearised:  # every source's V(arg) in y: x_d = P^-1 (y - y_off)
+        p_inv_t = np.linalg.inv(p_mat).T
+        for e in elements:
+            if not isinstance(e, ir.BEHAVIOURAL):
+                continue
+            row_d, row_u, off = np.zeros(d.size), np.zeros(m_in), 0.0
+            if e.arg != "0":
+                for var, coeff in _in_new(node_index[e.arg], to_new):
+                    if var in pos_d:
+                        row_d[pos_d[var]] += coeff
+                    else:
+                        k = pos_a[var]
+                        row_d, row_u, off = row_d - coeff * x_d[k], row_u - coeff * x_u[k], off - coeff * float(x_b[k])
+            arg_y = p_inv_t @ row_d
+            arguments.append((e.name, e.function, arg_y, row_u, off - float(arg_y @ y_off)))
     has_c = any(isinstance(e, ir.Capacitor) for e in net.elements)
     has_l = any(isinstance(e, ir.Inductor) for e in net.elements)
     form = "mixed" if has_c and has_l else ("parallel" if has_c else "series")
-    return StateEquations(a_c, b_c, None if linearised else c_c, y0, net.saves, form, linearised)
+    if floating and form == "parallel":
+        form = "opamp"  # capacitor voltages of integrators (floating capacitors)
+    return StateEquations(a_c, b_c, None if linearised else c_c, y0, net.saves, form, linearised,
+                          tuple(arguments))

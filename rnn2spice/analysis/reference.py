@@ -16,9 +16,14 @@ evaluated in closed form in that basis for all time points at once
 ~1e-15 relative per call, so the reference is good to ~1e-12 relative after thousands of
 steps, far below ngspice's error.
 
-Nonlinear networks (eq. 1 or the CTRNN form with tanh) use ``solve_ivp`` (DOP853,
-rtol 1e-11) restarted at every input breakpoint so it never steps over a kink; between
-breakpoints the input is evaluated from that interval's closed form.
+Nonlinear networks (paper, ctrnn and rate conventions, THEORY.md 1, 4, 7) use
+``solve_ivp`` (DOP853, rtol 1e-11) restarted at every input breakpoint so it never steps
+over a kink of an input; between breakpoints the input is evaluated from that interval's
+closed form.  An activation with a kink (relu) is integrated piecewise: each neuron's side
+of the kink is fixed within a run (f is then that side's smooth piece), an event function
+per neuron (its argument: h_k in the rate convention, z_k otherwise) stops the run where
+the argument crosses 0, leaving the side, and the solver restarts there with that neuron on
+the other side.  So the solver never steps over a kink of f either, and keeps its ~1e-9.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from scipy.linalg import expm
 from threadpoolctl import threadpool_limits
 
 from rnn2spice.analysis.modal import solve_modal
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.waveform import Sine
 
@@ -158,47 +164,142 @@ def solve_linear(spec: RnnSpec, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: float = 1e-13) -> np.ndarray:
-    """tanh networks by DOP853, restarted at each input breakpoint.
+#: Most kink crossings (events) per input interval before the reference gives up (a
+#: neuron chattering on its kink: a sliding mode the piecewise integration cannot resolve).
+MAX_CROSSINGS = 10_000
 
-    Paper:  dh/dt = -lam h + tanh(w h + w_in x)
-    CTRNN:  dh/dt = (-h + tanh(w h + w_in x + b)) / tau
+
+class _Model:
+    """The right-hand side and Jacobian of a nonlinear network with each kinked neuron's
+    side fixed (``side[k]`` 0: z < 0, 1: z > 0; unused for smooth f)."""
+
+    def __init__(self, spec: RnnSpec, inputs: _Inputs):
+        self.act = ACTIVATIONS[spec.activation]
+        self.rate = spec.convention == "rate"
+        self.lam = spec.lam
+        self.inputs = inputs
+        self.segment = 0
+        self.w, self.w_in = np.asarray(spec.w), np.asarray(spec.w_in)
+        pw, pw_in, drive = spec.paper_form()
+        if self.rate:  # tau dh/dt = -h + W f(h) + U x + b: paper-form weights outside f
+            self.w_out, self.w_in_out, self.drive = pw, pw_in, drive
+            self.bias, self.gain = 0.0, 1.0
+        else:          # f of z = w h + w_in x (+ b), times lam (ctrnn) or 1 (paper)
+            self.bias = np.asarray(spec.bias) if spec.convention == "ctrnn" else 0.0
+            self.gain = self.lam if spec.convention == "ctrnn" else 1.0
+        self.side = np.ones(spec.n, dtype=int)
+
+    def argument(self, time, h):
+        if self.rate:
+            return h
+        return self.w @ h + self.w_in @ self.inputs.values(self.segment, time) + self.bias
+
+    def _f(self, z):
+        if self.act.pieces is None:
+            return self.act.f(z), self.act.slope(z)
+        (f0, s0), (f1, s1) = self.act.pieces
+        on = self.side == 1
+        return np.where(on, f1(z), f0(z)), np.where(on, s1(z), s0(z))
+
+    def rhs(self, time, h):
+        fz, _ = self._f(self.argument(time, h))
+        if self.rate:
+            x = self.inputs.values(self.segment, time)
+            return -self.lam * h + self.w_out @ fz + self.w_in_out @ x + self.drive
+        return -self.lam * h + self.gain * fz
+
+    def jac(self, time, h):
+        _, d = self._f(self.argument(time, h))
+        if self.rate:
+            return -np.diag(self.lam) + self.w_out * d[None, :]
+        return -np.diag(self.lam) + (self.gain * d)[:, None] * self.w
+
+    def events(self) -> list:
+        """One terminal event per neuron: its argument leaves its side through 0."""
+        out = []
+        for k in range(self.side.size):
+            def crossing(time, h, k=k):
+                if self.rate:
+                    return h[k]
+                return self.w[k] @ h + self.w_in[k] @ self.inputs.values(self.segment, time) + (
+                    self.bias[k] if np.ndim(self.bias) else self.bias)
+            crossing.terminal = True
+            crossing.direction = -1.0 if self.side[k] == 1 else 1.0
+            out.append(crossing)
+        return out
+
+    def choose_sides(self, time, h, span: float, tol: float = 0.0) -> None:
+        """Each neuron's side at ``time``: its argument's sign, or within ``tol`` of 0 the way
+        it moves (the sign of z a step ``span`` * 1e-9 later along dh/dt; 1 when it stays)."""
+        z = self.argument(time, h)
+        self.side = (z > 0).astype(int)
+        zero = np.abs(z) <= tol
+        if np.any(zero):
+            self.side[zero] = 1
+            dt = 1e-9 * span
+            later = self.argument(time + dt, h + dt * self.rhs(time, h))
+            self.side[zero & (later < 0)] = 0
+
+
+def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: float = 1e-13) -> np.ndarray:
+    """Nonlinear networks by DOP853 (Radau with the exact Jacobian when stiff), restarted at
+    each input breakpoint and, for a kinked f, at each neuron's kink crossing.
+
+    Paper:  dh/dt = -lam h + f(w h + w_in x)
+    CTRNN:  dh/dt = (-h + f(w h + w_in x + b)) / tau
+    rate:   dh/dt = (-h + w f(h) + w_in x + b) / tau
     """
-    lam = spec.lam
-    w, w_in = np.asarray(spec.w), np.asarray(spec.w_in)
-    bias = np.asarray(spec.bias) if spec.convention == "ctrnn" else np.zeros(spec.n)
-    gain = lam if spec.convention == "ctrnn" else np.ones(spec.n)
     out = np.empty((t.size, spec.n))
     t_end = max(spec.t_stop, float(t[-1]) if t.size else 0.0)
     edges = breakpoints(spec, t_end)
-    inputs = _Inputs(spec, edges)
-    segment = 0  # the interval rhs/jac evaluate the inputs on
-
-    def rhs(time, h):
-        x = inputs.values(segment, time)
-        return -lam * h + gain * np.tanh(w @ h + w_in @ x + bias)
-
-    def jac(time, h):
-        x = inputs.values(segment, time)
-        d = 1.0 - np.tanh(w @ h + w_in @ x + bias) ** 2
-        return -np.diag(lam) + (gain * d)[:, None] * w
-
+    model = _Model(spec, _Inputs(spec, edges))
+    kinked = model.act.pieces is not None
     h = np.array(spec.h0, dtype=float)
     done = 0
     scale = max(1.0, float(np.max(np.abs(h))) if h.size else 1.0)
     for segment, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
+        model.segment = segment
         last = t1 == edges[-1]
         stop = np.searchsorted(t, t1, side="right" if last else "left")
-        seg_t = t[done:stop]
-        sol = solve_ivp(rhs, (float(t0), float(t1)), h, method="DOP853", rtol=rtol, atol=atol * scale,
-                        dense_output=True)
-        if not sol.success:  # stiff: fall back to an implicit method with the exact Jacobian
-            sol = solve_ivp(rhs, (float(t0), float(t1)), h, method="Radau", rtol=rtol, atol=atol * scale,
-                            jac=jac, dense_output=True)
-        if not sol.success:
-            raise RuntimeError(f"reference ODE solver failed: {sol.message}")
-        if seg_t.size:
-            out[done:stop] = sol.sol(seg_t).T
-        h = sol.y[:, -1]
-        done = stop
+        start, crossings, forced = float(t0), 0, None
+        while True:
+            events = None
+            if kinked:
+                if forced is None:
+                    model.choose_sides(start, h, float(t1) - float(t0))
+                else:
+                    model.side, forced = forced, None
+                events = model.events()
+            sol = solve_ivp(model.rhs, (start, float(t1)), h, method="DOP853", rtol=rtol, atol=atol * scale,
+                            dense_output=True, events=events)
+            if not sol.success:  # stiff: fall back to an implicit method with the exact Jacobian
+                sol = solve_ivp(model.rhs, (start, float(t1)), h, method="Radau", rtol=rtol, atol=atol * scale,
+                                jac=model.jac, dense_output=True, events=events)
+            if not sol.success:
+                raise RuntimeError(f"reference ODE solver failed: {sol.message}")
+            end = float(sol.t[-1])
+            upto = stop if sol.status == 0 else min(stop, int(np.searchsorted(t, end, side="right")))
+            if upto > done:
+                out[done:upto] = sol.sol(t[done:upto]).T
+                done = upto
+            h = sol.y[:, -1]
+            if sol.status == 0:
+                break
+            crossings += 1
+            if crossings > MAX_CROSSINGS:
+                raise RuntimeError(f"reference: more than {MAX_CROSSINGS} kink crossings between t = {t0!r} s and "
+                                   f"{t1!r} s (a neuron chattering on the kink of {spec.activation})")
+            # restart at the crossing: the neuron that crossed goes to its other side (its
+            # argument there is 0 up to the root finder's round-off, so its sign cannot tell);
+            # the others by their sign, or, within round-off of 0 (neurons crossing at the
+            # same instant: the solver reports only the first), by the way they move
+            before = model.side.copy()
+            z = model.argument(end, h)
+            model.choose_sides(end, h, float(t1) - float(t0), tol=1e-9 * max(1.0, float(np.max(np.abs(z)))))
+            forced = model.side
+            for k, te in enumerate(sol.t_events):
+                if te.size:
+                    forced[k] = 1 - before[k]
+            start = end
+        done = max(done, stop)
     return out

@@ -1,17 +1,86 @@
-"""The exact transfer matrix of a linear network (THEORY.md section 6, frequency domain)."""
+"""Linearisation and the exact transfer matrix of a network (THEORY.md sections 6 and 7).
+
+Every convention, at a state h (and inputs x), linearised (f' from
+:mod:`rnn2spice.network.activations`, paper-form w = D W, w_in = D U for ctrnn and rate):
+
+    paper:  z = w h + w_in x           A = diag(f'(z)) w - lam        B = diag(f'(z)) w_in
+    ctrnn:  z = W h + U x + b          A = diag(f'(z)) w - lam        B = diag(f'(z)) w_in
+    rate:                              A = w diag(f'(h)) - lam        B = w_in
+
+(rate: A = (W diag f'(x) - I) / tau).  Linear networks have f' = 1: A = w - lam.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from rnn2spice.errors import UsageError
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
 
 
-def transfer_matrix(spec: RnnSpec, frequency: np.ndarray) -> np.ndarray:
-    """Exact ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in``, shape (F, n, m), paper-form w_in."""
-    a = spec.state_matrix()
-    _, w_in, _ = spec.paper_form()
+def argument(spec: RnnSpec, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The argument of f per neuron (dimensionless): h itself in the rate convention, the
+    weighted sum z inside it otherwise."""
+    h, x = np.asarray(h, dtype=float), np.asarray(x, dtype=float)
+    if spec.convention == "rate":
+        return h
+    return np.asarray(spec.w) @ h + np.asarray(spec.w_in) @ x + (np.asarray(spec.bias) if spec.convention == "ctrnn" else 0.0)
+
+
+def derivative(spec: RnnSpec, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dh/dt (1/s) at state ``h`` and inputs ``x``: the network's right-hand side."""
+    f = ACTIVATIONS[spec.activation].f
+    w, w_in, drive = spec.paper_form()
+    h, x = np.asarray(h, dtype=float), np.asarray(x, dtype=float)
+    if spec.convention == "rate":
+        return -spec.lam * h + w @ f(h) + w_in @ x + drive
+    gain = spec.lam if spec.convention == "ctrnn" else 1.0
+    return -spec.lam * h + gain * f(argument(spec, h, x))
+
+
+def linearisation(spec: RnnSpec, h: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) of the network linearised at state ``h`` and inputs ``x`` (1/s; module docstring)."""
+    w, w_in, _ = spec.paper_form()
+    s = ACTIVATIONS[spec.activation].slope(argument(spec, h, x))
+    if spec.convention == "rate":
+        return w * s[None, :] - np.diag(spec.lam), np.asarray(w_in)
+    return s[:, None] * w - np.diag(spec.lam), s[:, None] * w_in
+
+
+def operating_point(spec: RnnSpec, x: np.ndarray | None = None) -> np.ndarray:
+    """An equilibrium h* (dh/dt = 0) at constant inputs ``x`` (default 0), by Newton's method
+    from h = 0 as ngspice's DC operating point starts; raises UsageError when none is found.
+    With several equilibria this is the one Newton reaches from 0, which is ngspice's when
+    the network is contracting (e.g. |W| max|f'| < 1)."""
+    x = np.zeros(spec.m) if x is None else np.asarray(x, dtype=float)
+    if spec.activation == "linear":
+        _, w_in, drive = spec.paper_form()
+        return np.linalg.solve(spec.state_matrix(), -(w_in @ x + drive))
+    scale = float(np.max(np.abs(spec.lam)))
+    h = np.zeros(spec.n)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(200):  # Newton (semi-smooth at a kink: f' one-sided there)
+            step = np.linalg.lstsq(linearisation(spec, h, x)[0], derivative(spec, h, x), rcond=None)[0]
+            h = h - step
+            if np.max(np.abs(step)) <= 1e-15 * max(1.0, float(np.max(np.abs(h)))):
+                break
+    residual = float(np.max(np.abs(derivative(spec, h, x)))) if spec.n else 0.0
+    if not (np.all(np.isfinite(h)) and residual <= 1e-12 * scale * max(1.0, float(np.max(np.abs(h))))):
+        raise UsageError(f"spec {spec.name}: Newton's method from h = 0 finds no operating point (equilibrium) to "
+                         f"linearise at (residual |dh/dt| {residual:.3g} 1/s)")
+    return h
+
+
+def transfer_matrix(spec: RnnSpec, frequency: np.ndarray, at: tuple | None = None) -> np.ndarray:
+    """Exact ``H(j 2 pi f) = (j 2 pi f I - A)^-1 B``, shape (F, n, m): the linear network's
+    (A = w - lam, B = w_in, paper form), or with ``at = (h, x)`` the linearisation there."""
+    if at is None:
+        a = spec.state_matrix()
+        _, w_in, _ = spec.paper_form()
+    else:
+        a, w_in = linearisation(spec, *at)
     freq = np.asarray(frequency, dtype=float)
     mats = (2j * np.pi * freq)[:, None, None] * np.eye(spec.n)[None] - a[None].astype(complex)
     rhs = np.broadcast_to(np.asarray(w_in, dtype=complex), (freq.size, spec.n, spec.m))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnn2spice._version import __version__
-from rnn2spice.circuit import ir, parallel, series
+from rnn2spice.circuit import ir, opamp, parallel, series
 from rnn2spice.circuit.parts import HEADERS, REALISATIONS, UNSUPPORTED, BuildContext, Realisation, Realiser
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import SpecError, UsageError
@@ -38,7 +38,7 @@ __all__ = ["ACCURACIES", "COUPLINGS", "FORMS", "OPTIONS", "REALISATIONS", "TARGE
 
 
 #: The form modules; importing them registers their realisations (a new form: add it here).
-FORM_MODULES = (parallel, series)
+FORM_MODULES = (parallel, series, opamp)
 
 
 def _forms() -> tuple[str, ...]:
@@ -150,14 +150,16 @@ class CompiledNetwork:
                 "activation": self.spec.activation}
 
 
-def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
+def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None = None,
                 accuracy: str = "default", rtol: float | None = None, step_scale: float = 1.0,
                 ac: tuple[float, float, int] | None = None) -> CompiledNetwork:
     """Compile a validated spec into a circuit.
 
     ``form``: ``parallel`` (R||C cells, voltages) or ``series`` (R-L loops, currents).
     ``coupling``: ``vccs`` (controlled sources: VCCS in parallel form, CCVS in series form)
-    or ``gyrator`` (resistors + gyrators, parallel linear networks only).
+    or ``gyrator`` (resistors + gyrators, parallel linear networks only) or ``resistor`` (the
+    ``opamp`` form: inverting integrators, :mod:`rnn2spice.circuit.opamp`); None: the form's
+    first (vccs, for opamp resistor).
     ``accuracy``: ``default`` (aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``
     overrides the target with any model-level relative error; ``step_scale`` (0 < s <= 1)
     shrinks the a-priori maximum step (``check`` uses it when a run misses its target).
@@ -165,6 +167,8 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
     magnitude on every input instead of the transient.
     """
     _choose("form", form, _forms())
+    if coupling is None:  # the form's first registered coupling (vccs; resistor for opamp)
+        coupling = next(c for f, c in REALISATIONS if f == form)
     _choose("coupling", coupling, _couplings())
     _choose("accuracy", accuracy, ACCURACIES)
     if rtol is not None and (isinstance(rtol, bool) or not isinstance(rtol, (int, float))
@@ -177,9 +181,7 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str = "vccs"
     if not isinstance(spec, RnnSpec):
         raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(spec).__name__})")
     target = TARGETS[accuracy] if rtol is None else float(rtol)
-    realiser = _realiser(form, coupling, spec.activation)
-    if ac is not None and spec.activation != "linear":
-        raise UsageError(f"AC analysis needs a linear network; activation is {spec.activation!r}")
+    realiser = _realiser(form, coupling, spec.activation)  # AC of a nonlinear network: at its operating point
 
     ctx = BuildContext(spec, ac is not None)
     realisation = realiser(ctx)
@@ -215,8 +217,9 @@ MAX_TIME_STEPS = 1_000_000
 
 
 def fastest_rate(spec: RnnSpec) -> float:
-    """Largest |eigenvalue| of A (linearised at 0) or input angular rate, 1/s."""
-    a = spec.state_matrix()
+    """Largest |eigenvalue| of A or input angular rate, 1/s; a nonlinear network's A has
+    every slope at the activation's largest |f'| (1, sigmoid 1/4: THEORY.md 7)."""
+    a = spec.state_matrix(spec.max_slope)
     rate = float(np.max(np.abs(np.linalg.eigvals(a)))) if spec.n else 0.0
     for wave in spec.inputs:
         rate = max(rate, max_rate(wave))

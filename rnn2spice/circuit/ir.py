@@ -11,7 +11,9 @@ itself, into node b.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
+
+import numpy as np
 
 from rnn2spice.network.waveform import Waveform
 
@@ -52,6 +54,66 @@ class Vccs:
     ctrl_p: str
     ctrl_n: str
     gm: float  # S
+
+
+@dataclass(frozen=True, eq=False)
+class VccsBlock:
+    """Many VCCS at once (a dense coupling): element i is ``Vccs(f"{prefix}_{rows[i]}_{cols[i]}",
+    src, f"{dst}{rows[i]}", f"{ctrl_p}{cols[i]}", ctrl_n, gm[i])``.
+
+    ``dst`` and ``ctrl_p`` are node-name prefixes; ``rows``, ``cols`` (int) and ``gm`` (S) are
+    read-only arrays of one length.  The writer writes the block in bulk; :meth:`expand` gives
+    the elements one by one (what the reader reads back from the text).  A perturbed copy:
+    ``dataclasses.replace(block, gm=new_values)``.
+    """
+
+    prefix: str
+    src: str
+    dst: str
+    ctrl_p: str
+    ctrl_n: str
+    rows: np.ndarray
+    cols: np.ndarray
+    gm: np.ndarray
+
+    def __post_init__(self):
+        for name, dtype in (("rows", np.int64), ("cols", np.int64), ("gm", np.float64)):
+            a = np.array(getattr(self, name), dtype=dtype).ravel()
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+        if not len(self.rows) == len(self.cols) == len(self.gm):
+            raise ValueError("VccsBlock rows, cols and gm must have one length")
+
+    def __len__(self) -> int:
+        return len(self.gm)
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is VccsBlock and (self.prefix, self.src, self.dst, self.ctrl_p, self.ctrl_n)
+                == (other.prefix, other.src, other.dst, other.ctrl_p, other.ctrl_n)
+                and all(np.array_equal(getattr(self, f), getattr(other, f)) for f in ("rows", "cols", "gm")))
+
+    __hash__ = None
+
+    def expand(self) -> tuple[Vccs, ...]:
+        """The elements one by one."""
+        return tuple(Vccs(f"{self.prefix}_{r}_{c}", self.src, f"{self.dst}{r}", f"{self.ctrl_p}{c}", self.ctrl_n, g)
+                     for r, c, g in zip(self.rows.tolist(), self.cols.tolist(), self.gm.tolist()))
+
+
+def expand(elements) -> tuple:
+    """``elements`` with every block (:class:`VccsBlock`) replaced by its elements, in order."""
+    out = []
+    for e in elements:
+        if isinstance(e, VccsBlock):
+            out.extend(e.expand())
+        else:
+            out.append(e)
+    return tuple(out)
+
+
+def count(elements) -> int:
+    """The number of elements, a block counted element by element."""
+    return sum(len(e) if isinstance(e, VccsBlock) else 1 for e in elements)
 
 
 @dataclass(frozen=True)
@@ -114,6 +176,7 @@ class VoltageSource:
 class TanhCurrent:
     """Behavioural current ``gain * tanh(V(arg))`` from ``src`` into ``dst``."""
 
+    function: ClassVar[str] = "tanh"
     name: str
     src: str
     dst: str
@@ -125,11 +188,41 @@ class TanhCurrent:
 class TanhVoltage:
     """Behavioural voltage ``V(p, n) = gain * tanh(V(arg))``."""
 
+    function: ClassVar[str] = "tanh"
     name: str
     p: str
     n: str
     gain: float  # V
     arg: str
+
+
+@dataclass(frozen=True)
+class ActivationCurrent:
+    """Behavioural current ``gain * f(V(arg))`` from ``src`` into ``dst``; ``function`` names
+    f (``relu``, ``sigmoid``, ``softplus``: :mod:`rnn2spice.network.activations`)."""
+
+    name: str
+    src: str
+    dst: str
+    gain: float  # A
+    arg: str
+    function: str
+
+
+@dataclass(frozen=True)
+class ActivationVoltage:
+    """Behavioural voltage ``V(p, n) = gain * f(V(arg))`` (see :class:`ActivationCurrent`)."""
+
+    name: str
+    p: str
+    n: str
+    gain: float  # V
+    arg: str
+    function: str
+
+
+#: The behavioural sources: every one has ``gain``, ``arg`` and ``function``.
+BEHAVIOURAL = (TanhCurrent, TanhVoltage, ActivationCurrent, ActivationVoltage)
 
 
 @dataclass(frozen=True)
@@ -142,8 +235,8 @@ class Gyrator:
     g: float  # S
 
 
-Element = (Resistor | Capacitor | Inductor | Vccs | Cccs | Vcvs | Ccvs | CurrentSource
-           | VoltageSource | TanhCurrent | TanhVoltage | Gyrator)
+Element = (Resistor | Capacitor | Inductor | Vccs | VccsBlock | Cccs | Vcvs | Ccvs | CurrentSource
+           | VoltageSource | TanhCurrent | TanhVoltage | ActivationCurrent | ActivationVoltage | Gyrator)
 
 
 @dataclass(frozen=True)
@@ -186,3 +279,7 @@ class Circuit:
     analysis: Transient | AcSweep
     options: Options
     saves: tuple[Probe, ...] = ()  # the vectors to keep (all others are discarded)
+
+    def expanded_elements(self) -> tuple[Element, ...]:
+        """:attr:`elements` with every block one element at a time (:func:`expand`)."""
+        return expand(self.elements)

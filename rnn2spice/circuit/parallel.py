@@ -11,13 +11,16 @@ Realisations registered here:
   ``GX_<k>_<l>`` injects beta_kl v(x_l).  Nonlinear (THEORY.md 4): the summing node
   ``z<k>`` (see :func:`~rnn2spice.circuit.parts.summing_nodes`) and ``B_<k>`` injecting
   gain_k tanh(V(z_k)) (A) into node k.
+* ``("parallel", "vccs")``, rate convention (THEORY.md 7), nonlinear: ``B_<k>`` makes the
+  rate node ``r<k>``, V(r_k) = f(v(h_k)) (V), and ``G_<k>_<j>`` injects alpha_kj V(r_j)
+  into node k (``G_3_7``: from rate node 7 into node 3); drive and inputs as linear.
 * ``("parallel", "gyrator")``, linear only: alpha = S + K by ``RS_<i>_<j>`` (conductance
   S_ij between h_i and h_j), ``RG_<i>`` (conductance -g_i to ground, g_i the row sum of S)
   and ``XG_<i>_<j>`` (ideal gyrator of conductance K_ij, i < j); drive and inputs as above.
   Values are chosen so that the cancellations hold as ngspice reads them
   (:func:`reciprocal_network`).
 
-Element order: cells, coupling, drives, input sources, input couplings.
+Element order: cells, [rate sources], coupling, drives, input sources, input couplings.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.spicenum import spice_exact
-from rnn2spice.circuit.parts import (BuildContext, Realisation, form_header, inputs, realisation,
+from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation,
                                      resistive_flags, summing_costs, summing_nodes)
 from rnn2spice.network.spec import RnnSpec
 
 #: activation -> behavioural current source ``(name, src, dst, gain, arg)`` of a cell.
-SOURCES: dict[str, Callable[..., ir.Element]] = {"tanh": ir.TanhCurrent}
+SOURCES: dict[str, Callable[..., ir.Element]] = {a: current for a, (current, _) in BEHAVIOURAL.items()}
+#: activation -> behavioural voltage source ``(name, p, n, gain, arg)`` of a rate node.
+RATE_SOURCES: dict[str, Callable[..., ir.Element]] = {a: voltage for a, (_, voltage) in BEHAVIOURAL.items()}
 
 
 @form_header("parallel")
@@ -46,9 +51,12 @@ def header(spec: RnnSpec) -> tuple[str, str]:
 
 @realisation("parallel", "vccs", activations=("linear", *SOURCES))
 def vccs(ctx: BuildContext) -> Realisation:
-    """Controlled-source coupling (linear) or summing nodes and behavioural cells (nonlinear)."""
+    """Controlled-source coupling (linear), rate nodes and coupling from them (rate
+    convention), or summing nodes and behavioural cells (nonlinear)."""
     if ctx.spec.activation == "linear":
         return _linear(ctx, vccs_network)
+    if ctx.spec.convention == "rate":
+        return _linear(ctx, rate_network)
     return _nonlinear(ctx)
 
 
@@ -73,10 +81,28 @@ def cells(ctx: BuildContext) -> float:
 
 def vccs_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
     """``G_<k>_<j>``: current alpha_kj v(h_j) (A) from ground into node h_k."""
-    for k, j in zip(*np.nonzero(alpha)):
-        ctx.add(ir.Vccs(f"G_{k}_{j}", "0", f"h{k}", f"h{j}", "0", float(alpha[k, j])))
+    ctx.add(vccs_block("G", "h", "h", alpha))
     return {"controlled_sources": int(np.count_nonzero(alpha)),
             **resistive_flags((alpha + alpha.T) / 2.0, (alpha - alpha.T) / 2.0)}
+
+
+def vccs_block(prefix: str, dst: str, ctrl: str, matrix: np.ndarray) -> ir.VccsBlock:
+    """``<prefix>_<k>_<j>`` for every non-zero matrix_kj, row by row: current matrix_kj
+    V(<ctrl><j>) from ground into node <dst><k> (one bulk element, :class:`~ir.VccsBlock`)."""
+    rows, cols = np.nonzero(matrix)
+    return ir.VccsBlock(prefix, "0", dst, ctrl, "0", rows, cols, matrix[rows, cols])
+
+
+def rate_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
+    """Rate convention (THEORY.md 7): ``B_<k>`` sets V(r<k>) = f(v(h<k>)) (V, gain 1) and
+    ``G_<k>_<j>`` injects alpha_kj V(r<j>) (A) from ground into node h<k>: linear coupling
+    from the rates, so C dv/dt = -v/R + alpha f(v) + ..., i.e. tau dh/dt = -h + W f(h) + ..."""
+    source = RATE_SOURCES[ctx.spec.activation]
+    for k in range(ctx.spec.n):
+        ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"h{k}"))
+    ctx.add(vccs_block("G", "h", "r", alpha))
+    return {"controlled_sources": int(np.count_nonzero(alpha)), "behavioural_sources": ctx.spec.n,
+            "reciprocal": bool(np.array_equal(alpha, alpha.T)), "passive": False}
 
 
 def reciprocal_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
@@ -160,8 +186,7 @@ def _linear(ctx: BuildContext, network: Callable[[BuildContext, np.ndarray], dic
     for k in np.nonzero(drive)[0]:
         ctx.add(ir.CurrentSource(f"I_{k}", "0", f"h{k}", float(c * drive[k])))
     inputs(ctx)
-    for k, l in zip(*np.nonzero(beta)):
-        ctx.add(ir.Vccs(f"GX_{k}_{l}", "0", f"h{k}", f"x{l}", "0", float(beta[k, l])))
+    ctx.add(vccs_block("GX", "h", "x", beta))
     real["controlled_sources"] = real.get("controlled_sources", 0) + int(np.count_nonzero(beta))
     return Realisation(**real)
 

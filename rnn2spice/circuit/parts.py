@@ -22,12 +22,14 @@ second.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rnn2spice.circuit import ir
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
 
 
@@ -42,12 +44,20 @@ class Realisation:
     behavioural_sources: int = 0
     reciprocal: bool = True       # the interaction matrix is symmetric (no gyrators needed)
     passive: bool = True          # realisable with positive resistors (and lossless gyrators) only
+    opamps: int = 0               # opamp form: every op-amp (integrators, summers, inverters)
+    inverters: int = 0            # opamp form: unity inverters (of which in opamps)
+    resistors: int = 0            # opamp form: every resistor of the build
+    capacitors: int = 0           # opamp form: every capacitor of the build
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
     def describe(self) -> str:
         """One line for a summary."""
+        if self.opamps:
+            return (f"realisation: {self.opamps} op-amps ({self.inverters} of them unity inverters), "
+                    f"{self.resistors} resistors, {self.capacitors} capacitors, {self.behavioural_sources} "
+                    f"behavioural sources; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active")
         return (f"realisation: {self.positive_resistors} positive / {self.negative_resistors} negative coupling "
                 f"resistors, {self.gyrators} gyrators, {self.controlled_sources} controlled sources, "
                 f"{self.behavioural_sources} behavioural sources; interaction "
@@ -135,6 +145,17 @@ def form_header(form: str):
 
 
 # ---------------------------------------------------------------------------- shared parts
+
+#: THE behavioural element of each nonlinear activation: activation -> (current factory,
+#: voltage factory), each ``(name, a, b, gain, arg) -> element`` (tanh keeps its own IR
+#: elements; the others carry the function's name).  The form modules' SOURCES tables
+#: take their column of it.
+BEHAVIOURAL: dict[str, tuple[Callable[..., ir.Element], Callable[..., ir.Element]]] = {
+    a: ((ir.TanhCurrent, ir.TanhVoltage) if a == "tanh" else
+        (functools.partial(ir.ActivationCurrent, function=a), functools.partial(ir.ActivationVoltage, function=a)))
+    for a in ACTIVATIONS if a != "linear"
+}
+
 
 def inputs(ctx: BuildContext) -> None:
     """One independent source per input: ``Vx_<l>`` at node ``x<l>`` (V; unit AC in a sweep)."""

@@ -28,10 +28,11 @@ from rnn2spice.network.waveform import Pulse, Pwl, Sine
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 #: Longest token (field of a card) the subset has: a number written as '.17g' is at most
-#: 24 characters, a name 64, ``I=<number>*tanh(V(<name>))`` 100.  Checked before any
+#: 24 characters, a name 64, ``I=<number>*tanh(V(<name>))`` 100, the softplus expression
+#: (its argument twice) 190.  Checked before any
 #: pattern sees a token or a card (the number pattern backtracks quadratically on a long
 #: run of digits: a 30 000-digit token would take ~40 s).
-_MAX_TOKEN = 128
+_MAX_TOKEN = 200
 #: Longest card the whole-card patterns (_FAST) are tried on: 6 fields and their blanks.
 _MAX_FAST_CARD = 6 * _MAX_TOKEN + 64
 _NUM_RE = re.compile(_NUM + r"\Z")
@@ -41,7 +42,17 @@ _COMMENT_RE = re.compile(r"\*(?: [A-Za-z0-9 _:.()=,+/*'|<>\[\]-]{0,200})?\Z")
 _PRINTABLE_RE = re.compile(r"[\x20-\x7e\t]*\Z")
 _V_REST_RE = re.compile(
     rf"DC\s+({_NUM})(?:\s+AC\s+({_NUM}))?(?:\s+(PULSE|SIN|PWL)\s*\(([^()]*)\))?\s*\Z", re.IGNORECASE)
-_B_RE = re.compile(rf"([IV])=({_NUM})\*tanh\(V\(([A-Za-z0-9][A-Za-z0-9_]{{0,63}})\)\)\Z", re.IGNORECASE)
+#: The behavioural-source expressions of the subset, f of V(<node>) for each activation,
+#: kept here and not imported from the writer (like GYRATOR_TEXT): a change there is
+#: refused, not silently read as the old function.  Group ``a`` is the argument node.
+_ARG = r"V\((?P<a>[A-Za-z0-9][A-Za-z0-9_]{0,63})\)"
+FUNCTION_PATTERNS = {
+    "tanh": rf"tanh\({_ARG}\)",
+    "relu": rf"uramp\({_ARG}\)",
+    "sigmoid": rf"\(0\.5\+0\.5\*tanh\(0\.5\*{_ARG}\)\)",
+    "softplus": rf"\(uramp\({_ARG}\)\+ln\(1\+exp\(-abs\(V\((?P=a)\)\)\)\)\)",
+}
+_B_RES = {name: re.compile(rf"([IV])=({_NUM})\*{body}\Z", re.IGNORECASE) for name, body in FUNCTION_PATTERNS.items()}
 _M_RE = re.compile(rf"m=({_NUM})\Z", re.IGNORECASE)
 _PROBE_RE = re.compile(r"([vi])\(([A-Za-z0-9][A-Za-z0-9_]{0,63})\)\Z", re.IGNORECASE)
 _OPTION_KEYS = ("reltol", "abstol", "vntol", "chgtol", "trtol")
@@ -73,7 +84,7 @@ class ParsedNetlist:
     has_gyrator_subckt: bool
     text_of: dict = field(default_factory=dict)  # line number -> text (continuations joined)
     uic: bool | None = None  # the .tran card ends in 'uic' (None for .ac)
-    #: behavioural source name -> (text of G in ``I=G*tanh(..)``, text of m or None)
+    #: behavioural source name -> (text of G in ``I=G*f(..)``, text of m or None)
     tanh_texts: dict = field(default_factory=dict)
     tran_tokens: tuple = ()  # the numbers of the .tran card as written (step stop [start [max]])
 
@@ -89,6 +100,7 @@ class ParsedNetlist:
                  ir.Vccs: "vccs", ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs",
                  ir.CurrentSource: "current_sources", ir.VoltageSource: "voltage_sources",
                  ir.TanhCurrent: "behavioural_sources", ir.TanhVoltage: "behavioural_sources",
+                 ir.ActivationCurrent: "behavioural_sources", ir.ActivationVoltage: "behavioural_sources",
                  ir.Gyrator: "gyrators"}
         for key in dict.fromkeys(kinds.values()):
             out[key] = 0
@@ -219,7 +231,8 @@ def parse_netlist(text: str) -> ParsedNetlist:
         elements.append(element)
         if letter == "B":
             tokens = stripped.split()
-            tanh_texts[key] = (_B_RE.match(tokens[3]).group(2), _M_RE.match(tokens[4]).group(1) if len(tokens) == 5 else None)
+            tanh_texts[key] = (_behavioural(tokens[3])[1].group(2),
+                               _M_RE.match(tokens[4]).group(1) if len(tokens) == 5 else None)
 
     if not ended:
         raise NetlistError(f"netlist line {len(physical)}: missing .end card")
@@ -254,7 +267,7 @@ def _terminals(e) -> tuple[str, ...]:
     """Nodes an element's current flows through (control nodes excluded)."""
     if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.Gyrator)):
         return (e.a, e.b)
-    if isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent)):
+    if isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent)):
         return (e.src, e.dst)
     return (e.p, e.n)
 
@@ -270,9 +283,9 @@ def _nodes_of(e) -> tuple[str, ...]:
         return (e.p, e.n, e.ctrl_p, e.ctrl_n)
     if isinstance(e, (ir.Ccvs, ir.VoltageSource)):
         return (e.p, e.n)
-    if isinstance(e, ir.TanhCurrent):
+    if isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
         return (e.src, e.dst, e.arg)
-    return (e.p, e.n, e.arg)  # TanhVoltage
+    return (e.p, e.n, e.arg)  # TanhVoltage, ActivationVoltage
 
 
 def _number(lineno: int, line: str, token: str, what: str, path: str = "device") -> float:
@@ -422,10 +435,11 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
         return ir.VoltageSource(name, node(1), node(2), wave, dc, ac)
     if letter == "B":
         if len(tokens) != 5:
-            expect(4, "B<name> a b I=g*tanh(V(z)) [m=multiplier]  or  V=g*tanh(V(z)) [m=multiplier]")
-        m = _B_RE.match(tokens[3])
+            expect(4, "B<name> a b I=g*f(V(z)) [m=multiplier]  or  V=g*f(V(z)) [m=multiplier]")
+        function, m = _behavioural(tokens[3])
         if not m:
-            raise _fail(lineno, line, "behavioural source must be I=g*tanh(V(node)) or V=g*tanh(V(node))")
+            raise _fail(lineno, line, "behavioural source must be I=g*f(V(node)) or V=g*f(V(node)) with f "
+                                      "one of rnn2spice's activations (" + ", ".join(FUNCTION_PATTERNS) + ")")
         multiplier = 1.0
         if len(tokens) == 5:
             mm = _M_RE.match(tokens[4])
@@ -435,10 +449,11 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
         # The gain as ngspice forms it: numbers in an expression are reprinted with 11
         # digits (spicenum.expression_value), then multiplied by m (ASRCload).
         gain = expression_value(m.group(2)) * multiplier if _number(lineno, line, m.group(2), "gain") else 0.0
-        arg = _node(lineno, line, m.group(3))
-        if m.group(1).upper() == "I":
-            return ir.TanhCurrent(name, node(1), node(2), gain, arg)
-        return ir.TanhVoltage(name, node(1), node(2), gain, arg)
+        arg = _node(lineno, line, m.group("a"))
+        current = m.group(1).upper() == "I"
+        if function == "tanh":
+            return (ir.TanhCurrent if current else ir.TanhVoltage)(name, node(1), node(2), gain, arg)
+        return (ir.ActivationCurrent if current else ir.ActivationVoltage)(name, node(1), node(2), gain, arg, function)
     # letter == "X"
     expect(5, "X<name> a b gyrator g=conductance")
     if tokens[3].lower() != "gyrator":
@@ -447,6 +462,15 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
     if key.lower() != "g" or not val:
         raise _fail(lineno, line, f"expected g=conductance, found {tokens[4]!r}")
     return ir.Gyrator(name, node(1), node(2), _number(lineno, line, val, "gyration conductance"))
+
+
+def _behavioural(token: str) -> tuple[str | None, re.Match | None]:
+    """(activation, match) of a behavioural source's expression token, or (None, None)."""
+    for function, pattern in _B_RES.items():
+        m = pattern.match(token)
+        if m:
+            return function, m
+    return None, None
 
 
 def _waveform(lineno: int, line: str, kind: str, body: str):

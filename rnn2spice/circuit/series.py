@@ -12,11 +12,14 @@ with current-controlled voltage sources:
 * linear: ``H_<k>_<j>`` puts rho_kj i_j (V) into loop k (``H_3_7``: sensed in loop 7,
   acting on loop 3), ``EX_<k>_<l>`` gamma_kl v(x_l), ``VB_<k>`` the constant drive L c_k (V);
   the chain's intermediate nodes are ``e<k>_<idx>``.
-* nonlinear (THEORY.md 4): ``B_<k>`` = gain_k tanh(V(z_k)) (V) with the summing node
+* nonlinear (THEORY.md 4): ``B_<k>`` = gain_k f(V(z_k)) (V) with the summing node
   ``z<k>`` fed by ``FZ_<k>_<j>`` (CCCS of the current through ``Vs_<j>``).
+* rate convention, nonlinear (THEORY.md 7): ``HQ_<k>`` makes V(q<k>) = i_k (1 ohm CCVS of
+  the current through ``Vs_<k>``), ``B_<k>`` the rate node V(r<k>) = f(V(q<k>)) (V), and
+  ``E_<k>_<j>`` puts rho_kj V(r<j>) (V) into loop k; inputs and drive as linear.
 
 The gyrator coupling has no series dual here (declared unsupported below).
-Element order: loops (EMFs, L, R, sense), [summing nodes], input sources.
+Element order: loops (EMFs, L, R, sense), [summing nodes | rate sources], input sources.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from collections.abc import Callable
 import numpy as np
 
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.parts import (BuildContext, Realisation, form_header, inputs, realisation,
+from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation,
                                      resistive_flags, summing_costs, summing_nodes, unsupported)
 from rnn2spice.network.spec import RnnSpec
 
-#: activation -> behavioural voltage source ``(name, p, n, gain, arg)`` of a loop.
-SOURCES: dict[str, Callable[..., ir.Element]] = {"tanh": ir.TanhVoltage}
+#: activation -> behavioural voltage source ``(name, p, n, gain, arg)`` of a loop (an EMF, or
+#: the rate node of the rate convention).
+SOURCES: dict[str, Callable[..., ir.Element]] = {a: voltage for a, (_, voltage) in BEHAVIOURAL.items()}
 
 #: An EMF factory ``(p, n) -> element`` (the element's + and - nodes).
 Emf = Callable[[str, str], ir.Element]
@@ -49,9 +53,12 @@ def header(spec: RnnSpec) -> tuple[str, str]:
 
 @realisation("series", "vccs", activations=("linear", *SOURCES))
 def vccs(ctx: BuildContext) -> Realisation:
-    """CCVS coupling (linear) or summing nodes and behavioural EMFs (nonlinear)."""
+    """CCVS coupling (linear), VCVS coupling from rate nodes (rate convention) or summing
+    nodes and behavioural EMFs (nonlinear)."""
     if ctx.spec.activation == "linear":
         return _linear(ctx)
+    if ctx.spec.convention == "rate":
+        return _linear(ctx, rate=True)
     return _nonlinear(ctx)
 
 
@@ -74,7 +81,9 @@ def loop(ctx: BuildContext, k: int, emfs: list[Emf]) -> None:
     ctx.save("current", f"Vs_{k}")
 
 
-def _linear(ctx: BuildContext) -> Realisation:
+def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
+    """Loops with EMF chains; the coupling term of loop k from loop j is ``H_<k>_<j>``,
+    rho_kj i_j, or with ``rate`` ``E_<k>_<j>``, rho_kj V(r<j>) = rho_kj f(i_j) (THEORY.md 7)."""
     spec = ctx.spec
     ind = spec.inductance
     w, w_in, drive = spec.paper_form()
@@ -82,16 +91,27 @@ def _linear(ctx: BuildContext) -> Realisation:
     for k in range(spec.n):
         emfs: list[Emf] = []
         for j in np.nonzero(rho[k])[0]:
-            emfs.append(lambda p, n, k=k, j=j: ir.Ccvs(f"H_{k}_{j}", p, n, f"Vs_{j}", float(rho[k, j])))
+            if rate:
+                emfs.append(lambda p, n, k=k, j=j: ir.Vcvs(f"E_{k}_{j}", p, n, f"r{j}", "0", float(rho[k, j])))
+            else:
+                emfs.append(lambda p, n, k=k, j=j: ir.Ccvs(f"H_{k}_{j}", p, n, f"Vs_{j}", float(rho[k, j])))
         for l in np.nonzero(gamma[k])[0]:
             emfs.append(lambda p, n, k=k, l=l: ir.Vcvs(f"EX_{k}_{l}", p, n, f"x{l}", "0", float(gamma[k, l])))
         if drive[k] != 0.0:
             emfs.append(lambda p, n, k=k: ir.VoltageSource(f"VB_{k}", p, n, None, float(ind * drive[k])))
         loop(ctx, k, emfs)
+    if rate:
+        source = SOURCES[spec.activation]
+        for k in range(spec.n):
+            ctx.add(ir.Ccvs(f"HQ_{k}", f"q{k}", "0", f"Vs_{k}", 1.0))
+            ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"q{k}"))
     inputs(ctx)
     s = (rho + rho.T) / 2.0
-    return Realisation(controlled_sources=int(np.count_nonzero(rho) + np.count_nonzero(gamma)),
-                       **resistive_flags(s, (rho - rho.T) / 2.0))
+    flags = resistive_flags(s, (rho - rho.T) / 2.0)
+    if rate:
+        flags["passive"] = False
+    return Realisation(controlled_sources=int(np.count_nonzero(rho) + np.count_nonzero(gamma)) + (spec.n if rate else 0),
+                       behavioural_sources=spec.n if rate else 0, **flags)
 
 
 def _nonlinear(ctx: BuildContext) -> Realisation:

@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.spicenum import spice_text, tanh_gain_texts
+from rnn2spice.circuit.spicenum import spice_text, spice_texts, tanh_gain_texts
 from rnn2spice.errors import NetlistError
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
@@ -39,6 +39,19 @@ GYRATOR_SUBCKT = (
     "G_b 0 b a 0 {-g}",
     ".ends gyrator",
 )
+
+
+#: activation -> its ngspice expression of the argument ``{a}`` (a node name), one token (no
+#: blanks), finite for every finite argument: sigmoid as 1/2 + tanh(z/2)/2 (no exp to
+#: overflow, and ngspice's symbolic derivative stays finite), softplus as
+#: uramp(z) + ln(1 + exp(-|z|)); relu is ``uramp`` (ngspice's derivative at 0 is 1/2, which
+#: only its Newton iteration sees).  The reader keeps its own copy (circuit/reader.py).
+EXPRESSIONS = {
+    "tanh": "tanh(V({a}))",
+    "relu": "uramp(V({a}))",
+    "sigmoid": "(0.5+0.5*tanh(0.5*V({a})))",
+    "softplus": "(uramp(V({a}))+ln(1+exp(-abs(V({a})))))",
+}
 
 
 def fmt(x: float, path: str = "device") -> str:
@@ -96,7 +109,12 @@ class NetlistWriter:
         if any(isinstance(e, ir.Gyrator) for e in circuit.elements):
             lines.extend(GYRATOR_SUBCKT)
         seen: set[str] = set()
+        blocks: dict[str, list[ir.VccsBlock]] = {}  # lower-case name prefix -> the blocks
         for element in circuit.elements:
+            if isinstance(element, ir.VccsBlock):
+                if len(element):
+                    lines.append(self.vccs_block(element, blocks))
+                continue
             if type(element) not in _METHODS:
                 raise NetlistError(f"unknown circuit element {element!r}")
             key = str(element.name).lower()  # ngspice names are case-insensitive
@@ -105,6 +123,8 @@ class NetlistWriter:
             seen.add(key)
             method = getattr(self, _METHODS[type(element)])
             lines.extend(method(element).split("\n"))
+        if blocks:
+            _block_duplicates(seen, blocks)
         lines.append(self.options(circuit.options))
         if circuit.saves:
             lines.append(".save " + " ".join(self.probe(p) for p in circuit.saves))
@@ -129,6 +149,32 @@ class NetlistWriter:
     def vccs(self, e: ir.Vccs) -> str:
         """``G<name> src dst ctrl+ ctrl- gm`` (current gm V(ctrl+, ctrl-) from src into dst)"""
         return self._card(e.name, "G", e.src, e.dst, self._node(e.ctrl_p), self._node(e.ctrl_n), fmt(e.gm))
+
+    def vccs_block(self, b: ir.VccsBlock, blocks: dict[str, list[ir.VccsBlock]] | None = None) -> str:
+        """The cards :meth:`vccs` writes for each element of the block, all at once (numbers
+        chosen in bulk, :func:`~rnn2spice.circuit.spicenum.spice_texts`), one per line."""
+        if not (_matches(_IDENT, b.prefix) and b.prefix[:1].upper() == "G"):
+            raise NetlistError(f"invalid G element name prefix {b.prefix!r}")
+        src, dst, ctrl_p, ctrl_n = (self._node(b.src), self._node(b.dst), self._node(b.ctrl_p),
+                                    self._node(b.ctrl_n))
+        rows, cols = b.rows, b.cols
+        if len(rows) and (rows.min() < 0 or cols.min() < 0):
+            raise NetlistError(f"negative index in VCCS block {b.prefix!r}")
+        big = len(str(int(max(rows.max(), cols.max())))) if len(rows) else 0
+        if len(b.prefix) + 2 * big + 2 > 64 or max(len(dst), len(ctrl_p)) + big > 64:
+            raise NetlistError(f"VCCS block {b.prefix!r}: names longer than 64 characters")
+        if not np.all(np.isfinite(b.gm)):
+            raise NetlistError(f"refusing to write a non-finite number into a netlist (VCCS block {b.prefix!r})")
+        if blocks is not None:  # names are unique within and across blocks of one prefix
+            same = blocks.setdefault(b.prefix.lower(), [])
+            same.append(b)
+            r = np.concatenate([s.rows for s in same])
+            c = np.concatenate([s.cols for s in same])
+            if len(np.unique(r * (int(c.max()) + 1) + c)) != len(r):
+                raise NetlistError(f"duplicate element name in VCCS block {b.prefix!r}")
+        p = b.prefix
+        return "\n".join([f"{p}_{r}_{c} {src} {dst}{r} {ctrl_p}{c} {ctrl_n} {t}"
+                          for r, c, t in zip(rows.tolist(), cols.tolist(), spice_texts(b.gm))])
 
     def cccs(self, e: ir.Cccs) -> str:
         """``F<name> src dst vsense gain``"""
@@ -157,13 +203,27 @@ class NetlistWriter:
 
     def tanh_current(self, e: ir.TanhCurrent) -> str:
         """``B<name> src dst I=G*tanh(V(arg)) m=M`` (gain G M, see :func:`_tanh_gain`)"""
-        g, m = _tanh_gain(e.gain)
-        return self._card(e.name, "B", e.src, e.dst, f"I={g}*tanh(V({self._node(e.arg)}))", f"m={m}")
+        return self._behavioural(e, "I", e.src, e.dst)
 
     def tanh_voltage(self, e: ir.TanhVoltage) -> str:
         """``B<name> p n V=G*tanh(V(arg)) m=M`` (gain G M, see :func:`_tanh_gain`)"""
+        return self._behavioural(e, "V", e.p, e.n)
+
+    def activation_current(self, e: ir.ActivationCurrent) -> str:
+        """``B<name> src dst I=G*<f of V(arg)> m=M``, f from :data:`EXPRESSIONS`, e.g.
+        ``I=G*uramp(V(z0)) m=M`` (gain G M, see :func:`_tanh_gain`)"""
+        return self._behavioural(e, "I", e.src, e.dst)
+
+    def activation_voltage(self, e: ir.ActivationVoltage) -> str:
+        """``B<name> p n V=G*<f of V(arg)> m=M``, e.g. ``V=1*uramp(V(h0)) m=1``"""
+        return self._behavioural(e, "V", e.p, e.n)
+
+    def _behavioural(self, e, kind: str, a: str, b: str) -> str:
+        template = EXPRESSIONS.get(e.function) if isinstance(e.function, str) else None
+        if template is None:
+            raise NetlistError(f"no SPICE expression for activation {e.function!r} of {e.name!r}")
         g, m = _tanh_gain(e.gain)
-        return self._card(e.name, "B", e.p, e.n, f"V={g}*tanh(V({self._node(e.arg)}))", f"m={m}")
+        return self._card(e.name, "B", a, b, f"{kind}={g}*" + template.format(a=self._node(e.arg)), f"m={m}")
 
     def gyrator(self, e: ir.Gyrator) -> str:
         """``X<name> a b gyrator g=conductance`` (instance of :data:`GYRATOR_SUBCKT`; ``g`` is
@@ -229,6 +289,17 @@ class NetlistWriter:
         return name
 
 
+def _block_duplicates(seen: set[str], blocks: dict[str, list[ir.VccsBlock]]) -> None:
+    """NetlistError if an element's (lower-case) name is also a name in a VCCS block."""
+    for key in seen:
+        head, _, col = key.rpartition("_")
+        prefix, _, row = head.rpartition("_")
+        if (prefix in blocks and row.isdigit() and col.isdigit() and str(int(row)) == row
+                and str(int(col)) == col and any(np.any((b.rows == int(row)) & (b.cols == int(col)))
+                                                  for b in blocks[prefix])):
+            raise NetlistError(f"duplicate element name {key!r}")
+
+
 def _matches(pattern: re.Pattern, text: object) -> bool:
     """``pattern`` matches all of ``text``, which must be a str (not bytes, not a number)."""
     return isinstance(text, str) and pattern.match(text) is not None
@@ -239,4 +310,5 @@ _METHODS = {
     ir.Vccs: "vccs", ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs",
     ir.CurrentSource: "current_source", ir.VoltageSource: "voltage_source",
     ir.TanhCurrent: "tanh_current", ir.TanhVoltage: "tanh_voltage", ir.Gyrator: "gyrator",
+    ir.ActivationCurrent: "activation_current", ir.ActivationVoltage: "activation_voltage",
 }

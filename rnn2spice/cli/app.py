@@ -26,13 +26,13 @@ import sys
 import warnings
 
 from rnn2spice._version import __version__
-from rnn2spice.cli import ac, check, compile, importing, simulate, task, verify
+from rnn2spice.cli import ac, bom, check, compile, importing, montecarlo, schematic, simulate, sweep, task, verify
 from rnn2spice.cli.common import EXIT_INTERRUPTED, EXIT_SIMULATION, exit_code
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
-from rnn2spice.spice.ngspice import BackendFallbackWarning
+from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 
 #: The command modules, in the order ``rnn2spice --help`` lists them.
-COMMANDS = (compile, simulate, check, verify, ac, importing, task)
+COMMANDS = (compile, simulate, check, verify, ac, importing, task, montecarlo, sweep, bom, schematic)
 #: Exit code of an unexpected exception (a bug): EX_SOFTWARE of sysexits.h.
 EXIT_INTERNAL = 70
 
@@ -210,6 +210,7 @@ def _main(argv: list[str] | None) -> int:
             warnings.simplefilter("ignore", BackendFallbackWarning)
             warnings.showwarning = _note
             warnings.simplefilter("always", BackendFallbackWarning)
+            warnings.simplefilter("always", SolverFallbackWarning)
             code = args.func(args)
         sys.stdout.flush()  # a failure to deliver the output is this run's, not the interpreter's exit
         return code

@@ -41,10 +41,12 @@ def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
 
 
 def circuit_options(p, accuracy: bool = True) -> None:
-    p.add_argument("--form", default="parallel", choices=("parallel", "series"),
-                   help="parallel: R||C cells, voltages are the state; series: R-L loops, currents")
-    p.add_argument("--coupling", default="vccs", choices=("vccs", "gyrator"),
-                   help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear)")
+    p.add_argument("--form", default="parallel", choices=("parallel", "series", "opamp"),
+                   help="parallel: R||C cells, voltages are the state; series: R-L loops, currents; "
+                        "opamp: inverting integrators, op-amp outputs are the state")
+    p.add_argument("--coupling", default=None, choices=("vccs", "gyrator", "resistor"),
+                   help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear); resistor: "
+                        "input resistors (opamp form); default: vccs, resistor for --form opamp")
     if accuracy:
         p.add_argument("--accuracy", default="default", choices=("default", "high"),
                        help="default aims at relative error 1e-3, high at 1e-6 (smaller step, tight tolerances)")

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, circuit_options, load_spec_arg
 from rnn2spice.report.files import write_atomic
@@ -30,5 +31,5 @@ def run(args) -> int:
         sys.stdout.write(text)
     else:
         write_atomic(args.output, text, field="--output")
-        print(f"wrote {args.output} ({len(compiled.circuit.elements)} elements)", file=sys.stderr)
+        print(f"wrote {args.output} ({ir.count(compiled.circuit.elements)} elements)", file=sys.stderr)
     return EXIT_PASS

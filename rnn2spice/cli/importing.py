@@ -9,21 +9,39 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.cli.common import EXIT_PASS
-from rnn2spice.workflows.importers import DEFAULT_STEPS, FORMATS, import_model, positive_seconds
+from rnn2spice.network.dale import dale_report
+from rnn2spice.workflows.importers import (DEFAULT_STEPS, FORMATS, IMPORT_ACTIVATIONS, IMPORT_CONVENTIONS, import_model,
+                                           positive_seconds)
 
 NAME = "import"
 
 
 def register(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(NAME, help="Import a trained RNN (Keras HDF5, PyTorch state_dict, NPZ) as a spec.",
+    p = sub.add_parser(NAME, help="Import a trained RNN (Keras HDF5, PyTorch state_dict, NPZ, PsychRNN) as a spec.",
                        description="Import a trained discrete-time RNN h[k] = tanh(W h[k-1] + W_in x[k] + b) "
                                    "as a CTRNN spec tau dh/dt = -h + tanh(W h + W_in x + b) (tau = dt unless "
-                                   "--tau), with its linear readout y = w_out h + b_out.")
-    p.add_argument("model", type=Path, help="model file: Keras .h5/.hdf5, PyTorch state_dict .pt/.pth, or .npz")
+                                   "--tau), with its linear readout y = w_out h + b_out; or a rate network "
+                                   "(PsychRNN, or --convention rate) x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) "
+                                   "+ W_in u[k] + b), alpha = dt / tau, as tau dx/dt = -x + W f(x) + W_in u + b "
+                                   "with y = w_out f(x) + b_out.")
+    p.add_argument("model", type=Path, help="model file: Keras .h5/.hdf5, PyTorch state_dict .pt/.pth, .npz, "
+                                            "or a PsychRNN weights .npz (model.save)")
     p.add_argument("--dt", required=True, metavar="SECONDS", help="time step of the discrete network (s)")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="spec to write (.yaml); matrices of large networks go to the same name with .npz")
-    p.add_argument("--tau", metavar="SECONDS", help="time constant of the CTRNN (default: --dt)")
+    p.add_argument("--tau", metavar="SECONDS", help="time constant (default: --dt for ctrnn networks; required "
+                                                     "for rate networks such as PsychRNN's: alpha = dt / tau)")
+    p.add_argument("--keys", metavar="MAP",
+                   help="which arrays of a state_dict or .npz are the network, e.g. "
+                        "'W=rnn.w_rec,U=rnn.w_inp^T,U_scale=rnn.w_inp_scale,w_out=rnn.w_out^T,b=a+b' "
+                        "(targets W, U, b, w_out, b_out, h0, tau; ^T transposes, + sums, TARGET_scale=KEY|NUMBER "
+                        "multiplies)")
+    p.add_argument("--convention", choices=IMPORT_CONVENTIONS, default=None,
+                   help="ctrnn: f inside the sum (Keras, nn.RNN; default); rate: f outside, "
+                        "x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) + U u[k] + b) (PsychRNN)")
+    p.add_argument("--activation", choices=IMPORT_ACTIVATIONS, default=None,
+                   help="nonlinearity f when the file does not record it (default: tanh; PsychRNN: its "
+                        "transfer_function, else relu)")
     p.add_argument("--format", choices=FORMATS, default=None, help="model format (default: detect)")
     p.add_argument("--name", help="spec name (default: from the model file name)")
     p.add_argument("--force", action="store_true",
@@ -41,11 +59,16 @@ def run(args) -> int:
     tau = positive_seconds(args.tau, "--tau") if args.tau is not None else None
     t_stop = positive_seconds(args.t_stop, "--t-stop") if args.t_stop is not None else None
     result = import_model(args.model, args.output, dt=dt, tau=tau, fmt=args.format, name=args.name, t_stop=t_stop,
-                          force=args.force)
+                          force=args.force, keys=args.keys, convention=args.convention, activation=args.activation)
     spec, net = result.spec, result.network
     files = str(result.spec_path) + (f" and {result.npz_path}" if result.npz_path else "")
     readout = f", readout p = {spec.w_out.shape[0]}" if spec.w_out is not None else ", no readout"
     eig = float(np.max(np.linalg.eigvals(spec.w).real))
-    print(f"wrote {files}: {net.format} ({net.layout}) -> n = {spec.n}, m = {spec.m}{readout}, "
-          f"tau = {float(spec.tau[0]):g} s, t_stop = {spec.t_stop:g} s, max Re eig(W) = {eig:.3f}", file=sys.stderr)
+    print(f"wrote {files}: {net.format} ({net.layout}) -> {net.convention}/{net.activation}, n = {spec.n}, "
+          f"m = {spec.m}{readout}, tau = {float(spec.tau[0]):g} s, t_stop = {spec.t_stop:g} s, "
+          f"max Re eig(W) = {eig:.3f}", file=sys.stderr)
+    dale = net.details.get("dale") if isinstance(net.details.get("dale"), dict) else None
+    if net.convention == "rate" or dale:
+        ratio = f"dale_ratio {dale['dale_ratio']!r} (Dale's law {'applied' if dale['applied'] else 'off'}), " if dale else ""
+        print(f"{ratio}{dale_report(spec.w).describe()}", file=sys.stderr)
     return EXIT_PASS

@@ -14,6 +14,7 @@ from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import UsageError, shown
 from rnn2spice.workflows.importers import positive_seconds
+from rnn2spice.workflows.pool import check_jobs, check_scheduler
 from rnn2spice.workflows.stimulus import (KINDS, TRIAL_STEPS, check_window, load_stimulus_file, parse_window,
                                           pulse_trials)
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, run_task, spec_dt
@@ -44,6 +45,10 @@ def register(sub) -> argparse.ArgumentParser:
                    help="also require max |SPICE - discrete| over the window <= tolerance")
     circuit_options(p)
     sim_options(p)
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="trials run in N worker processes (default: every core; 1: one after the other here)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                   help="run the trials on a Dask cluster (tcp://host:8786, or 'local')")
     p.add_argument("--report", type=Path, help="JSON report to write")
     p.add_argument("--plot", type=Path, help="PNG figure to write")
     p.set_defaults(func=run)
@@ -55,9 +60,11 @@ def run(args) -> int:
                   report=args.report, plot=args.plot)
     check_timeout(args.timeout)
     check_tolerance(args.tolerance)
+    check_jobs(args.jobs, "--jobs")
+    check_scheduler(args.scheduler, "--scheduler")
     if not (math.isfinite(args.dead_zone) and args.dead_zone >= 0):
         raise UsageError(f"--dead-zone must be a non-negative number (got {args.dead_zone!r})")
-    if args.coupling != "vccs":
+    if args.coupling not in (None, "vccs"):
         raise UsageError(f"--coupling {args.coupling!r}: the task check builds tanh circuits, which need 'vccs'")
     dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
     window = parse_window(args.window)
@@ -101,5 +108,5 @@ def run(args) -> int:
         result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, simulation_progress=bar,
                           form=args.form, accuracy=args.accuracy, rtol=args.rtol, backend=args.backend,
                           timeout=args.timeout, tolerance=args.tolerance, dead_zone=args.dead_zone,
-                          strict=args.strict)
+                          strict=args.strict, jobs=args.jobs, scheduler=args.scheduler)
     return finish(args, result)

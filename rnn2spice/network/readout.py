@@ -1,25 +1,34 @@
-"""The linear readout ``y = w_out h + b_out`` of a spec, applied to state trajectories.
+"""The linear readout of a spec, applied to state trajectories (THEORY.md sections 6, 7).
 
-Trained networks (Keras ``Dense``, a PyTorch ``nn.Linear`` after ``nn.RNN``) report their
-answer through this readout, so ``check`` compares it as well as the states
-(:func:`rnn2spice.analysis.metrics.compare_readout`, part of the verdict), and ``task``
-decides from it.
+    paper, ctrnn:  y = w_out h + b_out
+    rate:          y = w_out f(h) + b_out      (the rates r = f(h) are what the network emits)
+
+Trained networks (Keras ``Dense``, a PyTorch ``nn.Linear`` after ``nn.RNN``, PsychRNN's
+``W_out r``) report their answer through this readout, so ``check`` compares it as well as
+the states (:func:`rnn2spice.analysis.metrics.compare_readout`, part of the verdict), and
+``task`` decides from it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
+
+#: Conventions whose readout takes the rates f(h), not the states h.
+RATE_READOUT = ("rate",)
 
 
 def readout(spec: RnnSpec, states: np.ndarray) -> np.ndarray | None:
-    """``y(t) = w_out h(t) + b_out`` for states of shape (points, n): shape (points, p).
+    """``y(t)`` for states of shape (points, n): shape (points, p), from ``f(h)`` in the
+    ``rate`` convention and from ``h`` otherwise.
 
     ``None`` when the spec has no readout.
     """
     if spec.w_out is None:
         return None
     states = np.asarray(states, dtype=float)
+    if spec.convention in RATE_READOUT:
+        states = ACTIVATIONS[spec.activation].f(states)
     return states @ np.asarray(spec.w_out).T + np.asarray(spec.b_out)
-

@@ -3,7 +3,8 @@
 A spec is a mapping (as parsed from YAML or JSON).  Every value is checked here, before
 anything is compiled, and every problem raises :class:`~rnn2spice.errors.SpecError`
 naming the field and the value.  Units are SI: seconds for ``tau``, ``t_stop``, waveform
-times; 1/s for ``w`` and ``w_in`` in the ``paper`` convention; dimensionless in ``ctrnn``.
+times; 1/s for ``w`` and ``w_in`` in the ``paper`` convention; dimensionless in ``ctrnn`` and
+``rate`` (THEORY.md section 7: the activation outside the weighted sum).
 
 Layering inside ``rnn2spice.network`` (no cycle)::
 
@@ -31,13 +32,18 @@ from typing import Any
 import numpy as np
 
 from rnn2spice.errors import SpecError, shown
+from rnn2spice.network.activations import ACTIVATIONS as _FUNCTIONS
+from rnn2spice.network.opamp import OpAmpModel, opamp_model
 from rnn2spice.network.files import (MAX_NEURONS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, _array_from_file, _check_size,
                                      _did_you_mean, _Files, _read_csv)
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step, Waveform
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
-CONVENTIONS = ("paper", "ctrnn")
-ACTIVATIONS = ("linear", "tanh")
+CONVENTIONS = ("paper", "ctrnn", "rate")
+#: The activations (their numeric table: :mod:`rnn2spice.network.activations`).
+ACTIVATIONS = tuple(_FUNCTIONS)
+#: Conventions with a constant drive ``bias`` (b, dimensionless, inside tau's bracket).
+BIAS_CONVENTIONS = ("ctrnn", "rate")
 
 #: MAX_NEURONS (n, refused before allocating n^2 memory) and MAX_PWL_POINTS are enforced
 #: while reading files too, so they are defined in files.py and imported above.
@@ -85,7 +91,7 @@ WAVE_KEYS = {
     "pwl": ("kind", "points"),
     "file": ("kind", "path"),
 }
-CIRCUIT_KEYS = ("capacitance", "inductance")
+CIRCUIT_KEYS = ("capacitance", "inductance", "opamp")
 
 
 class HugeInteger:
@@ -112,17 +118,18 @@ class RnnSpec:
 
     Paper convention:  dh/dt = -lam h + sigma(w h + w_in x)                 (eq. 1)
     CTRNN convention:  tau dh/dt = -h + sigma(w h + w_in x + bias)
+    rate convention:   tau dh/dt = -h + w sigma(h) + w_in x + bias          (THEORY.md 7)
     """
 
     name: str
     tau: np.ndarray                 # (n,) s
-    w: np.ndarray                   # (n, n)  1/s (paper) or dimensionless (ctrnn)
+    w: np.ndarray                   # (n, n)  1/s (paper) or dimensionless (ctrnn, rate)
     w_in: np.ndarray                # (n, m)
     inputs: tuple[Waveform, ...]    # m waveforms
     t_stop: float                   # s
     convention: str = "paper"
     activation: str = "linear"
-    bias: np.ndarray | None = None  # (n,), ctrnn only
+    bias: np.ndarray | None = None  # (n,), ctrnn and rate only
     h0: np.ndarray | None = None    # (n,) initial state
     t_step: float | None = None     # s, output / maximum step
     capacitance: float = DEFAULT_CAPACITANCE  # F per parallel cell
@@ -131,6 +138,7 @@ class RnnSpec:
     b_out: np.ndarray | None = None  # (p,)
     description: str = ""
     provenance: dict = field(default_factory=dict)
+    opamp: OpAmpModel = OpAmpModel()  # the op-amp of the opamp form (circuit.opamp)
 
     def __post_init__(self):
         n = self.tau.shape[0]
@@ -158,19 +166,25 @@ class RnnSpec:
     def paper_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(w, w_in, c) of the paper convention, in 1/s, with the constant drive c (1/s).
 
-        CTRNN weights map as w = D W, w_in = D U, c = D b with D = diag(1/tau)
-        (THEORY.md section 1); exact for the linear network and used for the argument of
-        sigma only up to that scaling.
+        CTRNN and rate weights map as w = D W, w_in = D U, c = D b with D = diag(1/tau)
+        (THEORY.md sections 1 and 7); exact for the linear network, and for a nonlinear one
+        the network with every slope f' set to 1 (:meth:`state_matrix`).
         """
         if self.convention == "paper":
             return np.asarray(self.w), np.asarray(self.w_in), np.zeros(self.n)
         d = self.lam[:, None]
         return d * self.w, d * self.w_in, self.lam * self.bias
 
-    def state_matrix(self) -> np.ndarray:
-        """A = w - lam of the linear(ised at 0) network, 1/s (eq. 4)."""
+    def state_matrix(self, slope: float = 1.0) -> np.ndarray:
+        """A = slope w - lam, 1/s: the linear network (eq. 4), or a nonlinear one with every
+        f' set to ``slope`` (1: the structure the certificate compares, THEORY.md 7)."""
         w, _, _ = self.paper_form()
-        return w - np.diag(self.lam)
+        return slope * w - np.diag(self.lam)
+
+    @property
+    def max_slope(self) -> float:
+        """sup |f'| of the activation (1 for linear, tanh, relu, softplus; 1/4 for sigmoid)."""
+        return _FUNCTIONS[self.activation].max_slope
 
 
 def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outside: bool = False) -> RnnSpec:
@@ -267,8 +281,9 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     h0 = _vector(data["h0"], "h0", n, files) if data.get("h0") is not None else np.zeros(n)
     bias = None
     if data.get("bias") is not None:
-        if convention != "ctrnn":
-            raise SpecError("bias", "given", "is only allowed with convention: ctrnn")
+        if convention not in BIAS_CONVENTIONS:
+            raise SpecError("bias", "given", f"is only allowed with convention {' or '.join(BIAS_CONVENTIONS)} "
+                                             f"(convention is {convention!r})")
         bias = _vector(data["bias"], "bias", n, files)
 
     circuit = data.get("circuit") or {}
@@ -277,6 +292,7 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     _check_keys(circuit, CIRCUIT_KEYS, "circuit.")
     cap = _number(circuit.get("capacitance", DEFAULT_CAPACITANCE), "circuit.capacitance")
     ind = _number(circuit.get("inductance", DEFAULT_INDUCTANCE), "circuit.inductance")
+    opamp = opamp_model(circuit.get("opamp"))  # the op-amp of the opamp form (network/opamp.py)
     for key, val in (("circuit.capacitance", cap), ("circuit.inductance", ind)):
         if not val > 0:
             raise SpecError(key, val, "must be positive")
@@ -303,7 +319,7 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     spec = RnnSpec(name=name, tau=tau, w=w, w_in=w_in, inputs=inputs, t_stop=t_stop,
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
-                   description=description, provenance=provenance)
+                   description=description, provenance=provenance, opamp=opamp)
     _check_scales(spec)
     return spec
 
@@ -332,7 +348,7 @@ def _check_scales(spec: RnnSpec) -> None:
                     idx = tuple(int(i) for i in bad[0])
                     raw = getattr(spec, name)[idx]
                     raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
-                                    f"gives {name}{' / tau' if spec.convention == 'ctrnn' else ''}{label} = "
+                                    f"gives {name}{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}{label} = "
                                     f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
 
 

@@ -277,15 +277,16 @@ def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Pa
     path = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(path, Path):
         raise OutputError(f"{field}: must be a file path (got {shown(path)})")
+    head = PNG_SIGNATURE
     try:
         if path.is_file():
             with open(path, "rb") as fh:
                 head = fh.read(len(PNG_SIGNATURE))
-            if head != PNG_SIGNATURE:
-                raise OutputError(f"{field}: {clip(str(path))!r} exists and is not a PNG figure; "
-                                  "refusing to replace it (remove it or choose another name)")
     except OSError as exc:
         raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
+    if head != PNG_SIGNATURE:  # outside the try: OutputError is an OSError too
+        raise OutputError(f"{field}: {clip(str(path))!r} exists and is not a PNG figure; "
+                          "refusing to replace it (remove it or choose another name)")
     write_atomic(path, png, field=field)
     return path
 

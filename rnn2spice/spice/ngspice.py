@@ -96,7 +96,7 @@ from rnn2spice.spice.batch import _binary_info, _ngspice_executable, _run_subpro
 from rnn2spice.spice.log import with_saved_netlist
 from rnn2spice.spice.shared import _engine_retired, _run_shared, _shared_engine, _shared_missing
 
-__all__ = ["BackendFallbackWarning", "SimulationResult", "available_backends", "describe_ngspice",
+__all__ = ["BackendFallbackWarning", "SimulationResult", "SolverFallbackWarning", "available_backends", "describe_ngspice",
            "ngspice_solver", "ngspice_version", "simulate_netlist"]
 
 BACKENDS = ("shared", "subprocess")
@@ -115,6 +115,13 @@ _SOLVER_LINE = re.compile(r"^\s*Using (\w+)(?: [\d.]+)? as Direct Linear Solver"
 class BackendFallbackWarning(UserWarning):
     """``backend='auto'`` could not use the shared library and runs ``ngspice -b`` instead
     (the message says why, in one line)."""
+
+
+class SolverFallbackWarning(UserWarning):
+    """``solver='auto'`` chose KLU and ngspice did not converge with it; the run was repeated
+    with Sparse 1.3, ngspice's long-standing default (measured on ngspice 46: 'Timestep too
+    small' on some stiff behavioural circuits, e.g. paper/softplus in the series form, that
+    Sparse runs to the usual accuracy)."""
 
 
 @dataclass(frozen=True)
@@ -212,11 +219,23 @@ def simulate_netlist(
     text = netlist
     try:
         backend = _resolve_backend(backend)
-        if _use_klu(backend, solver) and not _CHOOSES_SOLVER.search(netlist):
+        klu = _use_klu(backend, solver) and not _CHOOSES_SOLVER.search(netlist)
+        if klu:
             text = with_klu_option(netlist)
         run = _run_shared if backend == "shared" else _run_subprocess
         report = None if progress is None else _Progress(progress)
-        vectors, version, log = run(text, path, timeout, report)
+        try:
+            vectors, version, log = run(text, path, timeout, report)
+        except SimulationError as exc:
+            chosen = solver if solver != "auto" else (os.environ.get(SOLVER_ENV) or "auto").strip().lower()
+            said = f"{exc} {exc.ngspice_message or ''}"
+            if not (klu and chosen == "auto" and _NO_CONVERGENCE.search(said)):
+                raise
+            report = None if progress is None else _Progress(progress)
+            # Sparse's failure, if it fails too, is the one to report (the circuit's, not KLU's)
+            vectors, version, log = run(netlist, path, timeout, report)
+            warnings.warn(f"ngspice did not converge with the KLU solver ({_first_problem(said)}); "
+                          "ran it again with Sparse 1.3", SolverFallbackWarning, stacklevel=2)
     except SimulationError as exc:
         if path is not None:
             raise
@@ -225,6 +244,17 @@ def simulate_netlist(
         report.done()
     return SimulationResult(vectors=vectors, backend=backend, ngspice_version=version, log=log, netlist_path=path,
                             solver=solver_in_log(log))
+
+
+_NO_CONVERGENCE = re.compile(r"did not converge|timestep too small|singular matrix", re.IGNORECASE)
+
+
+def _first_problem(text: str) -> str:
+    """ngspice's first line naming the convergence problem, shortened."""
+    for line in text.splitlines():
+        if re.search(r"timestep too small|singular matrix", line, re.IGNORECASE):
+            return line.strip()[:160]
+    return "no convergence"
 
 
 class _Progress:

@@ -15,6 +15,12 @@ tolerance, capped at ``max |H_ref|``.  The global figure
 ``max_{f,k,l} |H_sim - H_ref| / max_{f,k,l} |H_ref|`` stays as a secondary number.  The
 largest magnitude (dB) and phase (degree) errors are reported over the entries with
 ``|H_ref| >= 1e-6 max|H_ref|`` (where dB and phase are meaningful).
+
+A nonlinear network of the ``rate`` convention (THEORY.md 7) is compared through its
+linearisation at the DC operating point h* that ngspice's AC analysis linearises at
+(inputs at their DC value 0): ``A = (W diag f'(h*) - I) / tau``, ``B = D U``
+(:func:`rnn2spice.analysis.transfer.operating_point`; refused when a relu neuron sits on
+its kink there, where the small-signal model is one-sided).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from rnn2spice.analysis.certificate import Certificate, verify_netlist
 from rnn2spice.analysis.metrics import RelativeError, relative_error, resolution_floor, state_atol
-from rnn2spice.analysis.transfer import transfer_matrix
+from rnn2spice.analysis.transfer import operating_point, transfer_matrix
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name, write_netlist
@@ -62,6 +68,7 @@ class AcResult:
     ngspice_version: str
     timings: dict = field(default_factory=dict)
     certificate: Certificate | None = None
+    operating_point: np.ndarray | None = None  # h* of a nonlinear network (None: linear)
 
     @property
     def spec(self) -> RnnSpec:
@@ -233,31 +240,45 @@ def ac_netlists(compiled: CompiledNetwork) -> list[str]:
 
 def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
              points_per_decade: int = DEFAULT_POINTS_PER_DECADE, form: str = "parallel",
-             coupling: str = "vccs", backend: str = "auto", timeout: float | None = None,
+             coupling: str | None = None, backend: str = "auto", timeout: float | None = None,
              tolerance: float = TOLERANCE, certify: bool = True) -> AcResult:
     """AC-analyse the compiled circuit of a linear ``spec`` and compare with H(j omega).
 
-    Raises UsageError for a nonlinear spec, a spec without inputs or a bad sweep, and
+    Raises UsageError for a nonlinear spec, a spec without inputs, a bad sweep or the opamp
+    form with non-ideal op-amps (their poles are extra states), and
     SimulationError when ngspice fails.  With ``certify`` every AC netlist is first
     checked by :mod:`rnn2spice.certificate` (a failure makes the result fail).
     """
-    if spec.activation != "linear":
-        raise UsageError(f"the AC analysis needs a linear network (the transfer function of activation "
-                         f"{spec.activation!r} is not defined); spec {spec.name} is nonlinear")
+    if spec.activation != "linear" and spec.convention != "rate":
+        raise UsageError(f"the AC analysis needs a linear network or the rate convention (linearised at its "
+                         f"operating point); spec {spec.name} is nonlinear ({spec.convention}/{spec.activation})")
     if spec.m == 0:
         raise UsageError(f"spec {spec.name} has no inputs (w_in has no columns): there is no transfer function")
+    if form == "opamp" and spec.opamp.model != "ideal":
+        raise UsageError(f"the AC check compares the circuit with the network's transfer matrix; spec {spec.name} "
+                         f"builds the opamp form with {spec.opamp.model} op-amps, whose poles are extra states "
+                         "(not the network's): use the ideal op-amp model (circuit.opamp.model), or "
+                         "rnn2spice.opamp_error for the effect of real op-amps")
     check_sweep(f_start, f_stop, points_per_decade)
     if not (tolerance > 0 and math.isfinite(tolerance)):
         raise UsageError(f"tolerance must be a positive finite number (got {tolerance!r})")
     timings = {}
     start = _time.perf_counter()
+    at = None
+    if spec.activation != "linear":
+        at = (operating_point(spec), np.zeros(spec.m))
+        on_kink = np.abs(at[0]) <= 1e-9 * max(1.0, float(np.max(np.abs(at[0]))))
+        if spec.activation == "relu" and np.any(on_kink):
+            k = int(np.flatnonzero(on_kink)[0])
+            raise UsageError(f"spec {spec.name}: at the operating point neuron {k} sits on relu's kink "
+                             f"(h*_{k} = {at[0][k]!r}): its small-signal model is one-sided; give it a bias")
     compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(f_start, f_stop, points_per_decade))
     texts = ac_netlists(compiled)
     timings["compile"] = _time.perf_counter() - start
     certificate = None
     if certify:
         start = _time.perf_counter()
-        certs = [verify_netlist(text, spec, analysis=compiled.circuit.analysis) for text in texts]
+        certs = [verify_netlist(text, spec, analysis=compiled.circuit.analysis, operating_point=at) for text in texts]
         certificate = max(certs, key=lambda c: (not c.passed, c.a_error, c.b_error))
         timings["certificate"] = _time.perf_counter() - start
     freq = None
@@ -280,7 +301,8 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
         backend_used, version = result.backend, result.ngspice_version
     timings["simulate"] = _time.perf_counter() - start
     start = _time.perf_counter()
-    ref = transfer_matrix(spec, freq)
+    ref = transfer_matrix(spec, freq, at)
     timings["reference"] = _time.perf_counter() - start
     sim = np.stack(columns, axis=2)
-    return AcResult(compiled, freq, sim, ref, tolerance, backend_used, version, timings, certificate)
+    return AcResult(compiled, freq, sim, ref, tolerance, backend_used, version, timings, certificate,
+                    None if at is None else at[0])

@@ -21,6 +21,7 @@ from rnn2spice.analysis.metrics import Comparison, compare, state_atol
 from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
+from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
@@ -94,6 +95,7 @@ class CheckResult:
             "solver": self.trajectory.solver,
             "realisation": c.realisation.as_dict(),
             "certificate": self.certificate.as_dict() if self.certificate is not None else None,
+            "dale": dale_report(c.spec.w).as_dict(),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
         }
 
@@ -105,12 +107,14 @@ class CheckResult:
             else f"FAIL (readout output {r.readout.worst_output} beyond tolerance)")
         out = r.readout
         readout_line = () if out is None else (
-            f"readout y = w_out h + b_out ({out.outputs} output(s)): relative max error per output "
+            f"readout y = w_out {'f(h)' if self.compiled.spec.convention == 'rate' else 'h'} + b_out "
+            f"({out.outputs} output(s)): relative max error per output "
             f"{out.rel_max_error_per_output:.3e} at output {out.worst_output}, global {out.errors.global_error:.3e}, "
             f"max abs error {out.errors.max_abs:.3e}",)
         return "\n".join((
             c.summary_head(),
             c.realisation.describe(),
+            dale_report(c.spec.w).describe(),
             *(() if self.certificate is None else (self.certificate.describe(),)),
             f"accuracy {c.accuracy if c.rtol is None else 'rtol'}: target {c.target:g}, max step "
             f"{c.circuit.analysis.max_step:.3g} s, reltol {c.circuit.options.reltol:g}"
@@ -150,7 +154,7 @@ def _compiled(net, form, coupling, accuracy, rtol=None) -> CompiledNetwork:
     if not isinstance(net, RnnSpec):
         raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) or a compiled "
                          f"network (rnn2spice.compile) (got {type(net).__name__})")
-    return compile_rnn(net, form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default",
+    return compile_rnn(net, form=form or "parallel", coupling=coupling, accuracy=accuracy or "default",
                        rtol=rtol)
 
 

@@ -2,8 +2,10 @@
 
 For every trial (one input sequence ``x[k]``, ``k = 0 .. T-1``, one sample per ``dt``):
 
-* the **discrete** network itself, ``h[k] = tanh(W h[k-1] + W_in x[k] + b)``, ``h[-1] = h0``
-  (numpy, float64), readout ``y[k] = w_out h[k] + b_out``;
+* the **discrete** network itself (numpy, float64, :func:`run_discrete`): for a ``ctrnn`` spec
+  ``h[k] = tanh(W h[k-1] + W_in x[k] + b)``, ``h[-1] = h0``, readout ``y[k] = w_out h[k] + b_out``;
+  for a ``rate`` spec (PsychRNN) ``x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) + W_in u[k] + b)``,
+  ``alpha = dt / tau``, readout ``y[k] = w_out f(x[k]) + b_out``;
 * the **reference**: the continuous network of the spec (``tau dh/dt = -h + tanh(...)``)
   solved by :func:`rnn2spice.reference.solve` with the stimulus as its input;
 * the **circuit**: :func:`rnn2spice.compiler.compile_rnn` of that same spec run in ngspice.
@@ -50,30 +52,41 @@ import numpy as np
 from rnn2spice.analysis.metrics import relative_error
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import UsageError
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import run, solve_reference
+from rnn2spice.workflows.pool import run_jobs, workers_for
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_DEAD_ZONE = 0.5
 
 
-def run_discrete(spec: RnnSpec, x: np.ndarray) -> np.ndarray:
-    """States h[k] (steps, n) of the discrete network the spec was imported from.
+def run_discrete(spec: RnnSpec, x: np.ndarray, dt: float | None = None) -> np.ndarray:
+    """States (steps, n) of the discrete network the spec was imported from.
 
-    ``h[k] = sigma(W h[k-1] + W_in x[k] + b)``, ``h[-1] = h0``, sigma = tanh or identity.
+    ``ctrnn`` (Keras, nn.RNN): ``h[k] = f(W h[k-1] + W_in x[k] + b)``, ``h[-1] = h0``.
+    ``rate`` (PsychRNN): ``x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) + W_in u[k] + b)``,
+    ``alpha = dt / tau`` (per neuron), ``x[-1] = h0``; ``dt`` defaults to the spec's
+    ``provenance.mapping.dt``.  The readout of either is :func:`~rnn2spice.network.readout.readout`.
     """
-    if spec.convention != "ctrnn":
-        raise UsageError(f"the task check needs a ctrnn spec (the discrete map uses W, W_in, b); "
+    if spec.convention not in ("ctrnn", "rate"):
+        raise UsageError(f"the task check needs a ctrnn or rate spec (the discrete map uses W, W_in, b); "
                          f"spec {spec.name!r} has convention {spec.convention!r}")
     w, w_in, b = np.asarray(spec.w), np.asarray(spec.w_in), np.asarray(spec.bias)
-    act = np.tanh if spec.activation == "tanh" else (lambda z: z)
+    act = ACTIVATIONS[spec.activation].f
     drive = x @ w_in.T + b
     h = np.array(spec.h0, dtype=float)
     out = np.empty((x.shape[0], spec.n))
+    if spec.convention == "rate":
+        alpha = spec_dt(spec, dt) / np.asarray(spec.tau)
+        for k in range(x.shape[0]):
+            h = (1.0 - alpha) * h + alpha * (w @ act(h) + drive[k])
+            out[k] = h
+        return out
     for k in range(x.shape[0]):
         h = act(w @ h + drive[k])
         out[k] = h
@@ -83,6 +96,31 @@ def run_discrete(spec: RnnSpec, x: np.ndarray) -> np.ndarray:
 def decision(mean: float, dead_zone: float) -> int:
     """0 inside the dead zone ``|mean| < dead_zone``, else the sign of ``mean``."""
     return 0 if abs(mean) < dead_zone else (1 if mean > 0 else -1)
+
+
+def window_stats(y: np.ndarray, window: tuple[int, int], dead_zone: float) -> dict:
+    """Readout ``y`` (steps, p) over the response ``window`` (steps ``[start, end)``): per
+    output its value at the last step, its mean and the :func:`decision` of the mean."""
+    s, e = window
+    mean = y[s:e].mean(axis=0)
+    return {"end": [float(v) for v in y[e - 1]], "mean": [float(v) for v in mean],
+            "decision": [decision(float(v), dead_zone) for v in mean]}
+
+
+def trial_grid(steps: int, dt: float) -> np.ndarray:
+    """The times ``(k+1) dt`` at which ``h[k]`` of a trial of ``steps`` steps is compared."""
+    return (np.arange(steps) + 1) * dt
+
+
+def on_grid(grid: np.ndarray, time: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y`` (points, p) at ngspice's ``time`` linearly interpolated on ``grid``: (G, p)."""
+    return np.stack([np.interp(grid, time, y[:, j]) for j in range(y.shape[1])], axis=1)
+
+
+def compile_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", coupling: str = "vccs",
+                  accuracy: str = "default", rtol: float | None = None):
+    """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled."""
+    return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,10 +142,7 @@ class TrialResult:
     ngspice_version: str = ""
 
     def _stats(self, y: np.ndarray) -> dict:
-        s, e = self.stimulus.window
-        mean = y[s:e].mean(axis=0)
-        return {"end": [float(v) for v in y[e - 1]], "mean": [float(v) for v in mean],
-                "decision": [decision(float(v), self.dead_zone) for v in mean]}
+        return window_stats(y, self.stimulus.window, self.dead_zone)
 
     @property
     def stats(self) -> dict:
@@ -184,10 +219,10 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
         raise UsageError(f"spec {spec.name!r} has no readout (w_out): the task check decides from y = w_out h + b_out")
     timings = {}
     start = _time.perf_counter()
-    y_disc = readout(spec, run_discrete(spec, stim.x))
+    y_disc = readout(spec, run_discrete(spec, stim.x, dt))
     timings["discrete"] = _time.perf_counter() - start
-    sspec = stimulus_spec(spec, stim.x, dt)
-    compiled = compile_rnn(sspec, form=form, coupling="vccs", accuracy=accuracy, rtol=rtol)
+    compiled = compile_trial(spec, stim, dt, form=form, accuracy=accuracy, rtol=rtol)
+    sspec = compiled.spec
     cpu = _time.process_time()
     _, traj = run(compiled, backend=backend, timeout=timeout, progress=progress)  # certified, then simulated
     timings["spice"] = traj.seconds
@@ -195,7 +230,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     # meaningful on a busy machine where the wall time is not
     timings["spice_cpu_in_process"] = _time.process_time() - cpu
     steps = stim.x.shape[0]
-    grid = (np.arange(steps) + 1) * dt
+    grid = trial_grid(steps, dt)
     start = _time.perf_counter()
     times = np.union1d(traj.time, grid)
     ref_all = solve_reference(sspec, times)  # failures: ReferenceSolverError, exit 3
@@ -203,7 +238,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     ref_raw = ref_all[np.searchsorted(times, traj.time)]
     ref_grid = ref_all[np.searchsorted(times, grid)]
     y_raw = readout(spec, traj.states)
-    y_spice = np.stack([np.interp(grid, traj.time, y_raw[:, j]) for j in range(y_raw.shape[1])], axis=1)
+    y_spice = on_grid(grid, traj.time, y_raw)
     # informative (the trial is judged on y): the global figure of THEORY.md 6
     rel = relative_error(traj.states, ref_raw).global_error
     return TrialResult(stim, grid, y_disc, readout(spec, ref_grid), y_spice, traj.time, y_raw,
@@ -265,21 +300,34 @@ class TaskResult:
 
 
 def run_task(spec: RnnSpec, stimuli: list[Stimulus], dt: float, *, stimulus_info: dict | None = None,
-             progress=None, simulation_progress: Callable[[float], None] | None = None, **kwargs) -> TaskResult:
+             progress=None, simulation_progress: Callable[[float], None] | None = None, jobs: int | None = None,
+             scheduler: str | None = None, **kwargs) -> TaskResult:
     """Every trial of ``stimuli`` (at least one: a task check of no trial would pass vacuously).
 
-    ``progress(i, trial)`` is called after each trial; ``simulation_progress(fraction)`` during
-    each trial's ngspice run (``run_trial``'s ``progress``)."""
+    Trials run in ``jobs`` worker processes (default: every core; ``1``, or a single trial: in
+    this process) or on a Dask ``scheduler`` (:mod:`rnn2spice.workflows.pool`); the results are
+    the same trial by trial.  ``progress(i, trial)`` is called after each trial (in the order
+    they finish); ``simulation_progress(fraction)`` during each trial's ngspice run
+    (``run_trial``'s ``progress``) when the trials run in this process."""
     if len(stimuli) < 1:
         raise UsageError("the task check needs at least one trial (got 0 stimuli)")
-    trials = []
-    for i, stim in enumerate(stimuli):
-        trials.append(run_trial(spec, stim, dt, progress=simulation_progress, **kwargs))
+    in_process = workers_for(len(stimuli), jobs, scheduler) == "serial"
+    items = [(spec, stim, dt, {**kwargs, "progress": simulation_progress if in_process else None})
+             for stim in stimuli]
+    trials: list = [None] * len(stimuli)
+    for i, trial in run_jobs(_trial_job, items, jobs=jobs, scheduler=scheduler):
+        trials[i] = trial
         if progress is not None:
-            progress(i, trials[-1])
+            progress(i, trial)
     return TaskResult(spec, dt, trials, kwargs.get("tolerance", DEFAULT_TOLERANCE),
                       kwargs.get("dead_zone", DEFAULT_DEAD_ZONE), kwargs.get("strict", False),
                       kwargs.get("form", "parallel"), kwargs.get("accuracy", "default"), stimulus_info or {})
+
+
+def _trial_job(item) -> TrialResult:
+    """One trial in a worker (:func:`run_task`): ``(spec, stimulus, dt, run_trial's options)``."""
+    spec, stim, dt, kwargs = item
+    return run_trial(spec, stim, dt, **kwargs)
 
 
 def spec_dt(spec: RnnSpec, dt: float | None) -> float:

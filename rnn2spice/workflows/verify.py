@@ -14,6 +14,7 @@ from pathlib import Path
 from rnn2spice.analysis.certificate import TOLERANCE, Certificate, verify_netlist
 from rnn2spice.circuit.compiler import Realisation, compile_rnn
 from rnn2spice.errors import UsageError
+from rnn2spice.network.dale import dale_report
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.workflows.pipeline import check_tolerance
 
@@ -39,6 +40,7 @@ class VerifyResult:
         spec, cert = self.spec, self.certificate
         return {"spec": spec.name, "n": spec.n, "m": spec.m, "netlist": self.source,
                 "form": cert.form, "passed": cert.passed, "certificate": cert.as_dict(),
+                "dale": dale_report(spec.w).as_dict(),
                 "realisation": self.realisation.as_dict() if self.realisation is not None else None}
 
     def summary(self) -> str:
@@ -48,7 +50,7 @@ class VerifyResult:
                  f"netlist elements: {c['elements']} ({c['resistors']} R of which {c['negative_resistors']} "
                  f"negative, {c['capacitors']} C, {c['inductors']} L, {c['gyrators']} gyrators, "
                  f"{c['vccs'] + c['cccs'] + c['vcvs'] + c['ccvs']} controlled sources, "
-                 f"{c['behavioural_sources']} behavioural sources)"]
+                 f"{c['behavioural_sources']} behavioural sources)", dale_report(spec.w).describe()]
         if self.realisation is not None:
             lines.append(self.realisation.describe())
         lines.append(self.certificate.describe())
@@ -84,5 +86,5 @@ def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
     else:
         compiled = compile_rnn(net, form=form, coupling=coupling)
         text, realisation = compiled.netlist, compiled.realisation
-        source, analysis = f"compiled, form {form}, coupling {coupling}", compiled.circuit.analysis
+        source, analysis = f"compiled, form {form}, coupling {compiled.coupling}", compiled.circuit.analysis
     return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance, analysis=analysis), source, realisation)

@@ -9,6 +9,13 @@ Sources (one reader per format, each documented in its module)
     :mod:`~rnn2spice.workflows.importers.pytorch`.
 ``npz``
     numpy ``.npz`` archive of the matrices: :mod:`~rnn2spice.workflows.importers.npz`.
+``psychrnn``
+    PsychRNN weights (``model.save``, an ``.npz`` with ``W_rec``, ``W_in``, ``W_out``, masks and
+    Dale matrices), a rate network: :mod:`~rnn2spice.workflows.importers.psychrnn`.
+``--keys``
+    any state_dict or ``.npz`` with other names or orientations:
+    :mod:`~rnn2spice.workflows.importers.mapping`; zip files are read without trusting their
+    pickles (:mod:`~rnn2spice.workflows.importers.archive`).
 
 :mod:`~rnn2spice.workflows.importers.network` holds :class:`ImportedNetwork` and the shared
 constants and checks, :mod:`~rnn2spice.workflows.importers.detect` picks the reader and
@@ -33,9 +40,13 @@ from __future__ import annotations
 from rnn2spice.errors import MissingDependencyError, ModelError, OutputError, UsageError
 from rnn2spice.workflows.importers.detect import detect_format, read_model
 from rnn2spice.workflows.importers.keras import read_keras
+from rnn2spice.workflows.importers.mapping import KeyMapping, parse_keys
 from rnn2spice.workflows.importers.network import (CONTINUOUS_EQ, DEFAULT_STEPS, DISCRETE_EQ, FORMATS, HDF5_MAGIC,
-                                                   INLINE_MAX_NEURONS, LINEAR_CONTINUOUS_EQ, LINEAR_DISCRETE_EQ,
-                                                   NPZ_KEYS, ImportedNetwork, positive_seconds)
+                                                   IMPORT_ACTIVATIONS, IMPORT_CONVENTIONS, INLINE_MAX_NEURONS,
+                                                   LINEAR_CONTINUOUS_EQ, LINEAR_DISCRETE_EQ, NPZ_KEYS,
+                                                   RATE_CONTINUOUS_EQ, RATE_DISCRETE_EQ, ImportedNetwork,
+                                                   positive_seconds)
+from rnn2spice.workflows.importers.psychrnn import read_psychrnn
 from rnn2spice.workflows.importers.npz import read_npz
 from rnn2spice.workflows.importers.pytorch import TORCH_INSTALL, read_torch
 from rnn2spice.workflows.importers.spec_writer import (ImportResult, build_spec, default_inputs, default_name,
@@ -45,12 +56,13 @@ __all__ = [
     # importing a model
     "import_model", "ImportResult", "read_model", "detect_format", "ImportedNetwork",
     # readers
-    "read_keras", "read_torch", "read_npz", "TORCH_INSTALL",
+    "read_keras", "read_torch", "read_npz", "read_psychrnn", "TORCH_INSTALL", "parse_keys", "KeyMapping",
     # building and writing the spec
     "build_spec", "spec_yaml", "npz_bytes", "default_inputs", "default_name", "sha256_file", "positive_seconds",
     # constants
     "FORMATS", "INLINE_MAX_NEURONS", "DEFAULT_STEPS", "NPZ_KEYS", "HDF5_MAGIC",
-    "DISCRETE_EQ", "LINEAR_DISCRETE_EQ", "CONTINUOUS_EQ", "LINEAR_CONTINUOUS_EQ",
+    "DISCRETE_EQ", "LINEAR_DISCRETE_EQ", "CONTINUOUS_EQ", "LINEAR_CONTINUOUS_EQ", "RATE_DISCRETE_EQ",
+    "RATE_CONTINUOUS_EQ", "IMPORT_CONVENTIONS", "IMPORT_ACTIVATIONS",
     # errors raised by the importers (re-exported for callers that catch them)
     "MissingDependencyError", "ModelError", "OutputError", "UsageError",
 ]

@@ -17,7 +17,12 @@ import numpy as np
 from rnn2spice.errors import ModelError, UsageError, shown
 from rnn2spice.network.spec import MAX_INPUTS, MAX_NEURONS
 
-FORMATS = ("keras", "torch", "npz")
+FORMATS = ("keras", "torch", "npz", "psychrnn")
+#: Conventions an import can produce: ``ctrnn`` (activation inside the sum, Keras / nn.RNN) and
+#: ``rate`` (activation outside the sum, PsychRNN and other rate networks).
+IMPORT_CONVENTIONS = ("ctrnn", "rate")
+#: Activations an importer may be told (``--activation``); the spec decides what it can build.
+IMPORT_ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "softplus")
 #: Networks up to this size are written inline in the YAML; larger ones use an NPZ file.
 INLINE_MAX_NEURONS = 8
 #: Default trial length (steps) when the model file does not record its sequence length.
@@ -29,6 +34,30 @@ DISCRETE_EQ = "h[k] = tanh(W h[k-1] + W_in x[k] + b), h[-1] = 0"
 LINEAR_DISCRETE_EQ = "h[k] = W h[k-1] + W_in x[k] + b, h[-1] = 0"
 CONTINUOUS_EQ = "tau dh/dt = -h + tanh(W h + W_in x + b), h(0) = 0"
 LINEAR_CONTINUOUS_EQ = "tau dh/dt = -h + W h + W_in x + b, h(0) = 0"
+#: The rate (PsychRNN) form: activation outside the sum, leak alpha = dt / tau per step.
+RATE_DISCRETE_EQ = ("x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) + W_in u[k] + b), alpha = dt / tau, "
+                    "x[-1] = x0; y[k] = w_out f(x[k]) + b_out")
+RATE_CONTINUOUS_EQ = "tau dx/dt = -x + W f(x) + W_in u + b, x(0) = x0; y = w_out f(x) + b_out"
+
+
+def discrete_equation(convention: str, activation: str) -> str:
+    """The discrete update an imported network runs (for the provenance and the spec header)."""
+    if convention == "rate":
+        return RATE_DISCRETE_EQ.replace("f(", f"{activation}(") if activation != "linear" else \
+            RATE_DISCRETE_EQ.replace("f(x[k-1])", "x[k-1]").replace("f(x[k])", "x[k]")
+    if activation == "linear":
+        return LINEAR_DISCRETE_EQ
+    return DISCRETE_EQ.replace("tanh", activation)
+
+
+def continuous_equation(convention: str, activation: str) -> str:
+    """The continuous network the circuit realises (for the provenance and the spec header)."""
+    if convention == "rate":
+        return RATE_CONTINUOUS_EQ.replace("f(", f"{activation}(") if activation != "linear" else \
+            RATE_CONTINUOUS_EQ.replace("f(x)", "x")
+    if activation == "linear":
+        return LINEAR_CONTINUOUS_EQ
+    return CONTINUOUS_EQ.replace("tanh", activation)
 
 
 @dataclass(eq=False)
@@ -43,6 +72,8 @@ class ImportedNetwork:
     activation: str = "tanh"
     tau: np.ndarray | None = None    # (n,) s, only when the file records it (npz)
     steps: int | None = None         # sequence length recorded in the file
+    convention: str = "ctrnn"        # "ctrnn" (f inside the sum) or "rate" (f outside)
+    h0: np.ndarray | None = None     # (n,) initial state, when the file records it (PsychRNN init_state)
     format: str = ""
     layout: str = ""
     details: dict = field(default_factory=dict)  # dataset names, versions
@@ -89,6 +120,10 @@ def _check_network(net: ImportedNetwork, path: Path) -> None:
                              f"must have p = {net.w_out.shape[0]} entries, one per output")
     elif net.b_out is not None:
         raise ModelError(where.get("b_out", "b_out"), "given", "a readout bias needs readout weights w_out")
+    if net.h0 is not None and net.h0.shape != (n,):
+        raise ModelError(where.get("h0", "h0"), f"shape {net.h0.shape}", f"must have n = {n} entries")
+    if net.tau is not None and net.tau.shape != (n,):
+        raise ModelError(where.get("tau", "tau"), f"shape {net.tau.shape}", f"must be a scalar or have n = {n} entries")
 
 
 def positive_seconds(value, field: str) -> float:

@@ -5,11 +5,15 @@
     one single-layer, unidirectional ``nn.RNN`` and optionally one ``nn.Linear`` readout.
     ``W = weight_hh_l0``, ``W_in = weight_ih_l0``, ``b = bias_ih_l0 + bias_hh_l0``,
     ``w_out = <linear>.weight``, ``b_out = <linear>.bias``.  A state_dict does not record
-    the nonlinearity: ``tanh`` (nn.RNN's default) is assumed.  Needs torch
-    (``pip install 'rnn2spice[torch]'``); the file is read with ``weights_only=True``.
+    the nonlinearity: ``tanh`` (nn.RNN's default) is assumed unless ``--activation`` says
+    otherwise.  With torch installed the file is read by ``torch.load(weights_only=True)``;
+    without it, a zip state_dict (torch >= 1.6) is read by a restricted unpickler that rebuilds
+    tensors only (:func:`~rnn2spice.workflows.importers.archive.read_torch_zip`), and the
+    legacy non-zip format needs torch (``pip install 'rnn2spice[torch]'``).
 
-torch is imported inside :func:`read_torch` only, so that the other formats work without it
-(and a missing torch gives :data:`TORCH_INSTALL` as a :class:`MissingDependencyError`).
+torch is imported inside :func:`load_state_dict` only, so that the other formats work without it
+(and a legacy file without torch gives :data:`TORCH_INSTALL` as a :class:`MissingDependencyError`).
+Other names or orientations: ``--keys`` (:mod:`~rnn2spice.workflows.importers.mapping`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from rnn2spice.errors import MissingDependencyError, ModelError, clip
 from rnn2spice.network.files import MAX_NEURONS
+from rnn2spice.workflows.importers.archive import read_torch_zip
 from rnn2spice.workflows.importers.network import ImportedNetwork, _real
 
 #: A state_dict archive may unpack to at most this many bytes (checked from the zip's
@@ -37,19 +42,32 @@ TORCH_INSTALL = ("reading PyTorch files needs torch, which is not installed: "
                  "import the .npz (keys W, U, b, w_out, b_out)")
 
 
-def read_torch(path: Path) -> ImportedNetwork:
-    """nn.RNN (+ nn.Linear) from a state_dict saved by ``torch.save``."""
+def load_state_dict(path: Path) -> tuple[dict, str]:
+    """(name -> float64 or integer numpy array, how it was read) of a saved state_dict.
+
+    With torch: ``torch.load(weights_only=True)``.  Without torch, a zip file (``torch.save``'s
+    format since torch 1.6) is read by :func:`~rnn2spice.workflows.importers.archive.read_torch_zip`
+    (a restricted unpickler that rebuilds tensors and nothing else); the legacy format needs torch.
+    A checkpoint ``{"state_dict" | "model_state_dict" | "model": {...}, ...}`` is unwrapped.
+    """
     try:
         import torch
     except ImportError:
-        raise MissingDependencyError(TORCH_INSTALL) from None
-    _check_archive(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused, corrupt file, not a torch file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
-                         f"(save model.state_dict(), not the module): {clip(first)}") from None
+        torch = None
+    if torch is None:
+        if not zipfile.is_zipfile(path):
+            raise MissingDependencyError(TORCH_INSTALL)
+        obj = read_torch_zip(path)
+        reader = "rnn2spice restricted unpickler (torch not installed)"
+    else:
+        _check_archive(path)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling refused, corrupt file, not a torch file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
+                             f"(save model.state_dict(), not the module): {clip(first)}") from None
+        reader = f"torch {torch.__version__}"
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -61,7 +79,8 @@ def read_torch(path: Path) -> ImportedNetwork:
         raise ModelError("model", path.name, f"holds {len(obj)} entries; at most {MAX_TORCH_MEMBERS} are read")
     tensors = {}
     for key, val in obj.items():
-        if not isinstance(val, torch.Tensor):
+        is_tensor = torch is not None and isinstance(val, torch.Tensor)
+        if not (is_tensor or isinstance(val, np.ndarray)):
             raise ModelError(f"{path.name}: {clip(key, 100)}", type(val).__name__, "is not a tensor")
         # a tensor's shape may be far larger than its storage (stride 0): check before converting
         shape = tuple(val.shape)
@@ -70,7 +89,17 @@ def read_torch(path: Path) -> ImportedNetwork:
         if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
             raise ModelError(f"{path.name}: {clip(key, 100)}", f"shape {shape}",
                              f"too large: at most {MAX_NEURONS} neurons are supported")
-        tensors[key] = val.detach().cpu().to(torch.float64).numpy() if val.is_floating_point() else val.cpu().numpy()
+        if is_tensor:
+            tensors[key] = val.detach().cpu().to(torch.float64).numpy() if val.is_floating_point() else val.cpu().numpy()
+        else:
+            tensors[key] = val.astype(np.float64) if val.dtype.kind == "f" else val
+    return tensors, reader
+
+
+def read_torch(path: Path, *, activation: str | None = None) -> ImportedNetwork:
+    """nn.RNN (+ nn.Linear) from a state_dict saved by ``torch.save``; ``activation``: the
+    nonlinearity (nn.RNN's ``nonlinearity``, not in the file; default tanh)."""
+    tensors, reader = load_state_dict(path)
     hh = [k for k in tensors if k.endswith("weight_hh_l0")]
     if not hh:
         raise ModelError("model", path.name, "no nn.RNN weights (no key ending in weight_hh_l0); "
@@ -122,10 +151,11 @@ def read_torch(path: Path) -> ImportedNetwork:
     if rest:
         raise ModelError(f"{path.name}: {next(iter(rest))}", f"shape {tuple(rest[next(iter(rest))].shape)}",
                          "unrecognised parameter; only nn.RNN (+ one nn.Linear readout) can be imported")
-    details = {"names": names, "torch_version": str(torch.__version__),
-               "assumed": "nonlinearity tanh (nn.RNN default; a state_dict does not record it)"}
+    details = {"names": names, "reader": reader,
+               "assumed": (f"nonlinearity {activation} (--activation)" if activation else
+                           "nonlinearity tanh (nn.RNN default; a state_dict does not record it)")}
     return ImportedNetwork(w=w, w_in=w_in, bias=bias, w_out=w_out, b_out=b_out, format="torch",
-                           layout="torch-state_dict", details=details)
+                           activation=activation or "tanh", layout="torch-state_dict", details=details)
 
 
 def _check_archive(path: Path) -> None:

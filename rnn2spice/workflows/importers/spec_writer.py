@@ -18,13 +18,13 @@ import numpy as np
 
 from rnn2spice._version import __version__
 from rnn2spice.errors import OutputError, UsageError
+from rnn2spice.network.dale import dale_report
 from rnn2spice.network.load import load_spec, parse_text
 from rnn2spice.network.spec import MAX_SPEC_BYTES, NAME_RE, RnnSpec, spec_from_dict
 from rnn2spice.report.files import FILE, NEW, check_distinct, check_writable, output_target, write_atomic
 from rnn2spice.workflows.importers.detect import read_model
-from rnn2spice.workflows.importers.network import (CONTINUOUS_EQ, DEFAULT_STEPS, DISCRETE_EQ, INLINE_MAX_NEURONS,
-                                                   LINEAR_CONTINUOUS_EQ, LINEAR_DISCRETE_EQ, ImportedNetwork,
-                                                   positive_seconds)
+from rnn2spice.workflows.importers.network import (DEFAULT_STEPS, INLINE_MAX_NEURONS, ImportedNetwork,
+                                                   continuous_equation, discrete_equation, positive_seconds)
 
 
 def sha256_file(path: Path) -> str:
@@ -59,6 +59,10 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     elif net.tau is not None:
         tau_vec = net.tau
         tau_from = "the model file"
+    elif net.convention == "rate":
+        raise UsageError(f"--tau is required for this rate network ({net.format}): the file does not record it, "
+                         "and alpha = dt / tau sets the discrete update x[k] = (1 - alpha) x[k-1] + alpha (...) "
+                         "(PsychRNN's defaults: dt = 10 ms, tau = 100 ms, alpha = 0.1)")
     else:
         tau_vec = np.full(net.n, dt)
         tau_from = "tau = dt"
@@ -77,6 +81,8 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     uniform = bool(np.all(tau_vec == tau_vec[0]))
     if not uniform:
         arrays["tau"] = tau_vec
+    if net.h0 is not None:
+        arrays["h0"] = net.h0
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline and not npz_name:
         raise UsageError("a network this large needs an NPZ file for its matrices (npz_name)")
@@ -84,14 +90,17 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     def ref(key):
         return arrays[key].tolist() if inline else {"file": npz_name, "key": key}
 
-    linear = net.activation == "linear"
+    rate = net.convention == "rate"
+    state = "x" if rate else "h"
+    alpha = dt / tau_vec
     data: dict = {
         "name": name,
         "description": (f"Imported from {source.name} ({net.format}, {net.layout}): "
                         f"{net.n} neurons, {net.m} inputs"
                         + (f", {net.w_out.shape[0]} outputs" if net.w_out is not None else "")
-                        + f"; discrete step dt = {dt!r} s mapped to tau = {float(tau_vec[0]) if uniform else 'per neuron'} s."),
-        "convention": "ctrnn",
+                        + f"; discrete step dt = {dt!r} s mapped to tau = {float(tau_vec[0]) if uniform else 'per neuron'} s"
+                        + (f" (alpha = dt / tau = {float(alpha[0]):.6g})." if rate and uniform else ".")),
+        "convention": net.convention,
         "activation": net.activation,
         "tau": float(tau_vec[0]) if uniform else ref("tau"),
         "w": ref("W"),
@@ -99,6 +108,8 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     }
     if net.bias is not None:
         data["bias"] = ref("b")
+    if net.h0 is not None:
+        data["h0"] = ref("h0")
     if net.w_out is not None:
         data["w_out"] = ref("w_out")
         data["b_out"] = ref("b_out")
@@ -115,16 +126,21 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
             "datasets": dict(net.details.get("names", {})),
         },
         "mapping": {
-            "discrete": LINEAR_DISCRETE_EQ if linear else DISCRETE_EQ,
-            "continuous": LINEAR_CONTINUOUS_EQ if linear else CONTINUOUS_EQ,
+            "discrete": discrete_equation(net.convention, net.activation),
+            "continuous": continuous_equation(net.convention, net.activation),
             "dt": float(dt),
             "tau_from": tau_from,
-            "input": "x(t) = x[k] for k dt <= t < (k+1) dt (sample and hold)",
-            "alignment": "h[k] corresponds to h((k+1) dt)",
-            "readout": "y = w_out h + b_out" if net.w_out is not None else None,
+            **({"alpha": float(alpha[0]) if uniform else [float(a) for a in alpha]} if rate else {}),
+            "input": ("u(t) = u[k]" if rate else "x(t) = x[k]") + " for k dt <= t < (k+1) dt (sample and hold)",
+            "alignment": f"{state}[k] corresponds to {state}((k+1) dt)",
+            "readout": (None if net.w_out is None else
+                        "y = w_out f(x) + b_out" if rate and net.activation != "linear" else
+                        f"y = w_out {state} + b_out"),
+            "initial_state": "from the file" if net.h0 is not None else "zero",
             "recurrent_bias": net.bias is not None,
             "steps_in_file": net.steps,
         },
+        **({"dale": dale_report(net.w).as_dict()} if rate and "dale" not in net.details else {}),
         "default_input": "one pulse of height 1 on input 0 (20 steps from step 50, 1-step edges), 0 on the others",
     }
     return data, ({} if inline else arrays)
@@ -160,7 +176,7 @@ def spec_yaml(data: dict) -> str:
         f"# (sha256 {data['provenance']['source']['sha256']}).\n"
         f"# Discrete network:  {prov['discrete']}, step dt = {prov['dt']!r} s\n"
         f"# Circuit model:     {prov['continuous']}\n"
-        "# Input sample x[k] is held over [k dt, (k+1) dt); h[k] ~ h((k+1) dt).\n"
+        f"# Input sample held over [k dt, (k+1) dt); {prov['alignment']}.\n"
         "# The inputs below are a default pulse for `rnn2spice check`; `rnn2spice task` replaces them.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
@@ -182,7 +198,8 @@ class ImportResult:
 
 def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,
                  fmt: str | None = None, name: str | None = None, t_stop: float | None = None,
-                 force: bool = False) -> ImportResult:
+                 force: bool = False, keys: str | None = None, convention: str | None = None,
+                 activation: str | None = None) -> ImportResult:
     """Read ``model``, write the spec ``output`` (YAML) and, for large networks, its NPZ.
 
     Everything is read, built and validated before anything is written; both files are
@@ -193,6 +210,8 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     file of an earlier import to ``output`` (:func:`is_imported_npz`) or ``force`` is true.
     ``output`` must be a regular file or a new path (the spec is read back and names its NPZ
     by a relative path), and neither file may be the model.
+
+    ``keys``, ``convention``, ``activation``: see :func:`~rnn2spice.workflows.importers.detect.read_model`.
     """
     model, output = Path(model), Path(output)
     dt = positive_seconds(dt, "--dt")
@@ -208,7 +227,7 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
         raise OutputError(f"--output: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
                           "file (it is read back, and names its matrix file beside it)")
     npz_path = (target.real if output.is_symlink() else output).with_suffix(".npz")
-    net = read_model(model, fmt)
+    net = read_model(model, fmt, keys=keys, convention=convention, activation=activation)
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline:
         check_distinct({"--output (matrices)": npz_path}, {"the model file": model, "--output": output})

@@ -1,0 +1,253 @@
+"""Op-amp form: lossy inverting integrators, the state is each integrator's output voltage.
+
+Neuron k is an inverting integrator: op-amp ``E_<k>`` (output ``o<k>``, inverting input
+``n<k>``, non-inverting input grounded) with feedback ``C_<k>`` || ``R_<k>`` from ``o<k>``
+to ``n<k>``.  With an ideal op-amp (v(n_k) = 0) KCL at the virtual ground gives
+
+    C_k dv_k/dt = -v_k / R_k - sum_i s_i / R_ki        (s_i: the voltages feeding n<k>)
+
+**Sign convention**: v(o<k>) = +h_k (the saved probe is the state itself).  A term
++|w| h_j needs s = -h_j: neuron j's **inverter** ``EI_<j>`` (unity gain, output ``q<j>``
+= -h_j); a term -|w| h_j is fed straight from ``o<j>``.  So a neuron whose outgoing weights
+are all <= 0 (an inhibitory neuron under Dale's law) needs no inverter, every other neuron
+one, shared by all its targets; inputs likewise (``EXI_<l>``, output ``xq<l>`` = -x_l,
+only for an input with a positive weight).  Constant drives come from the references
+``VREFP`` (+1 V, node ``refp``) and ``VREFN`` (-1 V, ``refn``).
+
+Identification (THEORY.md 2 with the integrator): tau_k = R_k C_k (s), R_kj = 1/(C |w_kj|)
+(ohm, paper weights in 1/s; ctrnn and rate: w = W / tau), R_kl = 1/(C |w_in_kl|), h_k(0) the
+capacitor's initial voltage (``uic``).  Nonlinear networks:
+
+* paper and ctrnn (h' = -lam h + g f(W h + U x + b)): an inverting **summer** per neuron,
+  ``ES_<k>`` with feedback ``RS_<k>`` (R0 = :data:`SUMMER_RESISTANCE`) and inputs
+  R0 / |W_kj|, gives V(z<k>) = W h + U x + b; the behavioural source ``B_<k>`` gives
+  V(f<k>) = -f(V(z<k>)) and the integrator takes it through ``RF_<k>`` = 1/(C g_k)
+  (g_k = 1/tau_k in ctrnn, 1 in paper);
+* rate (tau h' = -h + W f(h) + U x + b): ``B_<k>`` gives V(r<k>) = f(v(o<k>)), the
+  integrator takes W f(h) / tau from ``r<j>`` or its inverter ``ERI_<j>`` (``rq<j>``).
+
+Op-amp models (:class:`~rnn2spice.network.opamp.OpAmpModel`, spec ``circuit.opamp``):
+
+* ``ideal``: ``E.. out 0 0 in A`` (v_out = -A v_in).  Every resistor is compensated for the
+  finite gain A exactly (:func:`_stage`), so the circuit's state equations are the network's
+  to round-off (the certificate holds at 1e-12); the compensation moves values by ~1/A.
+* ``single-pole``: ``GA..`` (A0 / RA S, from the inverting input) into node ``p..``,
+  ``RA..`` (:data:`MACRO_RESISTANCE`) || ``CA..`` A0 / (2 pi GBW RA) F, buffered by ``E.. out 0 p.. 0 1``: DC gain A0,
+  pole GBW / A0.  Values are the ideal ones (uncompensated); the internal capacitors add
+  states, so the certificate (probes = states) does not apply: the effect is predicted
+  and measured instead (:mod:`rnn2spice.workflows.build`).
+
+Units: ohm, farad, volt, siemens, second.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnn2spice.circuit import ir
+from rnn2spice.circuit.parts import BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation, unsupported
+from rnn2spice.errors import UsageError
+from rnn2spice.network.activations import ACTIVATIONS
+from rnn2spice.network.opamp import OpAmpModel
+from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.waveform import Sine
+
+#: Summer and inverter resistance R0 (ohm): feedback of a summer, both resistors of an inverter.
+SUMMER_RESISTANCE = 100e3
+#: The macro-model's pole resistor RA (ohm): GA = A0 / RA (S), CA = A0 / (2 pi GBW RA) (F).
+MACRO_RESISTANCE = 1e6
+#: activation -> behavioural voltage source ``(name, p, n, gain, arg)``.
+SOURCES = {a: voltage for a, (_, voltage) in BEHAVIOURAL.items()}
+
+
+@form_header("opamp")
+def header(spec: RnnSpec) -> tuple[str, str]:
+    return ("identification: v(o<k>) = h_k (inverting integrator output), tau_k = R_k C_k, R_kj = 1/(C |w_kj|) "
+            "from o<j> (w < 0) or inverter q<j> = -h_j (w > 0)",
+            f"C = {spec.capacitance!r} F per integrator, {spec.opamp.describe()}")
+
+
+unsupported("opamp", "vccs", "the opamp form couples by input resistors into virtual grounds: use coupling 'resistor'")
+unsupported("opamp", "gyrator", "the opamp form couples by input resistors into virtual grounds: use coupling 'resistor'")
+
+
+class _Build:
+    """The elements of one op-amp circuit, with the sign-inverted signals made on demand.
+
+    An op-amp is named by a tag: ``_3`` (integrator 3), ``S_3`` (summer 3), ``I_3`` (inverter of
+    neuron 3), ``XI_0`` (of input 0), ``RI_3`` (of rate node 3): its elements are ``E<tag>``
+    and, for the macro-model, ``GA<tag>``, ``RA<tag>``, ``CA<tag>`` at node ``p<tag>``.
+    """
+
+    def __init__(self, ctx: BuildContext):
+        self.ctx = ctx
+        self.spec = ctx.spec
+        self.model: OpAmpModel = ctx.spec.opamp
+        # The gain the values are compensated for: A (ideal) or none (macro-model: ideal values).
+        self.gain = self.model.gain if self.model.model == "ideal" else math.inf
+        self.opamps = self.inverters = self.resistors = self.capacitors = 0
+        self.later: list = []      # inverters and references: after the stages
+        self.inverted: dict[str, str] = {}
+        self.refs: set[str] = set()
+
+    def add(self, *elements, later: bool = False) -> None:
+        for e in elements:
+            self.resistors += isinstance(e, ir.Resistor) and not e.name.startswith("RA")
+            self.capacitors += isinstance(e, ir.Capacitor) and not e.name.startswith("CA")
+        if later:
+            self.later.extend(elements)
+        else:
+            self.ctx.add(*elements)
+
+    def opamp(self, tag: str, out: str, minus: str, initial: float, later: bool = False) -> None:
+        """v(out) = -A v(minus): ``E<tag>`` (ideal) or the single-pole macro-model;
+        ``initial``: the output's voltage at t = 0 (V, the macro-model's internal capacitor)."""
+        self.opamps += 1
+        model = self.model
+        if model.model == "ideal":
+            self.add(ir.Vcvs(f"E{tag}", out, "0", "0", minus, float(model.gain)), later=later)
+            return
+        node = f"p{tag.lower()}"
+        r = MACRO_RESISTANCE
+        self.add(ir.Vccs(f"GA{tag}", "0", node, "0", minus, float(model.gain / r)),
+                 ir.Resistor(f"RA{tag}", node, "0", r),
+                 ir.Capacitor(f"CA{tag}", node, "0", float(model.gain / (2.0 * math.pi * model.gbw * r)),
+                              self.ctx.initial(initial)),
+                 ir.Vcvs(f"E{tag}", out, "0", node, "0", 1.0), later=later)
+
+    # ------------------------------------------------------------------ signals
+
+    def signal(self, node: str, tag: str, weight: float, initial: float) -> str:
+        """The node feeding a term -|weight| s with s = -sign(weight) V(node): ``node`` itself
+        for a negative weight, its unity inverter ``E<tag>``'s output (made once) for a positive one."""
+        if weight < 0:
+            return node
+        if node not in self.inverted:
+            out, minus = f"{node}q", f"{node}m"
+            a = self.gain
+            g0 = 1.0 / SUMMER_RESISTANCE
+            g_fb = g0 * (a - 1.0) / (a + 1.0) if math.isfinite(a) else g0  # exact gain -1 for A
+            self.add(ir.Resistor(f"RIN_{tag}", node, minus, SUMMER_RESISTANCE),
+                     ir.Resistor(f"RFB_{tag}", out, minus, 1.0 / g_fb), later=True)
+            self.opamp(tag, out, minus, -initial, later=True)
+            self.inverters += 1
+            self.inverted[node] = out
+        return self.inverted[node]
+
+    def reference(self, value: float) -> str:
+        """``refn`` (-1 V) for a positive constant, ``refp`` (+1 V) for a negative one."""
+        node = "refn" if value > 0 else "refp"
+        self.refs.add(node)
+        return node
+
+    # ------------------------------------------------------------------ stages
+
+    def integrator(self, k: int, terms: list, tau: float, h0: float) -> None:
+        """Neuron k: v(o<k>)' = -v/tau - sum_i w_i s_i for terms (name, node s_i, w_i > 0, 1/s).
+
+        KCL at n<k> with v(n) = -v(o)/A and beta = 1 + 1/A: C beta v' = -G_f beta v - sum G_i s_i
+        - v sum G_i / A, so G_i = C beta w_i and G_f = C / tau - C sum w_i / A are exact for A,
+        and the capacitor's initial voltage is beta h_k(0)."""
+        c = self.spec.capacitance
+        a = self.gain
+        beta = 1.0 + 1.0 / a
+        total = math.fsum(w for _, _, w in terms)
+        leak = c / tau - c * total / a
+        if not leak > 0:
+            raise UsageError(f"op-amp gain {a:g} is too low for neuron {k}: tau = {tau:g} s against summed "
+                             f"weights {total:g} 1/s leaves no leak resistor (circuit.opamp.gain)")
+        out, minus = f"o{k}", f"n{k}"
+        self.add(ir.Capacitor(f"C_{k}", out, minus, c, self.ctx.initial(beta * h0)),
+                 ir.Resistor(f"R_{k}", out, minus, 1.0 / leak))
+        self.opamp(f"_{k}", out, minus, h0)
+        self.ctx.save("voltage", out)
+        self.add(*[ir.Resistor(name, node, minus, 1.0 / (c * beta * w)) for name, node, w in terms])
+
+    def summer(self, k: int, terms: list, initial: float) -> str:
+        """Neuron k's pre-activation: v(z<k>) = -sum_i g_i s_i (terms (name, node, g_i > 0)):
+        inputs g_i G0, feedback ``RS_<k>`` (G0 - sum g_i G0 / A) / beta, exact for A."""
+        a = self.gain
+        g0 = 1.0 / SUMMER_RESISTANCE
+        total = math.fsum(g for _, _, g in terms)
+        g_fb = (g0 - g0 * total / a) / (1.0 + 1.0 / a)
+        if not g_fb > 0:
+            raise UsageError(f"op-amp gain {a:g} is too low for summer {k}: summed gain {total:g} "
+                             "(circuit.opamp.gain)")
+        out, minus = f"z{k}", f"s{k}"
+        self.add(ir.Resistor(f"RS_{k}", out, minus, 1.0 / g_fb))
+        self.opamp(f"S_{k}", out, minus, initial)
+        self.add(*[ir.Resistor(name, node, minus, SUMMER_RESISTANCE / g) for name, node, g in terms])
+        return out
+
+    def finish(self) -> Realisation:
+        """Inverters and references after the stages; the cost."""
+        self.ctx.add(*self.later)
+        for node, value in (("refp", 1.0), ("refn", -1.0)):
+            if node in self.refs:
+                self.ctx.add(ir.VoltageSource(f"V{node.upper()}", node, "0", None, value))
+        spec = self.spec
+        w = spec.w
+        return Realisation(positive_resistors=self.resistors, controlled_sources=self.opamps,
+                           behavioural_sources=0 if spec.activation == "linear" else spec.n,
+                           reciprocal=bool(np.array_equal(w, w.T)), passive=False, opamps=self.opamps,
+                           inverters=self.inverters, resistors=self.resistors, capacitors=self.capacitors)
+
+
+@realisation("opamp", "resistor", activations=("linear", *SOURCES))
+def resistor(ctx: BuildContext) -> Realisation:
+    """Inverting integrators coupled by input resistors (module docstring)."""
+    spec = ctx.spec
+    b = _Build(ctx)
+    n, m = spec.n, spec.m
+    h0 = np.asarray(spec.h0, dtype=float)
+    x0 = np.array([_value_at_zero(wave, spec.t_stop) for wave in spec.inputs])
+
+    def input_terms(k: int, w_in: np.ndarray, drive: float) -> list:
+        terms = [(f"RX_{k}_{l}", b.signal(f"x{l}", f"XI_{l}", w_in[l], x0[l]), abs(float(w_in[l])))
+                 for l in np.nonzero(w_in)[0]]
+        if drive:
+            terms.append((f"RD_{k}", b.reference(drive), abs(float(drive))))
+        return terms
+
+    if spec.activation == "linear" or spec.convention == "rate":
+        w, w_in, drive = spec.paper_form()  # 1/s
+        rate = spec.activation != "linear"
+        if rate:
+            f = SOURCES[spec.activation]
+            act = _activation(spec.activation)
+        for k in range(n):
+            terms = []
+            for j in np.nonzero(w[k])[0]:
+                node, start = (f"r{j}", float(act(h0[j]))) if rate else (f"o{j}", float(h0[j]))
+                terms.append((f"RW_{k}_{j}", b.signal(node, f"{'R' if rate else ''}I_{j}", w[k, j], start),
+                              abs(float(w[k, j]))))
+            b.integrator(k, terms + input_terms(k, w_in[k], drive[k]), float(spec.tau[k]), float(h0[k]))
+        if rate:
+            for k in range(n):
+                ctx.add(f(f"B_{k}", f"r{k}", "0", 1.0, f"o{k}"))
+    else:  # paper, ctrnn: h' = -lam h + g f(W h + U x + b)
+        f = SOURCES[spec.activation]
+        gains = 1.0 / spec.tau if spec.convention == "ctrnn" else np.ones(n)
+        pre = spec.w @ h0 + spec.w_in @ x0 + spec.bias
+        for k in range(n):
+            terms = [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", spec.w[k, j], float(h0[j])), abs(float(spec.w[k, j])))
+                     for j in np.nonzero(spec.w[k])[0]]
+            b.summer(k, terms + input_terms(k, spec.w_in[k], float(spec.bias[k])), float(pre[k]))
+            ctx.add(f(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}"))
+            b.integrator(k, [(f"RF_{k}", f"f{k}", float(gains[k]))], float(spec.tau[k]), float(h0[k]))
+    inputs(ctx)
+    return b.finish()
+
+
+def _activation(name: str):
+    return ACTIVATIONS[name].f
+
+
+def _value_at_zero(wave, t_stop: float) -> float:
+    """An input's value at t = 0 (V): the initial output of its inverter."""
+    if isinstance(wave, Sine):
+        return float(wave.offset + wave.amplitude * math.sin(math.radians(wave.phase)))
+    times, values = wave.knots(t_stop)
+    return float(np.interp(0.0, times, values))

@@ -1,0 +1,105 @@
+"""Component tolerances: a perturbed copy of a compiled circuit (Monte Carlo runs).
+
+Every resistor, capacitor and inductor of the circuit IR (:class:`~rnn2spice.circuit.ir.Resistor`,
+``Capacitor``, ``Inductor``: the cells, loops and, with the gyrator coupling, the coupling
+resistors) gets its own factor ``f``: the perturbed value is ``f * value``.  Controlled and
+behavioural sources (the weights), input sources and initial conditions are left as they
+are: they stand for the network, the passive parts for what a real circuit builds it from.
+
+Distributions of ``f`` for a relative tolerance ``t`` (0 <= t < 1):
+
+* ``uniform``: ``f`` uniform in ``[1 - t, 1 + t]``;
+* ``normal``: ``f = 1 + t/3 * z`` with ``z`` standard normal truncated to ``|z| <= 3``
+  (tolerance = 3 sigma; a draw beyond is drawn again), so every value stays within ``t``.
+
+Draws are reproducible: the factors of run ``k`` of a study seeded with ``seed`` come from
+``numpy.random.default_rng(SeedSequence(seed, spawn_key=(k,)))`` -- the ``k``-th child of
+``SeedSequence(seed).spawn`` -- in the order of the circuit's elements (:func:`passive_indices`);
+``(seed, k)`` is the run's *seed path*, enough to draw its factors again alone.
+
+A perturbed circuit is not the network (that is the point of it): nothing certifies it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from rnn2spice.circuit import ir
+from rnn2spice.errors import UsageError
+
+DISTRIBUTIONS = ("uniform", "normal")
+#: The value field of each perturbed element kind.
+FIELDS = {ir.Resistor: "resistance", ir.Capacitor: "capacitance", ir.Inductor: "inductance"}
+#: Largest relative tolerance: a factor must stay positive.
+MAX_TOLERANCE = 0.99
+#: The normal distribution's sigma is the tolerance over this (tolerance = 3 sigma).
+SIGMAS = 3.0
+
+
+def check_tolerance(tolerance, name: str = "tolerance") -> float:
+    """A relative tolerance 0 <= t <= :data:`MAX_TOLERANCE` as a float, else UsageError naming ``name``."""
+    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance)
+            or not 0 <= tolerance <= MAX_TOLERANCE):
+        raise UsageError(f"{name} must be a relative tolerance between 0 and {MAX_TOLERANCE:g} "
+                         f"(0 % .. {100 * MAX_TOLERANCE:g} %) (got {tolerance!r})")
+    return float(tolerance)
+
+
+def check_distribution(distribution, name: str = "distribution") -> str:
+    if distribution not in DISTRIBUTIONS:
+        raise UsageError(f"{name} must be one of {', '.join(DISTRIBUTIONS)} (got {distribution!r})")
+    return distribution
+
+
+def seed_sequence(seed: int, run: int) -> np.random.SeedSequence:
+    """The seed sequence of run ``run`` of a study seeded with ``seed`` (module docstring)."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(run),))
+
+
+def passive_indices(circuit: ir.Circuit) -> list[int]:
+    """Indices (into ``circuit.elements``) of the resistors, capacitors and inductors, in order."""
+    return [i for i, e in enumerate(circuit.elements) if type(e) in FIELDS]
+
+
+def draw_factors(count: int, tolerance: float, distribution: str, rng: np.random.Generator) -> np.ndarray:
+    """``count`` factors (module docstring); all 1.0 (and nothing drawn) for ``tolerance`` 0."""
+    tolerance = check_tolerance(tolerance)
+    check_distribution(distribution)
+    if tolerance == 0.0:
+        return np.ones(count)
+    if distribution == "uniform":
+        return 1.0 + tolerance * rng.uniform(-1.0, 1.0, count)
+    z = rng.standard_normal(count)
+    while True:
+        out = np.abs(z) > SIGMAS
+        if not out.any():
+            break
+        z[out] = rng.standard_normal(int(out.sum()))
+    return 1.0 + (tolerance / SIGMAS) * z
+
+
+def perturb(circuit: ir.Circuit, factors: np.ndarray) -> ir.Circuit:
+    """A copy of ``circuit`` with the value of its ``i``-th passive element (:func:`passive_indices`)
+    multiplied by ``factors[i]``."""
+    where = passive_indices(circuit)
+    factors = np.asarray(factors, dtype=float)
+    if factors.shape != (len(where),):
+        raise UsageError(f"factors must hold one factor per resistor, capacitor and inductor ({len(where)}) "
+                         f"(got shape {factors.shape})")
+    elements = list(circuit.elements)
+    for i, f in zip(where, factors.tolist()):
+        e = elements[i]
+        name = FIELDS[type(e)]
+        elements[i] = dataclasses.replace(e, **{name: getattr(e, name) * f})
+    return dataclasses.replace(circuit, elements=tuple(elements))
+
+
+def perturbed(circuit: ir.Circuit, tolerance: float, distribution: str, seed: int,
+              run: int) -> tuple[ir.Circuit, np.ndarray]:
+    """Run ``run`` of a study seeded with ``seed``: the perturbed circuit and its factors."""
+    rng = np.random.default_rng(seed_sequence(seed, run))
+    factors = draw_factors(len(passive_indices(circuit)), tolerance, distribution, rng)
+    return perturb(circuit, factors), factors

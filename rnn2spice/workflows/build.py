@@ -1,0 +1,355 @@
+"""From proof to build: op-amp non-idealities, preferred values, value warnings, the BOM.
+
+* :func:`opamp_error` -- a linear network built with single-pole op-amps (DC gain A0, GBW):
+  the circuit's full state equations (neurons *and* the op-amps' internal poles, from the
+  netlist text by :mod:`rnn2spice.analysis.mna`) give the perturbed network exactly; its
+  solution against the nominal reference is the **predicted** error, ngspice's against the
+  same reference the **measured** one.  The slow eigenvalues of the full matrix against
+  eig(A) are the first-order picture (each integrator's leak grows by about
+  sum_j |w_kj| / A0 and its gain falls by the loop gain).
+* :func:`snap` -- every R and C snapped to an E series (:mod:`rnn2spice.workflows.snapping`):
+  the snapped netlist is again a network, linear or not (tau, w, w_in, bias and the
+  activation's gain recovered from its values by the certificate's state equations);
+  eigenvalue shift and predicted states and readout before simulating, then the simulation;
+  :func:`~rnn2spice.workflows.snapping.snap_trial` for one task trial and its decision.
+* :func:`value_warnings` -- parts outside 100 ohm .. 10 Mohm, 10 pF .. 100 uF, states beyond
+  the op-amp rails (:class:`~rnn2spice.errors.ComponentValueWarning`).
+* :func:`bom` -- the bill of materials of a compiled circuit, as CSV.
+
+Units: ohm, farad, volt, hertz, second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnn2spice.analysis import reference
+from rnn2spice.analysis.metrics import relative_error
+from rnn2spice.analysis.mna import StateEquations, state_equations
+from rnn2spice.circuit import ir
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.eseries import nearest, snappable, tolerance
+from rnn2spice.circuit.reader import parse_netlist
+from rnn2spice.circuit.writer import write_netlist
+from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
+from rnn2spice.network.opamp import OpAmpModel
+from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.readout import readout
+from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
+from rnn2spice.workflows.task import decision, run_discrete
+from rnn2spice.workflows.snapping import FLOOR, linear_solution, run_probes, slow, value_of
+from rnn2spice.workflows.snapping import SnapResult, snap, snapped_circuit  # noqa: F401 (re-exported API)
+
+#: Practical part ranges: resistors (ohm), capacitors (F).
+R_RANGE = (100.0, 10e6)
+C_RANGE = (10e-12, 100e-6)
+#: ngspice tolerances the single-pole macro-models need (A, C): at 1e-18 A / 1e-22 C the
+#: damped oscillator's pulse edge stopped with "timestep too small" (ngspice 46).
+MACRO_ABSTOL = 1e-15
+MACRO_CHGTOL = 1e-20
+
+
+# =========================================================================== shared
+
+def full_equations(text: str) -> StateEquations:
+    """State equations of a netlist with every capacitor a state: the saved probes first (the
+    neurons), then per op-amp macro-model its internal node ``p..`` (an integrator's: its
+    inverting input, as v(p) is the saved output there)."""
+    net = parse_netlist(text)
+    by_name = {e.name: e for e in net.elements}
+    extra = []
+    for e in net.elements:
+        if isinstance(e, ir.Capacitor) and e.name.startswith("ca"):
+            tag = e.name[2:]
+            out = by_name[f"e{tag}"].p
+            # an integrator's output is already a probe and equals v(p): its virtual ground instead
+            extra.append(f"v({by_name[f'ga{tag}'].ctrl_n})" if f"v({out})" in net.saves else f"v({e.a})")
+    extra = tuple(extra)
+    return state_equations(dataclasses.replace(net, saves=net.saves + extra))
+
+
+def _linear_only(spec: RnnSpec, what: str) -> None:
+    if spec.activation != "linear":
+        raise UsageError(f"{what} predicts linear networks; activation is {spec.activation!r}")
+
+
+# =========================================================================== op-amp error
+
+@dataclass(frozen=True, eq=False)
+class OpAmpError:
+    """Predicted and measured error of a network built with single-pole op-amps."""
+
+    spec: str
+    gain: float
+    gbw: float
+    predicted: float          # max per-neuron relative error of the perturbed solution vs nominal
+    measured: float           # the same for ngspice's solution
+    eig_nominal: np.ndarray
+    eig_circuit: np.ndarray   # the slow eigenvalues of the full circuit matrix
+    states: int               # neurons + op-amp poles
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.predicted if self.predicted > 0 else math.inf
+
+    @property
+    def passed(self) -> bool:
+        """Prediction within a factor 2 of the measurement."""
+        return 0.5 <= self.ratio <= 2.0
+
+    def summary(self) -> str:
+        shift = float(np.max(np.abs(self.eig_circuit - self.eig_nominal) / np.abs(self.eig_nominal)))
+        return (f"spec {self.spec}: single-pole op-amps A0 = {self.gain:g}, GBW = {self.gbw:g} Hz "
+                f"({self.states} states): eigenvalue shift {shift:.2e} relative; error predicted "
+                f"{self.predicted:.3e}, measured {self.measured:.3e} (ratio {self.ratio:.3f}): "
+                f"{'PASS' if self.passed else 'FAIL'}")
+
+    def report(self) -> dict:
+        return {"spec": self.spec, "gain": self.gain, "gbw": self.gbw, "predicted": self.predicted,
+                "measured": self.measured, "ratio": self.ratio, "passed": self.passed, "states": self.states,
+                "eig_nominal": [[z.real, z.imag] for z in self.eig_nominal],
+                "eig_circuit": [[z.real, z.imag] for z in self.eig_circuit]}
+
+
+def opamp_error(spec: RnnSpec, *, gbw: float, gain: float = 2e5, accuracy: str = "high") -> OpAmpError:
+    """Predict (full state equations of the netlist) and measure (ngspice) the error that
+    single-pole op-amps of DC gain ``gain`` and gain-bandwidth ``gbw`` (Hz) cause in a
+    linear network built in the opamp form."""
+    _linear_only(spec, "opamp_error")
+    model = OpAmpModel("single-pole", float(gain), float(gbw))
+    compiled = compile_rnn(dataclasses.replace(spec, opamp=model), form="opamp", accuracy=accuracy)
+    # the macro-models' currents (~uA) do not converge against abstol 1e-18 A at input edges
+    options = compiled.circuit.options
+    text = write_netlist(dataclasses.replace(compiled.circuit, options=dataclasses.replace(
+        options, abstol=max(options.abstol, MACRO_ABSTOL), chgtol=max(options.chgtol, MACRO_CHGTOL))))
+    eq = full_equations(text)
+    try:
+        t, sim = run_probes(text, compiled.state_probes)
+    except SimulationError:  # "timestep too small" at an input edge: once more with ngspice's default trtol
+        text = write_netlist(dataclasses.replace(compiled.circuit, options=dataclasses.replace(
+            options, abstol=max(options.abstol, MACRO_ABSTOL), chgtol=max(options.chgtol, MACRO_CHGTOL), trtol=7.0)))
+        t, sim = run_probes(text, compiled.state_probes)
+    nominal = reference.solve(spec, t)
+    perturbed = linear_solution(eq, spec, t)[:, :spec.n]
+    floor = FLOOR * float(np.max(np.abs(nominal)))
+    eig_nom = np.linalg.eigvals(spec.state_matrix())
+    return OpAmpError(spec.name, float(gain), float(gbw),
+                      relative_error(perturbed, nominal, floor=floor).max,
+                      relative_error(sim, nominal, floor=floor).max,
+                      eig_nom, slow(np.linalg.eigvals(eq.a), eig_nom), eq.a.shape[0])
+
+
+# =========================================================================== snapping
+# snap, SnapResult, snapped_circuit: rnn2spice.workflows.snapping (imported above, part of this module's API)
+
+
+# =========================================================================== value warnings
+
+def value_warnings(compiled: CompiledNetwork, *, states: np.ndarray | None = None, warn: bool = True) -> list[str]:
+    """Parts outside :data:`R_RANGE` / :data:`C_RANGE` and (``states``: the reference, shape
+    (times, n)) states beyond the op-amp rails; each also a :class:`ComponentValueWarning`."""
+    out = []
+    for e in compiled.circuit.expanded_elements():
+        if isinstance(e, ir.Resistor) and snappable(e) and not R_RANGE[0] <= abs(e.resistance) <= R_RANGE[1]:
+            out.append(f"{e.name} = {e.resistance:.4g} ohm is outside {R_RANGE[0]:g} .. {R_RANGE[1]:g} ohm")
+        elif isinstance(e, ir.Capacitor) and snappable(e) and not C_RANGE[0] <= e.capacitance <= C_RANGE[1]:
+            out.append(f"{e.name} = {e.capacitance:.4g} F is outside {C_RANGE[0]:g} .. {C_RANGE[1]:g} F")
+    rails = compiled.spec.opamp.rails
+    if rails is not None and states is not None and compiled.form == "opamp":
+        peak_hi, peak_lo = np.max(states, axis=0), np.min(states, axis=0)
+        for k in range(compiled.spec.n):
+            if peak_hi[k] > rails[1] or peak_lo[k] < rails[0]:
+                out.append(f"v(o{k}) = h_{k} reaches {peak_lo[k]:.3g} .. {peak_hi[k]:.3g} V, beyond the rails "
+                           f"{rails[0]:g} .. {rails[1]:g} V")
+    if warn:
+        for text in out:
+            warnings.warn(text, ComponentValueWarning, stacklevel=2)
+    return out
+
+
+# =========================================================================== bill of materials
+
+KINDS = {ir.Resistor: "resistor", ir.Capacitor: "capacitor"}
+
+
+@dataclass(frozen=True, eq=False)
+class Bom:
+    """Bill of materials: one row per part (designator, kind, exact value, preferred value,
+    tolerance), and the grouped counts."""
+
+    spec: str
+    form: str
+    series: str | None
+    rows: tuple = ()             # (designator, kind, exact value, chosen value, tolerance, unit)
+    opamps: int = 0
+    behavioural: int = 0
+    warnings: tuple = ()
+    passed: bool = True
+
+    def counts(self) -> Counter:
+        return Counter(kind for _, kind, *_ in self.rows)
+
+    def grouped(self) -> list[tuple]:
+        """(kind, chosen value, unit, tolerance, count, designators) per distinct part."""
+        groups: dict = {}
+        for des, kind, _, chosen, tol, unit in self.rows:
+            groups.setdefault((kind, chosen, unit, tol), []).append(des)
+        return [(k, v, u, t, len(d), " ".join(d)) for (k, v, u, t), d in groups.items()]
+
+    def csv(self) -> str:
+        lines = ["designator,kind,exact_value,chosen_value,unit,tolerance,count"]
+        for des, kind, exact, chosen, tol, unit in self.rows:
+            lines.append(f"{des},{kind},{exact!r},{chosen!r},{unit},{'' if tol is None else tol},1")
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        c = self.counts()
+        text = (f"bill of materials of {self.spec} ({self.form} form{', ' + self.series if self.series else ''}): "
+                f"{self.opamps} op-amps, {c['resistor']} resistors, {c['capacitor']} capacitors, "
+                f"{c['reference']} voltage references")
+        if self.behavioural:
+            text += f", {self.behavioural} activation blocks (behavioural)"
+        for w in self.warnings:
+            text += "\n  warning: " + w
+        return text
+
+    def report(self) -> dict:
+        c = self.counts()
+        return {"spec": self.spec, "form": self.form, "series": self.series, "opamps": self.opamps,
+                "resistors": c["resistor"], "capacitors": c["capacitor"], "references": c["reference"],
+                "behavioural": self.behavioural, "warnings": list(self.warnings),
+                "parts": [dict(zip(("designator", "kind", "exact_value", "chosen_value", "tolerance", "unit"),
+                                   (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows]}
+
+
+def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom:
+    """The parts of ``spec`` built in ``form`` (the opamp form: real parts), each resistor and
+    capacitor with its exact value and (``series``) its nearest preferred value."""
+    compiled = compile_rnn(spec, form=form)
+    rows = []
+    opamps = behavioural = 0
+    for e in compiled.circuit.expanded_elements():
+        if isinstance(e, (ir.Resistor, ir.Capacitor)) and snappable(e):
+            exact = value_of(e)
+            chosen = nearest(abs(exact), series) * (1 if exact > 0 else -1) if series else exact
+            rows.append((e.name, KINDS[type(e)], exact, chosen, tolerance(series) if series else None,
+                         "ohm" if isinstance(e, ir.Resistor) else "F"))
+        elif isinstance(e, ir.Vcvs) and form == "opamp":
+            opamps += 1
+        elif isinstance(e, ir.VoltageSource) and not e.name.lower().startswith("vx_"):
+            rows.append((e.name, "reference", e.dc, e.dc, None, "V"))
+        elif isinstance(e, ir.BEHAVIOURAL):
+            behavioural += 1
+    msgs = tuple(value_warnings(compiled, warn=False))
+    return Bom(spec.name, form, series, tuple(rows), opamps, behavioural, msgs)
+
+
+# =========================================================================== a task trial, snapped
+
+@dataclass(frozen=True, eq=False)
+class SnapTrial:
+    """One task trial (:mod:`rnn2spice.workflows.task`) of a network built with preferred
+    values: the readout of the nominal network (its exact reference), of the snapped one
+    (predicted) and of ngspice's snapped circuit, sampled at ``(k+1) dt``; and whether the
+    decision (mean readout over the response window, 0 inside the dead zone) survives."""
+
+    snap: SnapResult
+    stimulus: Stimulus
+    dt: float
+    dead_zone: float
+    y_nominal: np.ndarray       # (steps, p)
+    y_predicted: np.ndarray
+    y_simulated: np.ndarray | None
+    y_discrete: np.ndarray | None   # the trained discrete network (ctrnn, rate), for context
+
+    def _mean(self, y):
+        s, e = self.stimulus.window
+        return [float(v) for v in y[s:e].mean(axis=0)]
+
+    def _decide(self, y):
+        return [decision(v, self.dead_zone) for v in self._mean(y)]
+
+    @property
+    def survives_predicted(self) -> bool:
+        return self._decide(self.y_predicted) == self._decide(self.y_nominal)
+
+    @property
+    def survives_simulated(self) -> bool | None:
+        return None if self.y_simulated is None else self._decide(self.y_simulated) == self._decide(self.y_nominal)
+
+    @property
+    def passed(self) -> bool:
+        """Simulated, the snap prediction confirmed (:attr:`SnapResult.passed`) and the
+        simulated decision the predicted one."""
+        return bool(self.y_simulated is not None and self.snap.passed
+                    and self._decide(self.y_simulated) == self._decide(self.y_predicted))
+
+    def report(self) -> dict:
+        out = {"stimulus": self.stimulus.as_dict(), "dt": self.dt, "dead_zone": self.dead_zone,
+               "snap": self.snap.report(), "passed": self.passed}
+        for name, y in (("nominal", self.y_nominal), ("predicted", self.y_predicted),
+                        ("simulated", self.y_simulated), ("discrete", self.y_discrete)):
+            if y is not None:
+                out[name] = {"mean": self._mean(y), "decision": self._decide(y)}
+        out["readout_change"] = {"predicted_mean": _worst(self._mean(self.y_predicted), self._mean(self.y_nominal)),
+                                 "predicted_max": float(np.max(np.abs(self.y_predicted - self.y_nominal)))}
+        if self.y_simulated is not None:
+            out["readout_change"].update(
+                simulated_mean=_worst(self._mean(self.y_simulated), self._mean(self.y_nominal)),
+                simulated_max=float(np.max(np.abs(self.y_simulated - self.y_nominal))),
+                simulated_vs_predicted_max=float(np.max(np.abs(self.y_simulated - self.y_predicted))))
+        out["decision_survives"] = {"predicted": self.survives_predicted, "simulated": self.survives_simulated}
+        return out
+
+    def summary(self) -> str:
+        r = self.report()
+        ch = r["readout_change"]
+        text = (f"trial [{self.stimulus.label}]: mean readout over the window nominal {_fmt(r['nominal']['mean'])}, "
+                f"snapped predicted {_fmt(r['predicted']['mean'])}")
+        if self.y_simulated is not None:
+            text += f", simulated {_fmt(r['simulated']['mean'])}"
+        text += (f"; readout change predicted mean {ch['predicted_mean']:.3e} max {ch['predicted_max']:.3e}")
+        if self.y_simulated is not None:
+            text += (f", simulated mean {ch['simulated_mean']:.3e} max {ch['simulated_max']:.3e} "
+                     f"(simulated vs predicted max {ch['simulated_vs_predicted_max']:.1e})")
+        text += (f"; decision nominal {r['nominal']['decision']}, snapped predicted {r['predicted']['decision']}"
+                 + (f", simulated {r['simulated']['decision']}" if self.y_simulated is not None else "")
+                 + (f" (discrete network {r['discrete']['decision']})" if self.y_discrete is not None else "")
+                 + f": decision {'survives' if self.survives_predicted else 'CHANGES'}")
+        return self.snap.summary() + "\n" + text
+
+
+def _worst(a: list, b: list) -> float:
+    return float(max(abs(x - y) for x, y in zip(a, b)))
+
+
+def _fmt(values: list) -> str:
+    return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+
+def snap_trial(spec: RnnSpec, stimulus: Stimulus, dt: float, series: str = "E24", *, form: str = "opamp",
+               accuracy: str = "default", simulate: bool = True, dead_zone: float = 0.5) -> SnapTrial:
+    """:func:`snap` on one task trial (``stimulus``: a :class:`~rnn2spice.workflows.stimulus.Stimulus`,
+    one sample per ``dt`` s): predicted and (``simulate``) simulated readout change and decision."""
+    if spec.w_out is None:
+        raise UsageError(f"spec {spec.name!r} has no readout (w_out): a decision needs y = w_out h + b_out")
+    if not (dead_zone >= 0 and math.isfinite(dead_zone)):
+        raise UsageError(f"dead_zone must be a non-negative number (got {dead_zone!r})")
+    sspec = stimulus_spec(spec, stimulus.x, dt)
+    grid = (np.arange(stimulus.x.shape[0]) + 1) * dt
+    result = snap(sspec, series, form=form, accuracy=accuracy, simulate=simulate, times=grid)
+    at = np.searchsorted(result.times, grid)
+    y_nom = readout(spec, result.h_nominal[at])
+    y_pred = readout(spec, result.h_predicted[at])
+    y_sim = None
+    if simulate:
+        raw = readout(spec, result.h_simulated)
+        y_sim = np.stack([np.interp(grid, result.sim_time, raw[:, j]) for j in range(raw.shape[1])], axis=1)
+    y_disc = readout(spec, run_discrete(spec, stimulus.x, dt)) if spec.convention in ("ctrnn", "rate") else None
+    return SnapTrial(result, stimulus, float(dt), float(dead_zone), y_nom, y_pred, y_sim, y_disc)

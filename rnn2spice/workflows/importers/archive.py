@@ -1,0 +1,371 @@
+"""Reading zip archives of arrays without trusting them: ``.npz`` members and torch zip files.
+
+Nothing here calls :func:`pickle.load` on the file's bytes with the ordinary unpickler (which
+imports and calls whatever the pickle names) nor ``np.load(allow_pickle=True)``.
+
+* :class:`NpzArchive`: the members of an ``.npz`` read one at a time, shape and type from the
+  ``.npy`` header checked before any data.  Numeric arrays are read with
+  ``allow_pickle=False``; an object array (``np.savez`` pickles ``None`` or a function, e.g.
+  PsychRNN's ``dale_ratio`` and ``transfer_function``) is decoded by
+  :class:`_ObjectArrayUnpickler`, whose ``find_class`` hands back inert stand-ins (never the
+  real ``numpy`` callables) for the three names numpy's array pickle uses, and a
+  :class:`GlobalRef` (a name, which refuses to be called) for anything else.  The values
+  that can come out are ``None``, numbers, strings and :class:`GlobalRef` names.
+* :func:`read_torch_zip`: a ``torch.save`` zip file (``<name>/data.pkl`` and the raw storages
+  ``<name>/data/<key>``) read without torch.  :class:`_TorchUnpickler` accepts
+  ``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` (a stand-in that slices the
+  storage with numpy, bounds checked) and the ``torch.<Type>Storage`` names (dtype markers),
+  and refuses every other global before it is imported.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import math
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from rnn2spice.errors import ModelError, clip
+from rnn2spice.network.files import MAX_NEURONS, _npy_header
+
+#: An archive may unpack to at most this many bytes (from its directory, before reading) ...
+MAX_ARCHIVE_BYTES = 256 * 2**20
+#: ... in at most this many members.
+MAX_MEMBERS = 10_000
+#: A pickled object array or a torch data.pkl is read only up to this size.
+MAX_PICKLE_BYTES = 2**20
+#: Items of one decoded object array.
+MAX_OBJECT_ITEMS = 1000
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def check_array_shape(shape, dtype, where: str) -> None:
+    """A real array of at most 2 dimensions and MAX_NEURONS^2 entries, from its header."""
+    if len(shape) > 2:
+        raise ModelError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
+    if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
+        raise ModelError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+    if dtype.kind not in "fiub":
+        raise ModelError(where, f"dtype {dtype}", "must hold real numbers")
+
+
+def _open_zip(path: Path, what: str) -> zipfile.ZipFile:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise ModelError("model", path.name, f"cannot read the file: {clip(exc.strerror or exc)}") from None
+    if head not in _ZIP_MAGIC:
+        raise ModelError("model", path.name, f"cannot read as {what}: not a zip file")
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        raise ModelError("model", path.name, f"cannot read as {what}: {clip(exc)}") from None
+    if len(infos) > MAX_MEMBERS:
+        zf.close()
+        raise ModelError("model", path.name, f"holds {len(infos)} zip members; at most {MAX_MEMBERS} are read")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_ARCHIVE_BYTES:
+        zf.close()
+        raise ModelError("model", path.name, f"unpacks to {total} bytes; at most {MAX_ARCHIVE_BYTES} are read")
+    return zf
+
+
+# --------------------------------------------------------------------------- stand-ins
+
+class GlobalRef:
+    """A name a pickle refers to (``module.name``), never imported; calling it is refused."""
+
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str):
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "name", name)
+
+    def __setattr__(self, key, value):
+        raise pickle.UnpicklingError(f"refused: the pickle modifies {self}")
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError(f"refused: the pickle calls {self} (only None, numbers and names are read)")
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    __repr__ = __str__
+
+
+class _NdarrayMarker:
+    """Stands for ``numpy.ndarray`` as the first argument of ``_reconstruct``."""
+
+
+class _DType:
+    """Stands for ``numpy.dtype('O8', False, True)`` of an object array."""
+
+    def __init__(self, code, align=False, copy=True):
+        if code != "O8":
+            raise pickle.UnpicklingError(f"refused: dtype {clip(repr(code), 40)} (only object arrays are pickled)")
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple):
+            raise pickle.UnpicklingError("refused: malformed dtype state")
+
+
+class _ObjectArray:
+    """What numpy's ``_reconstruct(ndarray, (0,), b'b')`` and its BUILD state leave: the items."""
+
+    def __init__(self):
+        self.shape: tuple = ()
+        self.items: list = []
+
+    def __setstate__(self, state):
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise pickle.UnpicklingError("refused: malformed array state")
+        _, shape, dtype, _, data = state
+        if not isinstance(dtype, _DType) or not isinstance(data, list):
+            raise pickle.UnpicklingError("refused: not an object array")
+        if not (isinstance(shape, tuple) and all(isinstance(d, int) and 0 <= d <= MAX_OBJECT_ITEMS for d in shape)
+                and math.prod(shape) == len(data) <= MAX_OBJECT_ITEMS):
+            raise pickle.UnpicklingError(f"refused: object array of shape {clip(repr(shape), 40)} "
+                                         f"with {len(data)} items")
+        for item in data:
+            if not (item is None or isinstance(item, (bool, int, float, str, GlobalRef))):
+                raise pickle.UnpicklingError(f"refused: an item of type {type(item).__name__} "
+                                             "(only None, numbers, strings and names are read)")
+        self.shape, self.items = shape, data
+
+
+def _reconstruct(cls, shape, code):
+    if cls is not _NdarrayMarker or shape != (0,) or code != b"b":
+        raise pickle.UnpicklingError("refused: _reconstruct with unexpected arguments")
+    return _ObjectArray()
+
+
+_NUMPY_NAMES = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): _NdarrayMarker,
+    ("numpy", "dtype"): _DType,
+}
+
+
+class _ObjectArrayUnpickler(pickle.Unpickler):
+    """numpy's pickle of an object array, rebuilt from inert stand-ins (module docstring)."""
+
+    def find_class(self, module, name):
+        stand_in = _NUMPY_NAMES.get((module, name))
+        return stand_in if stand_in is not None else GlobalRef(str(module), str(name))
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("refused: persistent references")
+
+
+def decode_object_array(data: bytes, where: str) -> tuple[tuple, list]:
+    """(shape, items) of a pickled numpy object array, through the stand-ins only."""
+    if len(data) > MAX_PICKLE_BYTES:
+        raise ModelError(where, f"{len(data)} bytes of pickle", f"at most {MAX_PICKLE_BYTES} are read")
+    try:
+        obj = _ObjectArrayUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as exc:
+        raise ModelError(where, "pickled object", f"not read: {clip(exc)}") from None
+    except Exception as exc:  # truncated, malformed, a stand-in used the wrong way
+        raise ModelError(where, "pickled object", f"not read: malformed pickle ({type(exc).__name__}: "
+                                                  f"{clip(exc, 100)})") from None
+    if not isinstance(obj, _ObjectArray):
+        raise ModelError(where, f"a pickled {type(obj).__name__}", "not read: expected a numpy object array")
+    return obj.shape, obj.items
+
+
+# --------------------------------------------------------------------------- .npz
+
+class NpzArchive:
+    """An ``.npz`` archive read member by member (module docstring).  Use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._zip = _open_zip(path, "an NPZ archive")
+        self._members = {}
+        for info in self._zip.infolist():
+            if not info.filename.endswith(".npy"):
+                self._zip.close()
+                raise ModelError(f"{path.name}: member", clip(info.filename, 100),
+                                 "is not a .npy array; an .npz archive holds only .npy members")
+            self._members[info.filename[:-4]] = info
+        self.keys = list(self._members)
+        self._headers: dict = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._zip.close()
+
+    def where(self, key: str) -> str:
+        return f"{self.path.name}: {clip(key, 100)}"
+
+    def header(self, key: str) -> tuple[tuple, np.dtype]:
+        if key not in self._headers:
+            try:
+                with self._zip.open(self._members[key]) as member:
+                    self._headers[key] = _npy_header(member)
+            except Exception as exc:
+                raise ModelError(self.where(key), "unreadable .npy header", clip(exc)) from None
+        return self._headers[key]
+
+    def array(self, key: str) -> np.ndarray:
+        """A numeric member as float64 (shape and dtype checked from its header first)."""
+        shape, dtype = self.header(key)
+        if dtype.hasobject:
+            raise ModelError(self.where(key), "a pickled object", "must be a numeric array")
+        check_array_shape(shape, dtype, self.where(key))
+        try:
+            with self._zip.open(self._members[key]) as member:
+                arr = np.lib.format.read_array(member, allow_pickle=False)
+        except Exception as exc:
+            raise ModelError(self.where(key), f"shape {tuple(shape)}", f"cannot be read: {clip(exc)}") from None
+        return arr
+
+    def object_items(self, key: str) -> tuple[tuple, list]:
+        """(shape, items) of a member: a pickled object array, decoded by the stand-ins only,
+        or a small numeric array (its items as Python numbers)."""
+        shape, dtype = self.header(key)
+        if not dtype.hasobject:
+            arr = self.array(key)
+            if arr.size > MAX_OBJECT_ITEMS:
+                raise ModelError(self.where(key), f"shape {arr.shape}", "must be a scalar")
+            return arr.shape, arr.reshape(-1).tolist()
+        info = self._members[key]
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise ModelError(self.where(key), f"{info.file_size} bytes", f"at most {MAX_PICKLE_BYTES} are read")
+        try:
+            with self._zip.open(info) as member:
+                _npy_header(member)
+                data = member.read(MAX_PICKLE_BYTES + 1)
+        except Exception as exc:
+            raise ModelError(self.where(key), "unreadable member", clip(exc)) from None
+        return decode_object_array(data, self.where(key))
+
+
+# --------------------------------------------------------------------------- torch zip
+
+#: torch storage types and the little-endian numpy dtypes of their raw bytes.
+_STORAGE_DTYPES = {
+    "DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": "bf16",
+    "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
+    "ByteStorage": "u1", "BoolStorage": "b1",
+}
+
+
+class _StorageType:
+    """Stands for ``torch.<Type>Storage``: only its element type is used."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        raise pickle.UnpicklingError(f"refused: the pickle calls torch.{self.name}")
+
+
+class _Storage:
+    def __init__(self, data: np.ndarray, key: str):
+        self.data, self.key = data, key
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    def __init__(self, fh, zf: zipfile.ZipFile, prefix: str, little: bool, where: str):
+        super().__init__(fh)
+        self._zf, self._prefix, self._little, self._where = zf, prefix, little, where
+        self._storages: dict = {}
+        self.tensors = 0
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return self._rebuild_tensor_v2
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return _StorageType(name)
+        raise pickle.UnpicklingError(f"refused global {clip(str(module), 80)}.{clip(str(name), 80)} (only tensors, "
+                                     "their storages and OrderedDict are rebuilt)")
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and isinstance(pid[4], int)):
+            raise pickle.UnpicklingError(f"refused persistent id {clip(repr(pid), 80)}")
+        _, stype, key, _, numel = pid
+        if key in self._storages:
+            return self._storages[key]
+        code = _STORAGE_DTYPES[stype.name]
+        member = f"{self._prefix}data/{key}"
+        try:
+            info = self._zf.getinfo(member)
+        except KeyError:
+            raise pickle.UnpicklingError(f"storage {clip(key, 40)} has no member {clip(member, 100)}") from None
+        size = 2 if code == "bf16" else int(code[1:])
+        if not 0 <= numel <= MAX_NEURONS * MAX_NEURONS or info.file_size != numel * size:
+            raise pickle.UnpicklingError(f"storage {clip(key, 40)}: {info.file_size} bytes for {numel} elements "
+                                         f"of torch.{stype.name}")
+        raw = self._zf.read(info)
+        order = "<" if self._little else ">"
+        if code == "bf16":  # bfloat16: the upper 16 bits of a float32
+            halves = np.frombuffer(raw, dtype=order + "u2").astype(np.uint32) << 16
+            data = halves.view(np.float32)
+        elif code == "b1":
+            data = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+        else:
+            data = np.frombuffer(raw, dtype=order + code)
+        self._storages[key] = storage = _Storage(data, key)
+        return storage
+
+    def _rebuild_tensor_v2(self, storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+        ints = lambda t: isinstance(t, tuple) and all(isinstance(v, int) and v >= 0 for v in t)  # noqa: E731
+        if not (isinstance(storage, _Storage) and isinstance(offset, int) and offset >= 0 and ints(size)
+                and ints(stride) and len(size) == len(stride) <= 2):
+            raise pickle.UnpicklingError("refused: a tensor with unexpected arguments (at most 2 dimensions)")
+        self.tensors += 1
+        if self.tensors > MAX_MEMBERS:
+            raise pickle.UnpicklingError(f"more than {MAX_MEMBERS} tensors")
+        if math.prod(size) > MAX_NEURONS * MAX_NEURONS:
+            raise pickle.UnpicklingError(f"a tensor of shape {size}: too large")
+        last = offset + sum((d - 1) * s for d, s in zip(size, stride)) if math.prod(size) else offset - 1
+        if last >= storage.data.size:
+            raise pickle.UnpicklingError(f"a tensor of shape {size} beyond its storage of {storage.data.size} elements")
+        item = storage.data.itemsize
+        view = np.lib.stride_tricks.as_strided(storage.data[offset:] if math.prod(size) else storage.data[:0],
+                                               shape=size, strides=tuple(s * item for s in stride), writeable=False)
+        return np.array(view)
+
+
+def read_torch_zip(path: Path) -> dict:
+    """The state_dict (name -> numpy array) of a ``torch.save`` zip file, without torch."""
+    with _open_zip(path, "a PyTorch zip file") as zf:
+        pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pkls) != 1:
+            raise ModelError("model", path.name, f"holds {len(pkls)} data.pkl members; a torch.save zip file has one")
+        prefix = pkls[0][: -len("data.pkl")]
+        info = zf.getinfo(pkls[0])
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise ModelError(f"{path.name}: {clip(pkls[0], 100)}", f"{info.file_size} bytes",
+                             f"at most {MAX_PICKLE_BYTES} are read")
+        little = True
+        if prefix + "byteorder" in zf.namelist():
+            order = zf.read(prefix + "byteorder")[:16]
+            if order not in (b"little", b"big"):
+                raise ModelError(f"{path.name}: {prefix}byteorder", clip(repr(order), 40), "must be little or big")
+            little = order == b"little"
+        where = f"{path.name}: {clip(pkls[0], 100)}"
+        unpickler = _TorchUnpickler(io.BytesIO(zf.read(info)), zf, prefix, little, where)
+        try:
+            obj = unpickler.load()
+        except pickle.UnpicklingError as exc:
+            raise ModelError(where, "pickle", f"not read: {clip(exc)}") from None
+        except Exception as exc:  # truncated, malformed
+            raise ModelError(where, "pickle", f"not read: malformed ({type(exc).__name__}: {clip(exc, 100)})") from None
+    return obj

@@ -1,0 +1,165 @@
+"""Many independent runs on every core, or on a Dask cluster: :func:`run_jobs`.
+
+Three ways to run the same list of jobs, giving the same results job by job:
+
+* **serial** (``jobs=1``, or a single job): in this process, in order.
+* **a process pool** (``jobs=N``, default: the cores this process may use,
+  ``os.sched_getaffinity``): ngspice's shared library holds global state, so each worker is
+  a process of its own with its own simulator, started by ``forkserver`` (``spawn`` where
+  there is none): never a fork of a process that already holds a loaded libngspice.  Each
+  worker limits numpy's BLAS to one thread (the work is parallel across processes).
+* **Dask distributed** (``scheduler='tcp://host:8786'``, or ``'local'`` for a
+  ``LocalCluster`` of :data:`LOCAL_WORKERS` processes with one thread each): every job is a
+  task (``pure=False``); the workers need rnn2spice and ngspice installed.  Needs
+  ``pip install 'rnn2spice[cluster]'`` (:class:`MissingDependencyError` otherwise).
+
+A job is ``fn(item)`` with ``fn`` a module-level function (pickled by reference) and
+``item`` picklable; it returns a picklable value.  Results are yielded as ``(index, value)``
+in the order they complete; an exception a job raises is raised here (the pool is shut down
+and pending jobs are cancelled); a worker that died raises :class:`SimulationError` (exit 3).
+Catching the failures that belong to a run (ngspice's) is the job's business.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
+import multiprocessing
+import os
+from typing import Callable, Iterator, Sequence
+
+from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
+
+#: Workers of ``scheduler='local'`` (processes, one thread each).
+LOCAL_WORKERS = 2
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 30
+CLUSTER_EXTRA = "pip install 'rnn2spice[cluster]'   (or: pip install 'dask[distributed]')"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs, name: str = "jobs") -> int:
+    """``jobs`` as a worker count: None means :func:`available_cores`."""
+    if jobs is None:
+        return available_cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"{name} must be a whole number of worker processes, at least 1 (got {jobs!r})")
+    return jobs
+
+
+def check_scheduler(scheduler, name: str = "scheduler") -> str | None:
+    """None (no cluster), ``'local'`` or a Dask scheduler address (``tcp://host:8786``)."""
+    if scheduler is None:
+        return None
+    if not isinstance(scheduler, str) or not scheduler.strip() or any(c.isspace() for c in scheduler.strip()):
+        raise UsageError(f"{name} must be a Dask scheduler address such as tcp://host:8786, or 'local' "
+                         f"(got {scheduler!r})")
+    _distributed(scheduler.strip())  # missing Dask: said before any work
+    return scheduler.strip()
+
+
+def _distributed(scheduler: str):
+    """The ``dask.distributed`` module, or MissingDependencyError with the pip line."""
+    try:
+        import dask.distributed
+    except ImportError as exc:
+        raise MissingDependencyError(f"--scheduler {scheduler!r} needs Dask distributed, which is not installed "
+                                     f"({clip(exc)}): {CLUSTER_EXTRA}") from None
+    return dask.distributed
+
+
+def workers_for(count: int, jobs: int | None, scheduler: str | None) -> str:
+    """How :func:`run_jobs` runs ``count`` jobs: ``'serial'``, ``'pool'`` or ``'dask'``."""
+    if scheduler is not None:
+        return "dask"
+    return "serial" if min(check_jobs(jobs), count) <= 1 else "pool"
+
+
+def run_jobs(fn: Callable, items: Sequence, *, jobs: int | None = None,
+             scheduler: str | None = None) -> Iterator[tuple[int, object]]:
+    """``(index, fn(items[index]))`` for every item, as they complete (module docstring)."""
+    items = list(items)
+    jobs = check_jobs(jobs)
+    scheduler = check_scheduler(scheduler)
+    if not items:
+        return
+    how = workers_for(len(items), jobs, scheduler)
+    if how == "serial":
+        for i, item in enumerate(items):
+            yield i, fn(item)
+    elif how == "pool":
+        yield from _run_pool(fn, items, min(jobs, len(items)))
+    else:
+        yield from _run_dask(fn, items, scheduler)
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _init_worker() -> None:
+    """A pool worker: numpy's BLAS on one thread (the parallelism is the processes')."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except Exception:  # noqa: BLE001 -- a missing or odd BLAS only costs speed
+        pass
+
+
+def _run_pool(fn, items, workers: int):
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    clean = False
+    try:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for future in cf.as_completed(futures):
+            try:
+                value = future.result()
+            except BrokenProcessPool as exc:
+                raise SimulationError(f"a worker process died (killed, or out of memory) while running job "
+                                      f"{futures[future]} of {len(items)}: {clip(exc)}") from None
+            yield futures[future], value
+        clean = True
+    finally:
+        # on an error, an interrupt or a consumer that stopped early: drop what has not started
+        pool.shutdown(wait=clean, cancel_futures=not clean)
+
+
+def dask_client(scheduler: str):
+    """A ``dask.distributed.Client`` for ``scheduler`` (``'local'``: a new LocalCluster)."""
+    distributed = _distributed(scheduler)
+    try:
+        if scheduler == "local":
+            cluster = distributed.LocalCluster(n_workers=LOCAL_WORKERS, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            return distributed.Client(cluster)
+        return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SimulationError(f"cannot reach the Dask scheduler {scheduler!r} within {CONNECT_TIMEOUT} s: "
+                              f"{clip(exc)}") from None
+
+
+def _run_dask(fn, items, scheduler: str):
+    as_completed = _distributed(scheduler).as_completed
+    client = dask_client(scheduler)
+    futures = []
+    try:
+        futures = [client.submit(fn, item, pure=False) for item in items]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for future in as_completed(futures):
+            yield index[future.key], future.result()
+    finally:
+        for f in futures:
+            f.cancel()
+        cluster = client.cluster if scheduler == "local" else None
+        client.close()
+        if cluster is not None:
+            cluster.close()

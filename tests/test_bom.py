@@ -1,0 +1,73 @@
+"""Bill of materials (workflow and ``rnn2spice bom``) and component-value warnings."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnn2spice.api import Network
+from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.cli.app import main
+from rnn2spice.errors import ComponentValueWarning
+from rnn2spice.network.load import load_spec
+from rnn2spice.network.opamp import OpAmpModel
+from rnn2spice.workflows.build import bom, value_warnings
+
+NETLISTS = Path(__file__).resolve().parent.parent / "netlists"
+
+
+def test_bom_contents_damped_oscillator():
+    b = bom(load_spec(NETLISTS / "damped-oscillator.yaml"), series="E24")
+    rows = list(csv.DictReader(io.StringIO(b.csv())))
+    by = {r["designator"]: r for r in rows}
+    # 2 integrators (C, R_k), w_01 = 3000 from the inverter of neuron 1, w_10 = -3000 direct,
+    # w_in = 2000 from the input's inverter, and two inverters of 2 resistors each
+    assert sorted(by) == sorted(["C_0", "R_0", "RW_0_1", "RX_0_0", "C_1", "R_1", "RW_1_0",
+                                 "RIN_I_1", "RFB_I_1", "RIN_XI_0", "RFB_XI_0"])
+    assert float(by["RW_0_1"]["exact_value"]) == pytest.approx(1 / (1e-9 * 3000), rel=1e-5)
+    assert float(by["RW_0_1"]["chosen_value"]) == 330000.0
+    assert float(by["C_0"]["chosen_value"]) == 1e-9 and by["C_0"]["tolerance"] == "0.05"
+    assert (b.opamps, b.counts()["resistor"], b.counts()["capacitor"]) == (4, 9, 2)
+    assert "4 op-amps, 9 resistors, 2 capacitors" in b.summary()
+
+
+def test_bom_references_and_behavioural_blocks():
+    b = bom(load_spec(NETLISTS / "tanh4.yaml"))
+    assert b.counts()["reference"] == 2 and b.behavioural == 4
+    assert all(r[3] == r[2] for r in b.rows)  # no series: the chosen value is the exact one
+
+
+def test_cli_bom_writes_csv(tmp_path, capsys):
+    out = tmp_path / "parts.csv"
+    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E12", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 11 and {r["tolerance"] for r in rows} == {"0.1"}
+    assert "4 op-amps" in capsys.readouterr().err
+
+
+def test_cli_bom_bad_series_exit_2(capsys):
+    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E7"]) == 2
+    assert "E7" in capsys.readouterr().err
+
+
+def test_value_warnings_name_the_part():
+    # tau = 1 s with C = 1 nF: R_0 = 1 Gohm; a 1 uF... and a 1 pF capacitor
+    slow = Network(name="slow", tau=[1.0], w=[[0.0]], t_stop=1.0, h0=[1.0])
+    with pytest.warns(ComponentValueWarning, match=r"R_0 = 1e\+09 ohm is outside 100 .. 1e\+07 ohm"):
+        value_warnings(compile_rnn(slow, form="opamp"))
+    tiny = dataclasses.replace(slow, capacitance=1e-12, tau=np.array([1e-6]), t_stop=1e-5)
+    msgs = value_warnings(compile_rnn(tiny, form="opamp"), warn=False)
+    assert any("C_0 = 1e-12 F is outside" in m for m in msgs)
+
+
+def test_value_warnings_rails():
+    net = Network(name="big", tau=[1e-3], w=[[0.0]], t_stop=1e-2, h0=[15.0])
+    net = dataclasses.replace(net, opamp=OpAmpModel(rails=(-12.0, 12.0)))
+    states = np.array([[15.0], [5.0]])
+    msgs = value_warnings(compile_rnn(net, form="opamp"), states=states, warn=False)
+    assert msgs == ["v(o0) = h_0 reaches 5 .. 15 V, beyond the rails -12 .. 12 V"]
