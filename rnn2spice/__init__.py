@@ -21,7 +21,8 @@ The API:
 * :func:`montecarlo` (every R, C, L within a tolerance, run after run) and :func:`sweep`
   (one run per parameter value) give a :class:`StudyResult`, on every core or a Dask cluster.
 * building it: :func:`opamp_error` (single-pole op-amps, predicted and measured), :func:`snap`
-  (R and C from an E series), :func:`value_warnings`, :func:`bom` (bill of materials), and
+  (R and C from an E series: the network the circuit then realises, predicted and simulated),
+  :func:`snap_trial` (the same over one task trial: does the decision survive?), :func:`value_warnings`, :func:`bom` (bill of materials), and
   :func:`schematic` (an SVG or PNG picture of a small network's circuit).
 
 Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict),
@@ -30,8 +31,8 @@ Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-rea
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Bom, Network, OpAmpError, SnapResult, StudyResult, ac, bom, compile, load, montecarlo,
-                           opamp_error, schematic, snap, sweep, task, value_warnings)
+from rnn2spice.api import (Bom, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile, load,
+                           montecarlo, opamp_error, schematic, snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
                               NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
@@ -60,7 +61,8 @@ __all__ = [
     # many runs: component tolerances and parameter sweeps, on every core or a Dask cluster
     "montecarlo", "sweep", "StudyResult",
     # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
-    "opamp_error", "OpAmpError", "snap", "SnapResult", "value_warnings", "bom", "Bom", "schematic",
+    "opamp_error", "OpAmpError", "snap", "SnapResult", "snap_trial", "SnapTrial", "value_warnings", "bom", "Bom",
+    "schematic",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",

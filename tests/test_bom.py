@@ -71,3 +71,11 @@ def test_value_warnings_rails():
     states = np.array([[15.0], [5.0]])
     msgs = value_warnings(compile_rnn(net, form="opamp"), states=states, warn=False)
     assert msgs == ["v(o0) = h_0 reaches 5 .. 15 V, beyond the rails -12 .. 12 V"]
+
+
+def test_summary_lists_ten_warnings_report_all():
+    # tau = 1 s with C = 1 nF: every R_k = 1 Gohm; 12 warnings, the summary shows 10
+    slow = Network(name="slow12", tau=[1.0] * 12, w=np.zeros((12, 12)), t_stop=1.0, h0=np.ones(12))
+    b = bom(slow)
+    assert len(b.warnings) == 12 and len(b.report()["warnings"]) == 12
+    assert b.summary().count("warning: ") == 10 and "... and 2 more warnings (12 in all" in b.summary()

@@ -141,3 +141,20 @@ def test_cli_bad_options_exit_2(tmp_path, capsys, argv, flag):
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err
     assert not (tmp_path / "p.csv").exists() and not report.exists()
+
+
+def test_cli_predict_without_simulator(tmp_path, capsys):
+    # the spec's own inputs, no stimulus: prediction only, exit 0, the report says not simulated
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"name": "s", "convention": "ctrnn", "activation": "tanh", "tau": [1e-3, 2e-3],
+                                "w": [[0.5, -1.3], [1.1, 0.2]], "w_in": [[1.0], [-0.4]], "bias": [0.1, 0.0],
+                                "h0": [0.3, -0.2], "t_stop": 0.01, "w_out": [[1.0, -1.0]],
+                                "inputs": [{"kind": "sine", "amplitude": 0.5, "frequency": 200}]}))
+    report = tmp_path / "r.json"
+    assert main(["bom", str(spec), "--snap", "E12", "--predict", "--report", str(report),
+                 "-o", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "snapped to E12" in err and "predicted states" in err and "simulated" not in err
+    data = json.loads(report.read_text())["snap"]
+    assert data["simulated"] is False and data["predicted"] > 1e-3 and data["readout_predicted"] > 0
+    assert data["perturbed"]["convention"] == "ctrnn" and len(data["perturbed"]["tau"]) == 2

@@ -22,7 +22,7 @@ import re
 import numpy as np
 
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.spicenum import spice_text, spice_texts, tanh_gain_texts
+from rnn2spice.circuit.spicenum import spice_text, tanh_gain_texts, text_lines
 from rnn2spice.errors import NetlistError
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
@@ -152,7 +152,7 @@ class NetlistWriter:
 
     def vccs_block(self, b: ir.VccsBlock, blocks: dict[str, list[ir.VccsBlock]] | None = None) -> str:
         """The cards :meth:`vccs` writes for each element of the block, all at once (numbers
-        chosen in bulk, :func:`~rnn2spice.circuit.spicenum.spice_texts`), one per line."""
+        chosen and lines built in bulk, :func:`~rnn2spice.circuit.spicenum.text_lines`), one per line."""
         if not (_matches(_IDENT, b.prefix) and b.prefix[:1].upper() == "G"):
             raise NetlistError(f"invalid G element name prefix {b.prefix!r}")
         src, dst, ctrl_p, ctrl_n = (self._node(b.src), self._node(b.dst), self._node(b.ctrl_p),
@@ -170,11 +170,11 @@ class NetlistWriter:
             same.append(b)
             r = np.concatenate([s.rows for s in same])
             c = np.concatenate([s.cols for s in same])
-            if len(np.unique(r * (int(c.max()) + 1) + c)) != len(r):
+            key = r * (int(c.max()) + 1) + c
+            if not np.all(key[1:] > key[:-1]) and len(np.unique(key)) != len(key):  # sorted: unique
                 raise NetlistError(f"duplicate element name in VCCS block {b.prefix!r}")
         p = b.prefix
-        return "\n".join([f"{p}_{r}_{c} {src} {dst}{r} {ctrl_p}{c} {ctrl_n} {t}"
-                          for r, c, t in zip(rows.tolist(), cols.tolist(), spice_texts(b.gm))])
+        return text_lines(f"{p}_", rows, "_", cols, f" {src} {dst}", rows, f" {ctrl_p}", cols, f" {ctrl_n} ", b.gm)
 
     def cccs(self, e: ir.Cccs) -> str:
         """``F<name> src dst vsense gain``"""

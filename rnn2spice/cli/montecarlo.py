@@ -137,8 +137,8 @@ def run_study_command(args, work) -> int:
 
 def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Monte Carlo: draw every R, C, L of the circuit within a tolerance, run after "
-                                      "run, and score each run against the nominal exact reference; exit 0 when "
-                                      "enough runs pass.")
+                                      "run, and score each run against the nominal exact reference (with --stimulus: "
+                                      "also its task decision); exit 0 when enough runs pass.")
     p.add_argument("--tolerance", default="5%", metavar="T",
                    help="relative tolerance of every R, C, L: 5%% or 0.05 (default 5%%)")
     p.add_argument("--run", type=int, default=None, metavar="K", help="reproduce run K alone (its draws are "

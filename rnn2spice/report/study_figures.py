@@ -28,7 +28,7 @@ def _bands(ax, t, runs, nominal, color, label):
 
 def bands_figure(grid: np.ndarray, states: np.ndarray, reference: np.ndarray, errors: np.ndarray,
                  threshold: float, *, title: str, readout: tuple[np.ndarray, np.ndarray] | None = None,
-                 decision: dict | None = None) -> bytes:
+                 decision: dict | None = None, threshold_note: str = "") -> bytes:
     """PNG bytes: per drawn neuron the nominal reference (line) and the runs' 5-95 % and
     25-75 % bands with their median (dashed); the readout likewise; the histogram of the
     runs' errors with the threshold.
@@ -55,7 +55,7 @@ def bands_figure(grid: np.ndarray, states: np.ndarray, reference: np.ndarray, er
     if readout is not None:
         y, y_ref = readout
         for j in range(min(y_ref.shape[1], MAX_TRACES)):
-            _bands(axes[1], t, y[:, :, j], y_ref[:, j], colors[j % len(colors)], f"y{j}")
+            _bands(axes[1], t, y[:, :, j], y_ref[:, j], colors[j % len(colors)], f"y{j} (nominal reference)")
         if decision is not None:
             t0, t1 = decision["window"]
             axes[1].axvspan(t0 * scale, t1 * scale, color="0.85", alpha=0.5, lw=0, label="response window")
@@ -77,7 +77,7 @@ def bands_figure(grid: np.ndarray, states: np.ndarray, reference: np.ndarray, er
         bins = np.logspace(lo - 0.05, hi + 0.05, max(5, min(40, finite.size // 2 + 5)))
         ax.hist(finite, bins=bins, color="C0", alpha=0.7)
         ax.set_xscale("log")
-    ax.axvline(threshold, color="C3", lw=1.2, ls=":", label=f"threshold {threshold:g}")
+    ax.axvline(threshold, color="C3", lw=1.2, ls=":", label=f"threshold {threshold:g}{threshold_note}")
     failed = int(np.sum(~np.isfinite(errors)))
     ax.set_xlabel("run error (worst neuron / output, relative to its own scale)"
                   + (f"; {failed} failed run(s) not shown" if failed else ""))

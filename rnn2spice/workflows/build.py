@@ -43,9 +43,11 @@ from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.readout import readout
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
-from rnn2spice.workflows.snapping import FLOOR, linear_solution, run_probes, slow, value_of
+from rnn2spice.workflows.snapping import FLOOR, run_probes, slow, value_of
 from rnn2spice.workflows.snapping import SnapResult, snap, snapped_circuit  # noqa: F401 (re-exported API)
 
+#: Value warnings a summary lists (the report has all).
+MAX_WARNINGS_SHOWN = 10
 #: Practical part ranges: resistors (ohm), capacitors (F).
 R_RANGE = (100.0, 10e6)
 C_RANGE = (10e-12, 100e-6)
@@ -72,6 +74,16 @@ def full_equations(text: str) -> StateEquations:
             extra.append(f"v({by_name[f'ga{tag}'].ctrl_n})" if f"v({out})" in net.saves else f"v({e.a})")
     extra = tuple(extra)
     return state_equations(dataclasses.replace(net, saves=net.saves + extra))
+
+
+def linear_solution(eq: StateEquations, spec: RnnSpec, times: np.ndarray) -> np.ndarray:
+    """The exact solution of dy/dt = a y + b u + c from y0 (the netlist's equations, with the
+    spec's inputs), by the reference's matrix exponentials; shape (len(times), size)."""
+    size = eq.a.shape[0]
+    pseudo = RnnSpec(name=spec.name, tau=np.ones(size), w=eq.a + np.eye(size), w_in=eq.b, inputs=spec.inputs,
+                     t_stop=spec.t_stop, convention="ctrnn", activation="linear",
+                     bias=np.zeros(size) if eq.c is None else eq.c, h0=eq.y0)
+    return reference.solve(pseudo, times)
 
 
 def _linear_only(spec: RnnSpec, what: str) -> None:
@@ -215,8 +227,11 @@ class Bom:
                 f"{c['reference']} voltage references")
         if self.behavioural:
             text += f", {self.behavioural} activation blocks (behavioural)"
-        for w in self.warnings:
+        for w in self.warnings[:MAX_WARNINGS_SHOWN]:
             text += "\n  warning: " + w
+        if len(self.warnings) > MAX_WARNINGS_SHOWN:
+            text += (f"\n  ... and {len(self.warnings) - MAX_WARNINGS_SHOWN} more warnings "
+                     f"({len(self.warnings)} in all, every one in the report)")
         return text
 
     def report(self) -> dict:

@@ -43,7 +43,7 @@ import numpy as np
 
 from rnn2spice.analysis import reference
 from rnn2spice.analysis.metrics import relative_error
-from rnn2spice.analysis.mna import StateEquations, state_equations
+from rnn2spice.analysis.mna import state_equations
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.eseries import snap_elements, snappable
@@ -65,16 +65,6 @@ GRID_POINTS = 2001
 
 
 # =========================================================================== shared helpers
-
-def linear_solution(eq: StateEquations, spec: RnnSpec, times: np.ndarray) -> np.ndarray:
-    """The exact solution of dy/dt = a y + b u + c from y0 (the netlist's equations, with the
-    spec's inputs), by the reference's matrix exponentials; shape (len(times), size)."""
-    size = eq.a.shape[0]
-    pseudo = RnnSpec(name=spec.name, tau=np.ones(size), w=eq.a + np.eye(size), w_in=eq.b, inputs=spec.inputs,
-                     t_stop=spec.t_stop, convention="ctrnn", activation="linear",
-                     bias=np.zeros(size) if eq.c is None else eq.c, h0=eq.y0)
-    return reference.solve(pseudo, times)
-
 
 def run_probes(text: str, probes) -> tuple[np.ndarray, np.ndarray]:
     """ngspice's time points and the probes' waveforms (points, len(probes))."""
@@ -175,7 +165,7 @@ def _diagonal(x: np.ndarray, what: str) -> np.ndarray:
     scale = float(np.max(np.abs(x))) or 1.0
     if np.max(np.abs(off), initial=0.0) > STRUCTURE_TOL * scale:
         raise UsageError(f"the snapped circuit's {what} is not diagonal: it is not a network of the spec's "
-                         "convention (snap supports the parallel and opamp forms)")
+                         f"convention (largest off-diagonal entry {np.max(np.abs(off)):.3g}, of {scale:.3g})")
     return np.diag(x).copy()
 
 
@@ -275,14 +265,6 @@ class SnapResult:
     readout_agreement: float | None = None
     sim_time: np.ndarray | None = None
     h_simulated: np.ndarray | None = None
-
-    @property
-    def a_snapped(self) -> np.ndarray:
-        return self.snapped.a
-
-    @property
-    def b_snapped(self) -> np.ndarray:
-        return self.snapped.b
 
     @property
     def eigenvalue_shift(self) -> float:

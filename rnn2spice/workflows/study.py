@@ -8,7 +8,10 @@ tolerance by :func:`rnn2spice.circuit.tolerance.perturbed` from the seed path ``
 in ``check``: the numerical error stays near the accuracy target), and scores it against the point's **nominal** exact
 reference at ngspice's own time points with the one rule of
 :mod:`rnn2spice.analysis.metrics`: every neuron (and readout output) on its own scale; the
-run's ``error`` is the worst of them and it passes at the point's ``threshold``.
+run's ``error`` is the worst of them and it passes at the point's ``threshold``.  A point
+with a task trial (``Point.decision``) also scores each run's readout decision against the
+discrete network's (:mod:`rnn2spice.workflows.study_decision`): such a run passes when it
+decides right, and only when a threshold is given, also on its error.
 
 Certification: every point's nominal netlist is certified once, before any run
 (:func:`~rnn2spice.analysis.certificate.certify_or_stop`); a perturbed circuit is not the

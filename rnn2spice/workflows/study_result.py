@@ -231,12 +231,14 @@ class StudyResult:
         overlay = None
         if dec is not None:
             d, (s, e) = self.point_summary(0)["decision"], dec.window
-            title += f"; right decision in {d['right']}/{d['runs']} runs"
+            title += (f"\ndecision (mean readout over the window) right in {d['right']}/{d['runs']} runs "
+                      f"({100 * d['fraction']:.1f} %)")
             overlay = {"window": ((s + 1) * dec.dt, e * dec.dt), "dead_zone": dec.dead_zone, "time": dec.grid,
                        "y_discrete": dec.y_discrete, "discrete": d["discrete"]}
         return study_figures.bands_figure(
             p0.grid, states, p0.reference, self.errors(0), p0.threshold,
-            readout=None if y is None else (y, readout(self.spec, p0.reference)), decision=overlay, title=title)
+            readout=None if y is None else (y, readout(self.spec, p0.reference)), decision=overlay, title=title,
+            threshold_note="" if p0.threshold_given or dec is None else " (not a criterion)")
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
