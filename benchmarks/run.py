@@ -24,6 +24,7 @@ trial.  ngspice 39 is the one ``scripts/setup.sh`` unpacks into ``.venv/ngspice-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -42,7 +43,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import KERAS_DIR, random_spec  # noqa: E402
 from parallel import bench_parallel  # noqa: E402  (benchmarks/parallel.py)
 from rnn2spice import import_model  # noqa: E402
-from rnn2spice.circuit.compiler import STEP_FACTOR_BEFORE, compile_rnn, step_factor  # noqa: E402
+from rnn2spice.circuit import ir  # noqa: E402
+from rnn2spice.circuit.compiler import STEP_CAP, STEP_FACTOR_BEFORE, compile_rnn, step_factor  # noqa: E402
 from rnn2spice.network.spec import spec_from_dict  # noqa: E402
 from rnn2spice.spice.ngspice import simulate_netlist  # noqa: E402
 from rnn2spice.workflows.pipeline import check, simulate, solve_reference  # noqa: E402
@@ -118,6 +120,14 @@ def trained_spec(tmp: Path):
     return import_model(model, tmp / "dm.yaml", dt=1e-3).spec
 
 
+def settings_before(spec):
+    """The trained trial compiled as rnn2spice 0.1.0 did: max step 0.02 / rate (no
+    truncation-error targeting: trtol at ngspice's default 7), reltol 1e-5."""
+    compiled = compile_rnn(spec, step_scale=STEP_FACTOR_BEFORE / (STEP_CAP * step_factor(1e-3)))
+    options = ir.Options(reltol=1e-5)  # the default mode's options then (ngspice's trtol 7)
+    return dataclasses.replace(compiled, circuit=dataclasses.replace(compiled.circuit, options=options))
+
+
 def bench_trained(tmp: Path, quick: bool) -> list[dict]:
     spec = trained_spec(tmp)
     rows = []
@@ -139,7 +149,7 @@ def bench_trained(tmp: Path, quick: bool) -> list[dict]:
                      "baseline_s": float("nan"), "ours_s": t_new, "ratio": float("nan"), "target": "<= 3 s",
                      "ok": t_new <= 3.0 and decision})
         return rows
-    before = compile_rnn(spec, step_scale=STEP_FACTOR_BEFORE / step_factor(1e-3))
+    before = settings_before(spec)
     with Env(**env39, RNN2SPICE_SOLVER="sparse"):
         old = check(before, backend="subprocess", refine=False)
     t_old = sum(old.timings.values())

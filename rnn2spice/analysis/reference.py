@@ -188,11 +188,31 @@ class _Model:
             self.bias = np.asarray(spec.bias) if spec.convention == "ctrnn" else 0.0
             self.gain = self.lam if spec.convention == "ctrnn" else 1.0
         self.side = np.ones(spec.n, dtype=int)
+        self._terms: dict[str, tuple] = {}
+
+    def _input_term(self, which: str, time) -> np.ndarray:
+        """``matrix @ x(t) + constant`` on the current interval (``which``: 'in' for w_in and
+        the bias inside f, 'out' for the rate form's U and drive).  The piecewise-linear
+        inputs are folded into two vectors once per interval: the solver asks ~10^4 times."""
+        cached = self._terms.get(which)
+        if cached is None or cached[0] != self.segment:
+            mat, const = (self.w_in, self.bias) if which == "in" else (self.w_in_out, self.drive)
+            inp, i = self.inputs, self.segment
+            lin = inp.linear
+            level = mat[:, lin] @ inp.level[i] + const if lin else np.zeros(mat.shape[0]) + const
+            slope = mat[:, lin] @ inp.slope[i] if lin else np.zeros(mat.shape[0])
+            cached = self._terms[which] = (i, level, slope, float(inp.edges[i]),
+                                           [(mat[:, l], wave) for l, wave in inp.sines])
+        _, level, slope, t0, sines = cached
+        out = level + slope * (time - t0)
+        for column, wave in sines:
+            out = out + column * wave.value(time)
+        return out
 
     def argument(self, time, h):
         if self.rate:
             return h
-        return self.w @ h + self.w_in @ self.inputs.values(self.segment, time) + self.bias
+        return self.w @ h + self._input_term("in", time)
 
     def _f(self, z):
         if self.act.pieces is None:
@@ -204,8 +224,7 @@ class _Model:
     def rhs(self, time, h):
         fz, _ = self._f(self.argument(time, h))
         if self.rate:
-            x = self.inputs.values(self.segment, time)
-            return -self.lam * h + self.w_out @ fz + self.w_in_out @ x + self.drive
+            return -self.lam * h + self.w_out @ fz + self._input_term("out", time)
         return -self.lam * h + self.gain * fz
 
     def jac(self, time, h):
