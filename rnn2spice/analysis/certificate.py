@@ -119,7 +119,7 @@ class Certificate:
         if self.op_error is not None:
             parts.append(f"linearised at the operating point {self.op_error:.1e}")
         source = f"values as {self.values_from} holds them" if self.values_from.startswith("ngspice") else "values as written"
-        text = (f"certificate (netlist -> state equations, {source}{', nonlinear sources at slope 1 (tanh: linearised at 0)' if self.linearised else ''}): "
+        text = (f"certificate (netlist -> state equations, {source}{', activation sources at unit slope (every weight)' if self.linearised else ''}): "
                 f"{', '.join(parts)} (tolerance {self.tolerance:.0e}) in {self.seconds * 1e3:.1f} ms: {verdict}")
         if self.misread:
             worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
