@@ -74,7 +74,7 @@ class ReferenceSolverError(Rnn2SpiceError, ArithmeticError):
 
 
 class CertificateFailed(Rnn2SpiceError, ValueError):
-    """The netlist does not realise the network; nothing was simulated.
+    """The netlist does not realise the network; no simulation of it is used.
 
     ``certificate`` is the failed :class:`~rnn2spice.analysis.certificate.Certificate`
     (``worst`` says where), ``report`` the JSON report of the stopped run.

@@ -29,6 +29,12 @@ computes it (:attr:`~rnn2spice.analysis.mna.StateEquations.arguments`) against t
 ``A = (W diag f'(h) - I) / tau`` (rate) or ``diag(f'(z)) w - lam`` (``op_error``).  Every
 source must compute the spec's activation.  The constant sources (the bias) do not enter a
 linearisation, so for nonlinear networks the drive is not compared.
+
+A spec with a time scale k or state scale s (THEORY.md 5) is compared as the SCALED network
+the circuit realises: ``A_c = k A``, ``B_c = k w_in``, drive ``k s c``, initial state
+``s h0``, sources ``s x(k t)``, the analysis in circuit time; a nonlinear network's sources
+are evaluated at ``(s h, s x)`` (they must see the model's argument there) and its
+linearisation is ``k`` times the model's.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit.reader import parse_netlist
 from rnn2spice.errors import CertificateFailed
 from rnn2spice.network.activations import ACTIVATIONS
+from rnn2spice.network.scaling import circuit_inputs
 
 #: Default pass threshold on the relative discrepancies.
 TOLERANCE = 1e-12
@@ -83,6 +90,7 @@ class Certificate:
     ngspice_seconds: float = 0.0   # of that, the ngspice query
     misread: tuple = ()            # (element, parameter, text value, ngspice value)
     problems: tuple = ()           # analysis, initial conditions, sources, missing elements
+    scales: tuple = (1.0, 1.0)     # (time_scale k, state_scale s): compared with the scaled network
 
     def as_dict(self) -> dict:
         return {
@@ -106,6 +114,8 @@ class Certificate:
             "misread_by_ngspice": [{"element": e, "parameter": p, "text": _json_float(a), "ngspice": _json_float(b)}
                                    for e, p, a, b in self.misread[:20]],
             "misread_count": len(self.misread),
+            "time_scale": self.scales[0],
+            "state_scale": self.scales[1],
         }
 
     def describe(self) -> str:
@@ -119,7 +129,9 @@ class Certificate:
         if self.op_error is not None:
             parts.append(f"linearised at the operating point {self.op_error:.1e}")
         source = f"values as {self.values_from} holds them" if self.values_from.startswith("ngspice") else "values as written"
-        text = (f"certificate (netlist -> state equations, {source}{', activation sources at unit slope (every weight)' if self.linearised else ''}): "
+        scaled = ("" if self.scales == (1.0, 1.0) else
+                  f", against the scaled network (time scale {self.scales[0]!r}, state scale {self.scales[1]!r})")
+        text = (f"certificate (netlist -> state equations, {source}{', activation sources at unit slope (every weight)' if self.linearised else ''}{scaled}): "
                 f"{', '.join(parts)} (tolerance {self.tolerance:.0e}) in {self.seconds * 1e3:.1f} ms: {verdict}")
         if self.misread:
             worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
@@ -209,8 +221,11 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     # busy process (a 100 x 100 solve measured 100 ms instead of 0.4 ms on a loaded box).
     with threadpool_limits(limits=1, user_api="blas"):
         eq = state_equations(held.net)
+    k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
     _, w_in, drive = spec.paper_form()
-    a_spec, b_spec = spec.state_matrix(), np.asarray(w_in)
+    a_spec, b_spec = spec.state_matrix() * k, np.asarray(w_in) * k
+    drive = np.asarray(drive) * (k * s)
+    scaled = circuit_inputs(spec)  # the sources, h0 and times as the circuit carries them
     a_err, a_info = _compare("A", eq.a, a_spec)
     b_err, b_info = _compare("B", eq.b, b_spec)
     checks = [(a_err, a_info), (b_err, b_info), _stray("A", eq.a, a_spec, True), _stray("B", eq.b, b_spec, False)]
@@ -231,10 +246,10 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     problems = [f"ngspice did not load or report {name} {param} (line {net.line_of.get(name, '?')})"
                 for name, param in held.missing]
     if isinstance(net.analysis, ir.Transient):
-        h0_err, info = _compare("h0", eq.y0, np.asarray(spec.h0))
+        h0_err, info = _compare("h0", eq.y0, np.asarray(scaled.h0))
         checks.append((h0_err, info))
-        problems += waveform_problems(held, spec)
-    problems += analysis_problems(net, spec, analysis)
+        problems += waveform_problems(held, scaled)
+    problems += analysis_problems(net, scaled, analysis)
     checks += [(math.inf, {"matrix": "netlist", "problem": p}) for p in problems]
     worst_err, worst = max(checks, key=lambda t: t[0])
     if worst.get("row") is not None and worst["row"] < len(eq.probes):
@@ -251,7 +266,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                        m=eq.b.shape[1], form=eq.form, linearised=eq.linearised, counts=net.counts(),
                        seconds=_time.perf_counter() - start, equations=eq,
                        values_from=f"ngspice {held.version}" if ngspice else "text", ngspice_seconds=held.seconds,
-                       misread=held.misread, problems=tuple(stray + problems))
+                       misread=held.misread, problems=tuple(stray + problems), scales=(k, s))
 
 
 def _at_operating_point(held: Held, eq: StateEquations, spec, point) -> tuple[float, list]:
@@ -269,17 +284,19 @@ def _at_operating_point(held: Held, eq: StateEquations, spec, point) -> tuple[fl
     h, x = (np.asarray(v, dtype=float) for v in point)
     if eq.b.shape[1] != x.size or eq.a.shape[0] != h.size:
         return math.inf, [(math.inf, {"matrix": "A", "problem": "the circuit's size is not the spec's"})]
-    args = eq.argument_values(h, x)
+    k, s = spec.time_scale, spec.state_scale
+    h_c, x_c = h * s, x * s  # the circuit's state and sources at the model's point (THEORY.md 5)
+    args = eq.argument_values(h_c, x_c)
     slopes = {name: float(ACTIVATIONS[function].slope(args[name])) for name, function, *_ in eq.arguments}
     at = state_equations(held.net, slopes)
-    moved = [name for name, value in at.argument_values(h, x).items()
+    moved = [name for name, value in at.argument_values(h_c, x_c).items()
              if not math.isclose(value, args[name], rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(value)))]
     if moved:  # an argument that depends on a source's output: outside what is modelled
         checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of behavioural source {moved[0]} "
                                                                    "depends on a behavioural source's output"}))
     a_spec, b_spec = linearisation(spec, h, x)
-    a_err, a_info = _compare("A at the operating point", at.a, a_spec)
-    b_err, b_info = _compare("B at the operating point", at.b, np.asarray(b_spec))
+    a_err, a_info = _compare("A at the operating point", at.a, np.asarray(a_spec) * k)
+    b_err, b_info = _compare("B at the operating point", at.b, np.asarray(b_spec) * k)
     checks += [(a_err, a_info), (b_err, b_info)]
     return max(a_err, b_err), checks
 
@@ -306,6 +323,6 @@ def certify_or_stop(compiled, *, tolerance: float = TOLERANCE) -> Certificate:
     cert = certify(compiled, tolerance=tolerance)
     if not cert.passed:
         raise CertificateFailed("equivalence certificate failed, the netlist does not realise the spec; "
-                                "nothing was simulated\n  " + describe_worst(cert.worst),
+                                "no simulation of it is used\n  " + describe_worst(cert.worst),
                                 certificate=cert, report=failure_report(compiled, cert))
     return cert

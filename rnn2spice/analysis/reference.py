@@ -233,15 +233,21 @@ class _Model:
             return -np.diag(self.lam) + self.w_out * d[None, :]
         return -np.diag(self.lam) + (self.gain * d)[:, None] * self.w
 
-    def events(self) -> list:
-        """One terminal event per neuron: its argument leaves its side through 0."""
+    def events(self, band: float = 0.0) -> list:
+        """One terminal event per neuron: its argument leaves its side, ``band`` beyond 0.
+
+        The band (~1e-12 of the arguments' size) keeps round-off from flipping a neuron that
+        lingers at its kink back and forth without end; inside it the other piece of f is
+        used, an error of at most band x |w| (f is continuous at the kink)."""
         out = []
         for k in range(self.side.size):
-            def crossing(time, h, k=k):
+            offset = band if self.side[k] == 1 else -band
+
+            def crossing(time, h, k=k, offset=offset):
                 if self.rate:
-                    return h[k]
+                    return h[k] + offset
                 return self.w[k] @ h + self.w_in[k] @ self.inputs.values(self.segment, time) + (
-                    self.bias[k] if np.ndim(self.bias) else self.bias)
+                    self.bias[k] if np.ndim(self.bias) else self.bias) + offset
             crossing.terminal = True
             crossing.direction = -1.0 if self.side[k] == 1 else 1.0
             out.append(crossing)
@@ -288,7 +294,7 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
                     model.choose_sides(start, h, float(t1) - float(t0))
                 else:
                     model.side, forced = forced, None
-                events = model.events()
+                events = model.events(1e-12 * max(1.0, float(np.max(np.abs(model.argument(start, h))))))
             sol = solve_ivp(model.rhs, (start, float(t1)), h, method="DOP853", rtol=rtol, atol=atol * scale,
                             dense_output=True, events=events)
             if not sol.success:  # stiff: fall back to an implicit method with the exact Jacobian

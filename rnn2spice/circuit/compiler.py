@@ -30,6 +30,7 @@ from rnn2spice.circuit import ir, opamp, parallel, series
 from rnn2spice.circuit.parts import HEADERS, REALISATIONS, UNSUPPORTED, BuildContext, Realisation, Realiser
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import SpecError, UsageError
+from rnn2spice.network.scaling import circuit_time, describe as describe_scales, is_scaled
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.waveform import max_rate
 
@@ -122,6 +123,12 @@ class CompiledNetwork:
     rtol: float | None = None            # model-level relative error asked for (None: the mode's)
     step_scale: float = 1.0              # max step relative to the a-priori one (check's refinement)
 
+    @functools.cached_property
+    def circuit_spec(self) -> RnnSpec:
+        """The network in circuit time (THEORY.md 5: tau / k, times / k; ``spec`` when k = 1):
+        the circuit's analysis and waveforms are in its time, ``spec``'s are the model's."""
+        return circuit_time(self.spec)
+
     @property
     def target(self) -> float:
         """The model-level relative error the maximum step aims at (and ``check`` passes at)."""
@@ -141,13 +148,15 @@ class CompiledNetwork:
         """The first line of every command's summary."""
         s = self.spec
         return (f"spec {s.name}: n = {s.n}, m = {s.m}, {s.convention}/{s.activation}, "
-                f"form {self.form}, coupling {self.coupling}")
+                f"form {self.form}, coupling {self.coupling}"
+                + ("" if not is_scaled(s) else f"; time scale {s.time_scale!r}, state scale {s.state_scale!r}"))
 
     def describe(self) -> dict:
         """The network and realisation, as the JSON reports of every command start."""
         return {"spec": self.spec.name, "n": self.spec.n, "m": self.spec.m, "form": self.form,
                 "coupling": self.coupling, "convention": self.spec.convention,
-                "activation": self.spec.activation}
+                "activation": self.spec.activation, "time_scale": self.spec.time_scale,
+                "state_scale": self.spec.state_scale}
 
 
 def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None = None,
@@ -183,7 +192,8 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
     target = TARGETS[accuracy] if rtol is None else float(rtol)
     realiser = _realiser(form, coupling, spec.activation)  # AC of a nonlinear network: at its operating point
 
-    ctx = BuildContext(spec, ac is not None)
+    model, spec = spec, circuit_time(spec)  # THEORY.md 5: the circuit's time (tau / k, ...)
+    ctx = BuildContext(spec, ac is not None, time_scale=model.time_scale, state_scale=model.state_scale)
     realisation = realiser(ctx)
 
     if ac is not None:
@@ -197,11 +207,11 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
         options = options_for(max(target * step_scale ** 2, 1e-12))
     probes = ctx.probes
     label = "ac" if ac is not None else (accuracy if rtol is None else f"rtol {target:g}")
-    comments = _header(spec, form, coupling, label)
+    comments = _header(spec, form, coupling, label) + ((describe_scales(model),) if is_scaled(model) else ())
     circuit = ir.Circuit(title=f"rnn2spice: {spec.name}", comments=comments,
                          elements=tuple(ctx.elements), analysis=analysis, options=options,
                          saves=tuple(probes))
-    return CompiledNetwork(spec, circuit, form, coupling, accuracy, tuple(probes), realisation,
+    return CompiledNetwork(model, circuit, form, coupling, accuracy, tuple(probes), realisation,
                            None if rtol is None else target, step_scale)
 
 

@@ -19,7 +19,8 @@ Identification (THEORY.md 2 with the integrator): tau_k = R_k C_k (s), R_kj = 1/
 capacitor's initial voltage (``uic``).  Nonlinear networks:
 
 * paper and ctrnn (h' = -lam h + g f(W h + U x + b)): an inverting **summer** per neuron,
-  ``ES_<k>`` with feedback ``RS_<k>`` (R0 = :data:`SUMMER_RESISTANCE`) and inputs
+  ``ES_<k>`` with feedback ``RS_<k>`` (R0: spec ``circuit.resistance``, default
+  :data:`SUMMER_RESISTANCE`) and inputs
   R0 / |W_kj|, gives V(z<k>) = W h + U x + b; the behavioural source ``B_<k>`` gives
   V(f<k>) = -f(V(z<k>)) and the integrator takes it through ``RF_<k>`` = 1/(C g_k)
   (g_k = 1/tau_k in ctrnn, 1 in paper);
@@ -51,11 +52,12 @@ from rnn2spice.circuit.parts import BEHAVIOURAL, BuildContext, Realisation, form
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.opamp import OpAmpModel
-from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.spec import DEFAULT_RESISTANCE, RnnSpec
 from rnn2spice.network.waveform import Sine
 
-#: Summer and inverter resistance R0 (ohm): feedback of a summer, both resistors of an inverter.
-SUMMER_RESISTANCE = 100e3
+#: Default summer and inverter resistance R0 (ohm): feedback of a summer, both resistors of an
+#: inverter (the spec's ``circuit.resistance``).
+SUMMER_RESISTANCE = DEFAULT_RESISTANCE
 #: The macro-model's pole resistor RA (ohm): GA = A0 / RA (S), CA = A0 / (2 pi GBW RA) (F).
 MACRO_RESISTANCE = 1e6
 #: activation -> behavioural voltage source ``(name, p, n, gain, arg)``.
@@ -87,6 +89,7 @@ class _Build:
         self.model: OpAmpModel = ctx.spec.opamp
         # The gain the values are compensated for: A (ideal) or none (macro-model: ideal values).
         self.gain = self.model.gain if self.model.model == "ideal" else math.inf
+        self.r0 = float(ctx.spec.resistance)  # R0 of summers and inverters (circuit.resistance)
         self.opamps = self.inverters = self.resistors = self.capacitors = 0
         self.later: list = []      # inverters and references: after the stages
         self.inverted: dict[str, str] = {}
@@ -101,9 +104,11 @@ class _Build:
         else:
             self.ctx.add(*elements)
 
-    def opamp(self, tag: str, out: str, minus: str, initial: float, later: bool = False) -> None:
+    def opamp(self, tag: str, out: str, minus: str, initial: float, later: bool = False,
+              state: bool = True) -> None:
         """v(out) = -A v(minus): ``E<tag>`` (ideal) or the single-pole macro-model;
-        ``initial``: the output's voltage at t = 0 (V, the macro-model's internal capacitor)."""
+        ``initial``: the output's voltage at t = 0 (the macro-model's internal capacitor; in
+        units of h, or with ``state=False`` a node voltage in model units: BuildContext.initial)."""
         self.opamps += 1
         model = self.model
         if model.model == "ideal":
@@ -114,12 +119,12 @@ class _Build:
         self.add(ir.Vccs(f"GA{tag}", "0", node, "0", minus, float(model.gain / r)),
                  ir.Resistor(f"RA{tag}", node, "0", r),
                  ir.Capacitor(f"CA{tag}", node, "0", float(model.gain / (2.0 * math.pi * model.gbw * r)),
-                              self.ctx.initial(initial)),
+                              self.ctx.initial(initial, state)),
                  ir.Vcvs(f"E{tag}", out, "0", node, "0", 1.0), later=later)
 
     # ------------------------------------------------------------------ signals
 
-    def signal(self, node: str, tag: str, weight: float, initial: float) -> str:
+    def signal(self, node: str, tag: str, weight: float, initial: float, state: bool = True) -> str:
         """The node feeding a term -|weight| s with s = -sign(weight) V(node): ``node`` itself
         for a negative weight, its unity inverter ``E<tag>``'s output (made once) for a positive one."""
         if weight < 0:
@@ -127,11 +132,11 @@ class _Build:
         if node not in self.inverted:
             out, minus = f"{node}q", f"{node}m"
             a = self.gain
-            g0 = 1.0 / SUMMER_RESISTANCE
+            g0 = 1.0 / self.r0
             g_fb = g0 * (a - 1.0) / (a + 1.0) if math.isfinite(a) else g0  # exact gain -1 for A
-            self.add(ir.Resistor(f"RIN_{tag}", node, minus, SUMMER_RESISTANCE),
+            self.add(ir.Resistor(f"RIN_{tag}", node, minus, self.r0),
                      ir.Resistor(f"RFB_{tag}", out, minus, 1.0 / g_fb), later=True)
-            self.opamp(tag, out, minus, -initial, later=True)
+            self.opamp(tag, out, minus, -initial, later=True, state=state)
             self.inverters += 1
             self.inverted[node] = out
         return self.inverted[node]
@@ -169,7 +174,7 @@ class _Build:
         """Neuron k's pre-activation: v(z<k>) = -sum_i g_i s_i (terms (name, node, g_i > 0)):
         inputs g_i G0, feedback ``RS_<k>`` (G0 - sum g_i G0 / A) / beta, exact for A."""
         a = self.gain
-        g0 = 1.0 / SUMMER_RESISTANCE
+        g0 = 1.0 / self.r0
         total = math.fsum(g for _, _, g in terms)
         g_fb = (g0 - g0 * total / a) / (1.0 + 1.0 / a)
         if not g_fb > 0:
@@ -177,8 +182,8 @@ class _Build:
                              "(circuit.opamp.gain)")
         out, minus = f"z{k}", f"s{k}"
         self.add(ir.Resistor(f"RS_{k}", out, minus, 1.0 / g_fb))
-        self.opamp(f"S_{k}", out, minus, initial)
-        self.add(*[ir.Resistor(name, node, minus, SUMMER_RESISTANCE / g) for name, node, g in terms])
+        self.opamp(f"S_{k}", out, minus, initial, state=False)  # V(z) is in model units
+        self.add(*[ir.Resistor(name, node, minus, self.r0 / g) for name, node, g in terms])
         return out
 
     def finish(self) -> Realisation:
@@ -201,14 +206,15 @@ def resistor(ctx: BuildContext) -> Realisation:
     spec = ctx.spec
     b = _Build(ctx)
     n, m = spec.n, spec.m
+    s = ctx.state_scale  # THEORY.md 5: h0, inputs (BuildContext) and drives x s
     h0 = np.asarray(spec.h0, dtype=float)
     x0 = np.array([_value_at_zero(wave, spec.t_stop) for wave in spec.inputs])
 
-    def input_terms(k: int, w_in: np.ndarray, drive: float) -> list:
+    def input_terms(k: int, w_in: np.ndarray, drive: float, scale: float = s) -> list:
         terms = [(f"RX_{k}_{l}", b.signal(f"x{l}", f"XI_{l}", w_in[l], x0[l]), abs(float(w_in[l])))
                  for l in np.nonzero(w_in)[0]]
         if drive:
-            terms.append((f"RD_{k}", b.reference(drive), abs(float(drive))))
+            terms.append((f"RD_{k}", b.reference(drive), abs(float(drive) * scale)))
         return terms
 
     if spec.activation == "linear" or spec.convention == "rate":
@@ -221,20 +227,27 @@ def resistor(ctx: BuildContext) -> Realisation:
             terms = []
             for j in np.nonzero(w[k])[0]:
                 node, start = (f"r{j}", float(act(h0[j]))) if rate else (f"o{j}", float(h0[j]))
-                terms.append((f"RW_{k}_{j}", b.signal(node, f"{'R' if rate else ''}I_{j}", w[k, j], start),
-                              abs(float(w[k, j]))))
+                # rate: the rate node is f(h) in model units, the term s W f(h) (THEORY.md 5)
+                terms.append((f"RW_{k}_{j}", b.signal(node, f"{'R' if rate else ''}I_{j}", w[k, j], start,
+                                                      state=not rate),
+                              abs(float(w[k, j] * s)) if rate else abs(float(w[k, j]))))
             b.integrator(k, terms + input_terms(k, w_in[k], drive[k]), float(spec.tau[k]), float(h0[k]))
         if rate:
             for k in range(n):
-                ctx.add(f(f"B_{k}", f"r{k}", "0", 1.0, f"o{k}"))
+                if s != 1.0:  # f takes h = v / s, from node q<k> = v(o<k>) / s (``EQ_<k>``)
+                    ctx.add(ir.Vcvs(f"EQ_{k}", f"q{k}", "0", f"o{k}", "0", 1.0 / s))
+                ctx.add(f(f"B_{k}", f"r{k}", "0", 1.0, f"o{k}" if s == 1.0 else f"q{k}"))
     else:  # paper, ctrnn: h' = -lam h + g f(W h + U x + b)
         f = SOURCES[spec.activation]
-        gains = 1.0 / spec.tau if spec.convention == "ctrnn" else np.ones(n)
-        pre = spec.w @ h0 + spec.w_in @ x0 + spec.bias
+        gains = (1.0 / spec.tau if spec.convention == "ctrnn" else np.ones(n)) * ctx.out_scale
+        # the summers take v = s h and u = s x with weights / s (paper: / (s k)), so V(z) is
+        # the model's pre-activation (THEORY.md 5); the bias (1 V references) is not scaled
+        w_z, w_in_z = spec.w * ctx.arg_scale, spec.w_in * ctx.arg_scale
+        pre = w_z @ (h0 * s) + w_in_z @ (x0 * s) + spec.bias
         for k in range(n):
-            terms = [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", spec.w[k, j], float(h0[j])), abs(float(spec.w[k, j])))
+            terms = [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", w_z[k, j], float(h0[j])), abs(float(w_z[k, j])))
                      for j in np.nonzero(spec.w[k])[0]]
-            b.summer(k, terms + input_terms(k, spec.w_in[k], float(spec.bias[k])), float(pre[k]))
+            b.summer(k, terms + input_terms(k, w_in_z[k], float(spec.bias[k]), 1.0), float(pre[k]))
             ctx.add(f(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}"))
             b.integrator(k, [(f"RF_{k}", f"f{k}", float(gains[k]))], float(spec.tau[k]), float(h0[k]))
     inputs(ctx)

@@ -98,8 +98,12 @@ def rate_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
     ``G_<k>_<j>`` injects alpha_kj V(r<j>) (A) from ground into node h<k>: linear coupling
     from the rates, so C dv/dt = -v/R + alpha f(v) + ..., i.e. tau dh/dt = -h + W f(h) + ..."""
     source = RATE_SOURCES[ctx.spec.activation]
+    s = ctx.state_scale
     for k in range(ctx.spec.n):
-        ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"h{k}"))
+        if s != 1.0:  # THEORY.md 5: f takes h = v / s, from node q<k> = V(h<k>) / s (``EQ_<k>``)
+            ctx.add(ir.Vcvs(f"EQ_{k}", f"q{k}", "0", f"h{k}", "0", 1.0 / s))
+        ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"h{k}" if s == 1.0 else f"q{k}"))
+    alpha = alpha * s  # s W f(h)
     ctx.add(vccs_block("G", "h", "r", alpha))
     return {"controlled_sources": int(np.count_nonzero(alpha)), "behavioural_sources": ctx.spec.n,
             "reciprocal": bool(np.array_equal(alpha, alpha.T)), "passive": False}
@@ -184,7 +188,7 @@ def _linear(ctx: BuildContext, network: Callable[[BuildContext, np.ndarray], dic
     alpha, beta = c * w, c * w_in
     real = network(ctx, alpha)
     for k in np.nonzero(drive)[0]:
-        ctx.add(ir.CurrentSource(f"I_{k}", "0", f"h{k}", float(c * drive[k])))
+        ctx.add(ir.CurrentSource(f"I_{k}", "0", f"h{k}", float(c * drive[k] * ctx.state_scale)))
     inputs(ctx)
     ctx.add(vccs_block("GX", "h", "x", beta))
     real["controlled_sources"] = real.get("controlled_sources", 0) + int(np.count_nonzero(beta))
@@ -197,7 +201,7 @@ def _nonlinear(ctx: BuildContext) -> Realisation:
     The gain (A) is numerically C / tau_k in the ctrnn convention, C in the paper one."""
     spec = ctx.spec
     c = cells(ctx)
-    gains = c / spec.tau if spec.convention == "ctrnn" else np.full(spec.n, c)
+    gains = (c / spec.tau if spec.convention == "ctrnn" else np.full(spec.n, c)) * ctx.out_scale
     summing_nodes(ctx)
     source = SOURCES[spec.activation]
     for k in range(spec.n):

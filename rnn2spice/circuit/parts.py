@@ -30,6 +30,7 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.network.activations import ACTIVATIONS
+from rnn2spice.network.scaling import scale_wave
 from rnn2spice.network.spec import RnnSpec
 
 
@@ -77,6 +78,24 @@ class BuildContext:
     ac: bool  # an AC sweep: zero initial conditions, unit AC magnitude on every input
     elements: list[ir.Element] = field(default_factory=list)
     probes: list[ir.Probe] = field(default_factory=list)
+    #: THEORY.md 5: ``spec`` is the network in circuit time already (tau / k, paper w x k);
+    #: the time scale k is kept for the paper convention's nonlinear gain, the state scale s
+    #: (V or A per unit of h) is applied by the forms: h0 s, inputs s, drives s, and a
+    #: nonlinear network takes its argument in model units (weights x :attr:`arg_scale`)
+    #: and gives s f (x :attr:`out_scale`).
+    time_scale: float = 1.0
+    state_scale: float = 1.0
+
+    @property
+    def out_scale(self) -> float:
+        """Factor on a nonlinear network's activation output: s (x k in the paper
+        convention, whose w h + w_in x sits inside sigma in model time)."""
+        return self.state_scale * (self.time_scale if self.spec.convention == "paper" else 1.0)
+
+    @property
+    def arg_scale(self) -> float:
+        """Factor on the weights of a summing node (not the bias): 1 / :attr:`out_scale`."""
+        return 1.0 / self.out_scale
 
     def add(self, *elements: ir.Element) -> None:
         self.elements.extend(elements)
@@ -85,9 +104,11 @@ class BuildContext:
         """Record the next neuron's state: ``("voltage", node)`` or ``("current", 0 V source)``."""
         self.probes.append(ir.Probe(kind, target))
 
-    def initial(self, value: float) -> float:
-        """An initial condition: ``value`` in a transient, 0 in an AC sweep."""
-        return 0.0 if self.ac else float(value)
+    def initial(self, value: float, state: bool = True) -> float:
+        """An initial condition: ``value`` in a transient (a state or input value in units
+        of h, x the state scale; ``state=False``: a node value in model units, as it is),
+        0 in an AC sweep."""
+        return 0.0 if self.ac else float(value) * (self.state_scale if state else 1.0)
 
 
 # ---------------------------------------------------------------------------- registry
@@ -158,12 +179,12 @@ BEHAVIOURAL: dict[str, tuple[Callable[..., ir.Element], Callable[..., ir.Element
 
 
 def inputs(ctx: BuildContext) -> None:
-    """One independent source per input: ``Vx_<l>`` at node ``x<l>`` (V; unit AC in a sweep)."""
+    """One independent source per input: ``Vx_<l>`` at node ``x<l>`` (V, s x_l; unit AC in a sweep)."""
     for l, wave in enumerate(ctx.spec.inputs):
         if ctx.ac:
             ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", None, 0.0, 1.0))
         else:
-            ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", wave))
+            ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", scale_wave(wave, 1.0, ctx.state_scale)))
 
 
 def summing_nodes(ctx: BuildContext) -> None:
@@ -175,16 +196,17 @@ def summing_nodes(ctx: BuildContext) -> None:
     are read through ``ctx.probes``, so every cell or loop must be built first.
     """
     spec = ctx.spec
+    w, w_in = spec.w * ctx.arg_scale, spec.w_in * ctx.arg_scale  # model units (THEORY.md 5)
     for k in range(spec.n):
         ctx.add(ir.Resistor(f"RZ_{k}", f"z{k}", "0", 1.0))
     for k, j in zip(*np.nonzero(spec.w)):
         probe = ctx.probes[j]
         if probe.kind == "voltage":
-            ctx.add(ir.Vccs(f"GZ_{k}_{j}", "0", f"z{k}", probe.target, "0", float(spec.w[k, j])))
+            ctx.add(ir.Vccs(f"GZ_{k}_{j}", "0", f"z{k}", probe.target, "0", float(w[k, j])))
         else:
-            ctx.add(ir.Cccs(f"FZ_{k}_{j}", "0", f"z{k}", probe.target, float(spec.w[k, j])))
+            ctx.add(ir.Cccs(f"FZ_{k}_{j}", "0", f"z{k}", probe.target, float(w[k, j])))
     for k, l in zip(*np.nonzero(spec.w_in)):
-        ctx.add(ir.Vccs(f"GZX_{k}_{l}", "0", f"z{k}", f"x{l}", "0", float(spec.w_in[k, l])))
+        ctx.add(ir.Vccs(f"GZX_{k}_{l}", "0", f"z{k}", f"x{l}", "0", float(w_in[k, l])))
     for k in np.nonzero(spec.bias)[0]:
         ctx.add(ir.CurrentSource(f"IZ_{k}", "0", f"z{k}", float(spec.bias[k])))
 

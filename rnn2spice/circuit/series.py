@@ -86,8 +86,9 @@ def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
     rho_kj i_j, or with ``rate`` ``E_<k>_<j>``, rho_kj V(r<j>) = rho_kj f(i_j) (THEORY.md 7)."""
     spec = ctx.spec
     ind = spec.inductance
+    s = ctx.state_scale
     w, w_in, drive = spec.paper_form()
-    rho, gamma = ind * w, ind * w_in
+    rho, gamma = ind * w * (s if rate else 1.0), ind * w_in  # rate: s W f(h) (THEORY.md 5)
     for k in range(spec.n):
         emfs: list[Emf] = []
         for j in np.nonzero(rho[k])[0]:
@@ -98,12 +99,12 @@ def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
         for l in np.nonzero(gamma[k])[0]:
             emfs.append(lambda p, n, k=k, l=l: ir.Vcvs(f"EX_{k}_{l}", p, n, f"x{l}", "0", float(gamma[k, l])))
         if drive[k] != 0.0:
-            emfs.append(lambda p, n, k=k: ir.VoltageSource(f"VB_{k}", p, n, None, float(ind * drive[k])))
+            emfs.append(lambda p, n, k=k: ir.VoltageSource(f"VB_{k}", p, n, None, float(ind * drive[k] * s)))
         loop(ctx, k, emfs)
     if rate:
         source = SOURCES[spec.activation]
         for k in range(spec.n):
-            ctx.add(ir.Ccvs(f"HQ_{k}", f"q{k}", "0", f"Vs_{k}", 1.0))
+            ctx.add(ir.Ccvs(f"HQ_{k}", f"q{k}", "0", f"Vs_{k}", 1.0 / s))  # V(q) = i / s = h
             ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"q{k}"))
     inputs(ctx)
     s = (rho + rho.T) / 2.0
@@ -121,7 +122,7 @@ def _nonlinear(ctx: BuildContext) -> Realisation:
     spec = ctx.spec
     ind = spec.inductance
     r = ind / spec.tau
-    gains = r if spec.convention == "ctrnn" else np.full(spec.n, ind)
+    gains = (r if spec.convention == "ctrnn" else np.full(spec.n, ind)) * ctx.out_scale
     source = SOURCES[spec.activation]
     for k in range(spec.n):
         loop(ctx, k, [lambda p, n, k=k: source(f"B_{k}", p, n, float(gains[k]), f"z{k}")])

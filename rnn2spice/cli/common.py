@@ -10,7 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
-from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, UsageError
+from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
 from rnn2spice.network.load import load_spec_with_files
 from rnn2spice.report.files import check_distinct, check_writable, json_text, write_atomic
 
@@ -47,6 +47,12 @@ def circuit_options(p, accuracy: bool = True) -> None:
     p.add_argument("--coupling", default=None, choices=("vccs", "gyrator", "resistor"),
                    help="vccs: controlled sources; gyrator: resistors + gyrators (parallel, linear); resistor: "
                         "input resistors (opamp form); default: vccs, resistor for --form opamp")
+    p.add_argument("--time-scale", type=float, default=None, metavar="K",
+                   help="the circuit runs K times faster than the model (tau / K; results in model time); "
+                        "overrides the spec's circuit.time_scale (default 1)")
+    p.add_argument("--state-scale", type=float, default=None, metavar="S",
+                   help="S volts (amperes in the series form) per unit of state (results in model units); "
+                        "overrides the spec's circuit.state_scale (default 1)")
     if accuracy:
         p.add_argument("--accuracy", default="default", choices=("default", "high"),
                        help="default aims at relative error 1e-3, high at 1e-6 (smaller step, tight tolerances)")
@@ -68,12 +74,23 @@ def load_spec_arg(args):
     """The spec of ``args``; refuses an output that :func:`check_outputs` checked for ``args``
     when it is one of the files the spec refers to (a matrix, a CSV waveform)."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
+    spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
     outputs = getattr(args, "checked_outputs", None)
     if outputs:
         check_distinct(outputs, {f"the spec's {field}": path for field, path in files[1:]})
         for flag, path in outputs.items():  # now also a file with several hard links
             check_writable(path, field=flag)
     return spec
+
+
+def _scaled(spec, time_scale, state_scale):
+    """The spec with --time-scale / --state-scale applied (THEORY.md 5); a bad value is a
+    UsageError naming the flag and the spec key."""
+    try:
+        return spec.with_scales(time_scale, state_scale)
+    except SpecError as exc:
+        flag = "--time-scale" if exc.field == "circuit.time_scale" else "--state-scale"
+        raise UsageError(f"{flag} ({exc})") from None
 
 
 def check_outputs(args=None, inputs: dict | None = None, **paths) -> dict:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ MIN_EDGE_ULPS = 64
 #: series loop (H).
 DEFAULT_CAPACITANCE = 1e-9
 DEFAULT_INDUCTANCE = 1e-3
+#: Default input-resistor base R0 (ohm) of the op-amp form (summers and inverters).
+DEFAULT_RESISTANCE = 100e3
 
 #: Largest |phase| of a sine input (degrees): beyond, the phase in radians has lost digits that
 #: ngspice and the reference would round differently.
@@ -91,7 +93,7 @@ WAVE_KEYS = {
     "pwl": ("kind", "points"),
     "file": ("kind", "path"),
 }
-CIRCUIT_KEYS = ("capacitance", "inductance", "opamp")
+CIRCUIT_KEYS = ("capacitance", "inductance", "opamp", "resistance", "time_scale", "state_scale")
 
 
 class HugeInteger:
@@ -139,6 +141,9 @@ class RnnSpec:
     description: str = ""
     provenance: dict = field(default_factory=dict)
     opamp: OpAmpModel = OpAmpModel()  # the op-amp of the opamp form (circuit.opamp)
+    resistance: float = DEFAULT_RESISTANCE  # ohm, the opamp form's R0 (circuit.resistance)
+    time_scale: float = 1.0   # k: circuit time = model time / k (THEORY.md 5, circuit.time_scale)
+    state_scale: float = 1.0  # s: volts (amperes in the series form) per unit of h (circuit.state_scale)
 
     def __post_init__(self):
         n = self.tau.shape[0]
@@ -180,6 +185,17 @@ class RnnSpec:
         f' set to ``slope`` (1: the structure the certificate compares, THEORY.md 7)."""
         w, _, _ = self.paper_form()
         return slope * w - np.diag(self.lam)
+
+    def with_scales(self, time_scale: float | None = None, state_scale: float | None = None) -> "RnnSpec":
+        """The same network with the circuit's time and/or state scale replaced (None: keep),
+        validated like the spec keys ``circuit.time_scale`` / ``circuit.state_scale``."""
+        k = self.time_scale if time_scale is None else _scale(time_scale, "circuit.time_scale")
+        s = self.state_scale if state_scale is None else _scale(state_scale, "circuit.state_scale")
+        if k == self.time_scale and s == self.state_scale:
+            return self
+        spec = replace(self, time_scale=k, state_scale=s)
+        _check_scales(spec)
+        return spec
 
     @property
     def max_slope(self) -> float:
@@ -293,9 +309,12 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     cap = _number(circuit.get("capacitance", DEFAULT_CAPACITANCE), "circuit.capacitance")
     ind = _number(circuit.get("inductance", DEFAULT_INDUCTANCE), "circuit.inductance")
     opamp = opamp_model(circuit.get("opamp"))  # the op-amp of the opamp form (network/opamp.py)
-    for key, val in (("circuit.capacitance", cap), ("circuit.inductance", ind)):
+    res = _number(circuit.get("resistance", DEFAULT_RESISTANCE), "circuit.resistance")
+    for key, val in (("circuit.capacitance", cap), ("circuit.inductance", ind), ("circuit.resistance", res)):
         if not val > 0:
             raise SpecError(key, val, "must be positive")
+    time_scale = _scale(circuit.get("time_scale", 1.0), "circuit.time_scale")
+    state_scale = _scale(circuit.get("state_scale", 1.0), "circuit.state_scale")
 
     w_out = b_out = None
     if data.get("w_out") is not None:
@@ -319,20 +338,54 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     spec = RnnSpec(name=name, tau=tau, w=w, w_in=w_in, inputs=inputs, t_stop=t_stop,
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
-                   description=description, provenance=provenance, opamp=opamp)
+                   description=description, provenance=provenance, opamp=opamp, resistance=res,
+                   time_scale=time_scale, state_scale=state_scale)
     _check_scales(spec)
     return spec
 
 
 # --------------------------------------------------------------------------- helpers
 
+def _scale(value: Any, where: str) -> float:
+    """A time or state scale: a finite positive number (THEORY.md 5)."""
+    x = _number(value, where)
+    if not x > 0:
+        raise SpecError(where, value, "must be a positive number (1: unscaled)")
+    return x
+
+
 def _check_scales(spec: RnnSpec) -> None:
     """Every circuit value the compiler derives from the spec (R = tau / C or L / tau,
-    alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double."""
+    alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double,
+    unscaled and then with the circuit's time and state scales k and s (THEORY.md 5: tau / k,
+    w k, times / k, h0 s, inputs s, drives k s), which are named when only they break it."""
+    _check_values(spec, 1.0, 1.0)
+    k, s = spec.time_scale, spec.state_scale
+    if k == 1.0 and s == 1.0:
+        return
+    for key, value, kk, ss in (("circuit.time_scale", k, k, 1.0), ("circuit.state_scale", s, 1.0, s),
+                               ("circuit.time_scale", k, k, s)):
+        try:
+            _check_values(spec, kk, ss)
+        except SpecError as exc:
+            raise SpecError(key, value, f"puts a circuit value outside the floating-point range ({exc})") from None
+
+
+def _check_values(spec: RnnSpec, k: float, s: float) -> None:
+    """The finite-range checks of :func:`_check_scales` at time scale k and state scale s."""
     with np.errstate(all="ignore"):
-        tau = spec.tau
+        if k != 1.0 or s != 1.0:
+            times = [spec.t_stop / k] + ([spec.t_step / k] if spec.t_step is not None else [])
+            if not all(math.isfinite(t) and t >= 1e-290 for t in times):
+                raise SpecError("t_stop", spec.t_stop, f"gives the circuit's t_stop / k = {spec.t_stop / k!r} s")
+            for name, arr in (("h0", spec.h0 * s), ("inputs", np.array([_wave_size(w) for w in spec.inputs]) * s)):
+                if not np.all(np.isfinite(arr)):
+                    raise SpecError(name, "scaled", "gives a non-finite circuit value (x s)")
+        tau = spec.tau / k if k != 1.0 else spec.tau
+        gains = (() if s == 1.0 else (("gain C s / tau", spec.capacitance * s / tau),
+                                      ("gain L s / tau", spec.inductance * s / tau)))
         for label, values in (("1 / tau", 1.0 / tau), ("R = tau / C", tau / spec.capacitance),
-                              ("R = L / tau", spec.inductance / tau)):
+                              ("R = L / tau", spec.inductance / tau), *gains):
             bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
             if bad.size:
                 k = int(bad[0])
@@ -340,8 +393,8 @@ def _check_scales(spec: RnnSpec) -> None:
                                 f"gives {label} = {float(values[k])!r}, outside the floating-point range of the "
                                 "circuit; rescale tau or circuit.capacitance / circuit.inductance")
         w, w_in, drive = spec.paper_form()
-        for name, arr in (("w", w), ("w_in", w_in), ("bias", drive)):
-            for label, scale in (("", 1.0), (" x C", spec.capacitance), (" x L", spec.inductance)):
+        for name, arr in (("w", w * k), ("w_in", w_in * k), ("bias", drive * (k * s))):
+            for label, scale in (("", 1.0), (" x C", spec.capacitance * s), (" x L", spec.inductance * s)):
                 scaled = arr * scale
                 bad = np.argwhere(~np.isfinite(scaled))
                 if bad.size:
@@ -350,6 +403,15 @@ def _check_scales(spec: RnnSpec) -> None:
                     raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
                                     f"gives {name}{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}{label} = "
                                     f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
+
+
+def _wave_size(wave: Waveform) -> float:
+    """Largest |value| of an input waveform (its knots, or offset + amplitude)."""
+    if isinstance(wave, Sine):
+        return abs(wave.offset) + abs(wave.amplitude)
+    if isinstance(wave, Pulse):
+        return max(abs(wave.low), abs(wave.high))
+    return abs(wave.value_after) if isinstance(wave, Step) else max(abs(v) for v in wave.values)
 
 
 def _check_keys(data: dict, allowed, prefix: str) -> None:

@@ -156,8 +156,8 @@ class AcResult:
             "tolerance": self.tolerance,
             "worst": self.worst(),
             **c.describe(),
-            "f_start_hz": float(sweep.f_start),
-            "f_stop_hz": float(sweep.f_stop),
+            "f_start_hz": float(sweep.f_start / c.spec.time_scale),  # model frequencies (THEORY.md 5)
+            "f_stop_hz": float(sweep.f_stop / c.spec.time_scale),
             "points_per_decade": int(sweep.points_per_decade),
             "points": int(self.frequency.size),
             "runs": int(c.spec.m),
@@ -176,7 +176,9 @@ class AcResult:
         w = self.worst()
         lines = [
             c.summary_head(),
-            f"AC sweep {sweep.f_start:g} .. {sweep.f_stop:g} Hz, {sweep.points_per_decade} points/decade: "
+            f"AC sweep {sweep.f_start / spec.time_scale:g} .. {sweep.f_stop / spec.time_scale:g} Hz"
+            + ("" if spec.time_scale == 1.0 else f" (model; the circuit's x {spec.time_scale!r})")
+            + f", {sweep.points_per_decade} points/decade: "
             f"{self.frequency.size} points x {spec.m} run(s), ngspice {self.ngspice_version} via {self.backend} "
             f"in {self.timings.get('simulate', 0.0):.3f} s",
         ]
@@ -272,7 +274,8 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
             k = int(np.flatnonzero(on_kink)[0])
             raise UsageError(f"spec {spec.name}: at the operating point neuron {k} sits on relu's kink "
                              f"(h*_{k} = {at[0][k]!r}): its small-signal model is one-sided; give it a bias")
-    compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(f_start, f_stop, points_per_decade))
+    k = spec.time_scale  # THEORY.md 5: the circuit sweeps f k; its frequencies are mapped back (/ k)
+    compiled = compile_rnn(spec, form=form, coupling=coupling, ac=(f_start * k, f_stop * k, points_per_decade))
     texts = ac_netlists(compiled)
     timings["compile"] = _time.perf_counter() - start
     certificate = None
@@ -293,6 +296,7 @@ def ac_check(spec: RnnSpec, *, f_start: float, f_stop: float,
         except KeyError as exc:
             raise SimulationError(f"ngspice returned no vector {exc.args[0]!r} in the AC run of input {l}",
                                   ngspice_message=result.log[-2000:]) from None
+        f = f / k if k != 1.0 else f  # model frequencies
         if freq is None:
             freq = f
         elif f.shape != freq.shape or np.any(f != freq):

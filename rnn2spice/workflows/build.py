@@ -41,6 +41,7 @@ from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.opamp import OpAmpModel
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.readout import readout
+from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
 from rnn2spice.workflows.snapping import FLOOR, run_probes, slow, value_of
@@ -134,6 +135,7 @@ def opamp_error(spec: RnnSpec, *, gbw: float, gain: float = 2e5, accuracy: str =
     single-pole op-amps of DC gain ``gain`` and gain-bandwidth ``gbw`` (Hz) cause in a
     linear network built in the opamp form."""
     _linear_only(spec, "opamp_error")
+    unscaled_only(spec, "opamp_error")
     model = OpAmpModel("single-pole", float(gain), float(gbw))
     compiled = compile_rnn(dataclasses.replace(spec, opamp=model), form="opamp", accuracy=accuracy)
     # the macro-models' currents (~uA) do not converge against abstol 1e-18 A at input edges
@@ -174,7 +176,8 @@ def value_warnings(compiled: CompiledNetwork, *, states: np.ndarray | None = Non
             out.append(f"{e.name} = {e.capacitance:.4g} F is outside {C_RANGE[0]:g} .. {C_RANGE[1]:g} F")
     rails = compiled.spec.opamp.rails
     if rails is not None and states is not None and compiled.form == "opamp":
-        peak_hi, peak_lo = np.max(states, axis=0), np.min(states, axis=0)
+        volts = np.asarray(states) * compiled.spec.state_scale  # v(o) = s h (THEORY.md 5)
+        peak_hi, peak_lo = np.max(volts, axis=0), np.min(volts, axis=0)
         for k in range(compiled.spec.n):
             if peak_hi[k] > rails[1] or peak_lo[k] < rails[0]:
                 out.append(f"v(o{k}) = h_{k} reaches {peak_lo[k]:.3g} .. {peak_hi[k]:.3g} V, beyond the rails "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time as _time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +24,7 @@ from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout
+from rnn2spice.network.scaling import to_model
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
@@ -31,10 +33,11 @@ from rnn2spice.spice.ngspice import simulate_netlist
 
 @dataclass(frozen=True, eq=False)
 class Trajectory:
-    """States read back from ngspice at its own time points, in model units."""
+    """States read back from ngspice at its own time points, in model time and units
+    (THEORY.md 5: ngspice's time x time_scale, its volts or amperes / state_scale)."""
 
-    time: np.ndarray    # (points,) s
-    states: np.ndarray  # (points, n): volts (parallel) or amperes (series) per unit of h
+    time: np.ndarray    # (points,) s, model time
+    states: np.ndarray  # (points, n): h (ngspice's volts or amperes / state_scale)
     backend: str
     ngspice_version: str
     seconds: float      # wall time of the simulation call
@@ -117,7 +120,8 @@ class CheckResult:
             dale_report(c.spec.w).describe(),
             *(() if self.certificate is None else (self.certificate.describe(),)),
             f"accuracy {c.accuracy if c.rtol is None else 'rtol'}: target {c.target:g}, max step "
-            f"{c.circuit.analysis.max_step:.3g} s, reltol {c.circuit.options.reltol:g}"
+            f"{c.circuit.analysis.max_step:.3g} s{' (circuit time)' if c.spec.time_scale != 1.0 else ''}, "
+            f"reltol {c.circuit.options.reltol:g}"
             + ("" if len(self.runs) < 2 else f" ({len(self.runs)} runs: a larger step missed the target)"),
             f"ngspice {tr.ngspice_version} via {tr.backend}: {r.points} time points in {tr.seconds:.3f} s",
             *readout_line,
@@ -179,15 +183,34 @@ def simulate(net, *, form: str | None = None, coupling: str | None = None, accur
     except KeyError as exc:
         raise SimulationError(f"ngspice returned no vector {exc.args[0]!r}", netlist_path=netlist_path,
                               ngspice_message=result.log[-2000:]) from None
+    t, states = to_model(compiled.spec, t, states)  # model time and units (THEORY.md 5)
     return Trajectory(t, states, result.backend, result.ngspice_version, seconds, result.solver)
 
 
 def run(compiled: CompiledNetwork, *, certify: bool = True, backend: str = "auto", timeout: float | None = None,
         netlist_path: str | os.PathLike | None = None,
         progress: Callable[[float], None] | None = None) -> tuple[Certificate | None, Trajectory]:
-    """The pipeline core: certify the netlist text (raise CertificateFailed on a mismatch), then simulate."""
-    cert = certify_or_stop(compiled) if certify else None
-    return cert, simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
+    """The pipeline core: certify the netlist text and simulate it.
+
+    The certificate (its own ``ngspice -b`` that reports the values it holds, then Python)
+    runs in a thread beside the simulation, so on two cores it costs no wall time; a failed
+    certificate raises :class:`CertificateFailed` and the simulation's result is discarded,
+    never returned.  When the simulation fails, a failed certificate is the error reported
+    (it explains more)."""
+    if not certify:
+        return None, simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path,
+                              progress=progress)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-certificate")
+    pending = pool.submit(certify_or_stop, compiled)
+    try:
+        traj = simulate(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
+    except Exception:
+        if pending.exception() is not None:  # waits for the certificate
+            raise pending.exception() from None
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return pending.result(), traj
 
 
 #: At most this many runs in one ``check``: the first at the a-priori step, then smaller
@@ -223,7 +246,8 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
         ref = solve_reference(compiled.spec, traj.time)
         timings["reference"] += _time.perf_counter() - start
         cmp = compare(traj.states, ref, threshold=compiled.target if tolerance is None else tolerance,
-                      atol=state_atol(compiled.circuit.options, compiled.state_probes), spec=compiled.spec)
+                      atol=state_atol(compiled.circuit.options, compiled.state_probes) / compiled.spec.state_scale,
+                      spec=compiled.spec)
         err = cmp.verdict_error  # every neuron (and readout output) on its own scale
         runs.append({"max_step": float(compiled.circuit.analysis.max_step), "points": int(traj.time.size),
                      "rel_max_error": float(err), "seconds": float(traj.seconds)})

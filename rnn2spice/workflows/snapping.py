@@ -52,6 +52,7 @@ from rnn2spice.circuit.writer import vector_name, write_netlist
 from rnn2spice.errors import SimulationError, UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
+from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.waveform import Sine
 from rnn2spice.spice.ngspice import simulate_netlist
@@ -320,6 +321,7 @@ def snap(spec: RnnSpec, series: str = "E24", *, form: str = "opamp", accuracy: s
     """Predict the effect of snapping every R and C of ``spec``'s circuit to ``series``
     (exactly: the network the snapped netlist realises, module docstring), then
     (``simulate``) run the snapped netlist in ngspice.  ``times``: extra prediction times (s)."""
+    unscaled_only(spec, "snap")
     if form == "opamp" and spec.opamp.model != "ideal":
         raise UsageError(f"snap needs ideal op-amps (circuit.opamp.model is {spec.opamp.model!r}: its internal "
                          "poles are states of their own)")
