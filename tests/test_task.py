@@ -256,3 +256,12 @@ def test_trained_network_circuit_makes_the_keras_decision(name, value, tmp_path)
     s, e = stim.window
     assert np.max(np.abs(trial.y_spice[s + 50:e] - trial.y_discrete[s + 50:e])) <= 0.05
     assert trial.passed
+
+
+@pytest.mark.ngspice
+def test_task_in_the_opamp_form_needs_no_coupling_option(bistable, tmp_path, capsys):
+    # the form's own coupling (resistor) is used; it used to ask for vccs and fail
+    assert main(["task", str(bistable), "--stimulus", "pulse", "--value", "1", "--delay", "10", "--form", "opamp",
+                 "--report", str(tmp_path / "r.json")]) == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["trials"][0]["spice"]["decision"] == [1]

@@ -64,8 +64,9 @@ def run(args) -> int:
     check_scheduler(args.scheduler, "--scheduler")
     if not (math.isfinite(args.dead_zone) and args.dead_zone >= 0):
         raise UsageError(f"--dead-zone must be a non-negative number (got {args.dead_zone!r})")
-    if args.coupling not in (None, "vccs"):
-        raise UsageError(f"--coupling {args.coupling!r}: the task check builds tanh circuits, which need 'vccs'")
+    if args.coupling == "gyrator":
+        raise UsageError(f"--coupling {args.coupling!r}: the task check builds nonlinear circuits; gyrators "
+                         "realise only a linear interaction (use vccs, or resistor in the opamp form)")
     dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
     window = parse_window(args.window)
     kind_opts = {k: getattr(args, k) for k in ("value", "seed", "noise", "trials", "delay", "steps")}

@@ -117,7 +117,7 @@ def on_grid(grid: np.ndarray, time: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(grid, time, y[:, j]) for j in range(y.shape[1])], axis=1)
 
 
-def compile_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", coupling: str = "vccs",
+def compile_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", coupling: str | None = None,
                   accuracy: str = "default", rtol: float | None = None):
     """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled."""
     return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
