@@ -334,3 +334,23 @@ def test_relu_reference_with_neurons_crossing_the_kink_at_the_same_instant(conve
     z = ref if convention == "rate" else ref @ w.T + np.outer(xs, u) + 0.05
     assert np.max(z) > 0.1 and np.min(z) < -0.1  # both sides of the kink are visited
     assert np.max(np.abs(ref - fine)) < 1e-7 * np.max(np.abs(fine))
+
+
+def test_relu_reference_sees_a_kink_crossed_and_recrossed_within_one_solver_step():
+    # red team: neuron 6 of this network rises through 0 and falls back within one 80 us
+    # DOP853 step; the events see no sign change at the step's ends and the reference stayed
+    # 3e-5 off, failing a correct circuit at --rtol 1e-5.  The dense output is now searched.
+    from conftest import random_spec_dict
+
+    spec = spec_from_dict(random_spec_dict(8, seed=2, kinds=("pulse", "sine"), convention="rate", activation="relu"))
+    t = np.linspace(0, spec.t_stop, 4001)
+    ref = solve(spec, t)
+    w, u, tau, b = (np.asarray(a) for a in (spec.w, spec.w_in, spec.tau, spec.bias))
+
+    def rhs(time, h):
+        x = np.array([float(np.atleast_1d(wave.value(np.atleast_1d(time), spec.t_stop))[0]) for wave in spec.inputs])
+        return (-h + w @ np.maximum(h, 0) + u @ x + b) / tau
+
+    fine = solve_ivp(rhs, (0, spec.t_stop), np.asarray(spec.h0, float), method="DOP853", rtol=1e-12, atol=1e-14,
+                     t_eval=t, max_step=spec.t_stop / 20000).y.T
+    assert np.max(np.abs(ref - fine)) < 1e-8 * np.max(np.abs(fine))

@@ -368,3 +368,29 @@ def test_task_trials_are_the_same_serial_and_on_a_pool(tmp_path):
         for key in ("y_discrete", "y_reference", "y_spice", "spice_time", "y_spice_raw"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
     assert serial.passed == pool.passed
+
+
+@pytest.mark.ngspice
+def test_a_record_damaged_in_the_journal_is_done_again(tmp_path, monkeypatch):
+    # red team: an "error" edited to a string crashed the resume with a TypeError (exit 70)
+    spec = spec_from_dict(OSC)
+    out = tmp_path / "mc.json"
+
+    def stop_after_three(done, total, record):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1, output=out, progress=stop_after_three)
+    journal = journal_path(out)
+    lines = journal.read_text().splitlines()
+    damaged = json.loads(lines[2])
+    damaged["error"] = "abc"
+    journal.write_text("\n".join([lines[0], lines[1], json.dumps(damaged), lines[3]]) + "\n")
+    calls = []
+    real = study_module.simulate
+    monkeypatch.setattr(study_module, "simulate", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    resumed = montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1, output=out, resume=True)
+    assert sorted(resumed.executed) == [(0, 1), (0, 3)] and len(calls) == 2
+    fresh = montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1)
+    assert [r["error"] for r in resumed.records] == [r["error"] for r in fresh.records]

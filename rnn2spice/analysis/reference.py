@@ -253,6 +253,42 @@ class _Model:
             out.append(crossing)
         return out
 
+    def missed_crossing(self, sol, band: float) -> tuple[float, int] | None:
+        """(time, neuron) of the first kink crossing inside a solver step that the events
+        missed (the argument left its side and came back before the step's end): the dense
+        output is sampled 16 times per step, the crossing found by bisection on it."""
+        steps = np.asarray(sol.t, dtype=float)
+        if steps.size < 2:
+            return None
+        grid = (steps[:-1, None] + np.diff(steps)[:, None] * (np.arange(1, 17) / 16.0)[None, :]).ravel()
+        hs = sol.sol(grid)                                   # (n, points)
+        if self.rate:
+            z = hs.T
+        else:
+            z = hs.T @ self.w.T + self.inputs.values(self.segment, grid) @ self.w_in.T + self.bias
+        wrong = np.where(self.side[None, :] == 1, z < -band, z > band)
+        hits = np.nonzero(wrong.any(axis=1))[0]
+        if hits.size == 0:
+            return None
+        i = int(hits[0])
+        k = int(np.nonzero(wrong[i])[0][0])
+        lo, hi = (grid[i - 1] if i else steps[0]), grid[i]
+        sign = 1.0 if self.side[k] == 1 else -1.0           # g > 0 on the neuron's own side
+
+        def g(time):
+            hh = sol.sol(time)
+            zz = hh[k] if self.rate else (self.w[k] @ hh + self.w_in[k] @ self.inputs.values(self.segment, time)
+                                          + (self.bias[k] if np.ndim(self.bias) else self.bias))
+            return sign * zz + band
+        if g(lo) <= 0:
+            return None  # not a clean sign change: leave it to the events
+        for _ in range(200):                                  # bisection to the double's resolution
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            lo, hi = (mid, hi) if g(mid) > 0 else (lo, mid)
+        return hi, k
+
     def choose_sides(self, time, h, span: float, tol: float = 0.0) -> None:
         """Each neuron's side at ``time``: its argument's sign, or within ``tol`` of 0 the way
         it moves (the sign of z a step ``span`` * 1e-9 later along dh/dt; 1 when it stays)."""
@@ -294,7 +330,8 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
                     model.choose_sides(start, h, float(t1) - float(t0))
                 else:
                     model.side, forced = forced, None
-                events = model.events(1e-12 * max(1.0, float(np.max(np.abs(model.argument(start, h))))))
+                band = 1e-12 * max(1.0, float(np.max(np.abs(model.argument(start, h)))))
+                events = model.events(band)
             sol = solve_ivp(model.rhs, (start, float(t1)), h, method="DOP853", rtol=rtol, atol=atol * scale,
                             dense_output=True, events=events)
             if not sol.success:  # stiff: fall back to an implicit method with the exact Jacobian
@@ -302,13 +339,19 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
                                 jac=model.jac, dense_output=True, events=events)
             if not sol.success:
                 raise RuntimeError(f"reference ODE solver failed: {sol.message}")
-            end = float(sol.t[-1])
-            upto = stop if sol.status == 0 else min(stop, int(np.searchsorted(t, end, side="right")))
+            end, status = float(sol.t[-1]), sol.status
+            crossed = [k for k, te in enumerate(sol.t_events or ()) if te.size]
+            if kinked:  # a kink crossed and recrossed within one step has no sign change at its ends
+                missed = model.missed_crossing(sol, band)
+                if missed is not None:
+                    end, k = missed
+                    status, crossed = 1, [k]
+            upto = stop if status == 0 else min(stop, int(np.searchsorted(t, end, side="right")))
             if upto > done:
                 out[done:upto] = sol.sol(t[done:upto]).T
                 done = upto
-            h = sol.y[:, -1]
-            if sol.status == 0:
+            h = sol.y[:, -1] if end == float(sol.t[-1]) else sol.sol(end)
+            if status == 0:
                 break
             crossings += 1
             if crossings > MAX_CROSSINGS:
@@ -322,9 +365,8 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
             z = model.argument(end, h)
             model.choose_sides(end, h, float(t1) - float(t0), tol=1e-9 * max(1.0, float(np.max(np.abs(z)))))
             forced = model.side
-            for k, te in enumerate(sol.t_events):
-                if te.size:
-                    forced[k] = 1 - before[k]
+            for k in crossed:
+                forced[k] = 1 - before[k]
             start = end
         done = max(done, stop)
     return out

@@ -31,6 +31,9 @@ task trial and reports whether the decision survives (the mean readout over the 
 window, as ``task`` decides).  Ideal op-amps only (a single-pole macro-model adds states).
 
 Units: ohm, farad, second, volt.
+
+The module is a little longer than 400 lines on purpose: recovering the realised network,
+predicting and comparing with ngspice are one chain that reads best in one place.
 """
 
 from __future__ import annotations
@@ -266,6 +269,8 @@ class SnapResult:
     readout_agreement: float | None = None
     sim_time: np.ndarray | None = None
     h_simulated: np.ndarray | None = None
+    target: float = 0.0               # the simulation's own accuracy target (relative)
+    readout_scale: float = 0.0        # max |y_nominal|
 
     @property
     def eigenvalue_shift(self) -> float:
@@ -278,12 +283,14 @@ class SnapResult:
     @property
     def passed(self) -> bool:
         """Simulated, and ngspice against the prediction at most a tenth of the snapping
-        effect (states, and readout when there is one)."""
+        effect or the simulation's own accuracy target, whichever is larger (a snap that
+        changes little cannot be told apart more finely than the simulator resolves it)."""
         if not self.simulated:
             return False
-        ok = self.agreement <= 0.1 * self.measured
+        ok = self.agreement <= max(0.1 * self.measured, self.target)
         if self.readout_measured is not None:
-            ok = ok and self.readout_agreement <= 0.1 * max(self.readout_measured, 1e-300)
+            ok = ok and self.readout_agreement <= max(0.1 * self.readout_measured, self.target * self.readout_scale,
+                                                      1e-300)
         return bool(ok)
 
     def summary(self) -> str:
@@ -364,7 +371,8 @@ def snap(spec: RnnSpec, series: str = "E24", *, form: str = "opamp", accuracy: s
                          readout_agreement=float(np.max(np.abs(y_sim - readout(spec, p_s)))))
     return SnapResult(spec.name, series, form, spec.activation, text, nom, real, perturbed, scale, eig_nom, eig_snap,
                       changes, max(part_changes, default=0.0), len(part_changes), grid, h_nom, h_pred, predicted,
-                      ro_pred, **extra)
+                      ro_pred, **extra, target=float(compiled.target),
+                      readout_scale=float(np.max(np.abs(readout(spec, h_nom)))) if has_readout else 0.0)
 
 
 def _changes(real: Realised, nom: Realised, perturbed: RnnSpec, spec: RnnSpec) -> dict:

@@ -207,7 +207,28 @@ def load_finished(output: str | os.PathLike, fp: str) -> dict:
             raise OutputError(f"--resume: {final} is not a study's results file ({clip(exc)})") from None
         _same_study(doc.get("fingerprint") if isinstance(doc, dict) else None, fp, final)
         records = _decode(doc.get("records", []))
-    return {(int(r["point"]), int(r["run"])): r for r in records if isinstance(r, dict)}
+    return {(r["point"], r["run"]): r for r in records if _usable(r)}
+
+
+def _real(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _usable(record) -> bool:
+    """Whether a record read back has the types the summary needs; one that does not (a file
+    edited by hand, a line damaged by a crash) is dropped, and its run is done again."""
+    if not isinstance(record, dict):
+        return False
+    if not all(isinstance(record.get(k), int) and not isinstance(record.get(k), bool) for k in ("point", "run")):
+        return False
+    if not all(_real(record.get(k)) for k in ("error", "state_error", "readout_error")):
+        return False
+    decision = record.get("decision")
+    if decision is not None:
+        mean = decision.get("mean") if isinstance(decision, dict) else None
+        if not isinstance(mean, list) or not all(_real(v) and v is not None for v in mean):
+            return False
+    return True
 
 
 def _same_study(found, fp: str, path: Path) -> None:

@@ -37,6 +37,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -166,7 +168,8 @@ def _dale_ratio(value, where: str):
     item = items[0]
     if item is None:
         return None
-    if isinstance(item, bool) or not isinstance(item, (int, float)) or not np.isfinite(item):
+    # a pickled int may exceed the float range (10**400): not finite, not an OverflowError
+    if isinstance(item, bool) or not isinstance(item, (int, float)) or not (abs(item) < 1e300 and math.isfinite(item)):
         raise ModelError(where, clip(repr(item), 80), "must be None or a finite number")
     if not 0 <= item <= 1:
         raise ModelError(where, item, "must be between 0 and 1 (PsychRNN's dale_ratio)")
