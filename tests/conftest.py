@@ -106,8 +106,10 @@ def make_files(root: Path, files: dict) -> None:
 
 
 def snapshot(root: Path) -> dict:
-    """Every path under root (name -> bytes, None for a directory), to prove nothing was created or changed."""
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+    """Every path under root (name -> bytes; None for a directory or a file the tests made
+    unreadable), to prove nothing was created or changed."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() and os.access(p, os.R_OK) else None)
+            for p in sorted(root.rglob("*"))}
 
 
 def env_with(**changes) -> dict:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import NETLISTS
-from conftest import GOOD_SPEC
+from conftest import GOOD_SPEC, make_files, snapshot
 from rnn2spice.cli.app import command_names, main, required_options
 
 OLD = b"known content of an existing output file\n"
@@ -256,28 +256,6 @@ CASES = [
 
 CASE_IDS = [c.id for c in CASES]
 assert len(set(CASE_IDS)) == len(CASE_IDS)
-
-
-def make_files(root: Path, files: dict) -> None:
-    for name, content in files.items():
-        path = root / name
-        if callable(content):
-            content(path)
-        elif isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-
-
-def snapshot(root: Path) -> dict:
-    """Every file under root (name -> bytes), to prove nothing was created or changed."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and os.access(path, os.R_OK):
-            out[str(path.relative_to(root))] = path.read_bytes()
-        else:
-            out[str(path.relative_to(root))] = None
-    return out
 
 
 def outputs_for(command: str, root: Path) -> list[str]:

@@ -222,29 +222,41 @@ def test_a_failing_member_is_reported_and_the_others_complete(tmp_path, capsys):
     assert not journal_path(out).exists()
 
 
-@pytest.mark.ngspice
-def test_resume_after_an_interrupt_redoes_nothing_finished(tmp_path, monkeypatch):
-    spec = spec_from_dict(OSC)
-    out = tmp_path / "mc.json"
-
+def interrupted_after_three(spec, out, runs: int) -> list[str]:
+    """A Monte Carlo study of ``runs`` runs stopped by Ctrl-C after its third: the journal's lines."""
     def stop_after_three(done, total, record):
         if done == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        montecarlo(spec, runs=6, tolerance=0.05, seed=3, jobs=1, output=out, progress=stop_after_three)
+        montecarlo(spec, runs=runs, tolerance=0.05, seed=3, jobs=1, output=out, progress=stop_after_three)
     assert not out.exists()
     lines = journal_path(out).read_text().splitlines()
     assert len(lines) == 1 + 3  # the fingerprint, then runs 0, 1, 2
+    return lines
 
+
+def counted_simulator(monkeypatch) -> list:
+    """The real simulator of the studies, counted: one entry per call in the returned list."""
     calls = []
     real = study_module.simulate
 
-    def counting(*args, **kwargs):  # the real simulator, counted
+    def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(study_module, "simulate", counting)
+    return calls
+
+
+@pytest.mark.ngspice
+def test_resume_after_an_interrupt_redoes_nothing_finished(tmp_path, monkeypatch):
+    spec = spec_from_dict(OSC)
+    out = tmp_path / "mc.json"
+    interrupted_after_three(spec, out, 6)
+    real = study_module.simulate
+    calls = counted_simulator(monkeypatch)
+    counting = study_module.simulate
     with pytest.raises(OutputError, match="another study"):  # other options: refused, nothing run
         montecarlo(spec, runs=6, tolerance=0.02, seed=3, jobs=1, output=out, resume=True)
     assert calls == []
@@ -375,21 +387,11 @@ def test_a_record_damaged_in_the_journal_is_done_again(tmp_path, monkeypatch):
     # red team: an "error" edited to a string crashed the resume with a TypeError (exit 70)
     spec = spec_from_dict(OSC)
     out = tmp_path / "mc.json"
-
-    def stop_after_three(done, total, record):
-        if done == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1, output=out, progress=stop_after_three)
-    journal = journal_path(out)
-    lines = journal.read_text().splitlines()
+    lines = interrupted_after_three(spec, out, 4)
     damaged = json.loads(lines[2])
     damaged["error"] = "abc"
-    journal.write_text("\n".join([lines[0], lines[1], json.dumps(damaged), lines[3]]) + "\n")
-    calls = []
-    real = study_module.simulate
-    monkeypatch.setattr(study_module, "simulate", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    journal_path(out).write_text("\n".join([lines[0], lines[1], json.dumps(damaged), lines[3]]) + "\n")
+    calls = counted_simulator(monkeypatch)
     resumed = montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1, output=out, resume=True)
     assert sorted(resumed.executed) == [(0, 1), (0, 3)] and len(calls) == 2
     fresh = montecarlo(spec, runs=4, tolerance=0.05, seed=3, jobs=1)

@@ -209,6 +209,13 @@ class _Model:
             out = out + column * wave.value(time)
         return out
 
+    def argument_of(self, k: int, time, h) -> float:
+        """Neuron k's argument alone (the event functions ask for one neuron at a time)."""
+        if self.rate:
+            return h[k]
+        return self.w[k] @ h + self.w_in[k] @ self.inputs.values(self.segment, time) + (
+            self.bias[k] if np.ndim(self.bias) else self.bias)
+
     def argument(self, time, h):
         if self.rate:
             return h
@@ -244,10 +251,7 @@ class _Model:
             offset = band if self.side[k] == 1 else -band
 
             def crossing(time, h, k=k, offset=offset):
-                if self.rate:
-                    return h[k] + offset
-                return self.w[k] @ h + self.w_in[k] @ self.inputs.values(self.segment, time) + (
-                    self.bias[k] if np.ndim(self.bias) else self.bias) + offset
+                return self.argument_of(k, time, h) + offset
             crossing.terminal = True
             crossing.direction = -1.0 if self.side[k] == 1 else 1.0
             out.append(crossing)
@@ -276,10 +280,7 @@ class _Model:
         sign = 1.0 if self.side[k] == 1 else -1.0           # g > 0 on the neuron's own side
 
         def g(time):
-            hh = sol.sol(time)
-            zz = hh[k] if self.rate else (self.w[k] @ hh + self.w_in[k] @ self.inputs.values(self.segment, time)
-                                          + (self.bias[k] if np.ndim(self.bias) else self.bias))
-            return sign * zz + band
+            return sign * self.argument_of(k, time, sol.sol(time)) + band
         if g(lo) <= 0:
             return None  # not a clean sign change: leave it to the events
         for _ in range(200):                                  # bisection to the double's resolution

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, UsageError, shown
-from rnn2spice.network.spec import MAX_INPUTS, MAX_NEURONS
+from rnn2spice.network.spec import ACTIVATIONS, MAX_INPUTS, MAX_NEURONS
 
 FORMATS = ("keras", "torch", "npz", "psychrnn")
 #: Conventions an import can produce: ``ctrnn`` (activation inside the sum, Keras / nn.RNN) and
 #: ``rate`` (activation outside the sum, PsychRNN and other rate networks).
 IMPORT_CONVENTIONS = ("ctrnn", "rate")
 #: Activations an importer may be told (``--activation``); the spec decides what it can build.
-IMPORT_ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "softplus")
+#: Every activation the spec knows (network/spec.ACTIVATIONS), in its order.
+IMPORT_ACTIVATIONS = tuple(ACTIVATIONS)
 #: Networks up to this size are written inline in the YAML; larger ones use an NPZ file.
 INLINE_MAX_NEURONS = 8
 #: Default trial length (steps) when the model file does not record its sequence length.
