@@ -127,3 +127,29 @@ def test_every_form_compiles_with_its_default_coupling():
     net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
     assert rnn2spice.compile(net, form="opamp").coupling == "resistor"
     assert rnn2spice.compile(net, form="series").coupling == "vccs"
+
+
+@pytest.mark.parametrize("times", [[1e9], [float("nan")], [-1e-3], [[1e-3]], "0.001"])
+def test_snap_refuses_times_outside_the_trial(times):
+    # a huge time would allocate a grid up to it; NaN would poison the prediction silently
+    net = rnn2spice.load(ROOT / "netlists" / "tanh4.yaml")
+    with pytest.raises(rnn2spice.UsageError, match=r"^times"):
+        rnn2spice.snap(net, times=times, simulate=False)
+
+
+def test_numpy_scalars_are_numbers_everywhere():
+    # np.float32 is not a Python float: every numeric argument must still take it (bools never)
+    net = rnn2spice.load(ROOT / "netlists" / "non-interacting.yaml")
+    from rnn2spice.circuit.tolerance import check_tolerance
+    from rnn2spice.workflows.pipeline import check_tolerance as check_threshold
+    from rnn2spice.workflows.ac import check_sweep
+
+    assert check_tolerance(np.float32(0.05)) == pytest.approx(0.05)
+    check_threshold(np.float32(1e-3))
+    check_sweep(np.float32(1.0), np.float64(1e3), 10)
+    assert rnn2spice.compile(net, rtol=np.float32(1e-3)).target == pytest.approx(1e-3)
+    for bad in (np.bool_(True), True):
+        with pytest.raises(rnn2spice.UsageError):
+            check_tolerance(bad)
+        with pytest.raises(rnn2spice.UsageError):
+            rnn2spice.compile(net, rtol=bad)

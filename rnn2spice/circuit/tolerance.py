@@ -29,6 +29,7 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.errors import UsageError
+from rnn2spice.network.spec import is_real
 
 DISTRIBUTIONS = ("uniform", "normal")
 #: The value field of each perturbed element kind.
@@ -41,7 +42,7 @@ SIGMAS = 3.0
 
 def check_tolerance(tolerance, name: str = "tolerance") -> float:
     """A relative tolerance 0 <= t <= :data:`MAX_TOLERANCE` as a float, else UsageError naming ``name``."""
-    if (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance)
+    if (not is_real(tolerance) or not math.isfinite(tolerance)
             or not 0 <= tolerance <= MAX_TOLERANCE):
         raise UsageError(f"{name} must be a relative tolerance between 0 and {MAX_TOLERANCE:g} "
                          f"(0 % .. {100 * MAX_TOLERANCE:g} %) (got {tolerance!r})")

@@ -92,6 +92,7 @@ from typing import Callable
 import numpy as np
 
 from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.network.spec import is_real
 from rnn2spice.spice.batch import _binary_info, _ngspice_executable, _run_subprocess
 from rnn2spice.spice.log import with_saved_netlist
 from rnn2spice.spice.shared import _engine_retired, _run_shared, _shared_engine, _shared_missing
@@ -208,8 +209,7 @@ def simulate_netlist(
     """
     if not isinstance(netlist, str) or not netlist.strip():
         raise UsageError("netlist must be a non-empty netlist text")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout > 0 or not math.isfinite(timeout)):
+    if timeout is not None and (not is_real(timeout) or not timeout > 0 or not math.isfinite(timeout)):
         raise UsageError(f"timeout must be a positive finite number of seconds or None (got {timeout!r})")
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose one of {', '.join(map(repr, SOLVERS))}")

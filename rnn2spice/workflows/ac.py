@@ -41,7 +41,7 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name, write_netlist
 from rnn2spice.errors import SimulationError, UsageError, shown
-from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec, is_real
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.spice import ngspice
@@ -212,7 +212,7 @@ def _json(x: float):
 def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
     """Validate the sweep before any work; UsageError with the offending value."""
     for name, value in (("--fmin", f_start), ("--fmax", f_stop)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        if not (is_real(value) and math.isfinite(value) and value > 0):
             raise UsageError(f"{name} must be a positive, finite frequency in Hz (got {value!r})")
     if not f_start < f_stop:
         raise UsageError(f"--fmin must be below --fmax (got --fmin {f_start!r} Hz, --fmax {f_stop!r} Hz)")

@@ -25,7 +25,7 @@ from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, U
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import to_model
-from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec, is_real
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.spice.ngspice import simulate_netlist
@@ -263,8 +263,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
 
 def check_tolerance(tolerance, name: str = "tolerance") -> None:
     """A pass threshold is a positive finite number (or None for the target)."""
-    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
-                                  or not 0 < tolerance < float("inf")):
+    if tolerance is not None and (not is_real(tolerance) or not 0 < tolerance < float("inf")):
         raise UsageError(f"{name} must be a positive finite number (got {tolerance!r})")
 
 

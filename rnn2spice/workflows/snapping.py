@@ -323,12 +323,34 @@ class SnapResult:
                               "state_scale": self.scale.tolist()}}
 
 
+#: Most extra prediction times ``snap`` takes (each is a reference point of two solutions).
+MAX_EXTRA_TIMES = 1_000_000
+
+
+def _check_times(times, spec: RnnSpec) -> np.ndarray | None:
+    """``times`` as a 1-D float array inside [0, t_stop], or UsageError naming the first bad one."""
+    if times is None:
+        return None
+    try:
+        t = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"times must be a sequence of times in seconds (got {type(times).__name__})") from None
+    if t.ndim != 1 or t.size > MAX_EXTRA_TIMES:
+        raise UsageError(f"times must be a 1-D sequence of at most {MAX_EXTRA_TIMES:,} times (got shape {t.shape})")
+    bad = np.flatnonzero(~(np.isfinite(t) & (t >= 0) & (t <= spec.t_stop)))
+    if bad.size:
+        raise UsageError(f"times[{bad[0]}] must be a finite time within 0 .. t_stop = {spec.t_stop!r} s "
+                         f"(got {float(t[bad[0]])!r})")
+    return t
+
+
 def snap(spec: RnnSpec, series: str = "E24", *, form: str = "opamp", accuracy: str = "high",
          simulate: bool = True, times: np.ndarray | None = None) -> SnapResult:
     """Predict the effect of snapping every R and C of ``spec``'s circuit to ``series``
     (exactly: the network the snapped netlist realises, module docstring), then
     (``simulate``) run the snapped netlist in ngspice.  ``times``: extra prediction times (s)."""
     unscaled_only(spec, "snap")
+    extra = _check_times(times, spec)
     if form == "opamp" and spec.opamp.model != "ideal":
         raise UsageError(f"snap needs ideal op-amps (circuit.opamp.model is {spec.opamp.model!r}: its internal "
                          "poles are states of their own)")
@@ -345,8 +367,8 @@ def snap(spec: RnnSpec, series: str = "E24", *, form: str = "opamp", accuracy: s
     part_changes = [abs(value_of(s) / value_of(e) - 1.0) for e, s in zip(elems, circuit.elements) if snappable(e)]
     changes = _changes(real, nom, perturbed, spec)
     grid = np.linspace(0.0, spec.t_stop, GRID_POINTS)
-    if times is not None:
-        grid = np.union1d(grid, np.asarray(times, float))
+    if extra is not None:
+        grid = np.union1d(grid, extra)
     sim_t = sim = None
     if simulate:
         sim_t, sim = run_probes(text, compiled.state_probes)

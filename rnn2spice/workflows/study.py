@@ -53,6 +53,7 @@ from rnn2spice.circuit.compiler import CompiledNetwork
 from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, passive_indices, perturbed
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
+from rnn2spice.network.spec import is_real
 from rnn2spice.report.files import check_writable, json_text, write_atomic
 from rnn2spice.workflows.pipeline import simulate, solve_reference
 from rnn2spice.workflows import study_decision
@@ -211,7 +212,7 @@ def load_finished(output: str | os.PathLike, fp: str) -> dict:
 
 
 def _real(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return value is None or is_real(value)
 
 
 def _usable(record) -> bool:
@@ -268,8 +269,7 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
     """Every run of every point (module docstring); ``progress(done, total, record)`` after each run."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
         raise UsageError(f"seed must be a whole number 0 .. 2**63 - 1 (got {seed!r})")
-    if (isinstance(pass_fraction, bool) or not isinstance(pass_fraction, (int, float))
-            or not 0 <= pass_fraction <= 1):
+    if not is_real(pass_fraction) or not 0 <= pass_fraction <= 1:
         raise UsageError(f"pass_fraction must be between 0 and 1 (got {pass_fraction!r})")
     jobs, scheduler = check_jobs(jobs), check_scheduler(scheduler)
     if resume and output is None:
@@ -347,7 +347,6 @@ def check_runs(runs, name: str = "runs") -> int:
 def check_threshold(threshold, name: str = "threshold") -> float | None:
     if threshold is None:
         return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not (
-            threshold > 0 and math.isfinite(threshold)):
+    if not is_real(threshold) or not (threshold > 0 and math.isfinite(threshold)):
         raise UsageError(f"{name} must be a positive relative error (got {threshold!r})")
     return float(threshold)

@@ -26,7 +26,7 @@ import numpy as np
 
 from rnn2spice.errors import ReferenceSolverError, UsageError
 from rnn2spice.network.readout import readout
-from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec, is_real
 from rnn2spice.workflows.pipeline import solve_reference
 from rnn2spice.workflows.stimulus import Stimulus, check_window, load_stimulus_file
 from rnn2spice.workflows.task import (DEFAULT_DEAD_ZONE, compile_trial, on_grid, run_discrete, spec_dt, trial_grid,
@@ -75,8 +75,7 @@ def load_decision(spec: RnnSpec, stimulus, *, dt: float | None = None, window=No
     if spec.convention not in ("ctrnn", "rate"):
         raise UsageError(f"a decision needs the discrete network of a ctrnn or rate spec; spec {spec.name!r} has "
                          f"convention {spec.convention!r}")
-    if isinstance(dead_zone, bool) or not isinstance(dead_zone, (int, float)) or not (
-            np.isfinite(dead_zone) and dead_zone >= 0):
+    if not is_real(dead_zone) or not (np.isfinite(dead_zone) and dead_zone >= 0):
         raise UsageError(f"dead_zone must be a non-negative number (got {dead_zone!r})")
     dt = spec_dt(spec, dt)
     if isinstance(stimulus, Stimulus):

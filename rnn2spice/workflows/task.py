@@ -54,7 +54,7 @@ from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
-from rnn2spice.network.spec import RnnSpec
+from rnn2spice.network.spec import RnnSpec, is_real
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import run, solve_reference
@@ -336,6 +336,6 @@ def spec_dt(spec: RnnSpec, dt: float | None) -> float:
         return dt
     mapping = spec.provenance.get("mapping") if isinstance(spec.provenance, dict) else None
     value = mapping.get("dt") if isinstance(mapping, dict) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+    if is_real(value) and math.isfinite(value) and value > 0:
         return float(value)
     raise UsageError(f"spec {spec.name!r} records no time step (provenance.mapping.dt); pass --dt SECONDS")
