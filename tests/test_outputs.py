@@ -382,3 +382,34 @@ def test_import_output_hard_linked_to_the_model_is_refused(tmp_path, capsys):
     code, err = run(["import", model, "--dt", "1e-3", "-o", link], capsys)
     assert code == 2 and "--output" in err and "model file" in err, err
     assert model.read_bytes() == before and os.path.samefile(model, link)
+
+
+# --------------------------------------------------------------------------- outputs of a kind
+
+@pytest.mark.parametrize("command", [["check"], ["task", "--stimulus", "pulse", "--trials", "1", "--dt", "1e-3"], ["montecarlo", "--runs", "2"],
+                                     ["ac", "--fmin", "1", "--fmax", "10"]])
+def test_plot_replaces_only_a_figure(tmp_path, spec, capsys, command):
+    # a slip of the tab key (--plot notes.txt, --plot results.json) must not eat the file
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(OLD)
+    argv = [command[0], spec, *command[1:], "--plot", notes]
+    if command[0] == "montecarlo":
+        argv += ["-o", tmp_path / "mc.json"]
+    code, err = run(argv, capsys)
+    assert code == 2 and "--plot" in err and "not a PNG figure" in err
+    assert notes.read_bytes() == OLD and not (tmp_path / "mc.json").exists()
+
+
+def test_api_study_output_replaces_only_an_earlier_results_file(tmp_path, spec):
+    # the API has no spec path to compare with; the CLI refuses the spec as --output already
+    from rnn2spice import load
+    from rnn2spice.workflows.montecarlo import montecarlo
+
+    net = load(spec)
+    for victim in (spec, tmp_path / "report.json"):
+        if not victim.exists():
+            victim.write_text('{\n  "kind": "check"\n}\n')
+        before = victim.read_bytes()
+        with pytest.raises(OutputError, match="not a montecarlo or sweep results file"):
+            montecarlo(net, runs=1, output=victim, jobs=1)
+        assert victim.read_bytes() == before

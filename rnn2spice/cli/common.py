@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
 from rnn2spice.network.load import load_spec_with_files
-from rnn2spice.report.files import check_distinct, check_writable, json_text, write_atomic
+from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -113,6 +113,8 @@ def check_outputs(args=None, inputs: dict | None = None, **paths) -> dict:
     later = args is not None and sources.get("the spec") is not None
     for flag, path in outputs.items():
         check_writable(path, field=flag, several_links_ok=later)
+        if flag == "--plot":  # a figure replaces only a figure (a report or data file survives a slip)
+            check_replaceable(path, flag, is_png, "a PNG figure")
     if args is not None:
         args.checked_outputs = outputs
     return outputs

@@ -34,7 +34,7 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,6 +270,32 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str) -> None:
+    """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
+    (a predicate on its first 64 bytes) says it is an earlier output of this kind (``what``:
+    'a PNG figure'), so a spec, a matrix file or a report named by mistake survives."""
+    try:
+        if not Path(path).is_file():
+            return
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
+    if not is_ours(head):  # outside the try: OutputError is an OSError too
+        raise OutputError(f"{field}: {clip(str(path))!r} exists and is not {what}; "
+                          "refusing to replace it (remove it or choose another name)")
+
+
+def is_png(head: bytes) -> bool:
+    return head.startswith(PNG_SIGNATURE)
+
+
+def is_json_report(kinds) -> Callable[[bytes], bool]:
+    """A predicate: the bytes open a JSON report of :func:`json_text` whose "kind" is one of ``kinds``."""
+    heads = tuple(json_text({"kind": k})[:-3].rstrip().encode() for k in kinds)
+    return lambda head: head.startswith(heads)
+
+
 def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Path:
     """Write PNG bytes to ``path`` for the Python API, where no command line has checked the
     run's inputs: an existing regular file is replaced only when it is a PNG already (a
@@ -277,16 +303,7 @@ def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Pa
     path = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
     if not isinstance(path, Path):
         raise OutputError(f"{field}: must be a file path (got {shown(path)})")
-    head = PNG_SIGNATURE
-    try:
-        if path.is_file():
-            with open(path, "rb") as fh:
-                head = fh.read(len(PNG_SIGNATURE))
-    except OSError as exc:
-        raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
-    if head != PNG_SIGNATURE:  # outside the try: OutputError is an OSError too
-        raise OutputError(f"{field}: {clip(str(path))!r} exists and is not a PNG figure; "
-                          "refusing to replace it (remove it or choose another name)")
+    check_replaceable(path, field, is_png, "a PNG figure")
     write_atomic(path, png, field=field)
     return path
 

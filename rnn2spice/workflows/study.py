@@ -54,7 +54,7 @@ from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, pas
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import is_real
-from rnn2spice.report.files import check_writable, json_text, write_atomic
+from rnn2spice.report.files import check_replaceable, check_writable, is_json_report, json_text, write_atomic
 from rnn2spice.workflows.pipeline import simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
@@ -153,6 +153,10 @@ def run_member(m: Member) -> dict:
 
 
 # --------------------------------------------------------------------------- journal
+
+#: The studies this module runs (the "kind" of their results files).
+KINDS = ("montecarlo", "sweep")
+
 
 def fingerprint(kind: str, points: list[Point], seed: int, timeout: float | None) -> str:
     """sha256 of what decides a study's records (module docstring)."""
@@ -284,6 +288,8 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
     fp = fingerprint(kind, points, seed, timeout)
     if output is not None:
         check_writable(output, field="output")
+        # the API has no spec path to compare with: replace only an earlier results file
+        check_replaceable(output, "output", is_json_report(KINDS), "a montecarlo or sweep results file")
     done = load_finished(output, fp) if resume else {}
     wanted = {(i, k) for i, p in enumerate(points) for k in _runs_of(p, runs)}
     done = {key: rec for key, rec in done.items() if key in wanted}
