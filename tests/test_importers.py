@@ -325,8 +325,25 @@ def test_torch_bare_rnn_checkpoint_and_refusals(tmp_path):
     with pytest.raises(ModelError, match="LSTM"):
         read_model(tmp_path / "lstm.pt")
     torch.save(rnn, tmp_path / "module.pt")  # a pickled module, not a state_dict
-    with pytest.raises(ModelError, match="state_dict"):
+    with pytest.raises(ModelError, match="state_dict") as info:
         read_model(tmp_path / "module.pt")
+    # torch's own text advises weights_only=False (running the file's code): never passed on
+    assert "torch.nn.modules.rnn.RNN" in str(info.value) and "weights_only" not in str(info.value)
+
+
+@pytest.mark.torch
+def test_torch_parameters_saved_as_a_dict_are_read_with_and_without_torch(tmp_path, monkeypatch):
+    # torch.save(dict(model.named_parameters())) pickles nn.Parameter, not plain tensors
+    torch = require_torch()
+    torch.manual_seed(2)
+    rnn = torch.nn.RNN(2, 3)
+    torch.save(dict(rnn.named_parameters()), tmp_path / "params.pt")
+    with_torch = import_model(tmp_path / "params.pt", tmp_path / "a.yaml", dt=1e-3).spec
+    monkeypatch.setitem(sys.modules, "torch", None)  # the restricted reader
+    without = import_model(tmp_path / "params.pt", tmp_path / "b.yaml", dt=1e-3).spec
+    for spec in (with_torch, without):
+        np.testing.assert_array_equal(spec.w, rnn.weight_hh_l0.detach().numpy())
+        np.testing.assert_array_equal(spec.w_in, rnn.weight_ih_l0.detach().numpy())
 
 
 def test_torch_missing_gives_install_hint(tmp_path, monkeypatch, capsys):

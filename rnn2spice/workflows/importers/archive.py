@@ -14,7 +14,8 @@ imports and calls whatever the pickle names) nor ``np.load(allow_pickle=True)``.
 * :func:`read_torch_zip`: a ``torch.save`` zip file (``<name>/data.pkl`` and the raw storages
   ``<name>/data/<key>``) read without torch.  :class:`_TorchUnpickler` accepts
   ``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` (a stand-in that slices the
-  storage with numpy, bounds checked) and the ``torch.<Type>Storage`` names (dtype markers),
+  storage with numpy, bounds checked), ``torch._utils._rebuild_parameter`` (an
+  ``nn.Parameter``: its tensor) and the ``torch.<Type>Storage`` names (dtype markers),
   and refuses every other global before it is imported.
 """
 
@@ -278,6 +279,13 @@ class _Storage:
         self.data, self.key = data, key
 
 
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
+    """``nn.Parameter(data)`` (a dict of ``model.named_parameters()`` saved as is): its data."""
+    if not isinstance(data, np.ndarray) or not isinstance(requires_grad, bool) or backward_hooks:
+        raise pickle.UnpicklingError("refused: a parameter that is not a plain tensor")
+    return data
+
+
 class _TorchUnpickler(pickle.Unpickler):
     def __init__(self, fh, zf: zipfile.ZipFile, prefix: str, little: bool, where: str):
         super().__init__(fh)
@@ -290,10 +298,12 @@ class _TorchUnpickler(pickle.Unpickler):
             return collections.OrderedDict
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return self._rebuild_tensor_v2
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):
+            return _rebuild_parameter
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         raise pickle.UnpicklingError(f"refused global {clip(str(module), 80)}.{clip(str(name), 80)} (only tensors, "
-                                     "their storages and OrderedDict are rebuilt)")
+                                     "parameters, their storages and OrderedDict are rebuilt)")
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"

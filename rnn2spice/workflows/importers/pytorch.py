@@ -64,7 +64,15 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # unpickling refused, corrupt file, not a torch file
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = str(exc)
+            if "Weights only load failed" in text:
+                # torch's text goes on to suggest weights_only=False, i.e. running the file's code:
+                # name only what it refused
+                found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+                what = f" ({found.group(1)})" if found else ""
+                first = f"it holds Python objects besides tensors{what}, which are not loaded"
+            else:
+                first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
             raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
                              f"(save model.state_dict(), not the module): {clip(first)}") from None
         reader = f"torch {torch.__version__}"
