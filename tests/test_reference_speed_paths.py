@@ -295,3 +295,19 @@ def test_dense_values_after_a_terminal_event():
     assert sol.status == 1 and sol.sol.ts[-1] == sol.t_events[0][0]
     t = np.linspace(0.0, sol.t[-1], 333)
     np.testing.assert_allclose(reference.dense_values(sol, t), sol.sol(t).T, rtol=1e-14, atol=1e-15)
+
+
+def test_the_nonlinear_reference_tightens_for_tight_targets(monkeypatch):
+    # the reference must stay >= 10x below the error the check judges, down to rtol 1e-9
+    from rnn2spice.analysis import reference as ref_module
+    from rnn2spice.network.spec import spec_from_dict
+
+    spec = spec_from_dict({"name": "t", "tau": [1e-3, 2e-3], "w": [[0.5, -1.2], [1.1, 0.3]], "activation": "tanh",
+                           "convention": "ctrnn", "h0": [0.3, -0.2], "t_stop": 5e-3})
+    seen = []
+    real = ref_module.solve_nonlinear
+    monkeypatch.setattr(ref_module, "solve_nonlinear", lambda s, t, **kw: seen.append(kw) or real(s, t, **kw))
+    t = np.linspace(0, spec.t_stop, 50)
+    for target in (None, 1e-3, 1e-7, 1e-8, 1e-9):
+        ref_module.solve(spec, t, target=target)
+    assert [kw["rtol"] for kw in seen] == [1e-11, 1e-11, 1e-11, 1e-13, 1e-13]

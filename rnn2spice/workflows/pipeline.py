@@ -243,7 +243,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
         timings["certificate"] += cert.seconds
         timings["simulate"] += traj.seconds
         start = _time.perf_counter()
-        ref = solve_reference(compiled.spec, traj.time)
+        ref = solve_reference(compiled.spec, traj.time, target=min(compiled.target, tolerance or compiled.target))
         timings["reference"] += _time.perf_counter() - start
         cmp = compare(traj.states, ref, threshold=compiled.target if tolerance is None else tolerance,
                       atol=state_atol(compiled.circuit.options, compiled.state_probes) / compiled.spec.state_scale,
@@ -267,7 +267,7 @@ def check_tolerance(tolerance, name: str = "tolerance") -> None:
         raise UsageError(f"{name} must be a positive finite number (got {tolerance!r})")
 
 
-def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:
+def solve_reference(spec: RnnSpec, times: np.ndarray, *, target: float | None = None) -> np.ndarray:
     """:func:`reference.solve`, with its failures as :class:`ReferenceSolverError` (exit 3).
 
     A reference that leaves the floating-point range is blamed on the network only when it
@@ -278,7 +278,7 @@ def solve_reference(spec: RnnSpec, times: np.ndarray) -> np.ndarray:
     """
     try:
         with np.errstate(all="ignore"):
-            ref = reference.solve(spec, times)
+            ref = reference.solve(spec, times, target=target)
     except (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
         raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: "
                                    f"{clip(exc)}") from None

@@ -125,7 +125,7 @@ def run_member(m: Member) -> dict:
     cpu = _time.process_time()
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
-        ref = solve_reference(spec, traj.time)
+        ref = solve_reference(spec, traj.time, target=m.compiled.target)
     except (SimulationError, ReferenceSolverError) as exc:
         text = str(exc)
         rec.update(status="failed", passed=False, error=float("inf"), error_type=type(exc).__name__,
