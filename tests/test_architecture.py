@@ -21,7 +21,7 @@ import pytest
 import rnn2spice
 
 PACKAGE = Path(rnn2spice.__file__).parent
-LAYERS = ("_version", "errors", "network", "circuit", "spice", "analysis", "report", "workflows", "api", "cli", "")
+LAYERS = ("_version", "_blas", "errors", "network", "circuit", "spice", "analysis", "report", "workflows", "api", "cli", "")
 MAX_LINES = 400
 
 

@@ -44,7 +44,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
 from rnn2spice.analysis.mna import StateEquations, state_equations
@@ -219,7 +219,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
     # One BLAS thread: the matrices are small and OpenBLAS threads spin against any other
     # busy process (a 100 x 100 solve measured 100 ms instead of 0.4 ms on a loaded box).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         eq = state_equations(held.net)
     k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
     _, w_in, drive = spec.paper_form()
@@ -240,7 +240,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
         checks.append((drive_err, info))
     op_err = None
     if eq.linearised and spec.activation != "linear":
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             op_err, op_checks = _at_operating_point(held, eq, spec, operating_point)
         checks += op_checks
     problems = [f"ngspice did not load or report {name} {param} (line {net.line_of.get(name, '?')})"

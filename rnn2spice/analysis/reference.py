@@ -43,8 +43,8 @@ import math
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
-from threadpoolctl import ThreadpoolController
 
+from rnn2spice._blas import one_blas_thread
 from rnn2spice.analysis.modal import solve_modal
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -103,16 +103,6 @@ class _Inputs:
         return out
 
 
-_CONTROLLER: list[ThreadpoolController] = []
-
-
-def _blas() -> ThreadpoolController:
-    """The BLAS libraries, found once (a fresh search reads /proc: ~0.5 ms a call)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
 #: Nonlinear reference tolerances (rtol, atol) by the target they serve: its error must stay
 #: at least 10x below the target.  Measured on the trained 370 ms trial (n = 100 tanh) against
 #: rtol 1e-14: (1e-11, 1e-13) 1.8e-9 per neuron on its own scale, (1e-13, 1e-15) 6.3e-11
@@ -131,7 +121,7 @@ def solve(spec: RnnSpec, t: np.ndarray, *, target: float | None = None) -> np.nd
         raise ValueError("reference times must be a non-decreasing 1-D array from t >= 0")
     # One BLAS thread: these matrices are small, and OpenBLAS's threads spin against any
     # other busy process (expm of 40x40 measured 100x slower with 2 threads on a loaded box).
-    with _blas().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         if spec.activation == "linear":
             return solve_linear(spec, t)
         rtol, atol = next(tol for floor, tol in TOLERANCES if target is None or target >= floor)

@@ -13,7 +13,7 @@ Every convention, at a state h (and inputs x), linearised (f' from
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
@@ -60,7 +60,7 @@ def operating_point(spec: RnnSpec, x: np.ndarray | None = None) -> np.ndarray:
         return np.linalg.solve(spec.state_matrix(), -(w_in @ x + drive))
     scale = float(np.max(np.abs(spec.lam)))
     h = np.zeros(spec.n)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         for _ in range(200):  # Newton (semi-smooth at a kink: f' one-sided there)
             step = np.linalg.lstsq(linearisation(spec, h, x)[0], derivative(spec, h, x), rcond=None)[0]
             h = h - step
@@ -84,5 +84,5 @@ def transfer_matrix(spec: RnnSpec, frequency: np.ndarray, at: tuple | None = Non
     freq = np.asarray(frequency, dtype=float)
     mats = (2j * np.pi * freq)[:, None, None] * np.eye(spec.n)[None] - a[None].astype(complex)
     rhs = np.broadcast_to(np.asarray(w_in, dtype=complex), (freq.size, spec.n, spec.m))
-    with threadpool_limits(limits=1, user_api="blas"):  # small systems: threads only spin
+    with one_blas_thread():  # small systems: threads only spin
         return np.linalg.solve(mats, rhs)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rnn2spice._blas import one_blas_thread
 from rnn2spice._version import __version__
 from rnn2spice.circuit import ir, opamp, parallel, series
 from rnn2spice.circuit.parts import HEADERS, REALISATIONS, UNSUPPORTED, BuildContext, Realisation, Realiser
@@ -234,7 +235,8 @@ def fastest_rate(spec: RnnSpec) -> float:
     """Largest |eigenvalue| of A or input angular rate, 1/s; a nonlinear network's A has
     every slope at the activation's largest |f'| (1, sigmoid 1/4: THEORY.md 7)."""
     a = spec.state_matrix(spec.max_slope)
-    rate = float(np.max(np.abs(np.linalg.eigvals(a)))) if spec.n else 0.0
+    with one_blas_thread():
+        rate = float(np.max(np.abs(np.linalg.eigvals(a)))) if spec.n else 0.0
     for wave in spec.inputs:
         rate = max(rate, max_rate(wave))
     return max(rate, 1.0 / spec.t_stop)
