@@ -74,6 +74,122 @@ def test_other_paths_and_the_single_value_functions_agree():
     assert spicenum.spice_texts([]) == []
 
 
+def _adversarial(seed: int) -> np.ndarray:
+    """Doubles that take the bulk choice's rarer branches: within 40 ulps of a power of ten
+    (some left to the scalar path), integers past 2^53 and short binary fractions (19-digit
+    forms with ties), tiny and huge magnitudes, and couplings whose '.17g' text ngspice
+    misses by more than one ulp (the nearest text is tracked)."""
+    rng = np.random.default_rng(seed)
+    near10 = [10.0 ** k for k in range(-40, 41, 3)] + [10.0 ** k for k in (-300, -280, 200, 279, 280)]
+    out = []
+    for v in near10:
+        for step in (-40, -7, -2, -1, 1, 2, 3, 17, 40):
+            w = v
+            for _ in range(abs(step)):
+                w = math.nextafter(w, math.inf if step > 0 else -math.inf)
+            out.append(w)
+    out += rng.integers(2 ** 53, 2 ** 62, 400).astype(float).tolist()
+    out += (rng.integers(-2 ** 20, 2 ** 20, 400) / 2.0 ** rng.integers(0, 30, 400)).tolist()
+    out += (rng.normal(size=400) * 10.0 ** rng.uniform(-300, 300, 400)).tolist()
+    cw = 1e-9 * 100 * rng.normal(size=40_000)
+    miss = np.array([abs(spicenum.inp_evaluate("%.17g" % v) - abs(v)) for v in np.abs(cw)])
+    far = cw[miss > np.spacing(np.abs(cw))]
+    assert len(far) > 100  # '.17g' misses by more than an ulp: the nearest text is tracked
+    return np.array(out + far[:1500].tolist() + cw[:3000].tolist())
+
+
+def test_bulk_choice_agrees_with_the_scalar_on_adversarial_values(monkeypatch):
+    seen = {"nearest tracked": 0}
+    pack = spicenum._pack
+
+    def spy_pack(b):   # rows of ten misses: groups without an exact candidate, tracking the nearest
+        seen["nearest tracked"] += b.shape[1] == 10
+        return pack(b)
+
+    monkeypatch.setattr(spicenum, "_pack", spy_pack)
+    x = _adversarial(5)
+    texts, exact = spicenum.choose_many(x)
+    bad = [(v, t, e, spicenum._choose.__wrapped__(v, "device")) for v, t, e in zip(x.tolist(), texts, exact.tolist())
+           if (t, e) != spicenum._choose.__wrapped__(v, "device")]
+    assert not bad, bad[:5]
+    assert all(seen.values()), seen
+
+
+def test_prefix_mantissas_are_inpevaluates():
+    """M(p), M of p without its trailing zeros and how many, for prefixes of every level,
+    zeros at the end and across the 15-digit head, and groups whose prefixes change length
+    (a window across a power of ten: the general path, which values seldom reach)."""
+    rng = np.random.default_rng(2)
+    for nd in (15, 16, 17, 18):
+        p0 = [int(v) for v in rng.integers(10 ** (nd - 1), 10 ** nd - 30, 60)]
+        p0 += [10 ** (nd - 1), 10 ** (nd - 1) - 3, 10 ** nd - 5, 10 ** nd - 1, 123 * 10 ** (nd - 3) - 2,
+               7 * 10 ** (nd - 1) - 1, 10 ** (nd - 15) * 999999999999990 - 4]
+        p0 = np.array(p0, dtype=np.uint64)
+        npf = rng.integers(1, 22, len(p0))
+        starts = np.concatenate(([0], np.cumsum(npf)[:-1]))
+        grp = np.repeat(np.arange(len(p0)), npf)
+        j = np.arange(int(npf.sum())) - starts[grp]
+        m, ms, z = spicenum._prefix_mantis(p0, p0 + (npf - 1).astype(np.uint64), grp, j, nd)
+        for i, (g, jj) in enumerate(zip(grp.tolist(), j.tolist())):
+            text = str(int(p0[g]) + jj)
+            assert m[i] == spicenum.inp_evaluate(text), text
+            assert (ms[i], z[i]) == (spicenum.inp_evaluate(text.rstrip("0")), len(text) - len(text.rstrip("0"))), text
+
+
+def test_capped_run_is_the_first_200_candidates_in_order():
+    def first_200(da, db):   # the order of _candidates: by distance from mid, the lower first
+        run = sorted(range(da, db + 1), key=lambda o: (abs(o), o))[:spicenum._CAP]
+        return (min(run), max(run)) if run else None
+
+    rng = np.random.default_rng(3)
+    cases = [(a, a + w) for a in range(-260, 261, 13) for w in range(-2, 460, 11)]
+    cases += list(zip(rng.integers(-3000, 3000, 2000).tolist(), rng.integers(-3000, 3000, 2000).tolist()))
+    da, db = np.array(cases).T
+    lo, hi = spicenum._capped(da, db)
+    for (a, b), l, h in zip(cases, lo.tolist(), hi.tolist()):
+        want = first_200(a, b)
+        assert (want is None and l > h) or want == (l, h), (a, b, l, h)
+
+
+def test_best_rank_table_is_the_order_of_a_row():
+    table = spicenum._best_rank().reshape(12, 1024)
+    for place in range(-1, 11):
+        for bits in range(1024):
+            ranks = [2 * abs(d - place) + (d > place) for d in range(10) if bits >> d & 1]
+            assert table[place + 1, bits] == (min(ranks) if ranks else spicenum._NONE)
+
+
+def test_tables_are_exact():
+    from fractions import Fraction
+
+    pw, hi, lo = spicenum._tables()
+    for s in range(-spicenum._DD, spicenum._DD + 1, 7):
+        f = Fraction(10) ** s
+        assert hi[s + spicenum._DD] == float(f) and lo[s + spicenum._DD] == float(f - Fraction(float(f)))
+    e = np.array([-10 ** 6, -401, -400, -323, 0, 22, 308, 309, 400, 401, 10 ** 6])
+    assert spicenum._pow10_many(e).tolist() == [spicenum._pow10(float(v)) for v in e.tolist()]
+    quads, holes, exps = spicenum._text_tables()
+    assert quads.tobytes() == "".join(f"{i:04d}" for i in range(10 ** 4)).encode()
+    assert holes.tobytes() == "".join(f"{i:>4d}" for i in range(10 ** 4)).replace(" ", "\0").encode()
+    assert exps.tobytes() == "".join(f"e{v:+03d}".ljust(8, "\0") for v in range(-400, 401)).encode()
+
+
+def test_text_lines_in_chunks_write_every_line_as_the_single_value_functions(monkeypatch):
+    monkeypatch.setattr(spicenum, "_ROWS", 7)     # chunks of 7 lines, the last one short
+    x = np.concatenate([_adversarial(8)[:150], [0.0, -0.0, 5e-324, 1e300, 123.0, 0.000125, 1e16, -2.5, 1e-5]])
+    ints = np.arange(len(x)) * 977 % 123457       # widths past four digits, and 0
+    got = spicenum.text_lines("G_", ints, "_", ints[::-1].copy(), " a b ", x, "", np.zeros(len(x), dtype=int))
+    text = [spicenum._choose.__wrapped__(v, "device")[0] for v in x.tolist()]   # uncached: -0.0 is not 0.0
+    want = "\n".join(f"G_{i}_{k} a b {t}0" for i, k, t in zip(ints, ints[::-1], text))
+    assert got == want
+    small = np.arange(len(x)) * 37 % 1000        # adjacent three-digit fields, the first at the start
+    got = spicenum.text_lines(small, small[::-1].copy(), small % 10, "|", x)
+    assert got == "\n".join(f"{i}{k}{i % 10}|{t}" for i, k, t in zip(small, small[::-1], text))
+    assert spicenum.text_lines("x", np.zeros(0, dtype=int)) == ""
+    with pytest.raises(ValueError):
+        spicenum.text_lines(np.arange(3), np.zeros(2))
+
+
 def _block(n: int = 9, m: int = 7, seed: int = 4) -> ir.VccsBlock:
     rng = np.random.default_rng(seed)
     a = 1e-7 * rng.normal(size=(n, m)) * (rng.random((n, m)) < 0.7)

@@ -40,12 +40,14 @@ Values that must cancel exactly in the circuit are chosen among exact ones
 
 ``pow`` is the C library's, as in ngspice (CPython's ``math.pow`` calls it).
 
-:func:`choose_many` / :func:`spice_texts` make the same choice for an array of doubles in
-bulk (numpy: :func:`inp_evaluate_many` reads many texts at once, double-double arithmetic
-finds the 16..19-digit candidates), so that a dense coupling of 10^5..10^6 values is
-written in about a second; the module is longer than 400 lines because the scalar
-reference and its vectorised twin belong together (tests/test_spicenum_bulk.py compares
-them element by element).
+:func:`choose_many`, :func:`spice_texts` and :func:`text_lines` make the same choice for an
+array of doubles in bulk (numpy: each value's 19-digit form, in double-double arithmetic,
+gives every shorter rounding and window by integer division; a level's candidates are
+read as rows of ten sharing a prefix, once per distinct accumulated mantissa), about a
+million values a second with the text (the 249,001 VCCS cards of a dense 499-neuron
+network in about 0.2 s); :func:`inp_evaluate_many` reads many texts at once.  The module
+is longer than 400 lines because the scalar reference and its vectorised twin belong
+together (tests/test_spicenum_bulk.py compares them element by element).
 """
 
 from __future__ import annotations
@@ -288,48 +290,42 @@ def tanh_gain_texts(gain: float) -> tuple[str, str]:
 # The same choice as :func:`_choose` for the device path, for an array of doubles at once:
 # the candidates in the same order ('.17g', repr, then the 16..19-digit decimals of each
 # level nearest first, at most 200 a level), each read by a numpy reproduction of
-# INPevaluate's arithmetic, the first exact one (else the first nearest) taken.  The
-# 16..19-digit windows come from double-double arithmetic; a value whose window edges or
-# midpoint are too close to call (and powers of two, subnormals, |x| outside 1e-280 ..
-# 1e280) is left to the scalar :func:`_choose`.  tests/test_spicenum_bulk.py compares the
-# two element by element.
+# INPevaluate's arithmetic, the first exact one (else the first nearest) taken.  Every
+# rounding and window comes from the value's 19-digit form (:func:`_digits19`); a level's
+# candidates are rows of ten 10 p + d (:func:`_level_chunk`).  Once '.17g' or repr misses
+# by one ulp (no text can miss by less), only an exact candidate can change the choice.
+# A value whose window edges or midpoint are too close to call (and powers of two,
+# subnormals, |x| outside 1e-280 .. 1e280, and the few just below a power of ten, whose
+# floor(log10) the scalar rounds up) is left to the scalar :func:`_choose`.
+# tests/test_spicenum_bulk.py compares the two element by element.
 
 _POW_LO, _POW_HI = -400, 400
 _DD = 300  # double-double powers of ten 10^-300 .. 10^300
 
 
-def _pow_table():
-    import numpy as np
-
-    return np.array([_pow10(float(e)) for e in range(_POW_LO, _POW_HI + 1)])
-
-
 @functools.lru_cache(maxsize=1)
 def _tables():
-    """pow(10, e) as ngspice computes it, and 10^s as a double-double (hi, lo)."""
-    from fractions import Fraction
-
+    """pow(10, e) as ngspice computes it (e = _POW_LO.._POW_HI: 0 and inf at the ends, as
+    beyond them), and 10^s as a double-double (hi, lo), s = -_DD.._DD (Python's int / int
+    is correctly rounded, so the hi part is and the lo part is the rounded remainder)."""
     import numpy as np
 
-    pw = _pow_table()
+    pw = np.array([_pow10(float(e)) for e in range(_POW_LO, _POW_HI + 1)])
     hi, lo = [], []
     for s in range(-_DD, _DD + 1):
-        f = Fraction(10) ** s
-        h = float(f)
+        num, den = (10 ** s, 1) if s >= 0 else (1, 10 ** -s)
+        h = num / den
+        hn, hd = h.as_integer_ratio()
         hi.append(h)
-        lo.append(float(f - Fraction(h)))
+        lo.append((num * hd - hn * den) / (den * hd))
     return pw, np.array(hi), np.array(lo)
 
 
 def _pow10_many(e):
+    """pow(10, e) as ngspice computes it, for every int e."""
     import numpy as np
 
-    pw = _tables()[0]
-    idx = np.clip(e, _POW_LO - 1, _POW_HI + 1) - _POW_LO
-    out = np.where(idx < 0, 0.0, np.inf)
-    ok = (idx >= 0) & (idx < len(pw))
-    out[ok] = pw[idx[ok]]
-    return out
+    return _tables()[0][np.clip(e, _POW_LO, _POW_HI) - _POW_LO]
 
 
 def inp_evaluate_many(tokens) -> "np.ndarray":
@@ -392,65 +388,32 @@ def _two_sum(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 
-def _dd_floor(h, l):
-    """floor of the double-double h + l (h < 2^64) as uint64, and the fraction left."""
-    import numpy as np
-
-    fh = np.floor(h)
-    r = (h - fh) + l
-    f = np.floor(r)
-    frac = r - f
-    k = fh.astype(np.uint64)
-    fi = f.astype(np.int64)
-    k = np.where(fi >= 0, k + np.abs(fi).astype(np.uint64), k - np.abs(fi).astype(np.uint64))
-    return k, frac
-
-
 _P10 = [10 ** i for i in range(20)]  # 10^19 < 2^64
 
 
 def _digit_count(k):
-    import numpy as np
-
-    return np.searchsorted(np.array(_P10, dtype=np.uint64), k, side="right")
+    """Decimal digits of each k (uint64; 0 for 0)."""
+    return _p10u().searchsorted(k, side="right")
 
 
 def _mantis_many(k):
-    """The mantissa INPevaluate accumulates from the decimal digits of k (uint64 > 0)."""
+    """The mantissa INPevaluate accumulates from the decimal digits of k (uint64 > 0): all but
+    the last four digits (at most 15) exactly, then four steps of its loop (leading zeros
+    of a short k are steps from 0 that keep 0)."""
     import numpy as np
 
-    nd = _digit_count(k).astype(np.int64)
-    t = np.maximum(nd - 15, 0)
-    p10 = np.array(_P10, dtype=np.uint64)
-    div = p10[t]
-    pre = k // div
-    rest = k - pre * div
-    m = pre.astype(np.float64)
-    for i in range(int(t.max()) if len(t) else 0):
-        on = t > i
-        d = (rest // p10[np.maximum(t - 1 - i, 0)]) % np.uint64(10)
-        m = np.where(on, (10.0 * m + (48.0 + d.astype(np.float64))) - 48.0, m)
+    p = np.uint64(10 ** 4)
+    q = k // p
+    r = (k - q * p).astype(np.int64)
+    codes = _rest_codes(4)[0]
+    m = q.astype(np.float64)
+    for i in range(4):
+        m = (10.0 * m + codes[i][r]) - 48.0
     return m
 
 
-def _level_eval(k, e):
-    """|value| INPevaluate gives ``_sci('', k, e)`` (k uint64 > 0, e int64)."""
-    import numpy as np
-
-    k = k.copy()
-    e = e.copy()
-    ten = np.uint64(10)
-    z = (k % ten) == 0
-    while z.any():
-        k[z] //= ten
-        e[z] += 1
-        z = z & ((k % ten) == 0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _mantis_many(k) * _pow10_many(e), k, e
-
-
 _CAP = 200      # candidates per level (as :func:`_candidates`)
-_CHUNK = 1 << 16  # candidates evaluated at once
+_CHUNK = 1 << 15  # rows of ten candidates evaluated at once
 _CALL = 1e-7    # window edges / midpoint this close to a tie: left to the scalar path
 _G17, _REPR, _SCI = 0, 1, 2   # which candidate a value's text is: '.17g', repr, a level's _sci
 
@@ -470,73 +433,120 @@ def _strip(k):
     k = k.copy()
     z = np.zeros(len(k), dtype=np.int64)
     ten = np.uint64(10)
-    i = np.nonzero((k % ten == 0) & (k > 0))[0]
+    i = np.nonzero((k // ten * ten == k) & (k > 0))[0]   # (// by a constant is fast, % is not)
     while len(i):
-        k[i] //= ten
+        ki = k[i] // ten
+        k[i] = ki
         z[i] += 1
-        i = i[k[i] % ten == 0]
+        i = i[ki // ten * ten == ki]
     return k, z
 
 
-def _g17_digits(a, top):
-    """The 17 digits '%.17g' writes of each a (positive normal, 1e-280..1e280) as an integer
-    (10^16 <= k < 10^17), its decimal exponent, the exponent of a itself, and whether the
-    rounding was too close to call."""
+def _big_floor(h, l):
+    """floor of the double-double h + l (h an integer below 2^64, |l| < 2^63) as uint64, and
+    the fraction left."""
     import numpy as np
 
-    top = top.copy()
-    k = np.zeros(len(a), dtype=np.uint64)
-    f = np.zeros(len(a))
-    todo = np.arange(len(a))
-    lo16, hi17 = np.uint64(10 ** 16), np.uint64(10 ** 17)
+    f = np.floor(l)
+    return h.astype(np.uint64) + f.astype(np.int64).astype(np.uint64), l - f   # wraps for f < 0: exact
+
+
+def _digits19(a, top):
+    """Each a (positive normal, 1e-280..1e280) at 19 significant digits, X = a 10^(18 - T)
+    with T its decimal exponent (10^T <= a < 10^(T+1); top is an estimate): floor(X), its
+    fraction (within ~1e-12), T, and whether T was not found.  The rounding of every
+    shorter length follows by integer division, floor(Y / 10^j) = floor(floor(Y) / 10^j)
+    (:func:`_rounded`; so too the window edges, :func:`_window19`)."""
+    import numpy as np
+
+    T = top.copy()
+    n = len(a)
+    k, f = np.zeros(n, dtype=np.uint64), np.zeros(n)
+    todo = np.arange(n)
+    lo19, hi19 = np.uint64(10 ** 18), np.uint64(10 ** 19)
     for _ in range(3):
-        kk, ff = _dd_floor(*_scale(a[todo], 16 - top[todo]))
+        h, l = _scale(a[todo], 18 - T[todo])
+        high = h >= 1.8e19                       # beyond uint64: the estimate was low
+        kk, ff = _big_floor(np.where(high, 0.0, h), l)
+        high |= kk >= hi19
+        low = ~high & (kk < lo19)
         k[todo], f[todo] = kk, ff
-        low, high = kk < lo16, kk >= hi17
-        top[todo[low]] -= 1
-        top[todo[high]] += 1
-        todo = todo[low | high]
+        T[todo[high]] += 1
+        T[todo[low]] -= 1
+        todo = todo[high | low]
         if not len(todo):
             break
-    amb = np.abs(f - 0.5) < _CALL
+    amb = np.zeros(n, dtype=bool)
     amb[todo] = True
-    k = k + (f > 0.5).astype(np.uint64)
-    carry = k == hi17
-    k[carry] = lo16
-    return k, top + carry, top, amb
+    return k, f, T, amb
 
 
-def _shortest_digits(a, tt, k17, x17):
-    """repr's digits of each a (the shortest decimal inside its rounding interval, nearest
-    first): (integer k, decimal exponent of its first digit, too close to call)."""
+def _window19(a, k19, f19, T):
+    """floor(X - u) and floor(X + u) of each a's 19-digit form X = k19 + f19 (u: half an ulp
+    of a at that scale, below 2^11), and whether either is too close to call (a fraction
+    within _CALL of 0 or 1; otherwise no shorter length's window edge is either)."""
     import numpy as np
 
     _, phi, plo = _tables()
+    s = 18 - T + _DD
     half = np.spacing(a) / 2.0
+    uh = half * phi[s]                          # exact: half is a power of two
+    ui = np.floor(uh)
+    uf = (uh - ui) + half * plo[s]              # u's fraction
+    ui = ui.astype(np.uint64)
+    g = f19 - uf
+    c = np.floor(g)
+    f_lo = g - c
+    k_lo = k19 - ui + c.astype(np.int64).astype(np.uint64)   # wraps for c = -1: exact
+    g = f19 + uf
+    c = np.floor(g)
+    f_hi = g - c
+    k_hi = k19 + ui + c.astype(np.int64).astype(np.uint64)
+    amb = (f_lo < _CALL) | (f_lo > 1 - _CALL) | (f_hi < _CALL) | (f_hi > 1 - _CALL)
+    return k_lo, k_hi, amb
+
+
+def _rounded(k19, f19, j):
+    """X / 10^j rounded to the nearest integer (X = k19 + f19), and whether that is too close
+    to call (X / 10^j within _CALL of a half)."""
+    import numpy as np
+
+    if not j:
+        return k19 + (f19 > 0.5).astype(np.uint64), np.abs(f19 - 0.5) < _CALL
+    p = np.uint64(10 ** j)
+    q = k19 // p
+    r = k19 - q * p
+    h = np.uint64(10 ** j // 2)
+    amb = ((r == h) & (f19 < _CALL)) | ((r == h - np.uint64(1)) & (f19 > 1 - _CALL))
+    return q + (r >= h).astype(np.uint64), amb
+
+
+def _shortest_digits(k19, f19, k_lo, k_hi, T, k17, x17, nd17):
+    """repr's digits of each value (the shortest decimal inside its rounding interval,
+    nearest first) from its 19-digit form (:func:`_digits19`, :func:`_window19`): (integer
+    k, decimal exponent of its first digit, number of digits, too close to call)."""
+    import numpy as np
+
+    p10 = _p10u()
     k, x = k17.copy(), x17.copy()
-    amb = np.zeros(len(a), dtype=bool)
-    idx = np.arange(len(a))
+    nd = nd17.copy()
+    amb = np.zeros(len(k), dtype=bool)
+    idx = np.arange(len(k))
     for d in range(16, 0, -1):          # exists(d) implies exists(d + 1): go down until none
+        p = np.uint64(10 ** (19 - d))
+        lo = k_lo[idx] // p + np.uint64(1)      # ceil (the fraction is not 0)
+        hi = k_hi[idx] // p
+        has = lo <= hi
+        idx = idx[has]
         if not len(idx):
             break
-        s = d - 1 - tt[idx]
-        h, l = _scale(a[idx], s)
-        ph, pl = phi[s + _DD], plo[s + _DD]
-        uh, ul = half[idx] * ph, half[idx] * pl
-        lh, ll = _two_sum(h, -uh)
-        hh, hl = _two_sum(h, uh)
-        k_lo, f_lo = _dd_floor(lh, ll + (l - ul))
-        k_hi, f_hi = _dd_floor(hh, hl + (l + ul))
-        k_mid, f_mid = _dd_floor(h, l)
-        k_lo = k_lo + np.uint64(1)
-        has = k_lo <= k_hi
-        amb[idx] |= ((f_lo < _CALL) | (f_lo > 1 - _CALL) | (f_hi < _CALL) | (f_hi > 1 - _CALL)
-                     | (has & (np.abs(f_mid - 0.5) < _CALL)))
-        idx, s = idx[has], s[has]
-        kk = np.clip(k_mid[has] + (f_mid[has] > 0.5).astype(np.uint64), k_lo[has], k_hi[has])
+        mid, amb[idx] = _rounded(k19[idx], f19[idx], 19 - d)
+        kk = np.clip(mid, lo[has], hi[has])
+        up = kk == p10[d]                # 10^d: one digit more, the exponent one up
         k[idx] = kk
-        x[idx] = tt[idx] + (_digit_count(kk).astype(np.int64) - d)
-    return k, x, amb
+        x[idx] = T[idx] + up
+        nd[idx] = d + up
+    return k, x, nd, amb
 
 
 def _mantis_pow(k, e):
@@ -547,21 +557,17 @@ def _mantis_pow(k, e):
         return _mantis_many(k) * _pow10_many(e)
 
 
-def _written(k, x, style):
+def _written(k, x, style, nd):
     """(digit string as written, exponent of its last digit) of the text of stripped digits
-    k with first-digit exponent x: positional '.17g' writes an integer's zeros, repr also
-    '.0'; scientific text is the digits and the exponent (the same number to ngspice)."""
-    import numpy as np
-
-    nd = _digit_count(k).astype(np.int64)
+    k (nd of them) with first-digit exponent x: positional '.17g' writes an integer's
+    zeros, repr also '.0'; scientific text is the digits and the exponent (the same number
+    to ngspice)."""
     q = x - nd + 1
-    if style == _SCI:
-        return k, q
     sci = (x < -4) | (x >= (17 if style == _G17 else 16))
     whole = ~sci & (q >= 0)
     if not whole.any():
         return k, q
-    p10 = np.array(_P10, dtype=np.uint64)
+    p10 = _p10u()
     t, q = k.copy(), q.copy()
     extra = 1 if style == _REPR else 0
     t[whole] = k[whole] * p10[q[whole] + extra]
@@ -570,13 +576,15 @@ def _written(k, x, style):
 
 
 def _choose_bulk(x):
-    """The device-path choice for every finite value of x: (kind, stripped digits, first-digit
-    exponent, exact, {index: (text, exact)} of the values left to the scalar path)."""
+    """The device-path choice for every finite value of x: (kind, stripped digits, their
+    number, first-digit exponent, exact, {index: (text, exact)} of the values left to the
+    scalar path)."""
     import numpy as np
 
     n = len(x)
     kind = np.full(n, _G17, dtype=np.int8)
     kdig = np.zeros(n, dtype=np.uint64)
+    ndig = np.ones(n, dtype=np.int64)
     xexp = np.zeros(n, dtype=np.int64)
     exact = np.ones(n, dtype=bool)
     ax = np.abs(x)
@@ -590,49 +598,74 @@ def _choose_bulk(x):
     top = np.floor(lg).astype(np.int64)          # as the scalar's math.floor(math.log10(x))
     for i in np.nonzero(np.abs(lg - np.round(lg)) < 1e-9)[0].tolist():
         top[i] = math.floor(math.log10(float(a[i])))
-    k17, x17, tt, amb = _g17_digits(a, top)
-    k17, _ = _strip(k17)
-    t, q = _written(k17, x17, _G17)
+    k19, f19, tt, amb = _digits19(a, top)
+    k17, amb17 = _rounded(k19, f19, 2)
+    amb |= amb17
+    carry = k17 == np.uint64(10 ** 17)
+    k17[carry] = np.uint64(10 ** 16)
+    x17 = tt + carry
+    k17, z = _strip(k17)
+    nd17 = 17 - z
+    t, q = _written(k17, x17, _G17, nd17)
     got0 = _mantis_pow(t, q)
-    kdig[ri], xexp[ri] = k17, x17
+    kdig[ri], ndig[ri], xexp[ri] = k17, nd17, x17
     ok0 = got0 == a
-    scalar.update(ri[amb].tolist())
     sel = np.nonzero(~ok0 & ~amb)[0]             # into ri / a
+    k_lo, k_hi, amb_w = _window19(a[sel], k19[sel], f19[sel], tt[sel])
+    amb[sel[amb_w]] = True
+    scalar.update(ri[amb].tolist())
+    keep = ~amb_w
+    sel, k_lo, k_hi = sel[keep], k_lo[keep], k_hi[keep]
     if len(sel):
-        kr, xr, amb1 = _shortest_digits(a[sel], tt[sel], k17[sel], x17[sel])
-        kr, _ = _strip(kr)
-        t, q = _written(kr, xr, _REPR)
-        got1 = _mantis_pow(t, q)
+        w = k19[sel], f19[sel], k_lo, k_hi
+        kr, xr, nr, amb1 = _shortest_digits(*w, tt[sel], k17[sel], x17[sel], nd17[sel])
         scalar.update(ri[sel[amb1]].tolist())
+        keep = ~amb1
+        sel, kr, xr, nr = sel[keep], kr[keep], xr[keep], nr[keep]
+        w = tuple(v[keep] for v in w)
+        kr, z = _strip(kr)
+        nr -= z
+        t, q = _written(kr, xr, _REPR, nr)
+        got1 = _mantis_pow(t, q)
         a1, g0 = a[sel], got0[sel]
-        ok1 = (got1 == a1) & ~amb1
+        ok1 = got1 == a1
         gi = ri[sel]
         exact[gi] = False
         kind[gi[ok1]] = _REPR
-        kdig[gi[ok1]], xexp[gi[ok1]] = kr[ok1], xr[ok1]
+        kdig[gi[ok1]], ndig[gi[ok1]], xexp[gi[ok1]] = kr[ok1], nr[ok1], xr[ok1]
         exact[gi[ok1]] = True
         miss0 = np.where(np.isfinite(g0), np.abs(g0 - a1), np.inf)
         miss1 = np.where(np.isfinite(got1), np.abs(got1 - a1), np.inf)
-        rest = ~ok1 & ~amb1
+        rest = ~ok1
+        odd = rest & (top[sel] != tt[sel])       # the scalar's levels count from its own exponent
+        scalar.update(gi[odd].tolist())
+        rest &= ~odd
         _levels(a1[rest], top[sel][rest], gi[rest], np.minimum(miss0, miss1)[rest], miss1[rest] < miss0[rest],
-                kr[rest], xr[rest], kind, kdig, xexp, exact, scalar)
+                (kr[rest], nr[rest], xr[rest]), tuple(v[rest] for v in w), (kind, kdig, ndig, xexp, exact), scalar)
     zi = np.nonzero(zero)[0]
     kdig[zi], xexp[zi] = 0, 0
-    return kind, kdig, xexp, exact, {i: _choose(float(x[i]), "device") for i in sorted(scalar)}
+    return kind, kdig, ndig, xexp, exact, {i: _choose(float(x[i]), "device") for i in sorted(scalar)}
 
 
-def _levels(axr, top, gi, best_miss, best_is_repr, kr, xr, kind, kdig, xexp, exact, scalar):
+def _levels(axr, top, gi, best_miss, best_is_repr, rep, w19, choice, scalar):
     """The 16..19-digit candidates of the values that neither '.17g' nor repr states exactly
-    (as :func:`_candidates`): writes the choice into kind / kdig / xexp / exact."""
+    (as :func:`_candidates`; rep: repr's digits, their number and exponent; w19: their
+    19-digit form, :func:`_digits19`, at the exponent ``top``): writes the choice into
+    ``choice`` (kind, digits, their number, exponent, exact) at the indices gi, or adds gi
+    to ``scalar`` (a midpoint too close to call)."""
     import numpy as np
 
+    kind, kdig, ndig, xexp, exact = choice
     n = len(axr)
     kind[gi[best_is_repr]] = _REPR
-    kdig[gi[best_is_repr]], xexp[gi[best_is_repr]] = kr[best_is_repr], xr[best_is_repr]
+    for a, b in zip((kdig, ndig, xexp), rep):
+        a[gi[best_is_repr]] = b[best_is_repr]
     if not n:
         return
-    _, phi, plo = _tables()
-    half = np.spacing(axr) / 2.0
+    k19, f19, k_lo19, k_hi19 = w19
+    # A text ngspice does not read as x is at least one ulp off (x is no power of two, and no
+    # double lies nearer): after a miss of one ulp only an exact candidate changes the choice.
+    near = best_miss > np.spacing(axr)
     found = np.zeros(n, dtype=bool)
     amb_all = np.zeros(n, dtype=bool)
     best_k = np.zeros(n, dtype=np.uint64)
@@ -640,148 +673,218 @@ def _levels(axr, top, gi, best_miss, best_is_repr, kr, xr, kind, kdig, xexp, exa
     best_lvl = np.full(n, -1)
     for digits in range(16, 20):
         live = np.nonzero(~found & ~amb_all)[0]
+        mid, amb = _rounded(k19[live], f19[live], 19 - digits)
+        amb_all[live[amb]] = True
+        live, mid = live[~amb], mid[~amb]
         if not len(live):
             break
-        a = axr[live]
         e = top[live] - (digits - 1)
-        s = np.clip(-e, -_DD, _DD)
-        xh, xl_ = _scale(a, s)
-        ph, pl = phi[s + _DD], plo[s + _DD]
-        uh, ul = half[live] * ph, half[live] * pl
-        lh, ll = _two_sum(xh, -uh)
-        ll = ll + (xl_ - ul)
-        hh, hl = _two_sum(xh, uh)
-        hl = hl + (xl_ + ul)
-        k_lo, f_lo = _dd_floor(lh, ll)
-        k_hi, f_hi = _dd_floor(hh, hl)
-        k_mid, f_mid = _dd_floor(xh, xl_)
-        amb = ((f_lo < _CALL) | (f_lo > 1 - _CALL) | (f_hi < _CALL) | (f_hi > 1 - _CALL)
-               | (np.abs(f_mid - 0.5) < _CALL))
-        amb_all[live[amb]] = True
-        keep = ~amb
-        live, e = live[keep], e[keep]
-        k_lo = k_lo[keep] + np.uint64(1)           # ceil (the fraction is not 0)
-        k_hi = k_hi[keep]
-        mid = k_mid[keep] + (f_mid[keep] > 0.5).astype(np.uint64)
+        p = np.uint64(10 ** (19 - digits))
+        k_lo = k_lo19[live] // p + np.uint64(1)    # ceil (the fraction is not 0)
+        k_hi = k_hi19[live] // p
         da = k_lo.astype(np.int64) - mid.astype(np.int64)   # offsets are small: exact
         db = k_hi.astype(np.int64) - mid.astype(np.int64)
-        cnt = np.clip(db - da + 1, 0, _CAP)
-        has = cnt > 0
-        live, e, da, db, cnt, mid = live[has], e[has], da[has], db[has], cnt[has], mid[has]
+        oa, ob = _capped(da, db)
+        has = oa <= ob
+        live, e, oa, ob, mid = live[has], e[has], oa[has], ob[has], mid[has]
         if not len(live):
             continue
-        ends = np.cumsum(cnt)
+        ends = np.cumsum(((mid + ob.astype(np.uint64)) // np.uint64(10) - (mid + oa.astype(np.uint64)) // np.uint64(10))
+                         .astype(np.int64) + 1)
         g0 = 0
         while g0 < len(live):   # a chunk of groups at a time: the candidate arrays stay in cache
-            g1 = max(int(np.searchsorted(ends, ends[g0] - cnt[g0] + _CHUNK, side="right")), g0 + 1)
+            g1 = max(int(np.searchsorted(ends, (ends[g0 - 1] if g0 else 0) + _CHUNK, side="right")), g0 + 1)
             sl = slice(g0, g1)
-            _level_chunk(axr, live[sl], e[sl], da[sl], db[sl], cnt[sl], mid[sl], digits,
+            _level_chunk(axr, live[sl], e[sl], oa[sl], ob[sl], mid[sl], digits, near,
                          best_miss, best_k, best_e, best_lvl, found)
             g0 = g1
     scalar.update(gi[amb_all].tolist())
-    lv = best_lvl >= 0
+    lv = (best_lvl >= 0) & ~amb_all
+    nd = _digit_count(best_k[lv]).astype(np.int64)
     kind[gi[lv]] = _SCI
-    kdig[gi[lv]] = best_k[lv]
-    xexp[gi[lv]] = best_e[lv] + _digit_count(best_k[lv]).astype(np.int64) - 1
+    kdig[gi[lv]], ndig[gi[lv]] = best_k[lv], nd
+    xexp[gi[lv]] = best_e[lv] + nd - 1
     exact[gi] = found
 
 
-def _level_chunk(axr, live, e, da, db, cnt, mid, digits, best_miss, best_k, best_e, best_lvl, found):
-    """The candidates of one level for the groups ``live`` (see :func:`_levels`)."""
+def _capped(da, db):
+    """The offsets from mid (first, last) of the candidates one level tries in the window
+    mid + da .. mid + db: the _CAP nearest, the lower first of two as near (as
+    :func:`_candidates`): all of a short window, else -_CAP/2 .. _CAP/2 - 1 moved inside."""
     import numpy as np
 
-    starts = np.concatenate(([0], np.cumsum(cnt)[:-1]))
-    grp = np.repeat(np.arange(len(live)), cnt)
-    t = np.arange(int(cnt.sum())) - starts[grp]
-    gda, gdb = da[grp], db[grp]
-    sym = np.minimum(-gda, gdb)
-    d = (t + 1) // 2
-    off = np.where(t % 2 == 1, -d, d)
-    off = np.where(t > 2 * sym, np.where(-gda > gdb, -(t - sym), t - sym), off)
-    off = np.where(gda > 0, gda + t, np.where(gdb < 0, gdb - t, off))
-    got = _level_values(mid, e, da, db, grp, off, digits)
-    ga = axr[live][grp]
-    hit = got == ga
-    miss = np.where(np.isfinite(got), np.abs(got - ga), np.inf)
-    big = np.iinfo(np.int64).max
-    first_hit = np.minimum.reduceat(np.where(hit, t, big), starts)
-    gmin = np.minimum.reduceat(miss, starts)
-    first_min = np.minimum.reduceat(np.where(miss == gmin[grp], t, big), starts)
-    pick = np.where(first_hit < big, first_hit, first_min)
-    now_hit = first_hit < big
-    better = now_hit | (gmin < best_miss[live])
-    upd = live[better]
-    po = off[starts + pick][better]
-    ks, z = _strip(np.where(po >= 0, mid[better] + np.abs(po).astype(np.uint64),
-                            mid[better] - np.abs(po).astype(np.uint64)))
-    best_k[upd] = ks
-    best_e[upd] = e[better] + z
-    best_lvl[upd] = digits
-    best_miss[upd] = np.where(now_hit[better], 0.0, gmin[better])
-    found[live[now_hit]] = True
+    short = db - da < _CAP
+    lo = np.where(short, da, np.minimum(np.maximum(da, -(_CAP // 2)), db - (_CAP - 1)))
+    return lo, np.where(short, db, lo + (_CAP - 1))
 
 
-@functools.lru_cache(maxsize=4)
-def _extra_tables(extra: int):
-    """For the last ``extra`` digits r (0 <= r < 10^extra) of a candidate: each digit's
-    character code (float, 48 + d) and r's trailing zeros."""
+@functools.lru_cache(maxsize=5)
+def _rest_codes(t: int):
+    """For every r < 10^t written with t digits: the character code (float, 48 + digit) of
+    each place (one row per place) and r's trailing zeros (t for 0)."""
     import numpy as np
 
-    r = np.arange(10 ** extra)
-    codes = np.stack([48.0 + (r // 10 ** (extra - 1 - j)) % 10 for j in range(extra)], axis=1)
+    r = np.arange(10 ** t)
+    codes = np.stack([48.0 + (r // 10 ** (t - 1 - i)) % 10 for i in range(t)])
     tz = np.zeros(len(r), dtype=np.int64)
-    for j in range(1, extra + 1):
-        tz += (r % 10 ** j == 0)
+    for i in range(1, t + 1):
+        tz += r % 10 ** i == 0
     return codes, tz
 
 
-def _level_values(mid, e, da, db, grp, off, digits):
-    """|value| INPevaluate gives the text of every candidate mid[grp] + off (times 10^e[grp],
-    written without trailing zeros): the first 15 digits exactly, the last ``digits - 15`` as
-    INPevaluate accumulates them (float arithmetic on the group's prefix, no per-candidate
-    division); groups whose candidates do not all have ``digits`` digits the general way."""
+_NONE = 1 << 40   # rank of "no candidate"
+_CODES19 = [48.0 + d for d in range(1, 10)]   # the character codes of the digits 1..9
+
+
+@functools.lru_cache(maxsize=1)
+def _best_rank():
+    """[(place + 1) * 1024 + bits]: the rank 2 |d - place| + (d > place) of the first in the
+    level's order of the last digits d set in ``bits`` (_NONE if none), for a row of ten
+    candidates with mid at digit ``place`` (-1: the row is above mid, 10: below)."""
     import numpy as np
 
-    extra = digits - 15
-    big = np.uint64(10 ** extra)
+    d = np.arange(10)
+    place = np.arange(-1, 11)[:, None, None]
+    key = 2 * np.abs(d - place) + (d > place)              # (place, 1, digit)
+    on = (np.arange(1024)[None, :, None] >> d) & 1 == 1    # (1, bits, digit)
+    return np.where(on, key, _NONE).min(axis=2).ravel()
+
+
+def _level_chunk(axr, live, e, oa, ob, mid, digits, near, best_miss, best_k, best_e, best_lvl, found):
+    """The candidates mid + oa .. mid + ob (times 10^e) of the groups ``live`` (see
+    :func:`_levels`) as rows of ten, one per prefix p = k // 10.  INPevaluate reads 10 p + d
+    as one more step of its loop on p's mantissa M(p), and 10 p as p's own text: so a row
+    is M(p), and the many prefixes with the same M(p) (once M is past 2^53) are evaluated
+    once.  A candidate's rank in the level's order is 2 |k - mid| + (k > mid)."""
+    import numpy as np
+
+    ten = np.uint64(10)
+    lo_k = mid + oa.astype(np.uint64)            # wraps for a negative offset: exact modulo 2^64
+    hi_k = mid + ob.astype(np.uint64)
+    p0 = lo_k // ten
+    p1 = hi_k // ten
+    lod = (lo_k - p0 * ten).astype(np.int64)
+    hid = (hi_k - p1 * ten).astype(np.int64)
+    npf = (p1 - p0).astype(np.int64) + 1
+    starts = np.concatenate(([0], np.cumsum(npf)[:-1]))
+    last = starts + npf - 1
+    rows = int(npf.sum())
+    grp = np.repeat(np.arange(len(live)), npf)
+    j = np.arange(rows) - starts[grp]
+    m, ms, z = _prefix_mantis(p0, p1, grp, j, digits - 1)
     pw = _tables()[0]
-    got = np.empty(len(grp))
-    lo_ok = (mid.astype(np.int64) + da) >= 10 ** (digits - 1)       # int64 holds 10^19 - 1
-    hi_ok = (mid.astype(np.int64) + db) < (10 ** digits if digits < 19 else np.iinfo(np.int64).max)
-    hi_ok &= mid < np.uint64(10 ** digits)
-    fast = (lo_ok & hi_ok)[grp]
-    slow = np.nonzero(~fast)[0]
-    if len(slow):
-        o = off[slow]
-        m = mid[grp[slow]]
-        k = np.where(o >= 0, m + np.abs(o).astype(np.uint64), m - np.abs(o).astype(np.uint64))
-        ks, z = _strip(k)
-        got[slow] = _mantis_pow(ks, e[grp[slow]] + z)
-    f = np.nonzero(fast)[0]
-    if not len(f):
-        return got
-    g = grp[f]
-    pre_mid = (mid // big).astype(np.float64)
-    rest_mid = (mid % big).astype(np.int64)
-    rest = rest_mid[g] + off[f]
-    carry = np.floor_divide(rest, 10 ** extra)
-    rest -= carry * 10 ** extra
-    m = pre_mid[g] + carry
-    codes, tzs = _extra_tables(extra)
-    tz = tzs[rest]
-    c = codes[rest]
-    for j in range(extra):
-        m = np.where(j < extra - tz, (10.0 * m + c[:, j]) - 48.0, m)
-    ee = e[g] + tz
-    zero = np.nonzero(tz == extra)[0]           # the prefix's own trailing zeros
-    while len(zero):
-        z10 = np.nonzero(np.fmod(m[zero], 10.0) == 0.0)[0]
-        zero = zero[z10]
-        m[zero] /= 10.0
-        ee[zero] += 1
-    with np.errstate(over="ignore", invalid="ignore"):
-        got[f] = m * pw[np.clip(ee, _POW_LO, _POW_HI) - _POW_LO]
-    return got
+    ga = axr[live]
+    # rows with the same M(p) (consecutive in a group) give the same values
+    new = np.ones(rows, dtype=bool)
+    new[1:] = m[1:] != m[:-1]
+    new[starts] = True
+    uid = np.cumsum(new) - 1
+    ug = grp[new]
+    cells = (10.0 * m[new])[:, None] + _CODES19
+    cells -= 48.0
+    cells *= pw[e - _POW_LO][ug][:, None]
+    v0 = ms * pw[e[grp] + 1 + z - _POW_LO]        # 10 p is written as p without its zeros
+    bits = (_pack(cells == ga[ug][:, None]) << 1)[uid] | (v0 == ga[grp])
+    bits[starts] &= 1023 - ((1 << lod) - 1)      # the first and last rows: only the digits in the run
+    bits[last] &= (1 << (hid + 1)) - 1
+    place = (lod - oa)[grp] - 10 * j              # mid - 10 p, row by row
+    first = _first(bits, place, starts)
+    now_hit = first >= 0
+    miss = np.zeros(len(live))
+    nr = np.nonzero(~now_hit & near[live])[0]    # no exact text: the first nearest counts
+    if len(nr):
+        r = np.nonzero((~now_hit & near[live])[grp])[0]
+        rstarts = np.concatenate(([0], np.cumsum(npf[nr])[:-1]))
+        allv = np.concatenate([v0[r][:, None], cells[uid[r]]], axis=1)
+        mr = np.where(np.isfinite(allv), np.abs(allv - ga[grp[r]][:, None]), np.inf)
+        inr = np.full(rows, 1023)                # the digits of a row inside the run
+        inr[starts] &= 1023 - ((1 << lod) - 1)
+        inr[last] &= (1 << (hid + 1)) - 1
+        mr[((inr[r][:, None] >> np.arange(10)) & 1) == 0] = np.inf
+        gmin = np.minimum.reduceat(mr.min(axis=1), rstarts)
+        first[nr] = _first(_pack(mr == np.repeat(gmin, npf[nr])[:, None]) & inr[r], place[r], rstarts)
+        miss[nr] = gmin
+    better = now_hit.copy()
+    better[nr] = miss[nr] < best_miss[live[nr]]
+    upd = live[better]
+    sc = first[better]
+    po = np.where(sc % 2 == 1, (sc - 1) // 2, -(sc // 2))
+    ks, zs = _strip(mid[better] + po.astype(np.uint64))
+    best_k[upd] = ks
+    best_e[upd] = e[better] + zs
+    best_lvl[upd] = digits
+    best_miss[upd] = miss[better]
+    found[live[now_hit]] = True
+
+
+def _pack(b):
+    """Each row of the bool matrix b (at most 16 columns) as the bits of an int64 (rows
+    padded to 16 bits, then packed at once: packing row by row is slow)."""
+    import numpy as np
+
+    pad = np.zeros((len(b), 16), dtype=bool)
+    pad[:, :b.shape[1]] = b
+    return np.packbits(pad.ravel(), bitorder="little").view(np.uint16).astype(np.int64)
+
+
+def _first(bits, place, starts):
+    """The rank (2 |k - mid| + (k > mid), -1 if none) of each group's first candidate of
+    those set in ``bits``, a row of ten for each prefix p, ``place`` = mid - 10 p, groups
+    beginning at rows ``starts``.  A row wholly above (below) mid ranks as if mid were just
+    below (above) it, plus twice the distance."""
+    import numpy as np
+
+    score = np.full(len(bits), _NONE)
+    i = np.nonzero(bits)[0]                      # (most rows have none)
+    pl = place[i]
+    pc = np.clip(pl, -1, 10)
+    score[i] = _best_rank()[(pc + 1) * 1024 + bits[i]] + 2 * np.abs(pl - pc)
+    first = np.minimum.reduceat(score, starts)
+    return np.where(first < _NONE, first, -1)
+
+
+def _prefix_mantis(p0, p1, grp, j, nd):
+    """(M(p), M of p without its trailing zeros, how many) of every row's prefix
+    p = p0[grp] + j, M being INPevaluate's mantissa of the digits.  Groups whose prefixes
+    all have nd digits: the first 15 digits exactly, the rest from a table (the loop's
+    state before the last z digits is the mantissa of p without them); others by
+    :func:`_mantis_many`."""
+    import numpy as np
+
+    t = nd - 15
+    p10 = np.uint64(10 ** t)
+    hq = p0 // p10
+    rest = (p0 - hq * p10).astype(np.int64)[grp] + j
+    carry = rest // (10 ** t)
+    rest -= carry * 10 ** t
+    m = hq.astype(np.float64)[grp] + carry
+    z = np.zeros(len(m), dtype=np.int64)
+    ms = m
+    if t:
+        codes, tzs = _rest_codes(t)
+        z = tzs[rest]
+        states = [m]
+        for i in range(t):
+            m = (10.0 * m + codes[i][rest]) - 48.0
+            states.append(m)
+        ms = m.copy()
+        for r in range(1, t):
+            zi = np.nonzero(z == r)[0]
+            ms[zi] = states[t - r][zi]
+    hz = np.nonzero(z == t)[0]                   # the zeros run into the head (exact)
+    if len(hz):
+        hs, hzz = _strip(hq[grp[hz]] + carry[hz].astype(np.uint64))
+        ms = ms.copy()
+        ms[hz] = hs.astype(np.float64)
+        z[hz] += hzz
+    odd = (p0 < np.uint64(10 ** (nd - 1))) | (p1 >= np.uint64(10 ** nd))
+    if odd.any():
+        r = np.nonzero(odd[grp])[0]
+        p = p0[grp[r]] + j[r].astype(np.uint64)
+        m[r] = _mantis_many(p)
+        ks, z[r] = _strip(p)
+        ms[r] = _mantis_many(ks)
+    return m, ms, z
 
 
 # ---------------------------------------------------------------------------- bulk text
@@ -791,91 +894,157 @@ def _level_values(mid, e, da, db, grp, off, digits):
 # numbers side by side) are built column by column and joined by dropping the holes.
 
 @functools.lru_cache(maxsize=1)
-def _quads():
+def _text_tables():
+    """The four ASCII digits of every n < 10^4 as one uint32 word, with leading zeros and
+    with holes for them (0 as '0'); 'e+dd' / 'e-ddd' of every exponent _POW_LO.._POW_HI as
+    an uint64 word (five bytes with holes, three zero bytes)."""
     import numpy as np
 
-    return np.frombuffer("".join(f"{i:04d}" for i in range(10000)).encode(), dtype=np.uint8).reshape(10000, 4)
+    n = np.arange(10 ** 4)[:, None]
+    quads = (48 + n // np.array([1000, 100, 10, 1]) % 10).astype(np.uint8)
+    holes = quads * ((n >= np.array([1000, 100, 10, 0])) | (np.arange(4) == 3))
+    e = np.arange(_POW_LO, _POW_HI + 1)[:, None]
+    a = np.abs(e)
+    exps = np.zeros((len(e), 8), dtype=np.uint8)
+    exps[:, :1] = ord("e")
+    exps[:, 1:2] = np.where(e < 0, ord("-"), ord("+"))
+    three = a >= 100
+    digs = (48 + a // np.array([100, 10, 1]) % 10).astype(np.uint8)
+    exps[:, 2:5] = np.where(three, digs, np.concatenate([digs[:, 1:], np.zeros_like(a, dtype=np.uint8)], axis=1))
+    return quads.view(np.uint32).ravel(), holes.view(np.uint32).ravel(), exps.view(np.uint64).ravel()
 
 
-def _digit_chars(k, width):
-    """Right-aligned ASCII digits of k (non-negative ints < 10^width), leading zeros as
-    digits: uint8 (len(k), width)."""
+def _digits20(k):
+    """The 20 ASCII digits of each k (uint64), leading zeros included: uint8 (len(k), 20)."""
     import numpy as np
 
-    quads = _quads()
-    nq = -(-width // 4)
-    out = np.empty((len(k), 4 * nq), dtype=np.uint8)
-    k = np.asarray(k).astype(np.uint64)
-    if width > 10:   # split once, then 4-digit chunks in int64
-        hi, lo = (k // np.uint64(10 ** 12)).astype(np.int64), (k % np.uint64(10 ** 12)).astype(np.int64)
-        parts = [(lo, 3), (hi, nq - 3)]
+    quads = _text_tables()[0]
+    out = np.empty((len(k), 5), dtype=np.uint32)
+    hi = k // np.uint64(10 ** 12)
+    lo = (k - hi * np.uint64(10 ** 12)).astype(np.int64)
+    hi = hi.astype(np.int64)
+    h1 = hi // 10 ** 4
+    out[:, 0], out[:, 1] = quads[h1], quads[hi - h1 * 10 ** 4]
+    l1 = lo // 10 ** 8
+    lo -= l1 * 10 ** 8
+    l2 = lo // 10 ** 4
+    out[:, 2], out[:, 3], out[:, 4] = quads[l1], quads[l2], quads[lo - l2 * 10 ** 4]
+    return out.view(np.uint8)
+
+
+def _int_width(k) -> int:
+    """Characters of the largest of the non-negative integers k (at least 1)."""
+    return len(str(int(k.max()))) if len(k) else 1
+
+
+def _int_chars(k, out):
+    """Decimal text of non-negative integers, right-aligned with holes, written into out
+    (uint8, (len, width))."""
+    import numpy as np
+
+    k = k.astype(np.int64, copy=False)
+    width = out.shape[1]
+    if width <= 4:
+        out[:] = _text_tables()[1][k].view(np.uint8).reshape(len(k), 4)[:, 4 - width:]
     else:
-        parts = [(k.astype(np.int64), nq)]
-    col = 4 * nq
-    for v, m in parts:
-        for _ in range(m):
-            out[:, col - 4:col] = quads[v % 10000]
-            v = v // 10000
-            col -= 4
-    return out[:, 4 * nq - width:]
+        nd = np.maximum(_digit_count(k.astype(np.uint64)), 1)
+        np.multiply(_digits20(k.astype(np.uint64))[:, 20 - width:], np.arange(width - 1, -1, -1) < nd[:, None],
+                    out=out)
 
 
-def _int_chars(k):
-    """Decimal text of non-negative integers, right-aligned with holes: uint8 (len, width)."""
+@functools.lru_cache(maxsize=1)
+def _p10u():
+    """10^i as uint64, i = 0..19."""
     import numpy as np
 
-    k = np.asarray(k, dtype=np.int64)
-    top = int(k.max()) if len(k) else 0
-    width = len(str(top))
-    m = _digit_chars(k, width)
-    nd = np.maximum(_digit_count(k.astype(np.uint64)), 1)
-    m[np.arange(width)[None, :] < (width - nd)[:, None]] = 0
-    return m
+    return np.array(_P10, dtype=np.uint64)
 
 
-def _number_chars(kind, k, x, neg):
-    """The text of every value (its choice: kind, stripped digits k, first-digit exponent x,
-    sign) as a hole matrix."""
+def _layout(chosen):
+    """(which of the chosen values are written in scientific form, the width of their text
+    matrix)."""
     import numpy as np
 
-    n = len(k)
-    nd = np.maximum(_digit_count(k), 1).astype(np.int64)
-    r = _digit_chars(k, 19)
-    cols = np.arange(19)
-    d = np.take_along_axis(r, np.minimum(19 - nd[:, None] + cols[None, :], 18), axis=1)   # left-aligned
-    d[cols[None, :] >= nd[:, None]] = 0
-    sci = (kind == _SCI) | (x < -4) | (x >= np.where(kind == _G17, 17, 16))
-    out = np.zeros((n, 42), dtype=np.uint8)
-    out[:, 0] = np.where(neg, ord("-"), 0)
+    kind, _, _, xe, _, scal = chosen
+    sci = (kind == _SCI) | (xe < -4) | (xe >= np.where(kind == _G17, 17, 16))
+    return sci, max([26 if sci.all() else 39] + [len(t) for t, _ in scal.values()])
+
+
+def _number_chars(x, chosen, layout, out):
+    """Writes the text of every value x (``chosen``: its :func:`_choose_bulk`) into the hole
+    matrix out (zeros, :func:`_layout`'s width): the sign, then scientific text
+    (d.ddd e+XX) or positional; returns exact."""
+    import numpy as np
+
+    kind, k, nd, xe, exact, scal = chosen
+    sci, width = layout
+    np.multiply(np.signbit(x).view(np.uint8), np.uint8(45), out=out[:, 0])        # '-'
     si = np.nonzero(sci)[0]
-    if len(si):
-        ds, xs = d[si], x[si]
-        blk = np.zeros((len(si), 26), dtype=np.uint8)
-        blk[:, 0] = ds[:, 0]
-        blk[:, 1] = np.where(nd[si] > 1, ord("."), 0)
-        blk[:, 2:20] = ds[:, 1:19]
-        blk[:, 20] = ord("e")
-        blk[:, 21] = np.where(xs < 0, ord("-"), ord("+"))
-        ex = _digit_chars(np.abs(xs), 3)
-        ex[:, 0] = np.where(np.abs(xs) >= 100, ex[:, 0], 0)
-        blk[:, 22:25] = ex
-        out[si, 1:27] = blk[:, :26]
-    pi = np.nonzero(~sci)[0]
-    if len(pi):   # positional: integer places 16..0, '.', fraction places -1..-21
-        dp, xp, ndp = d[pi], x[pi][:, None], nd[pi][:, None]
-        p = np.arange(16, -22, -1)[None, :]
-        i = xp - p                                  # index of the digit at place p
-        dig = np.take_along_axis(dp, np.clip(i, 0, 18), axis=1)
-        ch = np.where((i >= 0) & (i < ndp), dig, 0)
-        ch = np.where((i >= ndp) & (p >= 0), ord("0"), ch)                 # an integer's zeros
-        ch = np.where((i < 0) & (p <= 0), ord("0"), ch)                     # 0.000ddd
-        frac = (xp - ndp + 1) < 0
-        whole_repr = ~frac & (kind[pi] == _REPR)[:, None]
-        ch = np.where((p == -1) & whole_repr, ord("0"), ch)
-        dot = np.where(frac[:, 0] | whole_repr[:, 0], ord("."), 0)
-        out[pi, 1:18] = ch[:, :17]
-        out[pi, 18] = dot
-        out[pi, 19:40] = ch[:, 17:]
+    if len(si) == len(x):
+        _sci_chars(k, xe, nd, out[:, 1:26])
+    else:
+        out[si, 1:26] = _sci_chars(k[si], xe[si], nd[si], np.empty((len(si), 25), dtype=np.uint8))
+        pi = np.nonzero(~sci)[0]
+        out[pi, 1:39] = _positional_chars(kind[pi], k[pi], xe[pi], nd[pi])
+    zero = np.nonzero(x == 0.0)[0]
+    if len(zero):
+        out[zero, 1:] = 0
+        out[zero, 1] = ord("0")
+    if scal:
+        idx = np.fromiter(scal, dtype=np.int64, count=len(scal))
+        texts = [t for t, _ in scal.values()]
+        out[idx] = np.array(texts, dtype=f"S{width}").view(np.uint8).reshape(len(texts), width)
+        exact = exact.copy()
+        exact[idx] = [e for _, e in scal.values()]
+    return exact
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_masks():
+    """[nd]: 0xFF for each of the 18 digits after the first that a number of nd digits has."""
+    import numpy as np
+
+    return (np.arange(1, 19)[None, :] < np.arange(21)[:, None]).astype(np.uint8) * np.uint8(255)
+
+
+def _sci_chars(k, x, nd, out):
+    """d.ddd...e+XX of stripped digits k (nd of them), first-digit exponent x, written into
+    out (uint8, (len, 25))."""
+    import numpy as np
+
+    d = _digits20(k * _p10u()[19 - nd])                # left-aligned from column 1
+    out[:, 0] = d[:, 1]
+    np.multiply((nd > 1).view(np.uint8), np.uint8(46), out=out[:, 1])  # '.'
+    np.bitwise_and(d[:, 2:20], _digit_masks()[nd], out=out[:, 2:20])
+    out[:, 20:] = _text_tables()[2][x - _POW_LO].view(np.uint8).reshape(len(x), 8)[:, :5]
+    return out
+
+
+def _positional_chars(kind, k, x, nd):
+    """Positional text (as '.17g' / repr write it) of stripped digits k (nd <= 17 of them),
+    first-digit exponent -4 <= x <= 16: the integer part right-aligned in columns 0..16,
+    '.', then the fraction (0.000ddd: its zeros in columns 18..20, holes where fewer):
+    uint8 (len, 38)."""
+    import numpy as np
+
+    p10 = _p10u()
+    n = len(k)
+    out = np.zeros((n, 38), dtype=np.uint8)
+    fd = nd - x - 1                                    # fraction digits (x >= 0)
+    up = (x >= 0) & (fd > 0)
+    ip = np.where(up, k // p10[np.clip(fd, 0, 19)], k * p10[np.clip(-fd, 0, 19)])   # the integer part (x >= 0)
+    whole = x >= 0
+    out[:, :17] = _digits20(np.where(whole, ip, 0).astype(np.uint64))[:, 3:] * (np.arange(16, -1, -1) <= x[:, None])
+    out[~whole, 16] = ord("0")
+    repr_whole = whole & (fd <= 0) & (kind == _REPR)
+    out[:, 17] = np.where(~whole | up | repr_whole, ord("."), 0)
+    out[repr_whole, 18] = ord("0")
+    f = np.where(up, k - ip * p10[np.clip(fd, 0, 19)], 0) * p10[np.clip(19 - fd, 0, 19)]
+    out[:, 18:34] |= _digits20(f.astype(np.uint64))[:, 1:17] * (np.arange(16) < np.where(up, fd, 0)[:, None])
+    lo = np.nonzero(~whole)[0]                         # 0.000ddd
+    if len(lo):
+        out[lo, 18:21] = (np.arange(3) < -x[lo, None] - 1).view(np.uint8) * np.uint8(48)
+        out[lo, 21:] = _digits20(k[lo] * p10[19 - nd[lo]])[:, 1:18] * (np.arange(17) < nd[lo, None])
     return out
 
 
@@ -886,7 +1055,12 @@ def _join_rows(m, sep: str = "\n") -> str:
     if not len(m):
         return ""
     full = np.concatenate([m, np.full((len(m), 1), ord(sep), dtype=np.uint8)], axis=1)
-    return full[full != 0].tobytes().decode("ascii")[:-1]
+    return _holeless(full)[:-1]
+
+
+def _holeless(m) -> str:
+    """The non-zero bytes of m, in order, as text."""
+    return m[m != 0].tobytes().decode("ascii")
 
 
 def _chars(values):
@@ -894,19 +1068,10 @@ def _chars(values):
     import numpy as np
 
     x = np.asarray(values, dtype=np.float64).ravel()
-    kind, k, xe, exact, scal = _choose_bulk(x)
-    m = _number_chars(kind, k, xe, np.signbit(x))
-    zero = x == 0.0
-    if zero.any():
-        m[zero, 1:] = 0
-        m[zero, 1] = ord("0")
-    if scal:
-        idx = np.fromiter(scal, dtype=np.int64, count=len(scal))
-        texts = [t for t, _ in scal.values()]
-        s = np.array(texts, dtype=f"S{m.shape[1]}")
-        m[idx] = s.view(np.uint8).reshape(len(texts), m.shape[1])
-        exact[idx] = [e for _, e in scal.values()]
-    return m, exact
+    chosen = _choose_bulk(x)
+    layout = _layout(chosen)
+    out = np.zeros((len(x), layout[1]), dtype=np.uint8)
+    return out, _number_chars(x, chosen, layout, out)
 
 
 def choose_many(values, path: str = "device") -> tuple[list[str], "np.ndarray"]:
@@ -939,21 +1104,52 @@ def text_lines(*parts) -> str:
     n = next((len(p) for p in parts if not isinstance(p, str)), 0)
     if any(not isinstance(p, str) and len(p) != n for p in parts):
         raise ValueError("text_lines: arrays of different lengths")
-    if n > _ROWS:   # a chunk of lines at a time: the arrays stay in cache
-        return "\n".join(text_lines(*(p if isinstance(p, str) else p[i:i + _ROWS] for p in parts))
-                         for i in range(0, n, _ROWS))
-    if not n:
-        return ""
-    cols = []
+    items = []   # (what, the text / the integers / the values, width)
     for p in parts:
         if isinstance(p, str):
             if p:
-                b = np.frombuffer(p.encode("ascii"), dtype=np.uint8)
-                cols.append(np.broadcast_to(b, (n, len(b))))
-            continue
-        a = np.asarray(p)
-        cols.append(_int_chars(a) if a.dtype.kind in "iu" else _chars(a)[0])
-    return _join_rows(np.concatenate(cols, axis=1))
+                items.append(("s", np.frombuffer(p.encode("ascii"), dtype=np.uint8), len(p)))
+        else:
+            a = np.asarray(p)
+            items.append(("i", a, _int_width(a)) if a.dtype.kind in "iu" else ("f", a.astype(np.float64).ravel(), 0))
+    out = []
+    for i in range(0, n, _ROWS):   # a chunk of lines at a time: the arrays stay in cache
+        j = min(i + _ROWS, n)
+        cols = []
+        for what, v, w in items:
+            if what == "f":
+                x = v[i:j]
+                chosen = _choose_bulk(x)
+                layout = _layout(chosen)
+                cols.append((what, (x, chosen, layout), layout[1]))
+            else:
+                cols.append((what, v if what == "s" else v[i:j], w))
+        m = np.zeros((j - i, sum(w for _, _, w in cols) + 1), dtype=np.uint8)
+        m[:, -1] = ord("\n")
+        ends = np.cumsum([w for _, _, w in cols]).tolist()
+        for (what, v, w), c in reversed(list(zip(cols, ends))):   # right to left: see _int_words
+            if what == "s":
+                m[:, c - w:c] = v
+            elif what == "i" and w <= 4 <= c:
+                _int_words(v, m, c)
+            elif what == "i":
+                _int_chars(v, m[:, c - w:c])
+            else:
+                _number_chars(*v, m[:, c - w:c])
+        out.append(_holeless(m))
+    if out:
+        out[-1] = out[-1][:-1]   # no newline after the last line
+    return "".join(out)
+
+
+def _int_words(k, m, end):
+    """Writes integers below 10^4 right-aligned with holes into the columns of m that end at
+    column ``end``, one four-byte word a row: the leading holes of a shorter field land in
+    the columns before it, which text_lines writes afterwards (it goes right to left)."""
+    import numpy as np
+
+    words = np.ndarray((len(m),), dtype=np.uint32, buffer=m, offset=end - 4, strides=(m.strides[0],))
+    np.take(_text_tables()[1], k, out=words)
 
 
 _ROWS = 1 << 15  # lines built at once by :func:`text_lines`

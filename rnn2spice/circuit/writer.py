@@ -130,7 +130,8 @@ class NetlistWriter:
             lines.append(".save " + " ".join(self.probe(p) for p in circuit.saves))
         lines.append(self.analysis(circuit.analysis))
         lines.append(".end")
-        return "\n".join(lines) + "\n"
+        lines.append("")  # the newline after .end, without copying the text once more
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ elements
 
