@@ -129,7 +129,7 @@ def test_every_form_compiles_with_its_default_coupling():
     assert rnn2spice.compile(net, form="series").coupling == "vccs"
 
 
-@pytest.mark.parametrize("times", [[1e9], [float("nan")], [-1e-3], [[1e-3]], "0.001"])
+@pytest.mark.parametrize("times", [[1e9], [float("nan")], [-1e-3], [[1e-3]], "0.001", ["1e-3"], [False], [np.timedelta64(1, "ms")]])
 def test_snap_refuses_times_outside_the_trial(times):
     # a huge time would allocate a grid up to it; NaN would poison the prediction silently
     net = rnn2spice.load(ROOT / "netlists" / "tanh4.yaml")
@@ -153,3 +153,18 @@ def test_numpy_scalars_are_numbers_everywhere():
             check_tolerance(bad)
         with pytest.raises(rnn2spice.UsageError):
             rnn2spice.compile(net, rtol=bad)
+
+
+def test_numpy_integers_are_whole_numbers():
+    from rnn2spice.network.spec import spec_from_dict
+    from rnn2spice.workflows.ac import check_sweep
+    from rnn2spice.workflows.pool import check_jobs
+
+    assert check_jobs(np.int64(2)) == 2
+    check_sweep(1.0, 10.0, np.int32(5))
+    data = {"name": "o", "tau": 1e-3, "w": [[0.0]], "t_stop": 1e-3,
+            "circuit": {"opamp": {"model": "single-pole", "gain": np.float32(1e5), "gbw": np.int64(10**7)}}}
+    assert spec_from_dict(data).opamp.gain == 1e5
+    for bad in (True, np.bool_(True), 2.0):
+        with pytest.raises(rnn2spice.UsageError):
+            check_jobs(bad)

@@ -25,6 +25,11 @@ from rnn2spice.cli.app import command_names, main, required_options
 
 OLD = b"known content of an existing output file\n"
 
+
+def old_bytes(path) -> bytes:
+    """Known content of an existing output: an earlier figure is a PNG (--plot replaces nothing else)."""
+    return b"\x89PNG\r\n\x1a\n" + OLD if str(path).endswith(".png") else OLD
+
 # description second, as the line numbers some cases expect depend on it
 GOOD = {"name": GOOD_SPEC["name"], "description": "A valid 2-neuron network; each case breaks one thing.", **GOOD_SPEC}
 
@@ -264,7 +269,7 @@ def outputs_for(command: str, root: Path) -> list[str]:
              "check": [("--report", "report.json"), ("--plot", "plot.png"), ("--netlist", "net.cir")]}[command]
     argv = []
     for option, name in names:
-        (root / name).write_bytes(OLD)
+        (root / name).write_bytes(old_bytes(name))
         argv += [option, str(root / name)]
     return argv
 
@@ -383,7 +388,7 @@ def test_bad_options_exit_2(argv, expect, tmp_path, capsys):
     tanh.write_text(spec_yaml(activation="tanh", name="t"))
     existing = {name: tmp_path / name for name in ("out.cir", "out.csv", "report.json")}
     for path in existing.values():
-        path.write_bytes(OLD)
+        path.write_bytes(old_bytes(path))
     before = snapshot(tmp_path)
     argv = [a.format(spec=spec, tanh=tanh, tmp=tmp_path) for a in argv]
     code, out, err = run_main(argv, capsys)
@@ -446,7 +451,7 @@ def test_subcommand_with_missing_input_exits_2_and_leaves_outputs(command, tmp_p
     outputs = {}
     for option in OUTPUT_OPTIONS[command]:
         outputs[option] = tmp_path / f"existing{option.strip('-')}{_suffix(option, command)}"
-        outputs[option].write_bytes(OLD)
+        outputs[option].write_bytes(old_bytes(outputs[option]))
     before = snapshot(tmp_path)
     missing = tmp_path / ("nope.npz" if command == "import" else "nope.yaml")
     code, out, err = run_main(command_argv(command, missing, outputs), capsys)
@@ -490,7 +495,7 @@ def test_subcommand_failing_in_the_simulator_leaves_existing_outputs(command, tm
         if option == "--netlist":
             continue  # written before simulating, on purpose: the error names it
         outputs[option] = tmp_path / f"existing{option.strip('-')}{_suffix(option, command)}"
-        outputs[option].write_bytes(OLD)
+        outputs[option].write_bytes(old_bytes(outputs[option]))
     before = snapshot(tmp_path)
     argv = command_argv(command, spec, outputs) + RUN_ARGS.get(command, []) + [
         "--backend", "subprocess"]
@@ -509,7 +514,7 @@ def test_diverging_network_exits_3_and_leaves_existing_outputs(command, tmp_path
     outputs = {option: tmp_path / f"existing{option.strip('-')}{_suffix(option, command)}"
                for option in OUTPUT_OPTIONS[command] if option != "--netlist"}
     for path in outputs.values():
-        path.write_bytes(OLD)
+        path.write_bytes(old_bytes(path))
     before = snapshot(tmp_path)
     code, out, err = run_main(command_argv(command, spec, outputs), capsys)
     assert code == 3, err

@@ -413,3 +413,19 @@ def test_api_study_output_replaces_only_an_earlier_results_file(tmp_path, spec):
         with pytest.raises(OutputError, match="not a montecarlo or sweep results file"):
             montecarlo(net, runs=1, output=victim, jobs=1)
         assert victim.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_study_journal_never_replaces_a_file_it_did_not_write(tmp_path, spec, capsys, kind):
+    # the journal <output>.runs.jsonl is written and then removed: a link there once led the
+    # study to destroy the spec it was reading, a file there was silently deleted
+    journal = tmp_path / "res.json.runs.jsonl"
+    if kind == "link":
+        journal.symlink_to(spec)
+    else:
+        journal.write_bytes(OLD)
+    before = spec.read_bytes()
+    code, err = run(["montecarlo", spec, "--runs", "2", "-o", tmp_path / "res.json"], capsys)
+    assert code == 2 and "journal" in err
+    assert spec.read_bytes() == before and not (tmp_path / "res.json").exists()
+    assert journal.is_symlink() if kind == "link" else journal.read_bytes() == OLD

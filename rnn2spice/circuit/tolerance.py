@@ -29,7 +29,7 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.errors import UsageError
-from rnn2spice.network.spec import is_real
+from rnn2spice.network.numbers import is_real
 
 DISTRIBUTIONS = ("uniform", "normal")
 #: The value field of each perturbed element kind.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnn2spice.errors import SpecError
+from rnn2spice.network.numbers import is_real
 
 OPAMP_MODELS = ("ideal", "single-pole")
 OPAMP_KEYS = ("model", "gain", "gbw", "rails")
@@ -88,7 +89,7 @@ def opamp_model(raw: Any, where: str = "circuit.opamp") -> OpAmpModel:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, str) and re.fullmatch(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", value[:100]):
         value = float(value)  # YAML 1.1 reads 1e6 as a string
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):
         raise SpecError(where, value, "must be a finite number")
     return float(value)
 

@@ -425,12 +425,6 @@ def _check_keys(data: dict, allowed, prefix: str) -> None:
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
 
 
-def is_real(value: Any) -> bool:
-    """True for a real number an API caller may pass: int, float or a numpy integer or
-    floating scalar (np.float32 included), never a bool.  Finiteness is the caller's check."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
 def _number(value: Any, where: str) -> float:
     """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
     if isinstance(value, bool):

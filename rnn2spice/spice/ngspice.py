@@ -92,7 +92,7 @@ from typing import Callable
 import numpy as np
 
 from rnn2spice.errors import SimulationError, UsageError
-from rnn2spice.network.spec import is_real
+from rnn2spice.network.numbers import is_real
 from rnn2spice.spice.batch import _binary_info, _ngspice_executable, _run_subprocess
 from rnn2spice.spice.log import with_saved_netlist
 from rnn2spice.spice.shared import _engine_retired, _run_shared, _shared_engine, _shared_missing

@@ -41,7 +41,8 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name, write_netlist
 from rnn2spice.errors import SimulationError, UsageError, shown
-from rnn2spice.network.spec import RnnSpec, is_real
+from rnn2spice.network.numbers import is_real, is_whole
+from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.spice import ngspice
@@ -216,7 +217,7 @@ def check_sweep(f_start: float, f_stop: float, points_per_decade: int) -> None:
             raise UsageError(f"{name} must be a positive, finite frequency in Hz (got {value!r})")
     if not f_start < f_stop:
         raise UsageError(f"--fmin must be below --fmax (got --fmin {f_start!r} Hz, --fmax {f_stop!r} Hz)")
-    if isinstance(points_per_decade, bool) or not isinstance(points_per_decade, int) or points_per_decade < 1:
+    if not is_whole(points_per_decade) or points_per_decade < 1:
         raise UsageError(f"--points-per-decade must be a positive integer (got {points_per_decade!r})")
     if points_per_decade > MAX_POINTS:  # also keeps a huge integer from overflowing the float below
         raise UsageError(f"--points-per-decade must be at most {MAX_POINTS} (got {shown(points_per_decade)})")

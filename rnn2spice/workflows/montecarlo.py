@@ -15,6 +15,7 @@ from typing import Callable
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.tolerance import check_distribution, check_tolerance
 from rnn2spice.errors import UsageError
+from rnn2spice.network.numbers import is_whole
 from rnn2spice.workflows.study import Point, check_runs, check_threshold, run_study
 from rnn2spice.workflows.study_decision import compile_point, load_decision
 from rnn2spice.workflows.study_result import StudyResult
@@ -57,7 +58,7 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
     if run is None:
         members = list(range(check_runs(runs)))
     else:
-        if isinstance(run, bool) or not isinstance(run, int) or run < 0:
+        if not is_whole(run) or run < 0:
             raise UsageError(f"run must be a run index, 0 or more (got {run!r})")
         if resume:
             raise UsageError(f"run {run} reproduces one run alone; it cannot resume a study")

@@ -25,7 +25,8 @@ from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, U
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import to_model
-from rnn2spice.network.spec import RnnSpec, is_real
+from rnn2spice.network.numbers import is_real
+from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.spice.ngspice import simulate_netlist
@@ -256,8 +257,12 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
         # the trapezoidal error goes with the step squared: aim again at target / MARGIN
         shrink = min(0.7, max(0.05, float(np.sqrt(compiled.target / (MARGIN * err)))))
         start = _time.perf_counter()
-        compiled = compiled.with_step_scale(compiled.step_scale * shrink)
-        timings["compile"] += _time.perf_counter() - start
+        try:
+            compiled = compiled.with_step_scale(compiled.step_scale * shrink)
+        except SpecError:  # the smaller step would exceed the transient limits: report this run
+            break
+        finally:
+            timings["compile"] += _time.perf_counter() - start
     return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs))
 
 

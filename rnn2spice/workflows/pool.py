@@ -30,6 +30,7 @@ import signal
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
+from rnn2spice.network.numbers import is_whole
 
 #: Workers of ``scheduler='local'`` (processes, one thread each).
 LOCAL_WORKERS = 2
@@ -50,7 +51,7 @@ def check_jobs(jobs, name: str = "jobs") -> int:
     """``jobs`` as a worker count: None means :func:`available_cores`."""
     if jobs is None:
         return available_cores()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if not is_whole(jobs) or jobs < 1:
         raise UsageError(f"{name} must be a whole number of worker processes, at least 1 (got {jobs!r})")
     return jobs
 

@@ -331,10 +331,11 @@ def _check_times(times, spec: RnnSpec) -> np.ndarray | None:
     """``times`` as a 1-D float array inside [0, t_stop], or UsageError naming the first bad one."""
     if times is None:
         return None
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError):
-        raise UsageError(f"times must be a sequence of times in seconds (got {type(times).__name__})") from None
+    raw = np.asarray(times) if not isinstance(times, (str, bytes)) else np.asarray(times, dtype=object)
+    if raw.dtype.kind not in "iuf" or np.ma.isMaskedArray(times):  # no bools, strings, timedeltas, objects
+        raise UsageError(f"times must be a sequence of times in seconds (got {type(times).__name__} of "
+                         f"{raw.dtype})")
+    t = raw.astype(float)
     if t.ndim != 1 or t.size > MAX_EXTRA_TIMES:
         raise UsageError(f"times must be a 1-D sequence of at most {MAX_EXTRA_TIMES:,} times (got shape {t.shape})")
     bad = np.flatnonzero(~(np.isfinite(t) & (t >= 0) & (t <= spec.t_stop)))

@@ -53,7 +53,7 @@ from rnn2spice.circuit.compiler import CompiledNetwork
 from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, passive_indices, perturbed
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
-from rnn2spice.network.spec import is_real
+from rnn2spice.network.numbers import is_real
 from rnn2spice.report.files import check_replaceable, check_writable, is_json_report, json_text, write_atomic
 from rnn2spice.workflows.pipeline import simulate, solve_reference
 from rnn2spice.workflows import study_decision
@@ -125,7 +125,7 @@ def run_member(m: Member) -> dict:
     cpu = _time.process_time()
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
-        ref = solve_reference(spec, traj.time, target=m.compiled.target)
+        ref = solve_reference(spec, traj.time, target=min(m.compiled.target, m.threshold))
     except (SimulationError, ReferenceSolverError) as exc:
         text = str(exc)
         rec.update(status="failed", passed=False, error=float("inf"), error_type=type(exc).__name__,
@@ -243,13 +243,25 @@ def _same_study(found, fp: str, path: Path) -> None:
                           "run without --resume to start again, or choose another output")
 
 
+def _check_journal_path(path: Path) -> None:
+    """The journal beside the output is written and then removed: only an earlier journal
+    may be there (never a link, which could lead to the spec, nor a file of the user's)."""
+    if os.path.islink(path):
+        raise OutputError(f"journal: {clip(str(path))!r} is a symbolic link; refusing to write through it "
+                          "(remove it or choose another output name)")
+    check_writable(path, field="journal")
+    check_replaceable(path, "journal", lambda head: head.startswith(b'{"fingerprint": "'),
+                      "the journal of an earlier rnn2spice study")
+
+
 class _Journal:
     """Appends one JSON line per record, flushed and synced, so that a killed study keeps them."""
 
     def __init__(self, output, fp: str, keep: dict):
         self.path = journal_path(output)
-        check_writable(self.path, field="journal")
-        with open(self.path, "w") as fh:
+        _check_journal_path(self.path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with open(fd, "w") as fh:
             fh.write(json.dumps({"fingerprint": fp}) + "\n")
             for rec in keep.values():
                 fh.write(json.dumps(rec) + "\n")
@@ -290,6 +302,7 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
         check_writable(output, field="output")
         # the API has no spec path to compare with: replace only an earlier results file
         check_replaceable(output, "output", is_json_report(KINDS), "a montecarlo or sweep results file")
+        _check_journal_path(journal_path(output))
     done = load_finished(output, fp) if resume else {}
     wanted = {(i, k) for i, p in enumerate(points) for k in _runs_of(p, runs)}
     done = {key: rec for key, rec in done.items() if key in wanted}

@@ -26,7 +26,8 @@ import numpy as np
 
 from rnn2spice.errors import ReferenceSolverError, UsageError
 from rnn2spice.network.readout import readout
-from rnn2spice.network.spec import RnnSpec, is_real
+from rnn2spice.network.numbers import is_real, is_whole
+from rnn2spice.network.spec import RnnSpec
 from rnn2spice.workflows.pipeline import solve_reference
 from rnn2spice.workflows.stimulus import Stimulus, check_window, load_stimulus_file
 from rnn2spice.workflows.task import (DEFAULT_DEAD_ZONE, compile_trial, on_grid, run_discrete, spec_dt, trial_grid,
@@ -95,7 +96,7 @@ def load_decision(spec: RnnSpec, stimulus, *, dt: float | None = None, window=No
             raise UsageError(f"the stimulus holds {len(stims)} trials; a study runs one: choose it with "
                              f"trial / --trial 0 .. {len(stims) - 1}")
         trial = 0
-    if isinstance(trial, bool) or not isinstance(trial, int) or not 0 <= trial < len(stims):
+    if not is_whole(trial) or not 0 <= trial < len(stims):
         raise UsageError(f"--trial must be 0 .. {len(stims) - 1} (got {trial!r})")
     stim = stims[trial]
     if window is not None:

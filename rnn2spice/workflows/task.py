@@ -54,7 +54,8 @@ from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
-from rnn2spice.network.spec import RnnSpec, is_real
+from rnn2spice.network.numbers import is_real
+from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import run, solve_reference
