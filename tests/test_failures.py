@@ -60,8 +60,8 @@ def work(tmp_path):
     """spec files and existing outputs (known content) in tmp_path."""
     for name, text in (("spec.yaml", SPEC), ("diverges.yaml", DIVERGING_SPEC), ("long.yaml", LONG_SPEC)):
         (tmp_path / name).write_text(text)
-    for name in ("out.csv", "report.json", "plot.png"):
-        (tmp_path / name).write_bytes(OLD)
+    for name in ("out.csv", "report.json", "plot.png"):  # an earlier figure is a PNG
+        (tmp_path / name).write_bytes((b"\x89PNG\r\n\x1a\n" if name.endswith(".png") else b"") + OLD)
     return tmp_path
 
 
@@ -296,7 +296,7 @@ def test_ngspice_exit_in_the_shared_library_does_not_end_python(tmp_path):
 def test_reference_failure_exits_3_and_writes_nothing(failure, work, monkeypatch, capsys):
     from rnn2spice.analysis import reference
 
-    def broken(spec, t):
+    def broken(spec, t, **options):
         if failure == "raises":
             raise RuntimeError("reference ODE solver failed: Required step size is less than spacing between numbers.")
         return np.full((len(t), spec.n), np.inf)
