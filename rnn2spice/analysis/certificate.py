@@ -217,9 +217,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     start = _time.perf_counter()
     net = parse_netlist(text)
     held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
-    # One BLAS thread: the matrices are small and OpenBLAS threads spin against any other
-    # busy process (a 100 x 100 solve measured 100 ms instead of 0.4 ms on a loaded box).
-    with one_blas_thread():
+    with one_blas_thread():  # small matrices (rnn2spice/_blas.py)
         eq = state_equations(held.net)
     k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
     _, w_in, drive = spec.paper_form()

@@ -25,8 +25,8 @@ event function per neuron (its argument: h_k in the rate convention, z_k otherwi
 the run where the argument crosses 0, leaving the side, and the solver restarts there with
 that neuron on the other side.  So the solver never steps over a kink of f either, and
 keeps its ~1e-9 (the trained 100-neuron tanh trial of 370 ms, against rtol 1e-14: 5e-10 of
-the largest state, 3e-9 of the smallest neuron's own range).  The tolerance does not depend
-on the check's target.  The cost is the solver's ~15 right-hand sides a step: a smooth f
+the largest state, 3e-9 of the smallest neuron's own range); for targets below 1e-7 the
+tolerances tighten (:data:`TOLERANCES`).  The cost is the solver's ~15 right-hand sides a step: a smooth f
 gets one specialised per interval (inputs folded into constant vectors, f in place), and
 the points are read from DOP853's step polynomials without scipy's per-step dispatch
 (:func:`dense_values`).
@@ -119,9 +119,7 @@ def solve(spec: RnnSpec, t: np.ndarray, *, target: float | None = None) -> np.nd
     t = np.asarray(t, dtype=float)
     if t.ndim != 1 or (t.size and (t[0] < 0 or np.any(np.diff(t) < 0))):
         raise ValueError("reference times must be a non-decreasing 1-D array from t >= 0")
-    # One BLAS thread: these matrices are small, and OpenBLAS's threads spin against any
-    # other busy process (expm of 40x40 measured 100x slower with 2 threads on a loaded box).
-    with one_blas_thread():
+    with one_blas_thread():  # small matrices (rnn2spice/_blas.py)
         if spec.activation == "linear":
             return solve_linear(spec, t)
         rtol, atol = next(tol for floor, tol in TOLERANCES if target is None or target >= floor)

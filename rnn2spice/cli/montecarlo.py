@@ -18,12 +18,12 @@ from rnn2spice.cli.common import (EXIT_INTERRUPTED, add_spec_command, check_outp
                                   circuit_options, load_spec_arg, sim_options, verdict_code)
 from rnn2spice.cli.progress import ProgressBar
 from rnn2spice.errors import UsageError
-from rnn2spice.report.files import check_writable, write_atomic
+from rnn2spice.report.files import write_atomic
 from rnn2spice.workflows.montecarlo import DEFAULT_RUNS, montecarlo
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.pool import check_jobs, check_scheduler
 from rnn2spice.workflows.stimulus import parse_window
-from rnn2spice.workflows.study import DEFAULT_THRESHOLD, check_runs, check_threshold, journal_path
+from rnn2spice.workflows.study import DEFAULT_THRESHOLD, check_journal, check_runs, check_threshold, journal_path
 from rnn2spice.workflows.sweep import parse_number
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE
 
@@ -78,7 +78,7 @@ def check_study_args(args) -> dict:
     """The shared options checked, naming each flag and value; the workflow's keyword arguments."""
     check_outputs(args, inputs={"--stimulus": args.stimulus}, output=args.output, plot=args.plot)
     if args.output is not None:
-        check_writable(journal_path(args.output), field="the journal of --output")
+        check_journal(args.output, field="the journal of --output")
     check_timeout(args.timeout)
     check_runs(args.runs, "--runs")
     check_jobs(args.jobs, "--jobs")

@@ -243,23 +243,27 @@ def _same_study(found, fp: str, path: Path) -> None:
                           "run without --resume to start again, or choose another output")
 
 
-def _check_journal_path(path: Path) -> None:
-    """The journal beside the output is written and then removed: only an earlier journal
+#: How a journal opens (:class:`_Journal` writes the study's fingerprint first).
+_JOURNAL_HEAD = json.dumps({"fingerprint": ""})[:-2].encode()
+
+
+def check_journal(output: str | os.PathLike, field: str = "journal") -> None:
+    """The journal beside ``output`` is written and then removed: only an earlier journal
     may be there (never a link, which could lead to the spec, nor a file of the user's)."""
+    path = journal_path(output)
     if os.path.islink(path):
-        raise OutputError(f"journal: {clip(str(path))!r} is a symbolic link; refusing to write through it "
+        raise OutputError(f"{field}: {clip(str(path))!r} is a symbolic link; refusing to write through it "
                           "(remove it or choose another output name)")
-    check_writable(path, field="journal")
-    check_replaceable(path, "journal", lambda head: head.startswith(b'{"fingerprint": "'),
-                      "the journal of an earlier rnn2spice study")
+    check_writable(path, field=field)
+    check_replaceable(path, field, lambda head: head.startswith(_JOURNAL_HEAD), "the journal of an earlier "
+                      "rnn2spice study")
 
 
 class _Journal:
     """Appends one JSON line per record, flushed and synced, so that a killed study keeps them."""
 
     def __init__(self, output, fp: str, keep: dict):
-        self.path = journal_path(output)
-        _check_journal_path(self.path)
+        self.path = journal_path(output)  # checked by run_study before any work (check_journal)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
         with open(fd, "w") as fh:
             fh.write(json.dumps({"fingerprint": fp}) + "\n")
@@ -302,7 +306,7 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
         check_writable(output, field="output")
         # the API has no spec path to compare with: replace only an earlier results file
         check_replaceable(output, "output", is_json_report(KINDS), "a montecarlo or sweep results file")
-        _check_journal_path(journal_path(output))
+        check_journal(output)
     done = load_finished(output, fp) if resume else {}
     wanted = {(i, k) for i, p in enumerate(points) for k in _runs_of(p, runs)}
     done = {key: rec for key, rec in done.items() if key in wanted}
