@@ -50,6 +50,20 @@ def test_a_missed_target_is_redone_with_a_smaller_step(monkeypatch):
     assert last.trtol * last.reltol < first.trtol * first.reltol
 
 
+@pytest.mark.ngspice
+def test_a_refinement_beyond_the_transient_limits_reports_the_run_it_has(monkeypatch):
+    # red team: the smaller step of a second run would need more steps than MAX_TIME_STEPS;
+    # check raised SpecError (exit 2, "shorten t_stop") for a spec that had just run
+    monkeypatch.setattr(compiler, "LTE_GAIN", 100.0)
+    monkeypatch.setattr(compiler, "STEP_CAP", 100.0)
+    spec = load_spec(NETLISTS / "tanh4.yaml")
+    first = compile_rnn(spec, rtol=1e-4).circuit.analysis.max_step
+    estimate = min(first, compiler.STEPS_PER_ESTIMATE * step_factor(1e-4) / compiler.fastest_rate(spec))
+    monkeypatch.setattr(compiler, "MAX_TIME_STEPS", int(spec.t_stop / estimate) + 1)  # room for run 1 only
+    result = check(spec, rtol=1e-4, backend="subprocess")
+    assert len(result.runs) == 1 and result.runs[0]["rel_max_error"] > 1e-4 and not result.passed
+
+
 def test_trtol_follows_the_target():
     spec = load_spec(NETLISTS / "tanh4.yaml")
     trtols = [compile_rnn(spec, rtol=r).circuit.options.trtol for r in (1e-1, 1e-3, 1e-5, 1e-7)]
