@@ -9,7 +9,9 @@
 # into .venv/ngspice-39, so that both versions can be tested; select it with
 #     . .venv/ngspice-39/env        (sets RNN2SPICE_NGSPICE and RNN2SPICE_LIBNGSPICE)
 # Elsewhere the distribution's ngspice is installed.
-set -euo pipefail
+set -Eeuo pipefail
+# Any failure ends the script with one line saying what failed (set -e alone ends it silently).
+trap 'rc=$?; echo "setup: failed (exit $rc) at scripts/setup.sh line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -35,8 +37,9 @@ apt_update() {
     updated=1
 }
 
-installed_version() {  # the installed version of package $1, or nothing
-    dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null | awk '$1 == "ii" {print $2}'
+installed_version() {  # the installed version of package $1, or nothing (never fails:
+    # dpkg-query exits 1 for a package it has never seen, which under pipefail would end the script)
+    { dpkg-query -W -f='${db:Status-Abbrev} ${Version}\n' "$1" 2>/dev/null || true; } | awk '$1 == "ii" {print $2}'
 }
 
 # Writes the deb822 source for ${codename}-backports, derived from the first active entry
@@ -123,7 +126,7 @@ install_backports_ngspice() {
     local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
     if ! source=$(backports_source); then
         echo "setup: no apt source entry for $codename found; cannot add $codename-backports" >&2
-        return 1
+        exit 1
     fi
     if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
         echo "$source" | $SUDO tee "$file" >/dev/null
@@ -133,7 +136,7 @@ install_backports_ngspice() {
     current=$(installed_version ngspice)
     if dpkg --compare-versions "${current:-0}" lt "$WANT_MAJOR"; then
         echo "setup: $codename-backports gave ngspice ${current:-nothing}, need >= $WANT_MAJOR" >&2
-        return 1
+        exit 1
     fi
 }
 
@@ -145,10 +148,10 @@ unpack_ngspice_39() {
         && "$OLD_PREFIX/bin/ngspice" -v 2>/dev/null | grep -q 'ngspice-39'; then
         return 0
     fi
-    version=$(apt-cache madison ngspice 2>/dev/null | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
+    version=$({ apt-cache madison ngspice 2>/dev/null || true; } | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
     if [ -z "$version" ]; then
         apt_update
-        version=$(apt-cache madison ngspice | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
+        version=$({ apt-cache madison ngspice || true; } | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
     fi
     [ -n "$version" ] || { echo "setup: apt knows no ngspice 39 for $codename" >&2; return 1; }
     local tmp; tmp=$(mktemp -d)
