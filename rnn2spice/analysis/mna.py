@@ -440,7 +440,11 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         pieces = []
         for start in range(0, cols_total, _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
             block = rhs_a[:, start:start + _CHUNK]
-            x = lu.solve(np.asfortranarray(block.toarray()))
+            dense = block.toarray()
+            x = lu.solve(np.asfortranarray(dense))
+            # one step of iterative refinement: each entry to its own relative accuracy (LU
+            # mixes rows of very different sizes; the residual is computed from K exactly)
+            x += lu.solve(np.asfortranarray(dense - k_mat @ x))
             if not np.all(np.isfinite(x)):
                 raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
             if reach.ok:
