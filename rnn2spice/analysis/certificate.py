@@ -387,6 +387,10 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                            scales=(k, s))
     want = spec_equations(spec)
     checks: list = []
+    for name in eq.inert:   # an element no equation needs: nothing of the spec explains it
+        line = held.net.line_of.get(name, held.net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
+        problems.append(f"element {name} (line {line}) has no effect on the state equations (it drives only "
+                        "what nothing reads, e.g. a node held by an ideal source): the spec does not explain it")
     entries = 0
 
     def check(name: str, circuit, spec_part, magnitude, describe=None) -> float:
@@ -474,8 +478,9 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
 
 def _stray_text(info: dict) -> str:
     where = f"{info['matrix']}[{info['row']}" + (f", {info['col']}]" if info.get("col") is not None else "]")
-    text = (f"{where} is {info['circuit']!r} in the circuit, exactly 0 in the spec: a coupling or constant the "
-            "network does not have")
+    what = {"A": "a coupling", "B": "an input coupling", "drive": "a constant drive", "h0": "an initial state"}.get(
+        info["matrix"], "a term")
+    text = f"{where} is {info['circuit']!r} in the circuit, exactly 0 in the spec: {what} the network does not have"
     return text + (f" ({info['elements']})" if info.get("elements") else "")
 
 

@@ -98,6 +98,9 @@ class StateEquations:
     #: 'arg_y', 'arg_u', 'arg_c' (the scale of each entry's round-off)
     magnitude: dict = field(default_factory=dict)
     states: tuple = ()     # the element (capacitor or inductor) of each probe's state
+    #: elements (other than capacitors and inductors) whose equations reach no state, probe or
+    #: argument: removing them changes nothing, so nothing of a spec explains them
+    inert: tuple = ()
 
     def argument_values(self, y: np.ndarray, u: np.ndarray) -> dict:
         """Source name -> V(arg) at probes ``y`` and inputs ``u``."""
@@ -157,13 +160,59 @@ class _Reach:
 
 
 
+def _inert(elements, rows_of: dict, floating: list, d, a_idx, pos_a: dict, reach, m_da, read_alg: set,
+           live) -> tuple:
+    """Elements that enter only equations no state, probe or argument depends on (structurally:
+    reverse reachability in the algebraic block's graph from the unknowns that are read), or
+    whose current is a multiple of voltages that are 0 by structure (a resistor at a node held
+    at 0 V); ``live(element)``: whether what the element's current is proportional to can be
+    non-zero."""
+    n_alg = len(a_idx)
+    needed = np.zeros(n_alg, dtype=bool)
+    if n_alg:
+        needed[np.unique(m_da.tocoo().col)] = True
+        needed[list(read_alg)] = True
+        if reach is not None and reach.ok:   # y_r = x[perm[r]] is solved by equation r
+            inv = np.empty(n_alg, dtype=np.intp)
+            inv[reach.perm] = np.arange(n_alg)
+            vec = np.zeros(n_alg, dtype=bool)
+            vec[inv[np.flatnonzero(needed)]] = True
+            graph_t = reach.graph.T.tocsr()
+            for _ in range(n_alg + 1):   # y_i needed and equation i reads y_j: y_j needed
+                grown = vec | (graph_t @ vec.astype(np.int8) != 0)
+                if grown.sum() == vec.sum():
+                    break
+                vec = grown
+            row_matters = vec            # equation r matters when y_r is needed
+        else:
+            row_matters = np.ones(n_alg, dtype=bool)
+    state_rows = set(int(x) for x in d)
+    moved = {}                           # the congruence of floating capacitors a-b (state_equations)
+    for a, b, _, _ in floating:
+        moved[a] = (b,)
+        moved[b] = (a, b)
+
+    def matters(row: int) -> bool:
+        return any(r in state_rows or (r in pos_a and row_matters[pos_a[r]]) for r in moved.get(row, (row,)))
+
+    out = []
+    for e in elements:
+        if isinstance(e, (ir.Capacitor, ir.Inductor)) or _INPUT_RE.match(e.name):
+            continue   # states (read by the probes) and inputs (the spec's, with or without weights)
+        rows = {r for r in rows_of.get(e.name, ()) if r >= 0}
+        if not any(matters(r) for r in rows) or not live(e):
+            out.append(e.name)
+    return tuple(out)
+
+
 class _Law:
     """A (possibly merged) voltage-defined branch p -> n with its terms."""
 
-    __slots__ = ("name", "p", "n", "terms")
+    __slots__ = ("name", "p", "n", "terms", "members")
 
-    def __init__(self, name: str, p: str, n: str, terms: dict):
+    def __init__(self, name: str, p: str, n: str, terms: dict, members: tuple = ()):
         self.name, self.p, self.n, self.terms = name, p, n, terms
+        self.members = members or (name,)   # the elements merged into it
 
     def flip(self) -> None:
         self.p, self.n = self.n, self.p
@@ -196,7 +245,7 @@ def _merge_series_chains(laws: list, protected_nodes: set, protected_names: set,
         big, small = (one, two) if len(one.terms) >= len(two.terms) else (two, one)
         for key, value in small.terms.items():
             big.terms[key] = big.terms.get(key, 0.0) + value
-        merged = _Law(big.name, one.p, two.n, big.terms)
+        merged = _Law(big.name, one.p, two.n, big.terms, one.members + two.members)
         del alive[id(one)], alive[id(two)]
         alive[id(merged)] = merged
         for node, old in ((one.p, one), (two.n, two)):
@@ -305,6 +354,17 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             r_cols.append(c)
             r_vals.append(v)
 
+    rows_of: dict = {}   # element -> the equations (rows, before the congruence) it enters
+
+    def enters(name: str, *nodes: str) -> None:
+        rows_of.setdefault(name, set()).update(idx(x) for x in nodes if x != "0")
+
+    for e in elements:
+        if isinstance(e, (ir.Resistor, ir.Gyrator)):
+            enters(e.name, e.a, e.b)
+        elif isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent)):
+            enters(e.name, e.src, e.dst)
+
     def gather(kind, nodes: tuple, value: str):
         """Index arrays of the given node fields and the value array of one element kind."""
         sel = [e for e in elements if isinstance(e, kind)]
@@ -371,6 +431,8 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                                  "another capacitor (an op-amp integrator's feedback)")
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
+        for member in law.members:
+            rows_of.setdefault(member, set()).add(j)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
         for (kind, key), coeff in law.terms.items():
             if kind in ("v", "i"):
@@ -387,6 +449,9 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
 
     mat = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(size, size))
+    # the same stamps in absolute value: the size of what each entry sums (its round-off scale)
+    mat_abs = sparse.csr_matrix((np.abs(np.concatenate(vals)), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(size, size))
     rhs = sparse.csr_matrix((np.asarray(r_vals, dtype=float), (np.asarray(r_rows, dtype=np.intp),
                              np.asarray(r_cols, dtype=np.intp))), shape=(size, width))
     # Floating capacitors a-b: the unknown of node a becomes the capacitor voltage v_a - v_b
@@ -417,6 +482,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                                "ground, which these state equations do not cover")
         e_diag = np.asarray(e_new.tocsr().diagonal()).copy()
         mat = (s_mat @ mat @ t_mat).tocsr()
+        mat_abs = (abs(s_mat) @ mat_abs @ abs(t_mat)).tocsr()
         rhs = (s_mat @ rhs).tocsr()
         to_new = t_mat
     d = np.nonzero(e_diag)[0]
@@ -425,6 +491,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     if nd == 0:
         raise NetlistError("the netlist has no capacitor or inductor: no state")
     full = sparse.hstack([mat[:, d], rhs], format="csr")   # columns: states, inputs, sigma, constants
+    full_abs = sparse.hstack([mat_abs[:, d], abs(rhs)], format="csr")
     cols_total = full.shape[1]
     if a_idx.size:
         k_mat = mat[a_idx][:, a_idx].tocsc()
@@ -453,16 +520,17 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         big_x = sparse.hstack(pieces, format="csr")
         m_da = mat[d][:, a_idx]
         state_rows = (full[d] - m_da @ big_x).toarray()
-        magnitude_rows = (abs(full[d]) + abs(m_da) @ abs(big_x)).toarray()
+        magnitude_rows = (full_abs[d] + mat_abs[d][:, a_idx] @ abs(big_x)).toarray()
     else:
         big_x = sparse.csr_matrix((0, cols_total))
         state_rows = full[d].toarray()
-        magnitude_rows = abs(full[d]).toarray()
+        magnitude_rows = full_abs[d].toarray()
     inv_e = 1.0 / e_diag[d]
     state_rows *= inv_e[:, None]
     magnitude_rows *= np.abs(inv_e)[:, None]
     pos_d = {int(v): k for k, v in enumerate(d)}
     pos_a = {int(v): k for k, v in enumerate(a_idx)}
+    read_alg: set = set()   # algebraic unknowns the probes and the arguments read
 
     def read(var: int) -> np.ndarray:
         """An original unknown as a row over (states, inputs, sigma, constants)."""
@@ -471,6 +539,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             if v in pos_d:
                 out[pos_d[v]] += coeff
             else:
+                read_alg.add(pos_a[v])
                 out -= coeff * big_x.getrow(pos_a[v]).toarray().ravel()
         return out
 
@@ -489,43 +558,79 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         raise NetlistError(f"the netlist saves {p_mat.shape[0]} probes but has {nd} state variables "
                            f"(capacitors and inductors): the probes are not the state{extra}")
     nz = p_mat != 0
-    if not (np.all(nz.sum(axis=1) == 1) and np.all(nz.sum(axis=0) == 1)):
-        raise NetlistError("the saved probes are not the circuit's states one by one (each probe must be one "
-                           "capacitor voltage or inductor current, times a factor)")
-    pc = np.argmax(nz, axis=1)          # probe r reads state pc[r]
-    pv = p_mat[np.arange(nd), pc]
-    if m_in and np.max(np.abs(probe_rows[:, nd:nd + m_in])) > _FEEDTHROUGH_TOL * float(np.max(np.abs(pv))):
+    monomial = bool(np.all(nz.sum(axis=1) == 1) and np.all(nz.sum(axis=0) == 1))
+    if monomial:   # each probe one state, times a factor: transforms keep exact (structural) zeros
+        pc = np.argmax(nz, axis=1)          # probe r reads state pc[r]
+        pv = p_mat[np.arange(nd), pc]
+        p_inv = np.zeros((nd, nd))
+        p_inv[pc, np.arange(nd)] = 1.0 / pv
+    else:          # any other invertible probe map (extra probes of internal states: build.py)
+        if np.linalg.matrix_rank(p_mat) < nd:
+            raise NetlistError("the saved probes do not determine the circuit's state")
+        pc, pv = np.arange(nd), np.ones(nd)
+        p_inv = np.linalg.inv(p_mat)
+    scale = float(np.max(np.abs(p_mat)))
+    if m_in and np.max(np.abs(probe_rows[:, nd:nd + m_in])) > _FEEDTHROUGH_TOL * scale:
         raise NetlistError("a saved probe depends directly on an input: the probes are not the state")
     if p_src and np.any(probe_rows[:, nd + m_in:nd + m_in + p_src]):
         raise NetlistError("a saved probe depends directly on a behavioural source's output: the probes are "
                            "not the state")
     # y = P x + y_off  =>  y' = P A_x P^-1 y + P (rest) - P A_x P^-1 y_off
-    rows_y = state_rows[pc] * pv[:, None]            # P times the state rows
-    mag_y = magnitude_rows[pc] * np.abs(pv)[:, None]
-    a_x = rows_y[:, :nd][:, pc] / pv[None, :]        # P A_x P^-1
-    mag_a = mag_y[:, :nd][:, pc] / np.abs(pv)[None, :]
+    if monomial:
+        rows_y = state_rows[pc] * pv[:, None]            # P times the state rows
+        mag_y = magnitude_rows[pc] * np.abs(pv)[:, None]
+        a_x = rows_y[:, :nd][:, pc] / pv[None, :]        # P A_x P^-1
+        mag_a = mag_y[:, :nd][:, pc] / np.abs(pv)[None, :]
+    else:
+        rows_y = p_mat @ state_rows
+        mag_y = np.abs(p_mat) @ magnitude_rows
+        a_x = rows_y[:, :nd] @ p_inv
+        mag_a = mag_y[:, :nd] @ np.abs(p_inv)
     y_off = probe_rows[:, nd + m_in + p_src:]        # (n, q): each constant's offset of the probes
     rest = rows_y[:, nd:]
     rest_mag = mag_y[:, nd:]
     b0, g_mat = rest[:, :m_in], rest[:, m_in:m_in + p_src]
     by_source = rest[:, m_in + p_src:] - (a_x @ y_off if q_src else 0.0)
-    y0 = pv * ic[d][pc] + y_off.sum(axis=1)
+    y0 = p_mat @ ic[d] + y_off.sum(axis=1)
     magnitude = {"a": mag_a, "b": rest_mag[:, :m_in], "g": rest_mag[:, m_in:m_in + p_src],
                  "drive": rest_mag[:, m_in + p_src:].sum(axis=1)}
 
     # Every source's argument, over (y, u, sigma, constants): x_d = P^-1 (y - y_off).
     arg_full = np.array([read(node_index[e.arg]) if e.arg != "0" else np.zeros(cols_total)
                          for e in behavioural]).reshape(p_src, cols_total)
-    arg_y = arg_full[:, :nd][:, pc] / pv[None, :]
+    arg_y = arg_full[:, :nd][:, pc] / pv[None, :] if monomial else arg_full[:, :nd] @ p_inv
     arg_u = arg_full[:, nd:nd + m_in]
     arg_s = arg_full[:, nd + m_in:nd + m_in + p_src]
     arg_by_source = arg_full[:, nd + m_in + p_src:] - arg_y @ y_off
     coupled = tuple(e.name for e, row in zip(behavioural, arg_s) if np.any(row))
     arg_mag = np.abs(arg_full)
-    magnitude.update(arg_y=arg_mag[:, :nd][:, pc] / np.abs(pv)[None, :], arg_u=arg_mag[:, nd:nd + m_in],
+    magnitude.update(arg_y=(arg_mag[:, :nd][:, pc] / np.abs(pv)[None, :] if monomial
+                            else arg_mag[:, :nd] @ np.abs(p_inv)), arg_u=arg_mag[:, nd:nd + m_in],
                      arg_c=arg_mag[:, nd + m_in + p_src:].sum(axis=1))
     drive = by_source.sum(axis=1)
     arg_c = arg_by_source.sum(axis=1)
+    x_live = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0 if a_idx.size else np.zeros(0, dtype=bool)
+
+    def live_var(var: int) -> bool:
+        return any(v in pos_d or x_live[pos_a[v]] for v, _ in _in_new(var, to_new))
+
+    def live(e) -> bool:
+        if isinstance(e, (ir.Resistor, ir.Gyrator)):
+            nodes = (e.a, e.b)
+        elif isinstance(e, ir.Vccs):
+            nodes = (e.ctrl_p, e.ctrl_n)
+        elif isinstance(e, ir.Cccs):
+            return live_var(branch[e.sense]) and e.gain != 0.0
+        elif isinstance(e, ir.CurrentSource):
+            return e.dc != 0.0
+        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
+            return e.gain != 0.0
+        else:
+            return True
+        return any(x != "0" and live_var(node_index[x]) for x in nodes)
+
+    inert = _inert(elements, rows_of, floating, d, a_idx, pos_a,
+                   reach if a_idx.size else None, mat[d][:, a_idx] if a_idx.size else None, read_alg, live)
     # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
     slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
     a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x
@@ -542,4 +647,4 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                           functions=tuple(e.function for e in behavioural), arg_y=arg_y, arg_u=arg_u,
                           arg_c=arg_c, coupled=coupled, constants=tuple(constants), drive_by_source=by_source,
                           arg_by_source=arg_by_source, magnitude=magnitude,
-                          states=tuple(owner[int(d[v])] for v in pc))
+                          states=tuple(owner[int(d[v])] for v in pc) if monomial else (), inert=inert)
