@@ -160,16 +160,20 @@ class _Reach:
 
 
 
-def _inert(elements, rows_of: dict, floating: list, d, a_idx, pos_a: dict, reach, m_da, read_alg: set,
-           live) -> tuple:
-    """Elements that enter only equations no state, probe or argument depends on (structurally:
-    reverse reachability in the algebraic block's graph from the unknowns that are read), or
-    whose current is a multiple of voltages that are 0 by structure (a resistor at a node held
-    at 0 V); ``live(element)``: whether what the element's current is proportional to can be
-    non-zero."""
+def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_alg: set, big_x, to_new,
+           exempt: set, pinned) -> tuple:
+    """Elements whose equations no state, probe or argument depends on (structurally: reverse
+    reachability in the algebraic block's graph from the unknowns that are read), or whose
+    current is a multiple of unknowns that are 0 by structure (a resistor at a node held at
+    0 V): removing them changes nothing, so nothing of a spec explains them.  ``exempt``:
+    states and inputs (read by the probes; the spec's inputs with or without weights)."""
     n_alg = len(a_idx)
-    needed = np.zeros(n_alg, dtype=bool)
+    row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
+    row_ok[d] = True
+    var_live = np.zeros(size, dtype=bool)  # unknowns that can be non-zero
+    var_live[d] = True
     if n_alg:
+        needed = np.zeros(n_alg, dtype=bool)
         needed[np.unique(m_da.tocoo().col)] = True
         needed[list(read_alg)] = True
         if reach is not None and reach.ok:   # y_r = x[perm[r]] is solved by equation r
@@ -183,26 +187,34 @@ def _inert(elements, rows_of: dict, floating: list, d, a_idx, pos_a: dict, reach
                 if grown.sum() == vec.sum():
                     break
                 vec = grown
-            row_matters = vec            # equation r matters when y_r is needed
+            row_ok[a_idx] = vec
         else:
-            row_matters = np.ones(n_alg, dtype=bool)
-    state_rows = set(int(x) for x in d)
-    moved = {}                           # the congruence of floating capacitors a-b (state_equations)
+            row_ok[a_idx] = True
+        var_live[a_idx] = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0
+    if to_new is not None:      # original unknown -> the transformed ones it is made of
+        var_live = (abs(to_new) @ var_live.astype(np.float64)) > 0
+    row_orig = row_ok.copy()    # an original row -> the rows it became (floating capacitors a-b)
     for a, b, _, _ in floating:
-        moved[a] = (b,)
-        moved[b] = (a, b)
+        row_orig[a], row_orig[b] = row_ok[b], row_ok[a] or row_ok[b]
+    if not acct:
+        return ()
+    names = [x[0] for x in acct]
+    r1, r2, c1, c2 = (np.array([x[i] for x in acct], dtype=np.intp) for i in (1, 2, 3, 4))
+    fixed = [x[5] for x in acct]
 
-    def matters(row: int) -> bool:
-        return any(r in state_rows or (r in pos_a and row_matters[pos_a[r]]) for r in moved.get(row, (row,)))
+    def pick(table, idx):
+        return np.where(idx >= 0, table[np.maximum(idx, 0)], False)
 
-    out = []
-    for e in elements:
-        if isinstance(e, (ir.Capacitor, ir.Inductor)) or _INPUT_RE.match(e.name):
-            continue   # states (read by the probes) and inputs (the spec's, with or without weights)
-        rows = {r for r in rows_of.get(e.name, ()) if r >= 0}
-        if not any(matters(r) for r in rows) or not live(e):
-            out.append(e.name)
-    return tuple(out)
+    matters = pick(row_orig, r1) | pick(row_orig, r2)
+    # a current proportional to structural zeros is no effect only where a constant source
+    # pins the node (a resistor across a 0 V sense source); elsewhere the zero is the spec's
+    # (a summer whose weights are all 0 still has its feedback resistor)
+    dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (pick(pinned, c1) | pick(pinned, c2))
+    live = np.array([f if f is not None else not bool(x) for f, x in zip(fixed, dead)])
+    effect: dict = {}
+    for name, ok in zip(names, matters & live):   # a merged law's members share its row
+        effect[name] = effect.get(name, False) or bool(ok)
+    return tuple(name for name, ok in effect.items() if not ok and name not in exempt)
 
 
 class _Law:
@@ -263,9 +275,19 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     are linearised (missing: 1); the exact affine form does not depend on them."""
     slopes = slopes or {}
     elements = net.elements
-    inputs: dict[str, int] = {}
+    kinds: dict = {}      # element type -> its elements, in netlist order (one pass: n = 1000 has 10^6)
     for e in elements:
-        if isinstance(e, ir.VoltageSource):
+        kinds.setdefault(type(e), []).append(e)
+
+    def of(*types) -> list:
+        """The elements of these types (by type, each in netlist order)."""
+        if len(types) == 1:
+            return kinds.get(types[0], [])
+        return [e for t in types for e in kinds.get(t, ())]
+
+    inputs: dict[str, int] = {}
+    for e in of(ir.VoltageSource):
+        if True:
             m = _INPUT_RE.match(e.name)
             if m:
                 inputs[e.name] = int(m.group(1))
@@ -277,10 +299,9 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                            f"(found {', '.join(sorted(inputs))})")
     if not net.saves:
         raise NetlistError("the netlist has no .save card: it does not say which quantities are the neuron states")
-    behavioural = [e for e in elements if isinstance(e, ir.BEHAVIOURAL)]
+    behavioural = of(*ir.BEHAVIOURAL)
     src_index = {e.name: q for q, e in enumerate(behavioural)}
-    constants = [e.name for e in elements if (isinstance(e, ir.CurrentSource) and e.dc != 0.0) or
-                 (isinstance(e, ir.VoltageSource) and e.name not in inputs and e.dc != 0.0)]
+    constants = [e.name for e in of(ir.CurrentSource, ir.VoltageSource) if e.dc != 0.0 and e.name not in inputs]
     const_index = {name: q for q, name in enumerate(constants)}
     p_src, q_src = len(behavioural), len(constants)
 
@@ -317,7 +338,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         if node != "0" and node not in node_index:
             node_index[node] = len(node_index)
     nn = len(node_index)
-    inductors = [e for e in elements if isinstance(e, ir.Inductor)]
+    inductors = of(ir.Inductor)
     branch = {law.name: nn + k for k, law in enumerate(laws)}
     branch.update({e.name: nn + len(laws) + k for k, e in enumerate(inductors)})
     size = nn + len(laws) + len(inductors)
@@ -354,20 +375,25 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             r_cols.append(c)
             r_vals.append(v)
 
-    rows_of: dict = {}   # element -> the equations (rows, before the congruence) it enters
-
-    def enters(name: str, *nodes: str) -> None:
-        rows_of.setdefault(name, set()).update(idx(x) for x in nodes if x != "0")
-
-    for e in elements:
+    # What each element enters (rows) and is proportional to (columns), for the check that
+    # every element has an effect (:func:`_inert`): (name, row1, row2, col1, col2, fixed)
+    # with -1 for none and ``fixed`` True when its value alone decides (a source's).
+    acct: list = []
+    for e in of(ir.Resistor, ir.Gyrator, ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent):
         if isinstance(e, (ir.Resistor, ir.Gyrator)):
-            enters(e.name, e.a, e.b)
-        elif isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent)):
-            enters(e.name, e.src, e.dst)
+            acct.append((e.name, idx(e.a), idx(e.b), idx(e.a), idx(e.b), None))
+        elif isinstance(e, ir.Vccs):
+            acct.append((e.name, idx(e.src), idx(e.dst), idx(e.ctrl_p), idx(e.ctrl_n), None if e.gm else False))
+        elif isinstance(e, ir.Cccs):
+            acct.append((e.name, idx(e.src), idx(e.dst), branch[e.sense], -1, None if e.gain else False))
+        elif isinstance(e, ir.CurrentSource):
+            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.dc != 0.0))
+        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
+            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.gain != 0.0))
 
     def gather(kind, nodes: tuple, value: str):
         """Index arrays of the given node fields and the value array of one element kind."""
-        sel = [e for e in elements if isinstance(e, kind)]
+        sel = of(kind)
         if not sel:
             return None
         return ([np.array([idx(getattr(e, f)) for e in sel], dtype=np.intp) for f in nodes]
@@ -391,7 +417,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         stamp(np.concatenate([src, src, dst, dst]), np.concatenate([cp, cn, cp, cn]),
               np.concatenate([-gm, gm, gm, -gm]))
     floating = []  # (state node, other node, capacitance) of capacitors between two nodes
-    for e in elements:
+    for e in of(ir.Capacitor, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent, ir.Inductor):
         if isinstance(e, ir.Capacitor):
             a, b = idx(e.a), idx(e.b)
             if a < 0 and b < 0:
@@ -431,8 +457,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                                  "another capacitor (an op-amp integrator's feedback)")
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
-        for member in law.members:
-            rows_of.setdefault(member, set()).add(j)
+        acct.extend((member, j, -1, -1, -1, True) for member in law.members)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
         for (kind, key), coeff in law.terms.items():
             if kind in ("v", "i"):
@@ -609,35 +634,19 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                      arg_c=arg_mag[:, nd + m_in + p_src:].sum(axis=1))
     drive = by_source.sum(axis=1)
     arg_c = arg_by_source.sum(axis=1)
-    x_live = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0 if a_idx.size else np.zeros(0, dtype=bool)
-
-    def live_var(var: int) -> bool:
-        return any(v in pos_d or x_live[pos_a[v]] for v, _ in _in_new(var, to_new))
-
-    def live(e) -> bool:
-        if isinstance(e, (ir.Resistor, ir.Gyrator)):
-            nodes = (e.a, e.b)
-        elif isinstance(e, ir.Vccs):
-            nodes = (e.ctrl_p, e.ctrl_n)
-        elif isinstance(e, ir.Cccs):
-            return live_var(branch[e.sense]) and e.gain != 0.0
-        elif isinstance(e, ir.CurrentSource):
-            return e.dc != 0.0
-        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
-            return e.gain != 0.0
-        else:
-            return True
-        return any(x != "0" and live_var(node_index[x]) for x in nodes)
-
-    inert = _inert(elements, rows_of, floating, d, a_idx, pos_a,
-                   reach if a_idx.size else None, mat[d][:, a_idx] if a_idx.size else None, read_alg, live)
+    pinned = np.zeros(size, dtype=bool)   # nodes a constant voltage source holds against ground
+    for e in of(ir.VoltageSource):
+        if e.name not in inputs and "0" in (e.p, e.n) and e.p != e.n:
+            pinned[idx(e.n if e.p == "0" else e.p)] = True
+    inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
+                   mat[d][:, a_idx] if a_idx.size else None, read_alg, big_x, to_new,
+                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs), pinned)
     # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
     slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
     a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x
     b_lin = b0 + (g_mat * slope[None, :]) @ arg_u if p_src else b0
     arguments = tuple((e.name, e.function, arg_y[i], arg_u[i], float(arg_c[i])) for i, e in enumerate(behavioural))
-    has_c = any(isinstance(e, ir.Capacitor) for e in net.elements)
-    has_l = any(isinstance(e, ir.Inductor) for e in net.elements)
+    has_c, has_l = ir.Capacitor in kinds, ir.Inductor in kinds
     form = "mixed" if has_c and has_l else ("parallel" if has_c else "series")
     if floating and form == "parallel":
         form = "opamp"  # capacitor voltages of integrators (floating capacitors)
