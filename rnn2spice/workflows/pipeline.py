@@ -19,6 +19,7 @@ import numpy as np
 from rnn2spice.analysis import reference
 from rnn2spice.analysis.certificate import Certificate, certify_or_stop
 from rnn2spice.analysis.metrics import Comparison, compare, state_atol
+from rnn2spice.analysis.transfer import describe_stability, stability
 from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
@@ -101,7 +102,12 @@ class CheckResult:
             "certificate": self.certificate.as_dict() if self.certificate is not None else None,
             "dale": dale_report(c.spec.w).as_dict(),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
+            "stability": self.stability(),
         }
+
+    def stability(self) -> dict:
+        """Growth rate and largest state of the run (:func:`~rnn2spice.analysis.transfer.stability`)."""
+        return stability(self.compiled.spec, self.reference)
 
     def summary(self) -> str:
         """The verdict as text, in the order of the work: circuit, certificate, simulation, verdict."""
@@ -129,6 +135,7 @@ class CheckResult:
             f"relative max error per neuron {r.rel_max_error_per_neuron:.3e} at neuron {r.worst_neuron} "
             f"(threshold {r.threshold:.0e}, floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
             f"max abs error {r.max_abs_error:.3e}: {verdict}",
+            *filter(None, (describe_stability(self.stability()),)),
         ))
 
     def figure(self) -> bytes:
