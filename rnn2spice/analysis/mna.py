@@ -62,6 +62,8 @@ _INPUT_RE = re.compile(r"vx_(\d{1,6})\Z")
 #: Columns of the algebraic block solved at a time: SuperLU's solve slows down superlinearly with
 #: many right-hand sides (measured, n = 500 op-amp circuit: 256 columns 3.4-21 s, 16 x 16 0.7 s).
 _CHUNK = 16
+#: Columns whose structure (:class:`_Reach`) is found at once (bounds the boolean work array).
+_MASK_CHUNK = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -535,18 +537,20 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         reach = _Reach(k_mat)
         rhs_a = full[a_idx].tocsc()
         pieces = []
-        for start in range(0, cols_total, _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
-            block = rhs_a[:, start:start + _CHUNK]
-            dense = block.toarray()
-            x = lu.solve(np.asfortranarray(dense))
-            # one step of iterative refinement: each entry to its own relative accuracy (LU
-            # mixes rows of very different sizes; the residual is computed from K exactly)
-            x += lu.solve(np.asfortranarray(dense - k_mat @ x))
-            if not np.all(np.isfinite(x)):
-                raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
-            if reach.ok:
-                x = np.where(reach.mask(block), x, 0.0)
-            pieces.append(sparse.csc_matrix(x))
+        for outer in range(0, cols_total, _MASK_CHUNK):   # the structure once per wide block
+            wide = rhs_a[:, outer:outer + _MASK_CHUNK]
+            mask = reach.mask(wide) if reach.ok else None
+            for start in range(0, wide.shape[1], _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
+                dense = wide[:, start:start + _CHUNK].toarray()
+                x = lu.solve(np.asfortranarray(dense))
+                # one step of iterative refinement: each entry to its own relative accuracy (LU
+                # mixes rows of very different sizes; the residual is computed from K exactly)
+                x += lu.solve(np.asfortranarray(dense - k_mat @ x))
+                if not np.all(np.isfinite(x)):
+                    raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
+                if mask is not None:
+                    x = np.where(mask[:, start:start + _CHUNK], x, 0.0)
+                pieces.append(sparse.csc_matrix(x))
         big_x = sparse.hstack(pieces, format="csr")
         m_da = mat[d][:, a_idx]
         state_rows = (full[d] - m_da @ big_x).toarray()
