@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, UsageError, shown
-from rnn2spice.network.spec import ACTIVATIONS, MAX_INPUTS, MAX_NEURONS
+from rnn2spice.network.spec import ACTIVATIONS, LIMIT_NOTE, MAX_INPUTS, MAX_NEURONS
 
 FORMATS = ("keras", "torch", "npz", "psychrnn")
 #: Conventions an import can produce: ``ctrnn`` (activation inside the sum, Keras / nn.RNN) and
@@ -106,7 +106,8 @@ def _check_network(net: ImportedNetwork, path: Path) -> None:
     if net.w.ndim != 2 or net.w.shape[1] != n or n == 0:
         raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", "the recurrent matrix must be square and non-empty")
     if n > MAX_NEURONS:
-        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     if net.w_in.ndim != 2 or net.w_in.shape[0] != n:
         raise ModelError(where.get("w_in", "W_in"), f"shape {net.w_in.shape}", f"must have n = {n} rows (after transposing)")
     if net.w_in.shape[1] > MAX_INPUTS:
