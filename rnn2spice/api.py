@@ -85,8 +85,8 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
          trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
          rtol: float | None = None,
          backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
-         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, jobs: int | None = None,
-         scheduler: str | None = None) -> TaskResult:
+         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, criterion: str = "decision",
+         jobs: int | None = None, scheduler: str | None = None) -> TaskResult:
     """Run a trained network's task on the discrete network, the continuous reference and the circuit.
 
     ``stimuli``: trials to run (:func:`pulse_trials` makes them); by default ``trials``
@@ -96,12 +96,16 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     decision and its readout is within ``tolerance`` (README "Trained networks").  Trials run
     in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
     ``scheduler`` (address or ``'local'``), with the same results trial by trial.
+    ``criterion="trajectory"``: a trial passes when the circuit's readout follows the discrete
+    network's over the response window (max and RMS difference <= ``tolerance``) instead of
+    by its decision (docs/trained-networks.md).
     """
     step = spec_dt(net, dt)
     if stimuli is None:
         stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
     return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, rtol=rtol, backend=backend, timeout=timeout,
-                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, jobs=jobs, scheduler=scheduler)
+                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, criterion=criterion, jobs=jobs,
+                    scheduler=scheduler)
 
 
 def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str = "parallel",

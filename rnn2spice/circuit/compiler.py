@@ -163,6 +163,7 @@ class CompiledNetwork:
         s = self.spec
         return (f"spec {s.name}: n = {s.n}, m = {s.m}, {s.convention}/{s.activation}, "
                 f"form {self.form}, coupling {self.coupling}"
+                + ("" if s.rank is None else f", w of rank {s.rank} (latent nodes)")
                 + ("" if not is_scaled(s) else f"; time scale {s.time_scale!r}, state scale {s.state_scale!r}"))
 
     def describe(self) -> dict:
@@ -170,7 +171,8 @@ class CompiledNetwork:
         return {"spec": self.spec.name, "n": self.spec.n, "m": self.spec.m, "form": self.form,
                 "coupling": self.coupling, "convention": self.spec.convention,
                 "activation": self.spec.activation, "time_scale": self.spec.time_scale,
-                "state_scale": self.spec.state_scale}
+                "state_scale": self.spec.state_scale, "rank": self.spec.rank,
+                "readout_of": None if self.spec.w_out is None else ("rate" if self.spec.rate_readout else "state")}
 
 
 def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None = None,

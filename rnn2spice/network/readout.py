@@ -33,3 +33,11 @@ def readout(spec: RnnSpec, states: np.ndarray) -> np.ndarray | None:
     if spec.rate_readout:
         states = ACTIVATIONS[spec.activation].f(states)
     return states @ np.asarray(spec.w_out).T + np.asarray(spec.b_out)
+
+
+def readout_label(spec: RnnSpec) -> str:
+    """The readout's formula for figures and reports: ``y = w_out f(h) + b_out`` (f the
+    activation's name) or ``y = w_out h + b_out``."""
+    if spec.rate_readout and spec.activation != "linear":
+        return f"y = w_out {spec.activation}(h) + b_out"
+    return "y = w_out h + b_out"

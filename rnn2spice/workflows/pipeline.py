@@ -23,7 +23,7 @@ from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
 from rnn2spice.network.dale import dale_report
-from rnn2spice.network.readout import readout
+from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.network.scaling import to_model
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
@@ -139,7 +139,7 @@ class CheckResult:
             self.trajectory.time, self.trajectory.states, self.reference,
             title=f"{spec.name}: {c.form}/{c.coupling}, rel. max error {self.comparison.rel_max_error_per_neuron:.2e} "
                   f"(neuron {self.comparison.worst_neuron})",
-            readout=None if y is None else (y, readout(spec, self.reference)))
+            readout=None if y is None else (y, readout(spec, self.reference)), readout_label=readout_label(spec))
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
