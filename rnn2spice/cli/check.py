@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, finish)
+                                  circuit_options, load_spec_arg, sim_options, stimulus_options, finish)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import CertificateFailed
 from rnn2spice.report.files import json_text, write_atomic
@@ -20,6 +20,7 @@ def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate and compare with the exact reference; exit 0 on pass, 1 on mismatch.")
     circuit_options(p)
     sim_options(p)
+    stimulus_options(p)
     p.add_argument("--report", type=Path, help="JSON report to write")
     p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
     p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated")

@@ -111,7 +111,7 @@ class CheckResult:
             else f"FAIL (readout output {r.readout.worst_output} beyond tolerance)")
         out = r.readout
         readout_line = () if out is None else (
-            f"readout y = w_out {'f(h)' if self.compiled.spec.convention == 'rate' else 'h'} + b_out "
+            f"readout {readout_label(self.compiled.spec)} "
             f"({out.outputs} output(s)): relative max error per output "
             f"{out.rel_max_error_per_output:.3e} at output {out.worst_output}, global {out.errors.global_error:.3e}, "
             f"max abs error {out.errors.max_abs:.3e}",)
