@@ -316,3 +316,56 @@ def test_dense_1000_is_accepted():
                            "w": rng.normal(size=(n, n)) / np.sqrt(n), "w_in": rng.normal(size=(n, 1)),
                            "inputs": [{"kind": "step", "value": 1.0}], "t_stop": 0.05})
     assert spec.n == n
+
+
+# --------------------------------------------------------------------------- trials without editing the spec
+
+@pytest.mark.ngspice
+def test_check_and_simulate_take_a_stimulus_file(tmp_path, capsys):
+    model = dense_state_readout_model(n=6)
+    import_cli(tmp_path, model, "W=rnn.w_rec,U=rnn.w_inp^T,w_out=rnn.w_out^T,h0=x0", "--readout", "state")
+    samples = np.zeros(30)
+    samples[5:12] = 1.0
+    np.save(tmp_path / "trial.npy", samples)
+    capsys.readouterr()
+    assert main(["check", str(tmp_path / "net.yaml"), "--stimulus", str(tmp_path / "trial.npy"),
+                 "--report", str(tmp_path / "r.json")]) == 0
+    assert main(["simulate", str(tmp_path / "net.yaml"), "--stimulus", str(tmp_path / "trial.npy"),
+                 "-o", str(tmp_path / "out.csv")]) == 0
+    rows = np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1)
+    assert rows[-1, 0] == pytest.approx(30 * DT)  # t_stop = steps x dt
+    # the held samples are the spec's input: the same as task's discrete trial, to the circuit's accuracy
+    from rnn2spice.workflows.task import run_discrete, trial_spec
+    spec = trial_spec(load_spec(tmp_path / "net.yaml"), tmp_path / "trial.npy")
+    assert spec.t_stop == pytest.approx(30 * DT) and spec.inputs[0].value(np.array([6.5 * DT]), spec.t_stop)[0] == 1.0
+    disc = run_discrete(spec, samples[:, None], DT)
+    assert np.max(np.abs(np.interp((np.arange(30) + 1) * DT, rows[:, 0], rows[:, 1]) - disc[:, 0])) < 0.1
+    assert main(["check", str(tmp_path / "net.yaml"), "--stimulus", str(tmp_path / "trial.npy"), "--trial", "3"]) == 2
+    assert "--trial must be 0 .. 0" in capsys.readouterr().err
+    assert main(["check", str(tmp_path / "net.yaml"), "--dt", "0.001"]) == 2
+
+
+# --------------------------------------------------------------------------- trajectory tasks
+
+@pytest.mark.ngspice
+def test_trajectory_criterion_judges_the_readout_over_the_window(tmp_path):
+    model = dense_state_readout_model(n=8, seed=4)
+    spec = import_cli(tmp_path, model, "W=rnn.w_rec,U=rnn.w_inp^T,w_out=rnn.w_out^T,h0=x0", "--readout", "state")
+    x = np.zeros((80, 1))
+    x[10:30, 0] = np.sin(np.linspace(0, 3, 20))  # an answer that is a trajectory, not a sign
+    stim = Stimulus(x, (30, 80), "wave")
+    loose = run_task(spec, [stim], DT, jobs=1, criterion="trajectory", tolerance=0.1)
+    t = loose.trials[0]
+    d = t.differences()["spice_vs_discrete"]
+    y, yd = t.y_spice[30:80, 0], t.y_discrete[30:80, 0]
+    assert d["max_window"] == pytest.approx(np.max(np.abs(y - yd)))
+    assert d["rms_window"] == pytest.approx(np.sqrt(np.mean((y - yd) ** 2)))
+    assert set(t.checks()) == {"trajectory_max_within_tolerance", "trajectory_rms_within_tolerance",
+                               "circuit_within_tolerance"}
+    assert loose.passed == (d["max_window"] <= 0.1 and d["rms_window"] <= 0.1)
+    assert "trajectory" in loose.summary() and loose.report()["criterion"] == "trajectory"
+    # a tolerance below the mapping difference fails it, whatever the decisions say
+    tight = run_task(spec, [stim], DT, jobs=1, criterion="trajectory", tolerance=d["rms_window"] / 2)
+    assert not tight.passed
+    with pytest.raises(UsageError):
+        run_task(spec, [stim], DT, jobs=1, criterion="phase")

@@ -195,7 +195,8 @@ class TrialResult:
 
     @property
     def decision_match(self) -> bool:
-        return self.checks()["decision_match"]
+        st = self.stats
+        return st["spice"]["decision"] == st["discrete"]["decision"]
 
     @property
     def passed(self) -> bool:
