@@ -369,3 +369,48 @@ def test_trajectory_criterion_judges_the_readout_over_the_window(tmp_path):
     assert not tight.passed
     with pytest.raises(UsageError):
         run_task(spec, [stim], DT, jobs=1, criterion="phase")
+
+
+# --------------------------------------------------------------------------- truncation
+
+def _near_rank2(n=40, seed=3, noise=0.2):
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(n, 2))
+    w = 1.5 * m @ m.T / n + noise * rng.normal(size=(n, n)) / np.sqrt(n)
+    return spec_from_dict({"name": "d", "tau": 0.02, "convention": "rate", "activation": "tanh", "w": w,
+                           "w_in": rng.normal(size=(n, 1)), "w_out": m[:, :1].T / n * 3, "readout_of": "state",
+                           "inputs": [{"kind": "pulse", "high": 1.0, "delay": 0.02, "width": 0.04}],
+                           "t_stop": 0.15})
+
+
+def test_truncation_of_an_exact_low_rank_w_predicts_nothing():
+    from rnn2spice.workflows.lowrank import predict, truncate
+
+    spec = _near_rank2(noise=0.0)
+    trunc, pred = predict(spec, 2)
+    assert trunc.rank == 2 and pred.max_difference <= 1e-8 * pred.scale
+    np.testing.assert_allclose(trunc.w, spec.w, atol=1e-13)
+    with pytest.raises(UsageError):
+        truncate(spec, 40)
+    with pytest.raises(UsageError):
+        truncate(trunc, 2)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("rank", [1, 3])
+def test_truncation_prediction_matches_the_simulation(rank):
+    from rnn2spice.workflows.lowrank import check_truncated
+
+    spec = _near_rank2()
+    said = []
+    result = check_truncated(spec, rank, on_prediction=said.append)
+    assert said and said[0] is result.prediction  # told before simulating
+    assert result.passed
+    pred = result.prediction
+    assert pred.max_difference > 0.01  # the truncation matters here
+    # the circuit realises the truncated network to ~1e-4: the measured effect is the predicted one
+    circuit_error = float(np.max(np.abs(readout(result.result.compiled.spec, result.result.states)
+                                        - readout(result.result.compiled.spec, result.result.reference))))
+    assert abs(result.measured - pred.max_difference) <= circuit_error + 1e-3 * pred.scale
+    assert "truncation" in result.report() and "predicted" in result.summary()
+    assert result.result.compiled.realisation.latent_nodes == rank
