@@ -309,13 +309,14 @@ def test_weights_limit_names_how_to_raise_it():
     assert MAX_WEIGHTS >= 1000 * 1000 + 1000
 
 
-def test_dense_1000_is_accepted():
+def test_dense_1000_from_a_compressed_npz_is_accepted(tmp_path):
     n = 1000
     rng = np.random.default_rng(0)
+    np.savez_compressed(tmp_path / "w.npz", W=(rng.normal(size=(n, n)) / np.sqrt(n)).astype(np.float32))
     spec = spec_from_dict({"name": "big", "tau": 0.02, "convention": "rate", "activation": "tanh",
-                           "w": rng.normal(size=(n, n)) / np.sqrt(n), "w_in": rng.normal(size=(n, 1)),
-                           "inputs": [{"kind": "step", "value": 1.0}], "t_stop": 0.05})
-    assert spec.n == n
+                           "w": {"file": "w.npz", "key": "W"}, "w_in": rng.normal(size=(n, 1)),
+                           "inputs": [{"kind": "step", "value": 1.0}], "t_stop": 0.05}, base_dir=tmp_path)
+    assert spec.n == n and np.count_nonzero(spec.w) == n * n
 
 
 # --------------------------------------------------------------------------- trials without editing the spec

@@ -133,12 +133,34 @@ def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
                     shape, dtype = _npy_header(fh)
                 _check_size(shape, where)
                 _check_dtype(dtype, where)
-                return archive[key]
+                arr = archive[key]
+                _check_compression(arr, archive.zip.getinfo(key + ".npy").compress_size, where, path.name)
+                return arr
     except SpecError:
         raise
     except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
         raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
     raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
+
+
+#: A compressed .npz member may hold at most this many non-zero values per byte it occupies
+#: in the file (beyond :data:`FREE_VALUES`): trained weights are floats that compress
+#: little (random float64: ~0.13 values per byte, float32: ~0.3), while 4e6 equal values
+#: in a 70 kB file would compile into ~200 MB of netlist.  The cost of a spec stays
+#: bounded by the bytes it brings.  Raised by RNN2SPICE_MAX_VALUES_PER_BYTE.
+MAX_VALUES_PER_BYTE = _limit("RNN2SPICE_MAX_VALUES_PER_BYTE", 64)
+#: Non-zero values any member may hold whatever its compression (the budget of rnn2spice
+#: before issue 20: a dense network of 500 neurons).
+FREE_VALUES = 250_000
+
+
+def _check_compression(arr: np.ndarray, stored: int, where: str, name: str) -> None:
+    """Refuse a member with more non-zero values than its stored bytes can honestly hold."""
+    nonzero = int(np.count_nonzero(arr))
+    if nonzero > FREE_VALUES and nonzero > MAX_VALUES_PER_BYTE * max(stored, 1):
+        raise SpecError(where, f"{nonzero} non-zero values in {stored} bytes of {name}",
+                        f"compressed more than {MAX_VALUES_PER_BYTE}-fold: refused as hostile input (each "
+                        f"non-zero weight is a netlist element){LIMIT_NOTE.format(var='RNN2SPICE_MAX_VALUES_PER_BYTE')}")
 
 
 def _npy_header(fh) -> tuple[tuple, np.dtype]:
