@@ -342,4 +342,6 @@ def _header(spec: RnnSpec, form: str, coupling: str, accuracy: str) -> tuple[str
         f"accuracy {accuracy}",
         ident,
         f"n = {spec.n} neurons, m = {spec.m} inputs, {design}",
-    )
+    ) + (() if spec.rank is None else (
+        f"low rank w = M N, r = {spec.rank} (THEORY.md 8): latent nodes l<i> carry kappa = N s (1 ohm, no "
+        f"capacitor), each neuron takes (D M) kappa",))
