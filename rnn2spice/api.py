@@ -38,19 +38,22 @@ def load(path: str | os.PathLike, *, allow_outside_files: bool = False) -> RnnSp
 def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inputs: Sequence[dict] = (),
             convention: str = "paper", activation: str = "linear", bias: Any = None, h0: Any = None,
             t_step: float | None = None, capacitance: float | None = None, inductance: float | None = None,
-            w_out: Any = None, b_out: Any = None, description: str = "") -> RnnSpec:
+            w_out: Any = None, b_out: Any = None, description: str = "", readout_of: str | None = None) -> RnnSpec:
     """Build and validate a network from arrays, with the keys and units of a spec file.
 
     ``tau`` (s, one number or n), ``w`` (n x n) and ``w_in`` (n x m) in 1/s for the
     ``paper`` convention, dimensionless for ``ctrnn`` (with ``bias``); ``inputs``: m
     waveform mappings such as ``{"kind": "step", "value": 1.0}`` (README "Spec");
     ``t_stop``, ``t_step`` in s; ``capacitance`` (F per parallel cell) and ``inductance``
-    (H per series loop) are the free design values.  Returns the same validated
+    (H per series loop) are the free design values.  ``w`` may be ``{"factors": [M, N]}``
+    (w = M N, a low-rank coupling realised by r latent nodes); ``readout_of``: ``"state"`` or
+    ``"rate"`` (docs/trained-networks.md).  Returns the same validated
     :class:`RnnSpec` that :func:`load` gives; raises :class:`SpecError` naming the field.
     """
     data: dict[str, Any] = {"name": name, "tau": tau, "w": w, "t_stop": t_stop, "inputs": list(inputs),
                             "convention": convention, "activation": activation, "description": description}
-    optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out}
+    optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out,
+                "readout_of": readout_of}
     data.update({k: v for k, v in optional.items() if v is not None})
     circuit = {k: v for k, v in (("capacitance", capacitance), ("inductance", inductance)) if v is not None}
     if circuit:
