@@ -415,3 +415,12 @@ def test_truncation_prediction_matches_the_simulation(rank):
     assert abs(result.measured - pred.max_difference) <= circuit_error + 1e-3 * pred.scale
     assert "truncation" in result.report() and "predicted" in result.summary()
     assert result.result.compiled.realisation.latent_nodes == rank
+
+
+def test_keys_numbers_with_exponents_and_leading_scales():
+    from rnn2spice.workflows.importers.mapping import Term
+
+    m = parse_keys("W=a*1e+3+b,U=2*c^T/4,b=x+y")
+    assert m.terms["W"] == (Term((("a", False),), 1000.0), Term((("b", False),)))
+    assert m.terms["U"] == (Term((("c", True),), 0.5),)
+    assert m.keys_used() == {"a", "b", "c", "x", "y"}
