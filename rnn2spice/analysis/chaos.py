@@ -75,8 +75,10 @@ class Horizon:
 
 
 #: The tangent integration is skipped beyond this many RK4 substeps (a stiff network over many
-#: time constants): then no exponent and no horizon are reported and the verdict is pointwise.
+#: time constants) or this many multiply-adds (substeps x 4 x n^2, ~10 s): then no exponent and
+#: no horizon are reported and the verdict is pointwise.
 MAX_SUBSTEPS = 400_000
+MAX_WORK = 2e10
 
 
 def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: float,
@@ -95,7 +97,8 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
         grid = np.array([t[0], t[-1]])
         exp = Exponent(np.array([lam]), float(t[0]), float(t[-1]), 0, grid, np.array([[0.0], [lam * (t[-1] - t[0])]]))
         return Horizon(exp, floor, threshold, None if tp is None else float(t[0] + tp))
-    if substeps(spec, t) > MAX_SUBSTEPS:
+    steps = substeps(spec, t)
+    if steps > MAX_SUBSTEPS or 4.0 * steps * spec.n ** 2 > MAX_WORK:
         return Horizon(None, floor, threshold, None)
     exp = largest_exponent(spec, t, reference)
     # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
@@ -274,6 +277,14 @@ class Statistics:
     @property
     def passed(self) -> bool:
         return all(self.parts.values())
+
+    def scores(self) -> list[tuple[str, float, bool]]:
+        """(name, score / bound, passed) per part, the largest ratio of each test's two bounds."""
+        out = [(t.name, max(t.max_z / t.bound_local, t.rms_z / t.bound_global), t.passed) for t in self.tests]
+        dev = abs(self.exponent_circuit - float(np.mean(self.exponent_members)))
+        out.append(("lyapunov_exponent", dev / self.exponent_bound if self.exponent_bound > 0 else 0.0,
+                    self.exponent_passed))
+        return out
 
     def failed(self) -> list[str]:
         return [k for k, v in self.parts.items() if not v]
