@@ -149,8 +149,10 @@ def test_a_right_run_passes_pointwise_to_the_horizon_and_statistically_beyond(ri
                                                "lyapunov_exponent"}
     assert "horizon" in result.summary() and "lambda_1" in result.summary()
     # the horizon is where floor exp(Lambda) reaches the threshold: ~ ln(threshold / floor) / lambda_1
+    # (later by the tangent's alignment at the start: Lambda dips before it grows)
     h = result.horizon
-    assert h.horizon == pytest.approx(np.log(h.threshold / h.floor) / h.lyapunov_exponent, rel=1.0)
+    assert 1 / 3 < h.horizon / (np.log(h.threshold / h.floor) / h.lyapunov_exponent) < 3
+    assert h.exponent.crossing(np.log(h.threshold / h.floor)) == h.horizon
 
 
 @pytest.mark.parametrize("tamper", ["weights x1.3", pytest.param("one tau doubled", marks=pytest.mark.slow)])

@@ -86,17 +86,18 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     """lambda_1 along the reference trajectory (samples ``reference`` at ``time``) and the
     horizon where ``floor * exp(Lambda(t))`` reaches ``threshold`` (both relative to the
     largest reference state).  A linear network's lambda_1 is max Re eig(A) (exact, no
-    integration); its horizon follows from it alike."""
+    integration) and it has no horizon (its relative error does not grow)."""
     t = np.asarray(time, dtype=float)
     if t.size < 2 or not t[-1] > t[0]:
         return Horizon(None, floor, threshold, None)
     level = float(np.log(threshold / floor)) if threshold > floor else 0.0
     if spec.activation == "linear":
+        # never chaotic: an unstable linear network's error grows with its state, so the
+        # relative error the verdict judges does not (no horizon; pointwise as ever)
         lam = float(np.max(np.linalg.eigvals(spec.state_matrix()).real)) if spec.n else 0.0
-        tp = level / lam if lam > 0 and level / lam < t[-1] - t[0] else None
         grid = np.array([t[0], t[-1]])
         exp = Exponent(np.array([lam]), float(t[0]), float(t[-1]), 0, grid, np.array([[0.0], [lam * (t[-1] - t[0])]]))
-        return Horizon(exp, floor, threshold, None if tp is None else float(t[0] + tp))
+        return Horizon(exp, floor, threshold, None)
     steps = substeps(spec, t)
     if steps > MAX_SUBSTEPS or 4.0 * steps * spec.n ** 2 > MAX_WORK:
         return Horizon(None, floor, threshold, None)
