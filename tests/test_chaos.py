@@ -1,4 +1,4 @@
-"""Chaotic networks: lambda_1, the horizon and the statistics beyond it (THEORY.md 8, issue 24).
+"""Chaotic networks: lambda_1, the horizon and the statistics beyond it (THEORY.md 9, issue 24).
 
 The tangent-linear estimate (analysis/lyapunov.py) is checked against a known exponent (a
 linear network: max Re eig(A)), against an independent route (Benettin's two nearby

@@ -1,4 +1,4 @@
-"""Chaotic networks: the horizon of predictability and the statistics beyond it (THEORY.md 8).
+"""Chaotic networks: the horizon of predictability and the statistics beyond it (THEORY.md 9).
 
 Any error e0 of a run (the simulator's tolerance, round-off) grows along a chaotic
 trajectory as e0 exp(Lambda(t)), Lambda(t) = ln |v(t)| / |v(0)| the cumulative stretching of
@@ -326,7 +326,7 @@ def compare_statistics(spec: RnnSpec, time: np.ndarray, circuit: np.ndarray, mem
     reach = int(below[0]) if below.size else pop.size - 1
     lag_idx = np.unique(np.maximum(1, np.round(np.linspace(0, reach, LAGS + 1)[1:]).astype(int)))
     rho = _autocorrelation(h, lag_idx)                                  # (K + 1, n, L)
-    # the population's order parameters (the dynamic mean-field theory's, THEORY.md 8): the
+    # the population's order parameters (the dynamic mean-field theory's, THEORY.md 9): the
     # mean variance q and the neuron-averaged autocorrelation C(lag); a change of every
     # neuron a little (weights x 1.3) moves them far beyond their small ensemble spread
     population = np.concatenate([var.mean(axis=1)[:, None], rho.mean(axis=1)], axis=1)   # (K + 1, 1 + L)

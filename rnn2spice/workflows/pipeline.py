@@ -6,7 +6,7 @@ netlist is certified before ngspice sees it (a failure stops with
 
 The module is longer than 400 lines: ``check``'s refinement loop, its result object and the
 two-part verdict of a chaotic run (pointwise up to the horizon, statistics beyond it:
-``_pointwise``, ``_statistics``, :func:`judge`, THEORY.md 8) share one run's bookkeeping.
+``_pointwise``, ``_statistics``, :func:`judge`, THEORY.md 9) share one run's bookkeeping.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
 from rnn2spice.network.dale import dale_report
-from rnn2spice.network.readout import readout
+from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.network.scaling import to_model
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
@@ -73,7 +73,7 @@ class CheckResult:
     timings: dict = field(default_factory=dict)   # s per stage
     certificate: Certificate | None = None         # of the netlist text, checked before simulating
     runs: tuple = ()                               # every run: max_step (s), points, error, seconds
-    #: lambda_1 along the reference and the horizon of predictability (THEORY.md 8)
+    #: lambda_1 along the reference and the horizon of predictability (THEORY.md 9)
     horizon: chaos.Horizon | None = None
     #: beyond the horizon of a chaotic run: the circuit's statistics against an ensemble
     statistics: chaos.Statistics | None = None
@@ -142,7 +142,7 @@ class CheckResult:
             else f"FAIL (readout output {r.readout.worst_output} beyond tolerance)"))
         out = r.readout
         readout_line = () if out is None else (
-            f"readout y = w_out {'f(h)' if self.compiled.spec.convention == 'rate' else 'h'} + b_out "
+            f"readout {readout_label(self.compiled.spec)} "
             f"({out.outputs} output(s)): relative max error per output "
             f"{out.rel_max_error_per_output:.3e} at output {out.worst_output}, global {out.errors.global_error:.3e}, "
             f"max abs error {out.errors.max_abs:.3e}",)
@@ -193,7 +193,7 @@ class CheckResult:
             self.trajectory.time, self.trajectory.states, self.reference,
             title=f"{spec.name}: {c.form}/{c.coupling}, rel. max error {self.comparison.rel_max_error_per_neuron:.2e} "
                   f"(neuron {self.comparison.worst_neuron})",
-            readout=None if y is None else (y, readout(spec, self.reference)))
+            readout=None if y is None else (y, readout(spec, self.reference)), readout_label=readout_label(spec))
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
@@ -321,7 +321,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
 
 
 def accuracy_floor(compiled: CompiledNetwork) -> float:
-    """eps of the horizon (THEORY.md 8): half the target the step aims at.  Measured at target
+    """eps of the horizon (THEORY.md 9): half the target the step aims at.  Measured at target
     1e-3 on two chaotic tanh networks (n = 80, g = 4): a correct circuit diverges as
     |sim - ref| = eps_run exp(Lambda(t)) with eps_run 5e-5 and 3e-4, so target / 2 puts the
     horizon before the actual divergence."""

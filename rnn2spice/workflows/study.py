@@ -124,7 +124,7 @@ def run_member(m: Member) -> dict:
     cpu = _time.process_time()
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
-        # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 8)
+        # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 9)
         verdict = judge(m.compiled, traj, tolerance=m.threshold)
     except (SimulationError, ReferenceSolverError) as exc:
         text = str(exc)
