@@ -252,7 +252,7 @@ class _Mapper:
         kind, pins = ("I", (e.src, e.dst)) if current else ("V", (e.p, e.n))
         model = f"{kind}={g}*" + template.format(a=self.net(e.arg)) + f" m={m}"
         return self._part("BI" if current else "BV", e, f"{eng(e.gain, 'A' if current else 'V')} {e.function}",
-                          pins, _raw("B", model, 2))
+                          (*pins, e.arg), _raw("B", model, 2))
 
     def gyrator(self, e: ir.Gyrator) -> Part:
         self.subcircuits.add("gyrator")

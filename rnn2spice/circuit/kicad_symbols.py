@@ -103,6 +103,15 @@ def _controlled(name: str, description: str, *graphics: str) -> Symbol:
                   (_DIAMOND, *graphics, *_CONTROL_MARKS), width=16, anchor=9)
 
 
+def _behavioural(name: str, description: str, *graphics: str) -> Symbol:
+    """A behavioural source: pins 1, 2 are its SPICE nodes; pin 3 (``in``, top left) shows the net
+    its expression reads (not a SPICE node: ``Sim.Pins`` leaves it out)."""
+    return Symbol(name, "B", description + "; pin 3 marks the net its expression reads",
+                  (TOP, BOTTOM, Pin("3", "in", -5.08, 5.08, 270)),
+                  (_DIAMOND, *graphics, _line((-5.08, 2.54), (-5.08, 1.27), (-2.54, 0), width=0.1524)),
+                  width=16, anchor=9)
+
+
 SYMBOLS: dict[str, Symbol] = {s.name: s for s in (
     _two_pin("R", "R", "Resistor", _rect(-1.016, -2.54, 1.016, 2.54)),
     _two_pin("C", "C", "Capacitor (initial voltage in its simulation model)",
@@ -112,8 +121,8 @@ SYMBOLS: dict[str, Symbol] = {s.name: s for s in (
              *(_arc((0, 2.54 - 1.27 * i), (1.016, 1.905 - 1.27 * i), (0, 1.27 - 1.27 * i)) for i in range(4))),
     _two_pin("V", "V", "Voltage source (+ at pin 1)", _circle(0, 0, 2.54), *_PLUS_MINUS, width=14),
     _two_pin("I", "I", "Current source (from pin 1 through the source to pin 2)", _circle(0, 0, 2.54), *_ARROW, width=14),
-    _two_pin("BI", "B", "Behavioural current source (from pin 1 through the source to pin 2)", _DIAMOND, *_ARROW, width=14),
-    _two_pin("BV", "B", "Behavioural voltage source (+ at pin 1)", _DIAMOND, *_PLUS_MINUS, width=14),
+    _behavioural("BI", "Behavioural current source (from pin 1 through the source to pin 2)", *_ARROW),
+    _behavioural("BV", "Behavioural voltage source (+ at pin 1)", *_PLUS_MINUS),
     _two_pin("F", "F", "Current-controlled current source (CCCS)", _DIAMOND, *_ARROW, width=14),
     _two_pin("H", "H", "Current-controlled voltage source (CCVS)", _DIAMOND, *_PLUS_MINUS, width=14),
     _controlled("G", "Voltage-controlled current source (VCCS)", *_ARROW),
