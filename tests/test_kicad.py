@@ -19,7 +19,8 @@ import pytest
 import rnn2spice
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import compile_rnn
-from rnn2spice.circuit.kicad import MAX_NEURONS, SYMBOL_TABLE, plain, write_kicad
+from rnn2spice.circuit.kicad import MAX_NEURONS, SYMBOL_TABLE, write_kicad
+from rnn2spice.circuit.kicad_parts import plain
 from rnn2spice.cli import main
 from rnn2spice.errors import OutputError, UsageError
 from rnn2spice.network.load import load_spec

@@ -1,29 +1,13 @@
 """The KiCad writer: :class:`~rnn2spice.circuit.ir.Circuit` IR -> a KiCad 9 project (schematic,
 project file, model library), a sibling of :mod:`rnn2spice.circuit.writer` over the same IR.
 
-Only this module (with its drawings, :mod:`rnn2spice.circuit.kicad_symbols`) knows KiCad's
-syntax.  :func:`write_kicad` returns the files' texts; it writes nothing.  KiCad reads the
-schematic, checks it (ERC) and exports the SPICE netlist its simulator (ngspice) runs
-(docs/kicad.md).  What KiCad's netlist holds, element by element:
+Only these modules know KiCad's syntax: this one (sheets, layout, files), its element mapping
+(:mod:`rnn2spice.circuit.kicad_parts`: symbol, pins and simulation fields of every IR element,
+numbers KiCad copies exactly) and its drawings (:mod:`rnn2spice.circuit.kicad_symbols`).
+:func:`write_kicad` returns the files' texts; it writes nothing.  KiCad reads the schematic,
+checks it (ERC) and exports the SPICE netlist its simulator (ngspice) runs (docs/kicad.md):
+every IR element is one symbol named as in rnn2spice's netlist, with its ``Sim.*`` fields.
 
-* every IR element is one symbol whose reference is the element's name (``R_0``, ``G_1_0``;
-  KiCad writes it as the SPICE name), with KiCad's simulation fields: ``Sim.Device``,
-  ``Sim.Type``, ``Sim.Params``, ``Sim.Pins`` (``Sim.Library`` / ``Sim.Name`` for a subcircuit).
-  Resistors, DC and waveform sources are KiCad's own models (``Sim.Device`` R, V, I with
-  ``Sim.Type`` SIN, PULSE, PWL); capacitors and inductors (their ``IC=``), controlled sources
-  (E, F, G, H) and behavioural sources (B) are KiCad's raw-SPICE elements, as its own
-  simulation library draws them; an ideal op-amp (the VCVS ``E.. out 0 0 in- A``) is an op-amp
-  symbol over a subcircuit and a gyrator the writer's gyrator subcircuit, both in the model
-  library ``<name>.lib`` beside the schematic.
-* **Numbers.**  KiCad copies a raw-SPICE model text verbatim unless it is one bare number, and
-  re-prints a number it parses (source parameters, a bare model number) with 6 significant
-  digits unless it is a plain non-negative decimal, which it copies.  So every number KiCad
-  parses is written as the shortest plain decimal that reads back as the same double
-  (:func:`plain`), and a negative one is avoided by an equivalent connection: a VCCS, current
-  source, DC source or gyrator with its two output pins (a VCVS: its control pins) swapped and
-  the magnitude, a sine with its phase turned by 180 degrees; a PULSE or PWL source whose
-  values change sign and a negative resistor are raw-SPICE elements (text verbatim).  Raw
-  texts use :func:`rnn2spice.circuit.writer.fmt`, what the netlist writer writes.
 * **Nets.**  Every pin ends in a global label naming its net (the IR node, or ``rename``'s
   name for it: the state nets ``h0 ... h{n-1}``), ground pins in a ``GND`` symbol (net
   ``GND``, which ngspice takes as node 0); a global label names the same net on every sheet.
@@ -43,21 +27,17 @@ sheet, SI in the circuit.
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from rnn2spice._version import __version__
 from rnn2spice.circuit import ir
+from rnn2spice.circuit.kicad_parts import NET, OPAMP_SUBCKT, Mapper, Part, group_of
 from rnn2spice.circuit.kicad_symbols import LIBRARY, SYMBOLS, Symbol, library_symbol, outward
-from rnn2spice.circuit.spicenum import tanh_gain_texts
-from rnn2spice.circuit.writer import EXPRESSIONS, GYRATOR_SUBCKT, NetlistWriter, fmt
+from rnn2spice.circuit.writer import GYRATOR_SUBCKT, NetlistWriter
 from rnn2spice.errors import NetlistError, UsageError
-from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 
 #: The largest network written (a neuron's sheet holds its n + m couplings).
 MAX_NEURONS = 64
@@ -66,8 +46,6 @@ MAX_INPUTS = 64
 FLAT_NEURONS = 4
 #: KiCad 9's schematic file format.
 FILE_VERSION = 20250114
-#: The ideal op-amp subcircuit (v(out) = a (v(inp) - v(inn))) in the model library.
-OPAMP_SUBCKT = (".subckt rnn2spice_opamp inp inn out a=100000", "E_1 out 0 inp inn {a}", ".ends rnn2spice_opamp")
 #: The embedded symbols as a project symbol library too, and the project's table naming it: with
 #: them KiCad finds the library the symbols' ``lib_id`` names (no ERC warning, and the designer
 #: can place more of them).  The table is the project directory's: see :data:`OPTIONAL_FILES`.
@@ -79,211 +57,15 @@ SYMBOL_TABLE_TEXT = (f'(sym_lib_table\n  (version 7)\n  (lib (name "{LIBRARY}")(
 OPTIONAL_FILES = (SYMBOL_TABLE,)
 _GROUND = "GND"
 _UNIT = 1.27                     # the grid, mm
-_ROW = 26                        # row pitch, grid units
+_ROW = 24                        # row pitch, grid units
 _MARGIN, _TITLE_BLOCK = 20, 36   # grid units
 #: ISO sheets (name, width, height in mm), landscape; the first the layout fits is used.
 PAPERS = (("A4", 297.0, 210.0), ("A3", 420.0, 297.0), ("A2", 594.0, 420.0), ("A1", 841.0, 594.0),
           ("A0", 1189.0, 841.0))
 _NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,99}\Z")
-_NET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
 _TEXT = re.compile(r"[A-Za-z0-9 _:.()=,+/*'|<>\[\]-]{0,200}\Z")
 _NAMESPACE = uuid.UUID("6f1c2d2e-8a4b-5c2d-9e4f-72726e327370")
 
-
-@dataclass(frozen=True)
-class Part:
-    """One symbol on the sheet: ``nets[i]`` is the net of pin ``i + 1`` ("0": ground)."""
-
-    symbol: str
-    ref: str
-    value: str
-    nets: tuple[str, ...]
-    sim: tuple[tuple[str, str], ...]
-
-
-def plain(x: float) -> str:
-    """The shortest plain decimal (no sign, no exponent) that reads back as ``x`` >= 0: the
-    only number text KiCad copies into its netlist unchanged (module docstring)."""
-    fmt(x)  # the checks (a finite number)
-    if not x >= 0:
-        raise NetlistError(f"internal: {x!r} is negative where KiCad needs a plain decimal")
-    return np.format_float_positional(float(x), unique=True, trim="-")
-
-
-def eng(x: float, unit: str) -> str:
-    """A short value for reading on the sheet (4 significant digits, SI prefix): ``1.5k``."""
-    if x == 0 or not math.isfinite(x):
-        return f"0{unit}"
-    exp = min(max(int(math.floor(math.log10(abs(x)) / 3)), -5), 4)
-    prefix = {-5: "f", -4: "p", -3: "n", -2: "u", -1: "m", 0: "", 1: "k", 2: "M", 3: "G", 4: "T"}[exp]
-    return f"{x / 1000.0 ** exp:.4g}{prefix}{unit}"
-
-
-def _params(**values: str) -> str:
-    """``Sim.Params`` text: ``type="G" model="..."`` (values quoted only where KiCad needs it)."""
-    return " ".join(f'{k}="{v}"' if k in ("type", "model", "pwl") else f"{k}={v}" for k, v in values.items())
-
-
-def _raw(spice_type: str, model: str, pins: int) -> tuple[tuple[str, str], ...]:
-    """A raw-SPICE element: ``<type><ref> <nodes of pins 1..> <model>``."""
-    return (("Sim.Device", "SPICE"), ("Sim.Params", _params(type=spice_type, model=model)),
-            ("Sim.Pins", " ".join(f"{i}={i}" for i in range(1, pins + 1))))
-
-
-def _source(device: str, kind: str | None, params: str) -> tuple[tuple[str, str], ...]:
-    fields = [("Sim.Device", device)] + ([("Sim.Type", kind)] if kind else [])
-    return tuple(fields + [("Sim.Params", params), ("Sim.Pins", "1=+ 2=-")])
-
-
-class _Mapper:
-    """IR element -> :class:`Part` (one method per element kind; the hook for new kinds)."""
-
-    def __init__(self, net, library: str):
-        self.net = net              # node -> net name (rename applied, checked)
-        self.library = library      # the model library's file name
-        self.subcircuits: set[str] = set()
-
-    def parts(self, e) -> list[Part]:
-        if isinstance(e, ir.VccsBlock):
-            return [p for x in e.expand() for p in self.parts(x)]
-        method = _METHODS.get(type(e))
-        if method is None:
-            raise NetlistError(f"the KiCad writer has no symbol for element {getattr(e, 'name', e)!r} "
-                               f"({type(e).__name__})")
-        return [getattr(self, method)(e)]
-
-    def _part(self, symbol: str, e, value: str, nodes, sim) -> Part:
-        if not (isinstance(e.name, str) and _NET.match(e.name)):
-            raise NetlistError(f"invalid element name {e.name!r}")
-        return Part(symbol, e.name, value, tuple(self.net(n) for n in nodes), tuple(sim))
-
-    def resistor(self, e: ir.Resistor) -> Part:
-        r = float(e.resistance)
-        if r > 0:
-            return self._part("R", e, eng(r, "Ω"), (e.a, e.b), _source("R", None, f"r={plain(r)}"))
-        return self._part("R", e, eng(r, "Ω"), (e.a, e.b), _raw("R", f"r={fmt(r)}", 2))
-
-    def capacitor(self, e: ir.Capacitor) -> Part:
-        return self._part("C", e, eng(e.capacitance, "F"), (e.a, e.b),
-                          _raw("C", f"{fmt(e.capacitance)} IC={fmt(e.ic)}", 2))
-
-    def inductor(self, e: ir.Inductor) -> Part:
-        return self._part("L", e, eng(e.inductance, "H"), (e.a, e.b),
-                          _raw("L", f"{fmt(e.inductance)} IC={fmt(e.ic)}", 2))
-
-    def vccs(self, e: ir.Vccs) -> Part:
-        g = float(e.gm)
-        out = (e.src, e.dst) if g >= 0 else (e.dst, e.src)  # -g from a to b = g from b to a
-        return self._part("G", e, eng(g, "S"), (*out, e.ctrl_p, e.ctrl_n), _raw("G", plain(abs(g)), 4))
-
-    def vcvs(self, e: ir.Vcvs) -> Part:
-        a = float(e.gain)
-        if e.n == "0" and e.ctrl_p == "0" and a > 0:  # v(out) = -A v(in-): an op-amp, + input grounded
-            self.subcircuits.add("opamp")
-            return self._part("OPAMP", e, f"ideal A={eng(a, '')}", ("0", e.ctrl_n, e.p),
-                              (("Sim.Device", "SUBCKT"), ("Sim.Library", self.library), ("Sim.Name", "rnn2spice_opamp"),
-                               ("Sim.Params", f"a={plain(a)}"), ("Sim.Pins", "1=inp 2=inn 3=out")))
-        ctrl = (e.ctrl_p, e.ctrl_n) if a >= 0 else (e.ctrl_n, e.ctrl_p)  # -a V(c+, c-) = a V(c-, c+)
-        return self._part("E", e, eng(a, ""), (e.p, e.n, *ctrl), _raw("E", plain(abs(a)), 4))
-
-    def cccs(self, e: ir.Cccs) -> Part:
-        return self._part("F", e, f"{eng(e.gain, '')} I({e.sense})", (e.src, e.dst),
-                          _raw("F", f"{self._sense(e.sense)} {fmt(e.gain)}", 2))
-
-    def ccvs(self, e: ir.Ccvs) -> Part:
-        return self._part("H", e, f"{eng(e.r, 'Ω')} I({e.sense})", (e.p, e.n),
-                          _raw("H", f"{self._sense(e.sense)} {fmt(e.r)}", 2))
-
-    def current_source(self, e: ir.CurrentSource) -> Part:
-        i = float(e.dc)
-        pins = (e.src, e.dst) if i >= 0 else (e.dst, e.src)
-        return self._part("I", e, eng(i, "A"), pins, _source("I", None, f"dc={plain(abs(i))}"))
-
-    def voltage_source(self, e: ir.VoltageSource) -> Part:
-        flip, kind, params, value = self._waveform(e)
-        if kind == "raw":
-            return self._part("V", e, value, (e.p, e.n), _raw("V", params, 2))
-        if e.ac:
-            params += f" ac={plain(abs(float(e.ac)))}" + (" ph=180" if (e.ac < 0) != flip else "")
-        return self._part("V", e, value, (e.n, e.p) if flip else (e.p, e.n), _source("V", kind, params))
-
-    def _waveform(self, e: ir.VoltageSource) -> tuple[bool, str | None, str, str]:
-        """(pins swapped, Sim.Type or "raw", Sim.Params or the raw model text, shown value)."""
-        w = e.waveform
-        if w is None:
-            return e.dc < 0, None, f"dc={plain(abs(float(e.dc)))}", eng(float(e.dc), "V")
-        if isinstance(w, Sine):
-            flip = w.offset < 0
-            offset, amplitude, phase = (-w.offset, -w.amplitude, w.phase) if flip else (w.offset, w.amplitude, w.phase)
-            if amplitude < 0:  # -a sin(x) = a sin(x + 180 degrees)
-                amplitude, phase = -amplitude, phase + 180.0
-            phase = math.fmod(phase, 360.0) + (360.0 if math.fmod(phase, 360.0) < 0 else 0.0)
-            return flip, "SIN", (f"dc={plain(offset)} ampl={plain(amplitude)} f={plain(w.frequency)} td=0 theta=0 "
-                                 f"phase={plain(phase)}"), f"sine {eng(w.amplitude, 'V')} {eng(w.frequency, 'Hz')}"
-        if isinstance(w, Pulse):
-            values = (w.low, w.high)
-            times = (w.delay, w.rise, w.fall, w.width, w.period)
-            shown = f"pulse {eng(w.low, 'V')}..{eng(w.high, 'V')}"
-            flip = max(values) <= 0 and min(values) < 0
-            if min(values) >= 0 or flip:
-                y1, y2 = (abs(v) for v in values)
-                return flip, "PULSE", (f"y1={plain(y1)} y2={plain(y2)} " + " ".join(
-                    f"{k}={plain(t)}" for k, t in zip(("td", "tr", "tf", "tw", "per"), times))), shown
-            return False, "raw", f"DC {fmt(e.dc)} {NetlistWriter().waveform(w)}", shown
-        if isinstance(w, (Step, Pwl)):
-            times, values = ((w.at, w.at + w.rise), (0.0, w.value_after)) if isinstance(w, Step) else (w.times, w.values)
-            values = [float(v) for v in values]
-            flip = max(values) <= 0 and min(values) < 0
-            shown = f"PWL {len(values)} points"
-            if min(values) >= 0 or flip:
-                pairs = " ".join(f"{plain(float(t))} {plain(abs(v))}" for t, v in zip(times, values))
-                return flip, "PWL", _params(pwl=pairs), shown
-            text = NetlistWriter().waveform(w).replace("\n+ ", " ")  # one line: a KiCad field
-            return False, "raw", f"DC {fmt(e.dc)} {text}", shown
-        raise NetlistError(f"unknown waveform {type(w).__name__} of {e.name!r}")
-
-    def behavioural(self, e) -> Part:
-        template = EXPRESSIONS.get(e.function) if isinstance(e.function, str) else None
-        if template is None:
-            raise NetlistError(f"no SPICE expression for activation {e.function!r} of {e.name!r}")
-        fmt(e.gain)
-        g, m = tanh_gain_texts(float(e.gain))
-        current = isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent))
-        kind, pins = ("I", (e.src, e.dst)) if current else ("V", (e.p, e.n))
-        model = f"{kind}={g}*" + template.format(a=self.net(e.arg)) + f" m={m}"
-        return self._part("BI" if current else "BV", e, f"{eng(e.gain, 'A' if current else 'V')} {e.function}",
-                          (*pins, e.arg), _raw("B", model, 2))
-
-    def gyrator(self, e: ir.Gyrator) -> Part:
-        self.subcircuits.add("gyrator")
-        g = float(e.g)
-        pins = (e.a, e.b) if g >= 0 else (e.b, e.a)  # a gyrator of -g from a to b is one of g from b to a
-        return self._part("GYRATOR", e, f"gyrator {eng(g, 'S')}", pins,
-                          (("Sim.Device", "SUBCKT"), ("Sim.Library", self.library), ("Sim.Name", "gyrator"),
-                           ("Sim.Params", f"g={plain(abs(g))}"), ("Sim.Pins", "1=a 2=b")))
-
-    def _sense(self, name: str) -> str:
-        if not (isinstance(name, str) and _NET.match(name) and name[:1].upper() == "V"):
-            raise NetlistError(f"invalid sense source name {name!r}")
-        return name
-
-
-_METHODS = {
-    ir.Resistor: "resistor", ir.Capacitor: "capacitor", ir.Inductor: "inductor", ir.Vccs: "vccs",
-    ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs", ir.CurrentSource: "current_source",
-    ir.VoltageSource: "voltage_source", ir.Gyrator: "gyrator",
-    **{kind: "behavioural" for kind in ir.BEHAVIOURAL},
-}
-
-
-def group_of(name: str) -> str:
-    """The block an element is drawn in: ``inputs`` (input sources, their inverters and the
-    references), the neuron of its name's first index (``G_3_7``: 3; parts.py's naming
-    scheme), or ``shared``."""
-    if name.startswith(("Vx_", "VREF")) or "XI_" in name:
-        return "inputs"
-    found = re.search(r"_(\d+)", name)
-    return f"neuron {int(found.group(1))}" if found else "shared"
 
 
 @dataclass(frozen=True)
@@ -306,7 +88,7 @@ def _layout(blocks: list[list[Part]], width: int, top: int) -> tuple[list[_Place
                 x, y = _MARGIN, y + _ROW
             placed.append(_Placed(part, x + symbol.anchor, y))
             x += symbol.width
-        y += _ROW // 2 + 4
+        y += _ROW // 2
     return placed, y
 
 
@@ -426,16 +208,16 @@ class KicadWriter:
         self.library = f"{name}.lib"
         nodes = _nodes(circuit)
         for old, new in self.rename.items():
-            if not (_NET.match(str(old)) and _NET.match(str(new))):
+            if not (NET.match(str(old)) and NET.match(str(new))):
                 raise NetlistError(f"invalid net rename {old!r} -> {new!r}")
             if new in nodes and new not in self.rename:
                 raise NetlistError(f"cannot name net {old!r} {new!r}: the circuit has a node {new!r}")
-        self.mapper = _Mapper(self.net, self.library)
+        self.mapper = Mapper(self.net, self.library)
 
     def net(self, node: str) -> str:
         if node == "0":
             return "0"
-        if not (isinstance(node, str) and _NET.match(node)) or node.lower() == _GROUND.lower():
+        if not (isinstance(node, str) and NET.match(node)) or node.lower() == _GROUND.lower():
             raise NetlistError(f"invalid node name {node!r}")
         return self.rename.get(node, node)
 
@@ -476,7 +258,9 @@ class KicadWriter:
                 sheets.append((group, file, sheet_uuid, page))
             paper, extra = self._sheet_symbols(sheets, header)
             root.items.extend(extra)
-        files = {f"{self.name}.kicad_sch": root.file(paper, self.root_uuid, self._title(), True), **files}
+        title = self._title()  # the title block: the title and the first comments (all are on the sheet)
+        files = {f"{self.name}.kicad_sch": root.file(paper, self.root_uuid, (title[0], *(c[:90] for c in title[1:3])),
+                                                     True), **files}
         if self.mapper.subcircuits:
             files[self.library] = self._library()
         files[f"{self.name}.kicad_pro"] = self._project(files)
@@ -494,12 +278,21 @@ class KicadWriter:
     def _directives(self, root: _Sheet) -> int:
         """The simulation commands and notes at the root sheet's top; the grid row below them."""
         w = NetlistWriter()
-        y = _MARGIN // 2
-        root.text(f"{self.circuit.title}: KiCad simulates this sheet with the directives below "
-                  "(transient with uic: the C and L models' IC= are the initial state)", _MARGIN, y)
-        root.text(w.analysis(self.circuit.analysis), _MARGIN, y + 3, sim=True)
-        root.text(w.options(self.circuit.options), _MARGIN, y + 5, sim=True)
-        return y + 8
+        y = 14
+        lines = self._title()
+        root.text(f"{lines[0]}: KiCad simulates this sheet with the directives below "
+                  "(transient with uic: the C and L models' IC= are the initial state)", _MARGIN, y, 1.5)
+        for i, comment in enumerate(lines[1:], 1):
+            root.text(comment, _MARGIN, y + 1.5 * i)
+        if self.rename:  # the header's identification names the IR nodes
+            renamed = ", ".join(f"{old} is net {new}" for old, new in sorted(self.rename.items())[:8])
+            root.text(f"on the sheets: {renamed}{' ...' if len(self.rename) > 8 else ''}", _MARGIN,
+                      y + 1.5 * len(lines))
+            y += 1.5
+        y += 1.5 * len(lines) + 1.5
+        root.text(w.analysis(self.circuit.analysis), _MARGIN, y, sim=True)
+        root.text(w.options(self.circuit.options), _MARGIN, y + 2, sim=True)
+        return int(y) + 4
 
     def _power_flag(self, sheet: _Sheet, y: int) -> int:
         """The ground net is driven (ERC): a power flag on a ground symbol, on a sheet that has

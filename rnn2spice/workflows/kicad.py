@@ -17,7 +17,7 @@ ERC warns that the library ``rnn2spice`` is not configured).
 
 Real-part builds (op-amp models such as the TL072, transistor activation circuits:
 issue 21) reach KiCad through the same writer once they are IR elements: a new element
-kind needs one method of ``circuit.kicad._Mapper`` (symbol, pins, ``Sim.*`` fields; a
+kind needs one method of ``circuit.kicad_parts.Mapper`` (symbol, pins, ``Sim.*`` fields; a
 subcircuit from a model library as the ideal op-amp's) and, for a new drawing, a symbol in
 :mod:`rnn2spice.circuit.kicad_symbols`.
 """
