@@ -8,21 +8,23 @@ ngspice tests they are never skipped: without it they fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rnn2spice
-from rnn2spice.circuit import ir
+from rnn2spice.circuit import ir, kicad_parts
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.circuit.kicad import MAX_NEURONS, SYMBOL_TABLE, write_kicad
 from rnn2spice.circuit.kicad_parts import plain
 from rnn2spice.cli import main
-from rnn2spice.errors import OutputError, UsageError
+from rnn2spice.errors import NetlistError, OutputError, UsageError
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import spec_from_dict
 from rnn2spice.spice.ngspice import simulate_netlist
@@ -110,7 +112,8 @@ def test_kicad_checks_and_simulates_the_circuit(kicad_cli, tmp_path, name, form,
 
 RANDOM = [(2, "linear", "parallel", ("sine", "pwl")), (3, "tanh", "series", ("pulse", "step")),
           (3, "relu", "opamp", ("pwl", "sine")), (4, "tanh", "opamp", ("sine",)), (1, "linear", "series", ("pwl",)),
-          (6, "tanh", "parallel", ("pwl", "pulse")), (5, "linear", "opamp", ("step",))]
+          (6, "tanh", "parallel", ("pwl", "pulse")), (5, "linear", "opamp", ("step",)),
+          (3, "linear", "gyrator", ("pulse",))]
 
 
 @pytest.mark.kicad
@@ -131,7 +134,11 @@ def test_random_networks_through_kicad(kicad_cli, tmp_path, seed, case):
         if wave["kind"] == "pulse" and seed % 2:
             wave["low"], wave["high"] = -wave["high"], -0.1  # all negative: a flipped KiCad pulse
     spec = spec_from_dict(data)
-    through_kicad(kicad_cli, spec, tmp_path, form=form)
+    if form == "gyrator":  # resistors of both signs (a negative one is a raw-SPICE element) and gyrators
+        circuit = compile_rnn(spec, coupling="gyrator").circuit
+        assert min(e.resistance for e in circuit.elements if isinstance(e, ir.Resistor)) < 0
+        assert any(isinstance(e, ir.Gyrator) and e.g < 0 for e in circuit.elements)
+    through_kicad(kicad_cli, spec, tmp_path, **({"coupling": "gyrator"} if form == "gyrator" else {"form": form}))
     sheets = sorted(p.name for p in tmp_path.glob("*.kicad_sch"))
     assert len(sheets) == (1 if n <= 4 else n + 2), sheets  # root + a sheet per neuron + inputs
 
@@ -160,6 +167,24 @@ def test_kicad_renders_the_schematic(kicad_cli, tmp_path):
     for picture in pictures:
         text = picture.read_text()
         assert text.lstrip().startswith("<?xml") and "<svg" in text and len(text) > 5000, picture.name
+
+
+def test_every_element_kind_has_a_kicad_part():
+    """A new IR element kind needs its KiCad part (ARCHITECTURE.md, "Where to add"); one
+    without it is refused naming the element."""
+    kinds = set(ir.Element.__args__) - {ir.VccsBlock} - set(getattr(ir, "REAL_PARTS", ()))
+    assert kinds <= set(kicad_parts._METHODS), kinds - set(kicad_parts._METHODS)
+
+    @dataclass(frozen=True)
+    class Memristor:
+        name: str
+        a: str
+        b: str
+
+    c = compile_rnn(load_spec(NETLISTS / "damped-oscillator.yaml"))
+    odd = dataclasses.replace(c.circuit, elements=c.circuit.elements + (Memristor("M_0", "h0", "0"),))
+    with pytest.raises(NetlistError, match="no symbol for element 'M_0' .Memristor."):
+        write_kicad(odd, name="odd", neurons=2)
 
 
 def test_output_is_deterministic_and_numbers_are_exact(tmp_path):
