@@ -21,7 +21,7 @@ import pytest
 import rnn2spice
 from rnn2spice.circuit import ir, kicad_parts
 from rnn2spice.circuit.compiler import compile_rnn
-from rnn2spice.circuit.kicad import MAX_NEURONS, SYMBOL_TABLE, write_kicad
+from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, MAX_PARTS, SYMBOL_TABLE, write_kicad
 from rnn2spice.circuit.kicad_parts import plain
 from rnn2spice.cli import main
 from rnn2spice.errors import NetlistError, OutputError, UsageError
@@ -141,6 +141,23 @@ def test_random_networks_through_kicad(kicad_cli, tmp_path, seed, case):
     through_kicad(kicad_cli, spec, tmp_path, **({"coupling": "gyrator"} if form == "gyrator" else {"form": form}))
     sheets = sorted(p.name for p in tmp_path.glob("*.kicad_sch"))
     assert len(sheets) == (1 if n <= 4 else n + 2), sheets  # root + a sheet per neuron + inputs
+
+
+@pytest.mark.slow
+@pytest.mark.kicad
+@pytest.mark.ngspice
+def test_the_largest_network_through_kicad(kicad_cli, tmp_path):
+    """n = MAX_NEURONS, dense (674 parts): one sheet per neuron; ERC clean and the states right
+    (about a minute: KiCad's ERC time grows steeply with n, see MAX_NEURONS); with
+    MAX_INPUTS dense inputs the circuit has too many parts and is refused, naming the count."""
+    data = random_spec_dict(MAX_NEURONS, seed=7, kinds=("step", "sine"))
+    through_kicad(kicad_cli, spec_from_dict(data), tmp_path, form="parallel")
+    assert len(list(tmp_path.glob("*.kicad_sch"))) == MAX_NEURONS + 2
+    wide = spec_from_dict(random_spec_dict(MAX_NEURONS, seed=7, kinds=("step",) * MAX_INPUTS))
+    with pytest.raises(UsageError, match=f"has 1[0-9]{{3}} parts .n = {MAX_NEURONS}.; KiCad schematics support "
+                                         f"at most {MAX_PARTS} parts"):
+        kicad(wide, output=tmp_path / "wide.kicad_sch")
+    assert not (tmp_path / "wide.kicad_sch").exists()
 
 
 @pytest.mark.kicad

@@ -39,9 +39,15 @@ from rnn2spice.circuit.kicad_symbols import LIBRARY, SYMBOLS, Symbol, library_sy
 from rnn2spice.circuit.writer import GYRATOR_SUBCKT, NetlistWriter
 from rnn2spice.errors import NetlistError, UsageError
 
-#: The largest network written (a neuron's sheet holds its n + m couplings).
-MAX_NEURONS = 64
-MAX_INPUTS = 64
+#: The largest network written.  KiCad's ERC time grows steeply with the number of global labels
+#: (n + m per neuron's sheet, n sheets): measured for dense linear networks in the parallel form
+#: (kicad-cli 9.0.8, 2 shared cores): n = 16 6.6 s, n = 24 51 s, n = 32 482 s (export 2.5, 5.6,
+#: 6.6 s; 322, 674 and 1154 parts); beyond, a designer would wait minutes for every check, so
+#: at most MAX_NEURONS neurons, MAX_INPUTS inputs and MAX_PARTS parts (a dense n = 24, m = 24
+#: network has 1,300 and took over 300 s).
+MAX_NEURONS = 24
+MAX_INPUTS = 24
+MAX_PARTS = 700
 #: Up to this many neurons the schematic is one sheet; beyond, one sheet per neuron.
 FLAT_NEURONS = 4
 #: KiCad 9's schematic file format.
@@ -231,6 +237,9 @@ class KicadWriter:
             for part in self.mapper.parts(e):
                 blocks.setdefault(group_of(part.ref), []).append(part)
         refs = [p.ref.lower() for block in blocks.values() for p in block]
+        if len(refs) > MAX_PARTS:
+            raise UsageError(f"the circuit of {self.circuit.title!r} has {len(refs)} parts (n = {self.neurons}); KiCad "
+                             f"schematics support at most {MAX_PARTS} parts (its checks take minutes beyond)")
         if len(set(refs)) != len(refs):
             raise NetlistError("duplicate element name in the circuit")
         order = sorted(blocks, key=lambda g: (g == "inputs", g == "shared", int(g.split()[1]) if

@@ -2,7 +2,7 @@
 
 KiCad opens, checks (ERC) and simulates what it writes: the symbols are embedded, every part
 carries its simulation fields and the transient command is a directive on the sheet
-(docs/kicad.md).  Exit 2 for a network beyond the supported size (64 neurons, 64 inputs), an
+(docs/kicad.md).  Exit 2 for a network beyond the supported size (24 neurons, 24 inputs), an
 unsupported form or coupling, or an existing file at an output path that is not a file of
 its kind; nothing is written then.
 """
