@@ -1,4 +1,4 @@
-"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4, 8).
+"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4, 10).
 
     circuit:  dy/dt = A y + B u + c + G sigma      y = the saved probes (.save), u = Vx_<l>
               sigma_i = f_i(z_i),  z = Z_y y + Z_u u + z_0      (one per behavioural source i)
