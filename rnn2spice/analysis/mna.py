@@ -169,7 +169,9 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
     reachability in the algebraic block's graph from the unknowns that are read), or whose
     current is a multiple of unknowns that are 0 by structure (a resistor at a node held at
     0 V): removing them changes nothing, so nothing of a spec explains them.  ``exempt``:
-    states and inputs (read by the probes; the spec's inputs with or without weights)."""
+    states and inputs (read by the probes; the spec's inputs with or without weights) and the
+    behavioural sources (each is matched to an activation of the spec or fails: one whose
+    weights are all 0 still realises its activation)."""
     n_alg = len(a_idx)
     row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
     row_ok[d] = True
@@ -649,7 +651,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             pinned[idx(e.n if e.p == "0" else e.p)] = True
     inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
                    mat[d][:, a_idx] if a_idx.size else None, read_alg, big_x, to_new,
-                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs), pinned)
+                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs) | set(src_index), pinned)
     # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
     slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
     a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x
