@@ -292,12 +292,11 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
 
     inputs: dict[str, int] = {}
     for e in of(ir.VoltageSource):
-        if True:
-            m = _INPUT_RE.match(e.name)
-            if m:
-                inputs[e.name] = int(m.group(1))
-            elif e.waveform is not None or e.ac != 0.0:
-                raise net.fail(e.name, "only input sources Vx_<l> may carry a waveform or AC magnitude")
+        m = _INPUT_RE.match(e.name)
+        if m:
+            inputs[e.name] = int(m.group(1))
+        elif e.waveform is not None or e.ac != 0.0:
+            raise net.fail(e.name, "only input sources Vx_<l> may carry a waveform or AC magnitude")
     m_in = max(inputs.values()) + 1 if inputs else 0
     if sorted(inputs.values()) != list(range(m_in)):
         raise NetlistError(f"input sources must be numbered Vx_0 .. Vx_{m_in - 1} without gaps "
