@@ -196,3 +196,26 @@ def test_check_of_a_chaotic_circuit_passes_with_lambda_and_horizon():
     other = benettin(spec, 0.3)
     assert result.lyapunov_exponent == pytest.approx(other, rel=0.3)
     assert result.predictability_horizon is not None
+
+
+def test_a_chaotic_task_trial_holds_the_circuit_to_its_model_only_up_to_the_horizon():
+    # criterion 4 (circuit vs continuous model) looks at [0, horizon] only; the decision
+    # criteria are untouched (they compare with the discrete network over the window)
+    from rnn2spice.workflows.stimulus import Stimulus
+    from rnn2spice.workflows.task import TrialResult
+    steps = 20
+    grid = (np.arange(steps) + 1) * 1e-3
+    y = np.ones((steps, 1))
+    t_sp = np.linspace(0, 0.02, 201)
+    y_ref = np.ones((t_sp.size, 1))
+    y_sp = y_ref.copy()
+    y_sp[t_sp > 0.01] += 0.5               # diverged after 10 ms
+    stim = Stimulus(np.zeros((steps, 1)), (10, 20), "pulse")
+
+    def trial(horizon):
+        return TrialResult(stim, grid, y, y, y, t_sp, y_sp, y_ref, 0.0, 0.05, 0.5, False,
+                           lyapunov_exponent=None if horizon is None else 300.0, horizon=horizon)
+    assert not trial(None).checks()["circuit_within_tolerance"]
+    assert trial(0.009).checks()["circuit_within_tolerance"]
+    assert trial(0.009).passed and trial(0.009).as_dict()["horizon"] == 0.009
+    assert not trial(0.015).checks()["circuit_within_tolerance"]
