@@ -97,7 +97,8 @@ def _is_opamp(e) -> bool:
 NAMED = [("damped-oscillator", "parallel", None), ("damped-oscillator", "parallel", "gyrator"),
          ("damped-oscillator", "series", None), ("damped-oscillator", "opamp", None),
          ("tanh4", "parallel", None), ("tanh4", "series", None), ("tanh4", "opamp", None),
-         ("rate-relu4", "parallel", None), ("rate-relu4", "series", None), ("rate-relu4", "opamp", None)]
+         ("rate-relu4", "parallel", None), ("rate-relu4", "series", None), ("rate-relu4", "opamp", None),
+         ("lowrank-tanh6", "opamp", None)]
 
 
 @pytest.mark.kicad
