@@ -293,6 +293,11 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     ``tolerance``: the pass threshold, by default the target itself.  ``timeout`` in s.
     ``progress(fraction)`` is told the progress of each ngspice run in turn (from 0 again
     for a redone run; :func:`~rnn2spice.spice.ngspice.simulate_netlist`).
+
+    A chaotic network (THEORY.md 9: lambda_1 > 0 along the reference and its growth from the
+    accuracy floor reaches the threshold inside the run) is judged pointwise up to the
+    horizon T_p and statistically beyond it; the step is refined only on the pointwise part.
+    ``lyapunov_exponent`` (1/s) and ``horizon`` (s) are in every report.
     """
     check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
