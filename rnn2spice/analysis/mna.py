@@ -174,6 +174,7 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
     behavioural sources (each is matched to an activation of the spec or fails: one whose
     weights are all 0 still realises its activation)."""
     n_alg = len(a_idx)
+    var_needed = np.ones(size, dtype=bool)
     row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
     row_ok[d] = True
     var_live = np.zeros(size, dtype=bool)  # unknowns that can be non-zero
@@ -194,6 +195,9 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
                     break
                 vec = grown
             row_ok[a_idx] = vec
+            var_needed = np.zeros(size, dtype=bool)    # unknowns something read depends on
+            var_needed[d] = True
+            var_needed[a_idx] = vec[inv]
         else:
             row_ok[a_idx] = True
         var_live[a_idx] = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0
@@ -206,6 +210,7 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
         return ()
     names = [name for block in acct for name in block[0]]
     r1, r2, c1, c2, fixed = (np.concatenate([block[i] for block in acct]) for i in (1, 2, 3, 4, 5))
+    t1, t2 = (np.concatenate([block[i] for block in acct]) for i in (6, 7))   # node terminals
 
     def pick(table, idx):
         return np.where(idx >= 0, table[np.maximum(idx, 0)], False)
@@ -216,8 +221,14 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
     # (a summer whose weights are all 0 still has its feedback resistor)
     dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (pick(pinned, c1) | pick(pinned, c2))
     live = np.where(fixed >= 0, fixed == 1, ~dead)
+    # an element at a node whose voltage nothing reads belongs to a signal the circuit computes
+    # and does not use (a latent node whose weights out are all 0): explained as that signal's;
+    # an element at nodes that are read (a load on an ideal op-amp output or source) is not
+    if to_new is not None:
+        var_needed = (abs(to_new) @ var_needed.astype(np.float64)) > 0
+    dead_end = pick(~var_needed, t1) | pick(~var_needed, t2)
     effect: dict = {}
-    for name, ok in zip(names, matters & live):   # a merged law's members share its row
+    for name, ok in zip(names, (matters & live) | dead_end):   # a merged law's members share its row
         effect[name] = effect.get(name, False) or bool(ok)
     return tuple(name for name, ok in effect.items() if not ok and name not in exempt)
 
@@ -385,7 +396,9 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     acct: list = []   # blocks (names, row1, row2, col1, col2, fixed: 1 yes, 0 no effect, -1 by the columns)
 
     def account(items) -> None:
+        """Entries (name, row1, row2, col1, col2, fixed[, node terminals t1, t2: default the rows])."""
         if items:
+            items = [x if len(x) == 8 else (*x, x[1], x[2]) for x in items]
             names, *cols = zip(*items)
             acct.append((list(names), *(np.array(c, dtype=np.intp) for c in cols)))
 
@@ -406,17 +419,17 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     res = gather(ir.Resistor, ("a", "b"), "resistance")
     if res:
         a, b, r = res
-        acct.append(([e.name for e in of(ir.Resistor)], a, b, a, b, np.full(a.size, -1, dtype=np.intp)))
+        acct.append(([e.name for e in of(ir.Resistor)], a, b, a, b, np.full(a.size, -1, dtype=np.intp), a, b))
         g = 1.0 / r
         stamp(np.concatenate([a, a, b, b]), np.concatenate([a, b, b, a]), np.concatenate([-g, g, -g, g]))
     vccs = gather(ir.Vccs, ("src", "dst", "ctrl_p", "ctrl_n"), "gm")
     vccs_parts = [vccs] if vccs else []
     if vccs:
-        acct.append(([e.name for e in of(ir.Vccs)], *vccs[:4], np.where(vccs[4] != 0, -1, 0)))
+        acct.append(([e.name for e in of(ir.Vccs)], *vccs[:4], np.where(vccs[4] != 0, -1, 0), *vccs[:2]))
     gyr = gather(ir.Gyrator, ("a", "b"), "g")
     if gyr:  # G_a 0 a b 0 {g};  G_b 0 b a 0 {-g}
         a, b, g = gyr
-        acct.append(([e.name for e in of(ir.Gyrator)], a, b, a, b, np.where(g != 0, -1, 0)))
+        acct.append(([e.name for e in of(ir.Gyrator)], a, b, a, b, np.where(g != 0, -1, 0), a, b))
         ground = np.full(a.size, -1, dtype=np.intp)
         vccs_parts.append([ground, a, b, ground, g])
         vccs_parts.append([ground, b, a, ground, -g])
@@ -465,7 +478,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     law_acct: list = []
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
-        law_acct.extend((member, j, -1, -1, -1, 1) for member in law.members)
+        law_acct.extend((member, j, -1, -1, -1, 1, p, n) for member in law.members)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
         for (kind, key), coeff in law.terms.items():
             if kind in ("v", "i"):
