@@ -2,10 +2,16 @@
 # Set everything up, then run the whole test suite (ngspice tests included, never skipped)
 # with the default ngspice (46 on Debian 12), and the ngspice tests (-m ngspice) once more
 # with ngspice 39 (unpacked by setup.sh into .venv/ngspice-39).  Arguments go to both runs;
-# both must pass, and a run that collects no tests fails.
+# both must pass, and a run that collects no tests fails.  First, scripts/*.sh must be
+# clean under shellcheck (installed by setup.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bash scripts/setup.sh || exit 1
+if ! command -v shellcheck >/dev/null 2>&1; then
+    echo "error: shellcheck is not installed (scripts/setup.sh installs it)" >&2
+    exit 1
+fi
+shellcheck scripts/*.sh .ci/run || { echo "error: shellcheck found problems in scripts/*.sh or .ci/run" >&2; exit 1; }
 # The PyTorch importer is an optional extra.  Where a CPU wheel of torch lies in pip's
 # find-links folder (this project's CI machines), install it and make its tests required;
 # elsewhere they are skipped with a visible reason (PyPI alone would pull a multi-GB CUDA build).
@@ -42,7 +48,8 @@ if [ -f "$old/.complete" ]; then
     # ngspice 39 as the default: first on PATH, and PySpice's library path.  (Not through
     # RNN2SPICE_NGSPICE / RNN2SPICE_LIBNGSPICE, which override what the tests of missing
     # or broken installations set up; tests/test_versions.py checks that route itself.)
-    lib=$(ls "$old"/usr/lib/*/libngspice.so.0 2>/dev/null | head -1)
+    lib=""
+    for lib in "$old"/usr/lib/*/libngspice.so.0; do break; done
     echo "--- ngspice tests again with ngspice 39 ($old)"
     PATH="$PWD/$old/bin:$PATH" NGSPICE_LIBRARY_PATH="$PWD/$lib" RNN2SPICE_EXPECT_NGSPICE=39 \
         run_pytest -m ngspice "$@"
