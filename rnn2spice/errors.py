@@ -174,6 +174,12 @@ def shown(value: object, limit: int = SHOW_LIMIT) -> str:
                 put(f"{kind.__name__}()")
             else:
                 items(v, "{" if kind is set else "frozenset({", "}" if kind is set else "})")
+        elif isinstance(v, (list, tuple, dict)):
+            # a subclass (OrderedDict from a pickle, a named tuple): its own __repr__ would
+            # walk the whole structure, so it is shown as its base type inside its name
+            put(f"{kind.__name__}(")
+            walk(dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else tuple(v))
+            put(")")
         else:
             put(repr(v))
 
