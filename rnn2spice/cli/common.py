@@ -10,7 +10,8 @@ import argparse
 import math
 from pathlib import Path
 
-from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
+from rnn2spice.errors import (BudgetExceeded, CertificateFailed, ReferenceSolverError, SimulationError, SpecError,
+                             UsageError)
 from rnn2spice.network.load import load_spec_with_files
 from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
 
@@ -19,10 +20,11 @@ EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 
 
 def exit_code(exc: BaseException) -> int:
     """The exit code of an error: 1 for a failed certificate (a mismatch), 3 when ngspice or
-    the reference solver failed (the environment, not the input), 2 for everything else."""
+    the reference solver failed or went beyond a cost budget (as beyond --timeout), 2 for
+    everything else."""
     if isinstance(exc, CertificateFailed):
         return EXIT_MISMATCH
-    if isinstance(exc, (SimulationError, ReferenceSolverError)):
+    if isinstance(exc, (SimulationError, ReferenceSolverError, BudgetExceeded)):
         return EXIT_SIMULATION
     return EXIT_USAGE
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 
 import numpy as np
@@ -57,12 +59,34 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     return png_bytes(fig)
 
 
+#: The format every figure function renders in (``png``, ``pdf`` or ``svg``): set for a block
+#: by :func:`figure_format`, so that the figures of every result (check, task, ac, montecarlo)
+#: follow the extension of the file they go to without each taking a format argument.
+_FORMAT: contextvars.ContextVar[str] = contextvars.ContextVar("rnn2spice_figure_format", default="png")
+
+
+@contextlib.contextmanager
+def figure_format(fmt: str):
+    """Figures made inside the block are ``fmt`` bytes (``png``, ``pdf``, ``svg``)."""
+    if fmt not in ("png", "pdf", "svg"):
+        raise ValueError(f"figure format must be png, pdf or svg (got {fmt!r})")
+    token = _FORMAT.set(fmt)
+    try:
+        yield
+    finally:
+        _FORMAT.reset(token)
+
+
 def png_bytes(fig, dpi: int = 110) -> bytes:
-    """The figure as PNG bytes (written atomically by the caller); closes it."""
+    """The figure as bytes of the current :func:`figure_format` (PNG unless set; written
+    atomically by the caller); closes it.  PDF and SVG are vector drawings with fixed
+    metadata (no creation date), so the same figure gives the same bytes."""
     import matplotlib.pyplot as plt
 
+    fmt = _FORMAT.get()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    metadata = {"png": None, "pdf": {"CreationDate": None}, "svg": {"Date": None}}[fmt]
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
     plt.close(fig)
     return buf.getvalue()
 

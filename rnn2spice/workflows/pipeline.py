@@ -21,7 +21,7 @@ from rnn2spice.analysis.certificate import Certificate, certify_or_stop
 from rnn2spice.analysis.metrics import Comparison, compare, state_atol
 from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
-from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
+from rnn2spice.errors import BudgetExceeded, ReferenceSolverError, SimulationError, SpecError, UsageError, clip
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import to_model
@@ -284,6 +284,8 @@ def solve_reference(spec: RnnSpec, times: np.ndarray, *, target: float | None = 
     try:
         with np.errstate(all="ignore"):
             ref = reference.solve(spec, times, target=target)
+    except BudgetExceeded:  # a RuntimeError too, but its own one line (which budget, how to raise it)
+        raise
     except (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
         raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: "
                                    f"{clip(exc)}") from None
