@@ -217,7 +217,7 @@ def _run_reporting(command: list[str], cwd: str, timeout: float | None, t_stop: 
             where = f" at {100 * latest[0]:.3g} % of the run" if latest[0] > 0 else ""
             count = points.count()
             if (why := over_points_budget(count, latest[0])) is not None:
-                raise BudgetExceeded("ngspice", "points", f"time {why}")
+                raise BudgetExceeded("ngspice", "points", f"time points: {why}")
             if time.monotonic() - started > max_seconds:
                 raise BudgetExceeded("ngspice", "seconds", f"still running after {max_seconds:g} s{where} "
                                      f"({count} time points)")

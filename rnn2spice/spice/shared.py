@@ -61,6 +61,7 @@ _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread aft
 _WAIT_SLICE = 0.25               # s between checks while waiting for a background run
 _PROGRESS_SLICE = 0.1            # ... when a progress callback is to be told
 _STOPPED_AFTER = re.compile(r"condition met: stop\s+after")  # ngspice paused at the points budget
+_PAUSE_LINES = re.compile(r"condition met: stop|pause requested|simulation interrupted")
 _STATUS_PERCENT = re.compile(r"^\s*\w+:\s*([0-9.]+)\s*%")  # ngspice's status line: 'tran: 45.2%'
 
 
@@ -380,7 +381,7 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
             ngspice.lines.clear()
 
     if ended == "points":
-        raise BudgetExceeded("ngspice", "points", f"time {why}")
+        raise BudgetExceeded("ngspice", "points", f"time points: {why}")
     if ended == "seconds":
         raise BudgetExceeded("ngspice", "seconds", f"still running after {budget('seconds'):g} s")
     if timed_out:
@@ -451,7 +452,8 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
             if reason is not None or checkpoint >= limit:
                 return "points", reason or f"more than {limit} points"
             checkpoint = limit
-            ngspice.lines[:] = [(k, t) for k, t in ngspice.lines if not _STOPPED_AFTER.search(t)]
+            # the pause's own lines are not the run's: a completed run must not read as interrupted
+            ngspice.lines[:] = [(k, t) for k, t in ngspice.lines if not _PAUSE_LINES.search(t)]
             ngspice.background_done.clear()
             engine.command("delete all")
             engine.command(f"stop after {limit}")
