@@ -26,11 +26,11 @@ from rnn2spice.network.spec import spec_from_dict
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def relu_sine(t_stop=10.0, frequency=1e4, n=4, seed=0) -> dict:
+def relu_sine(t_stop=10.0, frequency=1e4, n=4, seed=0, activation="relu") -> dict:
     """A relu rate network of n neurons driven by a sine (the issue's case for n = 4, 10 kHz, 10 s)."""
     rng = np.random.default_rng(seed)
     w = (rng.standard_normal((n, n)) * 0.4).round(2)
-    return {"name": "relu-sine", "convention": "rate", "activation": "relu",
+    return {"name": "relu-sine", "convention": "rate", "activation": activation,
             "tau": [1e-3 * (1 + 0.25 * k) for k in range(n)], "w": w.tolist(),
             "w_in": [[float(v)] for v in rng.uniform(-1, 1, n).round(2)],
             "bias": [0.05] * n, "h0": [0.1] * n, "t_stop": t_stop,

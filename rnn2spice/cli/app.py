@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from rnn2spice._version import __version__
@@ -179,10 +181,28 @@ def _silence_failed_stderr(stream) -> None:
         _silence(stream)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (ngspice children killed, temporary directories
+    removed, pool workers ended by the ``finally`` blocks on the way), exit 128 + 15."""
+
+
+#: Exit code after SIGTERM (128 + the signal's number, as a shell reports it).
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code.  SIGTERM is handled like SIGINT (the default
+    action would end the process at once and leave ngspice children, their temporary
+    directories and a process pool's workers behind)."""
     real = {"output": sys.stdout, "error": sys.stderr}
     sys.stdout, sys.stderr = _Guarded(real["output"], "output"), _Guarded(real["error"], "error")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _main(argv)
     except _StreamFailed as exc:
@@ -190,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"rnn2spice: error: {exc}")
         return EXIT_SIMULATION
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         try:
             sys.stderr.flush()
         finally:
@@ -219,6 +241,9 @@ def _main(argv: list[str] | None) -> int:
     except Rnn2SpiceError as exc:
         _say(f"rnn2spice: error: {exc}")
         return exit_code(exc)
+    except Terminated:
+        _say("rnn2spice: terminated (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _say("rnn2spice: interrupted")
         return EXIT_INTERRUPTED

@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 from rnn2spice.circuit.eseries import SERIES
-from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, load_spec_arg, verdict_code
+from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, check_outputs, is_stdout, load_spec_arg, verdict_code,
+                                  write_output)
 from rnn2spice.errors import UsageError, shown
-from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.report.files import json_text
 from rnn2spice.workflows.build import bom, snap, snap_trial
 from rnn2spice.workflows.stimulus import KINDS, load_stimulus_file, parse_window, pulse_trials
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, spec_dt
@@ -95,8 +96,11 @@ def _stimulus(args, spec):
 
 def run(args) -> int:
     _check_options(args)
+    if is_stdout(args.report) and args.output is None:
+        raise UsageError("--report - and the CSV (standard output without -o) cannot share standard output; "
+                         "give -o FILE")
     check_outputs(args, inputs={"--stimulus": None if args.stimulus in KINDS else args.stimulus},
-                  output=args.output, report=args.report)
+                  output=args.output, report=args.report, kinds={"output": "bom"})
     spec = load_spec_arg(args)
     result = bom(spec, form=args.form, series=args.snap)
     effect = None
@@ -110,11 +114,11 @@ def run(args) -> int:
     if args.output is None:
         sys.stdout.write(result.csv())
     else:
-        write_atomic(args.output, result.csv(), field="--output")
+        write_output(args.output, result.csv(), field="--output")
     print(result.summary(), file=sys.stderr)
     if effect is None:
         return EXIT_PASS
     print(effect.summary(), file=sys.stderr)
     if args.report is not None:
-        write_atomic(args.report, json_text({"bom": result.report(), "snap": effect.report()}), field="--report")
+        write_output(args.report, json_text({"bom": result.report(), "snap": effect.report()}), field="--report")
     return verdict_code(effect.passed) if args.simulate else EXIT_PASS

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, finish)
+                                  circuit_options, finish, is_stdout, load_spec_arg, sim_options, write_output)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import CertificateFailed
-from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.report.files import json_text
 from rnn2spice.workflows.pipeline import check
 
 NAME = "check"
@@ -20,9 +20,9 @@ def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate and compare with the exact reference; exit 0 on pass, 1 on mismatch.")
     circuit_options(p)
     sim_options(p)
-    p.add_argument("--report", type=Path, help="JSON report to write")
-    p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
-    p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated")
+    p.add_argument("--report", type=Path, help="JSON report to write (-: standard output; the summary then goes to standard error)")
+    p.add_argument("--plot", type=Path, help="figure to write (SPICE vs reference, error): .png, .pdf or .svg")
+    p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated (-: standard output)")
     p.add_argument("--tolerance", type=float, default=None,
                    help="pass threshold on the relative max error (default 1e-3, 1e-6 with --accuracy high)")
     p.set_defaults(func=run)
@@ -35,16 +35,17 @@ def run(args) -> int:
     check_tolerance(args.tolerance)
     compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
                            rtol=args.rtol)
-    if args.netlist is not None:
-        write_atomic(args.netlist, compiled.netlist, field="--netlist")
+    to_file = args.netlist is not None and not is_stdout(args.netlist)
+    if to_file:  # written before the run: ngspice's messages name it
+        write_output(args.netlist, compiled.netlist, field="--netlist")
     try:
         with progress_bar(args) as bar:
             result = check(compiled, backend=args.backend, tolerance=args.tolerance, timeout=args.timeout,
-                           netlist_path=args.netlist, progress=bar)
+                           netlist_path=args.netlist if to_file else None, progress=bar)
     except CertificateFailed as exc:  # stopped before simulating; main() prints why, exit 1
         if args.report is not None:
-            write_atomic(args.report, json_text(exc.report), field="--report")
+            write_output(args.report, json_text(exc.report), field="--report")
         raise
-    if args.netlist is not None and result.compiled is not compiled:  # a refined run: keep what ran
-        write_atomic(args.netlist, result.compiled.netlist, field="--netlist")
+    if args.netlist is not None and (not to_file or result.compiled is not compiled):  # what ran (refined)
+        write_output(args.netlist, result.compiled.netlist, field="--netlist")
     return finish(args, result)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from rnn2spice.errors import (BudgetExceeded, CertificateFailed, ReferenceSolverError, SimulationError, SpecError,
                              UsageError)
 from rnn2spice.network.load import load_spec_with_files
-from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
+from rnn2spice.report.figures import figure_format as figure_format_of
+from rnn2spice.report.files import (STDOUT, check_distinct, check_output, check_writable, figure_format, json_text,
+                                    write_atomic)
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,6 +42,9 @@ def add_spec_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     p.add_argument("spec", type=Path, help="network spec (.yaml, .yml or .json)")
     p.add_argument("--allow-outside-files", action="store_true",
                    help="let the spec refer to files outside its own directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file even when it is not of the kind the option writes "
+                        "(by default only an earlier output of that kind is replaced)")
     return p
 
 
@@ -77,7 +83,8 @@ def load_spec_arg(args):
     when it is one of the files the spec refers to (a matrix, a CSV waveform)."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
     spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
-    outputs = getattr(args, "checked_outputs", None)
+    outputs = {flag: path for flag, path in (getattr(args, "checked_outputs", None) or {}).items()
+               if not is_stdout(path)}
     if outputs:
         check_distinct(outputs, {f"the spec's {field}": path for field, path in files[1:]})
         for flag, path in outputs.items():  # now also a file with several hard links
@@ -95,31 +102,79 @@ def _scaled(spec, time_scale, state_scale):
         raise UsageError(f"{flag} ({exc})") from None
 
 
-def check_outputs(args=None, inputs: dict | None = None, **paths) -> dict:
-    """Check every requested output location before doing any work.
+#: The kind of file each output option writes (report/files.py OUTPUT_KINDS); ``--output``
+#: differs by command and is given to :func:`check_outputs` (``kinds={"output": "csv"}``),
+#: ``--plot`` follows its extension.
+OPTION_KINDS = {"report": "report", "netlist": "netlist"}
 
-    Each output (``report=args.report``; ``None`` = not requested) must be writable
-    (:func:`~rnn2spice.report.files.output_target`) and may not be an input of the run (the
-    spec ``args.spec`` and ``inputs``, e.g. ``{"--netlist": path}``) or another output: same
+
+def is_stdout(path) -> bool:
+    """Whether an output path is ``-`` (standard output)."""
+    return path is not None and str(path) == STDOUT
+
+
+def check_outputs(args=None, inputs: dict | None = None, *, kinds: dict | None = None, **paths) -> dict:
+    """Check every requested output location before doing any work: the one output rule.
+
+    Each output (``report=args.report``; ``None`` = not requested) is of a kind
+    (:data:`OPTION_KINDS`, ``kinds`` for ``output``, the extension for ``plot``: png, pdf,
+    svg) and obeys :func:`~rnn2spice.report.files.check_output`: ``-`` is standard output
+    (reports, CSV, netlists; at most one output may use it), any other path must be
+    writable, an existing file there is replaced only when it is of that kind or with
+    ``--force`` (``args.force``).  No output may be an input of the run (the spec
+    ``args.spec`` and ``inputs``, e.g. ``{"--netlist": path}``) or another output: same
     path after resolving links, or a hard link to it.  The outputs are kept on ``args``
     (``args.checked_outputs``) so that :func:`load_spec_arg` also refuses the files the spec
     names; until then an output with several hard links passes, so that the message can name
     the input it is linked to.  Returns the outputs by flag.
     """
+    kinds = {**OPTION_KINDS, **(kinds or {})}
     outputs = {f"--{field.replace('_', '-')}": path for field, path in paths.items() if path is not None}
+    to_stdout = [flag for flag, path in outputs.items() if is_stdout(path)]
+    if len(to_stdout) > 1:
+        raise UsageError(f"{' and '.join(to_stdout)} both name standard output ('-'); at most one output may")
     sources = {}
     if getattr(args, "spec", None) is not None:
         sources["the spec"] = args.spec
     sources.update({label: path for label, path in (inputs or {}).items() if path is not None})
-    check_distinct(outputs, sources)
+    check_distinct({flag: path for flag, path in outputs.items() if not is_stdout(path)}, sources)
     later = args is not None and sources.get("the spec") is not None
-    for flag, path in outputs.items():
-        check_writable(path, field=flag, several_links_ok=later)
-        if flag == "--plot":  # a figure replaces only a figure (a report or data file survives a slip)
-            check_replaceable(path, flag, is_png, "a PNG figure")
+    force = bool(getattr(args, "force", False))
+    for field, path in paths.items():
+        if path is None:
+            continue
+        flag = f"--{field.replace('_', '-')}"
+        kind = figure_format(path, flag) if field == "plot" else kinds.get(field)
+        if kind is None:
+            raise ValueError(f"no output kind for {flag}")  # a command that forgot to say
+        check_output(path, flag, kind, force=force, several_links_ok=later)
     if args is not None:
         args.checked_outputs = outputs
     return outputs
+
+
+def write_output(path, data: str | bytes, field: str) -> None:
+    """Write an output: to standard output for ``-``, else atomically (report/files.py)."""
+    if is_stdout(path):
+        if isinstance(data, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    write_atomic(path, data, field=field)
+
+
+def summary_stream(args):
+    """Where a command's summary lines go: standard error when an output took standard output."""
+    taken = any(is_stdout(path) for path in (getattr(args, "checked_outputs", None) or {}).values())
+    return sys.stderr if taken else sys.stdout
+
+
+def plot_bytes(result, path) -> bytes:
+    """``result.figure()`` in the format of ``path``'s extension (png, pdf, svg)."""
+    with figure_format_of(figure_format(path, "--plot")):
+        return result.figure()
 
 
 #: Longest --timeout (s), about 11.6 days; the operating system's timers take at most
@@ -139,11 +194,12 @@ def check_tolerance(tolerance, flag: str = "--tolerance") -> None:
 
 
 def finish(args, result) -> int:
-    """Print a result's summary, write its --report (JSON) and --plot (PNG) when asked; the
-    exit code of its verdict."""
-    print(result.summary())
+    """Print a result's summary (to standard error when ``--report -`` takes standard
+    output), write its --report (JSON) and --plot (PNG, PDF or SVG by extension) when asked;
+    the exit code of its verdict."""
+    print(result.summary(), file=summary_stream(args))
     if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
+        write_output(args.report, json_text(result.report()), field="--report")
     if getattr(args, "plot", None) is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
+        write_atomic(args.plot, plot_bytes(result, args.plot), field="--plot")
     return verdict_code(result.passed)

@@ -273,10 +273,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEAD_BYTES = 512
 
 
-def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str) -> None:
+def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str, *, hint: str = "") -> None:
     """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
     (a predicate on its first HEAD_BYTES bytes) says it is an earlier output of this kind
-    (``what``: 'a PNG figure'), so a spec, a matrix file or a report named by mistake survives."""
+    (``what``: 'a PNG figure'), so a spec, a matrix file or a report named by mistake survives.
+    ``hint``: another way out, named in the message (``", or pass --force"``)."""
     try:
         if not Path(path).is_file():
             return
@@ -286,7 +287,7 @@ def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str) -
         raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
     if not is_ours(head):  # outside the try: OutputError is an OSError too
         raise OutputError(f"{field}: {clip(str(path))!r} exists and is not {what}; "
-                          "refusing to replace it (remove it or choose another name)")
+                          f"refusing to replace it (remove it, choose another name{hint})")
 
 
 def is_png(head: bytes) -> bool:
@@ -388,10 +389,7 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
         return
     check_writable(path, field, several_links_ok=several_links_ok)
     if not force:
-        try:
-            check_replaceable(path, field, spec.is_ours, spec.what)
-        except OutputError as exc:
-            raise OutputError(f"{exc} (or pass --force)") from None
+        check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force")
 
 
 def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Path:

@@ -25,12 +25,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
 from rnn2spice.network.numbers import is_whole
+from rnn2spice.spice.batch import die_with_parent
 
 #: Workers of ``scheduler='local'`` (processes, one thread each).
 LOCAL_WORKERS = 2
@@ -108,16 +111,33 @@ def _context():
 
 
 def _init_worker() -> None:
-    """A pool worker: numpy's BLAS on one thread (the parallelism is the processes'), and
+    """A pool worker: numpy's BLAS on one thread (the parallelism is the processes'),
     SIGTERM (:func:`_stop`) unwinding the job so that its ngspice child is killed and its
-    temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception)."""
+    temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception),
+    and a parent-death signal (:func:`~rnn2spice.spice.batch.die_with_parent`)."""
     signal.signal(signal.SIGTERM, _terminated)
+    # The command SIGKILLed (no chance to stop the pool): the worker ends at once, instead of
+    # finishing the job it holds, and with it the ngspice it runs (in its memory, or as a child
+    # with a parent-death signal).  A forkserver worker's parent is the forkserver, which
+    # itself waits for the workers (they hold its "alive" pipe): so the worker watches the
+    # command's own sentinel, a pipe that reaches EOF when the command is gone.
+    die_with_parent()
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True,
+                         name="rnn2spice-parent-watch").start()
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
     except Exception:  # noqa: BLE001 -- a missing or odd BLAS only costs speed
         pass
+
+
+def _exit_with(sentinel) -> None:
+    """Wait until the command's sentinel says it is gone, then end this worker now."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(128 + signal.SIGKILL)
 
 
 _TERMINATED = False

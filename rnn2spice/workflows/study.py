@@ -54,7 +54,8 @@ from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, pas
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
-from rnn2spice.report.files import check_replaceable, check_writable, is_json_report, json_text, write_atomic
+from rnn2spice.report.files import (check_replaceable, check_writable, is_json_report, json_text, register_output_kind,
+                                    write_atomic)
 from rnn2spice.workflows.pipeline import simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
@@ -156,6 +157,8 @@ def run_member(m: Member) -> dict:
 
 #: The studies this module runs (the "kind" of their results files).
 KINDS = ("montecarlo", "sweep")
+#: A study's results file, for the output rule of the command line (-o of montecarlo and sweep).
+register_output_kind("study", "a montecarlo or sweep results file", is_json_report(KINDS))
 
 
 def fingerprint(kind: str, points: list[Point], seed: int, timeout: float | None) -> str:
