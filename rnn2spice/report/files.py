@@ -22,6 +22,15 @@ What an output path names decides how it is written (:func:`output_target`):
 
 :func:`check_distinct` refuses an output that is an input of the same run or another output
 (same path after resolving links, or the same inode: a hard link).
+
+:func:`check_output` is the one output rule every writing option obeys (issue 19): ``-`` is
+standard output for the kinds that allow it; an existing file is replaced only when it is
+of the kind the option writes (:data:`OUTPUT_KINDS`, recognised from its first bytes) or
+with ``force``.
+
+The module is longer than 400 lines: where an output may go (:func:`output_target`), how it
+is written (atomically or through) and whether an existing file may be replaced (the kinds)
+are one rule, read and changed together.
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ zero-stride 2000 x 2000 tensors over one 8-byte storage are 320 GB) are counted 
 :data:`MAX_TENSOR_BYTES` before any is copied; and :func:`check_nesting` refuses a decoded
 structure nested deeper than :data:`MAX_DEPTH` or of more than :data:`MAX_NODES` containers
 and values (walked without recursion, stopping at the first excess).
+
+The module is longer than 400 lines: the two restricted unpicklers share the stand-ins, the
+archive checks and the cost bounds, which are read together when judging what a hostile file
+can make them do.
 """
 
 from __future__ import annotations
