@@ -71,6 +71,7 @@ case $verb in
             case $pkg in
                 ngspice) printf '#!/bin/sh\necho "******  ngspice-%s : Circuit level simulation program"\n' \
                              "${version%%.*}" >"$SHIM_BIN/ngspice"; chmod 755 "$SHIM_BIN/ngspice" ;;
+                kicad) printf '#!/bin/sh\necho "9.0.2"\n' >"$SHIM_BIN/kicad-cli"; chmod 755 "$SHIM_BIN/kicad-cli" ;;
                 shellcheck) printf '#!/bin/sh\necho "shellcheck $*" >>"$SHIM_LOG"\ncase " $SHIM_FAIL " in *" shellcheck "*) echo "SC2086 finding"; exit 1 ;; esac\n' \
                              >"$SHIM_BIN/shellcheck"; chmod 755 "$SHIM_BIN/shellcheck" ;;
             esac
@@ -211,7 +212,8 @@ def test_setup_from_nothing_on_debian_12_reaches_the_virtualenv_and_the_end(tmp_
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert done.stdout == "setup done: rnn2spice 9.9; ngspice 39 in .venv/ngspice-39\n"
-    assert m.installs() == [["-t bookworm-backports", "ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"]]
+    assert m.installs() == [["-t bookworm-backports", "ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
+                            ["-t bookworm-backports", "--no-install-recommends", "kicad"]]
     assert m.calls("apt-get update") == ["apt-get update -qq"]  # once, however many installs
     source = (m.etc / "sources.list.d" / "rnn2spice-backports.sources").read_text()
     assert "URIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main" in source
@@ -240,7 +242,8 @@ def test_setup_elsewhere_installs_the_distribution_ngspice(tmp_path):
     done = m.run("setup.sh")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "setup done: rnn2spice 9.9\n"
-    assert m.installs() == [["ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"]]
+    assert m.installs() == [["ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
+                            ["--no-install-recommends", "kicad"]]
     assert m.calls("apt-get download") == [] and not (m.repo / ".venv" / "ngspice-39").exists()
     assert not (m.etc / "sources.list.d" / "rnn2spice-backports.sources").exists()
 
@@ -250,7 +253,7 @@ def test_setup_installs_only_what_is_missing(tmp_path):
     with open(m.state / "installed", "a") as fh:
         fh.write("ngspice 42\nlibngspice0 42\n")
     assert m.run("setup.sh").returncode == 0
-    assert m.installs() == [["libngspice0-dev"], ["shellcheck"]]
+    assert m.installs() == [["libngspice0-dev"], ["shellcheck"], ["--no-install-recommends", "kicad"]]
 
 
 # (what fails, the fragment of the one line that names it)
