@@ -221,8 +221,9 @@ install_shellcheck() {
 # only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the source
 # ngspice comes from), elsewhere the distribution's.  No recommends: ~120 MB instead of GBs.
 KICAD_MAJOR=9
-kicad_major() {  # kicad-cli's major version, or nothing
-    { kicad-cli version 2>/dev/null || true; } | grep -oE '^[0-9]+' | head -1
+kicad_major() {  # kicad-cli's major version, or nothing (never fails: without kicad-cli grep
+    # finds nothing and exits 1, which under pipefail would end the script on a fresh machine)
+    { kicad-cli version 2>/dev/null || true; } | { grep -oE '^[0-9]+' || true; } | head -1
 }
 install_kicad() {
     local have target=()

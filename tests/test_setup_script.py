@@ -211,7 +211,7 @@ def test_setup_from_nothing_on_debian_12_reaches_the_virtualenv_and_the_end(tmp_
     done = m.run("setup.sh")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout == "setup done: rnn2spice 9.9; ngspice 39 in .venv/ngspice-39\n"
+    assert done.stdout == "setup done: rnn2spice 9.9; ngspice 39 in .venv/ngspice-39; KiCad 9.0.2\n"
     assert m.installs() == [["-t bookworm-backports", "ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
                             ["-t bookworm-backports", "--no-install-recommends", "kicad"]]
     assert m.calls("apt-get update") == ["apt-get update -qq"]  # once, however many installs
@@ -241,7 +241,7 @@ def test_setup_elsewhere_installs_the_distribution_ngspice(tmp_path):
     m = Machine(tmp_path, os_id="ubuntu", codename="noble")
     done = m.run("setup.sh")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "setup done: rnn2spice 9.9\n"
+    assert done.stdout == "setup done: rnn2spice 9.9; KiCad 9.0.2\n"
     assert m.installs() == [["ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
                             ["--no-install-recommends", "kicad"]]
     assert m.calls("apt-get download") == [] and not (m.repo / ".venv" / "ngspice-39").exists()
