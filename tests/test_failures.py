@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import env_with
+from conftest import earlier_output, env_with
 from rnn2spice.cli.app import main
 from rnn2spice.cli.common import exit_code
 from rnn2spice.errors import ReferenceSolverError, SimulationError
@@ -61,7 +61,7 @@ def work(tmp_path):
     for name, text in (("spec.yaml", SPEC), ("diverges.yaml", DIVERGING_SPEC), ("long.yaml", LONG_SPEC)):
         (tmp_path / name).write_text(text)
     for name in ("out.csv", "report.json", "plot.png"):  # an earlier figure is a PNG
-        (tmp_path / name).write_bytes((b"\x89PNG\r\n\x1a\n" if name.endswith(".png") else b"") + OLD)
+        (tmp_path / name).write_bytes(earlier_output(name, OLD))  # an earlier output of its kind
     return tmp_path
 
 

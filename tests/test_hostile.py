@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import GOOD_SPEC, make_files, snapshot
+from conftest import GOOD_SPEC, earlier_output, make_files, snapshot
 ROOT = Path(__file__).resolve().parents[1]
 #: Address space of a case (bytes): python + numpy + scipy + h5py take ~250 MB of it.
 MEMORY_LIMIT = 1 << 30
@@ -501,7 +501,7 @@ def test_hostile_input_is_refused_cheaply_and_cleanly(case: Case, tmp_path):
     work.mkdir()
     make_files(work, case.files)
     for name in case.outputs:
-        (work / name).write_bytes(OLD)
+        (work / name).write_bytes(earlier_output(name, OLD))  # an earlier output of its kind
     before = snapshot(work)
     argv = [a.replace("{w}", str(work)) for a in case.argv]
     run = run_cli(argv, work, stdout=case.stdout, stderr=case.stderr)

@@ -109,8 +109,12 @@ def load_spec_arg(args):
                if not is_stdout(path)}
     if outputs:
         check_distinct(outputs, {f"the spec's {field}": path for field, path in files[1:]})
-        for flag, path in outputs.items():  # now also a file with several hard links
-            check_writable(path, field=flag)
+        kinds = getattr(args, "checked_kinds", {})
+        for flag, path in outputs.items():  # now also a file with several hard links, and its kind
+            if flag in kinds:
+                check_output(path, flag, kinds[flag], force=bool(getattr(args, "force", False)))
+            else:
+                check_writable(path, field=flag)
     return spec
 
 
@@ -162,6 +166,7 @@ def check_outputs(args=None, inputs: dict | None = None, *, kinds: dict | None =
     check_distinct({flag: path for flag, path in outputs.items() if not is_stdout(path)}, sources)
     later = args is not None and sources.get("the spec") is not None
     force = bool(getattr(args, "force", False))
+    checked_kinds = {}
     for field, path in paths.items():
         if path is None:
             continue
@@ -169,9 +174,16 @@ def check_outputs(args=None, inputs: dict | None = None, *, kinds: dict | None =
         kind = figure_format(path, flag) if field == "plot" else kinds.get(field)
         if kind is None:
             raise ValueError(f"no output kind for {flag}")  # a command that forgot to say
-        check_output(path, flag, kind, force=force, several_links_ok=later)
+        checked_kinds[flag] = kind
+        if later and not is_stdout(path):
+            # the kind of an existing file is judged in load_spec_arg, after the refusal of an
+            # output that is one of the spec's files (which says more: which input it is)
+            check_writable(path, field=flag, several_links_ok=True)
+        else:
+            check_output(path, flag, kind, force=force, several_links_ok=later)
     if args is not None:
         args.checked_outputs = outputs
+        args.checked_kinds = checked_kinds
     return outputs
 
 

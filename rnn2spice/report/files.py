@@ -396,8 +396,8 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
             raise OutputError(f"{field}: '-' (standard output) is for reports, CSV and netlists, not {spec.what}; "
                               "give a file name")
         return
-    check_writable(path, field, several_links_ok=several_links_ok)
-    if not force:
+    target = output_target(path, field, several_links_ok=several_links_ok)
+    if not force and target.kind == FILE:  # a device, FIFO or open descriptor is written through, not replaced
         check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force")
 
 
