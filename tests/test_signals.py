@@ -159,15 +159,16 @@ def test_sigterm_during_a_pool_ends_every_worker(tmp_path):
 ], ids=["simulate", "montecarlo-batch", "montecarlo-shared"])
 def test_after_sigkill_no_ngspice_or_worker_keeps_running(tmp_path, command):
     spec = POOL_SPEC if command[0] == "montecarlo" else None
-    proc, _ = start(tmp_path, *command, spec=spec)
+    proc, tmpdir = start(tmp_path, *command, spec=spec)
     try:
         if "shared" in command:  # ngspice runs inside the workers: wait until one has loaded it
             wait_for(lambda: any(_maps_ngspice(p) for p in descendants(proc.pid)), 60, "a worker running libngspice")
             time.sleep(0.5)
         elif command[0] == "montecarlo":
             wait_for(lambda: worker_ngspice(proc.pid), 60, "ngspice child of a worker")
-        else:
-            wait_for(lambda: ngspice_children(proc.pid), 60, "ngspice child")
+        else:  # the simulation's ngspice (not a short version probe or certificate run): its raw file grows
+            wait_for(lambda: list(tmpdir.glob("rnn2spice-ngspice-*/circuit.raw")), 60, "the simulation's raw file")
+            wait_for(lambda: ngspice_children(proc.pid), 10, "ngspice child")
         tree = descendants(proc.pid)
         proc.kill()
         proc.wait()
