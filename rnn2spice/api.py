@@ -6,8 +6,14 @@ Each function is a thin, documented entry to a workflow; the command line
 
 from __future__ import annotations
 
+import io
 import os
-from typing import Any, Sequence
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import yaml
 
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.errors import UsageError
@@ -15,12 +21,18 @@ from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.report import schematic as _schematic
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
-from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial, bom,  # noqa: F401 (part of the API)
+from rnn2spice.report.files import check_distinct, write_atomic
+from rnn2spice.workflows import build as _build
+from rnn2spice.workflows import sweep as _sweep
+from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial,  # noqa: F401 (part of the API)
                                      opamp_error, snap, snap_trial, value_warnings)
+from rnn2spice.workflows.importers import import_model as _import_model
+from rnn2spice.workflows.importers.detect import read_model
+from rnn2spice.workflows.importers.network import INLINE_MAX_NEURONS, positive_seconds
+from rnn2spice.workflows.importers.spec_writer import build_spec
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
 from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of the API)
-from rnn2spice.workflows.sweep import sweep  # noqa: F401 (part of the API)
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
 
 
@@ -125,3 +137,91 @@ def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = N
         _schematic.check_size(net.n, f"network {net.name}")
         compiled = compile_rnn(net, form=form, coupling=coupling)
     return _schematic.schematic(compiled, path, fmt=fmt)
+
+
+def save(net: RnnSpec, path: str | os.PathLike) -> Path:
+    """Write ``net`` as a YAML spec file that :func:`load` reads back as the same network
+    (every number exactly; ``net.save(path)`` is the same call).
+
+    Networks of more than 8 neurons keep their matrices in ``<stem>.npz`` beside the spec
+    (as ``rnn2spice import`` does).  Both files are written atomically; an existing file is
+    replaced only when it is a regular file.  Returns the spec's path.
+    """
+    if not isinstance(net, RnnSpec):
+        raise UsageError(f"net must be a Network (got {type(net).__name__})")
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(f"path must be a .yaml or .yml file (got {str(path)!r})")
+    data = net.to_dict()
+    arrays = {}
+    if net.n > INLINE_MAX_NEURONS:
+        npz = path.with_suffix(".npz")
+        check_distinct({"path (matrices)": npz}, {"path": path})
+        for key in ("tau", "w", "w_in", "bias", "h0", "w_out", "b_out"):
+            if key in data:
+                arrays[key] = np.asarray(getattr(net, key), dtype=float)
+                data[key] = {"file": npz.name, "key": key}
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        write_atomic(npz, buf.getvalue(), field="path (matrices)")
+    text = (f"# rnn2spice network {net.name}: rnn2spice.load() or `rnn2spice check` reads it\n"
+            + yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100))
+    write_atomic(path, text, field="path")
+    return path
+
+
+# ``net.save(path)`` on every network, however it was made.  The method is attached here
+# because writing files belongs to the report layer, above the network layer that defines
+# RnnSpec (ARCHITECTURE.md: a module imports only from its own layer or the ones below).
+RnnSpec.save = save
+
+
+def import_model(model: str | os.PathLike, output: str | os.PathLike | None = None, *, dt: float,
+                 tau: float | None = None, format: str | None = None, name: str | None = None,  # noqa: A002
+                 t_stop: float | None = None, force: bool = False, keys: str | None = None,
+                 convention: str | None = None, activation: str | None = None) -> RnnSpec:
+    """A trained network (Keras HDF5, PyTorch state_dict, NPZ, PsychRNN) as a Network.
+
+    Nothing is written unless ``output`` (a ``.yaml`` path) is given: then the spec (and,
+    beyond 8 neurons, ``<stem>.npz``) is written as ``rnn2spice import`` writes it.  ``dt``
+    (s) is the discrete network's step; ``tau`` (s) the continuous time constant (default
+    ``dt``; required for PsychRNN); ``format``: ``keras``, ``torch``, ``npz``, ``psychrnn``
+    (default: detected); ``keys``, ``convention``, ``activation``: as the command's
+    ``--keys``, ``--convention``, ``--activation``.  The network's ``provenance`` records
+    the source file, its sha256 and the mapping.
+    """
+    if output is not None:
+        return _import_model(model, output, dt=dt, tau=tau, fmt=format, name=name, t_stop=t_stop, force=force,
+                             keys=keys, convention=convention, activation=activation).spec
+    model = Path(model)
+    positive_seconds(dt, "dt")
+    net = read_model(model, format, keys=keys, convention=convention, activation=activation)
+    data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
+                              npz_name=None if net.n <= INLINE_MAX_NEURONS else "matrices.npz")
+    for key, val in data.items():
+        if isinstance(val, dict) and set(val) == {"file", "key"}:
+            data[key] = arrays[val["key"]]
+    return spec_from_dict(data)
+
+
+def bom(net: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None) -> Bom:
+    """The bill of materials of ``net`` built in ``form`` (``opamp``: real parts): each
+    resistor and capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``,
+    ``"E48"``, ``"E96"``, as the command's ``--snap``), its nearest preferred value.
+    ``series`` is the old name of ``snap`` (deprecated)."""
+    if series is not None:
+        if snap is not None:
+            raise UsageError("give snap (the preferred-value series), not both snap and series")
+        warnings.warn("bom(series=...) is deprecated: the option is snap=, as on the command line (--snap)",
+                      DeprecationWarning, stacklevel=2)
+        snap = series
+    return _build.bom(net, form=form, series=snap)
+
+
+def sweep(net: RnnSpec | str | os.PathLike | Mapping, params: Mapping[str, list], **options) -> StudyResult:
+    """One study point per combination of ``params`` (``{"circuit.capacitance": [1e-9, 1e-8],
+    "tolerance": ["5%"]}``), as ``rnn2spice sweep``.  ``net``: a Network, a spec file or a spec
+    mapping; the options are :func:`montecarlo`'s (``runs``, ``tolerance``, ``jobs``, ...)."""
+    if isinstance(net, RnnSpec):
+        net = net.to_dict()
+    return _sweep.sweep(net, params, **options)

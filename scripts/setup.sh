@@ -202,7 +202,7 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs]"
 if [ "$codename" = "bookworm" ]; then
     unpack_ngspice_39
 fi
