@@ -23,6 +23,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="JSON report to write")
     p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
     p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every detail (circuit, Dale's law, certificate, accuracy settings, solver) instead "
+                        "of the three-line summary")
     p.add_argument("--tolerance", type=float, default=None,
                    help="pass threshold on the relative max error (default 1e-3, 1e-6 with --accuracy high)")
     p.set_defaults(func=run)
@@ -47,4 +50,4 @@ def run(args) -> int:
         raise
     if args.netlist is not None and result.compiled is not compiled:  # a refined run: keep what ran
         write_atomic(args.netlist, result.compiled.netlist, field="--netlist")
-    return finish(args, result)
+    return finish(args, result, result.summary(verbose=args.verbose))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
 from rnn2spice.network.load import load_spec_with_files
+from rnn2spice.report.figures import png_bytes
 from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -136,12 +137,12 @@ def check_tolerance(tolerance, flag: str = "--tolerance") -> None:
         raise UsageError(f"{flag} must be a positive number (got {tolerance!r})")
 
 
-def finish(args, result) -> int:
-    """Print a result's summary, write its --report (JSON) and --plot (PNG) when asked; the
-    exit code of its verdict."""
-    print(result.summary())
+def finish(args, result, summary: str | None = None) -> int:
+    """Print a result's summary (``summary``, or its ``summary()``), write its --report (JSON)
+    and --plot (PNG) when asked; the exit code of its verdict."""
+    print(result.summary() if summary is None else summary)
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")
     if getattr(args, "plot", None) is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
+        write_atomic(args.plot, png_bytes(result.plot()), field="--plot")
     return verdict_code(result.passed)

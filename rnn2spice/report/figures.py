@@ -84,8 +84,8 @@ def check_plot(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, titl
     scale, unit = time_axis(time)
     panels = ["inputs"] * (inputs is not None and inputs.shape[1] > 0) + ["states"] + \
         ["readout"] * (readout is not None) + ["error"]
-    heights = {"inputs": 0.8, "states": 2.0, "readout": 1.3, "error": 1.0}
-    fig = new_figure((8, 1.0 + 2.6 * sum(heights[p] for p in panels)))
+    heights = {"inputs": 0.6, "states": 2.0, "readout": 1.3, "error": 1.0}
+    fig = new_figure((8, 1.0 + 2.2 * sum(heights[p] for p in panels)))
     axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=[heights[p] for p in panels], squeeze=False)[:, 0]
     ax_of = dict(zip(panels, axes))
     cols = colors()
