@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -22,9 +21,8 @@ from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.report import schematic as _schematic
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
 from rnn2spice.report.files import check_distinct, write_atomic
-from rnn2spice.workflows import build as _build
 from rnn2spice.workflows import sweep as _sweep
-from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial,  # noqa: F401 (part of the API)
+from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial, bom,  # noqa: F401 (part of the API)
                                      opamp_error, snap, snap_trial, value_warnings)
 from rnn2spice.workflows.importers import import_model as _import_model
 from rnn2spice.workflows.importers.detect import read_model
@@ -202,20 +200,6 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike | None = No
         if isinstance(val, dict) and set(val) == {"file", "key"}:
             data[key] = arrays[val["key"]]
     return spec_from_dict(data)
-
-
-def bom(net: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None) -> Bom:
-    """The bill of materials of ``net`` built in ``form`` (``opamp``: real parts): each
-    resistor and capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``,
-    ``"E48"``, ``"E96"``, as the command's ``--snap``), its nearest preferred value.
-    ``series`` is the old name of ``snap`` (deprecated)."""
-    if series is not None:
-        if snap is not None:
-            raise UsageError("give snap (the preferred-value series), not both snap and series")
-        warnings.warn("bom(series=...) is deprecated: the option is snap=, as on the command line (--snap)",
-                      DeprecationWarning, stacklevel=2)
-        snap = series
-    return _build.bom(net, form=form, series=snap)
 
 
 def sweep(net: RnnSpec | str | os.PathLike | Mapping, params: Mapping[str, list], **options) -> StudyResult:

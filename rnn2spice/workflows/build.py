@@ -257,9 +257,18 @@ class Bom(Displayed):
                                    (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows]}
 
 
-def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom:
+def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None) -> Bom:
     """The parts of ``spec`` built in ``form`` (the opamp form: real parts), each resistor and
-    capacitor with its exact value and (``series``) its nearest preferred value."""
+    capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``, ``"E48"``,
+    ``"E96"``: the command's ``--snap``), its nearest preferred value.  ``series`` is the
+    old name of ``snap`` (deprecated)."""
+    if series is not None:
+        if snap is not None:
+            raise UsageError("give snap (the preferred-value series), not both snap and series")
+        warnings.warn("bom(series=...) is deprecated: the option is snap=, as on the command line (--snap)",
+                      DeprecationWarning, stacklevel=2)
+        snap = series
+    series = snap
     compiled = compile_rnn(spec, form=form)
     rows = []
     opamps = behavioural = 0
