@@ -8,6 +8,7 @@ PNG bytes wrap them.  Functions taking ``ax`` draw their main panel into that ax
 
 from __future__ import annotations
 
+import functools
 import io
 import textwrap
 
@@ -33,11 +34,23 @@ def neuron_subset(n: int, limit: int = MAX_TRACES, include=()) -> list[int]:
     return sorted(chosen)
 
 
-def new_figure(figsize):
-    """A figure outside pyplot (closing it is the garbage collector's job)."""
+@functools.lru_cache(maxsize=None)
+def _figure_class():
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize)
+    class ShownFigure(Figure):
+        """A Figure that shows itself in Jupyter when returned from a cell: it is not one of
+        pyplot's (no global state, shown once), so IPython asks it for its picture."""
+
+        def _repr_png_(self) -> bytes:
+            return png_bytes(self, dpi=90)
+
+    return ShownFigure
+
+
+def new_figure(figsize):
+    """A figure outside pyplot (closing it is the garbage collector's job)."""
+    return _figure_class()(figsize=figsize)
 
 
 def colors() -> list[str]:
@@ -216,6 +229,7 @@ def task_plot(result, *, ax=None):
     ``result``: a :class:`~rnn2spice.workflows.task.TaskResult`.
     """
     trials = result.trials[:MAX_PLOTTED_TRIALS]
+    whole = ax is None  # (the loop below names each trial's axes ``ax``)
     if ax is not None:  # the first trial's readouts, into the caller's axes
         trials = trials[:1]
         fig, axes = ax.figure, np.array([[ax], [_Discard()]], dtype=object)
@@ -252,7 +266,7 @@ def task_plot(result, *, ax=None):
         if col == 0:
             ax2.legend(fontsize=7, loc="best")
     shown = "" if len(trials) == len(result.trials) else f" (first {len(trials)} of {len(result.trials)} trials)"
-    if ax is None:
+    if whole:
         fig.suptitle(title_text(f"{result.spec.name}: task check, dt = {result.dt:g} s, "
                                 f"tau = {float(result.spec.tau[0]):g} s{shown}", 60 * len(trials)), fontsize=10)
         fig.tight_layout()
