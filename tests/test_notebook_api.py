@@ -260,3 +260,32 @@ def test_sweep_takes_a_network():
         with pytest.raises(rnn2spice.SpecError, match="capacitance"):
             rnn2spice.sweep(net, {"circuit.capacitance": [-1.0]}, jobs=1)
     assert Path(rnn2spice.__file__).exists()
+
+
+# ----------------------------------------------------------------------------- figures that read well
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 8), st.data())
+def test_the_worst_neuron_is_always_among_those_drawn(n, limit, data):
+    from rnn2spice.report.figures import neuron_subset
+
+    worst = data.draw(st.integers(0, n - 1))
+    shown = neuron_subset(n, limit, include=(worst,))
+    assert worst in shown and len(shown) == min(n, limit) and shown == sorted(set(shown))
+
+
+@pytest.mark.ngspice
+def test_study_figures_have_edges_integer_counts_and_legends():
+    net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
+    mc = rnn2spice.montecarlo(net, runs=5, tolerance=0.05, seed=1, jobs=1)
+    fig = mc.plot()
+    hist = fig.axes[-1]
+    bars = [p for p in hist.patches if p.get_height() > 0]
+    assert bars and all(p.get_edgecolor()[3] > 0 and p.get_linewidth() > 0 for p in bars)  # visible edges
+    assert sum(p.get_height() for p in bars) == 5
+    ticks = [t for t in hist.get_yticks() if hist.get_ylim()[0] <= t <= hist.get_ylim()[1]]
+    assert all(float(t).is_integer() for t in ticks)  # runs are counted: no 0.5 run
+    assert all(ax.get_legend() is not None for ax in fig.axes)
+    sweep = rnn2spice.sweep(net, {"tolerance": ["1%", "5%"]}, runs=2, seed=0, jobs=1)
+    assert sweep.plot().axes[0].get_legend() is not None
+    assert len(repr(sweep)) <= 1000 and "tolerance=0.05" in repr(sweep)

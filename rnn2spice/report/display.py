@@ -33,9 +33,12 @@ class Displayed:
     SHOWN: tuple = ()
 
     def _headline(self) -> str:
-        """One line: what this is and its verdict."""
+        """One line: what this is (its network's name) and its verdict."""
+        name = getattr(self, "spec", None)
+        name = name if isinstance(name, str) else getattr(name, "name", "")
         verdict = getattr(self, "passed", None)
-        return "" if verdict is None else ("PASS" if verdict else "FAIL")
+        verdict = "" if verdict is None else ("PASS" if verdict else "FAIL")
+        return ": ".join(part for part in (name, verdict) if part)
 
     def _rows(self) -> list[tuple[str, str]]:
         try:

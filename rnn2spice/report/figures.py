@@ -156,8 +156,9 @@ def bode_plot(result, *, title: str | None = None, ax=None):
     reference, tolerance, spec, compiled, rel_max_error_per_entry, worst_entry).
     """
     n, m = result.reference.shape[1:]
-    inputs = neuron_subset(m, 2)
-    neurons = neuron_subset(n, 6 if len(inputs) == 1 else 3)
+    worst = result.worst_entry  # the entry the summary names is always drawn
+    inputs = neuron_subset(m, 2, include=(worst["input"],))
+    neurons = neuron_subset(n, 6 if len(inputs) == 1 else 3, include=(worst["neuron"],))
     f = result.frequency
     scale = float(np.max(np.abs(result.reference))) or 1.0
     if ax is None:
@@ -190,7 +191,6 @@ def bode_plot(result, *, title: str | None = None, ax=None):
     if len(inputs) < m:
         shown.append(f"{len(inputs)} of {m} inputs")
     spec = result.spec
-    worst = result.worst_entry
     head = title or (f"{spec.name}: {result.compiled.form}/{result.compiled.coupling}, "
                      f"rel. max error {result.rel_max_error_per_entry:.2e} (h{worst['neuron']} / x{worst['input']})")
     ax1.set_title(title_text(head + (f" ({', '.join(shown)})" if shown else "")), fontsize=10)

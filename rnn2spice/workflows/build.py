@@ -110,9 +110,6 @@ class OpAmpError(Displayed):
 
     SHOWN = ("gain", "gbw", "states", "predicted", "measured", "ratio")
 
-    def _headline(self) -> str:
-        return f"{self.spec}: {'PASS' if self.passed else 'FAIL'}"
-
     @property
     def ratio(self) -> float:
         return self.measured / self.predicted if self.predicted > 0 else math.inf
@@ -262,13 +259,11 @@ def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: 
     capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``, ``"E48"``,
     ``"E96"``: the command's ``--snap``), its nearest preferred value.  ``series`` is the
     old name of ``snap`` (deprecated)."""
-    if series is not None:
+    if series is not None:  # the old name
         if snap is not None:
             raise UsageError("give snap (the preferred-value series), not both snap and series")
-        warnings.warn("bom(series=...) is deprecated: the option is snap=, as on the command line (--snap)",
-                      DeprecationWarning, stacklevel=2)
-        snap = series
-    series = snap
+        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=2)
+    series = snap if series is None else series
     compiled = compile_rnn(spec, form=form)
     rows = []
     opamps = behavioural = 0
@@ -313,10 +308,9 @@ class SnapTrial(Displayed):
                    f", {'survives' if self.survives_simulated else 'changes'} (simulated)"))
 
     def _rows(self) -> list[tuple[str, str]]:
-        rows = [(name, f"mean readout {self._mean(y)[0]:+.4f}, decision {self._decide(y)[0]:+d}")
-                for name, y in (("nominal", self.y_nominal), ("predicted", self.y_predicted),
-                                ("simulated", self.y_simulated), ("discrete", self.y_discrete)) if y is not None]
-        return rows + [("largest part change", f"{self.snap.largest_change:.3g}")]
+        return [(name, f"mean readout {self._mean(y)[0]:+.4f}, decision {self._decide(y)[0]:+d}") for name, y in
+                (("nominal", self.y_nominal), ("predicted", self.y_predicted), ("simulated", self.y_simulated),
+                 ("discrete", self.y_discrete)) if y is not None]
 
     def _mean(self, y):
         s, e = self.stimulus.window
