@@ -31,7 +31,9 @@ def test_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert out.startswith("<CheckResult osc: PASS>") and len(out) < 1000
-    assert type(namespace["fig"]).__name__ == "Figure"
+    from matplotlib.figure import Figure
+
+    assert isinstance(namespace["fig"], Figure)
     again = rnn2spice.load(tmp_path / "osc.yaml")  # saved, and read back as the same network
     assert rnn2spice.compile(again).netlist == rnn2spice.compile(namespace["net"]).netlist
 
