@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, check_outputs, check_timeout, circuit_options,
-                                  load_spec_arg, sim_options)
+                                  load_spec_arg, sim_options, stimulus_options)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.report.files import waveforms_csv, write_atomic
 from rnn2spice.workflows.pipeline import simulate
@@ -20,6 +20,7 @@ def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate the circuit; write the states as CSV (time,h0,...).")
     circuit_options(p)
     sim_options(p)
+    stimulus_options(p)
     p.add_argument("-o", "--output", type=Path, help="CSV file to write (default: standard output)")
     p.set_defaults(func=run)
     return p

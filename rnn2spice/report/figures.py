@@ -85,10 +85,11 @@ def _states_panel(ax, time, simulated, ref, idx, worst) -> None:
 
 def check_plot(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str,
                readout: tuple[np.ndarray, np.ndarray] | None = None, inputs: np.ndarray | None = None,
-               worst: int | None = None, ax=None):
+               worst: int | None = None, readout_label: str = "y = w_out h + b_out", ax=None):
     """A Figure: the inputs (when given, (points, m)), overlays of SPICE and reference per drawn
-    neuron (the worst always among them), the readout (SPICE, reference; (points, p) each) and
-    |error| per drawn neuron.  With ``ax``: only the overlays, drawn into ``ax``."""
+    neuron (the worst always among them), the readout (SPICE, reference; (points, p) each;
+    ``readout_label``: its formula) and |error| per drawn neuron.  With ``ax``: only the
+    overlays, drawn into ``ax``."""
     idx = neuron_subset(simulated.shape[1], include=(worst,))
     if ax is not None:
         _states_panel(ax, time, simulated, ref, idx, worst)
@@ -114,7 +115,7 @@ def check_plot(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, titl
         for j in range(min(readout[0].shape[1], MAX_TRACES)):
             a.plot(time * scale, readout[1][:, j], color=f"C{j}", lw=2.5, alpha=0.35, label=f"y{j}")
             a.plot(time * scale, readout[0][:, j], color=f"C{j}", lw=1.0, ls="--")
-        a.set_ylabel("readout y")
+        a.set_ylabel(f"readout {readout_label}", fontsize=8)
         a.legend(fontsize=7, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
     a = ax_of["error"]
     for i, k in enumerate(idx):
