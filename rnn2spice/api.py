@@ -163,7 +163,10 @@ def save(net: RnnSpec, path: str | os.PathLike) -> Path:
         npz = path.with_suffix(".npz")
         check_distinct({"path (matrices)": npz}, {"path": path})
         for key in ("tau", "w", "w_in", "bias", "h0", "w_out", "b_out"):
-            if key in data:
+            if key == "w" and net.w_factors is not None:  # a rank-r w stays factored
+                arrays["w_M"], arrays["w_N"] = (np.asarray(f, dtype=float) for f in net.w_factors)
+                data["w"] = {"factors": [{"file": npz.name, "key": "w_M"}, {"file": npz.name, "key": "w_N"}]}
+            elif key in data:
                 arrays[key] = np.asarray(getattr(net, key), dtype=float)
                 data[key] = {"file": npz.name, "key": key}
         buf = io.BytesIO()

@@ -26,7 +26,8 @@ KEY_HELP = {
     "name": "the network's name: `[A-Za-z][A-Za-z0-9_-]*`, at most 64 characters (element names never use it)",
     "description": "free text, kept in the netlist header",
     "tau": "time constants (s): one number, or a list of n",
-    "w": "recurrent weights, n x n: 1/s in the `paper` convention, dimensionless in `ctrnn` and `rate`",
+    "w": "recurrent weights, n x n: 1/s in the `paper` convention, dimensionless in `ctrnn` and `rate`; "
+         "or `{factors: [M, N]}` for a rank-r `w = M N` (realised with r latent nodes)",
     "w_in": "input weights, n x m (omit without inputs)",
     "bias": "constant drive b, n values (`ctrnn` and `rate` only)",
     "convention": "`paper` (default), `ctrnn` or `rate` ([the network and its circuits](../explanation/circuits.md))",
@@ -38,6 +39,7 @@ KEY_HELP = {
     "circuit": "design values of the circuit (table below)",
     "w_out": "readout weights, p x n: `y = w_out h + b_out` (`w_out f(x) + b_out` for `rate`)",
     "b_out": "readout offsets, p values",
+    "readout_of": "what the readout takes: `state` (`w_out h`) or `rate` (`w_out f(h)`); default: the convention's",
     "provenance": "where an imported network came from (written by `rnn2spice import`; free mapping)",
     "capacitance": "F per parallel cell (default 1 nF); the op-amp form's integrating capacitor",
     "inductance": "H per series loop (default 1 mH)",
@@ -52,6 +54,7 @@ KEY_HELP = {
 }
 #: Choices the validator holds, shown beside their key.
 KEY_CHOICES = {
+    "readout_of": getattr(spec_keys, "READOUTS", ()),
     "convention": spec_keys.CONVENTIONS,
     "activation": spec_keys.ACTIVATIONS,
     "model": opamp_keys.OPAMP_MODELS,

@@ -31,7 +31,9 @@ KERAS = ROOT / "tests" / "data" / "keras-rnn" / "dm_perceptual_ortho_nobias_0.hd
 def _same_network(a, b) -> None:
     for f in dataclasses.fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
-        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        if isinstance(x, tuple) and x and isinstance(x[0], np.ndarray):  # matrix factors
+            assert len(x) == len(y) and all(np.array_equal(p, q) for p, q in zip(x, y)), f.name
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
             assert x is not None and y is not None and np.array_equal(x, y), f.name
         else:
             assert x == y, f.name
@@ -114,6 +116,10 @@ def test_a_network_round_trips_through_save_and_to_dict(tmp_path, case):
     if with_readout:
         data["w_out"] = rng.standard_normal((2, n)).tolist()
         data["b_out"] = rng.standard_normal(2).tolist()
+        data["readout_of"] = ("state", "rate")[seed % 2]
+    if n >= 3 and seed % 3 == 0:  # a rank-1 coupling given by its factors stays factored
+        data["w"] = {"factors": [(0.3 * rng.standard_normal((n, 1))).tolist(),
+                                 (0.3 * rng.standard_normal((1, n))).tolist()]}
     if with_circuit:
         data["circuit"] = {"capacitance": float(rng.uniform(1e-10, 1e-8)), "time_scale": 10.0,
                            "opamp": {"model": "single-pole", "gbw": 1e7, "rails": [-12.0, 12.0]}}
@@ -289,3 +295,16 @@ def test_study_figures_have_edges_integer_counts_and_legends():
     sweep = rnn2spice.sweep(net, {"tolerance": ["1%", "5%"]}, runs=2, seed=0, jobs=1)
     assert sweep.plot().axes[0].get_legend() is not None
     assert len(repr(sweep)) <= 1000 and "tolerance=0.05" in repr(sweep)
+
+
+def test_a_low_rank_network_saves_its_factors(tmp_path):
+    rng = np.random.default_rng(3)
+    data = random_spec_dict(20, seed=3, convention="rate", activation="tanh")
+    data["w"] = {"factors": [rng.standard_normal((20, 2)).tolist(), rng.standard_normal((2, 20)).tolist()]}
+    net = spec_from_dict(data)
+    assert net.rank == 2
+    back = rnn2spice.load(net.save(tmp_path / "lr.yaml"))
+    assert back.rank == 2 and np.array_equal(back.w, net.w)
+    _same_network(back, net)
+    with np.load(tmp_path / "lr.npz") as archive:
+        assert {"w_M", "w_N"} <= set(archive.files) and "w" not in archive.files  # factors, not the product

@@ -274,7 +274,8 @@ class RnnSpec:
         out["convention"] = self.convention
         out["activation"] = self.activation
         out["tau"] = self.tau.tolist()
-        out["w"] = self.w.tolist()
+        out["w"] = (self.w.tolist() if self.w_factors is None else  # the rank-r coupling stays factored
+                    {"factors": [self.w_factors[0].tolist(), self.w_factors[1].tolist()]})
         if self.m:
             out["w_in"] = self.w_in.tolist()
             out["inputs"] = [_waveform_dict(x) for x in self.inputs]
@@ -299,6 +300,8 @@ class RnnSpec:
         if self.w_out is not None:
             out["w_out"] = self.w_out.tolist()
             out["b_out"] = self.b_out.tolist()
+        if self.readout_of is not None:
+            out["readout_of"] = self.readout_of
         if self.provenance:
             out["provenance"] = _plain(self.provenance)
         return out
