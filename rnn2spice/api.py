@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -35,7 +36,7 @@ from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskR
 
 
 def load(path: str | os.PathLike, *, allow_outside_files: bool = False) -> RnnSpec:
-    """Read and validate a spec file (YAML or JSON; README "Spec").
+    """Read and validate a spec file (YAML or JSON; docs/reference/spec.md).
 
     Matrix files it names (``{file: w.npy}``) are read relative to the spec and may not
     leave its directory unless ``allow_outside_files``.  Raises :class:`SpecError`.
@@ -53,7 +54,7 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
 
     ``tau`` (s, one number or n), ``w`` (n x n) and ``w_in`` (n x m) in 1/s for the
     ``paper`` convention, dimensionless for ``ctrnn`` (with ``bias``); ``inputs``: m
-    waveform mappings such as ``{"kind": "step", "value": 1.0}`` (README "Spec");
+    waveform mappings such as ``{"kind": "step", "value": 1.0}`` (docs/reference/spec.md);
     ``t_stop``, ``t_step`` in s; ``capacitance`` (F per parallel cell) and ``inductance``
     (H per series loop) are the free design values.  ``w`` may be ``{"factors": [M, N]}``
     (w = M N, a low-rank coupling realised by r latent nodes); ``readout_of``: ``"state"`` or
@@ -85,12 +86,25 @@ def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None
     return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
 
 
-def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = DEFAULT_POINTS_PER_DECADE,
-       form: str = "parallel", coupling: str | None = None, backend: str = "auto", timeout: float | None = None,
-       tolerance: float = TOLERANCE) -> AcResult:
-    """ngspice's AC sweep (``f_start`` .. ``f_stop`` Hz) against the exact transfer matrix
-    ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in`` of a linear network; ``timeout`` in s."""
-    return ac_check(net, f_start=f_start, f_stop=f_stop, points_per_decade=points_per_decade, form=form,
+def ac(net: RnnSpec, *, fmin: float | None = None, fmax: float | None = None,
+       points_per_decade: int = DEFAULT_POINTS_PER_DECADE, form: str = "parallel", coupling: str | None = None,
+       backend: str = "auto", timeout: float | None = None, tolerance: float = TOLERANCE,
+       f_start: float | None = None, f_stop: float | None = None) -> AcResult:
+    """ngspice's AC sweep (``fmin`` .. ``fmax`` Hz, as the command's ``--fmin``/``--fmax``)
+    against the exact transfer matrix ``H(j 2 pi f) = (j 2 pi f I - A)^-1 w_in`` of a linear
+    network; ``timeout`` in s.  ``f_start``/``f_stop`` are the old names (deprecated)."""
+    old = [f"{o}= (now {n}=)" for o, n, given in (("f_start", "fmin", f_start), ("f_stop", "fmax", f_stop))
+           if given is not None]
+    if (f_start is not None and fmin is not None) or (f_stop is not None and fmax is not None):
+        raise UsageError("give fmin and fmax, not also their old names f_start and f_stop")
+    if old:
+        warnings.warn(f"ac({', '.join(old)}) is deprecated: the names are those of --fmin and --fmax",
+                      DeprecationWarning, stacklevel=2)
+    fmin = f_start if fmin is None else fmin
+    fmax = f_stop if fmax is None else fmax
+    if fmin is None or fmax is None:
+        raise UsageError("ac needs fmin and fmax (Hz), as --fmin and --fmax")
+    return ac_check(net, f_start=fmin, f_stop=fmax, points_per_decade=points_per_decade, form=form,
                     coupling=coupling, backend=backend, timeout=timeout, tolerance=tolerance)
 
 
@@ -106,7 +120,7 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     delayed-decision pulses of height ``value`` (seeded by ``seed``, input noise of std
     ``noise``).  ``dt`` (s) is the discrete network's step, by default the one ``import``
     recorded in the spec.  A trial passes when the circuit makes the discrete network's
-    decision and its readout is within ``tolerance`` (README "Trained networks").  Trials run
+    decision and its readout is within ``tolerance`` (docs/how-to/import.md).  Trials run
     in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
     ``scheduler`` (address or ``'local'``), with the same results trial by trial.
     ``criterion="trajectory"``: a trial passes when the circuit's readout follows the discrete

@@ -308,3 +308,15 @@ def test_a_low_rank_network_saves_its_factors(tmp_path):
     _same_network(back, net)
     with np.load(tmp_path / "lr.npz") as archive:
         assert {"w_M", "w_N"} <= set(archive.files) and "w" not in archive.files  # factors, not the product
+
+
+@pytest.mark.ngspice
+def test_ac_takes_the_command_line_option_names():
+    net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
+    new = rnn2spice.ac(net, fmin=10.0, fmax=1e4)
+    with pytest.warns(DeprecationWarning, match="fmin"):
+        old = rnn2spice.ac(net, f_start=10.0, f_stop=1e4)
+    assert np.array_equal(new.frequency, old.frequency) and new.passed and old.passed
+    with pytest.raises(rnn2spice.UsageError, match="fmin"):
+        rnn2spice.ac(net, fmax=1e4)
+    assert len(repr(new)) <= 1000 and type(new.plot()).__name__ == "ShownFigure"
