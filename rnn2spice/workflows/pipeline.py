@@ -3,6 +3,10 @@
 :func:`run` is the one pipeline core that ``check``, ``task`` and the studies share: the
 netlist is certified before ngspice sees it (a failure stops with
 :class:`~rnn2spice.errors.CertificateFailed`), then simulated.
+
+The module is a little longer than 400 lines on purpose: :class:`CheckResult` (its report,
+its short and detailed summaries, its figure, and the chaotic run's horizon) stays beside the
+pipeline that fills it, so that a field of the report is found next to where it is computed.
 """
 
 from __future__ import annotations
