@@ -320,3 +320,12 @@ def test_ac_takes_the_command_line_option_names():
     with pytest.raises(rnn2spice.UsageError, match="fmin"):
         rnn2spice.ac(net, fmax=1e4)
     assert len(repr(new)) <= 1000 and type(new.plot()).__name__ == "ShownFigure"
+
+
+def test_circuits_and_imports_have_short_reprs(tmp_path):
+    from rnn2spice.workflows.importers import import_model
+
+    imported = import_model(KERAS, tmp_path / "dm.yaml", dt=1e-3)
+    assert len(repr(imported)) <= 1000 and "dm.yaml" in repr(imported) and "<table>" in imported._repr_html_()
+    compiled = rnn2spice.compile(imported.spec)  # 100 neurons, ~10,000 elements: none of them in the repr
+    assert len(repr(compiled)) <= 300 and "n = 100" in repr(compiled)
