@@ -73,3 +73,18 @@ def test_the_measurements_moved_to_the_benchmarks_page():
     for table_head in ("| case | baseline | ours | ratio | target | met |", "| GBW | eigenvalue shift |",
                        "| network | pulse | decision discrete / SPICE |"):
         assert table_head in text
+
+
+@pytest.mark.ngspice
+def test_the_first_tutorial_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/tutorials/first-circuit.md: its Python blocks, one after the other, as a reader types them."""
+    (tmp_path / "netlists").symlink_to(ROOT / "netlists")
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "tutorials" / "first-circuit.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "first-circuit.md", "exec"), namespace)
+    assert namespace["result"].passed and (tmp_path / "osc.yaml").is_file()
+    assert "G_0_1 " in capsys.readouterr().out  # print(circuit.netlist) showed the coupling source
