@@ -29,6 +29,7 @@ from rnn2spice.workflows.importers import import_model as _import_model
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import INLINE_MAX_NEURONS, positive_seconds
 from rnn2spice.workflows.importers.spec_writer import build_spec
+from rnn2spice.workflows.kicad import KicadResult, kicad  # noqa: F401 (part of the API)
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
 from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of the API)
