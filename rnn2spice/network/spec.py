@@ -211,8 +211,11 @@ class RnnSpec:
 
     def paper_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(D M, N) of a factored w = M N in the paper convention (w_paper = D M N, 1/s; D as in
-        :meth:`paper_form`), for the compiler's latent nodes (THEORY.md 8)."""
-        m_f, n_f = self.w_factors
+        :meth:`paper_form`), for the compiler's latent nodes (THEORY.md 8); a latent i that
+        carries nothing (N's row or M's column all zero) has both zeroed."""
+        m_f, n_f = (np.asarray(a) for a in self.w_factors)
+        used = np.any(n_f, axis=1) & np.any(m_f, axis=0)
+        m_f, n_f = m_f * used[None, :], n_f * used[:, None]
         if self.convention == "paper":
             return np.asarray(m_f), np.asarray(n_f)
         return self.lam[:, None] * m_f, np.asarray(n_f)
