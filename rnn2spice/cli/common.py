@@ -83,6 +83,9 @@ def stimulus_options(p) -> None:
                    help="with --stimulus: time per sample (default: the spec's provenance.mapping.dt)")
     p.add_argument("--trial", type=int, default=0, metavar="K",
                    help="with --stimulus: which trial of a file of several (default 0)")
+    # montecarlo and sweep have a --stimulus of their own (a decision, not the spec's inputs):
+    # load_spec_arg replaces the inputs only for the commands registered here.
+    p.set_defaults(stimulus_replaces_inputs=True)
 
 
 def load_spec_arg(args):
@@ -91,12 +94,12 @@ def load_spec_arg(args):
     ``--stimulus`` (:func:`stimulus_options`) the spec runs that trial."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
     spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
-    stimulus = getattr(args, "stimulus", None)
+    stimulus = getattr(args, "stimulus", None) if getattr(args, "stimulus_replaces_inputs", False) else None
     if isinstance(stimulus, Path):
         dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
         spec = trial_spec(spec, stimulus, dt=dt, trial=args.trial)
         files = files + (("--stimulus", stimulus.resolve()),)
-    elif getattr(args, "dt", None) is not None and hasattr(args, "trial"):
+    elif getattr(args, "dt", None) is not None and getattr(args, "stimulus_replaces_inputs", False):
         raise UsageError("--dt applies to --stimulus FILE only (the spec's inputs carry their own times)")
     outputs = getattr(args, "checked_outputs", None)
     if outputs:
