@@ -102,7 +102,7 @@ def run(args) -> int:
     check_outputs(args, inputs={"--stimulus": None if args.stimulus in KINDS else args.stimulus},
                   output=args.output, report=args.report, kinds={"output": "bom"})
     spec = load_spec_arg(args)
-    result = bom(spec, form=args.form, series=args.snap)
+    result = bom(spec, form=args.form, snap=args.snap)
     effect = None
     if args.predict or args.simulate:
         if args.stimulus is not None:

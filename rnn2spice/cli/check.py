@@ -28,6 +28,9 @@ def register(sub) -> argparse.ArgumentParser:
                    help="JSON report to write (-: standard output; the summary then goes to standard error)")
     p.add_argument("--plot", type=Path, help="figure to write (SPICE vs reference, error): .png, .pdf or .svg")
     p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated (-: standard output)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every detail (circuit, Dale's law, certificate, accuracy settings, solver) instead "
+                        "of the three-line summary")
     p.add_argument("--rank", type=int, default=None, metavar="R",
                    help="truncate a dense w to rank R by SVD (r latent nodes, O(n r) elements); the truncation's "
                         "effect (reference of the truncated vs the full network) is printed before simulating, "
@@ -55,7 +58,7 @@ def run(args) -> int:
                                      netlist_path=args.netlist if to_file else None, progress=bar)
         if args.netlist is not None:
             write_output(args.netlist, result.result.compiled.netlist, field="--netlist")
-        return finish(args, result)
+        return finish(args, result, result.summary(verbose=args.verbose))
     compiled = compile_rnn(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol)
     if to_file:  # written before the run: ngspice's messages name it
         write_output(args.netlist, compiled.netlist, field="--netlist")
@@ -69,4 +72,4 @@ def run(args) -> int:
         raise
     if args.netlist is not None and (not to_file or result.compiled is not compiled):  # what ran (refined)
         write_output(args.netlist, result.compiled.netlist, field="--netlist")
-    return finish(args, result)
+    return finish(args, result, result.summary(verbose=args.verbose))

@@ -14,7 +14,7 @@ from pathlib import Path
 from rnn2spice.errors import (BudgetExceeded, CertificateFailed, ReferenceSolverError, SimulationError, SpecError,
                              UsageError)
 from rnn2spice.network.load import load_spec_with_files
-from rnn2spice.report.figures import figure_format as figure_format_of
+from rnn2spice.report.figures import figure_bytes
 from rnn2spice.report.files import (STDOUT, check_distinct, check_output, check_writable, figure_format, json_text,
                                     write_atomic)
 from rnn2spice.workflows.importers import positive_seconds
@@ -90,6 +90,9 @@ def stimulus_options(p) -> None:
                    help="with --stimulus: time per sample (default: the spec's provenance.mapping.dt)")
     p.add_argument("--trial", type=int, default=0, metavar="K",
                    help="with --stimulus: which trial of a file of several (default 0)")
+    # montecarlo and sweep have a --stimulus of their own (a decision, not the spec's inputs):
+    # load_spec_arg replaces the inputs only for the commands registered here.
+    p.set_defaults(stimulus_replaces_inputs=True)
 
 
 def load_spec_arg(args):
@@ -98,12 +101,12 @@ def load_spec_arg(args):
     ``--stimulus`` (:func:`stimulus_options`) the spec runs that trial."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
     spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
-    stimulus = getattr(args, "stimulus", None)
+    stimulus = getattr(args, "stimulus", None) if getattr(args, "stimulus_replaces_inputs", False) else None
     if isinstance(stimulus, Path):
         dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
         spec = trial_spec(spec, stimulus, dt=dt, trial=args.trial)
         files = files + (("--stimulus", stimulus.resolve()),)
-    elif getattr(args, "dt", None) is not None and hasattr(args, "trial"):
+    elif getattr(args, "dt", None) is not None and getattr(args, "stimulus_replaces_inputs", False):
         raise UsageError("--dt applies to --stimulus FILE only (the spec's inputs carry their own times)")
     outputs = {flag: path for flag, path in (getattr(args, "checked_outputs", None) or {}).items()
                if not is_stdout(path)}
@@ -206,9 +209,8 @@ def summary_stream(args):
 
 
 def plot_bytes(result, path) -> bytes:
-    """``result.figure()`` in the format of ``path``'s extension (png, pdf, svg)."""
-    with figure_format_of(figure_format(path, "--plot")):
-        return result.figure()
+    """``result.plot()`` (a matplotlib Figure) in the format of ``path``'s extension (png, pdf, svg)."""
+    return figure_bytes(result.plot(), figure_format(path, "--plot"))
 
 
 #: Longest --timeout (s), about 11.6 days; the operating system's timers take at most
@@ -227,11 +229,11 @@ def check_tolerance(tolerance, flag: str = "--tolerance") -> None:
         raise UsageError(f"{flag} must be a positive number (got {tolerance!r})")
 
 
-def finish(args, result) -> int:
-    """Print a result's summary (to standard error when ``--report -`` takes standard
-    output), write its --report (JSON) and --plot (PNG, PDF or SVG by extension) when asked;
-    the exit code of its verdict."""
-    print(result.summary(), file=summary_stream(args))
+def finish(args, result, summary: str | None = None) -> int:
+    """Print a result's summary (``summary``, or its ``summary()``; to standard error when
+    ``--report -`` takes standard output), write its --report (JSON) and --plot (PNG, PDF or
+    SVG by extension) when asked; the exit code of its verdict."""
+    print(result.summary() if summary is None else summary, file=summary_stream(args))
     if args.report is not None:
         write_output(args.report, json_text(result.report()), field="--report")
     if getattr(args, "plot", None) is not None:

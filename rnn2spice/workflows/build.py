@@ -41,6 +41,7 @@ from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.opamp import OpAmpModel
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.readout import readout
+from rnn2spice.report.display import Displayed
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
@@ -94,8 +95,8 @@ def _linear_only(spec: RnnSpec, what: str) -> None:
 
 # =========================================================================== op-amp error
 
-@dataclass(frozen=True, eq=False)
-class OpAmpError:
+@dataclass(frozen=True, eq=False, repr=False)
+class OpAmpError(Displayed):
     """Predicted and measured error of a network built with single-pole op-amps."""
 
     spec: str
@@ -106,6 +107,8 @@ class OpAmpError:
     eig_nominal: np.ndarray
     eig_circuit: np.ndarray   # the slow eigenvalues of the full circuit matrix
     states: int               # neurons + op-amp poles
+
+    SHOWN = ("gain", "gbw", "states", "predicted", "measured", "ratio")
 
     @property
     def ratio(self) -> float:
@@ -193,8 +196,8 @@ def value_warnings(compiled: CompiledNetwork, *, states: np.ndarray | None = Non
 KINDS = {ir.Resistor: "resistor", ir.Capacitor: "capacitor"}
 
 
-@dataclass(frozen=True, eq=False)
-class Bom:
+@dataclass(frozen=True, eq=False, repr=False)
+class Bom(Displayed):
     """Bill of materials: one row per part (designator, kind, exact value, preferred value,
     tolerance), and the grouped counts."""
 
@@ -206,6 +209,11 @@ class Bom:
     behavioural: int = 0
     warnings: tuple = ()
     passed: bool = True
+
+    SHOWN = ("form", "series", "opamps", "resistors", "capacitors", "references", "behavioural")
+
+    def _headline(self) -> str:
+        return f"{self.spec}: {len(self.rows)} parts, {len(self.warnings)} warning(s)"
 
     def counts(self) -> Counter:
         return Counter(kind for _, kind, *_ in self.rows)
@@ -246,9 +254,16 @@ class Bom:
                                    (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows]}
 
 
-def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom:
+def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None) -> Bom:
     """The parts of ``spec`` built in ``form`` (the opamp form: real parts), each resistor and
-    capacitor with its exact value and (``series``) its nearest preferred value."""
+    capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``, ``"E48"``,
+    ``"E96"``: the command's ``--snap``), its nearest preferred value.  ``series`` is the
+    old name of ``snap`` (deprecated)."""
+    if series is not None:  # the old name
+        if snap is not None:
+            raise UsageError("give snap (the preferred-value series), not both snap and series")
+        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=2)
+    series = snap if series is None else series
     compiled = compile_rnn(spec, form=form)
     rows = []
     opamps = behavioural = 0
@@ -270,8 +285,8 @@ def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom
 
 # =========================================================================== a task trial, snapped
 
-@dataclass(frozen=True, eq=False)
-class SnapTrial:
+@dataclass(frozen=True, eq=False, repr=False)
+class SnapTrial(Displayed):
     """One task trial (:mod:`rnn2spice.workflows.task`) of a network built with preferred
     values: the readout of the nominal network (its exact reference), of the snapped one
     (predicted) and of ngspice's snapped circuit, sampled at ``(k+1) dt``; and whether the
@@ -285,6 +300,17 @@ class SnapTrial:
     y_predicted: np.ndarray
     y_simulated: np.ndarray | None
     y_discrete: np.ndarray | None   # the trained discrete network (ctrnn, rate), for context
+
+    def _headline(self) -> str:
+        return (f"{self.snap.spec} ({self.snap.series}, {self.stimulus.label}): decision "
+                f"{'survives' if self.survives_predicted else 'changes'} (predicted)"
+                + ("" if self.survives_simulated is None else
+                   f", {'survives' if self.survives_simulated else 'changes'} (simulated)"))
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [(name, f"mean readout {self._mean(y)[0]:+.4f}, decision {self._decide(y)[0]:+d}") for name, y in
+                (("nominal", self.y_nominal), ("predicted", self.y_predicted), ("simulated", self.y_simulated),
+                 ("discrete", self.y_discrete)) if y is not None]
 
     def _mean(self, y):
         s, e = self.stimulus.window
