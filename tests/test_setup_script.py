@@ -220,7 +220,7 @@ def test_setup_from_nothing_on_debian_12_reaches_the_virtualenv_and_the_end(tmp_
     assert "security" not in source
     assert m.calls("python ") == ["python -m venv .venv"]
     assert m.calls("venv-python -m pip install") == [
-        "venv-python -m pip install -q --disable-pip-version-check -e .[test]"]
+        "venv-python -m pip install -q --disable-pip-version-check -e .[test,docs]"]
     # ngspice 39 with the library it needs that is not installed (libc6 is)
     (download,) = m.calls("apt-get download")
     assert shlex.split(download)[-3:] == [f"ngspice={RELEASE}", f"libngspice0={RELEASE}", "libreadline8"]
@@ -263,7 +263,7 @@ FAILURES = [
     ("apt-get:download", "apt-get download"),
     ("apt-cache:madison", "apt knows no ngspice 39 for bookworm"),
     ("venv", "-m venv .venv"),
-    ("pip", "pip install -q --disable-pip-version-check -e .[test]"),
+    ("pip", "pip install -q --disable-pip-version-check -e .[test,docs]"),
 ]
 
 
