@@ -118,6 +118,7 @@ def test_simulation_stops_at_the_seconds_budget(monkeypatch, backend):
     from rnn2spice.workflows.pipeline import simulate
 
     monkeypatch.setenv("RNN2SPICE_MAX_SECONDS", "1")
+    monkeypatch.setenv("RNN2SPICE_MAX_POINTS", "1e9")  # so that the seconds budget is the one that ends it
     spec = spec_from_dict(relu_sine(t_stop=10.0))
     start = time.monotonic()
     with pytest.raises(BudgetExceeded, match=r"^ngspice: still running after 1 s.*RNN2SPICE_MAX_SECONDS"):
