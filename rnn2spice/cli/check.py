@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
-from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, load_spec_arg, sim_options, finish)
+from rnn2spice.circuit.realparts import Build
+from rnn2spice.cli.common import (add_spec_command, build_from_args, build_options, check_outputs, check_timeout,
+                                  check_tolerance, circuit_options, load_spec_arg, sim_options, finish)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.errors import CertificateFailed
 from rnn2spice.report.files import json_text, write_atomic
 from rnn2spice.workflows.pipeline import check
+from rnn2spice.workflows.realbuild import check_build, compile_build
 
 NAME = "check"
 
@@ -19,6 +21,7 @@ NAME = "check"
 def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate and compare with the exact reference; exit 0 on pass, 1 on mismatch.")
     circuit_options(p)
+    build_options(p)
     sim_options(p)
     p.add_argument("--report", type=Path, help="JSON report to write")
     p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
@@ -33,6 +36,16 @@ def run(args) -> int:
     check_outputs(args, report=args.report, plot=args.plot, netlist=args.netlist)
     check_timeout(args.timeout)
     check_tolerance(args.tolerance)
+    build = build_from_args(args)
+    if build != Build():  # real parts or preferred values: judged against the predicted circuit
+        compiled = compile_build(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                                 rtol=args.rtol, build=build)
+        if args.netlist is not None:
+            write_atomic(args.netlist, compiled.netlist, field="--netlist")
+        with progress_bar(args) as bar:
+            result = check_build(compiled, backend=args.backend, timeout=args.timeout, netlist_path=args.netlist,
+                                 progress=bar)
+        return finish(args, result)
     compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
                            rtol=args.rtol)
     if args.netlist is not None:

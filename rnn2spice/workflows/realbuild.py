@@ -17,8 +17,9 @@ THEORY.md 10.  For a :class:`~rnn2spice.circuit.realparts.Build`:
    ngspice against the prediction (the verdict).  Nothing here certifies a transistor
    circuit: the certificate is not applicable and the report says so.
 
-Not modelled by the prediction (stated in the report): the op-amps' bandwidth and slew rate
-(the network is slow against GBW), input offsets (zero in a nominal build) and bias currents.
+The op-amps' input bias currents are in the skeleton (current sources at their inputs).  Not
+modelled by the prediction (stated in the report): the op-amps' bandwidth and slew rate (the
+network is slow against GBW) and input offsets (zero in a nominal build).
 Units: V, s, ohm, degC.
 """
 
@@ -195,6 +196,9 @@ def skeleton(compiled: CompiledNetwork) -> ir.Circuit:
         if isinstance(e, ir.Instance):
             plus, minus, _, _, o = e.nodes
             out.append(ir.Vcvs("E" + e.name[1:], o, "0", plus, minus, float(gain)))
+            if build.part is not None and build.part.bias:  # the bias current drawn by each input
+                out += [ir.CurrentSource(f"IB{x}{e.name[1:]}", node, "0", float(build.part.bias))
+                        for x, node in (("P", plus), ("N", minus)) if node != "0"]
             continue
         out.append(e)
     return dataclasses.replace(compiled.circuit, elements=tuple(out),
@@ -318,7 +322,7 @@ class BuildCheck:
                 "block": None if self.curve is None else self.curve.report(),
                 "realisation": c.realisation.as_dict(), "points": int(self.time.size),
                 "readout": self.readout, "passed": self.passed, "seconds": self.seconds,
-                "not_predicted": "op-amp bandwidth and slew rate, input offsets and bias currents"}
+                "not_predicted": "op-amp bandwidth and slew rate, input offsets"}
 
     def summary(self) -> str:
         c = self.compiled
