@@ -60,8 +60,10 @@ DIVIDER_R = 220.0
 DIFF_R = 100e3
 #: V_BE of the 2N3904 at the tail current, for the analytic tail resistor (V).
 VBE_ESTIMATE = 0.65
-#: Collector swing as a fraction of V+ (the collectors stay out of saturation).
-COLLECTOR_SWING = 0.4
+#: Full collector swing R_C I_EE as a fraction of V+: large against the common-mode error of the
+#: difference amplifier (its resistor mismatch times the collectors' DC level), yet the collectors
+#: stay 0.2 V+ above the bases (no saturation).
+COLLECTOR_SWING = 0.8
 #: Precision rectifier resistors (ohm).
 RECTIFIER_R = 10e3
 
