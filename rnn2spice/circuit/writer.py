@@ -82,6 +82,25 @@ def write_netlist(circuit: ir.Circuit) -> str:
     return NetlistWriter().write(circuit)
 
 
+def library_text() -> str:
+    """The part library as one SPICE file (``rnn2spice/circuit/models/rnn2spice.lib``): every
+    op-amp macro-model of :mod:`rnn2spice.circuit.partlib` with its data-sheet citation, and
+    the 2N3904 and 1N4148 model cards."""
+    from rnn2spice.circuit.partlib import DEVICES, MACRO_CG, OPAMPS
+
+    w = NetlistWriter()
+    lines = ["* rnn2spice part library (written by rnn2spice.circuit.writer.library_text; do not edit)",
+             "* op-amp pins: +in -in V+ V- out; instance parameters vos (input offset, V), v0 (initial output, V)"]
+    for part in OPAMPS.values():
+        lines.append("* " + "".join(ch if ch.isascii() else "?" for ch in part.citation()))
+        lines.extend(w.opamp_macro(ir.OpAmpMacro(part.name, part.gm, part.imax, part.rg, MACRO_CG, part.swing_high,
+                                                 part.swing_low, part.rout, part.bias, part.supply_current)).split("\n"))
+    for dev in DEVICES.values():
+        lines.append(f"* {dev.source}")
+        lines.append(w.model_card(ir.ModelCard(dev.name, dev.kind, dev.params)))
+    return "\n".join(lines) + "\n"
+
+
 def vector_name(probe: ir.Probe) -> str:
     """The name ngspice gives the vector of ``probe``, lower case: ``v(h0)``, ``i(vs_0)``.
 
