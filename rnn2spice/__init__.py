@@ -31,7 +31,7 @@ Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-rea
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Bom, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile, load,
+from rnn2spice.api import (Build, BuildCheck, check_build, Bom, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile, load,
                            montecarlo, opamp_error, schematic, snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
@@ -63,6 +63,8 @@ __all__ = [
     # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
     "opamp_error", "OpAmpError", "snap", "SnapResult", "snap_trial", "SnapTrial", "value_warnings", "bom", "Bom",
     "schematic",
+    # real parts: op-amps by part, transistor activations, preferred values, the predicted build error
+    "Build", "check_build", "BuildCheck",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn  # noqa: F401 (compile_rnn: part of the API)
+from rnn2spice.circuit.realparts import Build  # noqa: F401 (part of the API)
 from rnn2spice.errors import UsageError
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
@@ -18,6 +19,7 @@ from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResul
 from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial, bom,  # noqa: F401 (part of the API)
                                      opamp_error, snap, snap_trial, value_warnings)
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
+from rnn2spice.workflows.realbuild import BuildCheck, check_build, compile_build  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
 from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of the API)
 from rnn2spice.workflows.sweep import sweep  # noqa: F401 (part of the API)
@@ -59,7 +61,7 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
 
 
 def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None,  # noqa: A001 (the verb users expect)
-            accuracy: str = "default", rtol: float | None = None) -> CompiledNetwork:
+            accuracy: str = "default", rtol: float | None = None, build: Build | None = None) -> CompiledNetwork:
     """The circuit of ``net``: ``.netlist`` (ngspice text), ``.circuit`` (the element IR),
     ``.realisation`` (what it costs), ``.state_probes``.
 
@@ -68,8 +70,11 @@ def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None
     (controlled sources), ``gyrator`` (resistors + gyrators, parallel linear networks) or
     ``resistor`` (the opamp form); None: the form's default; ``accuracy``: ``default`` (the step
     aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``: any other target.
+    ``build``: how it is built (:class:`Build`: ``snap``, ``opamp``, ``opamp_model``,
+    ``activation_circuit``, ``temp``, ``supply``, ``footprint``: the CLI's options, THEORY.md 10);
+    transistor blocks are trimmed by their curves measured in ngspice.
     """
-    return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
+    return compile_build(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, build=build)
 
 
 def ac(net: RnnSpec, *, f_start: float, f_stop: float, points_per_decade: int = DEFAULT_POINTS_PER_DECADE,

@@ -350,6 +350,7 @@ class Options:
     chgtol: float = 1e-14  # C
     trtol: float = 7.0
     temp: float | None = None  # degC of every device (None: ngspice's 27 degC, not written)
+    method: str | None = None  # integration method: None (trapezoidal, not written) or "gear"
 
 
 @dataclass(frozen=True)

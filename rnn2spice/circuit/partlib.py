@@ -28,7 +28,7 @@ ABSTRACT_OPAMPS = ("ideal", "single-pole")
 #: Node order of every op-amp subcircuit of the library (and of a user's: checked).
 PINS = ("inp", "inn", "vcc", "vee", "out")
 #: Capacitance of the macro-model's gain node (F): only sets the scale of gm and Imax.
-MACRO_CG = 100e-12
+MACRO_CG = 1e-12
 
 
 @dataclass(frozen=True)

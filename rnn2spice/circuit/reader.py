@@ -613,6 +613,9 @@ def _parse_options(lineno: int, line: str) -> dict:
         raise _fail(lineno, line, ".options without settings")
     for tok in tokens:
         key, eq, val = tok.partition("=")
+        if key.lower() == "method" and val.lower() == "gear":  # a real-part build (THEORY.md 10)
+            out["method"] = "gear"
+            continue
         if key.lower() not in _OPTION_KEYS or not eq:
             raise _fail(lineno, line, f"option {tok!r} is outside the subset ({', '.join(_OPTION_KEYS)})")
         x = _number(lineno, line, val, key, "option")

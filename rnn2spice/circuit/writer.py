@@ -12,6 +12,10 @@ parameter path; a behavioural source's gain ``G*M`` is split between the express
 so that ngspice's product is exactly the gain.  Every name and
 node is checked against a strict pattern before it is written, so no text other than
 compiler-made identifiers and numbers can reach the netlist.
+
+The module is a little over 400 lines on purpose: it is the one place that knows syntax, so
+the real parts' cards (transistor, diode, model card, op-amp macro-model, subcircuit instance)
+live here with the others rather than in a second writer.
 """
 
 from __future__ import annotations
@@ -337,7 +341,13 @@ class NetlistWriter:
         """``.options reltol=.. abstol=.. vntol=.. chgtol=.. trtol=.. [temp=..]``"""
         return (f".options reltol={fmt(o.reltol, 'option')} abstol={fmt(o.abstol, 'option')} "
                 f"vntol={fmt(o.vntol, 'option')} chgtol={fmt(o.chgtol, 'option')} trtol={fmt(o.trtol, 'option')}"
-                + ("" if getattr(o, "temp", None) is None else f" temp={fmt(o.temp, 'option')}"))
+                + ("" if getattr(o, "temp", None) is None else f" temp={fmt(o.temp, 'option')}")
+                + ("" if getattr(o, "method", None) is None else f" method={self._method(o.method)}"))
+
+    def _method(self, method: str) -> str:
+        if method != "gear":
+            raise NetlistError(f"unknown integration method {method!r}")
+        return method
 
     def analysis(self, a) -> str:
         """``.tran step stop 0 max_step uic`` or ``.ac dec points f_start f_stop``"""
