@@ -15,7 +15,10 @@ Every figure is a ratio against a baseline measured in the same run, on this mac
 * compile speed: coupling elements per second for a dense network (target: >= 1e6 /s), and
   the compile time as a fraction of ngspice's run of the same netlist where that runs;
 * (full run only) ``task`` over 20 trials of one trained network (on every core);
-* many runs: a Monte Carlo study's wall time with 1 and 2 worker processes (``parallel.py``).
+* many runs: a Monte Carlo study's wall time with 1 and 2 worker processes (``parallel.py``);
+* networks the size the field trains (``trained_size.py``): compile of a dense n = 1000
+  network, and one task trial of a rank-2 n = 512 network as factors against the same
+  network dense.
 
 ``--quick`` (CI) uses smaller cases and skips the slow ngspice-39 baseline of the trained
 trial.  ngspice 39 is the one ``scripts/setup.sh`` unpacks into ``.venv/ngspice-39``.
@@ -41,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import KERAS_DIR, random_spec  # noqa: E402
-from parallel import bench_parallel  # noqa: E402  (benchmarks/parallel.py)
+from parallel import bench_parallel  # noqa: E402
+from trained_size import bench_compile_large, bench_low_rank_trial  # noqa: E402  (benchmarks/trained_size.py)  (benchmarks/parallel.py)
 from rnn2spice import import_model  # noqa: E402
 from rnn2spice.circuit import ir  # noqa: E402
 from rnn2spice.circuit.compiler import STEP_CAP, STEP_FACTOR_BEFORE, compile_rnn, step_factor  # noqa: E402
@@ -199,7 +203,7 @@ def bench_reference(quick: bool) -> list[dict]:
 
 
 def bench_compile(quick: bool) -> list[dict]:
-    n = 300 if quick else 499  # about the largest dense network a spec may hold (250,000 weights with w_in)
+    n = 300 if quick else 499  # the row kept from issue 8 (n = 1000: trained_size.py)
     rng = np.random.default_rng(0)
     spec = spec_from_dict({"name": "dense", "tau": 1e-3, "w": rng.normal(size=(n, n)) * 100,
                            "w_in": rng.normal(size=(n, 1)), "t_stop": 1e-3,
@@ -253,6 +257,7 @@ def main() -> int:
         rows += bench_reference(args.quick)
         rows += bench_trained(Path(tmp), args.quick)
         rows += bench_parallel(args.quick)  # benchmarks/parallel.py: 2 workers vs 1
+        rows += bench_compile_large(args.quick) + bench_low_rank_trial(args.quick)  # benchmarks/trained_size.py
         if not args.quick and not args.no_task:
             rows += bench_task(Path(tmp))
     text = table(rows, args.quick)

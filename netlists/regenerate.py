@@ -28,6 +28,9 @@ GOLDENS = (
     ("tanh4.yaml", "opamp", "resistor", "tanh4.opamp.cir"),
     ("rate-relu4.yaml", "parallel", "vccs", "rate-relu4.cir"),
     ("rate-relu4.yaml", "series", "vccs", "rate-relu4.series.cir"),
+    ("lowrank-tanh6.yaml", "parallel", "vccs", "lowrank-tanh6.cir"),
+    ("lowrank-tanh6.yaml", "series", "vccs", "lowrank-tanh6.series.cir"),
+    ("lowrank-tanh6.yaml", "opamp", "resistor", "lowrank-tanh6.opamp.cir"),
 )
 
 

@@ -40,19 +40,22 @@ def load(path: str | os.PathLike, *, allow_outside_files: bool = False) -> RnnSp
 def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inputs: Sequence[dict] = (),
             convention: str = "paper", activation: str = "linear", bias: Any = None, h0: Any = None,
             t_step: float | None = None, capacitance: float | None = None, inductance: float | None = None,
-            w_out: Any = None, b_out: Any = None, description: str = "") -> RnnSpec:
+            w_out: Any = None, b_out: Any = None, description: str = "", readout_of: str | None = None) -> RnnSpec:
     """Build and validate a network from arrays, with the keys and units of a spec file.
 
     ``tau`` (s, one number or n), ``w`` (n x n) and ``w_in`` (n x m) in 1/s for the
     ``paper`` convention, dimensionless for ``ctrnn`` (with ``bias``); ``inputs``: m
     waveform mappings such as ``{"kind": "step", "value": 1.0}`` (README "Spec");
     ``t_stop``, ``t_step`` in s; ``capacitance`` (F per parallel cell) and ``inductance``
-    (H per series loop) are the free design values.  Returns the same validated
+    (H per series loop) are the free design values.  ``w`` may be ``{"factors": [M, N]}``
+    (w = M N, a low-rank coupling realised by r latent nodes); ``readout_of``: ``"state"`` or
+    ``"rate"`` (docs/trained-networks.md).  Returns the same validated
     :class:`RnnSpec` that :func:`load` gives; raises :class:`SpecError` naming the field.
     """
     data: dict[str, Any] = {"name": name, "tau": tau, "w": w, "t_stop": t_stop, "inputs": list(inputs),
                             "convention": convention, "activation": activation, "description": description}
-    optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out}
+    optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out,
+                "readout_of": readout_of}
     data.update({k: v for k, v in optional.items() if v is not None})
     circuit = {k: v for k, v in (("capacitance", capacitance), ("inductance", inductance)) if v is not None}
     if circuit:
@@ -90,8 +93,8 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
          trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
          rtol: float | None = None,
          backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
-         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, jobs: int | None = None,
-         scheduler: str | None = None) -> TaskResult:
+         dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, criterion: str = "decision",
+         jobs: int | None = None, scheduler: str | None = None) -> TaskResult:
     """Run a trained network's task on the discrete network, the continuous reference and the circuit.
 
     ``stimuli``: trials to run (:func:`pulse_trials` makes them); by default ``trials``
@@ -101,12 +104,16 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     decision and its readout is within ``tolerance`` (README "Trained networks").  Trials run
     in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
     ``scheduler`` (address or ``'local'``), with the same results trial by trial.
+    ``criterion="trajectory"``: a trial passes when the circuit's readout follows the discrete
+    network's over the response window (max and RMS difference <= ``tolerance``) instead of
+    by its decision (docs/trained-networks.md).
     """
     step = spec_dt(net, dt)
     if stimuli is None:
         stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
     return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, rtol=rtol, backend=backend, timeout=timeout,
-                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, jobs=jobs, scheduler=scheduler)
+                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, criterion=criterion, jobs=jobs,
+                    scheduler=scheduler)
 
 
 def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str = "parallel",

@@ -73,7 +73,8 @@ def test_every_golden_netlist_is_certified(spec_name, form, coupling, golden):
     assert cert.h0_error is not None and cert.h0_error <= 1e-14
     assert cert.form == form
     assert cert.linearised == (spec.activation != "linear")
-    assert (cert.drive_error is None) == (spec.activation != "linear")
+    assert cert.drive_error is not None and cert.drive_error <= 1e-12  # every network: the constant drive too
+    assert (cert.op_error is None) == (spec.activation == "linear")
     assert cert.n == spec.n and cert.m == spec.m
 
 
@@ -225,7 +226,9 @@ def test_series_and_tanh_perturbations_are_found():
 
         cert = verify_netlist(_replace_line(text, r"B_1 ", bump), tspec)
         assert not cert.passed and cert.worst["row"] == 1 and cert.worst["row_probe"] == probe
-        _fails_at(_replace_line(text, r"(GZ|FZ)_3_0 ", _scale_last_field(1.01)), tspec, "A", 3, 0)
+        # a weight inside tanh is neuron 3's argument's coefficient on state 0, not A[3, 0]
+        _fails_at(_replace_line(text, r"(GZ|FZ)_3_0 ", _scale_last_field(1.01)), tspec,
+                  "argument (states) of b_3", 0, None)
 
 
 def test_swapped_probes_and_wrong_activation_fail():
@@ -290,17 +293,20 @@ def test_malformed_netlists_are_refused(text, where):
         parse_netlist(text)
 
 
-def test_structural_problems_are_bad_input():
+def test_a_circuit_of_another_shape_is_a_mismatch_naming_why():
+    """Text inside the subset whose circuit is not a network of the spec's (no probes, a
+    floating node, a chain of capacitors, an extra state) fails the certificate (exit 1)."""
     spec = load_spec(EXAMPLE)
     no_save = "\n".join(line for line in BASE_LINES if not line.startswith(".save"))
-    with pytest.raises(NetlistError, match="no .save"):
-        verify_netlist(no_save, spec)
-    floating = _insert("R_9 h0 floating 1")
-    floating = floating.replace("R_9 h0 floating 1", "G_9 0 h0 floating 0 1")
-    with pytest.raises(NetlistError, match="singular"):
-        verify_netlist(floating, spec)
-    with pytest.raises(NetlistError, match="line 9: a capacitor must connect a node to ground"):
-        verify_netlist(_replace_line(BASE, r"C_1 ", lambda line: line.replace("h1 0", "h1 h0")), spec)
+    floating = _insert("G_9 0 h0 floating 0 1")
+    chain = _replace_line(BASE, r"C_1 ", lambda line: line.replace("h1 0", "h1 h0"))
+    extra_state = _insert("C_9 extra 0 1e-9 IC=0\nR_9 extra h0 1e3")
+    for text, why in ((no_save, "no .save"), (floating, "singular"),
+                      (chain, "line 9: a capacitor must connect a node to ground"),
+                      (extra_state, "not read by any probe: c_9")):
+        cert = verify_netlist(text, spec)
+        assert not cert.passed and why in cert.worst["problem"], cert.describe()
+        assert why in cert.describe()
 
 
 def test_gyrator_instance_needs_the_subcircuit():
@@ -433,7 +439,106 @@ def test_check_reports_the_certificate(tmp_path, capsys):
     report = tmp_path / "r.json"
     assert main(["check", str(NETLISTS / "tanh4.yaml"), "--form", "series", "--report", str(report)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"certificate .*unit slope.*PASS", out) and "realisation:" in out
+    assert re.search(r"certificate .*exact nonlinear equations.*PASS", out) and "realisation:" in out
     data = json.loads(report.read_text())
     assert data["certificate"]["passed"] is True and data["certificate"]["a_error"] <= 1e-12
     assert "certificate" in data["timings_s"] and data["realisation"]["behavioural_sources"] == 4
+
+
+# ----------------------------------------------------------------------------- issue 18: the proof
+
+def _fails_naming(text, spec, *words, **kwargs):
+    cert = verify_netlist(text, spec, ngspice=False, **kwargs)
+    assert not cert.passed, cert.describe()
+    for word in words:
+        assert word.lower() in cert.describe().lower(), (word, cert.describe())
+    return cert
+
+
+def test_nonlinear_tamperings_of_the_issue_fail_naming_what_differs():
+    """Each tampering the certificate used to pass (issue 18) fails and names the element."""
+    tanh4 = load_spec(NETLISTS / "tanh4.yaml")
+    par = (NETLISTS / "tanh4.cir").read_text()
+    assert verify_netlist(par, tanh4, ngspice=False).passed
+    # a bias current x 50, another sign-flipped: the argument's offset, naming the source
+    _fails_naming(_replace_line(par, r"IZ_1 ", _scale_last_field(50)), tanh4, "argument (offset) of b_1", "iz_1")
+    _fails_naming(_replace_line(par, r"IZ_0 ", _scale_last_field(-1)), tanh4, "argument (offset) of b_0", "iz_0")
+    # an extra current source into a state node
+    _fails_naming(par.replace(".options", "I 0 h2 DC 2e-6\n.options"), tanh4, "drive[2]", "i (line")
+    # argument resistor doubled, source gain halved: 0.5 tanh(2 z), same slope at 0
+    both = _replace_line(_replace_line(par, r"RZ_3 ", _scale_last_field(2)), r"B_3 ",
+                         lambda line: line.replace(re.search(r"=([^*]+)\*", line).group(1),
+                                                   repr(float(re.search(r"=([^*]+)\*", line).group(1)) / 2)))
+    _fails_naming(both, tanh4, "of b_3")
+    # the op-amp form's reference 1 V -> 3 V
+    opamp = (NETLISTS / "tanh4.opamp.cir").read_text()
+    assert verify_netlist(opamp, tanh4, ngspice=False).passed
+    _fails_naming(_replace_line(opamp, r"VREFN ", lambda line: line.replace("DC -1", "DC -3")), tanh4,
+                  "argument (offset)", "vrefn")
+    # a series loop EMF in a sense source
+    series = (NETLISTS / "tanh4.series.cir").read_text()
+    _fails_naming(_replace_line(series, r"Vs_0 ", lambda line: line.replace("DC 0", "DC 0.5")), tanh4, "vs_0")
+    # rate series: the drive VB x (-10)
+    relu4 = load_spec(NETLISTS / "rate-relu4.yaml")
+    rate = (NETLISTS / "rate-relu4.series.cir").read_text()
+    assert verify_netlist(rate, relu4, ngspice=False).passed
+    _fails_naming(_replace_line(rate, r"VB_1 ", _scale_last_field(-10)), relu4, "drive[1]", "vb_1")
+
+
+def test_relu_made_into_min_fails():
+    """-relu(-z) = min(z, 0): the argument negated and the gain negated (same slope where z > 0)."""
+    spec = random_spec(3, seed=7, kinds=("step",), activation="relu", convention="ctrnn")
+    text = compile_rnn(spec).netlist
+    flipped = text
+    for line in text.split("\n"):
+        if re.match(r"(GZ|GZX|IZ)_1_?\d* ", line) or re.match(r"IZ_1 ", line):
+            flipped = _replace_line(flipped, re.escape(line.split()[0]) + " ", _scale_last_field(-1))
+    flipped = _replace_line(flipped, r"B_1 ", lambda line: line.replace("I=", "I=-"))
+    cert = _fails_naming(flipped, spec, "of b_1")
+    assert cert.op_error > 1.0
+
+
+def test_series_exact_zero_weights_certify_and_zeros_are_exact():
+    """Issue 18's false failure: exact zero weights in the series form are zero by structure."""
+    spec = spec_from_dict({"name": "zeros", "tau": 1e-3, "w": [[-500, 0, 16], [-551, -500, 2013],
+                                                                [-5422, -3778, -850]], "h0": [0.5, 0.5, 0.5],
+                           "t_stop": 5e-3})
+    for form in ("series", "parallel"):
+        cert = certify(compile_rnn(spec, form=form))
+        assert cert.passed, cert.describe()
+        assert cert.equations.a[0, 1] == 0.0
+
+
+def test_h0_and_entries_are_judged_each_on_its_own_scale():
+    spec = spec_from_dict({"name": "scales", "tau": [1e-3, 1e-3, 1e-3], "w": [[0, 0, 0], [0, 0, 0], [0, 0, 0]],
+                           "h0": [1e10, 0, 1e-6], "t_stop": 5e-3})
+    text = compile_rnn(spec).netlist
+    assert verify_netlist(text, spec, ngspice=False).passed
+    bad = _replace_line(_replace_line(text, r"C_1 ", lambda line: line.replace("IC=0", "IC=1e-3")),
+                        r"C_2 ", lambda line: re.sub(r"IC=\S+", "IC=-1e-6", line))
+    cert = _fails_naming(bad, spec, "h0[")
+    assert cert.worst["matrix"] == "h0" and cert.worst["row"] in (1, 2)
+
+
+def test_loose_numerics_fail_naming_option_and_both_values():
+    spec = load_spec(EXAMPLE)
+    compiled = compile_rnn(spec)
+    text = compiled.netlist
+    loose = re.sub(r"\.options .*", ".options reltol=0.5 trtol=1e6 chgtol=1 abstol=1 vntol=1", text)
+    cert = _fails_naming(loose, spec, ".options reltol is 0.5", "trtol is 1000000.0", "chgtol", "abstol", "vntol")
+    assert "looser than" in cert.describe()
+    tran = next(line for line in text.split("\n") if line.startswith(".tran"))
+    t = tran.split()
+    long_step = " ".join(t[:4] + [t[2]] + t[5:])   # maximum step = t_stop
+    _fails_naming(text.replace(tran, long_step), spec, "maximum step")
+    # the compiled circuit's own options and step certify; tighter ones too
+    assert verify_netlist(text, spec, ngspice=False).passed
+    tight = re.sub(r"reltol=\S+", "reltol=1e-9", text)
+    assert verify_netlist(tight, spec, ngspice=False).passed
+
+
+def test_an_element_with_no_effect_is_named():
+    spec = load_spec(NETLISTS / "tanh4.yaml")
+    opamp = (NETLISTS / "tanh4.opamp.cir").read_text()
+    loaded = opamp.replace(".options", "R_load o1 0 1000\n.options")   # an ideal op-amp output: no effect
+    _fails_naming(loaded, spec, "r_load", "no effect")

@@ -245,7 +245,8 @@ CASES = [
          ("spec", "more than 100000 values"), outputs=("out.cir",)),
     Case("dense-2000-neurons-in-a-70-kb-npz", ["compile", "{w}/spec.yaml", "-o", "{w}/out.cir"],
          {"spec.yaml": spec_yaml(w={"file": "w.npz", "key": "W"}, w_in=..., inputs=..., h0=...), "w.npz": dense_npz},
-         ("w", "4000000 non-zero weights", "at most 250000"), outputs=("out.cir",)),
+         ("w", "4000000 non-zero values in", "compressed more than 64-fold", "RNN2SPICE_MAX_VALUES_PER_BYTE"),
+         outputs=("out.cir",)),
     # ------------------------------------------------------------ model files reaching outside
     Case("hdf5-external-raw-storage", ["import", "{w}/model.h5", "--dt", "1e-3", "-o", "{w}/net.yaml"],
          {"model.h5": lambda p: keras_file(p, external_storage)}, ("recurrent_kernel", "external raw storage")),

@@ -19,6 +19,7 @@ from rnn2spice.errors import ModelError, UsageError
 from rnn2spice.network.spec import spec_from_dict
 from rnn2spice.workflows.importers import import_model, parse_keys, read_model
 from rnn2spice.workflows.importers.archive import read_torch_zip
+from rnn2spice.workflows.importers.mapping import Term
 from rnn2spice.workflows.task import run_discrete
 
 KEYS = ("W=rnn.w_rec,U=rnn.w_inp^T,U_scale=rnn.w_inp_scale,w_out=rnn.w_out^T,w_out_scale=rnn.w_out_scale,"
@@ -187,8 +188,8 @@ def test_legacy_torch_file_without_torch_needs_torch(tmp_path, monkeypatch):
 
 def test_parse_keys():
     mapping = parse_keys(KEYS)
-    assert mapping.terms["U"] == (("rnn.w_inp", True),)
-    assert mapping.terms["b"] == (("rnn.b_a", False), ("rnn.b_b", False))
+    assert mapping.terms["U"] == (Term((("rnn.w_inp", True),)),)
+    assert mapping.terms["b"] == (Term((("rnn.b_a", False),)), Term((("rnn.b_b", False),)))
     assert mapping.scales == {"U": "rnn.w_inp_scale", "w_out": "rnn.w_out_scale"}
     assert parse_keys("W=a, W_in=b^T ,W_in_scale=0.5, x0=c").scales == {"U": 0.5}
 

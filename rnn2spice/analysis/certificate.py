@@ -4,37 +4,36 @@ The certificate does not trust the compiler or the IR, nor Python's reading of t
 It parses the netlist TEXT with the strict reader (:mod:`rnn2spice.circuit.reader`: the
 topology, and nothing outside the subset reaches ngspice), loads the text into ngspice
 without running it and takes every element value, initial condition and source parameter
-as ngspice holds it (:mod:`rnn2spice.analysis.held`), builds the circuit's state equations
-from those elements alone (:mod:`rnn2spice.analysis.mna`) and compares them with the spec
-(THEORY.md sections 1-4):
+as ngspice holds it (:mod:`rnn2spice.analysis.held`), builds the circuit's exact state
+equations from those elements alone (:mod:`rnn2spice.analysis.mna`: affine in the
+behavioural sources' outputs, nothing linearised) and compares them, term by term, with
+the spec's (THEORY.md 1-5, 7, 8; docs/certificate.md says exactly what is proved):
 
-    circuit:  dy/dt = A_c y + B_c u + c_c        y = the saved probes (.save), u = Vx_<l>
-    spec:     dh/dt = A h + w_in x + c           A = w - lam  (spec.state_matrix())
+    circuit:  dy/dt = A y + B u + c + G sigma,   sigma_i = f_i(Z_y y + Z_u u + z_0)_i
+    spec:     the same form of the scaled network (:func:`spec_equations`)
 
-Pass when ``max|A_c - A| / max|A|`` and ``max|B_c - w_in| / max|w_in|`` are both at most
-``tolerance`` (default 1e-12); the constant drive (linear networks) and, for a transient,
-the initial state are checked the same way.  Besides: every coupling the spec does not
-have (an off-diagonal zero of A, a zero of w_in) must be exactly zero in the circuit (a
-stray coupling can change a network's dynamics completely, however small); ngspice must
-have loaded every element; a transient must carry ``uic`` and ngspice's step, stop and
-maximum step must be the compiled circuit's; every input source's transient function, as
-ngspice holds it, must be the spec's waveform.
+Every behavioural source is matched to the one spec activation it must realise (by the
+one state its output drives, or in the rate convention the one state its argument
+reads); then its function, its whole argument map (coefficients on states and inputs and
+its constant offset) and its output column (gain) are compared, as are A, B, the constant
+drive and h0.  Each entry is judged on its own scale: ``|circuit - spec| <= tolerance x
+max(|spec|, ROUND x (sum of |terms| the circuit adds to form it) / tolerance)``; an entry
+the spec has as exactly 0 must be exactly 0 in the circuit, where an entry no path of the
+circuit's graph leads to is exactly 0 by structure (not by round-off).  An element the
+spec does not explain therefore shows as an entry that differs: the failure names the
+entry, the behavioural source or the constant sources (each constant's contribution is
+known on its own) and the passive elements at the state it acts on.
 
-Nonlinear networks (THEORY.md 4, 7) are compared twice: with every behavioural source at
-slope 1 (the *structure*, ``A``/``B`` above: every weight enters it whatever the state; for
-tanh it is the linearisation at 0), and linearised at an operating point, the initial
-state h0 with the inputs at t = 0 for a transient (for an AC sweep the DC operating point
-the caller states), where each source's slope is f' of its argument as the netlist itself
-computes it (:attr:`~rnn2spice.analysis.mna.StateEquations.arguments`) against the spec's
-``A = (W diag f'(h) - I) / tau`` (rate) or ``diag(f'(z)) w - lam`` (``op_error``).  Every
-source must compute the spec's activation.  The constant sources (the bias) do not enter a
-linearisation, so for nonlinear networks the drive is not compared.
+Also certified: ngspice loaded every element; the transient carries ``uic``; its step and
+stop are the compiled circuit's (or the spec's) and its maximum step and ``.options``
+(reltol, abstol, vntol, chgtol, trtol; a missing one is ngspice's default) no looser than
+what the compiler writes for the accuracy target (:func:`numerics_problems`; the
+integration method is ngspice's default trapezoidal rule: the reader refuses any other
+option); every input source's transient function, as ngspice holds it, is the spec's.
 
-A spec with a time scale k or state scale s (THEORY.md 5) is compared as the SCALED network
-the circuit realises: ``A_c = k A``, ``B_c = k w_in``, drive ``k s c``, initial state
-``s h0``, sources ``s x(k t)``, the analysis in circuit time; a nonlinear network's sources
-are evaluated at ``(s h, s x)`` (they must see the model's argument there) and its
-linearisation is ``k`` times the model's.
+This module is over 400 lines on purpose: it is one proof (the spec's side, the matching of
+sources to activations, the per-entry comparison and what a failure names) whose parts only
+make sense together.
 """
 
 from __future__ import annotations
@@ -48,16 +47,19 @@ from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
 from rnn2spice.analysis.mna import StateEquations, state_equations
-from rnn2spice.analysis.reference import input_values
-from rnn2spice.analysis.transfer import linearisation
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.reader import parse_netlist
-from rnn2spice.errors import CertificateFailed
-from rnn2spice.network.activations import ACTIVATIONS
-from rnn2spice.network.scaling import circuit_inputs
+from rnn2spice.circuit.compiler import TARGETS, options_for, transient
+from rnn2spice.circuit.reader import ParsedNetlist, parse_netlist
+from rnn2spice.errors import CertificateFailed, NetlistError, Rnn2SpiceError
+from rnn2spice.network.scaling import circuit_inputs, circuit_time
 
 #: Default pass threshold on the relative discrepancies.
 TOLERANCE = 1e-12
+#: Round-off allowed per entry, relative to the sum of the absolute values of the terms the
+#: circuit adds up to form it (64 units in the last place of that sum).
+ROUND = 2.0 ** -46
+#: ngspice's option defaults (a netlist without the option runs with these).
+NGSPICE_DEFAULTS = {"reltol": 1e-3, "abstol": 1e-12, "vntol": 1e-6, "chgtol": 1e-14, "trtol": 7.0}
 
 
 # =========================================================================== certificate
@@ -66,9 +68,11 @@ TOLERANCE = 1e-12
 class Certificate:
     """Verdict of the comparison of a netlist's state equations with its spec.
 
-    Errors are relative: ``max|circuit - spec| / max|spec|`` per matrix (absolute when the
-    spec's matrix is zero).  ``worst`` locates the largest one: matrix ('A', 'B', 'drive'
-    or 'h0'), row (neuron), column (neuron or input), both values.
+    Errors are per entry, each on its own scale (module docstring), the largest per part:
+    ``a_error`` (A), ``b_error`` (B), ``drive_error`` (the constant drive), ``h0_error``
+    (transient netlists), ``op_error`` (nonlinear networks: the behavioural sources' argument
+    maps and output gains).  ``worst`` locates the largest one: matrix ('A', 'B', 'drive',
+    'h0', 'gain', 'argument', ...), row, column, both values and, where known, the element.
     """
 
     passed: bool
@@ -76,21 +80,22 @@ class Certificate:
     b_error: float
     worst: dict
     tolerance: float = TOLERANCE
-    drive_error: float | None = None   # linear networks only
+    drive_error: float | None = None
     h0_error: float | None = None      # transient netlists only
-    op_error: float | None = None      # nonlinear only: A and B linearised at the operating point
+    op_error: float | None = None      # nonlinear only: arguments and output gains of the sources
     n: int = 0
     m: int = 0
     form: str = ""
-    linearised: bool = False
+    linearised: bool = False           # the netlist has behavioural sources (compared exactly, not linearised)
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
     equations: StateEquations | None = None
     values_from: str = ""          # 'ngspice 39' (asked after loading the text) or 'text'
     ngspice_seconds: float = 0.0   # of that, the ngspice query
     misread: tuple = ()            # (element, parameter, text value, ngspice value)
-    problems: tuple = ()           # analysis, initial conditions, sources, missing elements
+    problems: tuple = ()           # analysis, numerics, initial conditions, sources, missing elements
     scales: tuple = (1.0, 1.0)     # (time_scale k, state_scale s): compared with the scaled network
+    entries: int = 0               # how many numbers were compared
 
     def as_dict(self) -> dict:
         return {
@@ -99,13 +104,15 @@ class Certificate:
             "b_error": _json_float(self.b_error),
             "drive_error": None if self.drive_error is None else _json_float(self.drive_error),
             "h0_error": None if self.h0_error is None else _json_float(self.h0_error),
-            "operating_point_error": None if self.op_error is None else _json_float(self.op_error),
+            "nonlinear_error": None if self.op_error is None else _json_float(self.op_error),
             "tolerance": self.tolerance,
+            "round_off_allowance": ROUND,
+            "entries_compared": self.entries,
             "worst": self.worst,
             "n": self.n,
             "m": self.m,
             "form": self.form,
-            "linearised_at_0": self.linearised,
+            "behavioural_sources": self.linearised,
             "netlist_elements": self.counts,
             "seconds": self.seconds,
             "values_from": self.values_from,
@@ -119,20 +126,22 @@ class Certificate:
         }
 
     def describe(self) -> str:
-        """One line for a summary."""
+        """One line for a summary (and one per problem)."""
         verdict = "PASS" if self.passed else "FAIL"
         parts = [f"A error {self.a_error:.1e}", f"B error {self.b_error:.1e}"]
         if self.drive_error is not None:
             parts.append(f"drive error {self.drive_error:.1e}")
+        if self.op_error is not None:
+            parts.append(f"activation arguments and gains {self.op_error:.1e}")
         if self.h0_error is not None:
             parts.append(f"h0 error {self.h0_error:.1e}")
-        if self.op_error is not None:
-            parts.append(f"linearised at the operating point {self.op_error:.1e}")
         source = f"values as {self.values_from} holds them" if self.values_from.startswith("ngspice") else "values as written"
         scaled = ("" if self.scales == (1.0, 1.0) else
                   f", against the scaled network (time scale {self.scales[0]!r}, state scale {self.scales[1]!r})")
-        text = (f"certificate (netlist -> state equations, {source}{', activation sources at unit slope (every weight)' if self.linearised else ''}{scaled}): "
-                f"{', '.join(parts)} (tolerance {self.tolerance:.0e}) in {self.seconds * 1e3:.1f} ms: {verdict}")
+        exact = ", exact nonlinear equations" if self.linearised else ""
+        text = (f"certificate (netlist -> state equations, {source}{exact}{scaled}): "
+                f"{', '.join(parts)} per entry ({self.entries} entries, tolerance {self.tolerance:.0e}) "
+                f"in {self.seconds * 1e3:.1f} ms: {verdict}")
         if self.misread:
             worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
             text += (f"\n  ngspice reads {len(self.misread)} value(s) differently from the text (largest: "
@@ -154,8 +163,15 @@ def describe_worst(worst: dict) -> str:
     names = [worst[k] for k in ("row_probe", "col_probe", "col_input") if k in worst]
     if names:
         where += f" ({' <- '.join(names)})"
-    return (f"largest discrepancy at {where}: circuit {worst['circuit']!r}, spec {worst['spec']!r} "
-            f"(relative {worst['relative_error']:.3e})")
+    text = (f"largest discrepancy at {where}: circuit {worst['circuit']!r}, spec {worst['spec']!r} "
+            f"(relative {_show(worst['relative_error'])})")
+    if worst.get("elements"):
+        text += f"; {worst['elements']}"
+    return text
+
+
+def _show(x) -> str:
+    return x if isinstance(x, str) else f"{x:.3e}"
 
 
 def _relative(a: float, b: float) -> float:
@@ -166,143 +182,317 @@ def _json_float(x: float):
     return float(x) if math.isfinite(x) else str(x)
 
 
-def _compare(name: str, circuit: np.ndarray, spec: np.ndarray) -> tuple[float, dict]:
+# =========================================================================== the spec's side
+
+@dataclass(frozen=True, eq=False)
+class SpecEquations:
+    """The scaled network (THEORY.md 5) in the circuit's form: ``dv/dt = a v + b u + drive
+    + g sigma``, ``sigma_i = f(arg_y v + arg_u u + arg_c)_i`` (``g`` has no columns for a
+    linear network); ``anchor``: 'output' when source k drives state k alone (paper, ctrnn),
+    'argument' when it reads state k alone (rate)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    drive: np.ndarray
+    g: np.ndarray
+    arg_y: np.ndarray
+    arg_u: np.ndarray
+    arg_c: np.ndarray
+    function: str
+    anchor: str
+
+
+def spec_equations(spec) -> SpecEquations:
+    """The spec's equations as the circuit must realise them: circuit time t / k, v = s h,
+    u = s x (THEORY.md 5)."""
+    k, s = spec.time_scale, spec.state_scale
+    n, m = spec.n, spec.m
+    w, w_in, drive = spec.paper_form()
+    lam = np.asarray(spec.lam)
+    if spec.activation == "linear":
+        return SpecEquations(k * (w - np.diag(lam)), k * np.asarray(w_in), k * s * np.asarray(drive),
+                             np.zeros((n, 0)), np.zeros((0, n)), np.zeros((0, m)), np.zeros(0), "linear", "output")
+    if spec.convention == "rate":   # (tau/k) v' = -v + s W f(v / s) + U u + s b
+        return SpecEquations(-k * np.diag(lam), k * np.asarray(w_in), k * s * np.asarray(drive), k * s * np.asarray(w),
+                             np.eye(n) / s, np.zeros((n, m)), np.zeros(n), spec.activation, "argument")
+    gain = (lam if spec.convention == "ctrnn" else np.ones(n)) * k * s
+    bias = np.asarray(spec.bias, dtype=float) if spec.convention == "ctrnn" else np.zeros(n)
+    return SpecEquations(-k * np.diag(lam), np.zeros((n, m)), np.zeros(n), np.diag(gain),
+                         np.asarray(spec.w) / s, np.asarray(spec.w_in) / s, bias, spec.activation, "output")
+
+
+# =========================================================================== comparison
+
+def _entrywise(name: str, circuit: np.ndarray, spec: np.ndarray, magnitude: np.ndarray | None,
+               tolerance: float) -> tuple[float, dict, int]:
+    """The largest per-entry error (module docstring), where it is, and the entry count.
+    A spec zero must be exactly zero; the error of the others is relative to their scale."""
+    circuit, spec = np.atleast_1d(np.asarray(circuit, float)), np.atleast_1d(np.asarray(spec, float))
     if circuit.shape != spec.shape:
-        return math.inf, {"matrix": name, "problem": f"shape {circuit.shape} in the circuit, {spec.shape} in the spec"}
+        return math.inf, {"matrix": name, "problem": f"shape {circuit.shape} in the circuit, {spec.shape} in the spec"}, 0
     if circuit.size == 0:
-        return 0.0, {}
+        return 0.0, {}, 0
+    mag = np.zeros(spec.shape) if magnitude is None else np.abs(np.asarray(magnitude, float)).reshape(spec.shape)
+    scale = np.maximum(np.abs(spec), ROUND * mag / tolerance)
     diff = np.abs(circuit - spec)
-    scale = float(np.max(np.abs(spec)))
-    pos = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    worst_abs = float(diff[pos])
-    err = worst_abs / scale if scale > 0 else worst_abs
-    if not np.all(np.isfinite(circuit)):
-        err = math.inf
-    return err, {"matrix": name, "row": int(pos[0]), "col": int(pos[1]) if len(pos) > 1 else None,
-                 "circuit": float(circuit[pos]), "spec": float(spec[pos]), "relative_error": _json_float(err)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.where(diff == 0, 0.0, np.where(spec == 0, np.inf, diff / np.where(scale > 0, scale, 1.0)))
+    err = np.where(np.isfinite(circuit), err, np.inf)
+    pos = np.unravel_index(int(np.argmax(err)), err.shape)
+    worst = float(err[pos])
+    info = {"matrix": name, "row": int(pos[0]), "col": int(pos[1]) if len(pos) > 1 else None,
+            "circuit": float(circuit[pos]), "spec": float(spec[pos]), "relative_error": _json_float(worst)}
+    if spec[pos] == 0 and worst > 0:
+        info["stray"] = True
+    return worst, info, int(circuit.size)
 
 
-def _stray(name: str, circuit: np.ndarray, spec: np.ndarray, off_diagonal: bool) -> tuple[float, dict]:
-    """A coupling the spec does not have: non-zero in the circuit where the spec is exactly 0."""
-    if circuit.shape != spec.shape or circuit.size == 0:
-        return 0.0, {}
-    stray = (spec == 0) & (circuit != 0)
-    if off_diagonal:
-        np.fill_diagonal(stray, False)
-    if not stray.any():
-        return 0.0, {}
-    pos = np.unravel_index(int(np.argmax(np.where(stray, np.abs(circuit), -1.0))), stray.shape)
-    return math.inf, {"matrix": name, "row": int(pos[0]), "col": int(pos[1]), "circuit": float(circuit[pos]),
-                      "spec": 0.0, "relative_error": "inf",
-                      "problem": f"{name}[{pos[0]}, {pos[1]}] is {float(circuit[pos])!r} in the circuit, exactly 0 "
-                                 f"in the spec: a coupling the network does not have"}
+def _match(eq: StateEquations, want: SpecEquations, net: ParsedNetlist) -> tuple[list, list]:
+    """Circuit source index for each spec activation (by its anchor, :class:`SpecEquations`),
+    and the problems: a source that is not one activation's, two for one, one missing."""
+    n = want.a.shape[0]
+    problems, order = [], [None] * want.g.shape[1]
+    for i, name in enumerate(eq.sources):
+        line = net.line_of.get(name, "?")
+        support = np.flatnonzero(eq.g[:, i] if want.anchor == "output" else eq.arg_y[i])
+        role = "drives" if want.anchor == "output" else "reads"
+        if support.size != 1:
+            states = ", ".join(eq.probes[j] for j in support[:5]) or "no state"
+            problems.append(f"behavioural source {name} (line {line}) {role} {states}: each of the spec's "
+                            f"activations {role} exactly one state, so it realises none of them")
+            continue
+        k = int(support[0])
+        if k >= len(order):
+            continue
+        if order[k] is not None:
+            problems.append(f"behavioural source {name} (line {line}) and {eq.sources[order[k]]} both "
+                            f"realise neuron {k}'s activation ({eq.probes[k]}): the spec has one")
+            continue
+        order[k] = i
+    for k, i in enumerate(order):
+        if i is None and k < n:
+            problems.append(f"no behavioural source realises neuron {k}'s activation ({want.function} of its "
+                            f"{'argument' if want.anchor == 'output' else 'state'}, "
+                            f"{eq.probes[k] if k < len(eq.probes) else k})")
+    return order, problems
+
+
+def _elements_at(net: ParsedNetlist, eq: StateEquations, row: int, limit: int = 8) -> str:
+    """The two-terminal elements and independent sources at the state of probe ``row``
+    (where an unexplained resistor, capacitor or source shows first)."""
+    if eq is None or row >= len(eq.states):
+        return ""
+    by_name = {e.name: e for e in net.elements}
+    state = by_name.get(eq.states[row])
+    if state is None:
+        return ""
+    nodes = {x for x in _two_nodes(state) if x != "0"}
+    found = [e.name for e in net.elements
+             if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.CurrentSource, ir.VoltageSource))
+             and nodes & set(_two_nodes(e))]
+    shown = ", ".join(f"{name} (line {net.line_of.get(name, '?')})" for name in found[:limit])
+    return f"elements at the state {eq.states[row]}: {shown}" + (" ..." if len(found) > limit else "")
+
+
+def _two_nodes(e) -> tuple:
+    if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor)):
+        return (e.a, e.b)
+    if isinstance(e, ir.CurrentSource):
+        return (e.src, e.dst)
+    return (e.p, e.n)
+
+
+def _constants_in(eq: StateEquations, net: ParsedNetlist, part: np.ndarray, index: int) -> str:
+    """The constant sources that contribute to entry ``index`` of ``part`` (drive_by_source
+    or arg_by_source) and how much each gives."""
+    row = part[index]
+    found = [(eq.constants[q], float(row[q])) for q in np.flatnonzero(row)]
+    if not found:
+        return "no constant source reaches it"
+    return "constant sources: " + ", ".join(f"{name} (line {net.line_of.get(name, '?')}) gives {value!r}"
+                                            for name, value in found[:6])
+
+
+def numerics_problems(net: ParsedNetlist, spec, *, options: ir.Options | None = None,
+                      analysis: ir.Transient | None = None, rtol: float | None = None) -> list[str]:
+    """``.options`` and the maximum step looser than what the compiler writes (empty: none).
+
+    ``options``: the compiled circuit's (None: :func:`~rnn2spice.circuit.compiler.options_for`
+    the target ``rtol``, default the 'default' accuracy's 1e-3); ``analysis``: the compiled
+    transient (its maximum step is then held exactly by :func:`analysis_problems`), else the
+    maximum step must not exceed the compiler's a-priori step for the target."""
+    if not isinstance(net.analysis, ir.Transient):
+        return []
+    target = TARGETS["default"] if rtol is None else float(rtol)
+    want = options if options is not None else options_for(target)
+    source = "the compiled circuit's" if options is not None else f"what the compiler writes for target {target:g}"
+    problems = []
+    for key in ("reltol", "abstol", "vntol", "chgtol", "trtol"):
+        got = net.options.get(key, NGSPICE_DEFAULTS[key])
+        limit = getattr(want, key)
+        if got > limit * (1.0 + 1e-12):
+            written = "" if key in net.options else " (not given: ngspice's default)"
+            problems.append(f".options {key} is {got!r}{written}, looser than {limit!r}, {source}")
+    if analysis is None:
+        from rnn2spice.circuit.compiler import STEP_CAP, fastest_rate, step_factor
+        model = circuit_time(spec)
+        with one_blas_thread():
+            bound = min(STEP_CAP * step_factor(target) / fastest_rate(model), model.t_stop / 50.0)
+        if model.t_step is not None:
+            bound = min(bound, model.t_step)
+        if net.analysis.max_step > bound * (1.0 + 1e-12):
+            problems.append(f"the .tran card's maximum step {net.analysis.max_step!r} s is looser than "
+                            f"{bound!r} s, what the compiler writes for target {target:g}")
+    return problems
 
 
 def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=None,
-                   ngspice: bool = True, operating_point: tuple | None = None) -> Certificate:
+                   ngspice: bool = True, operating_point: tuple | None = None,
+                   options: ir.Options | None = None, rtol: float | None = None) -> Certificate:
     """Certify that netlist ``text`` realises ``spec`` (an :class:`~rnn2spice.spec.RnnSpec`)
-    as ngspice will simulate it.
+    as ngspice will simulate it (module docstring).
 
     ``analysis``: the compiled circuit's :class:`~rnn2spice.circuit.ir.Transient` or
     ``AcSweep`` that ngspice's reading of the analysis card must match (None: a transient's
-    stop time must be the spec's ``t_stop`` and its maximum step at most ``t_step``).
-    ``ngspice=False`` certifies the values as the text states them, without asking ngspice
-    (the certificate says so in ``values_from``).  ``operating_point``: ``(h, x)``, the state
-    and inputs a nonlinear network is linearised at (default: h0 and the inputs at t = 0).
+    stop time must be the spec's ``t_stop`` and its maximum step within the compiler's for
+    the target).  ``options``: the compiled circuit's ``.options`` (None: those the compiler
+    writes for ``rtol``, default the 'default' accuracy's target 1e-3).  ``ngspice=False``
+    certifies the values as the text states them, without asking ngspice (the certificate
+    says so in ``values_from``).  ``operating_point`` is accepted for compatibility and not
+    needed: the nonlinear equations are compared exactly, everywhere.
 
     Raises :class:`NetlistError` for text outside the subset and :class:`SimulationError`
     when ngspice cannot be run or does not load the text; a netlist that loads but does not
     realise the spec gives ``passed = False`` and ``worst`` / ``problems`` say where.
     """
+    del operating_point
     start = _time.perf_counter()
     net = parse_netlist(text)
     held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
-    with one_blas_thread():  # small matrices (rnn2spice/_blas.py)
-        eq = state_equations(held.net)
     k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
-    _, w_in, drive = spec.paper_form()
-    a_spec, b_spec = spec.state_matrix() * k, np.asarray(w_in) * k
-    drive = np.asarray(drive) * (k * s)
     scaled = circuit_inputs(spec)  # the sources, h0 and times as the circuit carries them
-    a_err, a_info = _compare("A", eq.a, a_spec)
-    b_err, b_info = _compare("B", eq.b, b_spec)
-    checks = [(a_err, a_info), (b_err, b_info), _stray("A", eq.a, a_spec, True), _stray("B", eq.b, b_spec, False)]
-    if (spec.activation == "linear") == eq.linearised:
-        a_err = math.inf
-        problem = ("the netlist has behavioural (tanh) sources, the spec is linear" if eq.linearised
-                   else f"the spec has {spec.activation} activation, the netlist has no behavioural sources")
-        checks.append((a_err, {"matrix": "A", "problem": problem}))
-    drive_err = h0_err = None
-    if eq.c is not None and spec.activation == "linear":
-        drive_err, info = _compare("drive", eq.c, np.asarray(drive))
-        checks.append((drive_err, info))
-    op_err = None
-    if eq.linearised and spec.activation != "linear":
-        with one_blas_thread():
-            op_err, op_checks = _at_operating_point(held, eq, spec, operating_point)
-        checks += op_checks
     problems = [f"ngspice did not load or report {name} {param} (line {net.line_of.get(name, '?')})"
                 for name, param in held.missing]
     if isinstance(net.analysis, ir.Transient):
-        h0_err, info = _compare("h0", eq.y0, np.asarray(scaled.h0))
-        checks.append((h0_err, info))
         problems += waveform_problems(held, scaled)
     problems += analysis_problems(net, scaled, analysis)
+    problems += numerics_problems(net, spec, options=options, analysis=analysis if isinstance(
+        analysis, ir.Transient) else None, rtol=rtol)
+    values_from = f"ngspice {held.version}" if ngspice else "text"
+    try:
+        with one_blas_thread():  # small matrices (rnn2spice/_blas.py)
+            eq = state_equations(held.net)
+    except NetlistError as exc:  # inside the subset, but not a network of this shape
+        problem = f"the circuit is not a network of the spec's: {exc}"
+        return Certificate(passed=False, a_error=math.inf, b_error=math.inf,
+                           worst={"matrix": "netlist", "problem": problem}, tolerance=tolerance,
+                           counts=net.counts(), seconds=_time.perf_counter() - start, values_from=values_from,
+                           ngspice_seconds=held.seconds, misread=held.misread, problems=tuple([problem] + problems),
+                           scales=(k, s))
+    want = spec_equations(spec)
+    checks: list = []
+    for name in eq.inert:   # an element no equation needs: nothing of the spec explains it
+        line = held.net.line_of.get(name, held.net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
+        problems.append(f"element {name} (line {line}) has no effect on the state equations (it drives only "
+                        "what nothing reads, e.g. a node held by an ideal source): the spec does not explain it")
+    entries = 0
+
+    def check(name: str, circuit, spec_part, magnitude, describe=None) -> float:
+        nonlocal entries
+        err, info, count = _entrywise(name, circuit, spec_part, magnitude, tolerance)
+        entries += count
+        if err > tolerance and describe is not None and "problem" not in info:
+            extra = describe(info)
+            if extra:
+                info["elements"] = extra
+        checks.append((err, info))
+        return err
+
+    def at_state(info) -> str:
+        return _elements_at(held.net, eq, info["row"])
+
+    n_ok = eq.a0.shape == want.a.shape and eq.b0.shape[1] == want.b.shape[1]
+    a_err = check("A", eq.a0, want.a, eq.magnitude["a"], at_state)
+    b_err = check("B", eq.b0, want.b, eq.magnitude["b"], at_state)
+    drive_err = check("drive", eq.drive, want.drive, eq.magnitude["drive"],
+                      lambda info: _constants_in(eq, held.net, eq.drive_by_source, info["row"]) + "; "
+                      + at_state(info))
+    op_err = None
+    if want.function == "linear" and eq.sources:
+        checks.append((math.inf, {"matrix": "netlist", "problem": f"the spec is linear, the netlist has "
+                                  f"behavioural sources ({', '.join(eq.sources[:4])})"}))
+    elif want.function != "linear" and n_ok:
+        op_err = 0.0
+        order, unmatched = _match(eq, want, held.net)
+        checks += [(math.inf, {"matrix": "netlist", "problem": p}) for p in unmatched]
+        for kk, i in enumerate(order):
+            if i is None:
+                continue
+            name = eq.sources[i]
+            label = f"behavioural source {name} (line {held.net.line_of.get(name, '?')}), neuron {kk}'s activation"
+            if eq.functions[i] != want.function:
+                checks.append((math.inf, {"matrix": "netlist", "problem": f"{label} computes {eq.functions[i]}, "
+                                                                          f"the spec's activation is {want.function}"}))
+            if name in eq.coupled:
+                checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of {label} depends on a "
+                                                                          "behavioural source's output"}))
+            mag = eq.magnitude
+
+            def named(info, i=i, label=label, const=False):
+                text = label
+                if const:
+                    text += "; " + _constants_in(eq, held.net, eq.arg_by_source, i)
+                return text
+
+            for part, circuit, spec_part, magnitude, const in (
+                    ("gain", eq.g[:, i], want.g[:, kk], mag["g"][:, i], False),
+                    ("argument (states)", eq.arg_y[i], want.arg_y[kk], mag["arg_y"][i], False),
+                    ("argument (inputs)", eq.arg_u[i], want.arg_u[kk], mag["arg_u"][i], False),
+                    ("argument (offset)", eq.arg_c[i:i + 1], want.arg_c[kk:kk + 1], mag["arg_c"][i:i + 1], True)):
+                err = check(f"{part} of {name}", circuit, spec_part, magnitude,
+                            lambda info, named=named, const=const: named(info, const=const))
+                op_err = max(op_err, err)
+                last = checks[-1][1]
+                if last.get("row") is not None and part in ("gain", "argument (states)"):
+                    last["row_probe" if part == "gain" else "col_probe"] = eq.probes[last["row"]]
+                elif last.get("row") is not None and part == "argument (inputs)":
+                    last["col_input"] = f"Vx_{last['row']}"
+    h0_err = None
+    if isinstance(net.analysis, ir.Transient):
+        h0_err = check("h0", eq.y0, np.asarray(scaled.h0, dtype=float), None,
+                       lambda info: _elements_at(held.net, eq, info["row"]))
     checks += [(math.inf, {"matrix": "netlist", "problem": p}) for p in problems]
     worst_err, worst = max(checks, key=lambda t: t[0])
-    if worst.get("row") is not None and worst["row"] < len(eq.probes):
+    worst = dict(worst)
+    if worst.get("row") is not None and worst["matrix"] in ("A", "B", "drive", "h0") and worst["row"] < len(eq.probes):
         worst["row_probe"] = eq.probes[worst["row"]]
         if worst["matrix"] == "A" and worst.get("col") is not None:
             worst["col_probe"] = eq.probes[worst["col"]]
         elif worst["matrix"] == "B":
             worst["col_input"] = f"Vx_{worst['col']}"
     passed = all(err <= tolerance for err, _ in checks)
-    stray = [info["problem"] for err, info in checks[2:4] if err > 0]
+    stray = [_stray_text(info) for err, info in checks if err > tolerance and info.get("stray")]
     return Certificate(passed=passed, a_error=a_err, b_error=b_err, worst=worst if worst_err > 0 else {},
                        tolerance=tolerance, drive_error=drive_err, h0_error=h0_err, op_error=op_err,
-                       n=eq.a.shape[0],
-                       m=eq.b.shape[1], form=eq.form, linearised=eq.linearised, counts=net.counts(),
-                       seconds=_time.perf_counter() - start, equations=eq,
-                       values_from=f"ngspice {held.version}" if ngspice else "text", ngspice_seconds=held.seconds,
-                       misread=held.misread, problems=tuple(stray + problems), scales=(k, s))
+                       n=eq.a.shape[0], m=eq.b.shape[1], form=eq.form, linearised=eq.linearised,
+                       counts=net.counts(), seconds=_time.perf_counter() - start, equations=eq,
+                       values_from=values_from, ngspice_seconds=held.seconds, misread=held.misread,
+                       problems=tuple(stray + problems), scales=(k, s), entries=entries)
 
 
-def _at_operating_point(held: Held, eq: StateEquations, spec, point) -> tuple[float, list]:
-    """The circuit linearised where the spec is (module docstring): (error, checks)."""
-    checks = []
-    for name, function, *_ in eq.arguments:
-        if function != spec.activation:
-            checks.append((math.inf, {"matrix": "netlist", "problem": f"behavioural source {name} (line "
-                           f"{held.net.line_of.get(name, '?')}) computes {function}, the spec's activation is "
-                           f"{spec.activation}"}))
-    if checks:
-        return math.inf, checks
-    if point is None:
-        point = (np.asarray(spec.h0, dtype=float), input_values(spec, np.zeros(1))[0])
-    h, x = (np.asarray(v, dtype=float) for v in point)
-    if eq.b.shape[1] != x.size or eq.a.shape[0] != h.size:
-        return math.inf, [(math.inf, {"matrix": "A", "problem": "the circuit's size is not the spec's"})]
-    k, s = spec.time_scale, spec.state_scale
-    h_c, x_c = h * s, x * s  # the circuit's state and sources at the model's point (THEORY.md 5)
-    args = eq.argument_values(h_c, x_c)
-    slopes = {name: float(ACTIVATIONS[function].slope(args[name])) for name, function, *_ in eq.arguments}
-    at = state_equations(held.net, slopes)
-    moved = [name for name, value in at.argument_values(h_c, x_c).items()
-             if not math.isclose(value, args[name], rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(value)))]
-    if moved:  # an argument that depends on a source's output: outside what is modelled
-        checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of behavioural source {moved[0]} "
-                                                                   "depends on a behavioural source's output"}))
-    a_spec, b_spec = linearisation(spec, h, x)
-    a_err, a_info = _compare("A at the operating point", at.a, np.asarray(a_spec) * k)
-    b_err, b_info = _compare("B at the operating point", at.b, np.asarray(b_spec) * k)
-    checks += [(a_err, a_info), (b_err, b_info)]
-    return max(a_err, b_err), checks
+def _stray_text(info: dict) -> str:
+    where = f"{info['matrix']}[{info['row']}" + (f", {info['col']}]" if info.get("col") is not None else "]")
+    what = {"A": "a coupling", "B": "an input coupling", "drive": "a constant drive", "h0": "an initial state"}.get(
+        info["matrix"], "a term")
+    text = f"{where} is {info['circuit']!r} in the circuit, exactly 0 in the spec: {what} the network does not have"
+    return text + (f" ({info['elements']})" if info.get("elements") else "")
 
 
 def certify(compiled, *, tolerance: float = TOLERANCE) -> Certificate:
     """Certify a :class:`~rnn2spice.compiler.CompiledNetwork` from its netlist text, with
-    ngspice's analysis card held to the compiled one."""
-    return verify_netlist(compiled.netlist, compiled.spec, tolerance=tolerance, analysis=compiled.circuit.analysis)
+    ngspice's analysis card and options held to the compiled ones."""
+    return verify_netlist(compiled.netlist, compiled.spec, tolerance=tolerance, analysis=compiled.circuit.analysis,
+                          options=compiled.circuit.options)
 
 
 # =========================================================================== check integration

@@ -1,32 +1,42 @@
-"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4).
+"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4, 8).
 
-    circuit:  dy/dt = A_c y + B_c u + c_c        y = the saved probes (.save), u = Vx_<l>
+    circuit:  dy/dt = A y + B u + c + G sigma      y = the saved probes (.save), u = Vx_<l>
+              sigma_i = f_i(z_i),  z = Z_y y + Z_u u + z_0      (one per behavioural source i)
 
-Modified nodal analysis (MNA), written ``E x' = M x + N u + b``:
+Modified nodal analysis (MNA), written ``E x' = M x + N u + S sigma + K 1``:
 
 * unknowns ``x``: every non-ground node voltage, and the branch current of every V, E, H,
   L element and behavioural voltage source (current from its first node through the
   element to its second);
 * node rows are KCL: ``C v' = -(currents leaving the node) + (currents injected)``;
-* branch rows are the element's voltage law; an inductor's row is ``L j' = v_a - v_b``.
+* branch rows are the element's voltage law; an inductor's row is ``L j' = v_a - v_b``;
+* every behavioural source ``B .. I=g*f(V(z))`` / ``V=g*f(V(z))`` is an independent
+  source of value ``g sigma_i`` (a column of ``S``): the equations are affine in the
+  sources' outputs, so nothing is linearised and the recovered map is exact; every
+  constant source (an ``I`` card, a ``V`` card other than an input ``Vx_<l>``) is a column
+  of ``K`` of its own, so each constant's contribution is known and can be named.
 
 The unknowns with a capacitor or inductor (``E`` is diagonal on them; a floating capacitor
 a-b, e.g. an op-amp integrator's feedback C, makes v_a - v_b the unknown of node a and adds
-row a to row b and takes -(row b) as row a, which keeps ``E`` diagonal) are the state ``x_d``; the rest
-``x_a`` are algebraic and are eliminated:
-``x_a = -M_aa^-1 (M_ad x_d + N_a u + b_a)``.  The probes ``y = P x_d`` (a permutation
-with signs, in practice) then give ``A_c = P A_x P^-1``.
+row a to row b and takes -(row b) as row a, which keeps ``E`` diagonal) are the state
+``x_d``; the rest ``x_a`` are algebraic (capacitor-less nodes of any kind: summing nodes,
+op-amp virtual grounds, latent nodes) and are eliminated:
+``x_a = -M_aa^-1 (M_ad x_d + N_a u + S_a sigma + K_a 1)``.  The probes ``y = P x_d`` (a
+permutation with non-zero factors; anything else is refused) then give ``A = P A_x P^-1``.
+Each source's argument V(z) is read from the same solution, as an affine map of y, u,
+sigma and the constants; an argument that depends on a source's output (``Z_sigma``
+structurally non-zero) is reported in :attr:`StateEquations.coupled`.
 
-Nonlinear sources ``B .. I=g*f(V(z))`` / ``V=g*f(V(z))`` are linearised: a VCCS / VCVS of
-gain ``g s`` controlled by ``V(z)``, with ``s`` the source's slope f' (``slopes``; 1 by
-default, the *structure*: for tanh its linearisation at 0).  The certificate evaluates the
-slopes at an operating point from the argument map (:attr:`StateEquations.arguments`:
-every source's V(z) as an affine function of the probes and inputs) and assembles again
-(THEORY.md 7).
-A gyrator instance is its two VCCS (:data:`rnn2spice.circuit.reader.GYRATOR_TEXT`).
+**Structural zeros.**  An entry is zero by structure when no path leads from its column
+to its row in the circuit's graph (the algebraic block ordered to a zero-free diagonal by
+a maximum matching; edge j -> i where M_aa[i, j] != 0): such entries are set exactly 0
+(LU fill computes them as cancelling sums, i.e. as round-off).  :attr:`StateEquations.magnitude`
+holds, per entry, the sum of the absolute values of what the circuit adds up to form it
+(the scale of its round-off).
 
-The input is a :class:`~rnn2spice.circuit.reader.ParsedNetlist`; the comparison with the
-spec is :mod:`rnn2spice.analysis.certificate`.
+A gyrator instance is its two VCCS (:data:`rnn2spice.circuit.reader.GYRATOR_TEXT`).  The
+input is a :class:`~rnn2spice.circuit.reader.ParsedNetlist`; the comparison with the spec
+is :mod:`rnn2spice.analysis.certificate`.
 
 This module is longer than 400 lines on purpose: it is one assembly (stamps, the floating-
 capacitor congruence, the reduction and its structural zeros) that only makes sense whole.
@@ -36,7 +46,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -49,11 +59,16 @@ from rnn2spice.errors import NetlistError
 #: A saved probe may depend on an input directly only at round-off level (relative).
 _FEEDTHROUGH_TOL = 1e-12
 _INPUT_RE = re.compile(r"vx_(\d{1,6})\Z")
+#: Columns of the algebraic block solved at a time (bounds the dense work array).
+_CHUNK = 256
 
 
 @dataclass(frozen=True, eq=False)
 class StateEquations:
-    """``dy/dt = a y + b u + c`` of a netlist, with y the saved probes and u the inputs."""
+    """``dy/dt = a y + b u + c`` of a netlist, with y the saved probes and u the inputs;
+    for a netlist with behavioural sources, ``a`` and ``b`` are its linearisation at the
+    ``slopes`` asked for (default every f' = 1) and the exact equations are
+    ``dy/dt = a0 y + b0 u + drive + g sigma``, ``sigma_i = f_i(arg_y[i] y + arg_u[i] u + arg_c[i])``."""
 
     a: np.ndarray          # (n, n)
     b: np.ndarray          # (n, m)
@@ -65,17 +80,38 @@ class StateEquations:
     #: behavioural sources: (name, function, arg_y (n,), arg_u (m,), offset) with their argument
     #: V(arg) = arg_y . y + arg_u . u + offset (exact when no argument depends on a source's output)
     arguments: tuple = ()
+    # --- the exact affine form (every netlist) ---
+    a0: np.ndarray | None = None       # (n, n) without the behavioural sources
+    b0: np.ndarray | None = None       # (n, m)
+    drive: np.ndarray | None = None    # (n,) constant part, = sum of drive_by_source's columns
+    g: np.ndarray | None = None        # (n, p) output map of the sources' sigma (gains included)
+    sources: tuple = ()                # (p,) behavioural source names
+    functions: tuple = ()              # (p,) their activations
+    arg_y: np.ndarray | None = None    # (p, n)
+    arg_u: np.ndarray | None = None    # (p, m)
+    arg_c: np.ndarray | None = None    # (p,)
+    coupled: tuple = ()                # sources whose argument depends on a source's output
+    constants: tuple = ()              # (q,) constant source names (I cards, non-input V cards)
+    drive_by_source: np.ndarray | None = None   # (n, q) each constant's part of ``drive``
+    arg_by_source: np.ndarray | None = None     # (p, q) each constant's part of ``arg_c``
+    #: per entry, the sum of |terms| the circuit adds to form it: keys 'a', 'b', 'drive', 'g',
+    #: 'arg_y', 'arg_u', 'arg_c' (the scale of each entry's round-off)
+    magnitude: dict = field(default_factory=dict)
+    states: tuple = ()     # the element (capacitor or inductor) of each probe's state
+    #: elements (other than capacitors and inductors) whose equations reach no state, probe or
+    #: argument: removing them changes nothing, so nothing of a spec explains them
+    inert: tuple = ()
 
     def argument_values(self, y: np.ndarray, u: np.ndarray) -> dict:
         """Source name -> V(arg) at probes ``y`` and inputs ``u``."""
         return {name: float(ay @ y + au @ u + off) for name, _, ay, au, off in self.arguments}
 
 
-def _voltage_law(e, inputs: dict, slope: float = 1.0) -> dict:
+def _voltage_law(e, inputs: dict, sources: dict) -> dict:
     """Terms of ``v_p - v_n = sum coeff * var`` of a voltage-defined branch; keys are
-    ('v', node), ('i', vsource), ('u', input index) or ('1', '')."""
+    ('v', node), ('i', vsource), ('u', input index), ('s', source index) or ('1', name)."""
     if isinstance(e, ir.VoltageSource):
-        return {("u", inputs[e.name]): 1.0} if e.name in inputs else ({("1", ""): e.dc} if e.dc else {})
+        return {("u", inputs[e.name]): 1.0} if e.name in inputs else ({("1", e.name): e.dc} if e.dc else {})
     if isinstance(e, ir.Vcvs):
         terms = {}
         for node, g in ((e.ctrl_p, e.gain), (e.ctrl_n, -e.gain)):
@@ -84,7 +120,7 @@ def _voltage_law(e, inputs: dict, slope: float = 1.0) -> dict:
         return terms
     if isinstance(e, ir.Ccvs):
         return {("i", e.sense): e.r}
-    return {("v", e.arg): e.gain * slope} if e.arg != "0" else {}  # behavioural, linearised
+    return {("s", sources[e.name]): e.gain}  # behavioural: g sigma
 
 
 def _in_new(var: int, to_new) -> list:
@@ -96,37 +132,99 @@ def _in_new(var: int, to_new) -> list:
     return [(int(j), float(v)) for j, v in zip(row.indices, row.data) if v != 0.0]
 
 
-def _structural_zeros(k_mat, rhs: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``x = k_mat^-1 rhs`` with every structurally zero entry exactly 0: the entries no
-    nonzero of ``rhs`` reaches in the graph of ``k_mat`` (columns permuted to a zero-free
-    diagonal by a maximum matching; edge j -> i where k[i, j] != 0).  LU fill computes such
-    entries as cancelling sums, i.e. as round-off, which would be a stray coupling."""
-    from scipy.sparse.csgraph import maximum_bipartite_matching
+class _Reach:
+    """Structural reachability in the algebraic block ``K`` (module docstring): which entries
+    of ``K^-1 R`` can be non-zero for a right-hand side ``R``."""
 
-    k = sparse.csr_matrix(k_mat)
-    k.eliminate_zeros()
-    perm = maximum_bipartite_matching(k, perm_type="column")  # row i matched with column perm[i]
-    if np.any(perm < 0):
-        return x
-    graph = (k[:, perm] != 0).astype(np.int8).tocsr()  # K' y = rhs, x[perm] = y
-    reach = sparse.csr_matrix(rhs != 0, dtype=np.int8)
-    for _ in range(graph.shape[0]):
-        grown = ((reach + graph @ reach) != 0).astype(np.int8)
-        if grown.nnz == reach.nnz:
-            break
-        reach = grown
-    mask = np.zeros(x.shape, dtype=bool)
-    mask[perm] = reach.toarray() != 0
-    return np.where(mask, x, 0.0)
+    def __init__(self, k_mat):
+        from scipy.sparse.csgraph import maximum_bipartite_matching
+
+        k = sparse.csr_matrix(k_mat, copy=True)
+        k.eliminate_zeros()
+        self.perm = maximum_bipartite_matching(k, perm_type="column") if k.shape[0] else np.zeros(0, int)
+        self.ok = not np.any(self.perm < 0)
+        # K' = K[:, perm] has a zero-free diagonal; K' y = R, x[perm] = y
+        self.graph = (k[:, self.perm] != 0).astype(np.int8).tocsr() if self.ok else None
+
+    def mask(self, rhs) -> np.ndarray:
+        """Boolean (rows of K, columns of rhs): True where ``K^-1 rhs`` may be non-zero."""
+        reach = sparse.csr_matrix(rhs != 0, dtype=np.int8)
+        for _ in range(self.graph.shape[0] + 1):
+            grown = ((reach + self.graph @ reach) != 0).astype(np.int8)
+            if grown.nnz == reach.nnz:
+                break
+            reach = grown
+        out = np.zeros(rhs.shape, dtype=bool)
+        out[self.perm] = reach.toarray() != 0
+        return out
+
+
+
+def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_alg: set, big_x, to_new,
+           exempt: set, pinned) -> tuple:
+    """Elements whose equations no state, probe or argument depends on (structurally: reverse
+    reachability in the algebraic block's graph from the unknowns that are read), or whose
+    current is a multiple of unknowns that are 0 by structure (a resistor at a node held at
+    0 V): removing them changes nothing, so nothing of a spec explains them.  ``exempt``:
+    states and inputs (read by the probes; the spec's inputs with or without weights)."""
+    n_alg = len(a_idx)
+    row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
+    row_ok[d] = True
+    var_live = np.zeros(size, dtype=bool)  # unknowns that can be non-zero
+    var_live[d] = True
+    if n_alg:
+        needed = np.zeros(n_alg, dtype=bool)
+        needed[np.unique(m_da.tocoo().col)] = True
+        needed[list(read_alg)] = True
+        if reach is not None and reach.ok:   # y_r = x[perm[r]] is solved by equation r
+            inv = np.empty(n_alg, dtype=np.intp)
+            inv[reach.perm] = np.arange(n_alg)
+            vec = np.zeros(n_alg, dtype=bool)
+            vec[inv[np.flatnonzero(needed)]] = True
+            graph_t = reach.graph.T.tocsr()
+            for _ in range(n_alg + 1):   # y_i needed and equation i reads y_j: y_j needed
+                grown = vec | (graph_t @ vec.astype(np.int8) != 0)
+                if grown.sum() == vec.sum():
+                    break
+                vec = grown
+            row_ok[a_idx] = vec
+        else:
+            row_ok[a_idx] = True
+        var_live[a_idx] = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0
+    if to_new is not None:      # original unknown -> the transformed ones it is made of
+        var_live = (abs(to_new) @ var_live.astype(np.float64)) > 0
+    row_orig = row_ok.copy()    # an original row -> the rows it became (floating capacitors a-b)
+    for a, b, _, _ in floating:
+        row_orig[a], row_orig[b] = row_ok[b], row_ok[a] or row_ok[b]
+    if not acct:
+        return ()
+    names = [x[0] for x in acct]
+    r1, r2, c1, c2 = (np.array([x[i] for x in acct], dtype=np.intp) for i in (1, 2, 3, 4))
+    fixed = [x[5] for x in acct]
+
+    def pick(table, idx):
+        return np.where(idx >= 0, table[np.maximum(idx, 0)], False)
+
+    matters = pick(row_orig, r1) | pick(row_orig, r2)
+    # a current proportional to structural zeros is no effect only where a constant source
+    # pins the node (a resistor across a 0 V sense source); elsewhere the zero is the spec's
+    # (a summer whose weights are all 0 still has its feedback resistor)
+    dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (pick(pinned, c1) | pick(pinned, c2))
+    live = np.array([f if f is not None else not bool(x) for f, x in zip(fixed, dead)])
+    effect: dict = {}
+    for name, ok in zip(names, matters & live):   # a merged law's members share its row
+        effect[name] = effect.get(name, False) or bool(ok)
+    return tuple(name for name, ok in effect.items() if not ok and name not in exempt)
 
 
 class _Law:
     """A (possibly merged) voltage-defined branch p -> n with its terms."""
 
-    __slots__ = ("name", "p", "n", "terms")
+    __slots__ = ("name", "p", "n", "terms", "members")
 
-    def __init__(self, name: str, p: str, n: str, terms: dict):
+    def __init__(self, name: str, p: str, n: str, terms: dict, members: tuple = ()):
         self.name, self.p, self.n, self.terms = name, p, n, terms
+        self.members = members or (name,)   # the elements merged into it
 
     def flip(self) -> None:
         self.p, self.n = self.n, self.p
@@ -159,7 +257,7 @@ def _merge_series_chains(laws: list, protected_nodes: set, protected_names: set,
         big, small = (one, two) if len(one.terms) >= len(two.terms) else (two, one)
         for key, value in small.terms.items():
             big.terms[key] = big.terms.get(key, 0.0) + value
-        merged = _Law(big.name, one.p, two.n, big.terms)
+        merged = _Law(big.name, one.p, two.n, big.terms, one.members + two.members)
         del alive[id(one)], alive[id(two)]
         alive[id(merged)] = merged
         for node, old in ((one.p, one), (two.n, two)):
@@ -169,14 +267,27 @@ def _merge_series_chains(laws: list, protected_nodes: set, protected_names: set,
     return list(alive.values())
 
 
+
+
 def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEquations:
     """Assemble and reduce the MNA equations of a parsed netlist (see the module docstring);
-    ``slopes``: behavioural source name -> f' of its linearisation (missing: 1)."""
+    ``slopes``: behavioural source name -> f' at which :attr:`StateEquations.a` and ``b``
+    are linearised (missing: 1); the exact affine form does not depend on them."""
     slopes = slopes or {}
     elements = net.elements
-    inputs: dict[str, int] = {}
+    kinds: dict = {}      # element type -> its elements, in netlist order (one pass: n = 1000 has 10^6)
     for e in elements:
-        if isinstance(e, ir.VoltageSource):
+        kinds.setdefault(type(e), []).append(e)
+
+    def of(*types) -> list:
+        """The elements of these types (by type, each in netlist order)."""
+        if len(types) == 1:
+            return kinds.get(types[0], [])
+        return [e for t in types for e in kinds.get(t, ())]
+
+    inputs: dict[str, int] = {}
+    for e in of(ir.VoltageSource):
+        if True:
             m = _INPUT_RE.match(e.name)
             if m:
                 inputs[e.name] = int(m.group(1))
@@ -188,18 +299,21 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                            f"(found {', '.join(sorted(inputs))})")
     if not net.saves:
         raise NetlistError("the netlist has no .save card: it does not say which quantities are the neuron states")
+    behavioural = of(*ir.BEHAVIOURAL)
+    src_index = {e.name: q for q, e in enumerate(behavioural)}
+    constants = [e.name for e in of(ir.CurrentSource, ir.VoltageSource) if e.dc != 0.0 and e.name not in inputs]
+    const_index = {name: q for q, name in enumerate(constants)}
+    p_src, q_src = len(behavioural), len(constants)
 
     # Voltage-defined branches as laws; series chains of them merged.
     laws, incident = [], {}
     protected_nodes = {p[2:-1] for p in net.saves if p[0] == "v"}
     protected_names = {p[2:-1] for p in net.saves if p[0] == "i"}
-    linearised = False
     for e in elements:
         if isinstance(e, (ir.VoltageSource, ir.Vcvs, ir.Ccvs, ir.TanhVoltage, ir.ActivationVoltage)):
-            law = _Law(e.name, e.p, e.n, _voltage_law(e, inputs, slopes.get(e.name, 1.0)))
+            law = _Law(e.name, e.p, e.n, _voltage_law(e, inputs, src_index))
             laws.append(law)
             terminals = (e.p, e.n)
-            linearised |= isinstance(e, ir.BEHAVIOURAL)
             law_or_elem = law
         else:
             terminals = _terminals(e)
@@ -213,7 +327,6 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             protected_nodes.add(e.arg)
         elif isinstance(e, (ir.Cccs, ir.Ccvs)):
             protected_names.add(e.sense)
-        linearised |= isinstance(e, ir.BEHAVIOURAL)
     laws = _merge_series_chains(laws, protected_nodes, protected_names, incident)
 
     # Unknowns: node voltages, then branch currents of the laws and the inductors.
@@ -225,7 +338,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         if node != "0" and node not in node_index:
             node_index[node] = len(node_index)
     nn = len(node_index)
-    inductors = [e for e in elements if isinstance(e, ir.Inductor)]
+    inductors = of(ir.Inductor)
     branch = {law.name: nn + k for k, law in enumerate(laws)}
     branch.update({e.name: nn + len(laws) + k for k, e in enumerate(inductors)})
     size = nn + len(laws) + len(inductors)
@@ -240,9 +353,13 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     cols: list = []
     vals: list = []
     e_diag = np.zeros(size)
-    n_mat = np.zeros((size, m_in))
-    b_vec = np.zeros(size)
     ic = np.zeros(size)
+    owner = [""] * size            # the capacitor or inductor of a state unknown
+    # right-hand side columns: inputs (m), sources' sigma (p), constants (q)
+    r_rows: list = []
+    r_cols: list = []
+    r_vals: list = []
+    width = m_in + p_src + q_src
 
     def stamp(r, c, v) -> None:
         """Vectorised: add v at (r, c) wherever both indices are not ground."""
@@ -252,9 +369,31 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         cols.append(c[keep])
         vals.append(v[keep])
 
+    def source(r: int, c: int, v: float) -> None:
+        if r >= 0:
+            r_rows.append(r)
+            r_cols.append(c)
+            r_vals.append(v)
+
+    # What each element enters (rows) and is proportional to (columns), for the check that
+    # every element has an effect (:func:`_inert`): (name, row1, row2, col1, col2, fixed)
+    # with -1 for none and ``fixed`` True when its value alone decides (a source's).
+    acct: list = []
+    for e in of(ir.Resistor, ir.Gyrator, ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent):
+        if isinstance(e, (ir.Resistor, ir.Gyrator)):
+            acct.append((e.name, idx(e.a), idx(e.b), idx(e.a), idx(e.b), None))
+        elif isinstance(e, ir.Vccs):
+            acct.append((e.name, idx(e.src), idx(e.dst), idx(e.ctrl_p), idx(e.ctrl_n), None if e.gm else False))
+        elif isinstance(e, ir.Cccs):
+            acct.append((e.name, idx(e.src), idx(e.dst), branch[e.sense], -1, None if e.gain else False))
+        elif isinstance(e, ir.CurrentSource):
+            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.dc != 0.0))
+        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
+            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.gain != 0.0))
+
     def gather(kind, nodes: tuple, value: str):
         """Index arrays of the given node fields and the value array of one element kind."""
-        sel = [e for e in elements if isinstance(e, kind)]
+        sel = of(kind)
         if not sel:
             return None
         return ([np.array([idx(getattr(e, f)) for e in sel], dtype=np.intp) for f in nodes]
@@ -268,13 +407,6 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         stamp(np.concatenate([a, a, b, b]), np.concatenate([a, b, b, a]), np.concatenate([-g, g, -g, g]))
     vccs = gather(ir.Vccs, ("src", "dst", "ctrl_p", "ctrl_n"), "gm")
     vccs_parts = [vccs] if vccs else []
-    tanh_i = [e for e in elements if isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent))]
-    if tanh_i:  # linearised: a VCCS of gain g f' controlled by V(arg)
-        vccs_parts.append([np.array([idx(e.src) for e in tanh_i], dtype=np.intp),
-                           np.array([idx(e.dst) for e in tanh_i], dtype=np.intp),
-                           np.array([idx(e.arg) for e in tanh_i], dtype=np.intp),
-                           np.full(len(tanh_i), -1, dtype=np.intp),
-                           np.array([e.gain * slopes.get(e.name, 1.0) for e in tanh_i])])
     gyr = gather(ir.Gyrator, ("a", "b"), "g")
     if gyr:  # G_a 0 a b 0 {g};  G_b 0 b a 0 {-g}
         a, b, g = gyr
@@ -285,7 +417,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         stamp(np.concatenate([src, src, dst, dst]), np.concatenate([cp, cn, cp, cn]),
               np.concatenate([-gm, gm, gm, -gm]))
     floating = []  # (state node, other node, capacitance) of capacitors between two nodes
-    for e in elements:
+    for e in of(ir.Capacitor, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent, ir.Inductor):
         if isinstance(e, ir.Capacitor):
             a, b = idx(e.a), idx(e.b)
             if a < 0 and b < 0:
@@ -295,145 +427,233 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                     raise net.fail(e.name, "second capacitor at the same node")
                 floating.append((a, b, e.capacitance, e.name))
                 ic[a] = e.ic
+                owner[a] = e.name
                 continue
             node = a if a >= 0 else b
             if e_diag[node]:
                 raise net.fail(e.name, "second capacitor at the same node")
             e_diag[node] = e.capacitance
             ic[node] = e.ic if a >= 0 else -e.ic
+            owner[node] = e.name
         elif isinstance(e, ir.Cccs):
             j = branch[e.sense]
             stamp([idx(e.src), idx(e.dst)], [j, j], [-e.gain, e.gain])
         elif isinstance(e, ir.CurrentSource):
-            for node, sign in ((idx(e.src), -1.0), (idx(e.dst), 1.0)):
-                if node >= 0:
-                    b_vec[node] += sign * e.dc
+            if e.name in const_index:
+                source(idx(e.src), m_in + p_src + const_index[e.name], -e.dc)
+                source(idx(e.dst), m_in + p_src + const_index[e.name], e.dc)
+        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):  # g sigma from src into dst
+            source(idx(e.src), m_in + src_index[e.name], -e.gain)
+            source(idx(e.dst), m_in + src_index[e.name], e.gain)
         elif isinstance(e, ir.Inductor):      # L j' = v_a - v_b, current a -> b
             j, a, b = branch[e.name], idx(e.a), idx(e.b)
             stamp([a, b, j, j], [j, j, a, b], [-1.0, 1.0, 1.0, -1.0])
             e_diag[j] = e.inductance
             ic[j] = e.ic
+            owner[j] = e.name
     for a, b, _, name in floating:
         if e_diag[b] or any(f[0] == b for f in floating):
             raise net.fail(name, "a capacitor must connect a node to ground 0, or two nodes neither of which has "
                                  "another capacitor (an op-amp integrator's feedback)")
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
+        acct.extend((member, j, -1, -1, -1, True) for member in law.members)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
         for (kind, key), coeff in law.terms.items():
             if kind in ("v", "i"):
                 r.append(j)
                 c.append(idx(key) if kind == "v" else branch[key])
                 v.append(-coeff)
-            elif kind == "u":
-                n_mat[j, key] -= coeff
+            elif kind == "u":       # on the right-hand side: -coeff
+                source(j, key, -coeff)
+            elif kind == "s":
+                source(j, m_in + key, -coeff)
             else:
-                b_vec[j] -= coeff
+                source(j, m_in + p_src + const_index[key], -coeff)
         stamp(r, c, v)
 
     mat = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(size, size))
+    # the same stamps in absolute value: the size of what each entry sums (its round-off scale)
+    mat_abs = sparse.csr_matrix((np.abs(np.concatenate(vals)), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(size, size))
+    rhs = sparse.csr_matrix((np.asarray(r_vals, dtype=float), (np.asarray(r_rows, dtype=np.intp),
+                             np.asarray(r_cols, dtype=np.intp))), shape=(size, width))
     # Floating capacitors a-b: the unknown of node a becomes the capacitor voltage v_a - v_b
     # (x = T x~, T = prod(I + e_a e_b^T)); row a becomes -(KCL at b), whose currents give the
     # capacitor's (an integrator's virtual ground: no op-amp output current to cancel), and
     # row b the KCL of the supernode {a, b}: S E T is diagonal again.  ``to_new`` maps an
-    # original unknown to its row of T.
+    # original unknown to its row of T.  Everything stays sparse (an n = 800 op-amp circuit
+    # has ~10^4 unknowns).
     to_new = None
     if floating:
+        fa = np.array([f[0] for f in floating], dtype=np.intp)
+        fb = np.array([f[1] for f in floating], dtype=np.intp)
+        cap = np.array([f[2] for f in floating])
+        ones = np.ones(fa.size)
         eye = sparse.identity(size, format="csr")
-        t_mat, s_mat = eye, eye
-        e_full = sparse.diags(e_diag).tocsr()
-        for a, b, cap, _ in floating:
-            t_mat = t_mat @ (eye + sparse.csr_matrix(([1.0], ([a], [b])), shape=(size, size)))
-            s_mat = (eye + sparse.csr_matrix(([-1.0, -1.0, 1.0], ([a, a, b], [a, b, a])), shape=(size, size))) @ s_mat
-            e_full = e_full + sparse.csr_matrix(([cap, -cap, -cap, cap], ([a, a, b, b], [a, b, a, b])), shape=(size, size))
-        e_new = (s_mat @ e_full @ t_mat).toarray()
-        if np.any(e_new[~np.eye(size, dtype=bool)] != 0.0):
+        # the a's and b's are disjoint (checked above), so the products are one sum each
+        t_mat = (eye + sparse.csr_matrix((ones, (fa, fb)), shape=(size, size))).tocsr()
+        s_mat = (eye + sparse.csr_matrix((np.concatenate([-ones, -ones, ones]),
+                                          (np.concatenate([fa, fa, fb]), np.concatenate([fa, fb, fa]))),
+                                         shape=(size, size))).tocsr()
+        e_full = (sparse.diags(e_diag) + sparse.csr_matrix(
+            (np.concatenate([cap, -cap, -cap, cap]),
+             (np.concatenate([fa, fa, fb, fb]), np.concatenate([fa, fb, fa, fb]))), shape=(size, size))).tocsr()
+        e_new = (s_mat @ e_full @ t_mat).tocoo()
+        off = (e_new.row != e_new.col) & (e_new.data != 0.0)
+        if np.any(off):
             raise NetlistError("the capacitors form a loop, a chain or a node with a second capacitor to "
                                "ground, which these state equations do not cover")
-        e_diag = np.diag(e_new).copy()
+        e_diag = np.asarray(e_new.tocsr().diagonal()).copy()
         mat = (s_mat @ mat @ t_mat).tocsr()
-        n_mat = s_mat @ n_mat
-        b_vec = s_mat @ b_vec
-        to_new = t_mat.tocsr()
+        mat_abs = (abs(s_mat) @ mat_abs @ abs(t_mat)).tocsr()
+        rhs = (s_mat @ rhs).tocsr()
+        to_new = t_mat
     d = np.nonzero(e_diag)[0]
     a_idx = np.nonzero(e_diag == 0)[0]
-    if d.size == 0:
+    nd = d.size
+    if nd == 0:
         raise NetlistError("the netlist has no capacitor or inductor: no state")
-    rows_a, rows_d = mat[a_idx], mat[d]
-    rhs = np.concatenate([rows_a[:, d].toarray(), n_mat[a_idx], b_vec[a_idx, None]], axis=1)
+    full = sparse.hstack([mat[:, d], rhs], format="csr")   # columns: states, inputs, sigma, constants
+    full_abs = sparse.hstack([mat_abs[:, d], abs(rhs)], format="csr")
+    cols_total = full.shape[1]
     if a_idx.size:
+        k_mat = mat[a_idx][:, a_idx].tocsc()
         with warnings.catch_warnings():
             warnings.simplefilter("error", sparse_linalg.MatrixRankWarning)
             try:
-                x = sparse_linalg.splu(rows_a[:, a_idx].tocsc()).solve(np.asfortranarray(rhs))
+                lu = sparse_linalg.splu(k_mat)
             except (RuntimeError, sparse_linalg.MatrixRankWarning):
                 raise NetlistError("the circuit's algebraic equations are singular (a floating node, a loop of "
                                    "voltage sources or a cut set of current sources): no unique solution") from None
-        if not np.all(np.isfinite(x)):
-            raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
-        if to_new is not None:  # op-amp stages: LU fill leaves round-off where no path exists
-            x = _structural_zeros(rows_a[:, a_idx], rhs, x)
+        reach = _Reach(k_mat)
+        rhs_a = full[a_idx].tocsc()
+        pieces = []
+        for start in range(0, cols_total, _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
+            block = rhs_a[:, start:start + _CHUNK]
+            dense = block.toarray()
+            x = lu.solve(np.asfortranarray(dense))
+            # one step of iterative refinement: each entry to its own relative accuracy (LU
+            # mixes rows of very different sizes; the residual is computed from K exactly)
+            x += lu.solve(np.asfortranarray(dense - k_mat @ x))
+            if not np.all(np.isfinite(x)):
+                raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
+            if reach.ok:
+                x = np.where(reach.mask(block), x, 0.0)
+            pieces.append(sparse.csc_matrix(x))
+        big_x = sparse.hstack(pieces, format="csr")
+        m_da = mat[d][:, a_idx]
+        state_rows = (full[d] - m_da @ big_x).toarray()
+        magnitude_rows = (full_abs[d] + mat_abs[d][:, a_idx] @ abs(big_x)).toarray()
     else:
-        x = rhs
-    x_d, x_u, x_b = x[:, :d.size], x[:, d.size:d.size + m_in], x[:, -1]
-    m_da = rows_d[:, a_idx]
+        big_x = sparse.csr_matrix((0, cols_total))
+        state_rows = full[d].toarray()
+        magnitude_rows = full_abs[d].toarray()
     inv_e = 1.0 / e_diag[d]
-    a_x = inv_e[:, None] * (rows_d[:, d].toarray() - m_da @ x_d)
-    b_x = inv_e[:, None] * (n_mat[d] - m_da @ x_u)
-    c_x = inv_e * (b_vec[d] - m_da @ x_b)
-
-    # Probes: y = P x_d + D u + y_off, with x_a = -(x_d x_d + x_u u + x_b).
+    state_rows *= inv_e[:, None]
+    magnitude_rows *= np.abs(inv_e)[:, None]
     pos_d = {int(v): k for k, v in enumerate(d)}
     pos_a = {int(v): k for k, v in enumerate(a_idx)}
-    p_mat = np.zeros((len(net.saves), d.size))
-    d_mat = np.zeros((len(net.saves), m_in))
-    y_off = np.zeros(len(net.saves))
-    for row, probe in enumerate(net.saves):
+    read_alg: set = set()   # algebraic unknowns the probes and the arguments read
+
+    def read(var: int) -> np.ndarray:
+        """An original unknown as a row over (states, inputs, sigma, constants)."""
+        out = np.zeros(cols_total)
+        for v, coeff in _in_new(var, to_new):
+            if v in pos_d:
+                out[pos_d[v]] += coeff
+            else:
+                read_alg.add(pos_a[v])
+                out -= coeff * big_x.getrow(pos_a[v]).toarray().ravel()
+        return out
+
+    # Probes: y = P x_d + D u + Q sigma + y_off; P must be monomial (each probe one state).
+    probe_rows = []
+    for probe in net.saves:
         name = probe[2:-1]
         if name == "0":
             raise NetlistError(f"probe {probe} is ground")
-        var = node_index[name] if probe[0] == "v" else branch[name]
-        for var, coeff in _in_new(var, to_new):
-            if var in pos_d:
-                p_mat[row, pos_d[var]] += coeff
-            else:
-                k = pos_a[var]
-                p_mat[row] -= coeff * x_d[k]
-                d_mat[row] -= coeff * x_u[k]
-                y_off[row] -= coeff * x_b[k]
-    if p_mat.shape[0] != p_mat.shape[1]:
-        raise NetlistError(f"the netlist saves {p_mat.shape[0]} probes but has {p_mat.shape[1]} state variables "
-                           "(capacitors and inductors): the probes are not the state")
-    if np.linalg.matrix_rank(p_mat) < p_mat.shape[0]:
-        raise NetlistError("the saved probes do not determine the circuit's state")
-    if m_in and np.max(np.abs(d_mat)) > _FEEDTHROUGH_TOL * max(1.0, float(np.max(np.abs(p_mat)))):
+        probe_rows.append(read(node_index[name] if probe[0] == "v" else branch[name]))
+    probe_rows = np.array(probe_rows)
+    p_mat = probe_rows[:, :nd]
+    if p_mat.shape[0] != nd:
+        unsaved = [owner[int(v)] for v in d if not np.any(p_mat[:, pos_d[int(v)]])]
+        extra = (f"; not read by any probe: {', '.join(unsaved[:5])}" if unsaved and p_mat.shape[0] < nd else "")
+        raise NetlistError(f"the netlist saves {p_mat.shape[0]} probes but has {nd} state variables "
+                           f"(capacitors and inductors): the probes are not the state{extra}")
+    nz = p_mat != 0
+    monomial = bool(np.all(nz.sum(axis=1) == 1) and np.all(nz.sum(axis=0) == 1))
+    if monomial:   # each probe one state, times a factor: transforms keep exact (structural) zeros
+        pc = np.argmax(nz, axis=1)          # probe r reads state pc[r]
+        pv = p_mat[np.arange(nd), pc]
+        p_inv = np.zeros((nd, nd))
+        p_inv[pc, np.arange(nd)] = 1.0 / pv
+    else:          # any other invertible probe map (extra probes of internal states: build.py)
+        if np.linalg.matrix_rank(p_mat) < nd:
+            raise NetlistError("the saved probes do not determine the circuit's state")
+        pc, pv = np.arange(nd), np.ones(nd)
+        p_inv = np.linalg.inv(p_mat)
+    scale = float(np.max(np.abs(p_mat)))
+    if m_in and np.max(np.abs(probe_rows[:, nd:nd + m_in])) > _FEEDTHROUGH_TOL * scale:
         raise NetlistError("a saved probe depends directly on an input: the probes are not the state")
-    # y = P x_d + y_off  =>  y' = P A_x P^-1 y + P B_x u + P c_x - P A_x P^-1 y_off
-    a_c = np.linalg.solve(p_mat.T, (p_mat @ a_x).T).T
-    b_c = p_mat @ b_x
-    c_c = p_mat @ c_x - a_c @ y_off
-    y0 = p_mat @ ic[d] + y_off
-    arguments = []
-    if linearised:  # every source's V(arg) in y: x_d = P^-1 (y - y_off)
-        p_inv_t = np.linalg.inv(p_mat).T
-        for e in elements:
-            if not isinstance(e, ir.BEHAVIOURAL):
-                continue
-            row_d, row_u, off = np.zeros(d.size), np.zeros(m_in), 0.0
-            if e.arg != "0":
-                for var, coeff in _in_new(node_index[e.arg], to_new):
-                    if var in pos_d:
-                        row_d[pos_d[var]] += coeff
-                    else:
-                        k = pos_a[var]
-                        row_d, row_u, off = row_d - coeff * x_d[k], row_u - coeff * x_u[k], off - coeff * float(x_b[k])
-            arg_y = p_inv_t @ row_d
-            arguments.append((e.name, e.function, arg_y, row_u, off - float(arg_y @ y_off)))
-    has_c = any(isinstance(e, ir.Capacitor) for e in net.elements)
-    has_l = any(isinstance(e, ir.Inductor) for e in net.elements)
+    if p_src and np.any(probe_rows[:, nd + m_in:nd + m_in + p_src]):
+        raise NetlistError("a saved probe depends directly on a behavioural source's output: the probes are "
+                           "not the state")
+    # y = P x + y_off  =>  y' = P A_x P^-1 y + P (rest) - P A_x P^-1 y_off
+    if monomial:
+        rows_y = state_rows[pc] * pv[:, None]            # P times the state rows
+        mag_y = magnitude_rows[pc] * np.abs(pv)[:, None]
+        a_x = rows_y[:, :nd][:, pc] / pv[None, :]        # P A_x P^-1
+        mag_a = mag_y[:, :nd][:, pc] / np.abs(pv)[None, :]
+    else:
+        rows_y = p_mat @ state_rows
+        mag_y = np.abs(p_mat) @ magnitude_rows
+        a_x = rows_y[:, :nd] @ p_inv
+        mag_a = mag_y[:, :nd] @ np.abs(p_inv)
+    y_off = probe_rows[:, nd + m_in + p_src:]        # (n, q): each constant's offset of the probes
+    rest = rows_y[:, nd:]
+    rest_mag = mag_y[:, nd:]
+    b0, g_mat = rest[:, :m_in], rest[:, m_in:m_in + p_src]
+    by_source = rest[:, m_in + p_src:] - (a_x @ y_off if q_src else 0.0)
+    y0 = p_mat @ ic[d] + y_off.sum(axis=1)
+    magnitude = {"a": mag_a, "b": rest_mag[:, :m_in], "g": rest_mag[:, m_in:m_in + p_src],
+                 "drive": rest_mag[:, m_in + p_src:].sum(axis=1)}
+
+    # Every source's argument, over (y, u, sigma, constants): x_d = P^-1 (y - y_off).
+    arg_full = np.array([read(node_index[e.arg]) if e.arg != "0" else np.zeros(cols_total)
+                         for e in behavioural]).reshape(p_src, cols_total)
+    arg_y = arg_full[:, :nd][:, pc] / pv[None, :] if monomial else arg_full[:, :nd] @ p_inv
+    arg_u = arg_full[:, nd:nd + m_in]
+    arg_s = arg_full[:, nd + m_in:nd + m_in + p_src]
+    arg_by_source = arg_full[:, nd + m_in + p_src:] - arg_y @ y_off
+    coupled = tuple(e.name for e, row in zip(behavioural, arg_s) if np.any(row))
+    arg_mag = np.abs(arg_full)
+    magnitude.update(arg_y=(arg_mag[:, :nd][:, pc] / np.abs(pv)[None, :] if monomial
+                            else arg_mag[:, :nd] @ np.abs(p_inv)), arg_u=arg_mag[:, nd:nd + m_in],
+                     arg_c=arg_mag[:, nd + m_in + p_src:].sum(axis=1))
+    drive = by_source.sum(axis=1)
+    arg_c = arg_by_source.sum(axis=1)
+    pinned = np.zeros(size, dtype=bool)   # nodes a constant voltage source holds against ground
+    for e in of(ir.VoltageSource):
+        if e.name not in inputs and "0" in (e.p, e.n) and e.p != e.n:
+            pinned[idx(e.n if e.p == "0" else e.p)] = True
+    inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
+                   mat[d][:, a_idx] if a_idx.size else None, read_alg, big_x, to_new,
+                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs), pinned)
+    # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
+    slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
+    a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x
+    b_lin = b0 + (g_mat * slope[None, :]) @ arg_u if p_src else b0
+    arguments = tuple((e.name, e.function, arg_y[i], arg_u[i], float(arg_c[i])) for i, e in enumerate(behavioural))
+    has_c, has_l = ir.Capacitor in kinds, ir.Inductor in kinds
     form = "mixed" if has_c and has_l else ("parallel" if has_c else "series")
     if floating and form == "parallel":
         form = "opamp"  # capacitor voltages of integrators (floating capacitors)
-    return StateEquations(a_c, b_c, None if linearised else c_c, y0, net.saves, form, linearised,
-                          tuple(arguments))
+    linearised = bool(p_src)
+    return StateEquations(a_lin, b_lin, None if linearised else drive, y0, net.saves, form, linearised, arguments,
+                          a0=a_x, b0=b0, drive=drive, g=g_mat, sources=tuple(e.name for e in behavioural),
+                          functions=tuple(e.function for e in behavioural), arg_y=arg_y, arg_u=arg_u,
+                          arg_c=arg_c, coupled=coupled, constants=tuple(constants), drive_by_source=by_source,
+                          arg_by_source=arg_by_source, magnitude=magnitude,
+                          states=tuple(owner[int(d[v])] for v in pc) if monomial else (), inert=inert)

@@ -50,7 +50,8 @@ import numpy as np
 from rnn2spice.circuit import ir
 from rnn2spice.circuit import realparts
 from rnn2spice.circuit.eseries import nearest
-from rnn2spice.circuit.parts import BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation, unsupported
+from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, rank_costs,
+                                     realisation, unsupported)
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.opamp import OpAmpModel
@@ -211,9 +212,11 @@ class _Build:
         for name, node, w in terms:
             self.add(*self.resistor(name, node, minus, 1.0 / (c * beta * w)))
 
-    def summer(self, k: int, terms: list, initial: float) -> str:
+    def summer(self, k: int, terms: list, initial: float, node: str = "z") -> str:
         """Neuron k's pre-activation: v(z<k>) = -sum_i g_i s_i (terms (name, node, g_i > 0)):
-        inputs g_i G0, feedback ``RS_<k>`` (G0 - sum g_i G0 / A) / beta, exact for A."""
+        inputs g_i G0, feedback ``RS_<k>`` (G0 - sum g_i G0 / A) / beta, exact for A.
+        ``node="l"``: latent node k of a low-rank coupling instead (``l<k>``, ``ls<k>``,
+        ``RSL_<k>``, op-amp ``ESL_<k>``; THEORY.md 8); ``initial``: its voltage at t = 0."""
         a = self.gain
         r0 = self.r0
         if self.build.sane and terms:  # R0 / |g| inside 100 ohm .. 10 Mohm for as many terms as can be
@@ -229,11 +232,12 @@ class _Build:
         if not g_fb > 0:
             raise UsageError(f"op-amp gain {a:g} is too low for summer {k}: summed gain {total:g} "
                              "(circuit.opamp.gain)")
-        out, minus = f"z{k}", f"s{k}"
-        self.add(ir.Resistor(f"RS_{k}", out, minus, 1.0 / g_fb))
-        self.opamp(f"S_{k}", out, minus, initial, state=False)  # V(z) is in model units
-        for name, node, g in terms:
-            self.add(*self.resistor(name, node, minus, r0 / g))
+        latent = node == "l"
+        out, minus = f"{node}{k}", (f"ls{k}" if latent else f"s{k}")
+        self.add(ir.Resistor(f"RS{'L' if latent else ''}_{k}", out, minus, 1.0 / g_fb))
+        self.opamp(f"S{'L' if latent else ''}_{k}", out, minus, initial, state=False)  # V(z) is in model units
+        for name, src, g in terms:
+            self.add(*self.resistor(name, src, minus, r0 / g))
         return out
 
     def activation(self, k: int, f, design) -> None:
@@ -263,7 +267,18 @@ class _Build:
                            behavioural_sources=0 if spec.activation == "linear" or blocks else spec.n,
                            reciprocal=bool(np.array_equal(w, w.T)), passive=False, opamps=self.opamps,
                            inverters=self.inverters, resistors=self.resistors, capacitors=self.capacitors,
-                           transistors=self.transistors, diodes=self.diodes, pruned=tuple(self.pruned))
+                           transistors=self.transistors, diodes=self.diodes, pruned=tuple(self.pruned),
+                           **rank_costs(spec))
+
+    def latent(self, node: str, tag: str, start: np.ndarray) -> None:
+        """The latent summers of a low-rank w = M N (THEORY.md 8): V(l_i) = sum_j N_ij V(<node><j>)
+        (``RLN_<i>_<j>`` from the node or its inverter ``E<tag>_<j>``); ``start``: V(<node>)
+        at t = 0 (V)."""
+        n_f = np.asarray(self.spec.w_factors[1])
+        for i in range(n_f.shape[0]):
+            terms = [(f"RLN_{i}_{j}", self.signal(f"{node}{j}", f"{tag}_{j}", n_f[i, j], float(start[j]), state=False),
+                      abs(float(n_f[i, j]))) for j in np.nonzero(n_f[i])[0]]
+            self.summer(i, terms, float(n_f[i] @ start), node="l")
 
 
 @realisation("opamp", "resistor", activations=("linear", *SOURCES))
@@ -296,9 +311,18 @@ def resistor(ctx: BuildContext) -> Realisation:
         if rate:
             f = SOURCES[spec.activation]
             act = _activation(spec.activation)
+        low = spec.w_factors is not None
+        if low:  # V(l) = N v(o) = s N h, or N f(h) from the rate nodes (THEORY.md 8)
+            start = np.array([act(v) for v in h0]) if rate else h0 * s
+            b.latent("r" if rate else "o", "RI" if rate else "I", start)
+            dm = spec.paper_factors()[0]
+            l0 = np.asarray(spec.w_factors[1]) @ start
         for k in range(n):
             terms = []
-            for j in np.nonzero(w[k])[0]:
+            for i in (np.nonzero(dm[k])[0] if low else ()):
+                terms.append((f"RWL_{k}_{i}", b.signal(f"l{i}", f"LI_{i}", dm[k, i], float(l0[i]), state=False),
+                              abs(float(dm[k, i] * s)) if rate else abs(float(dm[k, i]))))
+            for j in (np.nonzero(w[k])[0] if not low else ()):
                 node, start = (f"r{j}", float(act(h0[j]))) if rate else (f"o{j}", float(h0[j]))
                 # rate: the rate node is f(h) in model units, the term s W f(h) (THEORY.md 5)
                 terms.append((f"RW_{k}_{j}", b.signal(node, f"{'R' if rate else ''}I_{j}", w[k, j], start,
@@ -317,9 +341,16 @@ def resistor(ctx: BuildContext) -> Realisation:
         # the model's pre-activation (THEORY.md 5); the bias (1 V references) is not scaled
         w_z, w_in_z = spec.w * ctx.arg_scale, spec.w_in * ctx.arg_scale
         pre = w_z @ (h0 * s) + w_in_z @ (x0 * s) + spec.bias
+        low = spec.w_factors is not None
+        if low:  # V(l) = N v(o) = s N h, z gets M V(l) / s (THEORY.md 8)
+            b.latent("o", "I", h0 * s)
+            m_z = np.asarray(spec.w_factors[0]) * ctx.arg_scale
+            l0 = np.asarray(spec.w_factors[1]) @ (h0 * s)
         for k in range(n):
-            terms = [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", w_z[k, j], float(h0[j])), abs(float(w_z[k, j])))
-                     for j in np.nonzero(spec.w[k])[0]]
+            terms = ([(f"RWL_{k}_{i}", b.signal(f"l{i}", f"LI_{i}", m_z[k, i], float(l0[i]), state=False),
+                       abs(float(m_z[k, i]))) for i in np.nonzero(m_z[k])[0]] if low else
+                     [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", w_z[k, j], float(h0[j])), abs(float(w_z[k, j])))
+                      for j in np.nonzero(spec.w[k])[0]])
             b.summer(k, terms + input_terms(k, w_in_z[k], float(spec.bias[k]), 1.0), float(pre[k]))
             b.activation(k, f, design)
             b.integrator(k, [(f"RF_{k}", f"f{k}", float(gains[k]))], float(spec.tau[k]), float(h0[k]))

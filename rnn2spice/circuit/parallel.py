@@ -32,8 +32,9 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.spicenum import spice_exact
-from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation,
-                                     resistive_flags, summing_costs, summing_nodes)
+from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, latent_nodes,
+                                     realisation, resistive_flags, summing_costs, summing_nodes)
+from rnn2spice.errors import UsageError
 from rnn2spice.network.spec import RnnSpec
 
 #: activation -> behavioural current source ``(name, src, dst, gain, arg)`` of a cell.
@@ -63,6 +64,9 @@ def vccs(ctx: BuildContext) -> Realisation:
 @realisation("parallel", "gyrator", activations=("linear",))
 def gyrator(ctx: BuildContext) -> Realisation:
     """Resistors for the reciprocal part of alpha, gyrators for the rest (THEORY.md 2)."""
+    if ctx.spec.w_factors is not None:
+        raise UsageError("coupling 'gyrator' realises a dense w (resistors between every pair of cells); a low-rank "
+                         "w (w: {factors: [M, N]}) needs coupling 'vccs' (its r latent nodes, THEORY.md 8)")
     return _linear(ctx, reciprocal_network)
 
 
@@ -80,7 +84,10 @@ def cells(ctx: BuildContext) -> float:
 
 
 def vccs_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
-    """``G_<k>_<j>``: current alpha_kj v(h_j) (A) from ground into node h_k."""
+    """``G_<k>_<j>``: current alpha_kj v(h_j) (A) from ground into node h_k; a low-rank
+    w = M N: the latent nodes V(l) = N v(h) and ``GM_<k>_<i>``, C (D M)_ki V(l_i) (THEORY.md 8)."""
+    if ctx.spec.w_factors is not None:
+        return _low_rank(ctx, "h", ctx.spec.capacitance, alpha)
     ctx.add(vccs_block("G", "h", "h", alpha))
     return {"controlled_sources": int(np.count_nonzero(alpha)),
             **resistive_flags((alpha + alpha.T) / 2.0, (alpha - alpha.T) / 2.0)}
@@ -104,9 +111,21 @@ def rate_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
             ctx.add(ir.Vcvs(f"EQ_{k}", f"q{k}", "0", f"h{k}", "0", 1.0 / s))
         ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"h{k}" if s == 1.0 else f"q{k}"))
     alpha = alpha * s  # s W f(h)
+    if ctx.spec.w_factors is not None:  # V(l) = N f(h), then C s (D M) V(l) (THEORY.md 8)
+        return {**_low_rank(ctx, "r", ctx.spec.capacitance * s, alpha), "behavioural_sources": ctx.spec.n}
     ctx.add(vccs_block("G", "h", "r", alpha))
     return {"controlled_sources": int(np.count_nonzero(alpha)), "behavioural_sources": ctx.spec.n,
             "reciprocal": bool(np.array_equal(alpha, alpha.T)), "passive": False}
+
+
+def _low_rank(ctx: BuildContext, ctrl: str, gain: float, alpha: np.ndarray) -> dict:
+    """Latent nodes V(l_i) = sum_j N_ij V(<ctrl><j>) and ``GM_<k>_<i>``: current gain (D M)_ki
+    V(l_i) (A) into node h<k>, so alpha = gain D M N (THEORY.md 8); its cost fields."""
+    _, costs = latent_nodes(ctx, ctrl)
+    dm, n_f = ctx.spec.paper_factors()
+    ctx.add(vccs_block("GM", "h", "l", gain * dm))
+    return {"controlled_sources": int(np.count_nonzero(dm) + np.count_nonzero(n_f)),
+            "reciprocal": bool(np.array_equal(alpha, alpha.T)), "passive": False, **costs}
 
 
 def reciprocal_network(ctx: BuildContext, alpha: np.ndarray) -> dict:

@@ -52,9 +52,19 @@ class Realisation:
     transistors: int = 0          # real parts: bipolar transistors of the activation blocks
     diodes: int = 0               # real parts: diodes of the activation blocks
     pruned: tuple = ()            # real parts: (resistor, ohm it would have been) left out, beyond 10 Mohm
+    latent_nodes: int = 0         # low-rank w = M N: the r latent nodes kappa = N (.) (THEORY.md 8)
+    coupling_elements: int = 0    # elements of the recurrent coupling as built (low rank: O(n r))
+    dense_coupling_elements: int = 0  # ... and what the dense w would have needed (non-zeros of M N)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def describe_rank(self) -> str:
+        """The low-rank line of a summary ('' for a dense coupling)."""
+        if not self.latent_nodes:
+            return ""
+        return (f"; low rank r = {self.latent_nodes}: {self.coupling_elements} coupling elements through "
+                f"{self.latent_nodes} latent nodes instead of {self.dense_coupling_elements} dense")
 
     def describe(self) -> str:
         """One line for a summary."""
@@ -64,12 +74,14 @@ class Realisation:
                     f"behavioural sources" + (f", {self.transistors} transistors, {self.diodes} diodes"
                                                if self.transistors or self.diodes else "")
                     + (f", {len(self.pruned)} weights pruned (beyond 10 Mohm)" if self.pruned else "")
-                    + f"; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active")
+                    + f"; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active"
+                    + self.describe_rank())
         return (f"realisation: {self.positive_resistors} positive / {self.negative_resistors} negative coupling "
                 f"resistors, {self.gyrators} gyrators, {self.controlled_sources} controlled sources, "
                 f"{self.behavioural_sources} behavioural sources; interaction "
                 f"{'reciprocal' if self.reciprocal else 'non-reciprocal'}, "
-                f"{'passive (positive resistors and ideal gyrators suffice)' if self.passive else 'active'}")
+                f"{'passive (positive resistors and ideal gyrators suffice)' if self.passive else 'active'}"
+                + self.describe_rank())
 
 
 @dataclass(eq=False)
@@ -195,6 +207,43 @@ def inputs(ctx: BuildContext) -> None:
             ctx.add(ir.VoltageSource(f"Vx_{l}", f"x{l}", "0", scale_wave(wave, 1.0, ctx.state_scale)))
 
 
+def latent_nodes(ctx: BuildContext, ctrl: str | None = None) -> tuple[np.ndarray, dict]:
+    """The r latent nodes of a low-rank coupling w = M N (THEORY.md 8): node ``l<i>``
+    (``RL_<i>``, 1 ohm to ground, no capacitor: an algebraic node) carries
+    V(l_i) = sum_j N_ij s_j, fed by ``GL_<i>_<j>`` (VCCS of V(<ctrl><j>), S) or, with ``ctrl``
+    None, of neuron j's state through its probe (a node: ``GL``; a sense source's current:
+    ``FL_<i>_<j>``, CCCS).  Returns M (n x r, in the units of ``spec.w``: the caller scales it
+    as it would scale w) and the cost fields of :class:`Realisation`.
+    """
+    m_f, n_f = ctx.spec.w_factors
+    r = n_f.shape[0]
+    for i in range(r):
+        ctx.add(ir.Resistor(f"RL_{i}", f"l{i}", "0", 1.0))
+    rows, cols = np.nonzero(n_f)
+    if ctrl is not None:
+        ctx.add(ir.VccsBlock("GL", "0", "l", ctrl, "0", rows, cols, n_f[rows, cols]))
+    else:
+        for i, j in zip(rows.tolist(), cols.tolist()):
+            probe = ctx.probes[j]
+            if probe.kind == "voltage":
+                ctx.add(ir.Vccs(f"GL_{i}_{j}", "0", f"l{i}", probe.target, "0", float(n_f[i, j])))
+            else:
+                ctx.add(ir.Cccs(f"FL_{i}_{j}", "0", f"l{i}", probe.target, float(n_f[i, j])))
+    return np.asarray(m_f), rank_costs(ctx.spec)
+
+
+def rank_costs(spec: RnnSpec) -> dict:
+    """The low-rank fields of :class:`Realisation` (empty for a dense w): r latent nodes,
+    nnz(M) + nnz(N) + r coupling elements (the latent nodes' resistors included) against
+    nnz(M N) dense."""
+    if spec.w_factors is None:
+        return {}
+    m_f, n_f = spec.w_factors
+    return {"latent_nodes": int(n_f.shape[0]),
+            "coupling_elements": int(np.count_nonzero(m_f) + np.count_nonzero(n_f) + n_f.shape[0]),
+            "dense_coupling_elements": int(np.count_nonzero(spec.w))}
+
+
 def summing_nodes(ctx: BuildContext) -> None:
     """Node ``z<k>`` (``RZ_<k>``, 1 ohm to ground) carries V(z_k) = (w h + w_in x + b)_k in volts.
 
@@ -207,7 +256,12 @@ def summing_nodes(ctx: BuildContext) -> None:
     w, w_in = spec.w * ctx.arg_scale, spec.w_in * ctx.arg_scale  # model units (THEORY.md 5)
     for k in range(spec.n):
         ctx.add(ir.Resistor(f"RZ_{k}", f"z{k}", "0", 1.0))
-    for k, j in zip(*np.nonzero(spec.w)):
+    if spec.w_factors is not None:  # w = M N: z_k gets sum_i M_ki V(l_i), V(l) = N h (THEORY.md 8)
+        m_f, _ = latent_nodes(ctx)
+        m_z = m_f * ctx.arg_scale
+        rows, cols = np.nonzero(m_z)
+        ctx.add(ir.VccsBlock("GZL", "0", "z", "l", "0", rows, cols, m_z[rows, cols]))
+    for k, j in zip(*np.nonzero(spec.w) if spec.w_factors is None else ((), ())):
         probe = ctx.probes[j]
         if probe.kind == "voltage":
             ctx.add(ir.Vccs(f"GZ_{k}_{j}", "0", f"z{k}", probe.target, "0", float(w[k, j])))
@@ -222,9 +276,11 @@ def summing_nodes(ctx: BuildContext) -> None:
 def summing_costs(spec: RnnSpec) -> Realisation:
     """The cost of a summing-node realisation: one controlled source per weight, one
     behavioural source per neuron; never passive (THEORY.md section 4)."""
-    return Realisation(controlled_sources=int(np.count_nonzero(spec.w) + np.count_nonzero(spec.w_in)),
+    coupling = (np.count_nonzero(spec.w) if spec.w_factors is None
+                else np.count_nonzero(spec.w_factors[0]) + np.count_nonzero(spec.w_factors[1]))
+    return Realisation(controlled_sources=int(coupling + np.count_nonzero(spec.w_in)),
                        behavioural_sources=spec.n, reciprocal=bool(np.array_equal(spec.w, spec.w.T)),
-                       passive=False)
+                       passive=False, **rank_costs(spec))
 
 
 def resistive_flags(s: np.ndarray, k_part: np.ndarray) -> dict:

@@ -29,8 +29,9 @@ from collections.abc import Callable
 import numpy as np
 
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, realisation,
-                                     resistive_flags, summing_costs, summing_nodes, unsupported)
+from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, latent_nodes,
+                                     rank_costs, realisation, resistive_flags, summing_costs, summing_nodes,
+                                     unsupported)
 from rnn2spice.network.spec import RnnSpec
 
 #: activation -> behavioural voltage source ``(name, p, n, gain, arg)`` of a loop (an EMF, or
@@ -83,15 +84,21 @@ def loop(ctx: BuildContext, k: int, emfs: list[Emf]) -> None:
 
 def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
     """Loops with EMF chains; the coupling term of loop k from loop j is ``H_<k>_<j>``,
-    rho_kj i_j, or with ``rate`` ``E_<k>_<j>``, rho_kj V(r<j>) = rho_kj f(i_j) (THEORY.md 7)."""
+    rho_kj i_j, or with ``rate`` ``E_<k>_<j>``, rho_kj V(r<j>) = rho_kj f(i_j) (THEORY.md 7).
+    A low-rank w = M N: ``EL_<k>_<i>``, L (D M)_ki V(l_i) (x s with ``rate``) from the latent
+    nodes V(l) = N i (``FL``) or N f(h) (``GL`` from the rate nodes) (THEORY.md 8)."""
     spec = ctx.spec
     ind = spec.inductance
     s = ctx.state_scale
     w, w_in, drive = spec.paper_form()
     rho, gamma = ind * w * (s if rate else 1.0), ind * w_in  # rate: s W f(h) (THEORY.md 5)
+    low = spec.w_factors is not None
+    rho_m = ind * spec.paper_factors()[0] * (s if rate else 1.0) if low else None
     for k in range(spec.n):
         emfs: list[Emf] = []
-        for j in np.nonzero(rho[k])[0]:
+        for i in (np.nonzero(rho_m[k])[0] if low else ()):
+            emfs.append(lambda p, n, k=k, i=i: ir.Vcvs(f"EL_{k}_{i}", p, n, f"l{i}", "0", float(rho_m[k, i])))
+        for j in (np.nonzero(rho[k])[0] if not low else ()):
             if rate:
                 emfs.append(lambda p, n, k=k, j=j: ir.Vcvs(f"E_{k}_{j}", p, n, f"r{j}", "0", float(rho[k, j])))
             else:
@@ -106,13 +113,16 @@ def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
         for k in range(spec.n):
             ctx.add(ir.Ccvs(f"HQ_{k}", f"q{k}", "0", f"Vs_{k}", 1.0 / s))  # V(q) = i / s = h
             ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"q{k}"))
+    if low:
+        latent_nodes(ctx, "r" if rate else None)
     inputs(ctx)
     s = (rho + rho.T) / 2.0
     flags = resistive_flags(s, (rho - rho.T) / 2.0)
-    if rate:
+    if rate or low:
         flags["passive"] = False
-    return Realisation(controlled_sources=int(np.count_nonzero(rho) + np.count_nonzero(gamma)) + (spec.n if rate else 0),
-                       behavioural_sources=spec.n if rate else 0, **flags)
+    coupling = (np.count_nonzero(rho_m) + np.count_nonzero(spec.w_factors[1])) if low else np.count_nonzero(rho)
+    return Realisation(controlled_sources=int(coupling + np.count_nonzero(gamma)) + (spec.n if rate else 0),
+                       behavioural_sources=spec.n if rate else 0, **flags, **rank_costs(spec))
 
 
 def _nonlinear(ctx: BuildContext) -> Realisation:

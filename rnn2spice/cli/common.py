@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
 from rnn2spice.network.load import load_spec_with_files
+from rnn2spice.workflows.importers import positive_seconds
+from rnn2spice.workflows.task import trial_spec
 from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -119,11 +121,31 @@ def sim_options(p) -> None:
                    help="no progress bar (shown on a terminal for runs longer than 2 s)")
 
 
+def stimulus_options(p) -> None:
+    """``--stimulus FILE`` (a trial's samples, held for dt, replace the spec's inputs),
+    ``--dt`` and ``--trial`` (check, simulate)."""
+    p.add_argument("--stimulus", type=Path, default=None, metavar="FILE",
+                   help="run a trial instead of the spec's inputs: samples (.npy or CSV, one per dt, one column per "
+                        "input) held for dt each, as `task` runs them; t_stop = steps x dt")
+    p.add_argument("--dt", default=None, metavar="SECONDS",
+                   help="with --stimulus: time per sample (default: the spec's provenance.mapping.dt)")
+    p.add_argument("--trial", type=int, default=0, metavar="K",
+                   help="with --stimulus: which trial of a file of several (default 0)")
+
+
 def load_spec_arg(args):
     """The spec of ``args``; refuses an output that :func:`check_outputs` checked for ``args``
-    when it is one of the files the spec refers to (a matrix, a CSV waveform)."""
+    when it is one of the files the spec refers to (a matrix, a CSV waveform).  With
+    ``--stimulus`` (:func:`stimulus_options`) the spec runs that trial."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
     spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
+    stimulus = getattr(args, "stimulus", None)
+    if isinstance(stimulus, Path):
+        dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
+        spec = trial_spec(spec, stimulus, dt=dt, trial=args.trial)
+        files = files + (("--stimulus", stimulus.resolve()),)
+    elif getattr(args, "dt", None) is not None and hasattr(args, "trial"):
+        raise UsageError("--dt applies to --stimulus FILE only (the spec's inputs carry their own times)")
     outputs = getattr(args, "checked_outputs", None)
     if outputs:
         check_distinct(outputs, {f"the spec's {field}": path for field, path in files[1:]})

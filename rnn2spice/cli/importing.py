@@ -33,8 +33,9 @@ def register(sub) -> argparse.ArgumentParser:
                                                      "for rate networks such as PsychRNN's: alpha = dt / tau)")
     p.add_argument("--keys", metavar="MAP",
                    help="which arrays of a state_dict or .npz are the network, e.g. "
-                        "'W=rnn.w_rec,U=rnn.w_inp^T,U_scale=rnn.w_inp_scale,w_out=rnn.w_out^T,b=a+b' "
-                        "(targets W, U, b, w_out, b_out, h0, tau; ^T transposes, + sums, TARGET_scale=KEY|NUMBER "
+                        "'W=rnn.m@rnn.n/512,U=rnn.w_inp^T,w_out=rnn.w_out^T/512,b=a+b,h0=x0' "
+                        "(targets W, U, b, w_out, b_out, h0, tau; ^T transposes, @ multiplies matrices (W=M@N stays "
+                        "factored: a low-rank coupling), + sums, *NUMBER and /NUMBER scale, TARGET_scale=KEY|NUMBER "
                         "multiplies)")
     p.add_argument("--convention", choices=IMPORT_CONVENTIONS, default=None,
                    help="ctrnn: f inside the sum (Keras, nn.RNN; default); rate: f outside, "
@@ -42,6 +43,11 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=IMPORT_ACTIVATIONS, default=None,
                    help="nonlinearity f when the file does not record it (default: tanh; PsychRNN: its "
                         "transfer_function, else relu)")
+    p.add_argument("--readout", choices=("state", "rate"), default=None,
+                   help="what the readout w_out reads: the state (y = w_out h + b_out; low-rank and PsychRNN-style "
+                        "models with out_nonlinearity identity) or the rate (y = w_out f(h) + b_out); default: the "
+                        "framework's where the file records it (PsychRNN: rate; Keras, nn.RNN: state), else the "
+                        "convention's (rate networks: rate), said in the provenance")
     p.add_argument("--format", choices=FORMATS, default=None, help="model format (default: detect)")
     p.add_argument("--name", help="spec name (default: from the model file name)")
     p.add_argument("--force", action="store_true",
@@ -59,14 +65,20 @@ def run(args) -> int:
     tau = positive_seconds(args.tau, "--tau") if args.tau is not None else None
     t_stop = positive_seconds(args.t_stop, "--t-stop") if args.t_stop is not None else None
     result = import_model(args.model, args.output, dt=dt, tau=tau, fmt=args.format, name=args.name, t_stop=t_stop,
-                          force=args.force, keys=args.keys, convention=args.convention, activation=args.activation)
+                          force=args.force, keys=args.keys, convention=args.convention, activation=args.activation,
+                          readout=args.readout)
     spec, net = result.spec, result.network
     files = str(result.spec_path) + (f" and {result.npz_path}" if result.npz_path else "")
     readout = f", readout p = {spec.w_out.shape[0]}" if spec.w_out is not None else ", no readout"
+    if spec.w_out is not None:
+        readout += f" of the {'rate' if spec.rate_readout else 'state'}"
     eig = float(np.max(np.linalg.eigvals(spec.w).real))
-    print(f"wrote {files}: {net.format} ({net.layout}) -> {net.convention}/{net.activation}, n = {spec.n}, "
+    rank = f", w of rank {spec.rank} (factored)" if spec.rank is not None else ""
+    print(f"wrote {files}: {net.format} ({net.layout}) -> {net.convention}/{net.activation}, n = {spec.n}{rank}, "
           f"m = {spec.m}{readout}, tau = {float(spec.tau[0]):g} s, t_stop = {spec.t_stop:g} s, "
           f"max Re eig(W) = {eig:.3f}", file=sys.stderr)
+    if net.details.get("readout_from"):
+        print(f"readout: {net.details['readout_from']}", file=sys.stderr)
     dale = net.details.get("dale") if isinstance(net.details.get("dale"), dict) else None
     if net.convention == "rate" or dale:
         ratio = f"dale_ratio {dale['dale_ratio']!r} (Dale's law {'applied' if dale['applied'] else 'off'}), " if dale else ""

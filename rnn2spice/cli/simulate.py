@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, build_from_args, build_options, check_outputs,
-                                  check_timeout, circuit_options,
-                                  load_spec_arg, sim_options)
+                                  check_timeout, circuit_options, load_spec_arg, sim_options, stimulus_options)
 from rnn2spice.cli.progress import progress_bar
 from rnn2spice.workflows.realbuild import compile_build
 from rnn2spice.report.files import waveforms_csv, write_atomic
@@ -22,6 +21,7 @@ def register(sub) -> argparse.ArgumentParser:
     circuit_options(p)
     build_options(p)
     sim_options(p)
+    stimulus_options(p)
     p.add_argument("-o", "--output", type=Path, help="CSV file to write (default: standard output)")
     p.set_defaults(func=run)
     return p

@@ -17,7 +17,7 @@ from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.pool import check_jobs, check_scheduler
 from rnn2spice.workflows.stimulus import (KINDS, TRIAL_STEPS, check_window, load_stimulus_file, parse_window,
                                           pulse_trials)
-from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, run_task, spec_dt
+from rnn2spice.workflows.task import CRITERIA, DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, run_task, spec_dt
 
 NAME = "task"
 
@@ -41,6 +41,10 @@ def register(sub) -> argparse.ArgumentParser:
                    help=f"readout tolerance (default {DEFAULT_TOLERANCE})")
     p.add_argument("--dead-zone", dest="dead_zone", type=float, default=DEFAULT_DEAD_ZONE,
                    help=f"|mean readout| below this is decision 0 (default {DEFAULT_DEAD_ZONE})")
+    p.add_argument("--criterion", choices=CRITERIA, default="decision",
+                   help="decision (default): the circuit's decision and mean readout are the discrete network's; "
+                        "trajectory: its readout follows the discrete network's over the window (max and RMS "
+                        "difference <= tolerance), decisions reported beside")
     p.add_argument("--strict", action="store_true",
                    help="also require max |SPICE - discrete| over the window <= tolerance")
     circuit_options(p)
@@ -101,7 +105,8 @@ def run(args) -> int:
               f"{st['discrete']['decision']} SPICE {st['spice']['decision']}, mean readout "
               f"{st['discrete']['mean'][0]:+.4f} / {st['spice']['mean'][0]:+.4f}, |SPICE - discrete| mean "
               f"{diff['spice_vs_discrete']['mean']:.2e} end {diff['spice_vs_discrete']['end']:.2e} max "
-              f"{diff['spice_vs_discrete']['max_window']:.2e}, |SPICE - reference| max "
+              f"{diff['spice_vs_discrete']['max_window']:.2e} RMS {diff['spice_vs_discrete']['rms_window']:.2e}, "
+              f"|SPICE - reference| max "
               f"{diff['spice_vs_reference']['max_trial']:.2e} ({tr.timings['spice']:.1f} s ngspice): "
               f"{'PASS' if tr.passed else 'FAIL'}", file=sys.stderr, flush=True)
 
@@ -109,5 +114,5 @@ def run(args) -> int:
         result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, simulation_progress=bar,
                           form=args.form, accuracy=args.accuracy, rtol=args.rtol, backend=args.backend,
                           timeout=args.timeout, tolerance=args.tolerance, dead_zone=args.dead_zone,
-                          strict=args.strict, jobs=args.jobs, scheduler=args.scheduler)
+                          strict=args.strict, criterion=args.criterion, jobs=args.jobs, scheduler=args.scheduler)
     return finish(args, result)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,9 +34,25 @@ import numpy as np
 
 from rnn2spice.errors import SpecError, clip
 
-#: Refuse larger networks before allocating n^2 memory (dense coupling at n = 200 already
-#: takes ~20 s in ngspice 39).
-MAX_NEURONS = 2000
+def _limit(variable: str, default: int) -> int:
+    """A size limit: ``default``, or the positive integer in the environment ``variable``
+    (read once, at import; anything but a positive integer leaves the default), so that a user stopped by a limit can raise it."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:  # read at import, where no error can be reported: the documented default
+        return default
+    return value if value >= 1 else default
+
+
+#: How a message names the way to raise a limit (``var``: its environment variable).
+LIMIT_NOTE = " (a limit against hostile input: raise it with the environment variable {var})"
+#: Refuse larger networks before allocating n^2 memory: a budget of memory and netlist size
+#: (a dense 2000-neuron network is 32 MB per matrix copy and ~200 MB of netlist).  Raised by
+#: the environment variable RNN2SPICE_MAX_NEURONS.
+MAX_NEURONS = _limit("RNN2SPICE_MAX_NEURONS", 2000)
 MAX_PWL_POINTS = 200_000
 #: Knots of all inputs together (a PWL or CSV point, 4 per pulse period, 2 per step): 20
 #: inputs naming the same 200 000-point CSV file would otherwise compile into a 150 MB
@@ -116,12 +133,34 @@ def _array_from_file(ref: dict, where: str, files: _Files) -> np.ndarray:
                     shape, dtype = _npy_header(fh)
                 _check_size(shape, where)
                 _check_dtype(dtype, where)
-                return archive[key]
+                arr = archive[key]
+                _check_compression(arr, archive.zip.getinfo(key + ".npy").compress_size, where, path.name)
+                return arr
     except SpecError:
         raise
     except Exception as exc:  # corrupt or non-numpy file: name it, no traceback
         raise SpecError(f"{where}.file", ref.get("file"), f"cannot read as a numpy array: {exc}") from None
     raise SpecError(f"{where}.file", ref.get("file"), "must be a .npy or .npz file")
+
+
+#: A compressed .npz member may hold at most this many non-zero values per byte it occupies
+#: in the file (beyond :data:`FREE_VALUES`): trained weights are floats that compress
+#: little (random float64: ~0.13 values per byte, float32: ~0.3), while 4e6 equal values
+#: in a 70 kB file would compile into ~200 MB of netlist.  The cost of a spec stays
+#: bounded by the bytes it brings.  Raised by RNN2SPICE_MAX_VALUES_PER_BYTE.
+MAX_VALUES_PER_BYTE = _limit("RNN2SPICE_MAX_VALUES_PER_BYTE", 64)
+#: Non-zero values any member may hold whatever its compression (the budget of rnn2spice
+#: before issue 20: a dense network of 500 neurons).
+FREE_VALUES = 250_000
+
+
+def _check_compression(arr: np.ndarray, stored: int, where: str, name: str) -> None:
+    """Refuse a member with more non-zero values than its stored bytes can honestly hold."""
+    nonzero = int(np.count_nonzero(arr))
+    if nonzero > FREE_VALUES and nonzero > MAX_VALUES_PER_BYTE * max(stored, 1):
+        raise SpecError(where, f"{nonzero} non-zero values in {stored} bytes of {name}",
+                        f"compressed more than {MAX_VALUES_PER_BYTE}-fold: refused as hostile input (each "
+                        f"non-zero weight is a netlist element){LIMIT_NOTE.format(var='RNN2SPICE_MAX_VALUES_PER_BYTE')}")
 
 
 def _npy_header(fh) -> tuple[tuple, np.dtype]:
@@ -136,7 +175,8 @@ def _check_size(shape, where: str) -> None:
     if len(shape) > 2:
         raise SpecError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
     if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
-        raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise SpecError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                        + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
 
 
 def _check_dtype(dtype, where: str) -> None:

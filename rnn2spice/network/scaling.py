@@ -57,7 +57,9 @@ def circuit_time(spec: RnnSpec) -> RnnSpec:
                    w_in=spec.w_in * k if paper else spec.w_in.copy(),
                    inputs=tuple(scale_wave(w, k, 1.0) for w in spec.inputs), t_stop=spec.t_stop / k,
                    t_step=None if spec.t_step is None else spec.t_step / k, time_scale=1.0, state_scale=1.0,
-                   h0=spec.h0.copy(), bias=spec.bias.copy())
+                   h0=spec.h0.copy(), bias=spec.bias.copy(),
+                   w_factors=(spec.w_factors if spec.w_factors is None or not paper else
+                              (spec.w_factors[0] * k, spec.w_factors[1].copy())))
 
 
 def circuit_inputs(spec: RnnSpec) -> RnnSpec:

@@ -34,7 +34,7 @@ import numpy as np
 from rnn2spice.errors import SpecError, shown
 from rnn2spice.network.activations import ACTIVATIONS as _FUNCTIONS
 from rnn2spice.network.opamp import OpAmpModel, opamp_model
-from rnn2spice.network.files import (MAX_NEURONS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, _array_from_file, _check_size,
+from rnn2spice.network.files import (LIMIT_NOTE, MAX_NEURONS, _limit, MAX_PWL_POINTS, MAX_TOTAL_POINTS, _array_from_file, _check_size,
                                      _did_you_mean, _Files, _read_csv)
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step, Waveform
 
@@ -64,11 +64,14 @@ MAX_ALIAS_NODES = 10_000
 #: literal (Python converts at most 4300 digits; no double needs more than ~330 characters).
 #: Checked before any regular expression or conversion sees the token.
 MAX_TOKEN_CHARS = 1000
-#: Non-zero entries of w, w_in and w_out together: each is an element of the netlist (w,
-#: w_in) or a term of the readout of every time point (w_out); a dense network of 500
-#: neurons.  A 70 kB compressed .npz of a dense 2000 x 2000 matrix would otherwise compile
-#: for minutes into a netlist of hundreds of MB.
-MAX_WEIGHTS = 250_000
+#: Non-zero entries of w (or of its factors), w_in and w_out together: each is an element of
+#: the netlist (w, w_in) or a term of the readout of every time point (w_out).  A budget, not
+#: a cap on n: a dense network of 2000 neurons (4e6 weights) fits, compiling at ~6e5
+#: elements/s (benchmarks/run.py) into ~200 MB of netlist; hostile input stays bounded by
+#: it (a 70 kB .npz of a dense 2000 x 2000 matrix compiles for ~7 s, no more).  Raised by
+#: the environment variable RNN2SPICE_MAX_WEIGHTS (read at import), which the message
+#: of a spec that exceeds it names.
+MAX_WEIGHTS = _limit("RNN2SPICE_MAX_WEIGHTS", 4_200_000)
 #: An input's edges (rise, fall, width) and a pulse's period must be at least this many
 #: ulps of the time at which they occur, so that its knots are distinct doubles (a period
 #: below an ulp of the delay would repeat the same knot without end).
@@ -85,7 +88,9 @@ DEFAULT_RESISTANCE = 100e3
 MAX_PHASE_DEGREES = 3600.0
 
 TOP_KEYS = ("name", "description", "tau", "w", "w_in", "bias", "convention", "activation",
-            "h0", "inputs", "t_stop", "t_step", "circuit", "w_out", "b_out", "provenance")
+            "h0", "inputs", "t_stop", "t_step", "circuit", "w_out", "b_out", "readout_of", "provenance")
+#: What the readout y = w_out (.) + b_out takes: the state h or the rate f(h) (THEORY.md 7).
+READOUTS = ("state", "rate")
 WAVE_KEYS = {
     "step": ("kind", "value", "at", "rise"),
     "pulse": ("kind", "low", "high", "delay", "rise", "fall", "width", "period"),
@@ -163,6 +168,12 @@ class RnnSpec:
     time_scale: float = 1.0   # k: circuit time = model time / k (THEORY.md 5, circuit.time_scale)
     state_scale: float = 1.0  # s: volts (amperes in the series form) per unit of h (circuit.state_scale)
     supply: tuple[float, float] | None = None  # V, (negative, positive) rails of a real-part build (circuit.supply)
+    #: y = w_out h ("state") or w_out f(h) ("rate"); None: the convention's (rate: "rate", else "state")
+    readout_of: str | None = None
+    #: w = M N given as its factors (M n x r, N r x n; spec ``w: {factors: [M, N]}``), kept so
+    #: the compiler realises the rank-r coupling with r latent nodes (THEORY.md 8); ``w`` is
+    #: their product.
+    w_factors: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self):
         n = self.tau.shape[0]
@@ -170,9 +181,27 @@ class RnnSpec:
             object.__setattr__(self, "h0", np.zeros(n))
         if self.bias is None:
             object.__setattr__(self, "bias", np.zeros(n))
-        for arr in (self.tau, self.w, self.w_in, self.h0, self.bias, self.w_out, self.b_out):
+        if self.readout_of not in (None, *READOUTS):
+            raise ValueError(f"readout_of must be one of {READOUTS} or None (got {self.readout_of!r})")
+        if self.w_factors is not None:
+            m_f, n_f = self.w_factors
+            if m_f.ndim != 2 or n_f.ndim != 2 or m_f.shape[0] != n or n_f.shape != (m_f.shape[1], n):
+                raise ValueError(f"w_factors must be (n x r, r x n) with n = {n} (got {m_f.shape}, {n_f.shape})")
+        for arr in (self.tau, self.w, self.w_in, self.h0, self.bias, self.w_out, self.b_out,
+                    *(self.w_factors or ())):
             if arr is not None:
                 arr.setflags(write=False)
+
+    @property
+    def rate_readout(self) -> bool:
+        """Whether the readout takes the rates f(h) (``readout_of: rate``; by default in the
+        rate convention) rather than the states h."""
+        return (self.readout_of or ("rate" if self.convention == "rate" else "state")) == "rate"
+
+    @property
+    def rank(self) -> int | None:
+        """r of a factored w = M N (None: dense)."""
+        return None if self.w_factors is None else int(self.w_factors[0].shape[1])
 
     @property
     def n(self) -> int:
@@ -198,6 +227,14 @@ class RnnSpec:
             return np.asarray(self.w), np.asarray(self.w_in), np.zeros(self.n)
         d = self.lam[:, None]
         return d * self.w, d * self.w_in, self.lam * self.bias
+
+    def paper_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(D M, N) of a factored w = M N in the paper convention (w_paper = D M N, 1/s; D as in
+        :meth:`paper_form`), for the compiler's latent nodes (THEORY.md 8)."""
+        m_f, n_f = self.w_factors
+        if self.convention == "paper":
+            return np.asarray(m_f), np.asarray(n_f)
+        return self.lam[:, None] * m_f, np.asarray(n_f)
 
     def state_matrix(self, slope: float = 1.0) -> np.ndarray:
         """A = slope w - lam, 1/s: the linear network (eq. 4), or a nonlinear one with every
@@ -252,7 +289,11 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
         raise SpecError("activation", activation, f"must be one of {', '.join(ACTIVATIONS)}"
                         + _did_you_mean(activation, ACTIVATIONS))
 
-    w = _matrix(data["w"], "w", files)
+    w_factors = None
+    if isinstance(data["w"], dict) and "factors" in data["w"]:
+        w, w_factors = _factors(data["w"], files)
+    else:
+        w = _matrix(data["w"], "w", files)
     n = w.shape[0]
     if w.shape[1] != n:
         raise SpecError("w", f"shape {w.shape}", "must be square (n x n)")
@@ -292,12 +333,14 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
     else:
         w_in = np.zeros((n, 0))
     m = w_in.shape[1]
-    weights = int(np.count_nonzero(w)) + int(np.count_nonzero(w_in))
+    coupling = (int(np.count_nonzero(w)) if w_factors is None
+                else int(np.count_nonzero(w_factors[0]) + np.count_nonzero(w_factors[1])))
+    weights = coupling + int(np.count_nonzero(w_in))
     if weights > MAX_WEIGHTS:
-        raise SpecError("w_in" if np.count_nonzero(w) <= MAX_WEIGHTS else "w",
+        raise SpecError("w_in" if coupling <= MAX_WEIGHTS else "w",
                         f"{weights} non-zero weights in w and w_in",
-                        f"too large: at most {MAX_WEIGHTS} non-zero weights (w, w_in and w_out together) "
-                        "are supported")
+                        f"too large: at most {MAX_WEIGHTS} non-zero weights (w or its factors, w_in and w_out "
+                        f"together) are supported{LIMIT_NOTE.format(var='RNN2SPICE_MAX_WEIGHTS')}")
     if len(inputs_raw) != m:
         raise SpecError("inputs", f"{len(inputs_raw)} waveforms",
                         f"w_in has m = {m} columns, so exactly {m} input waveforms are needed")
@@ -344,12 +387,19 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
         weights += int(np.count_nonzero(w_out))
         if weights > MAX_WEIGHTS:
             raise SpecError("w_out", f"{weights} non-zero weights in w, w_in and w_out",
-                            f"too large: at most {MAX_WEIGHTS} non-zero weights (w, w_in and w_out together) "
-                            "are supported")
+                            f"too large: at most {MAX_WEIGHTS} non-zero weights (w or its factors, w_in and w_out "
+                            f"together) are supported{LIMIT_NOTE.format(var='RNN2SPICE_MAX_WEIGHTS')}")
         b_out = (_vector(data["b_out"], "b_out", w_out.shape[0], files)
                  if data.get("b_out") is not None else np.zeros(w_out.shape[0]))
     elif data.get("b_out") is not None:
         raise SpecError("b_out", "given", "needs w_out")
+    readout_of = data.get("readout_of")
+    if readout_of is not None:
+        if readout_of not in READOUTS:
+            raise SpecError("readout_of", _short(readout_of), f"must be one of {', '.join(READOUTS)}"
+                            + _did_you_mean(readout_of, READOUTS))
+        if w_out is None:
+            raise SpecError("readout_of", readout_of, "needs w_out (the readout it describes)")
 
     provenance = data.get("provenance") or {}
     if not isinstance(provenance, dict):
@@ -359,9 +409,36 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
                    description=description, provenance=provenance, opamp=opamp, resistance=res,
-                   time_scale=time_scale, state_scale=state_scale, supply=supply)
+                   time_scale=time_scale, state_scale=state_scale, readout_of=readout_of, w_factors=w_factors,
+                   supply=supply)
     _check_scales(spec)
     return spec
+
+
+def _factors(raw: dict, files: _Files) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``w: {factors: [M, N]}``: w = M N with M (n x r) and N (r x n), each a matrix as ``w``
+    may be (rows, an array, ``{file, key}``); returns (M N, (M, N))."""
+    _check_keys(raw, ("factors",), "w.")
+    parts = raw["factors"]
+    if not isinstance(parts, (list, tuple)) or len(parts) != 2:
+        raise SpecError("w.factors", _short(parts), "must be a list of two matrices [M, N] (w = M N, M n x r, N r x n)")
+    m_f = _matrix(parts[0], "w.factors[0]", files)
+    n_f = _to_float_array(parts[1], "w.factors[1]", files, 2)
+    n, r = m_f.shape
+    if n == 0 or r == 0:
+        raise SpecError("w.factors[0]", f"shape {m_f.shape}", "must be n x r with n, r >= 1")
+    if n_f.shape != (r, n):
+        raise SpecError("w.factors[1]", f"shape {n_f.shape}", f"must be r x n = ({r}, {n}) to match w.factors[0] "
+                                                               f"of shape {m_f.shape}")
+    if r >= n:
+        raise SpecError("w.factors[0]", f"shape {m_f.shape}", f"rank r = {r} is not below n = {n}: give w dense "
+                                                               "(factors save elements only when r < n / 2)")
+    with np.errstate(all="ignore"):
+        w = m_f @ n_f
+    bad = np.argwhere(~np.isfinite(w))
+    if bad.size:
+        raise SpecError("w.factors", f"w{list(int(i) for i in bad[0])}", "the product M N overflows")
+    return w, (m_f, n_f)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -508,7 +585,8 @@ def _to_float_array(raw: Any, where: str, files: _Files, ndim: int) -> np.ndarra
 def _matrix(raw, where, files, allow_empty_columns=False) -> np.ndarray:
     arr = _to_float_array(raw, where, files, 2)
     if arr.shape[0] > MAX_NEURONS:
-        raise SpecError(where, f"shape {arr.shape}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise SpecError(where, f"shape {arr.shape}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     return arr
 
 

@@ -17,11 +17,12 @@ def neuron_subset(n: int, limit: int = MAX_TRACES) -> list[int]:
 
 
 def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str,
-                 readout: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
+                 readout: tuple[np.ndarray, np.ndarray] | None = None,
+                 readout_label: str = "y = w_out h + b_out") -> bytes:
     """PNG bytes: overlays of SPICE and reference (top), |error| per drawn neuron (bottom).
 
-    ``readout``: (SPICE, reference) outputs y = w_out h + b_out, shape (points, p) each,
-    drawn in a third panel when given.
+    ``readout``: (SPICE, reference) outputs y (``readout_label``: its formula), shape
+    (points, p) each, drawn in a third panel when given.
     """
     import matplotlib
 
@@ -38,7 +39,7 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
         for j in range(min(readout[0].shape[1], MAX_TRACES)):
             ax3.plot(time * scale, readout[1][:, j], color=f"C{j}", lw=2.5, alpha=0.35, label=f"y{j}")
             ax3.plot(time * scale, readout[0][:, j], color=f"C{j}", lw=1.0, ls="--")
-        ax3.set_ylabel("readout y = w_out h + b_out")
+        ax3.set_ylabel(f"readout {readout_label}", fontsize=8)
         ax3.legend(fontsize=7, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, k in enumerate(idx):

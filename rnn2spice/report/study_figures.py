@@ -28,7 +28,8 @@ def _bands(ax, t, runs, nominal, color, label):
 
 def bands_figure(grid: np.ndarray, states: np.ndarray, reference: np.ndarray, errors: np.ndarray,
                  threshold: float, *, title: str, readout: tuple[np.ndarray, np.ndarray] | None = None,
-                 decision: dict | None = None, threshold_note: str = "") -> bytes:
+                 decision: dict | None = None, threshold_note: str = "",
+                 readout_label: str = "y = w_out h + b_out") -> bytes:
     """PNG bytes: per drawn neuron the nominal reference (line) and the runs' 5-95 % and
     25-75 % bands with their median (dashed); the readout likewise; the histogram of the
     runs' errors with the threshold.
@@ -66,7 +67,7 @@ def bands_figure(grid: np.ndarray, states: np.ndarray, reference: np.ndarray, er
             for j in range(min(yd.shape[1], MAX_TRACES)):
                 axes[1].plot(decision["time"] * scale, yd[:, j], color="k", lw=0.8, ls="-.",
                              label=f"discrete network y{j} (decision {decision['discrete'][j]:+d})")
-        axes[1].set_ylabel("readout y = w_out h + b_out")
+        axes[1].set_ylabel(f"readout {readout_label}", fontsize=8)
         axes[1].legend(fontsize=7, loc="best")
     for ax in axes[:-1]:
         ax.set_xlabel(f"time ({'ms' if scale == 1e3 else 's'})")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.circuit.compiler import CompiledNetwork
-from rnn2spice.network.readout import readout
+from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.report import study_figures
 from rnn2spice.report.files import write_figure
 
@@ -244,6 +244,7 @@ class StudyResult:
         return study_figures.bands_figure(
             p0.grid, states, p0.reference, self.errors(0), p0.threshold,
             readout=None if y is None else (y, readout(self.spec, p0.reference)), decision=overlay, title=title,
+            readout_label=readout_label(self.spec),
             threshold_note="" if p0.threshold_given or dec is None else " (not a criterion)")
 
     def plot(self, path: str | os.PathLike) -> Path:

@@ -20,7 +20,11 @@ A trial passes when, for every output,
   4. ``max_t |y_circuit(t) - y_reference(t)| <= tolerance`` over the whole trial: the
      circuit implements its continuous model;
   5. with ``strict``: also ``max |y_circuit[k] - y_discrete[k]| <= tolerance`` over the window.
-Criterion 5 is off by default: the continuous model (tau = dt) shares the discrete network's
+With ``criterion="trajectory"`` (a task whose answer is a trajectory, e.g. a phase, not a
+sign) a trial passes instead when, for every output, the circuit's readout follows the
+discrete network's over the response window: ``max |y_circuit[k] - y_discrete[k]|`` and
+their RMS difference both ``<= tolerance``, with criterion 4; the decisions are reported
+beside it.  Criterion 5 is off by default: the continuous model (tau = dt) shares the discrete network's
 fixed points but not its transients, and at the start of the response window their readouts
 differ by up to ~0.4 on the shared networks, whatever the circuit does.  All differences are
 reported in any case, split into circuit error (circuit - reference) and mapping error
@@ -53,17 +57,20 @@ from rnn2spice.analysis.metrics import relative_error
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
-from rnn2spice.network.readout import readout
+from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import run, solve_reference
 from rnn2spice.workflows.pool import run_jobs, workers_for
-from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
+from rnn2spice.workflows.stimulus import Stimulus, load_stimulus_file, stimulus_spec
 
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_DEAD_ZONE = 0.5
+#: What a trial is judged on (module docstring): the decision of the mean readout, or the
+#: readout's trajectory over the response window.
+CRITERIA = ("decision", "trajectory")
 
 
 def run_discrete(spec: RnnSpec, x: np.ndarray, dt: float | None = None) -> np.ndarray:
@@ -143,6 +150,7 @@ class TrialResult:
     timings: dict = field(default_factory=dict)
     backend: str = ""
     ngspice_version: str = ""
+    criterion: str = "decision"
 
     def _stats(self, y: np.ndarray) -> dict:
         return window_stats(y, self.stimulus.window, self.dead_zone)
@@ -158,6 +166,7 @@ class TrialResult:
 
         def pair(a, b, ya, yb):
             return {"max_window": float(np.max(np.abs(ya[s:e] - yb[s:e]))),
+                    "rms_window": float(np.max(np.sqrt(np.mean((ya[s:e] - yb[s:e]) ** 2, axis=0)))),
                     "mean": float(max(abs(x - y) for x, y in zip(st[a]["mean"], st[b]["mean"]))),
                     "end": float(max(abs(x - y) for x, y in zip(st[a]["end"], st[b]["end"])))}
 
@@ -172,6 +181,10 @@ class TrialResult:
     def checks(self) -> dict:
         st, diff, tol = self.stats, self.differences(), self.tolerance
         sd = diff["spice_vs_discrete"]
+        if self.criterion == "trajectory":
+            return {"trajectory_max_within_tolerance": sd["max_window"] <= tol,
+                    "trajectory_rms_within_tolerance": sd["rms_window"] <= tol,
+                    "circuit_within_tolerance": diff["spice_vs_reference"]["max_trial"] <= tol}
         out = {
             "decision_match": st["spice"]["decision"] == st["discrete"]["decision"],
             "mean_within_tolerance": sd["mean"] <= tol,
@@ -184,7 +197,8 @@ class TrialResult:
 
     @property
     def decision_match(self) -> bool:
-        return self.checks()["decision_match"]
+        st = self.stats
+        return st["spice"]["decision"] == st["discrete"]["decision"]
 
     @property
     def passed(self) -> bool:
@@ -196,6 +210,7 @@ class TrialResult:
         return {
             **self.stimulus.as_dict(),
             "passed": self.passed,
+            "criterion": self.criterion,
             "checks": self.checks(),
             **st,
             "target_decision": None if target is None else decision(target, self.dead_zone),
@@ -212,14 +227,17 @@ class TrialResult:
 def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", accuracy: str = "default",
               rtol: float | None = None,
               backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
-              dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False,
+              dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, criterion: str = "decision",
               progress: Callable[[float], None] | None = None) -> TrialResult:
-    """Discrete network, continuous reference and circuit on one stimulus.
+    """Discrete network, continuous reference and circuit on one stimulus; ``criterion``:
+    ``decision`` or ``trajectory`` (module docstring).
 
     ``progress(fraction)``: the ngspice run's progress
     (:func:`~rnn2spice.spice.ngspice.simulate_netlist`)."""
     if spec.w_out is None:
         raise UsageError(f"spec {spec.name!r} has no readout (w_out): the task check decides from y = w_out h + b_out")
+    if criterion not in CRITERIA:
+        raise UsageError(f"criterion must be one of {', '.join(CRITERIA)} (got {criterion!r})")
     timings = {}
     start = _time.perf_counter()
     y_disc = readout(spec, run_discrete(spec, stim.x, dt))
@@ -246,7 +264,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     rel = relative_error(traj.states, ref_raw).global_error
     return TrialResult(stim, grid, y_disc, readout(spec, ref_grid), y_spice, traj.time, y_raw,
                        readout(spec, ref_raw), rel, tolerance, dead_zone, strict, timings,
-                       traj.backend, traj.ngspice_version)
+                       traj.backend, traj.ngspice_version, criterion)
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +278,7 @@ class TaskResult:
     form: str
     accuracy: str
     stimulus: dict
+    criterion: str = "decision"
 
     @property
     def passed(self) -> bool:
@@ -278,6 +297,12 @@ class TaskResult:
     def summary(self) -> str:
         """The verdict as one line."""
         matched = sum(t.decision_match for t in self.trials)
+        if self.criterion == "trajectory":
+            worst = max((t.differences()["spice_vs_discrete"] for t in self.trials), key=lambda d: d["max_window"])
+            return (f"task {self.spec.name} (trajectory): {sum(t.passed for t in self.trials)}/{len(self.trials)} "
+                    f"trials pass, readout |SPICE - discrete| over the window max {worst['max_window']:.3g} RMS "
+                    f"{worst['rms_window']:.3g} (tolerance {self.tolerance:g}); {matched}/{len(self.trials)} "
+                    f"decisions match: {'PASS' if self.passed else 'FAIL'}")
         return (f"task {self.spec.name}: {matched}/{len(self.trials)} decisions match, "
                 f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass "
                 f"(tolerance {self.tolerance:g}, dead zone {self.dead_zone:g}): {'PASS' if self.passed else 'FAIL'}")
@@ -292,7 +317,10 @@ class TaskResult:
             "form": self.form, "accuracy": self.accuracy,
             "stimulus": self.stimulus,
             "tolerance": self.tolerance, "dead_zone": self.dead_zone, "strict": self.strict,
-            "criteria": ("decision = 0 if |mean readout over window| < dead_zone else its sign; a trial passes "
+            "readout": readout_label(self.spec), "criterion": self.criterion,
+            "criteria": ("trajectory: a trial passes when max and RMS |y_spice - y_discrete| over the response "
+                         "window and max |y_spice - y_reference| over the trial are <= tolerance (decisions "
+                         "reported beside)") if self.criterion == "trajectory" else ("decision = 0 if |mean readout over window| < dead_zone else its sign; a trial passes "
                          "when the circuit's decision equals the discrete network's, |mean_spice - mean_discrete| "
                          "and |end_spice - end_discrete| <= tolerance, and max |y_spice - y_reference| over the "
                          "trial <= tolerance" + ("; strict: also max |y_spice - y_discrete| over the window "
@@ -314,6 +342,8 @@ def run_task(spec: RnnSpec, stimuli: list[Stimulus], dt: float, *, stimulus_info
     (``run_trial``'s ``progress``) when the trials run in this process."""
     if len(stimuli) < 1:
         raise UsageError("the task check needs at least one trial (got 0 stimuli)")
+    if kwargs.get("criterion", "decision") not in CRITERIA:
+        raise UsageError(f"criterion must be one of {', '.join(CRITERIA)} (got {kwargs.get('criterion')!r})")
     in_process = workers_for(len(stimuli), jobs, scheduler) == "serial"
     items = [(spec, stim, dt, {**kwargs, "progress": simulation_progress if in_process else None})
              for stim in stimuli]
@@ -324,13 +354,30 @@ def run_task(spec: RnnSpec, stimuli: list[Stimulus], dt: float, *, stimulus_info
             progress(i, trial)
     return TaskResult(spec, dt, trials, kwargs.get("tolerance", DEFAULT_TOLERANCE),
                       kwargs.get("dead_zone", DEFAULT_DEAD_ZONE), kwargs.get("strict", False),
-                      kwargs.get("form", "parallel"), kwargs.get("accuracy", "default"), stimulus_info or {})
+                      kwargs.get("form", "parallel"), kwargs.get("accuracy", "default"), stimulus_info or {},
+                      kwargs.get("criterion", "decision"))
 
 
 def _trial_job(item) -> TrialResult:
     """One trial in a worker (:func:`run_task`): ``(spec, stimulus, dt, run_trial's options)``."""
     spec, stim, dt, kwargs = item
     return run_trial(spec, stim, dt, **kwargs)
+
+
+def trial_spec(spec: RnnSpec, path, *, dt: float | None = None, trial: int = 0) -> RnnSpec:
+    """``spec`` running trial ``trial`` of the stimulus file ``path`` (.npy or CSV, one sample
+    per ``dt`` s, :func:`~rnn2spice.workflows.stimulus.load_stimulus_file`): its inputs are the
+    samples held for dt (sample and hold, as ``task`` runs them) and ``t_stop`` = steps x dt;
+    ``dt`` defaults to the spec's ``provenance.mapping.dt``.  So a real trial of an imported
+    network is checked without editing its spec."""
+    step = spec_dt(spec, dt)
+    if spec.m == 0:
+        raise UsageError(f"--stimulus: spec {spec.name!r} has no inputs (w_in has 0 columns)")
+    stimuli = load_stimulus_file(path, spec.m)
+    if not (isinstance(trial, int) and 0 <= trial < len(stimuli)):
+        raise UsageError(f"--trial must be 0 .. {len(stimuli) - 1}: the stimulus file holds {len(stimuli)} "
+                         f"trial(s) (got {trial!r})")
+    return stimulus_spec(spec, stimuli[trial].x, step)
 
 
 def spec_dt(spec: RnnSpec, dt: float | None) -> float:

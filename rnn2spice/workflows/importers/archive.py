@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, clip
-from rnn2spice.network.files import MAX_NEURONS, _npy_header
+from rnn2spice.network.files import LIMIT_NOTE, MAX_NEURONS, _npy_header
 
 #: An archive may unpack to at most this many bytes (from its directory, before reading) ...
 MAX_ARCHIVE_BYTES = 256 * 2**20
@@ -50,7 +50,8 @@ def check_array_shape(shape, dtype, where: str) -> None:
     if len(shape) > 2:
         raise ModelError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
     if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
-        raise ModelError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise ModelError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     if dtype.kind not in "fiub":
         raise ModelError(where, f"dtype {dtype}", "must hold real numbers")
 

@@ -15,6 +15,7 @@ from rnn2spice.errors import ModelError, UsageError, clip, shown
 from rnn2spice.workflows.importers.archive import NpzArchive
 from rnn2spice.workflows.importers.keras import read_keras
 from rnn2spice.workflows.importers.mapping import KeyMapping, apply_mapping, parse_keys
+from rnn2spice.network.spec import READOUTS
 from rnn2spice.workflows.importers.network import (FORMATS, HDF5_MAGIC, IMPORT_ACTIVATIONS, IMPORT_CONVENTIONS,
                                                    ImportedNetwork, _check_network, _real)
 from rnn2spice.workflows.importers.npz import read_npz
@@ -59,8 +60,13 @@ def detect_format(path: Path) -> str:
 
 
 def read_model(path: str | os.PathLike, fmt: str | None = None, *, keys: str | KeyMapping | None = None,
-               convention: str | None = None, activation: str | None = None) -> ImportedNetwork:
+               convention: str | None = None, activation: str | None = None,
+               readout: str | None = None) -> ImportedNetwork:
     """Read a trained network; ``fmt`` is one of :data:`FORMATS` or None (detect).
+
+    ``readout``: ``state`` (y = w_out h + b_out) or ``rate`` (y = w_out f(h) + b_out); None: the
+    framework's own where the file records it (PsychRNN: rate), else the convention's (rate
+    networks: rate, ctrnn: state), and ``details["readout_from"]`` says it was assumed.
 
     ``keys``: a ``--keys`` mapping (torch and npz files); ``convention``: ``ctrnn`` or ``rate``
     (with ``keys``, or for an npz; PsychRNN files are ``rate``, Keras and nn.RNN ``ctrnn``);
@@ -71,6 +77,8 @@ def read_model(path: str | os.PathLike, fmt: str | None = None, *, keys: str | K
         raise UsageError(f"--convention must be one of {', '.join(IMPORT_CONVENTIONS)} (got {shown(convention)})")
     if activation is not None and activation not in IMPORT_ACTIVATIONS:
         raise UsageError(f"--activation must be one of {', '.join(IMPORT_ACTIVATIONS)} (got {shown(activation)})")
+    if readout is not None and readout not in READOUTS:
+        raise UsageError(f"--readout must be one of {', '.join(READOUTS)} (got {shown(readout)})")
     mapping = parse_keys(keys) if isinstance(keys, str) else keys
     try:
         if not path.exists():
@@ -111,6 +119,20 @@ def read_model(path: str | os.PathLike, fmt: str | None = None, *, keys: str | K
         if activation is not None:
             net.activation = activation
     _check_network(net, path)
+    if mapping is None and fmt in ("keras", "torch") and net.readout_of is None:
+        net.readout_of = "state"  # a Dense / nn.Linear layer reads the RNN layer's output h itself
+        net.details["readout_from"] = f"{fmt}: the readout layer takes the RNN layer's output h"
+    if readout is not None:
+        if net.readout_of is not None and net.readout_of != readout:
+            net.details["readout_from"] = f"--readout {readout} (the file's framework reads the {net.readout_of})"
+        else:
+            net.details["readout_from"] = f"--readout {readout}"
+        net.readout_of = readout
+    elif net.readout_of is None:
+        net.readout_of = "rate" if net.convention == "rate" else "state"
+        if net.w_out is not None:
+            net.details["readout_from"] = (f"assumed: the readout is of the {net.readout_of} (the file does not "
+                                           "record it; --readout state|rate says it)")
     return net
 
 
@@ -129,7 +151,8 @@ def _read_mapped(path: Path, fmt: str, mapping: KeyMapping, convention: str, act
     details = {"names": names, "reader": reader, "keys": clip(mapping.text, 500),
                "unused_keys": {"count": len(unused), "first": [clip(k, 60) for k in unused[:8]]} if unused else None,
                "activation_from": "--activation" if activation else "default (tanh; the file does not record it)"}
-    return ImportedNetwork(w=fields["w"], w_in=fields["w_in"], bias=fields.get("bias"), w_out=fields.get("w_out"),
+    return ImportedNetwork(w=fields["w"], w_factors=fields.get("w_factors"), w_in=fields["w_in"], bias=fields.get("bias"),
+                           w_out=fields.get("w_out"),
                            b_out=fields.get("b_out"), tau=fields.get("tau"), h0=fields.get("h0"),
                            activation=activation or "tanh", convention=convention, format=fmt,
                            layout=f"{fmt}-mapped", details=details)

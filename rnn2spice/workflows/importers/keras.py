@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, clip
-from rnn2spice.network.spec import MAX_NEURONS
+from rnn2spice.network.spec import LIMIT_NOTE, MAX_NEURONS
 from rnn2spice.workflows.importers.network import ImportedNetwork, _real
 
 #: Links (groups, datasets, soft and external links) looked at in a model file at most.
@@ -193,7 +193,7 @@ def _dataset(ds, where: str, path: Path) -> np.ndarray:
         raise ModelError(where, f"shape {tuple(shape)}", f"in {path.name} must have at most 2 dimensions")
     if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
         raise ModelError(where, f"shape {tuple(shape)}", f"in {path.name}: too large: at most {MAX_NEURONS} neurons "
-                         "are supported")
+                         "are supported" + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     if ds.dtype.kind not in "fiu":
         raise ModelError(where, f"dtype {ds.dtype}", f"in {path.name} must hold real numbers")
     try:

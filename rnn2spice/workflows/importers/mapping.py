@@ -11,8 +11,17 @@ Grammar: comma-separated ``TARGET=EXPR``.
 * ``TARGET``: ``W`` (n x n, ``W[k, j]`` from j to k), ``U`` (alias ``W_in``, n x m; a vector of
   n is one input), ``b`` (n), ``w_out`` (p x n; a vector of n is one output), ``b_out`` (p),
   ``h0`` (n; ``x0`` is an alias), ``tau`` (s, a scalar or n).  ``W`` is required.
-* ``EXPR``: ``KEY`` or ``KEY^T`` (transposed), several joined by ``+`` and summed (e.g.
-  ``b=rnn.bias_ih_l0+rnn.bias_hh_l0``).  Keys are the file's names exactly.
+* ``EXPR``: terms joined by ``+`` and summed (e.g. ``b=rnn.bias_ih_l0+rnn.bias_hh_l0``); a
+  term is a matrix product of factors ``KEY`` or ``KEY^T`` (transposed) joined by ``@``,
+  scaled by numbers: ``NUMBER*`` before it, ``*NUMBER`` or ``/NUMBER`` after it (e.g.
+  ``W=rnn.m@rnn.n/512``, ``w_out=rnn.w_out^T/512``).  Keys are the file's names exactly (any
+  characters but white space and ``, = + ^ @ * /``).  Parsed by a small grammar, never
+  evaluated.
+* ``W`` given as products (``M@N``, or a sum of them) stays factored: the spec gets
+  ``w: {factors: [M, N]}`` (a sum of products stacks its factors; a product of three or
+  more keeps the first factor and multiplies out the rest) and the compiler realises the
+  rank-r coupling with r latent nodes, O(n r) elements.  When r >= n / 2 a dense w costs no
+  more and it is multiplied out (the provenance says so).
 * ``TARGET_scale=KEY`` or ``TARGET_scale=NUMBER``: multiplies the target by a scalar (a
   one-element array of the file, or a number), after the sum and transposes.
 
@@ -34,21 +43,76 @@ TARGETS = ("W", "U", "b", "w_out", "b_out", "h0", "tau")
 ALIASES = {"W_in": "U", "x0": "h0"}
 #: The ImportedNetwork field (and provenance dataset name) of each target.
 FIELDS = {"W": "w", "U": "w_in", "b": "bias", "w_out": "w_out", "b_out": "b_out", "h0": "h0", "tau": "tau"}
-_KEY_RE = re.compile(r"[^\s,=+^]+\Z")
+_KEY_RE = re.compile(r"[^\s,=+^@*/]+\Z")
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
 MAX_KEYS_TEXT = 10_000
 
 
 @dataclass(frozen=True)
-class KeyMapping:
-    """Parsed ``--keys``: per target, the summed terms (key, transposed) and its scale."""
+class Term:
+    """One summand: ``scale * F_1 @ F_2 @ ...`` with factors (key, transposed)."""
 
-    terms: dict            # target -> tuple of (key, transpose)
+    factors: tuple         # of (key, transpose)
+    scale: float = 1.0
+
+    def text(self) -> str:
+        body = "@".join(f"{k}^T" if t else k for k, t in self.factors)
+        return body if self.scale == 1.0 else f"{body}*{self.scale!r}"
+
+
+@dataclass(frozen=True)
+class KeyMapping:
+    """Parsed ``--keys``: per target, the summed terms (:class:`Term`) and its scale."""
+
+    terms: dict            # target -> tuple of Term
     scales: dict           # target -> key (str) or number (float)
     text: str
 
     def keys_used(self) -> set:
-        used = {k for terms in self.terms.values() for k, _ in terms}
+        used = {k for terms in self.terms.values() for term in terms for k, _ in term.factors}
         return used | {v for v in self.scales.values() if isinstance(v, str)}
+
+
+def _number(token: str, target: str, expr: str) -> float:
+    if not _NUMBER_RE.match(token):
+        raise UsageError(f"--keys: {target}={shown(expr)}: {shown(token)} must be a number after * or /")
+    value = float(token)
+    if not math.isfinite(value):
+        raise UsageError(f"--keys: {target}={shown(expr)}: {shown(token)} must be finite")
+    return value
+
+
+def _term(text: str, target: str, expr: str) -> Term:
+    """``[NUMBER*]F@F...[*NUMBER|/NUMBER]...`` with F = KEY or KEY^T."""
+    pieces = re.split(r"([*/])", text)  # alternating operands and operators
+    scale = 1.0
+    operands = [p.strip() for p in pieces[0::2]]
+    ops = pieces[1::2]
+    # a leading NUMBER* scales the term
+    while len(operands) > 1 and ops and ops[0] == "*" and _NUMBER_RE.match(operands[0]):
+        scale *= float(operands[0])
+        operands, ops = operands[1:], ops[1:]
+    body, rest = operands[0], list(zip(ops, operands[1:]))
+    for op, tok in rest:
+        value = _number(tok, target, expr)
+        if op == "/":
+            if value == 0.0:
+                raise UsageError(f"--keys: {target}={shown(expr)}: division by 0")
+            scale /= value
+        else:
+            scale *= value
+    if not math.isfinite(scale):
+        raise UsageError(f"--keys: {target}={shown(expr)}: the scale {scale!r} is not finite")
+    factors = []
+    for factor in body.split("@"):
+        factor = factor.strip()
+        transpose = factor.endswith("^T")
+        key = factor[:-2].strip() if transpose else factor
+        if not key or not _KEY_RE.match(key):
+            raise UsageError(f"--keys: {target}={shown(expr)}: {shown(factor or text)} is not KEY or KEY^T "
+                             "(a term is KEY[^T][@KEY[^T]...], scaled by *NUMBER or /NUMBER)")
+        factors.append((key, transpose))
+    return Term(tuple(factors), scale)
 
 
 def parse_keys(text: str) -> KeyMapping:
@@ -92,21 +156,25 @@ def parse_keys(text: str) -> KeyMapping:
             continue
         if base in terms:
             raise UsageError(f"--keys: {target} given twice")
-        parsed = []
-        for term in expr.split("+"):
-            term = term.strip()
-            transpose = term.endswith("^T")
-            key = term[:-2].strip() if transpose else term
-            if not key or not _KEY_RE.match(key):
-                raise UsageError(f"--keys: {target}={shown(expr)}: {shown(term)} is not KEY or KEY^T")
-            parsed.append((key, transpose))
-        terms[base] = tuple(parsed)
+        terms[base] = tuple(_term(term.strip(), target, expr) for term in _split_sum(expr))
     if "W" not in terms:
         raise UsageError(f"--keys must map W (the recurrent matrix), e.g. W=rnn.weight_hh (got {shown(text)})")
     orphan = [t for t in scales if t not in terms]
     if orphan:
         raise UsageError(f"--keys: {orphan[0]}_scale is given but {orphan[0]} is not mapped")
     return KeyMapping(terms, scales, text)
+
+
+def _split_sum(expr: str) -> list:
+    """The summands of ``expr``: split at '+' except the sign of a number's exponent (1e+3)."""
+    parts, start = [], 0
+    for i, ch in enumerate(expr):
+        if ch == "+" and not (i >= 2 and expr[i - 1] in "eE" and expr[i - 2].isdigit()
+                              and re.search(r"[*/]\s*[-+]?[\d.]+[eE]\Z", expr[:i])):
+            parts.append(expr[start:i])
+            start = i + 1
+    parts.append(expr[start:])
+    return parts
 
 
 def apply_mapping(mapping: KeyMapping, arrays: dict, file_name: str) -> tuple[dict, dict, list]:
@@ -122,21 +190,27 @@ def apply_mapping(mapping: KeyMapping, arrays: dict, file_name: str) -> tuple[di
             raise ModelError(f"--keys {target}", key, f"is not a key of {file_name}{hint}")
         return arrays[key]
 
+    def factor(key: str, transpose: bool, target: str) -> np.ndarray:
+        arr = lookup(key, target)
+        if transpose:
+            if arr.ndim != 2:
+                raise ModelError(f"--keys {target}", f"{key}^T", f"{key} has shape {arr.shape}: only a matrix "
+                                 "can be transposed")
+            arr = arr.T
+        return arr
+
+    def factors(term: Term, target: str) -> list:
+        mats = [factor(k, t, target) for k, t in term.factors]
+        for (key, _), a, b in zip(term.factors[1:], mats, mats[1:]):
+            if a.ndim != 2 or b.ndim not in (1, 2) or a.shape[1] != b.shape[0]:
+                raise ModelError(f"--keys {target}", key, f"has shape {b.shape} after a factor of shape {a.shape}: "
+                                 "a matrix product A@B needs A's columns = B's rows")
+        return mats
+
     out: dict = {}
     names: dict = {}
+    w_factors = None
     for target, terms in mapping.terms.items():
-        total = None
-        for key, transpose in terms:
-            arr = lookup(key, target)
-            if transpose:
-                if arr.ndim != 2:
-                    raise ModelError(f"--keys {target}", f"{key}^T", f"{key} has shape {arr.shape}: only a matrix "
-                                     "can be transposed")
-                arr = arr.T
-            if total is not None and arr.shape != total.shape:
-                raise ModelError(f"--keys {target}", key, f"has shape {arr.shape}, the terms before it "
-                                 f"{total.shape}: a sum needs equal shapes")
-            total = arr if total is None else total + arr
         scale = mapping.scales.get(target)
         if scale is not None:
             if isinstance(scale, str):
@@ -146,9 +220,29 @@ def apply_mapping(mapping: KeyMapping, arrays: dict, file_name: str) -> tuple[di
                 scale_value = float(s.reshape(-1)[0])
             else:
                 scale_value = scale
+        else:
+            scale_value = 1.0
+        evaluated = [(term, factors(term, target)) for term in terms]
+        if target == "W" and all(len(mats) >= 2 for _, mats in evaluated):
+            # low rank: sum_t s_t A_t B_t = [s_1 A_1 | s_2 A_2 | ...] [B_1; B_2; ...] (kept factored)
+            lefts = [term.scale * scale_value * np.asarray(mats[0], dtype=float) for term, mats in evaluated]
+            rights = [np.linalg.multi_dot(mats[1:]) if len(mats) > 2 else np.asarray(mats[1], dtype=float)
+                      for _, mats in evaluated]
+            if all(a.ndim == 2 and b.ndim == 2 for a, b in zip(lefts, rights)) and \
+                    len({a.shape[0] for a in lefts}) == 1 and len({b.shape[1] for b in rights}) == 1:
+                w_factors = (np.concatenate(lefts, axis=1), np.concatenate(rights, axis=0))
+        total = None
+        for (term, mats), (key, _) in zip(evaluated, (t.factors[0] for t in terms)):
+            arr = mats[0] if len(mats) == 1 else np.linalg.multi_dot(mats) if len(mats) > 2 else mats[0] @ mats[1]
+            arr = arr * term.scale if term.scale != 1.0 else arr
+            if total is not None and arr.shape != total.shape:
+                raise ModelError(f"--keys {target}", key, f"has shape {arr.shape}, the terms before it "
+                                 f"{total.shape}: a sum needs equal shapes")
+            total = arr if total is None else total + arr
+        if scale is not None:
             total = total * scale_value
         out[target] = np.array(total, dtype=float)
-        text = " + ".join(f"{k}^T" if t else k for k, t in terms)
+        text = " + ".join(term.text() for term in terms)
         if scale is not None:
             text = f"({text}) * {scale}" if len(terms) > 1 else f"{text} * {scale}"
         names[FIELDS[target]] = f"{file_name}: {text}"
@@ -159,6 +253,12 @@ def apply_mapping(mapping: KeyMapping, arrays: dict, file_name: str) -> tuple[di
                          "add ^T or map another key")
     n = w.shape[0]
     fields = {"w": w}
+    if w_factors is not None:
+        rank = w_factors[0].shape[1]
+        if 2 * rank < n:
+            fields["w_factors"] = w_factors
+        else:
+            names["w"] += f" (rank {rank} >= n / 2 = {n / 2:g}: multiplied out, a dense w costs no more)"
     u = out.get("U")
     if u is None:
         u = np.zeros((n, 0))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, UsageError, shown
-from rnn2spice.network.spec import ACTIVATIONS, MAX_INPUTS, MAX_NEURONS
+from rnn2spice.network.spec import ACTIVATIONS, LIMIT_NOTE, MAX_INPUTS, MAX_NEURONS
 
 FORMATS = ("keras", "torch", "npz", "psychrnn")
 #: Conventions an import can produce: ``ctrnn`` (activation inside the sum, Keras / nn.RNN) and
@@ -41,8 +41,11 @@ RATE_DISCRETE_EQ = ("x[k] = (1 - alpha) x[k-1] + alpha (W f(x[k-1]) + W_in u[k] 
 RATE_CONTINUOUS_EQ = "tau dx/dt = -x + W f(x) + W_in u + b, x(0) = x0; y = w_out f(x) + b_out"
 
 
-def discrete_equation(convention: str, activation: str) -> str:
-    """The discrete update an imported network runs (for the provenance and the spec header)."""
+def discrete_equation(convention: str, activation: str, readout_of: str | None = None) -> str:
+    """The discrete update an imported network runs (for the provenance and the spec header);
+    ``readout_of="state"``: a rate network's readout of the state x."""
+    if convention == "rate" and readout_of == "state":
+        return discrete_equation(convention, activation).split("; y[k]")[0] + "; y[k] = w_out x[k] + b_out"
     if convention == "rate":
         return RATE_DISCRETE_EQ.replace("f(", f"{activation}(") if activation != "linear" else \
             RATE_DISCRETE_EQ.replace("f(x[k-1])", "x[k-1]").replace("f(x[k])", "x[k]")
@@ -51,8 +54,10 @@ def discrete_equation(convention: str, activation: str) -> str:
     return DISCRETE_EQ.replace("tanh", activation)
 
 
-def continuous_equation(convention: str, activation: str) -> str:
+def continuous_equation(convention: str, activation: str, readout_of: str | None = None) -> str:
     """The continuous network the circuit realises (for the provenance and the spec header)."""
+    if convention == "rate" and readout_of == "state":
+        return continuous_equation(convention, activation).split("; y =")[0] + "; y = w_out x + b_out"
     if convention == "rate":
         return RATE_CONTINUOUS_EQ.replace("f(", f"{activation}(") if activation != "linear" else \
             RATE_CONTINUOUS_EQ.replace("f(x)", "x")
@@ -75,6 +80,8 @@ class ImportedNetwork:
     steps: int | None = None         # sequence length recorded in the file
     convention: str = "ctrnn"        # "ctrnn" (f inside the sum) or "rate" (f outside)
     h0: np.ndarray | None = None     # (n,) initial state, when the file records it (PsychRNN init_state)
+    w_factors: tuple | None = None   # (M (n, r), N (r, n)) when W = M N was given factored (--keys W=M@N)
+    readout_of: str | None = None    # "state" or "rate" when known (PsychRNN: rate; --readout)
     format: str = ""
     layout: str = ""
     details: dict = field(default_factory=dict)  # dataset names, versions
@@ -106,7 +113,8 @@ def _check_network(net: ImportedNetwork, path: Path) -> None:
     if net.w.ndim != 2 or net.w.shape[1] != n or n == 0:
         raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", "the recurrent matrix must be square and non-empty")
     if n > MAX_NEURONS:
-        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise ModelError(where.get("w", "W"), f"shape {net.w.shape}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     if net.w_in.ndim != 2 or net.w_in.shape[0] != n:
         raise ModelError(where.get("w_in", "W_in"), f"shape {net.w_in.shape}", f"must have n = {n} rows (after transposing)")
     if net.w_in.shape[1] > MAX_INPUTS:
@@ -121,6 +129,11 @@ def _check_network(net: ImportedNetwork, path: Path) -> None:
                              f"must have p = {net.w_out.shape[0]} entries, one per output")
     elif net.b_out is not None:
         raise ModelError(where.get("b_out", "b_out"), "given", "a readout bias needs readout weights w_out")
+    if net.w_factors is not None:
+        m_f, n_f = net.w_factors
+        if m_f.ndim != 2 or m_f.shape[0] != n or n_f.shape != (m_f.shape[1], n):
+            raise ModelError(where.get("w", "W"), f"factors of shapes {m_f.shape}, {n_f.shape}",
+                             f"must be n x r and r x n with n = {n}")
     if net.h0 is not None and net.h0.shape != (n,):
         raise ModelError(where.get("h0", "h0"), f"shape {net.h0.shape}", f"must have n = {n} entries")
     if net.tau is not None and net.tau.shape != (n,):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import ModelError, clip
-from rnn2spice.network.files import MAX_NEURONS, _npy_header
+from rnn2spice.network.files import LIMIT_NOTE, MAX_NEURONS, _npy_header
 from rnn2spice.workflows.importers.network import NPZ_KEYS, ImportedNetwork, _real
 
 #: The zip signatures an .npz archive starts with (a local file header, or an empty archive).
@@ -105,6 +105,7 @@ def _check_array(shape, dtype, where: str, path: Path) -> None:
     if len(shape) > 2:
         raise ModelError(where, f"shape {tuple(shape)}", "must have at most 2 dimensions")
     if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
-        raise ModelError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported")
+        raise ModelError(where, f"shape {tuple(shape)}", f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
     if dtype.kind not in "fiu":
         raise ModelError(where, f"dtype {dtype}", f"in {path.name} must hold real numbers")

@@ -155,7 +155,8 @@ def read_psychrnn(path: Path, *, activation: str | None = None) -> ImportedNetwo
     }
     return ImportedNetwork(w=w_eff, w_in=w_in_eff, bias=arrays.get("b_rec"), w_out=w_out_eff,
                            b_out=arrays.get("b_out", np.zeros(p)), activation=act, convention="rate", h0=h0,
-                           format="psychrnn", layout="psychrnn-npz", details=details)
+                           readout_of="rate", format="psychrnn", layout="psychrnn-npz",
+                           details={**details, "readout_from": "PsychRNN's Basic model (y = W_out f(x) + b_out)"})
 
 
 def _dale_ratio(value, where: str):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import MissingDependencyError, ModelError, clip
-from rnn2spice.network.files import MAX_NEURONS
+from rnn2spice.network.files import LIMIT_NOTE, MAX_NEURONS
 from rnn2spice.workflows.importers.archive import read_torch_zip
 from rnn2spice.workflows.importers.network import ImportedNetwork, _real
 
@@ -96,7 +96,8 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
             raise ModelError(f"{path.name}: {clip(key, 100)}", f"shape {shape}", "must have at most 2 dimensions")
         if any(d > 10 * MAX_NEURONS for d in shape) or math.prod(shape) > MAX_NEURONS * MAX_NEURONS:
             raise ModelError(f"{path.name}: {clip(key, 100)}", f"shape {shape}",
-                             f"too large: at most {MAX_NEURONS} neurons are supported")
+                             f"too large: at most {MAX_NEURONS} neurons are supported"
+                             + LIMIT_NOTE.format(var="RNN2SPICE_MAX_NEURONS"))
         if is_tensor:
             tensors[key] = val.detach().cpu().to(torch.float64).numpy() if val.is_floating_point() else val.cpu().numpy()
         else:

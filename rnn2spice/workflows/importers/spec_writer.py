@@ -72,7 +72,9 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise UsageError(f"--name must match [A-Za-z][A-Za-z0-9_-]* with at most 64 characters (got {name!r})")
 
-    arrays: dict[str, np.ndarray] = {"W": net.w, "W_in": net.w_in}
+    arrays: dict[str, np.ndarray] = ({"W": net.w} if net.w_factors is None else
+                                     {"W_M": net.w_factors[0], "W_N": net.w_factors[1]})
+    arrays["W_in"] = net.w_in
     if net.bias is not None:
         arrays["b"] = net.bias
     if net.w_out is not None:
@@ -103,7 +105,7 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
         "convention": net.convention,
         "activation": net.activation,
         "tau": float(tau_vec[0]) if uniform else ref("tau"),
-        "w": ref("W"),
+        "w": ref("W") if net.w_factors is None else {"factors": [ref("W_M"), ref("W_N")]},
         "w_in": ref("W_in"),
     }
     if net.bias is not None:
@@ -113,6 +115,7 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
     if net.w_out is not None:
         data["w_out"] = ref("w_out")
         data["b_out"] = ref("b_out")
+        data["readout_of"] = net.readout_of or ("rate" if rate else "state")
     data["inputs"] = default_inputs(net.m, dt, t_stop)
     data["t_stop"] = float(t_stop)
     data["provenance"] = {
@@ -122,20 +125,23 @@ def build_spec(net: ImportedNetwork, *, source: Path, dt: float, tau: float | No
             "sha256": sha256_file(source),
             "format": net.format,
             "layout": net.layout,
-            **{k: v for k, v in net.details.items() if k != "names" and v is not None},
+            **{k: v for k, v in net.details.items() if k not in ("names", "readout_from") and v is not None},
             "datasets": dict(net.details.get("names", {})),
         },
         "mapping": {
-            "discrete": discrete_equation(net.convention, net.activation),
-            "continuous": continuous_equation(net.convention, net.activation),
+            "discrete": discrete_equation(net.convention, net.activation, net.readout_of),
+            "continuous": continuous_equation(net.convention, net.activation, net.readout_of),
             "dt": float(dt),
             "tau_from": tau_from,
             **({"alpha": float(alpha[0]) if uniform else [float(a) for a in alpha]} if rate else {}),
             "input": ("u(t) = u[k]" if rate else "x(t) = x[k]") + " for k dt <= t < (k+1) dt (sample and hold)",
             "alignment": f"{state}[k] corresponds to {state}((k+1) dt)",
             "readout": (None if net.w_out is None else
-                        "y = w_out f(x) + b_out" if rate and net.activation != "linear" else
-                        f"y = w_out {state} + b_out"),
+                        f"y = w_out f({state}) + b_out"
+                        if (net.readout_of or ("rate" if rate else "state")) == "rate" and net.activation != "linear"
+                        else f"y = w_out {state} + b_out"),
+            **({"readout_from": net.details["readout_from"]} if net.details.get("readout_from") else {}),
+            **({"rank": int(net.w_factors[0].shape[1])} if net.w_factors is not None else {}),
             "initial_state": "from the file" if net.h0 is not None else "zero",
             "recurrent_bias": net.bias is not None,
             "steps_in_file": net.steps,
@@ -199,7 +205,7 @@ class ImportResult:
 def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,
                  fmt: str | None = None, name: str | None = None, t_stop: float | None = None,
                  force: bool = False, keys: str | None = None, convention: str | None = None,
-                 activation: str | None = None) -> ImportResult:
+                 activation: str | None = None, readout: str | None = None) -> ImportResult:
     """Read ``model``, write the spec ``output`` (YAML) and, for large networks, its NPZ.
 
     Everything is read, built and validated before anything is written; both files are
@@ -211,7 +217,8 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     ``output`` must be a regular file or a new path (the spec is read back and names its NPZ
     by a relative path), and neither file may be the model.
 
-    ``keys``, ``convention``, ``activation``: see :func:`~rnn2spice.workflows.importers.detect.read_model`.
+    ``keys``, ``convention``, ``activation``, ``readout``: see
+    :func:`~rnn2spice.workflows.importers.detect.read_model`.
     """
     model, output = Path(model), Path(output)
     dt = positive_seconds(dt, "--dt")
@@ -227,7 +234,7 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
         raise OutputError(f"--output: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
                           "file (it is read back, and names its matrix file beside it)")
     npz_path = (target.real if output.is_symlink() else output).with_suffix(".npz")
-    net = read_model(model, fmt, keys=keys, convention=convention, activation=activation)
+    net = read_model(model, fmt, keys=keys, convention=convention, activation=activation, readout=readout)
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline:
         check_distinct({"--output (matrices)": npz_path}, {"the model file": model, "--output": output})
@@ -238,12 +245,15 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
                               "--output, or pass --force (force=True) to overwrite it")
     data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
                               npz_name=None if inline else npz_path.name)
-    # validate the spec before writing anything (inline copy of the arrays)
-    check = dict(data)
-    for key, val in data.items():
+    # validate the spec before writing anything (the arrays in place of their file references)
+    def inline_copy(val):
         if isinstance(val, dict) and set(val) == {"file", "key"}:
-            check[key] = arrays[val["key"]].tolist()
-    spec_from_dict(check)
+            return np.asarray(arrays[val["key"]], dtype=float)
+        if isinstance(val, dict) and set(val) == {"factors"}:
+            return {"factors": [inline_copy(v) for v in val["factors"]]}
+        return val
+
+    spec_from_dict({key: inline_copy(val) for key, val in data.items()})
     text = spec_yaml(data)
     if not inline:
         write_atomic(npz_path, npz_bytes(arrays), field="--output (matrices)")
@@ -265,8 +275,11 @@ def is_imported_npz(npz_path: str | os.PathLike, spec_path: str | os.PathLike) -
         importer = provenance.get("importer") if isinstance(provenance, dict) else None
         if not (isinstance(importer, str) and importer.startswith("rnn2spice")):
             return False
-        keys = {val.get("key") for val in data.values()
-                if isinstance(val, dict) and set(val) == {"file", "key"} and val.get("file") == npz_path.name}
+        refs = [val for val in data.values() if isinstance(val, dict)]
+        refs += [f for val in refs if set(val) == {"factors"} and isinstance(val["factors"], list)
+                 for f in val["factors"] if isinstance(f, dict)]
+        keys = {val.get("key") for val in refs
+                if set(val) == {"file", "key"} and val.get("file") == npz_path.name}
         if not keys:
             return False
         with np.load(npz_path, allow_pickle=False) as archive:

@@ -1,0 +1,331 @@
+"""Chaotic networks: the horizon of predictability and the statistics beyond it (THEORY.md 8).
+
+Any error e0 of a run (the simulator's tolerance, round-off) grows along a chaotic
+trajectory as e0 exp(Lambda(t)), Lambda(t) = ln |v(t)| / |v(0)| the cumulative stretching of
+a tangent vector (:mod:`~rnn2spice.analysis.lyapunov`), on average exp(lambda_1 t).  With the
+run's accuracy floor eps the circuit can follow the exact reference pointwise only up to
+the horizon
+
+    T_p = first t with eps exp(Lambda(t)) >= threshold      (~ ln(threshold / eps) / lambda_1)
+
+:func:`horizon` finds it along the reference.  Beyond it a correct circuit is one more
+trajectory on the same attractor: :func:`compare_statistics` judges it against an ensemble
+of K reference runs started from h0 perturbed at eps (:func:`ensemble`) by per-neuron mean
+and variance, per-neuron autocorrelation at a few lags, and lambda_1 along its own
+trajectory, each within bounds from the ensemble's spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats as _stats
+
+from scipy.integrate import solve_ivp
+
+from rnn2spice._blas import one_blas_thread
+from rnn2spice.analysis.lyapunov import STEP_FACTOR, Dynamics, Exponent, largest_exponent
+from rnn2spice.analysis.reference import breakpoints, dense_values, solve_linear
+from rnn2spice.network.spec import RnnSpec
+
+#: Ensemble members (reference runs from perturbed h0).  8 gives t-quantiles with 7 degrees
+#: of freedom; each costs one reference solve at :data:`ENSEMBLE_RTOL`.
+MEMBERS = 8
+#: The members' solver tolerance: a member only has to be a trajectory on the attractor.
+ENSEMBLE_RTOL = 1e-6
+#: Uniform samples of the window beyond the horizon the statistics are computed on (at most).
+STAT_POINTS = 4000
+#: Lags of the autocorrelation compared (evenly spaced up to the decorrelation lag).
+LAGS = 8
+#: False-alarm probability of each statistical test on a correct circuit (Bonferroni over channels).
+ALPHA = 1e-3
+#: Margin on the largest leave-one-out score of the ensemble's own members (:func:`_test`).
+LOO_MARGIN = 1.0
+#: A spread below this fraction of the channels' median spread is floored to it: a channel
+#: that barely varies in the ensemble is not judged on a vanishing denominator.
+SPREAD_FLOOR = 0.25
+#: lambda_1 bound: besides the ensemble's t-bound, the tangent integration's own resolution
+#: (relative) -- the ensemble members share their first horizon and so their exponents.
+EXPONENT_RESOLUTION = 0.15
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """lambda_1 along the reference and the horizon of a run (None when never reached)."""
+
+    exponent: Exponent | None   # None when not estimated
+    floor: float                # eps, the run's accuracy floor (model units, relative to the scale)
+    threshold: float
+    horizon: float | None       # s, model time
+
+    @property
+    def lyapunov_exponent(self) -> float | None:
+        return None if self.exponent is None else self.exponent.value
+
+    @property
+    def chaotic(self) -> bool:
+        """A positive lambda_1 whose growth reaches the threshold inside the run."""
+        return self.horizon is not None and self.lyapunov_exponent is not None and self.lyapunov_exponent > 0
+
+    def as_dict(self) -> dict:
+        return {"lyapunov_exponent": self.lyapunov_exponent, "horizon": self.horizon, "chaotic": self.chaotic,
+                "accuracy_floor": self.floor,
+                "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to]}
+
+
+#: The tangent integration is skipped beyond this many RK4 substeps (a stiff network over many
+#: time constants): then no exponent and no horizon are reported and the verdict is pointwise.
+MAX_SUBSTEPS = 400_000
+
+
+def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: float,
+            threshold: float) -> Horizon:
+    """lambda_1 along the reference trajectory (samples ``reference`` at ``time``) and the
+    horizon where ``floor * exp(Lambda(t))`` reaches ``threshold`` (both relative to the
+    largest reference state).  A linear network's lambda_1 is max Re eig(A) (exact, no
+    integration); its horizon follows from it alike."""
+    t = np.asarray(time, dtype=float)
+    if t.size < 2 or not t[-1] > t[0]:
+        return Horizon(None, floor, threshold, None)
+    level = float(np.log(threshold / floor)) if threshold > floor else 0.0
+    if spec.activation == "linear":
+        lam = float(np.max(np.linalg.eigvals(spec.state_matrix()).real)) if spec.n else 0.0
+        tp = level / lam if lam > 0 and level / lam < t[-1] - t[0] else None
+        grid = np.array([t[0], t[-1]])
+        exp = Exponent(np.array([lam]), float(t[0]), float(t[-1]), 0, grid, np.array([[0.0], [lam * (t[-1] - t[0])]]))
+        return Horizon(exp, floor, threshold, None if tp is None else float(t[0] + tp))
+    if substeps(spec, t) > MAX_SUBSTEPS:
+        return Horizon(None, floor, threshold, None)
+    exp = largest_exponent(spec, t, reference)
+    # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
+    # stretch of a limit cycle or a slow drift alone is not), the horizon where Lambda does
+    tp = exp.crossing(level) if exp.value > 0 and exp.value * (t[-1] - t[0]) > level else None
+    return Horizon(exp, floor, threshold, tp)
+
+
+def substeps(spec: RnnSpec, time: np.ndarray) -> int:
+    """RK4 substeps :func:`largest_exponent` takes over ``time``."""
+    return int(np.ceil((time[-1] - time[0]) * Dynamics(spec).bound() / STEP_FACTOR))
+
+
+def ensemble(spec: RnnSpec, time: np.ndarray, *, floor: float, members: int = MEMBERS,
+             seed: int = 0) -> np.ndarray:
+    """K reference runs at ``time`` from h0 + floor * scale * N(0, 1) per neuron, shape
+    (points, K, n); scale = max(1, max |h0|).
+
+    All members are one stacked ODE (one matrix product per stage for all of them), by
+    DOP853 at :data:`ENSEMBLE_RTOL`, restarted at every input breakpoint; a member only has
+    to be a trajectory on the attractor, not the reference's own."""
+    time = np.asarray(time, dtype=float)
+    rng = np.random.default_rng(seed)
+    h0 = np.asarray(spec.h0, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(h0)))) if h0.size else 1.0
+    start = h0[None, :] + floor * scale * rng.standard_normal((members, spec.n))
+    if spec.activation == "linear":
+        out = np.empty((time.size, members, spec.n))
+        for j in range(members):
+            out[:, j, :] = solve_linear(replace(spec, h0=start[j]), time)
+        return out
+    model = Dynamics(spec)
+    shape = (members, spec.n)
+
+    def rhs(t, y):
+        return model.rhs(np.array([t]), y.reshape((1,) + shape)).ravel()
+
+    out = np.empty((time.size, members * spec.n))
+    y = start.ravel()
+    edges = breakpoints(spec, max(spec.t_stop, float(time[-1]) if time.size else 0.0))
+    done = 0
+    with one_blas_thread():
+        for i, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
+            stop = int(np.searchsorted(time, t1, side="right" if i == edges.size - 2 else "left"))
+            sol = solve_ivp(rhs, (float(t0), float(t1)), y, method="DOP853", rtol=ENSEMBLE_RTOL,
+                            atol=ENSEMBLE_RTOL * 1e-2 * scale, dense_output=True)
+            if not sol.success:
+                raise RuntimeError(f"ensemble ODE solver failed: {sol.message}")
+            if stop > done:
+                out[done:stop] = dense_values(sol, time[done:stop])
+                done = stop
+            y = sol.y[:, -1]
+    return out.reshape((time.size,) + shape)
+
+
+# =========================================================================== statistics
+
+def _uniform(time: np.ndarray, states: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
+    """States (points, ..., n) linearly resampled on a uniform grid over [start, t_end]."""
+    keep = np.concatenate([[True], np.diff(time) > 0])
+    t, h = time[keep], states[keep]
+    inside = int(np.count_nonzero(t >= start))
+    m = int(min(STAT_POINTS, max(inside, 64)))
+    grid = np.linspace(start, t[-1], m)
+    i = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, t.size - 2)
+    dt = t[i + 1] - t[i]
+    s = ((grid - t[i]) / np.where(dt > 0, dt, 1.0)).reshape((-1,) + (1,) * (h.ndim - 1))
+    return grid, h[i] + s * (h[i + 1] - h[i])
+
+
+def _autocorrelation(h: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Normalised autocorrelation per channel at integer ``lags``: h (m, ..., n) -> (..., n, L)."""
+    x = h - h.mean(axis=0)
+    m = x.shape[0]
+    size = 1 << int(np.ceil(np.log2(2 * m)))
+    spec = np.fft.rfft(x, n=size, axis=0)
+    acov = np.fft.irfft(spec * np.conj(spec), n=size, axis=0)[:m]
+    acov /= (m - np.arange(m)).reshape((-1,) + (1,) * (h.ndim - 1))
+    var = acov[0]
+    rho = acov[lags] / np.where(var > 0, var, 1.0)
+    return np.moveaxis(rho, 0, -1)
+
+
+@dataclass(frozen=True)
+class Test:
+    """One statistic of the circuit against the ensemble: z-scores per channel."""
+
+    name: str
+    circuit: np.ndarray     # the circuit's statistic per channel
+    mean: np.ndarray        # the ensemble's
+    spread: np.ndarray      # the ensemble's standard deviation (floored)
+    z: np.ndarray           # (circuit - mean) / (spread sqrt(1 + 1/K))
+    bound_local: float      # per channel |z| bound
+    bound_global: float     # rms z bound
+
+    @property
+    def worst(self) -> int:
+        return int(np.argmax(np.abs(self.z).reshape(self.z.shape[0], -1).max(axis=1))) if self.z.ndim > 1 else \
+            int(np.argmax(np.abs(self.z)))
+
+    @property
+    def max_z(self) -> float:
+        return float(np.max(np.abs(self.z))) if self.z.size else 0.0
+
+    @property
+    def rms_z(self) -> float:
+        return float(np.sqrt(np.mean(self.z ** 2))) if self.z.size else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.max_z <= self.bound_local and self.rms_z <= self.bound_global
+
+    def as_dict(self) -> dict:
+        return {"passed": self.passed, "max_z": self.max_z, "worst_neuron": self.worst, "rms_z": self.rms_z,
+                "bound_max_z": self.bound_local, "bound_rms_z": self.bound_global}
+
+
+def _z(circuit: np.ndarray, members: np.ndarray, floor_fraction: float, absolute_floor: float):
+    """(mean, floored spread, z) of ``circuit`` against ``members`` (K, channels)."""
+    k = members.shape[0]
+    mean = members.mean(axis=0)
+    sd = members.std(axis=0, ddof=1)
+    floor = max(floor_fraction * float(np.median(sd)) if sd.size else 0.0, absolute_floor, 1e-300)
+    spread = np.maximum(sd, floor)
+    return mean, spread, (circuit - mean) / (spread * np.sqrt(1.0 + 1.0 / k))
+
+
+def _test(name: str, circuit: np.ndarray, members: np.ndarray, *, floor_fraction: float = SPREAD_FLOOR,
+          absolute_floor: float = 0.0, per_group: int = 1) -> Test:
+    """z-scores of ``circuit`` (channels) against ``members`` (K, channels).
+
+    Bounds: the larger of the t distribution's (per channel: Bonferroni at :data:`ALPHA`;
+    rms over channels: its second moment (K-1)/(K-3) times the chi-square quantile) and
+    :data:`LOO_MARGIN` times the largest score of a member against the others (leave one
+    out): the channels (lags of one neuron, neurons of one network) are correlated, so
+    the rms of independent channels would understate the spread of a correct circuit's."""
+    k = members.shape[0]
+    mean, spread, z = _z(circuit, members, floor_fraction, absolute_floor)
+    channels = max(z.size, 1)
+    dof = k - 1
+    local = float(_stats.t.ppf(1.0 - ALPHA / (2 * channels), dof))
+    second = dof / (dof - 2) if dof > 2 else 3.0
+    free = max(channels // per_group, 1)   # the lags of one neuron count as one channel
+    glob = float(np.sqrt(second * _stats.chi2.ppf(1.0 - ALPHA, free) / free))
+    if k >= 4 and z.size:
+        loo = [_z(members[j], np.delete(members, j, axis=0), floor_fraction, absolute_floor)[2] for j in range(k)]
+        local = max(local, LOO_MARGIN * max(float(np.max(np.abs(x))) for x in loo))
+        glob = max(glob, LOO_MARGIN * max(float(np.sqrt(np.mean(x ** 2))) for x in loo))
+    return Test(name, circuit, mean, spread, z, local, glob)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The statistical part of a chaotic run's verdict (beyond the horizon)."""
+
+    start: float              # s, the window's start (the horizon)
+    stop: float
+    members: int
+    tests: tuple              # of Test
+    exponent_circuit: float   # lambda_1 along the circuit's trajectory (1/s)
+    exponent_members: np.ndarray
+    exponent_bound: float     # |circuit - mean| allowed (1/s)
+    lags: np.ndarray          # s
+    seconds: float = 0.0
+
+    @property
+    def exponent_passed(self) -> bool:
+        return bool(abs(self.exponent_circuit - float(np.mean(self.exponent_members))) <= self.exponent_bound)
+
+    @property
+    def parts(self) -> dict:
+        out = {t.name: t.passed for t in self.tests}
+        out["lyapunov_exponent"] = self.exponent_passed
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return all(self.parts.values())
+
+    def failed(self) -> list[str]:
+        return [k for k, v in self.parts.items() if not v]
+
+    def as_dict(self) -> dict:
+        return {"passed": self.passed, "window": [self.start, self.stop], "members": self.members,
+                "parts": self.parts, **{t.name: t.as_dict() for t in self.tests},
+                "lyapunov_exponent": {"passed": self.exponent_passed, "circuit": self.exponent_circuit,
+                                      "ensemble_mean": float(np.mean(self.exponent_members)),
+                                      "ensemble_std": float(np.std(self.exponent_members, ddof=1)),
+                                      "bound": self.exponent_bound},
+                "lags_s": [float(x) for x in self.lags], "seconds": self.seconds}
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in self.parts.items())
+        return (f"statistics beyond the horizon ({self.start:.4g} .. {self.stop:.4g} s, {self.members} reference "
+                f"runs from h0 perturbed at the floor): {parts}; lambda_1 along the circuit "
+                f"{self.exponent_circuit:.4g} 1/s vs {float(np.mean(self.exponent_members)):.4g} "
+                f"+- {self.exponent_bound:.2g}")
+
+
+def compare_statistics(spec: RnnSpec, time: np.ndarray, circuit: np.ndarray, members: np.ndarray, *,
+                       start: float) -> Statistics:
+    """The circuit's trajectory (points, n) against the ensemble (points, K, n), all at
+    ``time``, beyond ``start`` (s): mean, variance, autocorrelation per neuron and lambda_1."""
+    time = np.asarray(time, dtype=float)
+    both = np.concatenate([members, circuit[:, None, :]], axis=1)     # (points, K + 1, n)
+    grid, h = _uniform(time, both, start)
+    dt = float(grid[1] - grid[0]) if grid.size > 1 else 0.0
+    mean = h.mean(axis=0)                                              # (K + 1, n)
+    var = h.var(axis=0)
+    scale = float(np.max(np.abs(members))) if members.size else 1.0
+    # lags: evenly up to where the ensemble's neuron-averaged autocorrelation falls to 1/e
+    # (at most a quarter of the window)
+    full = _autocorrelation(h[:, :-1], np.arange(max(grid.size // 4, 2)))  # (K, n, lags)
+    pop = full.mean(axis=(0, 1))
+    below = np.flatnonzero(pop < np.exp(-1.0))
+    reach = int(below[0]) if below.size else pop.size - 1
+    lag_idx = np.unique(np.maximum(1, np.round(np.linspace(0, reach, LAGS + 1)[1:]).astype(int)))
+    rho = _autocorrelation(h, lag_idx)                                  # (K + 1, n, L)
+    # the population's order parameters (the dynamic mean-field theory's, THEORY.md 8): the
+    # mean variance q and the neuron-averaged autocorrelation C(lag); a change of every
+    # neuron a little (weights x 1.3) moves them far beyond their small ensemble spread
+    population = np.concatenate([var.mean(axis=1)[:, None], rho.mean(axis=1)], axis=1)   # (K + 1, 1 + L)
+    tests = (_test("mean", mean[-1], mean[:-1], absolute_floor=1e-9 * scale),
+             _test("variance", var[-1], var[:-1], absolute_floor=1e-18 * scale ** 2),
+             _test("autocorrelation", rho[-1].ravel(), rho[:-1].reshape(rho.shape[0] - 1, -1),
+                   per_group=lag_idx.size),
+             _test("population", population[-1], population[:-1], floor_fraction=0.0))
+    exps = largest_exponent(spec, time, both).values
+    ens = exps[:-1]
+    k = ens.size
+    t_bound = float(_stats.t.ppf(1.0 - ALPHA / 2, k - 1)) * float(np.std(ens, ddof=1)) * np.sqrt(1 + 1 / k)
+    bound = max(t_bound, EXPONENT_RESOLUTION * abs(float(np.mean(ens))))
+    return Statistics(float(start), float(time[-1]), k, tests, float(exps[-1]), ens, bound, lag_idx * dt)
