@@ -23,7 +23,8 @@ The API:
 * building it: :func:`opamp_error` (single-pole op-amps, predicted and measured), :func:`snap`
   (R and C from an E series: the network the circuit then realises, predicted and simulated),
   :func:`snap_trial` (the same over one task trial: does the decision survive?), :func:`value_warnings`, :func:`bom` (bill of materials), and
-  :func:`schematic` (an SVG or PNG picture of a small network's circuit).
+  :func:`schematic` (an SVG or PNG picture of a small network's circuit), :func:`kicad` (a KiCad 9
+  project KiCad itself checks and simulates: a :class:`KicadResult`).
 
 Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict),
 ``.summary()`` (text) and ``.plot(path)`` (PNG).  Errors derive from :class:`Rnn2SpiceError`.
@@ -31,8 +32,9 @@ Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-rea
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Build, BuildCheck, check_build, Bom, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile, load,
-                           montecarlo, opamp_error, schematic, snap, snap_trial, sweep, task, value_warnings)
+from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
+                           StudyResult, ac, bom, check_build, compile, kicad, load, montecarlo, opamp_error, schematic,
+                           snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
                               NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
@@ -62,7 +64,7 @@ __all__ = [
     "montecarlo", "sweep", "StudyResult",
     # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
     "opamp_error", "OpAmpError", "snap", "SnapResult", "snap_trial", "SnapTrial", "value_warnings", "bom", "Bom",
-    "schematic",
+    "schematic", "kicad", "KicadResult",
     # real parts: op-amps by part, transistor activations, preferred values, the predicted build error
     "Build", "check_build", "BuildCheck",
     # errors

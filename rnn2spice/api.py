@@ -18,6 +18,7 @@ from rnn2spice.report import schematic as _schematic
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
 from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial, bom,  # noqa: F401 (part of the API)
                                      opamp_error, snap, snap_trial, value_warnings)
+from rnn2spice.workflows.kicad import KicadResult, kicad  # noqa: F401 (part of the API)
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
 from rnn2spice.workflows.realbuild import BuildCheck, check_build, compile_build  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials

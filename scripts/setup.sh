@@ -194,11 +194,44 @@ EOF
     echo "$OLD_PREFIX" >"$stamp"
 }
 
+# KiCad 9 (its command line checks the schematics `rnn2spice kicad` writes: tests/test_kicad.py),
+# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the source
+# ngspice comes from), elsewhere the distribution's.  No recommends: ~120 MB instead of GBs.
+KICAD_MAJOR=9
+kicad_major() {  # kicad-cli's major version, or nothing
+    { kicad-cli version 2>/dev/null || true; } | grep -oE '^[0-9]+' | head -1
+}
+install_kicad() {
+    local have target=()
+    have=$(kicad_major)
+    [ -n "$have" ] && [ "$have" -ge "$KICAD_MAJOR" ] && return 0
+    if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
+        local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
+        if ! source=$(backports_source); then
+            echo "setup: no apt source entry for $codename found; cannot add $codename-backports for KiCad" >&2
+            exit 1
+        fi
+        if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
+            echo "$source" | $SUDO tee "$file" >/dev/null
+            updated=0
+        fi
+        target=(-t "$codename-backports")
+    fi
+    apt_update
+    quietly "${APT_GET[@]}" install "${target[@]}" --no-install-recommends kicad
+    have=$(kicad_major)
+    if [ -z "$have" ] || [ "$have" -lt "$KICAD_MAJOR" ]; then
+        echo "setup: apt gave kicad-cli ${have:-nothing}, need KiCad >= $KICAD_MAJOR" >&2
+        exit 1
+    fi
+}
+
 if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
     install_backports_ngspice
 else
     install_distribution_ngspice
 fi
+install_kicad
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
@@ -206,4 +239,4 @@ quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[tes
 if [ "$codename" = "bookworm" ]; then
     unpack_ngspice_39
 fi
-echo "setup done: $(.venv/bin/rnn2spice --version)$([ -x "$OLD_PREFIX/bin/ngspice" ] && echo "; ngspice 39 in .venv/ngspice-39")"
+echo "setup done: $(.venv/bin/rnn2spice --version)$([ -x "$OLD_PREFIX/bin/ngspice" ] && echo "; ngspice 39 in .venv/ngspice-39"); KiCad $(kicad-cli version)"

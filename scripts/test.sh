@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# The KiCad tests (-m kicad) are required like the ngspice ones: without kicad-cli they fail.
+if ! command -v kicad-cli >/dev/null 2>&1; then
+    echo "error: kicad-cli (KiCad 9) is not installed (scripts/setup.sh installs it)" >&2
+    exit 1
+fi
 # The PyTorch importer is an optional extra.  Where a CPU wheel of torch lies in pip's
 # find-links folder (this project's CI machines), install it and make its tests required;
 # elsewhere they are skipped with a visible reason (PyPI alone would pull a multi-GB CUDA build).

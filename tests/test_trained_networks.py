@@ -424,3 +424,29 @@ def test_keys_numbers_with_exponents_and_leading_scales():
     assert m.terms["W"] == (Term((("a", False),), 1000.0), Term((("b", False),)))
     assert m.terms["U"] == (Term((("c", True),), 0.5),)
     assert m.keys_used() == {"a", "b", "c", "x", "y"}
+
+
+# --------------------------------------------------------------------------- where each importer's readout comes from
+
+def test_importers_say_where_the_readout_comes_from(tmp_path, monkeypatch):
+    from test_import_mapping import write_keras3
+    from test_import_psychrnn import DT as PDT, TAU as PTAU, write_psychrnn
+
+    from rnn2spice.workflows.importers import import_model
+
+    write_psychrnn(tmp_path / "psy.npz", monkeypatch)
+    psy = import_model(tmp_path / "psy.npz", tmp_path / "psy.yaml", dt=PDT, tau=PTAU).spec
+    assert psy.readout_of == "rate" and "PsychRNN" in psy.provenance["mapping"]["readout_from"]
+    over = import_model(tmp_path / "psy.npz", tmp_path / "psy2.yaml", dt=PDT, tau=PTAU, readout="state").spec
+    assert over.readout_of == "state" and "reads the rate" in over.provenance["mapping"]["readout_from"]
+    write_keras3(tmp_path / "k.h5")
+    keras = import_model(tmp_path / "k.h5", tmp_path / "k.yaml", dt=1e-3).spec
+    assert keras.readout_of == "state" and "keras" in keras.provenance["mapping"]["readout_from"]
+    model = dense_state_readout_model(n=5)
+    write_torch_zip(tmp_path / "m.pt", model)
+    mapped = import_model(tmp_path / "m.pt", tmp_path / "m.yaml", dt=DT, tau=TAU, convention="rate",
+                          keys="W=rnn.w_rec,U=rnn.w_inp^T,w_out=rnn.w_out^T").spec
+    assert mapped.readout_of == "rate" and mapped.provenance["mapping"]["readout_from"].startswith("assumed")
+    with pytest.raises(UsageError):
+        import_model(tmp_path / "m.pt", tmp_path / "m3.yaml", dt=DT, tau=TAU, convention="rate", readout="output",
+                     keys="W=rnn.w_rec")

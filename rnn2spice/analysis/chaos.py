@@ -1,4 +1,4 @@
-"""Chaotic networks: the horizon of predictability and the statistics beyond it (THEORY.md 8).
+"""Chaotic networks: the horizon of predictability and the statistics beyond it (THEORY.md 9).
 
 Any error e0 of a run (the simulator's tolerance, round-off) grows along a chaotic
 trajectory as e0 exp(Lambda(t)), Lambda(t) = ln |v(t)| / |v(0)| the cumulative stretching of
@@ -75,8 +75,10 @@ class Horizon:
 
 
 #: The tangent integration is skipped beyond this many RK4 substeps (a stiff network over many
-#: time constants): then no exponent and no horizon are reported and the verdict is pointwise.
+#: time constants) or this many multiply-adds (substeps x 4 x n^2, ~10 s): then no exponent and
+#: no horizon are reported and the verdict is pointwise.
 MAX_SUBSTEPS = 400_000
+MAX_WORK = 2e10
 
 
 def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: float,
@@ -84,18 +86,20 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     """lambda_1 along the reference trajectory (samples ``reference`` at ``time``) and the
     horizon where ``floor * exp(Lambda(t))`` reaches ``threshold`` (both relative to the
     largest reference state).  A linear network's lambda_1 is max Re eig(A) (exact, no
-    integration); its horizon follows from it alike."""
+    integration) and it has no horizon (its relative error does not grow)."""
     t = np.asarray(time, dtype=float)
     if t.size < 2 or not t[-1] > t[0]:
         return Horizon(None, floor, threshold, None)
     level = float(np.log(threshold / floor)) if threshold > floor else 0.0
     if spec.activation == "linear":
+        # never chaotic: an unstable linear network's error grows with its state, so the
+        # relative error the verdict judges does not (no horizon; pointwise as ever)
         lam = float(np.max(np.linalg.eigvals(spec.state_matrix()).real)) if spec.n else 0.0
-        tp = level / lam if lam > 0 and level / lam < t[-1] - t[0] else None
         grid = np.array([t[0], t[-1]])
         exp = Exponent(np.array([lam]), float(t[0]), float(t[-1]), 0, grid, np.array([[0.0], [lam * (t[-1] - t[0])]]))
-        return Horizon(exp, floor, threshold, None if tp is None else float(t[0] + tp))
-    if substeps(spec, t) > MAX_SUBSTEPS:
+        return Horizon(exp, floor, threshold, None)
+    steps = substeps(spec, t)
+    if steps > MAX_SUBSTEPS or 4.0 * steps * spec.n ** 2 > MAX_WORK:
         return Horizon(None, floor, threshold, None)
     exp = largest_exponent(spec, t, reference)
     # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
@@ -275,6 +279,14 @@ class Statistics:
     def passed(self) -> bool:
         return all(self.parts.values())
 
+    def scores(self) -> list[tuple[str, float, bool]]:
+        """(name, score / bound, passed) per part, the largest ratio of each test's two bounds."""
+        out = [(t.name, max(t.max_z / t.bound_local, t.rms_z / t.bound_global), t.passed) for t in self.tests]
+        dev = abs(self.exponent_circuit - float(np.mean(self.exponent_members)))
+        out.append(("lyapunov_exponent", dev / self.exponent_bound if self.exponent_bound > 0 else 0.0,
+                    self.exponent_passed))
+        return out
+
     def failed(self) -> list[str]:
         return [k for k, v in self.parts.items() if not v]
 
@@ -314,7 +326,7 @@ def compare_statistics(spec: RnnSpec, time: np.ndarray, circuit: np.ndarray, mem
     reach = int(below[0]) if below.size else pop.size - 1
     lag_idx = np.unique(np.maximum(1, np.round(np.linspace(0, reach, LAGS + 1)[1:]).astype(int)))
     rho = _autocorrelation(h, lag_idx)                                  # (K + 1, n, L)
-    # the population's order parameters (the dynamic mean-field theory's, THEORY.md 8): the
+    # the population's order parameters (the dynamic mean-field theory's, THEORY.md 9): the
     # mean variance q and the neuron-averaged autocorrelation C(lag); a change of every
     # neuron a little (weights x 1.3) moves them far beyond their small ensemble spread
     population = np.concatenate([var.mean(axis=1)[:, None], rho.mean(axis=1)], axis=1)   # (K + 1, 1 + L)

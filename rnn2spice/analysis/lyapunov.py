@@ -1,4 +1,4 @@
-"""The largest Lyapunov exponent of a network along a sampled trajectory (THEORY.md 8).
+"""The largest Lyapunov exponent of a network along a sampled trajectory (THEORY.md 9).
 
 A tangent vector v is carried along the trajectory h(t) by the variational equation
 

@@ -26,13 +26,14 @@ import sys
 import warnings
 
 from rnn2spice._version import __version__
-from rnn2spice.cli import ac, bom, check, compile, importing, montecarlo, schematic, simulate, sweep, task, verify
+from rnn2spice.cli import (ac, bom, check, compile, importing, kicad, montecarlo, schematic, simulate, sweep, task,
+                           verify)
 from rnn2spice.cli.common import EXIT_INTERRUPTED, EXIT_SIMULATION, exit_code
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 
 #: The command modules, in the order ``rnn2spice --help`` lists them.
-COMMANDS = (compile, simulate, check, verify, ac, importing, task, montecarlo, sweep, bom, schematic)
+COMMANDS = (compile, simulate, check, verify, ac, importing, task, montecarlo, sweep, bom, schematic, kicad)
 #: Exit code of an unexpected exception (a bug): EX_SOFTWARE of sysexits.h.
 EXIT_INTERNAL = 70
 

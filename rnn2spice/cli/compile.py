@@ -34,5 +34,6 @@ def run(args) -> int:
         sys.stdout.write(text)
     else:
         write_atomic(args.output, text, field="--output")
-        print(f"wrote {args.output} ({ir.count(compiled.circuit.elements)} elements)", file=sys.stderr)
+        print(f"wrote {args.output} ({ir.count(compiled.circuit.elements)} elements"
+              f"{compiled.realisation.describe_rank()})", file=sys.stderr)
     return EXIT_PASS

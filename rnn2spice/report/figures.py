@@ -58,6 +58,60 @@ def check_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, ti
     return png_bytes(fig)
 
 
+def chaos_figure(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str, growth_time: np.ndarray,
+                 growth: np.ndarray, exponent: float, floor: float, threshold: float, horizon: float,
+                 scores: list[tuple[str, float, bool]]) -> bytes:
+    """PNG bytes of a chaotic run (THEORY.md 9): states (top, horizon marked), the divergence
+    max_k |sim - ref| / max |ref| on a log scale against the predicted floor exp(Lambda(t))
+    and floor exp(lambda_1 t) (middle), and the statistics beyond the horizon as
+    score / bound per test, <= 1 passes (bottom).  ``scores``: (name, score / bound, passed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idx = neuron_subset(simulated.shape[1], 4)
+    scale = 1e3 if time[-1] < 1.0 else 1.0
+    unit = "ms" if scale == 1e3 else "s"
+    fig = plt.figure(figsize=(8, 9))
+    ax1 = fig.add_subplot(3, 1, 1)
+    ax2 = fig.add_subplot(3, 1, 2, sharex=ax1)
+    ax3 = fig.add_subplot(3, 1, 3)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, k in enumerate(idx):
+        col = colors[i % len(colors)]
+        ax1.plot(time * scale, ref[:, k], color=col, lw=2.2, alpha=0.35, label=f"h{k}")
+        ax1.plot(time * scale, simulated[:, k], color=col, lw=0.9, ls="--")
+    big = float(np.max(np.abs(ref))) or 1.0
+    with np.errstate(invalid="ignore"):
+        div = np.max(np.abs(simulated - ref), axis=1) / big
+    ax2.semilogy(time * scale, np.maximum(div, 1e-18), color="C3", lw=0.8, label="|SPICE - reference| / max|ref|")
+    ax2.semilogy(growth_time * scale, floor * np.exp(growth), color="k", lw=1.0,
+                 label="predicted: floor exp(Lambda(t)) along the reference")
+    t0 = float(growth_time[0])
+    ax2.semilogy(growth_time * scale, floor * np.exp(exponent * (growth_time - t0)), color="0.5", lw=0.8, ls=":",
+                 label=f"floor exp(lambda_1 t), lambda_1 = {exponent:.3g} 1/s")
+    ax2.axhline(threshold, color="C2", lw=0.8, ls="--", label="threshold")
+    ax2.set_ylim(max(min(floor, float(np.min(div[div > 0])) if np.any(div > 0) else floor) / 10, 1e-16), 10.0)
+    for ax in (ax1, ax2):
+        ax.axvline(horizon * scale, color="C1", lw=1.2)
+        ax.axvspan(horizon * scale, time[-1] * scale, color="C1", alpha=0.06)
+    ax2.text(horizon * scale, threshold, " horizon T_p", color="C1", fontsize=8, va="bottom")
+    ax1.set_title(title)
+    ax1.set_ylabel("state h (model units)")
+    ax1.legend(fontsize=7, ncol=2, loc="best", title="wide: reference, dashed: SPICE", title_fontsize=7)
+    ax2.set_ylabel("divergence")
+    ax2.set_xlabel(f"time ({unit}); pointwise up to T_p, statistics beyond (shaded)")
+    ax2.legend(fontsize=7, loc="lower right")
+    names = [n for n, _, _ in scores]
+    values = [v for _, v, _ in scores]
+    ax3.barh(names, values, color=["C2" if ok else "C3" for _, _, ok in scores])
+    ax3.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax3.set_xlabel("beyond the horizon: circuit's score / bound from the reference ensemble (<= 1 passes)")
+    fig.tight_layout()
+    return png_bytes(fig)
+
+
 def png_bytes(fig, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (written atomically by the caller); closes it."""
     import matplotlib.pyplot as plt

@@ -3,6 +3,10 @@
 :func:`run` is the one pipeline core that ``check``, ``task`` and the studies share: the
 netlist is certified before ngspice sees it (a failure stops with
 :class:`~rnn2spice.errors.CertificateFailed`), then simulated.
+
+The module is longer than 400 lines: ``check``'s refinement loop, its result object and the
+two-part verdict of a chaotic run (pointwise up to the horizon, statistics beyond it:
+``_pointwise``, ``_statistics``, :func:`judge`, THEORY.md 9) share one run's bookkeeping.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ class CheckResult:
     timings: dict = field(default_factory=dict)   # s per stage
     certificate: Certificate | None = None         # of the netlist text, checked before simulating
     runs: tuple = ()                               # every run: max_step (s), points, error, seconds
-    #: lambda_1 along the reference and the horizon of predictability (THEORY.md 8)
+    #: lambda_1 along the reference and the horizon of predictability (THEORY.md 9)
     horizon: chaos.Horizon | None = None
     #: beyond the horizon of a chaotic run: the circuit's statistics against an ensemble
     statistics: chaos.Statistics | None = None
@@ -176,6 +180,14 @@ class CheckResult:
     def figure(self) -> bytes:
         """PNG bytes: SPICE over the reference per neuron (and readout), and the error."""
         spec, c = self.compiled.spec, self.compiled
+        if self.statistics is not None:
+            h, st = self.horizon, self.statistics
+            return figures.chaos_figure(
+                self.trajectory.time, self.trajectory.states, self.reference,
+                title=f"{spec.name}: {c.form}/{c.coupling}, chaotic: lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
+                      f"T_p = {h.horizon:.3g} s, {'PASS' if self.passed else 'FAIL'}",
+                growth_time=h.exponent.time, growth=h.exponent.growth[:, 0], exponent=h.lyapunov_exponent,
+                floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores())
         y = readout(spec, self.trajectory.states)
         return figures.check_figure(
             self.trajectory.time, self.trajectory.states, self.reference,
@@ -309,7 +321,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
 
 
 def accuracy_floor(compiled: CompiledNetwork) -> float:
-    """eps of the horizon (THEORY.md 8): half the target the step aims at.  Measured at target
+    """eps of the horizon (THEORY.md 9): half the target the step aims at.  Measured at target
     1e-3 on two chaotic tanh networks (n = 80, g = 4): a correct circuit diverges as
     |sim - ref| = eps_run exp(Lambda(t)) with eps_run 5e-5 and 3e-4, so target / 2 puts the
     horizon before the actual divergence."""
@@ -322,13 +334,14 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
     start = _time.perf_counter()
     ref = solve_reference(compiled.spec, traj.time, target=min(compiled.target, tolerance or compiled.target))
     timings["reference"] += _time.perf_counter() - start
+    atol = state_atol(compiled.circuit.options, compiled.state_probes) / compiled.spec.state_scale
     start = _time.perf_counter()
+    # floor and threshold both relative to a neuron's own scale (the divergence spreads to
+    # every neuron): the level ln(threshold / floor) does not depend on the scales
     hz = chaos.horizon(compiled.spec, traj.time, ref, floor=accuracy_floor(compiled), threshold=threshold)
     timings["chaos"] += _time.perf_counter() - start
     upto = slice(None) if not hz.chaotic else slice(0, int(np.searchsorted(traj.time, hz.horizon, side="right")))
-    cmp = compare(traj.states[upto], ref[upto], threshold=threshold,
-                  atol=state_atol(compiled.circuit.options, compiled.state_probes) / compiled.spec.state_scale,
-                  spec=compiled.spec)
+    cmp = compare(traj.states[upto], ref[upto], threshold=threshold, atol=atol, spec=compiled.spec)
     return ref, hz, cmp
 
 

@@ -49,14 +49,13 @@ import numpy as np
 
 from rnn2spice.analysis.certificate import certify_or_stop
 from rnn2spice.circuit.realparts import Build
-from rnn2spice.analysis.metrics import compare, state_atol
 from rnn2spice.circuit.compiler import CompiledNetwork
 from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, passive_indices, perturbed
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
 from rnn2spice.report.files import check_replaceable, check_writable, is_json_report, json_text, write_atomic
-from rnn2spice.workflows.pipeline import simulate, solve_reference
+from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
 from rnn2spice.workflows.study_result import StudyPoint, StudyResult
@@ -129,7 +128,8 @@ def run_member(m: Member) -> dict:
     cpu = _time.process_time()
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
-        ref = solve_reference(spec, traj.time, target=min(m.compiled.target, m.threshold))
+        # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 9)
+        verdict = judge(m.compiled, traj, tolerance=m.threshold)
     except (SimulationError, ReferenceSolverError) as exc:
         text = str(exc)
         rec.update(status="failed", passed=False, error=float("inf"), error_type=type(exc).__name__,
@@ -138,11 +138,10 @@ def run_member(m: Member) -> dict:
         if m.decision is not None:
             rec["decision"] = study_decision.failed(m.decision)
         return rec
-    cmp = compare(traj.states, ref, threshold=m.threshold, atol=state_atol(compiled.circuit.options,
-                                                                           compiled.state_probes), spec=spec)
+    cmp = verdict.comparison
     states = np.stack([np.interp(m.grid, traj.time, traj.states[:, k]) for k in range(spec.n)], axis=1)
     y = readout(spec, states)
-    passed = bool(cmp.passed)
+    passed = bool(verdict.passed)
     if m.decision is not None:  # the run passes on its decision (and its error only when a threshold is given)
         rec["decision"] = study_decision.score(spec, m.decision, traj.time, traj.states)
         passed = rec["decision"]["match"] and (passed or not m.threshold_given)
@@ -150,6 +149,8 @@ def run_member(m: Member) -> dict:
                state_error=float(cmp.rel_max_error_per_neuron), worst_neuron=int(cmp.worst_neuron),
                rel_error_per_neuron=[float(x) for x in cmp.rel_error_per_neuron],
                readout_error=None if cmp.readout is None else float(cmp.readout.rel_max_error_per_output),
+               lyapunov_exponent=verdict.lyapunov_exponent, horizon=verdict.predictability_horizon,
+               statistics=None if verdict.statistics is None else verdict.statistics.parts,
                points=int(traj.time.size), seconds=float(traj.seconds), backend=traj.backend,
                cpu_seconds=_time.process_time() - cpu,  # this process's CPU: ngspice (shared) and reference
                grid_states=states.tolist(), grid_readout=None if y is None else y.tolist())

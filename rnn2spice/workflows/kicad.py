@@ -1,0 +1,164 @@
+"""A network's circuit as a KiCad 9 project: ``rnn2spice kicad`` and :func:`rnn2spice.kicad`.
+
+The circuit is compiled as for every other command (form, coupling, accuracy: the same
+``.tran`` and ``.options``), optionally with every R and C at its preferred value
+(``snap``, :func:`rnn2spice.workflows.snapping.snapped_circuit`), and handed to the KiCad
+writer (:mod:`rnn2spice.circuit.kicad`).  The states are the nets ``h0 ... h{n-1}`` (the
+op-amp form's outputs ``o<k>`` are renamed; the series form's states are the currents
+through the sense sources ``Vs_<k>``).  :attr:`KicadResult.netlist` is rnn2spice's own
+netlist of exactly the circuit drawn, so KiCad's SPICE export can be checked against it
+(tests/test_kicad.py, docs/kicad.md).
+
+Nothing is written unless every file can be: each existing file among the outputs must be
+a file of its kind (a KiCad schematic, project, symbol library, or this writer's model
+library), else :class:`OutputError` names it; an existing ``sym-lib-table`` that is not
+exactly the writer's is left alone (the schematic then still opens and simulates; KiCad's
+ERC warns that the library ``rnn2spice`` is not configured).
+
+Real-part builds (op-amp models such as the TL072, transistor activation circuits:
+issue 21) reach KiCad through the same writer once they are IR elements: a new element
+kind needs one method of ``circuit.kicad_parts.Mapper`` (symbol, pins, ``Sim.*`` fields; a
+subcircuit from a model library as the ideal op-amp's) and, for a new drawing, a symbol in
+:mod:`rnn2spice.circuit.kicad_symbols`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnn2spice.circuit import ir
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, OPTIONAL_FILES, SYMBOL_TABLE_TEXT, write_kicad
+from rnn2spice.circuit.writer import write_netlist
+from rnn2spice.errors import OutputError, UsageError, clip
+from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.files import check_replaceable, check_writable, write_atomic
+from rnn2spice.workflows.snapping import snapped_circuit
+
+SUFFIX = ".kicad_sch"
+#: file suffix -> (the first bytes a file of that kind starts with, what it is)
+_KINDS = {
+    ".kicad_sch": (b"(kicad_sch", "a KiCad schematic"),
+    ".kicad_pro": (b"{", "a KiCad project file"),
+    ".kicad_sym": (b"(kicad_symbol_lib", "a KiCad symbol library"),
+    ".lib": (b"* rnn2spice", "an rnn2spice model library"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class KicadResult:
+    """What :func:`kicad` wrote."""
+
+    compiled: CompiledNetwork
+    circuit: ir.Circuit                 # the circuit drawn (the compiled one, or snapped)
+    schematic: Path                     # the root sheet
+    files: tuple[Path, ...]             # every file written, the root sheet first
+    skipped: tuple[Path, ...] = ()      # optional files left alone (another sym-lib-table)
+    rename: dict = field(default_factory=dict)   # IR node -> net name on the sheets
+    snap: str | None = None
+
+    passed = True
+
+    @property
+    def netlist(self) -> str:
+        """rnn2spice's own netlist of the circuit drawn."""
+        return write_netlist(self.circuit)
+
+    @property
+    def sheets(self) -> int:
+        return sum(1 for f in self.files if f.suffix == SUFFIX)
+
+    @property
+    def parts(self) -> int:
+        return ir.count(self.circuit.elements)
+
+    def state_vectors(self) -> tuple[str, ...]:
+        """The states as vectors of KiCad's netlist in ngspice: ``v(h0)`` or ``i(vs_0)``."""
+        return tuple(f"v({self.rename.get(p.target, p.target).lower()})" if p.kind == "voltage"
+                     else f"i({p.target.lower()})" for p in self.compiled.state_probes)
+
+    def summary(self) -> str:
+        c = self.compiled
+        lines = [c.summary_head(),
+                 f"KiCad project {self.schematic.with_suffix('.kicad_pro')}: {self.parts} parts on "
+                 f"{self.sheets} sheet{'s' if self.sheets != 1 else ''}"
+                 + (f", R and C snapped to {self.snap}" if self.snap else "")
+                 + "; states " + ", ".join(self.state_vectors()),
+                 "wrote " + ", ".join(f.name for f in self.files)]
+        if self.skipped:
+            lines.append(f"left {', '.join(str(f) for f in self.skipped)} alone (not rnn2spice's): KiCad's ERC "
+                         "will warn that the symbol library 'rnn2spice' is not configured")
+        return "\n".join(lines)
+
+    def report(self) -> dict:
+        return {"kind": "kicad", **self.compiled.describe(), "schematic": str(self.schematic),
+                "files": [str(f) for f in self.files], "skipped": [str(f) for f in self.skipped],
+                "parts": self.parts, "sheets": self.sheets, "snap": self.snap, "states": list(self.state_vectors())}
+
+
+def check_output(output, field: str = "output") -> Path:
+    """``output`` as a path of a ``.kicad_sch`` file (UsageError otherwise)."""
+    if not isinstance(output, (str, os.PathLike)):
+        raise UsageError(f"{field} must be the path of a .kicad_sch file (got {type(output).__name__})")
+    path = Path(os.fspath(output))
+    if path.suffix != SUFFIX or path.name == SUFFIX:
+        raise UsageError(f"{field} must name a KiCad schematic file, NAME{SUFFIX} (got {clip(str(path))!r})")
+    return path
+
+
+def check_size(spec: RnnSpec) -> None:
+    """UsageError naming n or m when the network is larger than the KiCad writer supports."""
+    if spec.n > MAX_NEURONS:
+        raise UsageError(f"spec {spec.name}: n = {spec.n} neurons; KiCad schematics support at most "
+                         f"{MAX_NEURONS} neurons (one sheet per neuron)")
+    if spec.m > MAX_INPUTS:
+        raise UsageError(f"spec {spec.name}: m = {spec.m} inputs; KiCad schematics support at most {MAX_INPUTS}")
+
+
+def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", coupling: str | None = None,
+          accuracy: str = "default", rtol: float | None = None, snap: str | None = None,
+          field: str = "output") -> KicadResult:
+    """Write ``spec``'s circuit as a KiCad 9 project: ``output`` (``DIR/NAME.kicad_sch``, the
+    root sheet) and beside it ``NAME.kicad_pro``, ``rnn2spice.kicad_sym`` with a
+    ``sym-lib-table`` naming it, the sheets ``NAME-neuron<k>.kicad_sch`` beyond 4 neurons and
+    the model library ``NAME.lib`` where a subcircuit is used (ideal op-amps, gyrators).
+
+    ``form``, ``coupling``, ``accuracy`` and ``rtol`` as :func:`rnn2spice.compile`; ``snap``
+    (``E24`` ...) puts every R and C at its nearest preferred value first.  Raises
+    :class:`UsageError` for an unsupported size, form or coupling and :class:`OutputError`
+    for an existing file that is not of its kind; nothing is written then.
+    """
+    path = check_output(output, field)
+    if not isinstance(spec, RnnSpec):
+        raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(spec).__name__})")
+    check_size(spec)
+    compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
+    circuit = snapped_circuit(compiled, snap) if snap is not None else compiled.circuit
+    rename = {p.target: f"h{k}" for k, p in enumerate(compiled.state_probes)
+              if p.kind == "voltage" and p.target != f"h{k}"}
+    texts = write_kicad(circuit, name=path.name[:-len(SUFFIX)], rename=rename, neurons=spec.n)
+    folder = path.parent
+    writes, skipped = [], []
+    for name, text in texts.items():
+        target = folder / name
+        if name in OPTIONAL_FILES:
+            if target.exists() and _read(target, field) != text.encode():
+                skipped.append(target)
+                continue
+        else:
+            head, what = _KINDS[Path(name).suffix]
+            check_replaceable(target, field, lambda data, head=head: data.lstrip().startswith(head), what)
+        check_writable(target, field)
+        writes.append((target, text))
+    for target, text in writes:
+        write_atomic(target, text, field=field)
+    return KicadResult(compiled, circuit, path, tuple(t for t, _ in writes), tuple(skipped), rename, snap)
+
+
+def _read(path: Path, field: str) -> bytes:
+    try:
+        return path.read_bytes()[:len(SYMBOL_TABLE_TEXT) + 1]
+    except OSError as exc:
+        raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
