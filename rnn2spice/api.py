@@ -75,7 +75,7 @@ def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None
     ``resistor`` (the opamp form); None: the form's default; ``accuracy``: ``default`` (the step
     aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``: any other target.
     ``build``: how it is built (:class:`Build`: ``snap``, ``opamp``, ``opamp_model``,
-    ``activation_circuit``, ``temp``, ``supply``, ``footprint``: the CLI's options, THEORY.md 10);
+    ``activation_circuit``, ``temp``, ``supply``, ``footprint``: the CLI's options, THEORY.md 11);
     transistor blocks are trimmed by their curves measured in ngspice.
     """
     return compile_build(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, build=build)

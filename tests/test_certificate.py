@@ -542,3 +542,18 @@ def test_an_element_with_no_effect_is_named():
     opamp = (NETLISTS / "tanh4.opamp.cir").read_text()
     loaded = opamp.replace(".options", "R_load o1 0 1000\n.options")   # an ideal op-amp output: no effect
     _fails_naming(loaded, spec, "r_load", "no effect")
+
+
+def test_unstable_networks_are_reported_with_growth_rate_and_largest_state():
+    from rnn2spice.analysis.transfer import describe_stability, stability
+
+    spec = spec_from_dict({"name": "grow", "tau": 1e-3, "w": [[3000.0, 0.0], [500.0, 1500.0]], "h0": [1.0, 0.5],
+                           "t_stop": 1e-2, "circuit": {"state_scale": 0.5}})
+    states = np.array([[1.0, 0.5], [7e13, -2e13]])
+    info = stability(spec, states)
+    assert info["unstable"] and info["growth_rate"] == pytest.approx(2000.0)
+    assert info["largest_state"] == 7e13 and info["largest_state_in_circuit"] == 3.5e13
+    line = describe_stability(info)
+    assert "growth rate 2e+03 1/s" in line and "7e+13" in line and "saturates at its supply rails" in line
+    calm = spec_from_dict({"name": "calm", "tau": 1e-3, "w": [[0.0, 0.0], [0.0, 0.0]], "t_stop": 1e-2})
+    assert describe_stability(stability(calm, np.zeros((2, 2)))) == ""

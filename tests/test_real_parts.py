@@ -1,4 +1,4 @@
-"""Builds from real parts (THEORY.md 10): op-amps by part, transistor activations, preferred values,
+"""Builds from real parts (THEORY.md 11): op-amps by part, transistor activations, preferred values,
 sane values, the predicted build error, Monte Carlo draws, the orderable BOM, user models."""
 
 from __future__ import annotations

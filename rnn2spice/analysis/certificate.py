@@ -7,7 +7,7 @@ without running it and takes every element value, initial condition and source p
 as ngspice holds it (:mod:`rnn2spice.analysis.held`), builds the circuit's exact state
 equations from those elements alone (:mod:`rnn2spice.analysis.mna`: affine in the
 behavioural sources' outputs, nothing linearised) and compares them, term by term, with
-the spec's (THEORY.md 1-5, 7, 8; docs/certificate.md says exactly what is proved):
+the spec's (THEORY.md 1-5, 7, 10; docs/certificate.md says exactly what is proved):
 
     circuit:  dy/dt = A y + B u + c + G sigma,   sigma_i = f_i(Z_y y + Z_u u + z_0)_i
     spec:     the same form of the scaled network (:func:`spec_equations`)

@@ -1,4 +1,4 @@
-"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4, 8).
+"""State equations of a parsed netlist, assembled from its elements alone (THEORY.md sections 1-4, 10).
 
     circuit:  dy/dt = A y + B u + c + G sigma      y = the saved probes (.save), u = Vx_<l>
               sigma_i = f_i(z_i),  z = Z_y y + Z_u u + z_0      (one per behavioural source i)
@@ -59,8 +59,11 @@ from rnn2spice.errors import NetlistError
 #: A saved probe may depend on an input directly only at round-off level (relative).
 _FEEDTHROUGH_TOL = 1e-12
 _INPUT_RE = re.compile(r"vx_(\d{1,6})\Z")
-#: Columns of the algebraic block solved at a time (bounds the dense work array).
-_CHUNK = 256
+#: Columns of the algebraic block solved at a time: SuperLU's solve slows down superlinearly with
+#: many right-hand sides (measured, n = 500 op-amp circuit: 256 columns 3.4-21 s, 16 x 16 0.7 s).
+_CHUNK = 16
+#: Columns whose structure (:class:`_Reach`) is found at once (bounds the boolean work array).
+_MASK_CHUNK = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,7 +169,9 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
     reachability in the algebraic block's graph from the unknowns that are read), or whose
     current is a multiple of unknowns that are 0 by structure (a resistor at a node held at
     0 V): removing them changes nothing, so nothing of a spec explains them.  ``exempt``:
-    states and inputs (read by the probes; the spec's inputs with or without weights)."""
+    states and inputs (read by the probes; the spec's inputs with or without weights) and the
+    behavioural sources (each is matched to an activation of the spec or fails: one whose
+    weights are all 0 still realises its activation)."""
     n_alg = len(a_idx)
     row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
     row_ok[d] = True
@@ -198,9 +203,8 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
         row_orig[a], row_orig[b] = row_ok[b], row_ok[a] or row_ok[b]
     if not acct:
         return ()
-    names = [x[0] for x in acct]
-    r1, r2, c1, c2 = (np.array([x[i] for x in acct], dtype=np.intp) for i in (1, 2, 3, 4))
-    fixed = [x[5] for x in acct]
+    names = [name for block in acct for name in block[0]]
+    r1, r2, c1, c2, fixed = (np.concatenate([block[i] for block in acct]) for i in (1, 2, 3, 4, 5))
 
     def pick(table, idx):
         return np.where(idx >= 0, table[np.maximum(idx, 0)], False)
@@ -210,7 +214,7 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
     # pins the node (a resistor across a 0 V sense source); elsewhere the zero is the spec's
     # (a summer whose weights are all 0 still has its feedback resistor)
     dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (pick(pinned, c1) | pick(pinned, c2))
-    live = np.array([f if f is not None else not bool(x) for f, x in zip(fixed, dead)])
+    live = np.where(fixed >= 0, fixed == 1, ~dead)
     effect: dict = {}
     for name, ok in zip(names, matters & live):   # a merged law's members share its row
         effect[name] = effect.get(name, False) or bool(ok)
@@ -378,18 +382,17 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     # What each element enters (rows) and is proportional to (columns), for the check that
     # every element has an effect (:func:`_inert`): (name, row1, row2, col1, col2, fixed)
     # with -1 for none and ``fixed`` True when its value alone decides (a source's).
-    acct: list = []
-    for e in of(ir.Resistor, ir.Gyrator, ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent):
-        if isinstance(e, (ir.Resistor, ir.Gyrator)):
-            acct.append((e.name, idx(e.a), idx(e.b), idx(e.a), idx(e.b), None))
-        elif isinstance(e, ir.Vccs):
-            acct.append((e.name, idx(e.src), idx(e.dst), idx(e.ctrl_p), idx(e.ctrl_n), None if e.gm else False))
-        elif isinstance(e, ir.Cccs):
-            acct.append((e.name, idx(e.src), idx(e.dst), branch[e.sense], -1, None if e.gain else False))
-        elif isinstance(e, ir.CurrentSource):
-            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.dc != 0.0))
-        elif isinstance(e, (ir.TanhCurrent, ir.ActivationCurrent)):
-            acct.append((e.name, idx(e.src), idx(e.dst), -1, -1, e.gain != 0.0))
+    acct: list = []   # blocks (names, row1, row2, col1, col2, fixed: 1 yes, 0 no effect, -1 by the columns)
+
+    def account(items) -> None:
+        if items:
+            names, *cols = zip(*items)
+            acct.append((list(names), *(np.array(c, dtype=np.intp) for c in cols)))
+
+    account([(e.name, idx(e.src), idx(e.dst), branch[e.sense], -1, -1 if e.gain else 0) for e in of(ir.Cccs)]
+            + [(e.name, idx(e.src), idx(e.dst), -1, -1, int(e.dc != 0.0)) for e in of(ir.CurrentSource)]
+            + [(e.name, idx(e.src), idx(e.dst), -1, -1, int(e.gain != 0.0))
+               for e in of(ir.TanhCurrent, ir.ActivationCurrent)])
 
     def gather(kind, nodes: tuple, value: str):
         """Index arrays of the given node fields and the value array of one element kind."""
@@ -403,13 +406,17 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     res = gather(ir.Resistor, ("a", "b"), "resistance")
     if res:
         a, b, r = res
+        acct.append(([e.name for e in of(ir.Resistor)], a, b, a, b, np.full(a.size, -1, dtype=np.intp)))
         g = 1.0 / r
         stamp(np.concatenate([a, a, b, b]), np.concatenate([a, b, b, a]), np.concatenate([-g, g, -g, g]))
     vccs = gather(ir.Vccs, ("src", "dst", "ctrl_p", "ctrl_n"), "gm")
     vccs_parts = [vccs] if vccs else []
+    if vccs:
+        acct.append(([e.name for e in of(ir.Vccs)], *vccs[:4], np.where(vccs[4] != 0, -1, 0)))
     gyr = gather(ir.Gyrator, ("a", "b"), "g")
     if gyr:  # G_a 0 a b 0 {g};  G_b 0 b a 0 {-g}
         a, b, g = gyr
+        acct.append(([e.name for e in of(ir.Gyrator)], a, b, a, b, np.where(g != 0, -1, 0)))
         ground = np.full(a.size, -1, dtype=np.intp)
         vccs_parts.append([ground, a, b, ground, g])
         vccs_parts.append([ground, b, a, ground, -g])
@@ -455,9 +462,10 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         if e_diag[b] or any(f[0] == b for f in floating):
             raise net.fail(name, "a capacitor must connect a node to ground 0, or two nodes neither of which has "
                                  "another capacitor (an op-amp integrator's feedback)")
+    law_acct: list = []
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
-        acct.extend((member, j, -1, -1, -1, True) for member in law.members)
+        law_acct.extend((member, j, -1, -1, -1, 1) for member in law.members)
         r, c, v = [p, n, j, j], [j, j, p, n], [-1.0, 1.0, 1.0, -1.0]
         for (kind, key), coeff in law.terms.items():
             if kind in ("v", "i"):
@@ -472,6 +480,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                 source(j, m_in + p_src + const_index[key], -coeff)
         stamp(r, c, v)
 
+    account(law_acct)
     mat = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(size, size))
     # the same stamps in absolute value: the size of what each entry sums (its round-off scale)
@@ -530,18 +539,20 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         reach = _Reach(k_mat)
         rhs_a = full[a_idx].tocsc()
         pieces = []
-        for start in range(0, cols_total, _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
-            block = rhs_a[:, start:start + _CHUNK]
-            dense = block.toarray()
-            x = lu.solve(np.asfortranarray(dense))
-            # one step of iterative refinement: each entry to its own relative accuracy (LU
-            # mixes rows of very different sizes; the residual is computed from K exactly)
-            x += lu.solve(np.asfortranarray(dense - k_mat @ x))
-            if not np.all(np.isfinite(x)):
-                raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
-            if reach.ok:
-                x = np.where(reach.mask(block), x, 0.0)
-            pieces.append(sparse.csc_matrix(x))
+        for outer in range(0, cols_total, _MASK_CHUNK):   # the structure once per wide block
+            wide = rhs_a[:, outer:outer + _MASK_CHUNK]
+            mask = reach.mask(wide) if reach.ok else None
+            for start in range(0, wide.shape[1], _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
+                dense = wide[:, start:start + _CHUNK].toarray()
+                x = lu.solve(np.asfortranarray(dense))
+                # one step of iterative refinement: each entry to its own relative accuracy (LU
+                # mixes rows of very different sizes; the residual is computed from K exactly)
+                x += lu.solve(np.asfortranarray(dense - k_mat @ x))
+                if not np.all(np.isfinite(x)):
+                    raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
+                if mask is not None:
+                    x = np.where(mask[:, start:start + _CHUNK], x, 0.0)
+                pieces.append(sparse.csc_matrix(x))
         big_x = sparse.hstack(pieces, format="csr")
         m_da = mat[d][:, a_idx]
         state_rows = (full[d] - m_da @ big_x).toarray()
@@ -640,7 +651,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             pinned[idx(e.n if e.p == "0" else e.p)] = True
     inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
                    mat[d][:, a_idx] if a_idx.size else None, read_alg, big_x, to_new,
-                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs), pinned)
+                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs) | set(src_index), pinned)
     # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
     slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
     a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from rnn2spice._blas import one_blas_thread
 
+from rnn2spice.analysis.reference import input_values
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -86,3 +87,29 @@ def transfer_matrix(spec: RnnSpec, frequency: np.ndarray, at: tuple | None = Non
     rhs = np.broadcast_to(np.asarray(w_in, dtype=complex), (freq.size, spec.n, spec.m))
     with one_blas_thread():  # small systems: threads only spin
         return np.linalg.solve(mats, rhs)
+
+
+def stability(spec: RnnSpec, states: np.ndarray) -> dict:
+    """How the network behaves over the run: ``growth_rate`` (1/s), the largest real part of
+    the eigenvalues of A (linear) or of the network linearised at h0 with the inputs at
+    t = 0 (nonlinear); ``largest_state``, max |h| over ``states`` (model units) and as the
+    circuit carries it (x state scale: V, or A in the series form); ``unstable`` when the
+    growth rate is positive.  An ideal netlist follows the growth; a real circuit saturates
+    at its supply rails, so it realises the network only while its signals stay within them."""
+    x0 = input_values(spec, np.zeros(1))[0]
+    a = spec.state_matrix() if spec.activation == "linear" else linearisation(spec, np.asarray(spec.h0), x0)[0]
+    with one_blas_thread():
+        growth = float(np.max(np.linalg.eigvals(a).real)) if spec.n else 0.0
+    largest = float(np.max(np.abs(states))) if np.size(states) else 0.0
+    return {"growth_rate": growth, "growth_over_run": growth * spec.t_stop, "unstable": growth > 0.0,
+            "largest_state": largest, "largest_state_in_circuit": largest * spec.state_scale}
+
+
+def describe_stability(info: dict) -> str:
+    """One summary line for an unstable network (empty for a stable one)."""
+    if not info["unstable"]:
+        return ""
+    return (f"unstable network: growth rate {info['growth_rate']:.3g} 1/s (largest Re eig, exp({info['growth_over_run']:.3g}) "
+            f"over the run), largest state {info['largest_state']:.3g} ({info['largest_state_in_circuit']:.3g} V or A "
+            "in the circuit); the verdict is about equivalence with the ideal netlist: a real circuit saturates at "
+            "its supply rails long before such states")

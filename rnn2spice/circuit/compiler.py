@@ -195,7 +195,7 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
     ``ac``: ``(f_start, f_stop, points_per_decade)`` (Hz) gives an AC sweep with unit AC
     magnitude on every input instead of the transient.
     ``build``: how it is built (:class:`~rnn2spice.circuit.realparts.Build`: preferred values,
-    op-amps by part, transistor activations, temperature, supply; THEORY.md 10); real parts
+    op-amps by part, transistor activations, temperature, supply; THEORY.md 11); real parts
     need the opamp form.
     """
     _choose("form", form, _forms())

@@ -235,7 +235,7 @@ class Gyrator:
     g: float  # S
 
 
-# ---------------------------------------------------------------- real parts (THEORY.md 10)
+# ---------------------------------------------------------------- real parts (THEORY.md 11)
 
 @dataclass(frozen=True)
 class Bjt:

@@ -134,8 +134,7 @@ class _Sheet:
         self.used.add(symbol.name)
         font = "(effects (font (size 1.27 1.27)) (justify left))"
         hidden = "(effects (font (size 1.27 1.27)) (hide yes))"
-        rx = x + (2 if symbol.name not in ("OPAMP",) else -2)
-        ry_ref, ry_val = (y - 1, y + 1) if symbol.name != "OPAMP" else (y - 5, y + 5)
+        rx, ry_ref, ry_val = x + symbol.text_dx, y - symbol.text_dy, y + symbol.text_dy
         if symbol.power:
             props = [f'(property "Reference" {_q(ref)} (at {_mm(x)} {_mm(y)} 0) {hidden})',
                      f'(property "Value" {_q(value)} (at {_mm(x + 1)} {_mm(y - 3)} 0) '

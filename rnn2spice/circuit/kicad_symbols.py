@@ -42,6 +42,8 @@ class Symbol:
     pin_type: str = "passive"
     width: int = 10                # layout cell width in 1.27 mm grid units
     anchor: int = 5                # x of the symbol origin inside its cell, grid units
+    text_dx: int = 2               # reference and value: this far right of the origin, grid units
+    text_dy: int = 1               # ... and this far above / below it
 
     def pin(self, number: str) -> Pin:
         return next(p for p in self.pins if p.number == number)
@@ -132,7 +134,20 @@ SYMBOLS: dict[str, Symbol] = {s.name: s for s in (
     Symbol("OPAMP", "U", "Operational amplifier (ideal: a subcircuit of gain A)",
            (Pin("1", "+", -7.62, -2.54, 0), Pin("2", "-", -7.62, 2.54, 0), Pin("3", "out", 7.62, 0.0, 180)),
            (_line((-5.08, 5.08), (-5.08, -5.08), (5.08, 0), (-5.08, 5.08), fill="background"),
-            _text("+", -3.81, -2.54), _text("-", -3.81, 2.54)), width=26, anchor=15),
+            _text("+", -3.81, -2.54), _text("-", -3.81, 2.54)), width=26, anchor=15, text_dx=-2, text_dy=5),
+    Symbol("OPAMP5", "U", "Operational amplifier with supply pins (a subcircuit: inp inn vcc vee out)",
+           (Pin("1", "+", -7.62, -2.54, 0), Pin("2", "-", -7.62, 2.54, 0), Pin("3", "V+", -2.54, 7.62, 270),
+            Pin("4", "V-", -2.54, -7.62, 90), Pin("5", "out", 7.62, 0.0, 180)),
+           (_line((-5.08, 5.08), (-5.08, -5.08), (5.08, 0), (-5.08, 5.08), fill="background"),
+            _text("+", -3.81, -2.54), _text("-", -3.81, 2.54)), width=26, anchor=15, text_dx=1, text_dy=7),
+    Symbol("NPN", "Q", "NPN bipolar transistor (pins C, B, E)",
+           (Pin("1", "C", 2.54, 5.08, 270), Pin("2", "B", -5.08, 0.0, 0), Pin("3", "E", 2.54, -5.08, 90)),
+           (_circle(0.635, 0, 3.175), _line((-2.54, 0), (-0.635, 0)), _line((-0.635, 1.905), (-0.635, -1.905), width=0.508),
+            _line((-0.635, 0.635), (2.54, 2.54)), _line((-0.635, -0.635), (2.54, -2.54)),
+            _line((1.27, -2.286), (2.032, -2.286), (1.778, -1.524), (1.27, -2.286), fill="outline")), width=14, anchor=7, text_dx=4),
+    Symbol("D", "D", "Diode (pins A, K)", (Pin("1", "A", 0.0, 5.08, 270), Pin("2", "K", 0.0, -5.08, 90)),
+           (_line((-1.27, 1.27), (1.27, 1.27), (0, -1.27), (-1.27, 1.27), fill="background"),
+            _line((-1.27, -1.27), (1.27, -1.27)), _line((0, 2.54), (0, -2.54))), width=10),
     Symbol("GND", "#PWR", "Ground (net GND, the simulator's node 0)", (Pin("1", "~", 0.0, 0.0, 270),),
            (_line((0, 0), (0, -1.27), (1.27, -1.27), (0, -2.54), (-1.27, -1.27), (0, -1.27), width=0),),
            power=True, pin_type="power_in"),

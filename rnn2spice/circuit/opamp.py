@@ -105,7 +105,7 @@ class _Build:
         self.gain = self.model.gain if self.model.model == "ideal" and self.subckt is None else math.inf
         self.r0 = float(ctx.spec.resistance)  # R0 of summers and inverters (circuit.resistance)
         self.c = float(ctx.spec.capacitance)
-        if self.build.sane:  # values by design in 100 ohm .. 10 Mohm (THEORY.md 10)
+        if self.build.sane:  # values by design in 100 ohm .. 10 Mohm (THEORY.md 11)
             self.r0 = realparts.PREFERRED_R0
             self.c = self._capacitance()
         self.pruned: list = []

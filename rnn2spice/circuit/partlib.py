@@ -1,4 +1,4 @@
-"""The parts a real build is made of: op-amps you can buy, a transistor, a diode (THEORY.md 10).
+"""The parts a real build is made of: op-amps you can buy, a transistor, a diode (THEORY.md 11).
 
 Each op-amp is a small macro-model of our own (the writer's :meth:`~rnn2spice.circuit.writer.
 NetlistWriter.opamp_macro`, a reduced Boyle-type model: offset source and bias currents at the

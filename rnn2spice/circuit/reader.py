@@ -87,7 +87,7 @@ class ParsedNetlist:
     #: behavioural source name -> (text of G in ``I=G*f(..)``, text of m or None)
     tanh_texts: dict = field(default_factory=dict)
     tran_tokens: tuple = ()  # the numbers of the .tran card as written (step stop [start [max]])
-    #: real parts (THEORY.md 10): subcircuit name -> its lines (the library's or a scanned user's)
+    #: real parts (THEORY.md 11): subcircuit name -> its lines (the library's or a scanned user's)
     subcircuits: dict = field(default_factory=dict)
 
     def fail(self, name: str, problem: str) -> NetlistError:
@@ -283,7 +283,7 @@ def parse_netlist(text: str) -> ParsedNetlist:
                          uic, tanh_texts, tran_tokens, subcircuits)
 
 
-# ---------------------------------------------------------------------------- real parts (THEORY.md 10)
+# ---------------------------------------------------------------------------- real parts (THEORY.md 11)
 
 def _model_of(elements, name: str):
     return next((e for e in elements if isinstance(e, ir.ModelCard) and e.name == name), None)
@@ -613,7 +613,7 @@ def _parse_options(lineno: int, line: str) -> dict:
         raise _fail(lineno, line, ".options without settings")
     for tok in tokens:
         key, eq, val = tok.partition("=")
-        if key.lower() == "method" and val.lower() == "gear":  # a real-part build (THEORY.md 10)
+        if key.lower() == "method" and val.lower() == "gear":  # a real-part build (THEORY.md 11)
             out["method"] = "gear"
             continue
         if key.lower() not in _OPTION_KEYS or not eq:

@@ -1,6 +1,6 @@
 """A build from real parts: the options (:class:`Build`), sane values and the activation blocks.
 
-THEORY.md 10.  The options of every command that compiles (``compile``, ``simulate``,
+THEORY.md 11.  The options of every command that compiles (``compile``, ``simulate``,
 ``check``, ``montecarlo``, ``bom``, ``kicad``) are one :class:`Build`:
 
 * ``snap``: every R and C at its nearest value of an IEC 60063 series (E12 .. E96);

@@ -19,7 +19,7 @@ Draws are reproducible: the factors of run ``k`` of a study seeded with ``seed``
 
 A perturbed circuit is not the network (that is the point of it): nothing certifies it.
 
-**Real parts** (THEORY.md 10): after the passive factors, the same generator draws, in
+**Real parts** (THEORY.md 11): after the passive factors, the same generator draws, in
 element order, each library op-amp instance's input offset ``vos`` (normal, sigma the data
 sheet's typical |Vos|, truncated at 3 sigma) and each transistor's own model card with
 ``IS`` and ``BF`` scaled by ``1 + sigma z`` (sigma :data:`MISMATCH`, truncated at 3 sigma):

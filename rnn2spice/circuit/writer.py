@@ -254,7 +254,7 @@ class NetlistWriter:
         written for numparam's path, see :func:`fmt`)"""
         return self._card(e.name, "X", e.a, e.b, "gyrator", f"g={fmt(e.g, 'numparam')}")
 
-    # ------------------------------------------------------------------ real parts (THEORY.md 10)
+    # ------------------------------------------------------------------ real parts (THEORY.md 11)
 
     def bjt(self, e: ir.Bjt) -> str:
         """``Q<name> c b e model``"""

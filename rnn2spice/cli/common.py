@@ -64,7 +64,7 @@ def circuit_options(p, accuracy: bool = True) -> None:
 
 
 def build_options(p) -> None:
-    """How the circuit is built (one group, shared by every command that compiles; THEORY.md 10):
+    """How the circuit is built (one group, shared by every command that compiles; THEORY.md 11):
     the API's :class:`rnn2spice.Build` keywords, same names."""
     from rnn2spice.circuit.eseries import SERIES
     from rnn2spice.circuit.partlib import ABSTRACT_OPAMPS, OPAMPS

@@ -21,6 +21,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--netlist", type=Path, default=None, metavar="FILE.cir",
                    help="verify this existing netlist instead of compiling the spec (--form and "
                         "--coupling are then not used)")
+    p.add_argument("--rtol", type=float, default=None, metavar="X",
+                   help="accuracy target (1e-9 .. 0.1) whose .options and maximum step the netlist must be no "
+                        "looser than (default: the default accuracy's, 1e-3)")
     p.add_argument("--report", type=Path, default=None, help="JSON report to write")
     p.add_argument("--tolerance", type=float, default=TOLERANCE,
                    help=f"pass threshold on the relative discrepancies (default {TOLERANCE:g})")
@@ -32,7 +35,7 @@ def run(args) -> int:
     check_outputs(args, inputs={"--netlist": args.netlist}, report=args.report)
     check_tolerance(args.tolerance)
     result = verify(load_spec_arg(args), form=args.form, coupling=args.coupling, netlist=args.netlist,
-                    tolerance=args.tolerance)
+                    tolerance=args.tolerance, rtol=args.rtol)
     print(result.summary())
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")

@@ -23,6 +23,7 @@ import numpy as np
 from rnn2spice.analysis import chaos, reference
 from rnn2spice.analysis.certificate import Certificate, certify_or_stop
 from rnn2spice.analysis.metrics import Comparison, compare, state_atol
+from rnn2spice.analysis.transfer import describe_stability, stability
 from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
 from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
@@ -130,7 +131,12 @@ class CheckResult:
             "certificate": self.certificate.as_dict() if self.certificate is not None else None,
             "dale": dale_report(c.spec.w).as_dict(),
             "timings_s": {k: float(v) for k, v in self.timings.items()},
+            "stability": self.stability(),
         }
+
+    def stability(self) -> dict:
+        """Growth rate and largest state of the run (:func:`~rnn2spice.analysis.transfer.stability`)."""
+        return stability(self.compiled.spec, self.reference)
 
     def summary(self) -> str:
         """The verdict as text, in the order of the work: circuit, certificate, simulation, verdict."""
@@ -164,6 +170,7 @@ class CheckResult:
             f"max abs error {r.max_abs_error:.3e}"
             + (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon else "")
             + f": {verdict}",
+            *filter(None, (describe_stability(self.stability()),)),
         ))
 
     def _chaos_line(self) -> str:
@@ -286,6 +293,11 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     ``tolerance``: the pass threshold, by default the target itself.  ``timeout`` in s.
     ``progress(fraction)`` is told the progress of each ngspice run in turn (from 0 again
     for a redone run; :func:`~rnn2spice.spice.ngspice.simulate_netlist`).
+
+    A chaotic network (THEORY.md 9: lambda_1 > 0 along the reference and its growth from the
+    accuracy floor reaches the threshold inside the run) is judged pointwise up to the
+    horizon T_p and statistically beyond it; the step is refined only on the pointwise part.
+    ``lyapunov_exponent`` (1/s) and ``horizon`` (s) are in every report.
     """
     check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)

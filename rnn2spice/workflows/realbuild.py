@@ -1,6 +1,6 @@
 """A network built from real parts: blocks characterised in ngspice, the build's error predicted, then measured.
 
-THEORY.md 10.  For a :class:`~rnn2spice.circuit.realparts.Build`:
+THEORY.md 11.  For a :class:`~rnn2spice.circuit.realparts.Build`:
 
 1. :func:`characterise` runs each activation block alone in ngspice (``.dc`` of its input
    over :data:`SWEEP` V) and returns its DC transfer curve g(z) (V(f) against V(z));

@@ -30,6 +30,7 @@ import numpy as np
 
 from rnn2spice.errors import SpecError, UsageError, clip, shown
 from rnn2spice.network.files import _npy_header
+from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import MAX_INPUTS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, RnnSpec
 from rnn2spice.network.waveform import Pwl
 
@@ -250,3 +251,30 @@ def stimulus_spec(spec: RnnSpec, x: np.ndarray, dt: float, edge_fraction: float 
     """The spec with the stimulus as its inputs and ``t_stop = steps * dt``."""
     inputs = tuple(hold_pwl(x[:, l], dt, edge_fraction * dt) for l in range(spec.m))
     return dataclasses.replace(spec, inputs=inputs, t_stop=x.shape[0] * dt, t_step=None)
+
+
+def trial_spec(spec: RnnSpec, path, *, dt: float | None = None, trial: int = 0) -> RnnSpec:
+    """``spec`` running trial ``trial`` of the stimulus file ``path`` (.npy or CSV, one sample
+    per ``dt`` s, :func:`~rnn2spice.workflows.stimulus.load_stimulus_file`): its inputs are the
+    samples held for dt (sample and hold, as ``task`` runs them) and ``t_stop`` = steps x dt;
+    ``dt`` defaults to the spec's ``provenance.mapping.dt``.  So a real trial of an imported
+    network is checked without editing its spec."""
+    step = spec_dt(spec, dt)
+    if spec.m == 0:
+        raise UsageError(f"--stimulus: spec {spec.name!r} has no inputs (w_in has 0 columns)")
+    stimuli = load_stimulus_file(path, spec.m)
+    if not (isinstance(trial, int) and 0 <= trial < len(stimuli)):
+        raise UsageError(f"--trial must be 0 .. {len(stimuli) - 1}: the stimulus file holds {len(stimuli)} "
+                         f"trial(s) (got {trial!r})")
+    return stimulus_spec(spec, stimuli[trial].x, step)
+
+
+def spec_dt(spec: RnnSpec, dt: float | None) -> float:
+    """dt from the option, else from the spec's provenance (written by ``rnn2spice import``)."""
+    if dt is not None:
+        return dt
+    mapping = spec.provenance.get("mapping") if isinstance(spec.provenance, dict) else None
+    value = mapping.get("dt") if isinstance(mapping, dict) else None
+    if is_real(value) and math.isfinite(value) and value > 0:
+        return float(value)
+    raise UsageError(f"spec {spec.name!r} records no time step (provenance.mapping.dt); pass --dt SECONDS")

@@ -318,7 +318,7 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
     infos, members = [], []
     for i, p in enumerate(points):
         # the nominal circuit, once (CertificateFailed stops the study); a build of real parts or
-        # preferred values is not a network the certificate reads (THEORY.md 10): said, not passed
+        # preferred values is not a network the certificate reads (THEORY.md 11): said, not passed
         cert = certify_or_stop(p.compiled) if p.compiled.build == Build() else None
         grid = np.linspace(0.0, p.compiled.spec.t_stop, GRID_POINTS)
         try:

@@ -45,7 +45,6 @@ Stimuli (inputs, windows, the delayed-decision pulse): :mod:`rnn2spice.workflows
 
 from __future__ import annotations
 
-import math
 import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +58,12 @@ from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout, readout_label
-from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
 from rnn2spice.report.files import write_figure
 from rnn2spice.workflows.pipeline import accuracy_floor, run, solve_reference
 from rnn2spice.workflows.pool import run_jobs, workers_for
-from rnn2spice.workflows.stimulus import Stimulus, load_stimulus_file, stimulus_spec
+from rnn2spice.workflows.stimulus import Stimulus, spec_dt, stimulus_spec, trial_spec  # noqa: F401 (API)
 
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_DEAD_ZONE = 0.5
@@ -380,30 +378,3 @@ def _trial_job(item) -> TrialResult:
     """One trial in a worker (:func:`run_task`): ``(spec, stimulus, dt, run_trial's options)``."""
     spec, stim, dt, kwargs = item
     return run_trial(spec, stim, dt, **kwargs)
-
-
-def trial_spec(spec: RnnSpec, path, *, dt: float | None = None, trial: int = 0) -> RnnSpec:
-    """``spec`` running trial ``trial`` of the stimulus file ``path`` (.npy or CSV, one sample
-    per ``dt`` s, :func:`~rnn2spice.workflows.stimulus.load_stimulus_file`): its inputs are the
-    samples held for dt (sample and hold, as ``task`` runs them) and ``t_stop`` = steps x dt;
-    ``dt`` defaults to the spec's ``provenance.mapping.dt``.  So a real trial of an imported
-    network is checked without editing its spec."""
-    step = spec_dt(spec, dt)
-    if spec.m == 0:
-        raise UsageError(f"--stimulus: spec {spec.name!r} has no inputs (w_in has 0 columns)")
-    stimuli = load_stimulus_file(path, spec.m)
-    if not (isinstance(trial, int) and 0 <= trial < len(stimuli)):
-        raise UsageError(f"--trial must be 0 .. {len(stimuli) - 1}: the stimulus file holds {len(stimuli)} "
-                         f"trial(s) (got {trial!r})")
-    return stimulus_spec(spec, stimuli[trial].x, step)
-
-
-def spec_dt(spec: RnnSpec, dt: float | None) -> float:
-    """dt from the option, else from the spec's provenance (written by ``rnn2spice import``)."""
-    if dt is not None:
-        return dt
-    mapping = spec.provenance.get("mapping") if isinstance(spec.provenance, dict) else None
-    value = mapping.get("dt") if isinstance(mapping, dict) else None
-    if is_real(value) and math.isfinite(value) and value > 0:
-        return float(value)
-    raise UsageError(f"spec {spec.name!r} records no time step (provenance.mapping.dt); pass --dt SECONDS")

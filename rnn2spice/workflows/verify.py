@@ -15,6 +15,7 @@ from rnn2spice.analysis.certificate import TOLERANCE, Certificate, verify_netlis
 from rnn2spice.circuit.compiler import Realisation, compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.dale import dale_report
+from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.workflows.pipeline import check_tolerance
 
@@ -88,20 +89,29 @@ def _refuse_real_parts(text: str, path) -> None:
 
 
 def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
-           netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE) -> VerifyResult:
-    """Certify that the circuit of ``net`` realises it (A = w - lam, B = w_in, drive, h0).
+           netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE,
+           rtol: float | None = None) -> VerifyResult:
+    """Certify that the circuit of ``net`` realises it (docs/certificate.md: the exact
+    equations, A, B, drive, h0, every activation's argument map and gain, the numerics).
 
     ``netlist``: certify this existing file instead of compiling (``form`` and ``coupling``
     are then not used).  ``tolerance``: pass threshold on the relative discrepancies.
+    ``rtol``: the model-level accuracy target whose ``.options`` and maximum step the
+    netlist must be no looser than (None: the default accuracy's, 1e-3; a compiled circuit
+    is compiled for it and held to its own options).
     """
     check_tolerance(tolerance)
+    if rtol is not None and (not is_real(rtol) or not 1e-9 <= rtol <= 0.1):
+        raise UsageError(f"rtol must be a relative error between 1e-9 and 0.1 (got {rtol!r})")
     if netlist is not None and not isinstance(netlist, (str, os.PathLike)):
         raise UsageError(f"netlist must be the path of a netlist file (got {type(netlist).__name__})")
     if netlist is not None:  # the analysis card is then checked against the spec's t_stop / t_step
-        text, realisation, source, analysis = read_netlist_file(netlist), None, str(netlist), None
+        text, realisation, source, analysis, options = read_netlist_file(netlist), None, str(netlist), None, None
         _refuse_real_parts(text, netlist)
     else:
-        compiled = compile_rnn(net, form=form, coupling=coupling)
+        compiled = compile_rnn(net, form=form, coupling=coupling, rtol=rtol)
         text, realisation = compiled.netlist, compiled.realisation
         source, analysis = f"compiled, form {form}, coupling {compiled.coupling}", compiled.circuit.analysis
-    return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance, analysis=analysis), source, realisation)
+        options = compiled.circuit.options
+    return VerifyResult(net, verify_netlist(text, net, tolerance=tolerance, analysis=analysis, options=options,
+                                            rtol=rtol), source, realisation)
