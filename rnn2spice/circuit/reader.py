@@ -317,7 +317,11 @@ def _subcircuit(logical, idx: int, subcircuits: dict) -> int:
         if list(body) != expected:
             raise _fail(lineno, line, f"subcircuit {name!r} is not the library's {name} macro-model as rnn2spice "
                                       "writes it")
-    else:
+    else:  # a user's op-amp model: five pins (+in -in V+ V- out), scanned
+        pins = [t for t in tokens[2:] if "=" not in t and t.lower() != "params:"]
+        if len(pins) != 5:
+            raise _fail(lineno, line, f"subcircuit {name!r} is neither rnn2spice's gyrator, a library op-amp nor an "
+                                      f"op-amp model of 5 pins (+in -in V+ V- out)")
         try:
             scan_lines(body, "subcircuit", first_line=lineno)
         except UsageError as exc:
