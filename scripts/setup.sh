@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a Debian/Ubuntu machine for rnn2spice: ngspice from apt, and a virtualenv in .venv
-# with the package and its test extras.  Safe to run again (it only changes what is missing),
+# with the package and its test and docs extras.  Safe to run again (it only changes what is missing),
 # and quiet unless something goes wrong.
 #
 # On Debian 12 (bookworm) ngspice comes from bookworm-backports (46 and later: KLU solver,
@@ -235,7 +235,7 @@ install_kicad
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs]"
 if [ "$codename" = "bookworm" ]; then
     unpack_ngspice_39
 fi

@@ -2,7 +2,8 @@
 # Set everything up, then run the whole test suite (ngspice tests included, never skipped)
 # with the default ngspice (46 on Debian 12), and the ngspice tests (-m ngspice) once more
 # with ngspice 39 (unpacked by setup.sh into .venv/ngspice-39).  Arguments go to both runs;
-# both must pass, and a run that collects no tests fails.
+# both must pass, and a run that collects no tests fails.  Then the documentation site is
+# built with `mkdocs build --strict` (it must build without a warning).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -59,4 +60,15 @@ elif grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
 else
     echo "note: ngspice 39 is only kept on Debian 12; the tests ran with $default alone"
 fi
+
+# The documentation site: a broken link, a missing page or a failed docstring fails CI.  The
+# build also runs the damped oscillator in ngspice to draw its figures (scripts/gen_docs.py).
+echo "--- documentation: mkdocs build --strict"
+site=$(mktemp -d)
+if ! NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true .venv/bin/python -m mkdocs build --strict --quiet \
+        --site-dir "$site"; then
+    echo "error: mkdocs build --strict failed" >&2
+    rc=1
+fi
+rm -rf "$site"
 exit $rc

@@ -22,7 +22,7 @@ NETLISTS = Path(__file__).resolve().parent.parent / "netlists"
 
 
 def test_bom_contents_damped_oscillator():
-    b = bom(load_spec(NETLISTS / "damped-oscillator.yaml"), series="E24")
+    b = bom(load_spec(NETLISTS / "damped-oscillator.yaml"), snap="E24")
     rows = list(csv.DictReader(io.StringIO(b.csv())))
     by = {r["designator"]: r for r in rows}
     # 2 integrators (C, R_k), w_01 = 3000 from the inverter of neuron 1, w_10 = -3000 direct,

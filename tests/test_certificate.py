@@ -438,7 +438,7 @@ def test_check_stops_before_simulating_when_the_certificate_fails(monkeypatch, t
 @pytest.mark.ngspice
 def test_check_reports_the_certificate(tmp_path, capsys):
     report = tmp_path / "r.json"
-    assert main(["check", str(NETLISTS / "tanh4.yaml"), "--form", "series", "--report", str(report)]) == 0
+    assert main(["check", str(NETLISTS / "tanh4.yaml"), "--form", "series", "-v", "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"certificate .*exact nonlinear equations.*PASS", out) and "realisation:" in out
     data = json.loads(report.read_text())

@@ -45,9 +45,9 @@ def kicad_cli() -> str:
 
 
 def _cli(kicad_cli: str, *args: str) -> subprocess.CompletedProcess:
-    # KiCad keeps its settings in $HOME; the test's own home keeps the runs independent of the user's
     run = subprocess.run([kicad_cli, *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"kicad-cli {' '.join(args)} failed: {run.stdout}\n{run.stderr}"
+    assert "annotation errors" not in run.stdout + run.stderr  # every reference is annotated
     return run
 
 
@@ -84,7 +84,8 @@ def through_kicad(kicad_cli: str, spec, folder: Path, **options) -> float:
     assert erc(kicad_cli, result.schematic) == []
     netlist = spice_export(kicad_cli, result.schematic)
     for e in ir.expand(result.circuit.elements):  # every element is in KiCad's netlist under its name
-        assert f"\n{'X' + e.name if _is_opamp(e) else e.name} " in netlist, e.name
+        name = kicad_parts.reference(e.name)
+        assert f"\n{'X' + name if _is_opamp(e) else name} " in netlist, e.name
     error, _ = state_error(result, netlist)
     assert error <= TOLERANCE, f"{spec.name} {options}: KiCad's netlist differs by {error:.3g} of the largest state"
     return error

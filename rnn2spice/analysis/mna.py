@@ -59,8 +59,9 @@ from rnn2spice.errors import NetlistError
 #: A saved probe may depend on an input directly only at round-off level (relative).
 _FEEDTHROUGH_TOL = 1e-12
 _INPUT_RE = re.compile(r"vx_(\d{1,6})\Z")
-#: Columns of the algebraic block solved at a time: SuperLU's solve slows down superlinearly with
-#: many right-hand sides (measured, n = 500 op-amp circuit: 256 columns 3.4-21 s, 16 x 16 0.7 s).
+#: Columns of the algebraic block solved at a time (at least; up to 256 for small blocks, 65536 /
+#: unknowns): SuperLU's solve slows down superlinearly with many right-hand sides on a large
+#: block (measured, n = 500 op-amp circuit, 4 892 unknowns: 256 columns 3.4-21 s, 16 x 16 0.7 s).
 _CHUNK = 16
 #: Columns whose structure (:class:`_Reach`) is found at once (bounds the boolean work array).
 _MASK_CHUNK = 1024
@@ -291,12 +292,11 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
 
     inputs: dict[str, int] = {}
     for e in of(ir.VoltageSource):
-        if True:
-            m = _INPUT_RE.match(e.name)
-            if m:
-                inputs[e.name] = int(m.group(1))
-            elif e.waveform is not None or e.ac != 0.0:
-                raise net.fail(e.name, "only input sources Vx_<l> may carry a waveform or AC magnitude")
+        m = _INPUT_RE.match(e.name)
+        if m:
+            inputs[e.name] = int(m.group(1))
+        elif e.waveform is not None or e.ac != 0.0:
+            raise net.fail(e.name, "only input sources Vx_<l> may carry a waveform or AC magnitude")
     m_in = max(inputs.values()) + 1 if inputs else 0
     if sorted(inputs.values()) != list(range(m_in)):
         raise NetlistError(f"input sources must be numbered Vx_0 .. Vx_{m_in - 1} without gaps "
@@ -542,8 +542,9 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         for outer in range(0, cols_total, _MASK_CHUNK):   # the structure once per wide block
             wide = rhs_a[:, outer:outer + _MASK_CHUNK]
             mask = reach.mask(wide) if reach.ok else None
-            for start in range(0, wide.shape[1], _CHUNK):   # X = K^-1 rhs_a, structural zeros exact
-                dense = wide[:, start:start + _CHUNK].toarray()
+            chunk = max(_CHUNK, min(256, 65536 // a_idx.size))   # small systems: few wide solves
+            for start in range(0, wide.shape[1], chunk):   # X = K^-1 rhs_a, structural zeros exact
+                dense = wide[:, start:start + chunk].toarray()
                 x = lu.solve(np.asfortranarray(dense))
                 # one step of iterative refinement: each entry to its own relative accuracy (LU
                 # mixes rows of very different sizes; the residual is computed from K exactly)
@@ -551,7 +552,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                 if not np.all(np.isfinite(x)):
                     raise NetlistError("the circuit's algebraic equations are singular: no unique solution")
                 if mask is not None:
-                    x = np.where(mask[:, start:start + _CHUNK], x, 0.0)
+                    x = np.where(mask[:, start:start + chunk], x, 0.0)
                 pieces.append(sparse.csc_matrix(x))
         big_x = sparse.hstack(pieces, format="csr")
         m_da = mat[d][:, a_idx]

@@ -126,7 +126,7 @@ def _trtol(rtol: float, reltol: float) -> float:
     return min(LTE_GAIN * rtol ** 1.5 / reltol, 7.0)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class CompiledNetwork:
     """A circuit with the facts needed to read the state back from the simulation."""
 
@@ -161,6 +161,10 @@ class CompiledNetwork:
     def netlist(self) -> str:
         """The netlist text (written once, on first use)."""
         return write_netlist(self.circuit)
+
+    def __repr__(self) -> str:
+        """Two lines (the netlist is ``.netlist``, the elements ``.circuit``)."""
+        return f"<CompiledNetwork {self.spec.name}>\n  {self.summary_head()}; {ir.count(self.circuit.elements)} elements"
 
     def summary_head(self) -> str:
         """The first line of every command's summary."""

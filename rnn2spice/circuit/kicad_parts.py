@@ -89,6 +89,13 @@ def _source(device: str, kind: str | None, params: str) -> tuple[tuple[str, str]
     return tuple(fields + [("Sim.Params", params), ("Sim.Pins", "1=+ 2=-")])
 
 
+def reference(name: str) -> str:
+    """The KiCad reference (and so the SPICE name in KiCad's netlist) of element ``name``: the
+    name itself, or with ``_1`` appended when it does not end in a digit (``VREFP``): KiCad
+    takes a reference without a number for an unannotated symbol."""
+    return name if name[-1:].isdigit() else f"{name}_1"
+
+
 class Mapper:
     """IR element -> :class:`Part` (one method per element kind; the hook for new kinds)."""
 
@@ -109,7 +116,7 @@ class Mapper:
     def _part(self, symbol: str, e, value: str, nodes, sim) -> Part:
         if not (isinstance(e.name, str) and NET.match(e.name)):
             raise NetlistError(f"invalid element name {e.name!r}")
-        return Part(symbol, e.name, value, tuple(self.net(n) for n in nodes), tuple(sim))
+        return Part(symbol, reference(e.name), value, tuple(self.net(n) for n in nodes), tuple(sim))
 
     def resistor(self, e: ir.Resistor) -> Part:
         r = float(e.resistance)
@@ -220,7 +227,7 @@ class Mapper:
     def _sense(self, name: str) -> str:
         if not (isinstance(name, str) and NET.match(name) and name[:1].upper() == "V"):
             raise NetlistError(f"invalid sense source name {name!r}")
-        return name
+        return reference(name)
 
 
 _METHODS = {

@@ -51,7 +51,7 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit import realparts
 from rnn2spice.circuit.eseries import nearest
 from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, rank_costs,
-                                     realisation, unsupported)
+                                     realisation, unsupported, used_factors)
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.opamp import OpAmpModel
@@ -274,8 +274,8 @@ class _Build:
         """The latent summers of a low-rank w = M N (THEORY.md 8): V(l_i) = sum_j N_ij V(<node><j>)
         (``RLN_<i>_<j>`` from the node or its inverter ``E<tag>_<j>``); ``start``: V(<node>)
         at t = 0 (V)."""
-        n_f = np.asarray(self.spec.w_factors[1])
-        for i in range(n_f.shape[0]):
+        n_f = used_factors(self.spec)[1]
+        for i in np.flatnonzero(np.any(n_f, axis=1)):
             terms = [(f"RLN_{i}_{j}", self.signal(f"{node}{j}", f"{tag}_{j}", n_f[i, j], float(start[j]), state=False),
                       abs(float(n_f[i, j]))) for j in np.nonzero(n_f[i])[0]]
             self.summer(i, terms, float(n_f[i] @ start), node="l")
@@ -316,7 +316,7 @@ def resistor(ctx: BuildContext) -> Realisation:
             start = np.array([act(v) for v in h0]) if rate else h0 * s
             b.latent("r" if rate else "o", "RI" if rate else "I", start)
             dm = spec.paper_factors()[0]
-            l0 = np.asarray(spec.w_factors[1]) @ start
+            l0 = used_factors(spec)[1] @ start
         for k in range(n):
             terms = []
             for i in (np.nonzero(dm[k])[0] if low else ()):
@@ -344,8 +344,9 @@ def resistor(ctx: BuildContext) -> Realisation:
         low = spec.w_factors is not None
         if low:  # V(l) = N v(o) = s N h, z gets M V(l) / s (THEORY.md 8)
             b.latent("o", "I", h0 * s)
-            m_z = np.asarray(spec.w_factors[0]) * ctx.arg_scale
-            l0 = np.asarray(spec.w_factors[1]) @ (h0 * s)
+            m_used, n_used = used_factors(spec)
+            m_z = m_used * ctx.arg_scale
+            l0 = n_used @ (h0 * s)
         for k in range(n):
             terms = ([(f"RWL_{k}_{i}", b.signal(f"l{i}", f"LI_{i}", m_z[k, i], float(l0[i]), state=False),
                        abs(float(m_z[k, i]))) for i in np.nonzero(m_z[k])[0]] if low else

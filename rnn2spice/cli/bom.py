@@ -109,7 +109,7 @@ def run(args) -> int:
     if real and (args.predict or args.simulate):
         raise UsageError(f"--{'simulate' if args.simulate else 'predict'} predicts preferred values on ideal op-amps; "
                          "a build of real parts is predicted and simulated by 'rnn2spice check' with the same options")
-    result = bom(spec, form=args.form, series=None if real else args.snap,
+    result = bom(spec, form=args.form, snap=None if real else args.snap,
                  build=build if real else dataclasses.replace(build, snap=None))
     effect = None
     if args.predict or args.simulate:

@@ -30,6 +30,9 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="JSON report to write")
     p.add_argument("--plot", type=Path, help="PNG figure to write (SPICE vs reference, error)")
     p.add_argument("--netlist", type=Path, help="also write the netlist that was simulated")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every detail (circuit, Dale's law, certificate, accuracy settings, solver) instead "
+                        "of the three-line summary")
     p.add_argument("--rank", type=int, default=None, metavar="R",
                    help="truncate a dense w to rank R by SVD (r latent nodes, O(n r) elements); the truncation's "
                         "effect (reference of the truncated vs the full network) is printed before simulating, "
@@ -69,7 +72,7 @@ def run(args) -> int:
                                      progress=bar)
         if args.netlist is not None:
             write_atomic(args.netlist, result.result.compiled.netlist, field="--netlist")
-        return finish(args, result)
+        return finish(args, result, result.summary(verbose=args.verbose))
     compiled = compile_rnn(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol)
     if args.netlist is not None:
         write_atomic(args.netlist, compiled.netlist, field="--netlist")
@@ -83,4 +86,4 @@ def run(args) -> int:
         raise
     if args.netlist is not None and result.compiled is not compiled:  # a refined run: keep what ran
         write_atomic(args.netlist, result.compiled.netlist, field="--netlist")
-    return finish(args, result)
+    return finish(args, result, result.summary(verbose=args.verbose))

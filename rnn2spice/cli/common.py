@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rnn2spice.errors import CertificateFailed, ReferenceSolverError, SimulationError, SpecError, UsageError
 from rnn2spice.network.load import load_spec_with_files
+from rnn2spice.report.figures import png_bytes
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.task import trial_spec
 from rnn2spice.report.files import check_distinct, check_replaceable, check_writable, is_png, json_text, write_atomic
@@ -131,6 +132,9 @@ def stimulus_options(p) -> None:
                    help="with --stimulus: time per sample (default: the spec's provenance.mapping.dt)")
     p.add_argument("--trial", type=int, default=0, metavar="K",
                    help="with --stimulus: which trial of a file of several (default 0)")
+    # montecarlo and sweep have a --stimulus of their own (a decision, not the spec's inputs):
+    # load_spec_arg replaces the inputs only for the commands registered here.
+    p.set_defaults(stimulus_replaces_inputs=True)
 
 
 def load_spec_arg(args):
@@ -139,12 +143,12 @@ def load_spec_arg(args):
     ``--stimulus`` (:func:`stimulus_options`) the spec runs that trial."""
     spec, files = load_spec_with_files(args.spec, allow_outside=args.allow_outside_files)
     spec = _scaled(spec, getattr(args, "time_scale", None), getattr(args, "state_scale", None))
-    stimulus = getattr(args, "stimulus", None)
+    stimulus = getattr(args, "stimulus", None) if getattr(args, "stimulus_replaces_inputs", False) else None
     if isinstance(stimulus, Path):
         dt = positive_seconds(args.dt, "--dt") if args.dt is not None else None
         spec = trial_spec(spec, stimulus, dt=dt, trial=args.trial)
         files = files + (("--stimulus", stimulus.resolve()),)
-    elif getattr(args, "dt", None) is not None and hasattr(args, "trial"):
+    elif getattr(args, "dt", None) is not None and getattr(args, "stimulus_replaces_inputs", False):
         raise UsageError("--dt applies to --stimulus FILE only (the spec's inputs carry their own times)")
     outputs = getattr(args, "checked_outputs", None)
     if outputs:
@@ -207,12 +211,12 @@ def check_tolerance(tolerance, flag: str = "--tolerance") -> None:
         raise UsageError(f"{flag} must be a positive number (got {tolerance!r})")
 
 
-def finish(args, result) -> int:
-    """Print a result's summary, write its --report (JSON) and --plot (PNG) when asked; the
-    exit code of its verdict."""
-    print(result.summary())
+def finish(args, result, summary: str | None = None) -> int:
+    """Print a result's summary (``summary``, or its ``summary()``), write its --report (JSON)
+    and --plot (PNG) when asked; the exit code of its verdict."""
+    print(result.summary() if summary is None else summary)
     if args.report is not None:
         write_atomic(args.report, json_text(result.report()), field="--report")
     if getattr(args, "plot", None) is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
+        write_atomic(args.plot, png_bytes(result.plot()), field="--plot")
     return verdict_code(result.passed)

@@ -19,6 +19,7 @@ from rnn2spice.cli.common import (EXIT_INTERRUPTED, add_spec_command, check_outp
                                   verdict_code)
 from rnn2spice.cli.progress import ProgressBar
 from rnn2spice.errors import UsageError
+from rnn2spice.report.figures import png_bytes
 from rnn2spice.report.files import write_atomic
 from rnn2spice.workflows.montecarlo import DEFAULT_RUNS, montecarlo
 from rnn2spice.workflows.importers import positive_seconds
@@ -132,7 +133,7 @@ def run_study_command(args, work) -> int:
     if args.output is not None:
         print(f"wrote {args.output}")
     if args.plot is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
+        write_atomic(args.plot, png_bytes(result.plot()), field="--plot")
     return verdict_code(result.passed)
 
 

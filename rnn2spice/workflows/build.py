@@ -45,6 +45,7 @@ from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.opamp import OpAmpModel
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.readout import readout
+from rnn2spice.report.display import Displayed
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
@@ -98,8 +99,8 @@ def _linear_only(spec: RnnSpec, what: str) -> None:
 
 # =========================================================================== op-amp error
 
-@dataclass(frozen=True, eq=False)
-class OpAmpError:
+@dataclass(frozen=True, eq=False, repr=False)
+class OpAmpError(Displayed):
     """Predicted and measured error of a network built with single-pole op-amps."""
 
     spec: str
@@ -110,6 +111,8 @@ class OpAmpError:
     eig_nominal: np.ndarray
     eig_circuit: np.ndarray   # the slow eigenvalues of the full circuit matrix
     states: int               # neurons + op-amp poles
+
+    SHOWN = ("gain", "gbw", "states", "predicted", "measured", "ratio")
 
     @property
     def ratio(self) -> float:
@@ -197,8 +200,8 @@ def value_warnings(compiled: CompiledNetwork, *, states: np.ndarray | None = Non
 KINDS = {ir.Resistor: "resistor", ir.Capacitor: "capacitor"}
 
 
-@dataclass(frozen=True, eq=False)
-class Bom:
+@dataclass(frozen=True, eq=False, repr=False)
+class Bom(Displayed):
     """Bill of materials: one row per part (designator, kind, exact value, preferred value,
     tolerance), and the grouped counts."""
 
@@ -284,6 +287,11 @@ class Bom:
         w.writerows(self.order_rows())
         return buf.getvalue()
 
+    SHOWN = ("form", "series", "opamps", "resistors", "capacitors", "references", "behavioural")
+
+    def _headline(self) -> str:
+        return f"{self.spec}: {len(self.rows)} parts, {len(self.warnings)} warning(s)"
+
     def counts(self) -> Counter:
         return Counter(kind for _, kind, *_ in self.rows)
 
@@ -335,19 +343,27 @@ class Bom:
                           if k in ("resistor", "capacitor", "reference")]}
 
 
-def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None, build=None) -> Bom:
+def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None,
+        build=None) -> Bom:
     """The parts of ``spec`` built in ``form`` (the opamp form: real parts), each resistor and
-    capacitor with its exact value and (``series``) its nearest preferred value; ``build``
-    (:class:`~rnn2spice.circuit.realparts.Build`): the op-amp part, transistor blocks, supply and
-    footprints of the orderable list (:meth:`Bom.order_rows`)."""
+    capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``, ``"E48"``,
+    ``"E96"``: the command's ``--snap``), its nearest preferred value.  ``series`` is the
+    old name of ``snap`` (deprecated).  ``build`` (:class:`~rnn2spice.circuit.realparts.Build`):
+    the op-amp part, transistor blocks, supply and footprints of the orderable list
+    (:meth:`Bom.order_rows`); its own ``snap`` is in the compiled values."""
     from rnn2spice.circuit.realparts import Build
     from rnn2spice.workflows.realbuild import compile_build
 
+    if series is not None:  # the old name
+        if snap is not None:
+            raise UsageError("give snap (the preferred-value series), not both snap and series")
+        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=2)
+    series = snap if series is None else series
     build = Build() if build is None else build
     if series is not None and build.snap is not None and series != build.snap:
-        raise UsageError(f"series {series!r} and build.snap {build.snap!r} both choose the values; give one of them")
+        raise UsageError(f"snap {series!r} and build.snap {build.snap!r} both choose the values; give one of them")
     series = series or build.snap
-    # a build's snap is in the compiled values (block pairs are chosen together); ``series``
+    # a build's snap is in the compiled values (block pairs are chosen together); ``snap``
     # alone keeps the exact values and lists the nearest preferred one beside each
     compiled = compile_build(spec, form=form, build=build)
     rows = []
@@ -392,8 +408,8 @@ def _eng(x: float, unit: str) -> str:
 
 # =========================================================================== a task trial, snapped
 
-@dataclass(frozen=True, eq=False)
-class SnapTrial:
+@dataclass(frozen=True, eq=False, repr=False)
+class SnapTrial(Displayed):
     """One task trial (:mod:`rnn2spice.workflows.task`) of a network built with preferred
     values: the readout of the nominal network (its exact reference), of the snapped one
     (predicted) and of ngspice's snapped circuit, sampled at ``(k+1) dt``; and whether the
@@ -407,6 +423,17 @@ class SnapTrial:
     y_predicted: np.ndarray
     y_simulated: np.ndarray | None
     y_discrete: np.ndarray | None   # the trained discrete network (ctrnn, rate), for context
+
+    def _headline(self) -> str:
+        return (f"{self.snap.spec} ({self.snap.series}, {self.stimulus.label}): decision "
+                f"{'survives' if self.survives_predicted else 'changes'} (predicted)"
+                + ("" if self.survives_simulated is None else
+                   f", {'survives' if self.survives_simulated else 'changes'} (simulated)"))
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [(name, f"mean readout {self._mean(y)[0]:+.4f}, decision {self._decide(y)[0]:+d}") for name, y in
+                (("nominal", self.y_nominal), ("predicted", self.y_predicted), ("simulated", self.y_simulated),
+                 ("discrete", self.y_discrete)) if y is not None]
 
     def _mean(self, y):
         s, e = self.stimulus.window

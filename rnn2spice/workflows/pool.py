@@ -23,10 +23,12 @@ Catching the failures that belong to a run (ngspice's) is the job's business.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
 import os
 import signal
+import sys
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
@@ -139,11 +141,40 @@ def _job(fn: Callable, item):
             os._exit(128 + signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def _without_main(fn: Callable):
+    """Start workers that do not run the caller's ``__main__`` again.
+
+    A ``forkserver`` or ``spawn`` worker normally re-imports the main script so that it can
+    find functions defined there; a plain script that calls ``montecarlo`` at top level (no
+    ``if __name__ == "__main__":``) would then start the study again inside every worker
+    and die ("an attempt has been made to start a new process before ..."). The jobs here
+    are functions of rnn2spice itself, so while the workers start, ``__main__`` is hidden
+    from multiprocessing (its ``__file__`` and ``__spec__``, from which the preparation data
+    name it) -- unless the job itself lives in ``__main__`` and needs it."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(fn, "__module__", None) == "__main__":
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    try:
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def _run_pool(fn, items, workers: int):
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload([])  # the server itself need not import __main__ either
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
     clean = False
     try:
-        futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
+        with _without_main(fn):  # workers start during submit (and the forkserver with the first)
+            futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
         for future in cf.as_completed(futures):
             try:
                 value = future.result()

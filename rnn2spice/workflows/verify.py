@@ -17,14 +17,15 @@ from rnn2spice.errors import UsageError
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed
 from rnn2spice.workflows.pipeline import check_tolerance
 
 #: Netlists larger than this are refused before reading (a 2000-neuron dense network is ~300 MB).
 MAX_NETLIST_BYTES = 512 * 1024 * 1024
 
 
-@dataclass(frozen=True, eq=False)
-class VerifyResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class VerifyResult(Displayed):
     """A certificate with what it certified: the spec, the netlist's source and its realisation."""
 
     spec: RnnSpec
@@ -32,9 +33,14 @@ class VerifyResult:
     source: str                       # "compiled, form ..., coupling ..." or the netlist file
     realisation: Realisation | None   # None for an existing netlist file
 
+    SHOWN = ("n", "m", "form", "netlist")
+
     @property
     def passed(self) -> bool:
         return self.certificate.passed
+
+    def _headline(self) -> str:
+        return f"{self.spec.name}: certificate {'PASS' if self.passed else 'FAIL'}"
 
     def report(self) -> dict:
         """The JSON report of ``rnn2spice verify``."""
