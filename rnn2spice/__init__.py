@@ -33,10 +33,9 @@ numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict), ``.summary
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Bom, KicadResult, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile,
-                           import_model, kicad, load, montecarlo, opamp_error, save, schematic, snap, snap_trial,
-                           sweep, task,
-                           value_warnings)
+from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
+                           StudyResult, ac, bom, check_build, compile, import_model, kicad, load, montecarlo,
+                           opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
                               NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
@@ -67,6 +66,8 @@ __all__ = [
     # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
     "opamp_error", "OpAmpError", "snap", "SnapResult", "snap_trial", "SnapTrial", "value_warnings", "bom", "Bom",
     "schematic", "kicad", "KicadResult",
+    # real parts: op-amps by part, transistor activations, preferred values, the predicted build error
+    "Build", "check_build", "BuildCheck",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",

@@ -15,7 +15,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import yaml
 
-from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn  # noqa: F401 (compile_rnn: part of the API)
+from rnn2spice.circuit.realparts import Build  # noqa: F401 (part of the API)
 from rnn2spice.errors import UsageError
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
@@ -31,6 +32,7 @@ from rnn2spice.workflows.importers.network import INLINE_MAX_NEURONS, positive_s
 from rnn2spice.workflows.importers.spec_writer import build_spec
 from rnn2spice.workflows.kicad import KicadResult, kicad  # noqa: F401 (part of the API)
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
+from rnn2spice.workflows.realbuild import BuildCheck, check_build, compile_build  # noqa: F401 (part of the API)
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
 from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of the API)
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
@@ -74,7 +76,7 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
 
 
 def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None,  # noqa: A001 (the verb users expect)
-            accuracy: str = "default", rtol: float | None = None) -> CompiledNetwork:
+            accuracy: str = "default", rtol: float | None = None, build: Build | None = None) -> CompiledNetwork:
     """The circuit of ``net``: ``.netlist`` (ngspice text), ``.circuit`` (the element IR),
     ``.realisation`` (what it costs), ``.state_probes``.
 
@@ -83,8 +85,11 @@ def compile(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None
     (controlled sources), ``gyrator`` (resistors + gyrators, parallel linear networks) or
     ``resistor`` (the opamp form); None: the form's default; ``accuracy``: ``default`` (the step
     aims at relative error 1e-3) or ``high`` (1e-6); ``rtol``: any other target.
+    ``build``: how it is built (:class:`Build`: ``snap``, ``opamp``, ``opamp_model``,
+    ``activation_circuit``, ``temp``, ``supply``, ``footprint``: the CLI's options, THEORY.md 11);
+    transistor blocks are trimmed by their curves measured in ngspice.
     """
-    return compile_rnn(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
+    return compile_build(net, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, build=build)
 
 
 def ac(net: RnnSpec, *, fmin: float | None = None, fmax: float | None = None,

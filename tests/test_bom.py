@@ -44,7 +44,7 @@ def test_bom_references_and_behavioural_blocks():
 
 def test_cli_bom_writes_csv(tmp_path, capsys):
     out = tmp_path / "parts.csv"
-    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E12", "-o", str(out)]) == 0
+    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E12", "--parts-list", "-o", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 11 and {r["tolerance"] for r in rows} == {"0.1"}
     assert "4 op-amps" in capsys.readouterr().err

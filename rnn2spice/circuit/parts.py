@@ -49,6 +49,9 @@ class Realisation:
     inverters: int = 0            # opamp form: unity inverters (of which in opamps)
     resistors: int = 0            # opamp form: every resistor of the build
     capacitors: int = 0           # opamp form: every capacitor of the build
+    transistors: int = 0          # real parts: bipolar transistors of the activation blocks
+    diodes: int = 0               # real parts: diodes of the activation blocks
+    pruned: tuple = ()            # real parts: (resistor, ohm it would have been) left out, beyond 10 Mohm
     latent_nodes: int = 0         # low-rank w = M N: the r latent nodes kappa = N (.) (THEORY.md 8)
     coupling_elements: int = 0    # elements of the recurrent coupling as built (low rank: O(n r))
     dense_coupling_elements: int = 0  # ... and what the dense w would have needed (non-zeros of M N)
@@ -68,7 +71,10 @@ class Realisation:
         if self.opamps:
             return (f"realisation: {self.opamps} op-amps ({self.inverters} of them unity inverters), "
                     f"{self.resistors} resistors, {self.capacitors} capacitors, {self.behavioural_sources} "
-                    f"behavioural sources; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active"
+                    f"behavioural sources" + (f", {self.transistors} transistors, {self.diodes} diodes"
+                                               if self.transistors or self.diodes else "")
+                    + (f", {len(self.pruned)} weights pruned (beyond 10 Mohm)" if self.pruned else "")
+                    + f"; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active"
                     + self.describe_rank())
         return (f"realisation: {self.positive_resistors} positive / {self.negative_resistors} negative coupling "
                 f"resistors, {self.gyrators} gyrators, {self.controlled_sources} controlled sources, "
@@ -97,6 +103,8 @@ class BuildContext:
     #: and gives s f (x :attr:`out_scale`).
     time_scale: float = 1.0
     state_scale: float = 1.0
+    #: how it is built (:class:`rnn2spice.circuit.realparts.Build`; None: the ideal build)
+    build: object = None
 
     @property
     def out_scale(self) -> float:

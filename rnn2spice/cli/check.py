@@ -7,14 +7,16 @@ import sys
 from pathlib import Path
 
 from rnn2spice.circuit.compiler import compile_rnn
-from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout, check_tolerance,
-                                  circuit_options, finish, is_stdout, load_spec_arg, sim_options, stimulus_options,
-                                  write_output)
+from rnn2spice.circuit.realparts import Build
+from rnn2spice.cli.common import (add_spec_command, build_from_args, build_options, check_outputs, check_timeout,
+                                  check_tolerance, circuit_options, finish, is_stdout, load_spec_arg, sim_options,
+                                  stimulus_options, write_output)
 from rnn2spice.cli.progress import progress_bar
-from rnn2spice.errors import CertificateFailed
+from rnn2spice.errors import CertificateFailed, UsageError
 from rnn2spice.report.files import json_text
 from rnn2spice.workflows.lowrank import check_truncated
 from rnn2spice.workflows.pipeline import check
+from rnn2spice.workflows.realbuild import check_build, compile_build
 
 NAME = "check"
 
@@ -22,6 +24,7 @@ NAME = "check"
 def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate and compare with the exact reference; exit 0 on pass, 1 on mismatch.")
     circuit_options(p)
+    build_options(p)
     sim_options(p)
     stimulus_options(p)
     p.add_argument("--report", type=Path,
@@ -47,6 +50,19 @@ def run(args) -> int:
     check_tolerance(args.tolerance)
     spec = load_spec_arg(args)
     to_file = args.netlist is not None and not is_stdout(args.netlist)
+    build = build_from_args(args)
+    if build != Build():  # real parts or preferred values: judged against the predicted circuit
+        if args.rank is not None:
+            raise UsageError("--rank truncates an ideal network; a build from real parts or preferred values is "
+                             "checked against its own prediction: give one of them")
+        compiled = compile_build(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                                 rtol=args.rtol, build=build)
+        if args.netlist is not None:
+            write_output(args.netlist, compiled.netlist, field="--netlist")
+        with progress_bar(args) as bar:
+            result = check_build(compiled, backend=args.backend, timeout=args.timeout,
+                                 netlist_path=args.netlist if to_file else None, progress=bar)
+        return finish(args, result)
     if args.rank is not None:
         def said(prediction):
             print(f"predicted before simulating: {prediction.describe()}", file=sys.stderr, flush=True)

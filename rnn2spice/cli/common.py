@@ -71,6 +71,55 @@ def circuit_options(p, accuracy: bool = True) -> None:
                             "step follows from the network's rates; check redoes a run that misses it")
 
 
+def build_options(p) -> None:
+    """How the circuit is built (one group, shared by every command that compiles; THEORY.md 11):
+    the API's :class:`rnn2spice.Build` keywords, same names."""
+    from rnn2spice.circuit.eseries import SERIES
+    from rnn2spice.circuit.partlib import ABSTRACT_OPAMPS, OPAMPS
+    from rnn2spice.circuit.realparts import ACTIVATION_CIRCUITS
+
+    g = p.add_argument_group("build from real parts (--form opamp)")
+    g.add_argument("--snap", default=None, choices=tuple(SERIES),
+                   help="every R and C at its nearest IEC 60063 preferred value (the netlist written is the snapped one)")
+    g.add_argument("--opamp", default=None, metavar="PART",
+                   help=f"op-amp: {' | '.join(ABSTRACT_OPAMPS + tuple(OPAMPS))} (library macro-models with data-sheet "
+                        "parameters; default: the spec's circuit.opamp)")
+    g.add_argument("--opamp-model", dest="opamp_model", default=None, metavar="FILE.lib:SUBCKT",
+                   help="your vendor's op-amp subcircuit (pins +in -in V+ V- out), scanned: control statements "
+                        "and includes are refused")
+    g.add_argument("--activation-circuit", dest="activation_circuit", default="behavioural",
+                   choices=ACTIVATION_CIRCUITS,
+                   help="behavioural: a B source per neuron; transistor: tanh by a 2N3904 differential pair, "
+                        "sigmoid by its single-ended output, relu by a precision rectifier (1N4148)")
+    g.add_argument("--temp", type=float, default=27.0, metavar="DEGC",
+                   help="device temperature (degC, default 27): V_T of the transistors")
+    g.add_argument("--supply", default=None, metavar="NEG,POS",
+                   help="supply rails in volts, e.g. -12,12 (default: the spec's circuit.supply, else -12,12)")
+
+
+def build_from_args(args):
+    """The :class:`~rnn2spice.circuit.realparts.Build` of the options of :func:`build_options`."""
+    from rnn2spice.circuit.realparts import Build
+
+    supply = None
+    if getattr(args, "supply", None) is not None:
+        try:
+            low, high = (float(x) for x in args.supply.split(","))
+        except ValueError:
+            raise UsageError(f"--supply must be NEG,POS in volts, e.g. -12,12 (got {args.supply!r})") from None
+        supply = (low, high)
+    try:
+        return Build(snap=args.snap, opamp=args.opamp, opamp_model=args.opamp_model,
+                     activation_circuit=args.activation_circuit, temp=args.temp, supply=supply,
+                     footprint=getattr(args, "footprint", "tht"))
+    except UsageError as exc:
+        text = str(exc)
+        for key in ("snap", "opamp_model", "opamp", "activation_circuit", "temp", "supply", "footprint"):
+            if text.startswith(key + " "):
+                raise UsageError("--" + key.replace("_", "-") + text[len(key):]) from None
+        raise
+
+
 def sim_options(p) -> None:
     p.add_argument("--backend", default="auto", choices=("auto", "shared", "subprocess"),
                    help="ngspice shared library via PySpice, or `ngspice -b` (auto: shared if it loads)")

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn2spice.circuit.compiler import compile_rnn
-from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, check_outputs, check_timeout, circuit_options, is_stdout,
-                                  load_spec_arg, sim_options, stimulus_options, write_output)
+from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, build_from_args, build_options, check_outputs,
+                                  check_timeout, circuit_options, is_stdout, load_spec_arg, sim_options,
+                                  stimulus_options, write_output)
 from rnn2spice.cli.progress import progress_bar
+from rnn2spice.workflows.realbuild import compile_build
 from rnn2spice.report.files import waveforms_csv
 from rnn2spice.workflows.pipeline import simulate
 
@@ -19,6 +20,7 @@ NAME = "simulate"
 def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Simulate the circuit; write the states as CSV (time,h0,...).")
     circuit_options(p)
+    build_options(p)
     sim_options(p)
     stimulus_options(p)
     p.add_argument("-o", "--output", type=Path, help="CSV file to write (default or -: standard output)")
@@ -29,8 +31,8 @@ def register(sub) -> argparse.ArgumentParser:
 def run(args) -> int:
     check_outputs(args, output=args.output, kinds={"output": "csv"})
     check_timeout(args.timeout)
-    compiled = compile_rnn(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
-                           rtol=args.rtol)
+    compiled = compile_build(load_spec_arg(args), form=args.form, coupling=args.coupling, accuracy=args.accuracy,
+                             rtol=args.rtol, build=build_from_args(args))
     with progress_bar(args) as bar:
         traj = simulate(compiled, backend=args.backend, timeout=args.timeout, progress=bar)
     text = waveforms_csv(traj.time, traj.states)

@@ -98,7 +98,25 @@ WAVE_KEYS = {
     "pwl": ("kind", "points"),
     "file": ("kind", "path"),
 }
-CIRCUIT_KEYS = ("capacitance", "inductance", "opamp", "resistance", "time_scale", "state_scale")
+CIRCUIT_KEYS = ("capacitance", "inductance", "opamp", "resistance", "time_scale", "state_scale", "supply")
+
+
+#: Supplies a real-part build accepts (V): each rail at least this far from ground, at most the other.
+SUPPLY_RANGE = (3.0, 18.0)
+
+
+def _supply(raw) -> tuple[float, float] | None:
+    """``circuit.supply``: ``[negative, positive]`` rails in volts (each 3 .. 18 V from ground), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, (list, tuple)) or len(raw) != 2:
+        raise SpecError("circuit.supply", raw, "must be [negative, positive] rails in volts, e.g. [-12, 12]")
+    low, high = (_number(v, "circuit.supply") for v in raw)
+    lo, hi = SUPPLY_RANGE
+    if not (-hi <= low <= -lo and lo <= high <= hi):
+        raise SpecError("circuit.supply", list(raw), f"must be [negative, positive] with each rail {lo:g} .. {hi:g} V "
+                                                     "from ground")
+    return (float(low), float(high))
 
 
 class HugeInteger:
@@ -149,6 +167,7 @@ class RnnSpec:
     resistance: float = DEFAULT_RESISTANCE  # ohm, the opamp form's R0 (circuit.resistance)
     time_scale: float = 1.0   # k: circuit time = model time / k (THEORY.md 5, circuit.time_scale)
     state_scale: float = 1.0  # s: volts (amperes in the series form) per unit of h (circuit.state_scale)
+    supply: tuple[float, float] | None = None  # V, (negative, positive) rails of a real-part build (circuit.supply)
     #: y = w_out h ("state") or w_out f(h) ("rate"); None: the convention's (rate: "rate", else "state")
     readout_of: str | None = None
     #: w = M N given as its factors (M n x r, N r x n; spec ``w: {factors: [M, N]}``), kept so
@@ -455,6 +474,7 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
             raise SpecError(key, val, "must be positive")
     time_scale = _scale(circuit.get("time_scale", 1.0), "circuit.time_scale")
     state_scale = _scale(circuit.get("state_scale", 1.0), "circuit.state_scale")
+    supply = _supply(circuit.get("supply"))
 
     w_out = b_out = None
     if data.get("w_out") is not None:
@@ -486,7 +506,8 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
                    description=description, provenance=provenance, opamp=opamp, resistance=res,
-                   time_scale=time_scale, state_scale=state_scale, readout_of=readout_of, w_factors=w_factors)
+                   time_scale=time_scale, state_scale=state_scale, readout_of=readout_of, w_factors=w_factors,
+                   supply=supply)
     _check_scales(spec)
     return spec
 

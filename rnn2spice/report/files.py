@@ -361,8 +361,8 @@ def register_output_kind(name: str, what: str, is_ours: Callable[[bytes], bool],
 
 register_output_kind("report", "a JSON report of rnn2spice", _is_report, stdout=True)
 register_output_kind("csv", "a CSV of waveforms (time,h0,...)", lambda head: head.startswith(b"time,"), stdout=True)
-register_output_kind("bom", "a bill-of-materials CSV (designator,kind,...)",
-                     lambda head: head.startswith(b"designator,kind,"), stdout=True)
+register_output_kind("bom", "a bill-of-materials CSV (designator,kind,... or Designators,Qty,...)",
+                     lambda head: head.startswith((b"designator,kind,", b"Designators,Qty,")), stdout=True)
 register_output_kind("netlist", "a netlist written by rnn2spice", _is_netlist, stdout=True)
 register_output_kind("png", "a PNG picture", is_png)
 register_output_kind("pdf", "a PDF document", lambda head: head.startswith(b"%PDF-"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnn2spice.circuit import ir
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,8 +165,12 @@ class StudyResult(Displayed, Plotted):
             what = f"{len(self.points)} point(s) x {runs} run(s), seed {self.seed}"
         if p0.decision is not None:
             what += f", trial [{p0.decision.stimulus.label}] (dt {p0.decision.dt:g} s)"
-        return (f"{self.kind} {s.name}: n = {s.n}, {c.form}/{c.coupling}, {what}; nominal netlist certified "
-                f"({'PASS' if p0.certificate.get('passed') else 'FAIL'}), perturbed circuits are not certified")
+        passed = p0.certificate.get("passed")
+        cert = ("nominal netlist not certified (real parts or preferred values: judged by check's prediction)"
+                if passed is None else f"nominal netlist certified ({'PASS' if passed else 'FAIL'})")
+        if any(isinstance(e, ir.REAL_PARTS) for e in c.circuit.elements):
+            what += ", op-amp offsets and transistor mismatch drawn too"
+        return f"{self.kind} {s.name}: n = {s.n}, {c.form}/{c.coupling}, {what}; {cert}, perturbed circuits are not certified"
 
     def _point_lines(self, point: int) -> list[str]:
         ps = self.point_summary(point)

@@ -125,9 +125,11 @@ def on_grid(grid: np.ndarray, time: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compile_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", coupling: str | None = None,
-                  accuracy: str = "default", rtol: float | None = None):
-    """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled."""
-    return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
+                  accuracy: str = "default", rtol: float | None = None, build=None):
+    """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled
+    (``build``: how, :class:`~rnn2spice.circuit.realparts.Build`)."""
+    return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol,
+                       build=build)
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,6 +78,22 @@ def read_netlist_file(path: str | os.PathLike) -> str:
         raise UsageError(f"--netlist: cannot read {str(path)!r}: {exc}") from None
 
 
+def _refuse_real_parts(text: str, path) -> None:
+    """A netlist of real parts (transistors, op-amp subcircuits) is not a network the certificate
+    reads: say that nothing is certified (UsageError, exit 2), never a pass or a mismatch."""
+    from rnn2spice.circuit import ir
+    from rnn2spice.circuit.reader import parse_netlist
+
+    net = parse_netlist(text)
+    real = [e for e in net.elements if isinstance(e, ir.REAL_PARTS)]
+    if real or net.subcircuits:
+        kinds = sorted({type(e).__name__ for e in real} | ({"subcircuit"} if net.subcircuits else set()))
+        raise UsageError(f"netlist {os.fspath(path)!r} is built from real parts ({', '.join(kinds)}): the certificate "
+                         "cannot prove a transistor or macro-model circuit equals the network, so nothing is "
+                         "certified; use 'rnn2spice check' with the same build options, which judges it against the "
+                         "predicted circuit (build_error)")
+
+
 def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
            netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE,
            rtol: float | None = None) -> VerifyResult:
@@ -97,6 +113,7 @@ def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
         raise UsageError(f"netlist must be the path of a netlist file (got {type(netlist).__name__})")
     if netlist is not None:  # the analysis card is then checked against the spec's t_stop / t_step
         text, realisation, source, analysis, options = read_netlist_file(netlist), None, str(netlist), None, None
+        _refuse_real_parts(text, netlist)
     else:
         compiled = compile_rnn(net, form=form, coupling=coupling, rtol=rtol)
         text, realisation = compiled.netlist, compiled.realisation
