@@ -195,8 +195,9 @@ EOF
 }
 
 # KiCad 9 (its command line checks the schematics `rnn2spice kicad` writes: tests/test_kicad.py),
-# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the source
-# ngspice comes from), elsewhere the distribution's.  No recommends: ~120 MB instead of GBs.
+# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the apt source
+# install_backports_ngspice adds, run first), elsewhere the distribution's.  No recommends:
+# ~120 MB instead of GBs of libraries and 3D models.
 KICAD_MAJOR=9
 kicad_major() {  # kicad-cli's major version, or nothing
     { kicad-cli version 2>/dev/null || true; } | grep -oE '^[0-9]+' | head -1
@@ -206,15 +207,6 @@ install_kicad() {
     have=$(kicad_major)
     [ -n "$have" ] && [ "$have" -ge "$KICAD_MAJOR" ] && return 0
     if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
-        local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
-        if ! source=$(backports_source); then
-            echo "setup: no apt source entry for $codename found; cannot add $codename-backports for KiCad" >&2
-            exit 1
-        fi
-        if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
-            echo "$source" | $SUDO tee "$file" >/dev/null
-            updated=0
-        fi
         target=(-t "$codename-backports")
     fi
     apt_update
