@@ -218,8 +218,9 @@ install_shellcheck() {
 }
 
 # KiCad 9 (its command line checks the schematics `rnn2spice kicad` writes: tests/test_kicad.py),
-# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the source
-# ngspice comes from), elsewhere the distribution's.  No recommends: ~120 MB instead of GBs.
+# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the apt source
+# install_backports_ngspice adds, run first), elsewhere the distribution's.  No recommends:
+# ~120 MB instead of GBs of libraries and 3D models.
 KICAD_MAJOR=9
 kicad_major() {  # kicad-cli's major version, or nothing (never fails: without kicad-cli grep
     # finds nothing and exits 1, which under pipefail would end the script on a fresh machine)
@@ -230,14 +231,6 @@ install_kicad() {
     have=$(kicad_major)
     [ -n "$have" ] && [ "$have" -ge "$KICAD_MAJOR" ] && return 0
     if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
-        local source file="$APT_ETC/sources.list.d/rnn2spice-backports.sources"
-        if ! source=$(backports_source); then
-            fail "no apt source entry for $codename found in $APT_ETC; cannot add $codename-backports for KiCad"
-        fi
-        if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
-            echo "$source" | "${SUDO[@]}" tee "$file" >/dev/null
-            updated=0
-        fi
         target=(-t "$codename-backports")
     fi
     apt_update
