@@ -62,7 +62,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        spec = import_model(KERAS_DIR / MODEL, tmp / "dm.yaml", dt=1e-3).spec
+        spec = import_model(KERAS_DIR / MODEL, tmp / "dm.yaml", dt=1e-3)
         stim = pulse_trials(1.0, seed=0, delay=60)[0]
         np.save(tmp / "pulse.npy", stim.x)
         common = dict(stimulus=tmp / "pulse.npy", window=stim.window, seed=args.seed, jobs=args.jobs)

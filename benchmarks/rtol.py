@@ -33,7 +33,7 @@ def networks(count: int, trained: bool, tmp: Path):
                                                     activation="tanh", gain=1.5)
     if trained:
         for path in sorted(KERAS_DIR.glob("*.hdf5")):
-            yield f"trained {path.stem}", import_model(path, tmp / f"{path.stem}.yaml", dt=1e-3).spec
+            yield f"trained {path.stem}", import_model(path, tmp / f"{path.stem}.yaml", dt=1e-3)
 
 
 def main() -> int:

@@ -128,7 +128,7 @@ def bench_simulate(n: int, repeat: int) -> list[dict]:
 
 def trained_spec(tmp: Path):
     model = KERAS_DIR / "dm_delayed_ortho_bias_gap0.hdf5"
-    return import_model(model, tmp / "dm.yaml", dt=1e-3).spec
+    return import_model(model, tmp / "dm.yaml", dt=1e-3)
 
 
 def settings_before(spec):

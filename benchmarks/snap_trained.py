@@ -35,8 +35,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the full report here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        spec = import_model(KERAS_DIR / "dm_delayed_ortho_bias_gap0.hdf5", Path(tmp) / "dm.yaml", dt=1e-3).spec
-    parts = bom(spec, form="opamp", series=args.series)
+        spec = import_model(KERAS_DIR / "dm_delayed_ortho_bias_gap0.hdf5", Path(tmp) / "dm.yaml", dt=1e-3)
+    parts = bom(spec, form="opamp", snap=args.series)
     real = compile_rnn(spec, form="opamp").realisation
     counts = parts.counts()
     print(f"network {spec.name}: n = {spec.n}, m = {spec.m}, {spec.convention} {spec.activation}, tau = 1 ms")

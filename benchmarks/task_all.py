@@ -26,6 +26,7 @@ KERAS_DIR = ROOT / "tests" / "data" / "keras-rnn"
 
 def one(args: tuple) -> dict:
     path, value, seed, noise, out_dir = args
+    from rnn2spice.report.figures import png_bytes
     from rnn2spice.workflows.importers import import_model
     from rnn2spice.report.files import write_atomic
     from rnn2spice.workflows.stimulus import pulse_trials
@@ -40,7 +41,7 @@ def one(args: tuple) -> dict:
     result = TaskResult(spec, 1e-3, [trial], trial.tolerance, trial.dead_zone, False, "parallel", "default",
                         {"kind": "pulse", "value": value, "seed": seed, "noise": noise})
     name = Path(path).stem
-    write_atomic(Path(out_dir) / f"{name}_{value:+g}.png", result.figure())
+    write_atomic(Path(out_dir) / f"{name}_{value:+g}.png", png_bytes(result.plot()))
     row = trial.as_dict()
     row.update(network=name, value=value, wall_s=wall)
     return row

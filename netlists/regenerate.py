@@ -50,6 +50,14 @@ def main(argv: list[str]) -> int:
         else:
             path.write_text(text, newline="\n")
             print(f"wrote {path.relative_to(HERE.parent)}")
+    from rnn2spice.circuit.writer import library_text  # the shipped part library, same rule
+    lib = HERE.parent / "rnn2spice" / "circuit" / "models" / "rnn2spice.lib"
+    if check:
+        if not lib.exists() or lib.read_text() != library_text():
+            stale.append(str(lib.relative_to(HERE.parent)))
+    else:
+        lib.write_text(library_text(), newline="\n")
+        print(f"wrote {lib.relative_to(HERE.parent)}")
     if stale:
         print("golden netlists out of date: " + ", ".join(stale), file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ The API:
 * :func:`verify` the netlist against the network (the equivalence certificate);
 * :func:`simulate` it in ngspice (a :class:`Trajectory`), or :func:`check` it against
   the exact reference (a :class:`CheckResult`), :func:`ac` for the frequency response;
-* :func:`import_model` a trained Keras / PyTorch / NPZ network, :func:`task` to run its
+* :func:`import_model` a trained Keras / PyTorch / NPZ / PsychRNN network (nothing written unless asked), :func:`task` to run its
   task on network, reference and circuit;
 * :func:`montecarlo` (every R, C, L within a tolerance, run after run) and :func:`sweep`
   (one run per parameter value) give a :class:`StudyResult`, on every core or a Dask cluster.
@@ -26,15 +26,16 @@ The API:
   :func:`schematic` (an SVG or PNG picture of a small network's circuit), :func:`kicad` (a KiCad 9
   project KiCad itself checks and simulates: a :class:`KicadResult`).
 
-Results carry their numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict),
-``.summary()`` (text) and ``.plot(path)`` (PNG).  Errors derive from :class:`Rnn2SpiceError`.
+A network saves itself (``net.save("net.yaml")``, ``net.to_dict()``).  Results carry their
+numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict), ``.summary()`` (text),
+``.plot(ax=None)`` (a matplotlib Figure), a repr of a few lines and, in Jupyter, a small table.  Errors derive from :class:`Rnn2SpiceError`.
 """
 
 from rnn2spice._version import __version__
 from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Bom, KicadResult, Network, OpAmpError, SnapResult, SnapTrial, StudyResult, ac, bom, compile,
-                           kicad, load, montecarlo, opamp_error, schematic, snap, snap_trial, sweep, task,
-                           value_warnings)
+from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
+                           StudyResult, ac, bom, check_build, compile, import_model, kicad, load, montecarlo,
+                           opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
                               NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
@@ -43,7 +44,7 @@ from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 from rnn2spice.workflows.ac import AcResult
-from rnn2spice.workflows.importers import ImportResult, import_model
+from rnn2spice.workflows.importers import ImportResult
 from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
 from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
 from rnn2spice.workflows.task import TaskResult
@@ -52,7 +53,7 @@ from rnn2spice.workflows.verify import VerifyResult, verify
 __all__ = [
     "__version__",
     # networks
-    "load", "Network", "spec_from_dict", "RnnSpec", "Step", "Pulse", "Sine", "Pwl",
+    "load", "Network", "save", "spec_from_dict", "RnnSpec", "Step", "Pulse", "Sine", "Pwl",
     # circuits
     "compile", "CompiledNetwork", "Realisation",
     # proofs and runs
@@ -65,6 +66,8 @@ __all__ = [
     # building it: op-amp non-idealities, preferred values, part ranges, bill of materials; a picture
     "opamp_error", "OpAmpError", "snap", "SnapResult", "snap_trial", "SnapTrial", "value_warnings", "bom", "Bom",
     "schematic", "kicad", "KicadResult",
+    # real parts: op-amps by part, transistor activations, preferred values, the predicted build error
+    "Build", "check_build", "BuildCheck",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
     "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",

@@ -7,6 +7,9 @@ may catch either.  Messages name the offending field and its value.
 
 from __future__ import annotations
 
+import math
+import os
+
 
 class Rnn2SpiceError(Exception):
     """Root of every error rnn2spice raises on purpose."""
@@ -61,6 +64,68 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
         if self.ngspice_message:
             text += "\nngspice said:\n" + self.ngspice_message
         super().__init__(text)
+
+
+#: Cost budgets of one simulation run and one reference solve (issue 19): what passes every
+#: a-priori check may still cost far more than its estimate (a relu network cutting its steps
+#: at every kink, a reference restarting at every crossing).  name -> (environment variable
+#: that raises it, default, unit).  ``points``: ngspice time points of one run, the reference
+#: solver's steps; ``crossings``: the reference's kink crossings in one solve; ``seconds``:
+#: the wall-clock time of one run and of one reference solve.  The default points budget is
+#: the a-priori limit of the compiler (MAX_TIME_STEPS): a run may not spend more than a run
+#: may be estimated to.
+BUDGETS = {
+    "points": ("RNN2SPICE_MAX_POINTS", 1_000_000, "points"),
+    "crossings": ("RNN2SPICE_MAX_CROSSINGS", 10_000, "crossings"),
+    "seconds": ("RNN2SPICE_MAX_SECONDS", 3600.0, "s"),
+}
+#: A run whose points (ngspice's time points, the reference's steps) pass this fraction of
+#: the budget is judged by its projection too: points so far / fraction of t_stop done.  A
+#: run projected beyond the budget ends there, in a tenth of the time it would take to reach
+#: it (a 10 kHz sine over 10 s: ~5 million points, stopped after 100,000).
+PROJECT_AFTER = 0.1
+
+
+def over_budget(count: int, fraction: float, name: str = "points") -> str | None:
+    """Why ``count`` so far, at ``fraction`` (0..1) of the run, goes beyond the ``name``
+    budget (counted, or projected once past PROJECT_AFTER of it), or None."""
+    limit = budget(name)
+    if count > limit:
+        return f"more than {limit:g} {name}"
+    if count >= PROJECT_AFTER * limit and 0 < fraction < 1 and count / fraction > limit:
+        return f"{count} {name} at {100 * fraction:.3g} % of the run, projected {count / fraction:.3g}"
+    return None
+
+
+def over_points_budget(points: int, fraction: float) -> str | None:
+    """:func:`over_budget` of the points budget."""
+    return over_budget(points, fraction, "points")
+
+
+def budget(name: str) -> float:
+    """The ``name`` budget (:data:`BUDGETS`): its environment variable, else the default."""
+    env, default, _ = BUDGETS[name]
+    raw = os.environ.get(env)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError(f"{env} must be a positive number of {BUDGETS[name][2]} (got {clip(raw, 40)!r})")
+    return value
+
+
+class BudgetExceeded(Rnn2SpiceError, RuntimeError):
+    """A simulation run or a reference solve went beyond one of its :data:`BUDGETS` and was
+    stopped; the message names the budget and how to raise it."""
+
+    def __init__(self, who: str, name: str, found: str):
+        env, _, unit = BUDGETS[name]
+        self.who, self.budget = who, name
+        super().__init__(f"{who}: {found}: beyond the {name} budget of {budget(name):g} {unit}; stopped "
+                         f"(raise it with the environment variable {env})")
 
 
 class ComponentValueWarning(UserWarning):
@@ -174,6 +239,12 @@ def shown(value: object, limit: int = SHOW_LIMIT) -> str:
                 put(f"{kind.__name__}()")
             else:
                 items(v, "{" if kind is set else "frozenset({", "}" if kind is set else "})")
+        elif isinstance(v, (list, tuple, dict)):
+            # a subclass (OrderedDict from a pickle, a named tuple): its own __repr__ would
+            # walk the whole structure, so it is shown as its base type inside its name
+            put(f"{kind.__name__}(")
+            walk(dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else tuple(v))
+            put(")")
         else:
             put(repr(v))
 

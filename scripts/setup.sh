@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a Debian/Ubuntu machine for rnn2spice: ngspice from apt, and a virtualenv in .venv
-# with the package and its test extras.  Safe to run again (it only changes what is missing),
+# with the package and its test and docs extras.  Safe to run again (it only changes what is missing),
 # and quiet unless something goes wrong.
 #
 # On Debian 12 (bookworm) ngspice comes from bookworm-backports (46 and later: KLU solver,
@@ -9,31 +9,51 @@
 # into .venv/ngspice-39, so that both versions can be tested; select it with
 #     . .venv/ngspice-39/env        (sets RNN2SPICE_NGSPICE and RNN2SPICE_LIBNGSPICE)
 # Elsewhere the distribution's ngspice is installed.
+#
+# Where it looks is overridable, for tests/test_setup_script.py only (which runs this script
+# against shims of apt, dpkg and python): SETUP_OS_RELEASE (default /etc/os-release) and
+# APT_ETC (default /etc/apt).
 set -Eeuo pipefail
-# Any failure ends the script with one line saying what failed (set -e alone ends it silently).
-trap 'rc=$?; echo "setup: failed (exit $rc) at scripts/setup.sh line $LINENO: $BASH_COMMAND" >&2' ERR
+# Any failure ends the script with exactly one line saying what failed (set -e alone ends it
+# silently): printed by the main shell only (a failing subshell or command substitution
+# exits quietly and the main shell names the command that contained it); the command that
+# `quietly` ran is named rather than quietly's own `return`.  Deliberate stops use fail().
+failed_command=""
+on_error() {
+    local rc=$?
+    [ "$BASH_SUBSHELL" -eq 0 ] || exit "$rc"
+    echo "setup: failed (exit $rc) at scripts/setup.sh line $1: ${failed_command:-$2}" >&2
+    exit "$rc"
+}
+trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+fail() {  # one line saying why, then exit 1 (exit does not run the ERR trap)
+    echo "setup: $*" >&2
+    exit 1
+}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-APT_GET=(env DEBIAN_FRONTEND=noninteractive $SUDO apt-get -y -qq -o Dpkg::Use-Pty=0)
+SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+APT_GET=(env DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get -y -qq -o Dpkg::Use-Pty=0)
 PKGS=(ngspice libngspice0 libngspice0-dev)
 WANT_MAJOR=46            # lowest ngspice accepted from bookworm-backports
 OLD_PREFIX="$ROOT/.venv/ngspice-39"
+APT_ETC=${APT_ETC:-/etc/apt}
 
-. /etc/os-release 2>/dev/null || true
+# shellcheck source=/dev/null
+. "${SETUP_OS_RELEASE:-/etc/os-release}" 2>/dev/null || true
 codename=${VERSION_CODENAME:-}
 quietly() {  # run "$@"; its output is shown only when it fails
     local log rc=0
     log=$(mktemp)
     "$@" >"$log" 2>&1 || rc=$?
-    [ $rc -eq 0 ] || cat "$log" >&2
+    [ $rc -eq 0 ] || { cat "$log" >&2; failed_command="$*"; }
     rm -f "$log"
     return $rc
 }
 updated=0
 apt_update() {
     [ $updated -eq 1 ] && return 0
-    quietly $SUDO apt-get update -qq
+    quietly "${SUDO[@]}" apt-get update -qq
     updated=1
 }
 
@@ -46,7 +66,7 @@ installed_version() {  # the installed version of package $1, or nothing (never 
 # for ${codename} in /etc/apt/sources.list or /etc/apt/sources.list.d/* (URI, components,
 # Signed-By); prints nothing and returns 1 when there is no such entry.
 backports_source() {
-    python3 - "$codename" "${APT_ETC:-/etc/apt}" <<'EOF'
+    python3 - "$codename" "$APT_ETC" <<'EOF'
 import glob, re, sys
 codename, etc = sys.argv[1], sys.argv[2]
 entries = []  # (uri, components, signed_by)
@@ -123,20 +143,18 @@ install_backports_ngspice() {
     if [ $ok -eq 1 ] && dpkg --compare-versions "${current:-0}" ge "$WANT_MAJOR"; then
         return 0
     fi
-    local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
+    local source file="$APT_ETC/sources.list.d/rnn2spice-backports.sources"
     if ! source=$(backports_source); then
-        echo "setup: no apt source entry for $codename found; cannot add $codename-backports" >&2
-        exit 1
+        fail "no apt source entry for $codename found in $APT_ETC; cannot add $codename-backports"
     fi
     if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
-        echo "$source" | $SUDO tee "$file" >/dev/null
+        echo "$source" | "${SUDO[@]}" tee "$file" >/dev/null
     fi
     apt_update
     quietly "${APT_GET[@]}" install -t "$codename-backports" "${PKGS[@]}"
     current=$(installed_version ngspice)
     if dpkg --compare-versions "${current:-0}" lt "$WANT_MAJOR"; then
-        echo "setup: $codename-backports gave ngspice ${current:-nothing}, need >= $WANT_MAJOR" >&2
-        exit 1
+        fail "$codename-backports gave ngspice ${current:-nothing}, need >= $WANT_MAJOR"
     fi
 }
 
@@ -153,7 +171,7 @@ unpack_ngspice_39() {
         apt_update
         version=$({ apt-cache madison ngspice || true; } | awk -F'|' '$2 ~ /^ *39[.+]/ {gsub(/ /, "", $2); print $2; exit}')
     fi
-    [ -n "$version" ] || { echo "setup: apt knows no ngspice 39 for $codename" >&2; return 1; }
+    [ -n "$version" ] || fail "apt knows no ngspice 39 for $codename"
     local tmp; tmp=$(mktemp -d)
     chmod 755 "$tmp"; chown _apt "$tmp" 2>/dev/null || true  # apt downloads as user _apt
     # The libraries ngspice 39 links against that are not installed (after the upgrade).
@@ -187,42 +205,39 @@ export RNN2SPICE_NGSPICE="$OLD_PREFIX/bin/ngspice"
 export RNN2SPICE_LIBNGSPICE="$libdir/libngspice.so.0"
 EOF
     if ! "$OLD_PREFIX/bin/ngspice" -v 2>/dev/null | grep -q 'ngspice-39'; then
-        echo "setup: the unpacked ngspice $version does not run:" >&2
-        "$OLD_PREFIX/bin/ngspice" -v >&2 || true
-        return 1
+        fail "the unpacked ngspice $version does not run: $("$OLD_PREFIX/bin/ngspice" -v 2>&1 | head -c 300 | tr '\n' ' ')"
     fi
     echo "$OLD_PREFIX" >"$stamp"
 }
 
+# The shell linter (scripts/test.sh checks scripts/*.sh with it), from the distribution.
+install_shellcheck() {
+    command -v shellcheck >/dev/null 2>&1 && return 0
+    apt_update
+    quietly "${APT_GET[@]}" install shellcheck
+}
+
 # KiCad 9 (its command line checks the schematics `rnn2spice kicad` writes: tests/test_kicad.py),
-# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the source
-# ngspice comes from), elsewhere the distribution's.  No recommends: ~120 MB instead of GBs.
+# only when kicad-cli is missing or older; on Debian 12 from bookworm-backports (the apt source
+# install_backports_ngspice adds, run first), elsewhere the distribution's.  No recommends:
+# ~120 MB instead of GBs of libraries and 3D models.
 KICAD_MAJOR=9
-kicad_major() {  # kicad-cli's major version, or nothing
-    { kicad-cli version 2>/dev/null || true; } | grep -oE '^[0-9]+' | head -1
+kicad_major() {  # kicad-cli's major version, or nothing (never fails: without kicad-cli grep
+    # finds nothing and exits 1, which under pipefail would end the script on a fresh machine)
+    { kicad-cli version 2>/dev/null || true; } | { grep -oE '^[0-9]+' || true; } | head -1
 }
 install_kicad() {
     local have target=()
     have=$(kicad_major)
     [ -n "$have" ] && [ "$have" -ge "$KICAD_MAJOR" ] && return 0
     if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
-        local source file=/etc/apt/sources.list.d/rnn2spice-backports.sources
-        if ! source=$(backports_source); then
-            echo "setup: no apt source entry for $codename found; cannot add $codename-backports for KiCad" >&2
-            exit 1
-        fi
-        if [ "$source" != "present" ] && { [ ! -f "$file" ] || [ "$(cat "$file")" != "$source" ]; }; then
-            echo "$source" | $SUDO tee "$file" >/dev/null
-            updated=0
-        fi
         target=(-t "$codename-backports")
     fi
     apt_update
     quietly "${APT_GET[@]}" install "${target[@]}" --no-install-recommends kicad
     have=$(kicad_major)
     if [ -z "$have" ] || [ "$have" -lt "$KICAD_MAJOR" ]; then
-        echo "setup: apt gave kicad-cli ${have:-nothing}, need KiCad >= $KICAD_MAJOR" >&2
-        exit 1
+        fail "apt gave kicad-cli ${have:-nothing}, need KiCad >= $KICAD_MAJOR"
     fi
 }
 
@@ -231,11 +246,12 @@ if [ "${ID:-}" = "debian" ] && [ "$codename" = "bookworm" ]; then
 else
     install_distribution_ngspice
 fi
+install_shellcheck
 install_kicad
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs]"
 if [ "$codename" = "bookworm" ]; then
     unpack_ngspice_39
 fi

@@ -123,3 +123,21 @@ def env_with(**changes) -> dict:
         else:
             env[key] = str(value)
     return env
+
+
+#: The first bytes of an earlier output of each kind, by file suffix: the output rule
+#: (rnn2spice.report.files.check_output) replaces only a file of the kind an option writes.
+EARLIER_OUTPUT_HEADS = {
+    ".json": b'{\n  "passed": false,\n  "note": "an earlier report"\n}\n',
+    ".cir": b"rnn2spice: earlier\n* rnn2spice earlier netlist\n",
+    ".csv": b"time,h0\n",
+    ".png": b"\x89PNG\r\n\x1a\n",
+    ".pdf": b"%PDF-1.4\n",
+    ".svg": b"<svg>\n",
+}
+
+
+def earlier_output(name, marker: bytes = b"") -> bytes:
+    """Content of an earlier rnn2spice output of the kind ``name``'s suffix says, then ``marker``
+    (other suffixes: ``marker`` alone)."""
+    return EARLIER_OUTPUT_HEADS.get(Path(str(name)).suffix.lower(), b"") + marker

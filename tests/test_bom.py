@@ -22,7 +22,7 @@ NETLISTS = Path(__file__).resolve().parent.parent / "netlists"
 
 
 def test_bom_contents_damped_oscillator():
-    b = bom(load_spec(NETLISTS / "damped-oscillator.yaml"), series="E24")
+    b = bom(load_spec(NETLISTS / "damped-oscillator.yaml"), snap="E24")
     rows = list(csv.DictReader(io.StringIO(b.csv())))
     by = {r["designator"]: r for r in rows}
     # 2 integrators (C, R_k), w_01 = 3000 from the inverter of neuron 1, w_10 = -3000 direct,
@@ -44,7 +44,7 @@ def test_bom_references_and_behavioural_blocks():
 
 def test_cli_bom_writes_csv(tmp_path, capsys):
     out = tmp_path / "parts.csv"
-    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E12", "-o", str(out)]) == 0
+    assert main(["bom", str(NETLISTS / "damped-oscillator.yaml"), "--snap", "E12", "--parts-list", "-o", str(out)]) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 11 and {r["tolerance"] for r in rows} == {"0.1"}
     assert "4 op-amps" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+from rnn2spice.report.figures import png_bytes
 from rnn2spice.analysis import chaos
 from rnn2spice.analysis.lyapunov import largest_exponent
 from rnn2spice.analysis.reference import solve, solve_nonlinear
@@ -181,7 +182,7 @@ def test_a_non_chaotic_network_keeps_the_pointwise_verdict():
 
 
 def test_the_figure_of_a_chaotic_run_is_a_png(right):
-    png = right.figure()
+    png = png_bytes(right.plot())  # figure() is the deprecated name
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 

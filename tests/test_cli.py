@@ -31,7 +31,7 @@ def test_compile_to_stdout(capsys):
 @pytest.mark.ngspice
 def test_check_passes_writes_report_and_plot(tmp_path, capsys):
     report, plot = tmp_path / "r.json", tmp_path / "p.png"
-    assert main(["check", str(EXAMPLE), "--report", str(report), "--plot", str(plot)]) == 0
+    assert main(["check", str(EXAMPLE), "-v", "--report", str(report), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and "relative max error" in out
     data = json.loads(report.read_text())

@@ -76,7 +76,7 @@ def test_check_reports_dale(tmp_path, capsys):
     spec.write_text(json.dumps({"name": "d", "convention": "ctrnn", "tau": 1e-3, "w": [[0.5, 0.4], [-0.3, -0.2]],
                                 "w_in": [[1.0], [0.0]], "inputs": [{"kind": "step", "value": 1.0, "at": 1e-4}],
                                 "t_stop": 2e-3}))
-    assert main(["check", str(spec), "--report", str(tmp_path / "c.json")]) == 0
+    assert main(["check", str(spec), "-v", "--report", str(tmp_path / "c.json")]) == 0
     assert "Dale's law: not obeyed (2 of 2 neurons" in capsys.readouterr().out
     report = json.loads((tmp_path / "c.json").read_text())
     assert report["dale"]["obeys"] is False and report["dale"]["mixed"] == 2

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import env_with
+from conftest import earlier_output, env_with
 from rnn2spice.cli.app import main
 from rnn2spice.cli.common import exit_code
 from rnn2spice.errors import ReferenceSolverError, SimulationError
@@ -61,7 +61,7 @@ def work(tmp_path):
     for name, text in (("spec.yaml", SPEC), ("diverges.yaml", DIVERGING_SPEC), ("long.yaml", LONG_SPEC)):
         (tmp_path / name).write_text(text)
     for name in ("out.csv", "report.json", "plot.png"):  # an earlier figure is a PNG
-        (tmp_path / name).write_bytes((b"\x89PNG\r\n\x1a\n" if name.endswith(".png") else b"") + OLD)
+        (tmp_path / name).write_bytes(earlier_output(name, OLD))  # an earlier output of its kind
     return tmp_path
 
 
@@ -215,7 +215,9 @@ def test_crashing_ngspice_via_cli(sig, work, tmp_path):
 def test_timeout_stops_a_run_that_would_take_minutes(backend, work):
     before = files_in(work)
     start = time.monotonic()
-    done = run_cli(["simulate", "long.yaml", "-o", "out.csv", "--timeout", "1", "--backend", backend], cwd=work)
+    # the points budget would stop this run too (projected beyond it): raised, so --timeout is what ends it
+    done = run_cli(["simulate", "long.yaml", "-o", "out.csv", "--timeout", "1", "--backend", backend], cwd=work,
+                   RNN2SPICE_MAX_POINTS="1e9")
     assert time.monotonic() - start < 30
     assert done.returncode == 3, done.stderr
     assert_one_message(done.stderr, "ngspice did not finish within 1 s", ".cir]")
@@ -246,7 +248,8 @@ def test_ctrl_c_interrupts_an_in_process_run(work):
     callback); rnn2spice runs it in ngspice's background thread and halts it instead."""
     before = files_in(work)
     proc = subprocess.Popen([sys.executable, "-m", "rnn2spice", "simulate", "long.yaml", "-o", "out.csv",
-                             "--backend", "shared"], cwd=work, env=env_with(), stdout=subprocess.PIPE,
+                             "--backend", "shared"], cwd=work, env=env_with(RNN2SPICE_MAX_POINTS="1e9"),
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)  # start-up, compile, and well into the ngspice run

@@ -41,7 +41,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import GOOD_SPEC, make_files, snapshot
+from conftest import GOOD_SPEC, earlier_output, make_files, snapshot
 ROOT = Path(__file__).resolve().parents[1]
 #: Address space of a case (bytes): python + numpy + scipy + h5py take ~250 MB of it.
 MEMORY_LIMIT = 1 << 30
@@ -172,6 +172,71 @@ def corrupt_chunk(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+# --------------------------------------------------------------------------- pickles written by hand (issue 19)
+
+def _pstr(text: str) -> bytes:
+    data = text.encode()
+    return b"X" + len(data).to_bytes(4, "little") + data
+
+
+def _pint(value: int) -> bytes:
+    return b"J" + value.to_bytes(4, "little", signed=True)
+
+
+def doubling_list(levels: int = 64) -> bytes:
+    """Pickle opcodes leaving one list on the stack that holds the same list twice, ``levels``
+    times over: ~10 bytes a level, 2^levels leaves to anything that walks it (repr, a copy)."""
+    ops = b"]q\x00" + (b"0" if levels else b"")
+    for i in range(levels):
+        ops += b"](h" + bytes([i]) + b"h" + bytes([i]) + b"eq" + bytes([i + 1]) + (b"0" if i < levels - 1 else b"")
+    return ops
+
+
+def torch_zip(path: Path, data_pkl: bytes, storages: dict | None = None) -> None:
+    """A torch.save zip layout around a hand-written data.pkl."""
+    stem = path.stem
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{stem}/data.pkl", data_pkl)
+        zf.writestr(f"{stem}/byteorder", "little")
+        for key, raw in (storages or {}).items():
+            zf.writestr(f"{stem}/data/{key}", raw)
+        zf.writestr(f"{stem}/version", "3\n")
+
+
+def zero_stride_torch(path: Path, count: int = 10_000, n: int = 2000) -> None:
+    """``count`` tensors of n x n with stride (0, 0) over one 8-byte storage (~640 kB for the
+    defaults): ~320 GB once each is a real array."""
+    pid = b"(" + _pstr("storage") + b"ctorch\nDoubleStorage\n" + _pstr("0") + _pstr("cpu") + _pint(1) + b"t"
+    body = b""
+    for i in range(count):
+        storage = (pid + b"Qq\x01") if i == 0 else b"h\x01"
+        body += (_pstr(f"t{i}") + b"ctorch._utils\n_rebuild_tensor_v2\n(" + storage + _pint(0)
+                 + b"(" + _pint(n) + _pint(n) + b"t(" + _pint(0) + _pint(0) + b"t\x89)tR")
+    torch_zip(path, b"\x80\x02}(" + body + b"u.", {"0": np.zeros(1).tobytes()})
+
+
+def psychrnn_with_object(path: Path, pickle_bytes: bytes) -> None:
+    """A PsychRNN weights file whose transfer_function member is ``pickle_bytes`` (an object array)."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": ()})
+    with zipfile.ZipFile(path, "w") as zf:
+        for key, arr in {"W_rec": np.eye(3), "W_in": np.ones((3, 1)), "W_out": np.ones((1, 3))}.items():
+            member = io.BytesIO()
+            np.save(member, arr)
+            zf.writestr(key + ".npy", member.getvalue())
+        zf.writestr("transfer_function.npy", buf.getvalue() + pickle_bytes)
+
+
+#: numpy.dtype(<a list doubling 64 times>, False, True): the dtype argument of an object array.
+DTYPE_BOMB = b"\x80\x02cnumpy\ndtype\n(" + doubling_list() + b"\x89\x88tR."
+#: numpy's object-array pickle whose BUILD state gives a shape doubling 64 times.
+SHAPE_BOMB = (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(K\x00tC\x01btR"
+              b"(K\x01" + doubling_list() + b"cnumpy\ndtype\n(X\x02\x00\x00\x00O8\x89\x88tR"
+              b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]tb.")
+
+
 # --------------------------------------------------------------------------- the cases
 
 @dataclass
@@ -269,6 +334,29 @@ CASES = [
          ["task", "{w}/task.yaml", "--stimulus", "{w}/x.npy"],
          {"task.yaml": yaml.safe_dump(TASK), "x.npy": npy_header((1000, 100_000, 1000))},
          ("--stimulus", "shape (1000, 100000, 1000)", "too large")),
+    # ------------------------------------------------------------ bounded cost: hostile model files (issue 19)
+    Case("torch-persistent-id-doubling-64-times", ["import", "{w}/m.pt", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.pt": lambda p: torch_zip(p, b"\x80\x02" + doubling_list() + b"Q.")},
+         ("m/data.pkl", "refused persistent id [[[[", "...")),
+    Case("torch-state-dict-value-doubling-64-times", ["import", "{w}/m.pt", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.pt": lambda p: torch_zip(p, b"\x80\x02}" + _pstr("weight_hh_l0") + doubling_list() + b"s.")},
+         ("m/data.pkl", "nested more than 12 levels deep")),
+    Case("torch-100000-nested-lists-in-200-kb", ["import", "{w}/m.pt", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.pt": lambda p: torch_zip(p, b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b".")},
+         ("nested more than 12 levels deep",)),
+    Case("torch-10000-zero-stride-2000x2000-over-8-bytes", ["import", "{w}/m.pt", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.pt": zero_stride_torch}, ("m/data.pkl", "too large", "logical size", "before building any")),
+    Case("psychrnn-dtype-argument-doubling-64-times",
+         ["import", "{w}/m.npz", "--format", "psychrnn", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.npz": lambda p: psychrnn_with_object(p, DTYPE_BOMB)}, ("transfer_function", "refused: dtype [[[[")),
+    Case("psychrnn-object-array-shape-doubling-64-times",
+         ["import", "{w}/m.npz", "--format", "psychrnn", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.npz": lambda p: psychrnn_with_object(p, SHAPE_BOMB)}, ("transfer_function", "object array of shape [[[[")),
+    Case("psychrnn-member-of-2000-subarrays-of-2000x2000",
+         ["import", "{w}/m.npz", "--format", "psychrnn", "--dt", "1e-3", "-o", "{w}/net.yaml"],
+         {"m.npz": lambda p: npz_header_member(p, W_rec=npy_header((2000,), [("x", "<f8", (2000, 2000))]),
+                                               W_in=npy_header((3, 1)), W_out=npy_header((1, 3)))},
+         ("W_rec", "must hold real numbers")),
     # ------------------------------------------------------------ clean errors: the spec
     Case("yaml-integer-of-5000-digits", ["compile", "{w}/spec.yaml"],
          {"spec.yaml": spec_yaml().replace("value: 1.0", "value: 1" + "0" * 5000)},
@@ -413,7 +501,7 @@ def test_hostile_input_is_refused_cheaply_and_cleanly(case: Case, tmp_path):
     work.mkdir()
     make_files(work, case.files)
     for name in case.outputs:
-        (work / name).write_bytes(OLD)
+        (work / name).write_bytes(earlier_output(name, OLD))  # an earlier output of its kind
     before = snapshot(work)
     argv = [a.replace("{w}", str(work)) for a in case.argv]
     run = run_cli(argv, work, stdout=case.stdout, stderr=case.stderr)
@@ -516,3 +604,72 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert code == app.EXIT_INTERNAL == 70
     assert err.startswith("rnn2spice: internal error: RuntimeError: a bug") and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- hostile model files, in process
+
+MODEL_FILES = {  # name -> (builder, format)
+    "persistent-id-bomb.pt": (lambda p: torch_zip(p, b"\x80\x02" + doubling_list() + b"Q."), None),
+    "value-bomb.pt": (lambda p: torch_zip(p, b"\x80\x02}" + _pstr("weight_hh_l0") + doubling_list() + b"s."), None),
+    "nested.pt": (lambda p: torch_zip(p, b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."), None),
+    "zero-stride.pt": (zero_stride_torch, None),
+    "dtype-bomb.npz": (lambda p: psychrnn_with_object(p, DTYPE_BOMB), "psychrnn"),
+    "shape-bomb.npz": (lambda p: psychrnn_with_object(p, SHAPE_BOMB), "psychrnn"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODEL_FILES))
+def test_hostile_model_file_is_refused_in_well_under_a_second(tmp_path, name):
+    """The reading itself (no interpreter start-up): a ModelError in < 0.5 s, with or without
+    torch (a zip file is checked by the restricted reader before torch is imported)."""
+    from rnn2spice.errors import ModelError
+    from rnn2spice.workflows.importers.detect import read_model
+
+    build, fmt = MODEL_FILES[name]
+    path = tmp_path / name
+    build(path)
+    start = time.perf_counter()
+    with pytest.raises(ModelError) as info:
+        read_model(path, fmt)
+    seconds = time.perf_counter() - start
+    assert seconds < 0.5, f"{name}: {seconds:.2f} s"
+    assert len(str(info.value)) < MESSAGE_LIMIT
+
+
+def test_nesting_and_logical_size_limits_are_exact():
+    """check_nesting accepts MAX_DEPTH levels and refuses one more; a shared list counts each
+    time it is met; check_tensor_bytes refuses one byte beyond MAX_TENSOR_BYTES."""
+    from rnn2spice.errors import ModelError
+    from rnn2spice.workflows.importers.archive import (MAX_DEPTH, MAX_NODES, MAX_TENSOR_BYTES, check_nesting,
+                                                       check_tensor_bytes)
+
+    def nested(depth):
+        value = 1.0
+        for _ in range(depth):
+            value = {"a": value}
+        return value
+
+    check_nesting(nested(MAX_DEPTH), "x")
+    with pytest.raises(ModelError, match="nested more than"):
+        check_nesting(nested(MAX_DEPTH + 1), "x")
+    shared = list(range(MAX_NODES // 4))
+    check_nesting([shared, shared], "x")
+    with pytest.raises(ModelError, match=f"more than {MAX_NODES} values"):
+        check_nesting([shared] * 5, "x")
+    check_tensor_bytes(MAX_TENSOR_BYTES, "x")
+    with pytest.raises(ModelError, match="logical size"):
+        check_tensor_bytes(MAX_TENSOR_BYTES + 1, "x")
+
+
+def test_shown_is_bounded_for_container_subclasses():
+    import collections
+
+    from rnn2spice.errors import shown
+
+    bomb = []
+    for _ in range(64):
+        bomb = [bomb, bomb]
+    start = time.perf_counter()
+    text = shown(collections.OrderedDict(w=bomb), 60)
+    assert time.perf_counter() - start < 0.1
+    assert text.startswith("OrderedDict({'w': [[[") and text.endswith("...") and len(text) == 60

@@ -426,7 +426,7 @@ def test_check_reports_and_plots_the_readout(tmp_path, capsys):
     path = tmp_path / "k2.h5"
     write_keras2(path, n=3, m=2, p=2, steps=20)
     assert main(["import", str(path), "--dt", "1e-3", "-o", str(tmp_path / "k2.yaml")]) == 0
-    assert main(["check", str(tmp_path / "k2.yaml"), "--report", str(tmp_path / "r.json"),
+    assert main(["check", str(tmp_path / "k2.yaml"), "-v", "--report", str(tmp_path / "r.json"),
                  "--plot", str(tmp_path / "p.png")]) == 0
     out = capsys.readouterr().out
     assert "readout y = w_out h + b_out (2 output(s))" in out

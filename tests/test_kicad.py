@@ -23,6 +23,7 @@ from rnn2spice.circuit import ir, kicad_parts
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, MAX_PARTS, SYMBOL_TABLE, write_kicad
 from rnn2spice.circuit.kicad_parts import plain
+from rnn2spice.circuit.realparts import Build
 from rnn2spice.cli import main
 from rnn2spice.errors import NetlistError, OutputError, UsageError
 from rnn2spice.network.load import load_spec
@@ -45,9 +46,9 @@ def kicad_cli() -> str:
 
 
 def _cli(kicad_cli: str, *args: str) -> subprocess.CompletedProcess:
-    # KiCad keeps its settings in $HOME; the test's own home keeps the runs independent of the user's
     run = subprocess.run([kicad_cli, *args], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"kicad-cli {' '.join(args)} failed: {run.stdout}\n{run.stderr}"
+    assert "annotation errors" not in run.stdout + run.stderr  # every reference is annotated
     return run
 
 
@@ -84,7 +85,10 @@ def through_kicad(kicad_cli: str, spec, folder: Path, **options) -> float:
     assert erc(kicad_cli, result.schematic) == []
     netlist = spice_export(kicad_cli, result.schematic)
     for e in ir.expand(result.circuit.elements):  # every element is in KiCad's netlist under its name
-        assert f"\n{'X' + e.name if _is_opamp(e) else e.name} " in netlist, e.name
+        if isinstance(e, ir.DEFINITIONS):  # model cards and subcircuits: in the model library
+            continue
+        name = kicad_parts.reference(e.name)
+        assert f"\n{'X' + name if _is_opamp(e) else name} " in netlist, e.name
     error, _ = state_error(result, netlist)
     assert error <= TOLERANCE, f"{spec.name} {options}: KiCad's netlist differs by {error:.3g} of the largest state"
     return error
@@ -192,7 +196,7 @@ def test_kicad_renders_the_schematic(kicad_cli, tmp_path):
 def test_every_element_kind_has_a_kicad_part():
     """A new IR element kind needs its KiCad part (ARCHITECTURE.md, "Where to add"); one
     without it is refused naming the element."""
-    kinds = set(ir.Element.__args__) - {ir.VccsBlock} - set(getattr(ir, "REAL_PARTS", ()))
+    kinds = set(ir.Element.__args__) - {ir.VccsBlock}
     assert kinds <= set(kicad_parts._METHODS), kinds - set(kicad_parts._METHODS)
 
     @dataclass(frozen=True)
@@ -262,3 +266,28 @@ def test_api_and_an_existing_symbol_table(tmp_path):
     with pytest.raises(OutputError, match="e.lib"):
         kicad(spec, output=tmp_path / "e.kicad_sch", form="parallel", coupling="gyrator")
     assert not (tmp_path / "e.kicad_sch").exists()
+
+
+REAL = [("tanh4", {"opamp": "TL072"}), ("tanh4", {"opamp": "LM358", "activation_circuit": "transistor"}),
+        ("damped-oscillator", {"opamp": "OPA227"}), ("relu", {"opamp": "TL072", "activation_circuit": "transistor"})]
+
+
+@pytest.mark.kicad
+@pytest.mark.ngspice
+@pytest.mark.parametrize("name, options", REAL, ids=[f"{n}-{'-'.join(o.values())}" for n, o in REAL])
+def test_real_parts_through_kicad(kicad_cli, tmp_path, name, options):
+    """Real-part builds (issue 21): op-amp macro-models (5-pin subcircuits with supply rails),
+    transistor tanh (2N3904 pairs) and relu (1N4148 rectifiers) as KiCad symbols over the model
+    library: ERC clean, KiCad's netlist gives rnn2spice's states."""
+    if name == "relu":
+        data = random_spec_dict(3, seed=5, kinds=("sine",), convention="ctrnn", activation="relu")
+        data["bias"] = [0.2, -0.1, 0.3]
+        spec = spec_from_dict(data)
+    else:
+        spec = load_spec(NETLISTS / f"{name}.yaml")
+    build = Build(**options)
+    through_kicad(kicad_cli, spec, tmp_path, form="opamp", build=build)
+    library = (tmp_path / f"{spec.name}.lib").read_text()
+    assert f".subckt {options['opamp']} " in library
+    if options.get("activation_circuit") == "transistor":
+        assert ".model" in library

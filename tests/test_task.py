@@ -121,7 +121,7 @@ def test_stimulus_files(tmp_path):
     assert [t.x.shape for t in load_stimulus_file(tmp_path / "b.npy", m=3)] == [(5, 3), (5, 3)]
     np.save(tmp_path / "c.npy", np.zeros((5, 2)))  # (steps, inputs)
     assert load_stimulus_file(tmp_path / "c.npy", m=2)[0].x.shape == (5, 2)
-    with pytest.raises(ValueError, match="m = 2 inputs"):
+    with pytest.raises(ValueError, match=r"shape \(4, 1\) does not fit the network's 2 input"):
         load_stimulus_file(tmp_path / "s.csv", m=2)
     np.save(tmp_path / "nan.npy", np.array([0.0, np.nan]))
     with pytest.raises(ValueError, match="step 1"):
@@ -217,7 +217,7 @@ def test_task_bad_specs_and_files_exit_2(bistable, tmp_path, capsys):
     assert "--seed" in capsys.readouterr().err
     (tmp_path / "two.csv").write_text("0,1\n1,1\n")
     assert main(["task", str(bistable), "--stimulus", str(tmp_path / "two.csv")]) == 2
-    assert "2 input column(s)" in capsys.readouterr().err
+    assert "shape (2, 2) does not fit the network's 1 input(s)" in capsys.readouterr().err
     # no readout
     np.savez(tmp_path / "nr.npz", W=[[0.5]], U=[[1.0]])
     assert main(["import", str(tmp_path / "nr.npz"), "--dt", "1e-3", "-o", str(tmp_path / "nr.yaml")]) == 0

@@ -144,8 +144,9 @@ class Certificate:
                 f"in {self.seconds * 1e3:.1f} ms: {verdict}")
         if self.misread:
             worst = max(self.misread, key=lambda m: _relative(m[2], m[3]))
-            text += (f"\n  ngspice reads {len(self.misread)} value(s) differently from the text (largest: "
-                     f"{worst[0]} {worst[1]} {worst[2]!r} -> {worst[3]!r}); certified with ngspice's")
+            text += (f"\n  note: ngspice holds {len(self.misread)} value(s) as the neighbouring double of the "
+                     f"text's (largest: {worst[0]} {worst[1]} {worst[2]!r} -> {worst[3]!r}); certified with "
+                     "the values ngspice holds")
         if not self.passed and self.worst:
             text += "\n  " + describe_worst(self.worst)
         for problem in self.problems:

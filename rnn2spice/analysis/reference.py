@@ -39,12 +39,14 @@ and are read together against THEORY.md 6-7.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from rnn2spice._blas import one_blas_thread
+from rnn2spice.errors import BudgetExceeded, budget, over_budget, over_points_budget
 from rnn2spice.analysis.modal import solve_modal
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -223,9 +225,54 @@ def dense_values(sol, t: np.ndarray) -> np.ndarray:
     return out
 
 
-#: Most kink crossings (events) per input interval before the reference gives up (a
-#: neuron chattering on its kink: a sliding mode the piecewise integration cannot resolve).
-MAX_CROSSINGS = 10_000
+#: DOP853's right-hand-side evaluations per step (12 stages; the dense output adds 3 more
+#: per step, not counted): the ``points`` budget of a reference is its solver steps, counted
+#: as evaluations / this (an over-estimate of the steps, never an under-estimate ... of cost).
+EVALUATIONS_PER_STEP = 12
+
+
+class _Budget:
+    """A nonlinear reference's budgets (:data:`rnn2spice.errors.BUDGETS`): solver steps
+    (``points``), kink crossings (``crossings``, in the whole solve: a neuron chattering on its
+    kink or a fast input crossing it 10^5 times restarts the solver at each) and wall-clock
+    ``seconds``.  Checked every 512 right-hand-side evaluations and at every crossing, so a
+    single long ``solve_ivp`` call is stopped too."""
+
+    def __init__(self, t_stop: float):
+        self.max_seconds = budget("seconds")
+        self.t_stop = t_stop
+        self.start = time.monotonic()
+        self.evaluations = 0
+        self.crossings = 0
+
+    def wrap(self, rhs):
+        def counted(t, h):
+            self.evaluations += 1
+            if not self.evaluations & 511:
+                self.check(t)
+            return rhs(t, h)
+        return counted
+
+    def _at(self, t: float) -> str:
+        return f"at t = {t:.4g} s of {self.t_stop:.4g} s"
+
+    def check(self, t: float) -> None:
+        steps = self.evaluations // EVALUATIONS_PER_STEP
+        why = over_points_budget(steps, t / self.t_stop if self.t_stop > 0 else 0.0)
+        if why is not None:
+            raise BudgetExceeded("reference", "points", f"solver steps: {why} ({self.evaluations} right-hand "
+                                 f"sides) {self._at(t)}")
+        if time.monotonic() - self.start > self.max_seconds:
+            raise BudgetExceeded("reference", "seconds", f"still running after {self.max_seconds:g} s {self._at(t)} "
+                                 f"({steps} solver steps, {self.crossings} kink crossings)")
+
+    def crossed(self, t: float, activation: str) -> None:
+        self.crossings += 1
+        why = over_budget(self.crossings, t / self.t_stop if self.t_stop > 0 else 0.0, "crossings")
+        if why is not None:
+            raise BudgetExceeded("reference", "crossings", f"kink crossings of {activation}: {why} {self._at(t)} "
+                                 "(each restarts the solver)")
+        self.check(t)
 
 
 class _Model:
@@ -428,11 +475,12 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
     h = np.array(spec.h0, dtype=float)
     done = 0
     scale = max(1.0, float(np.max(np.abs(h))) if h.size else 1.0)
+    costs = _Budget(t_end)
     for segment, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
         model.segment = segment
         last = t1 == edges[-1]
         stop = np.searchsorted(t, t1, side="right" if last else "left")
-        start, crossings, forced = float(t0), 0, None
+        start, forced = float(t0), None
         while True:
             events = None
             if kinked:
@@ -442,12 +490,12 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
                     model.side, forced = forced, None
                 band = 1e-12 * max(1.0, float(np.max(np.abs(model.argument(start, h)))))
                 events = model.events(band)
-            rhs = model.rhs if kinked else model.smooth_rhs()
+            rhs = costs.wrap(model.rhs if kinked else model.smooth_rhs())
             sol = solve_ivp(rhs, (start, float(t1)), h, method="DOP853", rtol=rtol, atol=atol * scale,
                             dense_output=True, events=events)
             if not sol.success:  # stiff: fall back to an implicit method with the exact Jacobian
-                sol = solve_ivp(model.rhs, (start, float(t1)), h, method="Radau", rtol=rtol, atol=atol * scale,
-                                jac=model.jac, dense_output=True, events=events)
+                sol = solve_ivp(costs.wrap(model.rhs), (start, float(t1)), h, method="Radau", rtol=rtol,
+                                atol=atol * scale, jac=model.jac, dense_output=True, events=events)
             if not sol.success:
                 raise RuntimeError(f"reference ODE solver failed: {sol.message}")
             end, status = float(sol.t[-1]), sol.status
@@ -464,10 +512,7 @@ def solve_nonlinear(spec: RnnSpec, t: np.ndarray, *, rtol: float = 1e-11, atol: 
             h = sol.y[:, -1] if end == float(sol.t[-1]) else sol.sol(end)
             if status == 0:
                 break
-            crossings += 1
-            if crossings > MAX_CROSSINGS:
-                raise RuntimeError(f"reference: more than {MAX_CROSSINGS} kink crossings between t = {t0!r} s and "
-                                   f"{t1!r} s (a neuron chattering on the kink of {spec.activation})")
+            costs.crossed(end, spec.activation)
             # restart at the crossing: the neuron that crossed goes to its other side (its
             # argument there is 0 up to the root finder's round-off, so its sign cannot tell);
             # the others by their sign, or, within round-off of 0 (neurons crossing at the

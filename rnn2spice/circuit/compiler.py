@@ -19,6 +19,7 @@ node 7 into node 3).  Units: seconds, hertz, SI circuit units.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ import numpy as np
 from rnn2spice._blas import one_blas_thread
 from rnn2spice._version import __version__
 from rnn2spice.circuit import ir, opamp, parallel, series
+from rnn2spice.circuit.eseries import snap_elements
+from rnn2spice.circuit.realparts import Build
 from rnn2spice.circuit.parts import HEADERS, REALISATIONS, UNSUPPORTED, BuildContext, Realisation, Realiser
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import SpecError, UsageError
@@ -123,7 +126,7 @@ def _trtol(rtol: float, reltol: float) -> float:
     return min(LTE_GAIN * rtol ** 1.5 / reltol, 7.0)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class CompiledNetwork:
     """A circuit with the facts needed to read the state back from the simulation."""
 
@@ -136,6 +139,7 @@ class CompiledNetwork:
     realisation: Realisation = field(default_factory=Realisation)
     rtol: float | None = None            # model-level relative error asked for (None: the mode's)
     step_scale: float = 1.0              # max step relative to the a-priori one (check's refinement)
+    build: Build = field(default_factory=Build)  # how it is built (real parts, preferred values)
 
     @functools.cached_property
     def circuit_spec(self) -> RnnSpec:
@@ -151,12 +155,16 @@ class CompiledNetwork:
     def with_step_scale(self, step_scale: float) -> "CompiledNetwork":
         """The same network, compiled again with the maximum step scaled by ``step_scale``."""
         return compile_rnn(self.spec, form=self.form, coupling=self.coupling, accuracy=self.accuracy,
-                           rtol=self.rtol, step_scale=step_scale)
+                           rtol=self.rtol, step_scale=step_scale, build=self.build)
 
     @functools.cached_property
     def netlist(self) -> str:
         """The netlist text (written once, on first use)."""
         return write_netlist(self.circuit)
+
+    def __repr__(self) -> str:
+        """Two lines (the netlist is ``.netlist``, the elements ``.circuit``)."""
+        return f"<CompiledNetwork {self.spec.name}>\n  {self.summary_head()}; {ir.count(self.circuit.elements)} elements"
 
     def summary_head(self) -> str:
         """The first line of every command's summary."""
@@ -177,7 +185,7 @@ class CompiledNetwork:
 
 def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None = None,
                 accuracy: str = "default", rtol: float | None = None, step_scale: float = 1.0,
-                ac: tuple[float, float, int] | None = None) -> CompiledNetwork:
+                ac: tuple[float, float, int] | None = None, build: Build | None = None) -> CompiledNetwork:
     """Compile a validated spec into a circuit.
 
     ``form``: ``parallel`` (R||C cells, voltages) or ``series`` (R-L loops, currents).
@@ -190,6 +198,9 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
     shrinks the a-priori maximum step (``check`` uses it when a run misses its target).
     ``ac``: ``(f_start, f_stop, points_per_decade)`` (Hz) gives an AC sweep with unit AC
     magnitude on every input instead of the transient.
+    ``build``: how it is built (:class:`~rnn2spice.circuit.realparts.Build`: preferred values,
+    op-amps by part, transistor activations, temperature, supply; THEORY.md 11); real parts
+    need the opamp form.
     """
     _choose("form", form, _forms())
     if coupling is None:  # the form's first registered coupling (vccs; resistor for opamp)
@@ -206,10 +217,19 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
         raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(spec).__name__})")
     target = TARGETS[accuracy] if rtol is None else float(rtol)
     realiser = _realiser(form, coupling, spec.activation)  # AC of a nonlinear network: at its operating point
+    build = Build() if build is None else build
+    if not isinstance(build, Build):
+        raise UsageError(f"build must be a rnn2spice.Build (got {type(build).__name__})")
+    if (build.real or build.opamp is not None) and form != "opamp":
+        raise UsageError(f"op-amps by part and transistor activations need form 'opamp' (got form {form!r})")
 
     model, spec = spec, circuit_time(spec)  # THEORY.md 5: the circuit's time (tau / k, ...)
-    ctx = BuildContext(spec, ac is not None, time_scale=model.time_scale, state_scale=model.state_scale)
+    ctx = BuildContext(spec, ac is not None, time_scale=model.time_scale, state_scale=model.state_scale,
+                       build=build)
     realisation = realiser(ctx)
+    elements = tuple(ctx.elements)
+    if build.snap is not None:  # every R and C at its preferred value (the prediction reads them back)
+        elements = snap_elements(ir.expand(elements), build.snap)
 
     if ac is not None:
         f_start, f_stop, ppd = ac
@@ -220,15 +240,35 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
         # a refined run (step_scale < 1) also tightens ngspice's tolerances: the Newton
         # tolerance (reltol) sets an error floor that a smaller step alone does not lower
         options = options_for(max(target * step_scale ** 2, 1e-12))
+    if build.real:  # transistors and macro-models: currents ~uA, charges ~pC; the devices at temp.
+        # Their build error is ~1e-2 and judged against a prediction to ~1e-3: ngspice's own
+        # truncation control (trtol 7) and reltol 1e-4 suffice, and are ~10x faster than the
+        # ideal circuit's 1e-5 / 0.47 on the hundreds of fast internal nodes (measured: the
+        # 100-neuron trained network crawled at 10 ns steps after each input edge); Gear's
+        # damping, not the trapezoidal rule's ringing on the macro-models' fast internal poles
+        # (measured there: 80 ms of the trial in 1.5 min instead of 3, edges 10x faster)
+        options = dataclasses.replace(options, reltol=max(options.reltol, REAL_RELTOL),
+                                      trtol=max(options.trtol, REAL_TRTOL), abstol=max(options.abstol, 1e-12),
+                                      chgtol=max(options.chgtol, 1e-16), vntol=max(options.vntol, 1e-7),
+                                      temp=float(build.temp), method="gear")
     probes = ctx.probes
     label = "ac" if ac is not None else (accuracy if rtol is None else f"rtol {target:g}")
     comments = _header(spec, form, coupling, label) + ((describe_scales(model),) if is_scaled(model) else ())
+    if build != Build():
+        comments += (f"build: {build.describe()}"[:200],)
+    if build.snap is not None:
+        comments += (f"R and C snapped to {build.snap}",)
     circuit = ir.Circuit(title=f"rnn2spice: {spec.name}", comments=comments,
-                         elements=tuple(ctx.elements), analysis=analysis, options=options,
+                         elements=elements, analysis=analysis, options=options,
                          saves=tuple(probes))
     return CompiledNetwork(model, circuit, form, coupling, accuracy, tuple(probes), realisation,
-                           None if rtol is None else target, step_scale)
+                           None if rtol is None else target, step_scale, build)
 
+
+#: ngspice's reltol of a build from real parts (at least; compile_rnn).
+REAL_RELTOL = 1e-4
+#: ... and its truncation-error tolerance (at least; Gear, compile_rnn).
+REAL_TRTOL = 1.0
 
 #: Largest transient the compiler writes: (t_stop / max step) x (n states + time) values.
 #: ngspice keeps every step in memory (8 bytes per value), and so do the reader and the

@@ -235,8 +235,87 @@ class Gyrator:
     g: float  # S
 
 
+# ---------------------------------------------------------------- real parts (THEORY.md 11)
+
+@dataclass(frozen=True)
+class Bjt:
+    """Bipolar transistor: collector, base, emitter, the name of its :class:`ModelCard`."""
+
+    name: str
+    c: str
+    b: str
+    e: str
+    model: str
+
+
+@dataclass(frozen=True)
+class Diode:
+    """Diode from anode ``a`` to cathode ``k`` (its :class:`ModelCard` by name)."""
+
+    name: str
+    a: str
+    k: str
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A device model: ``kind`` (``NPN``, ``D``) and its parameters (SI units), in order."""
+
+    name: str
+    kind: str
+    params: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class OpAmpMacro:
+    """An op-amp macro-model definition (the library's, :mod:`rnn2spice.circuit.partlib`):
+    pins ``inp inn vcc vee out``, instance parameters ``vos`` (V) and ``v0`` (initial output, V).
+    gm (S) and imax (A) into RG (ohm) || CG (F); the output clamps ``swing_high`` below V+ and
+    ``swing_low`` above V-; ``bias`` (A) into each input; ``supply_current`` (A) rail to rail."""
+
+    name: str
+    gm: float
+    imax: float
+    rg: float
+    cg: float
+    swing_high: float
+    swing_low: float
+    rout: float
+    bias: float
+    supply_current: float
+    rin: float = 1e12
+
+
+@dataclass(frozen=True)
+class SubcircuitText:
+    """A user's vendor subcircuit, already scanned (:func:`rnn2spice.circuit.usermodel.scan`):
+    its lines from ``.subckt`` to ``.ends`` as read."""
+
+    name: str
+    pins: tuple[str, ...]
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Subcircuit instance ``X<name> nodes... subckt [key=value ...]`` (values in SI units)."""
+
+    name: str
+    nodes: tuple[str, ...]
+    subckt: str
+    params: tuple[tuple[str, float], ...] = ()
+
+
+#: Definitions: written where they stand, referenced by name by instances and devices.
+DEFINITIONS = (ModelCard, OpAmpMacro, SubcircuitText)
+#: The element kinds of a real-part build (not read by the certificate's state equations).
+REAL_PARTS = (Bjt, Diode, ModelCard, OpAmpMacro, SubcircuitText, Instance)
+
+
 Element = (Resistor | Capacitor | Inductor | Vccs | VccsBlock | Cccs | Vcvs | Ccvs | CurrentSource
-           | VoltageSource | TanhCurrent | TanhVoltage | ActivationCurrent | ActivationVoltage | Gyrator)
+           | VoltageSource | TanhCurrent | TanhVoltage | ActivationCurrent | ActivationVoltage | Gyrator
+           | Bjt | Diode | ModelCard | OpAmpMacro | SubcircuitText | Instance)
 
 
 @dataclass(frozen=True)
@@ -254,12 +333,24 @@ class AcSweep:
 
 
 @dataclass(frozen=True)
+class DcSweep:
+    """``.dc`` of the voltage source ``source`` from ``start`` to ``stop`` by ``step`` (V)."""
+
+    source: str
+    start: float
+    stop: float
+    step: float
+
+
+@dataclass(frozen=True)
 class Options:
     reltol: float = 1e-3
     abstol: float = 1e-12  # A
     vntol: float = 1e-6    # V
     chgtol: float = 1e-14  # C
     trtol: float = 7.0
+    temp: float | None = None  # degC of every device (None: ngspice's 27 degC, not written)
+    method: str | None = None  # integration method: None (trapezoidal, not written) or "gear"
 
 
 @dataclass(frozen=True)
@@ -276,7 +367,7 @@ class Circuit:
     title: str
     comments: tuple[str, ...]
     elements: tuple[Element, ...]
-    analysis: Transient | AcSweep
+    analysis: Transient | AcSweep | DcSweep
     options: Options
     saves: tuple[Probe, ...] = ()  # the vectors to keep (all others are discarded)
 

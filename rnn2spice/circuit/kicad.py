@@ -203,7 +203,7 @@ class KicadWriter:
             raise UsageError(f"KiCad project name must be 1-100 letters, digits, '_', '-', '+' or '.' "
                              f"(not first) (got {name!r})")
         if not isinstance(circuit.analysis, ir.Transient):
-            raise UsageError("a KiCad schematic is written for a transient analysis (got an AC sweep)")
+            raise UsageError(f"a KiCad schematic is written for a transient analysis (got {type(circuit.analysis).__name__})")
         if not (isinstance(neurons, int) and 0 <= neurons <= MAX_NEURONS):
             raise UsageError(f"KiCad schematics support at most {MAX_NEURONS} neurons (got n = {neurons})")
         self.circuit, self.name, self.neurons = circuit, name, neurons
@@ -232,6 +232,7 @@ class KicadWriter:
 
     def files(self) -> dict[str, str]:
         blocks: dict[str, list[Part]] = {}
+        self.mapper.define(self.circuit.elements)
         for e in self.circuit.elements:
             for part in self.mapper.parts(e):
                 blocks.setdefault(group_of(part.ref), []).append(part)
@@ -335,6 +336,8 @@ class KicadWriter:
         lines = [f"* rnn2spice {__version__} models of {self.name}.kicad_sch (KiCad Sim.Library)"]
         if "opamp" in self.mapper.subcircuits:
             lines += ["* ideal op-amp: v(out) = a (v(inp) - v(inn)), a from the symbol's Sim.Params", *OPAMP_SUBCKT]
+        if "definitions" in self.mapper.subcircuits:
+            lines += ["* the build's parts (rnn2spice's netlist writer)", *self.mapper.library_lines()]
         if "gyrator" in self.mapper.subcircuits:
             lines += ["* ideal gyrator to ground: i_a = g v_b, i_b = -g v_a (THEORY.md 2)", *GYRATOR_SUBCKT]
         return "\n".join(lines) + "\n"

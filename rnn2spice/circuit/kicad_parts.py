@@ -20,9 +20,11 @@ change sign and a negative resistor are raw-SPICE elements (text verbatim).  Raw
 :func:`rnn2spice.circuit.writer.fmt`, what the netlist writer writes.  Shown values
 (``Value``) are for reading only (4 digits); they describe the part as connected.
 
-A new element kind (issue 21: op-amp models, transistors, diodes) is one method of
-:class:`Mapper` and an entry of ``_METHODS``; a subcircuit from a model library maps as the
-ideal op-amp does (``Sim.Device`` SUBCKT, ``Sim.Library``, ``Sim.Name``, ``Sim.Pins``).
+Real parts (issue 21): an op-amp subcircuit instance is a 5-pin op-amp symbol (``Sim.Device``
+SUBCKT, ``Sim.Library``, ``Sim.Name``, ``Sim.Pins`` by the definition's pin names), BJTs and
+diodes raw-SPICE Q and D elements naming their ``.model`` with ``lib``; the definitions (model
+cards, macro-models, user subcircuits) are text of the model library, as the netlist writer
+writes them.  A new element kind is one method of :class:`Mapper` and an entry of ``_METHODS``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.spicenum import tanh_gain_texts
+from rnn2spice.circuit.writer import _METHODS as WRITER_METHODS  # the writer's method of each definition
 from rnn2spice.circuit.writer import EXPRESSIONS, NetlistWriter, fmt
 from rnn2spice.errors import NetlistError
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
@@ -75,7 +78,7 @@ def eng(x: float, unit: str) -> str:
 
 def _params(**values: str) -> str:
     """``Sim.Params`` text: ``type="G" model="..."`` (values quoted only where KiCad needs it)."""
-    return " ".join(f'{k}="{v}"' if k in ("type", "model", "pwl") else f"{k}={v}" for k, v in values.items())
+    return " ".join(f'{k}="{v}"' if k in ("type", "model", "pwl", "lib") else f"{k}={v}" for k, v in values.items())
 
 
 def _raw(spice_type: str, model: str, pins: int) -> tuple[tuple[str, str], ...]:
@@ -89,6 +92,13 @@ def _source(device: str, kind: str | None, params: str) -> tuple[tuple[str, str]
     return tuple(fields + [("Sim.Params", params), ("Sim.Pins", "1=+ 2=-")])
 
 
+def reference(name: str) -> str:
+    """The KiCad reference (and so the SPICE name in KiCad's netlist) of element ``name``: the
+    name itself, or with ``_1`` appended when it does not end in a digit (``VREFP``): KiCad
+    takes a reference without a number for an unannotated symbol."""
+    return name if name[-1:].isdigit() else f"{name}_1"
+
+
 class Mapper:
     """IR element -> :class:`Part` (one method per element kind; the hook for new kinds)."""
 
@@ -96,6 +106,20 @@ class Mapper:
         self.net = net              # node -> net name (rename applied, checked)
         self.library = library      # the model library's file name
         self.subcircuits: set[str] = set()
+        #: definitions (model cards, op-amp macro-models, user subcircuits): name -> element, in
+        #: order; the model library holds their text as the netlist writer writes it
+        self.definitions: dict[str, object] = {}
+
+    def define(self, elements) -> None:
+        """Collect the definitions first: an instance's pins are named by its definition."""
+        for e in elements:
+            if isinstance(e, ir.DEFINITIONS):
+                self.definitions[e.name] = e
+
+    def library_lines(self) -> list[str]:
+        w = NetlistWriter()
+        return [line for e in self.definitions.values() for line in
+                getattr(w, WRITER_METHODS[type(e)])(e).split("\n")]
 
     def parts(self, e) -> list[Part]:
         if isinstance(e, ir.VccsBlock):
@@ -104,12 +128,13 @@ class Mapper:
         if method is None:
             raise NetlistError(f"the KiCad writer has no symbol for element {getattr(e, 'name', e)!r} "
                                f"({type(e).__name__})")
-        return [getattr(self, method)(e)]
+        part = getattr(self, method)(e)
+        return part if isinstance(part, list) else [part]
 
     def _part(self, symbol: str, e, value: str, nodes, sim) -> Part:
         if not (isinstance(e.name, str) and NET.match(e.name)):
             raise NetlistError(f"invalid element name {e.name!r}")
-        return Part(symbol, e.name, value, tuple(self.net(n) for n in nodes), tuple(sim))
+        return Part(symbol, reference(e.name), value, tuple(self.net(n) for n in nodes), tuple(sim))
 
     def resistor(self, e: ir.Resistor) -> Part:
         r = float(e.resistance)
@@ -217,10 +242,49 @@ class Mapper:
                           (("Sim.Device", "SUBCKT"), ("Sim.Library", self.library), ("Sim.Name", "gyrator"),
                            ("Sim.Params", f"g={plain(abs(g))}"), ("Sim.Pins", "1=a 2=b")))
 
+    # ------------------------------------------------------------------ real parts (issue 21)
+
+    def definition(self, e) -> list:
+        """Model cards, macro-models, user subcircuits: text of the model library, no symbol."""
+        return []
+
+    def instance(self, e) -> Part:
+        """A subcircuit instance: an op-amp (5 pins: +in -in V+ V- out) or a box of its pins,
+        ``Sim.Device`` SUBCKT from the model library; its parameters in ``Sim.Params``
+        (a negative one KiCad re-prints with 6 digits)."""
+        d = self.definitions.get(e.subckt)
+        if isinstance(d, ir.OpAmpMacro):
+            pins = ("inp", "inn", "vcc", "vee", "out")
+        elif isinstance(d, ir.SubcircuitText):
+            pins = tuple(d.pins)
+        else:
+            raise NetlistError(f"instance {e.name!r}: no definition of subcircuit {e.subckt!r} in the circuit")
+        if len(pins) != len(e.nodes) or len(pins) != 5:
+            raise NetlistError(f"the KiCad writer draws 5-pin op-amp subcircuits only (instance {e.name!r}: "
+                               f"{len(e.nodes)} pins)")
+        params = " ".join(f"{k}={plain(abs(v)) if v >= 0 else fmt(v)}" for k, v in e.params)
+        self.subcircuits.add("definitions")
+        return self._part("OPAMP5", e, e.subckt, e.nodes,
+                          (("Sim.Device", "SUBCKT"), ("Sim.Library", self.library), ("Sim.Name", e.subckt),
+                           *((("Sim.Params", params),) if params else ()),
+                           ("Sim.Pins", " ".join(f"{i}={p}" for i, p in enumerate(pins, 1)))))
+
+    def bjt(self, e) -> Part:
+        self.subcircuits.add("definitions")
+        return self._part("NPN", e, e.model, (e.c, e.b, e.e),
+                          (("Sim.Device", "SPICE"), ("Sim.Params", _params(type="Q", model=e.model, lib=self.library)),
+                           ("Sim.Pins", "1=1 2=2 3=3")))
+
+    def diode(self, e) -> Part:
+        self.subcircuits.add("definitions")
+        return self._part("D", e, e.model, (e.a, e.k),
+                          (("Sim.Device", "SPICE"), ("Sim.Params", _params(type="D", model=e.model, lib=self.library)),
+                           ("Sim.Pins", "1=1 2=2")))
+
     def _sense(self, name: str) -> str:
         if not (isinstance(name, str) and NET.match(name) and name[:1].upper() == "V"):
             raise NetlistError(f"invalid sense source name {name!r}")
-        return name
+        return reference(name)
 
 
 _METHODS = {
@@ -228,6 +292,8 @@ _METHODS = {
     ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs", ir.CurrentSource: "current_source",
     ir.VoltageSource: "voltage_source", ir.Gyrator: "gyrator",
     **{kind: "behavioural" for kind in ir.BEHAVIOURAL},
+    ir.Instance: "instance", ir.Bjt: "bjt", ir.Diode: "diode",
+    **{kind: "definition" for kind in ir.DEFINITIONS},
 }
 
 

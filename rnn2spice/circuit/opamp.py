@@ -48,8 +48,10 @@ import math
 import numpy as np
 
 from rnn2spice.circuit import ir
+from rnn2spice.circuit import realparts
+from rnn2spice.circuit.eseries import nearest
 from rnn2spice.circuit.parts import (BEHAVIOURAL, BuildContext, Realisation, form_header, inputs, rank_costs,
-                                     realisation, unsupported)
+                                     realisation, unsupported, used_factors)
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.opamp import OpAmpModel
@@ -87,41 +89,79 @@ class _Build:
     def __init__(self, ctx: BuildContext):
         self.ctx = ctx
         self.spec = ctx.spec
-        self.model: OpAmpModel = ctx.spec.opamp
-        # The gain the values are compensated for: A (ideal) or none (macro-model: ideal values).
-        self.gain = self.model.gain if self.model.model == "ideal" else math.inf
+        self.build = ctx.build if ctx.build is not None else realparts.Build()
+        model: OpAmpModel = ctx.spec.opamp
+        if self.build.opamp in realparts.ABSTRACT_OPAMPS and self.build.opamp != model.model:
+            model = OpAmpModel(self.build.opamp, 1e6 if self.build.opamp == "ideal" else 2e5,
+                               None if self.build.opamp == "ideal" else 1e6, model.rails)
+        self.model = model
+        self.part = self.build.part
+        self.user = None
+        if self.build.opamp_model is not None:
+            from rnn2spice.circuit.usermodel import read_subcircuit  # reads the user's file once
+            self.user = read_subcircuit(self.build.opamp_model)
+        self.subckt = self.part.name if self.part is not None else (self.user.name if self.user else None)
+        # The gain the values are compensated for: A (ideal) or none (real or macro-model: ideal values).
+        self.gain = self.model.gain if self.model.model == "ideal" and self.subckt is None else math.inf
         self.r0 = float(ctx.spec.resistance)  # R0 of summers and inverters (circuit.resistance)
-        self.opamps = self.inverters = self.resistors = self.capacitors = 0
+        self.c = float(ctx.spec.capacitance)
+        if self.build.sane:  # values by design in 100 ohm .. 10 Mohm (THEORY.md 11)
+            self.r0 = realparts.PREFERRED_R0
+            self.c = self._capacitance()
+        self.pruned: list = []
+        self.opamps = self.inverters = self.resistors = self.capacitors = self.transistors = self.diodes = 0
         self.later: list = []      # inverters and references: after the stages
         self.inverted: dict[str, str] = {}
         self.refs: set[str] = set()
+
+    def _capacitance(self) -> float:
+        """The integrators' C (F): the integrator resistors tau / C near PREFERRED_RI, an E12 value."""
+        tau = float(np.median(self.spec.tau))
+        return nearest(tau / realparts.PREFERRED_RI, "E12")
 
     def add(self, *elements, later: bool = False) -> None:
         for e in elements:
             self.resistors += isinstance(e, ir.Resistor) and not e.name.startswith("RA")
             self.capacitors += isinstance(e, ir.Capacitor) and not e.name.startswith("CA")
+            self.transistors += isinstance(e, ir.Bjt)
+            self.diodes += isinstance(e, ir.Diode)
         if later:
             self.later.extend(elements)
         else:
             self.ctx.add(*elements)
 
+    def resistor(self, name: str, a: str, b: str, value: float) -> list:
+        """``R<name>``, or nothing when a sane build would need more than 10 Mohm: the weight is
+        pruned (recorded; its effect is in the prediction, which reads the netlist)."""
+        if self.build.sane and value > realparts.R_RANGE[1]:
+            self.pruned.append((name, float(value)))
+            return []
+        return [ir.Resistor(name, a, b, value)]
+
     def opamp(self, tag: str, out: str, minus: str, initial: float, later: bool = False,
-              state: bool = True) -> None:
-        """v(out) = -A v(minus): ``E<tag>`` (ideal) or the single-pole macro-model;
+              state: bool = True, plus: str = "0") -> None:
+        """v(out) = A v(plus, minus): ``E<tag>`` (ideal), the single-pole macro-model or a part
+        (``X<tag>``, the library's or the user's subcircuit, on the supply nodes);
         ``initial``: the output's voltage at t = 0 (the macro-model's internal capacitor; in
         units of h, or with ``state=False`` a node voltage in model units: BuildContext.initial)."""
+        self.add(*self.opamp_elements(tag, plus, minus, out, initial, state), later=later)
+
+    def opamp_elements(self, tag: str, plus: str, minus: str, out: str, initial: float = 0.0,
+                       state: bool = False) -> list:
         self.opamps += 1
         model = self.model
+        if self.subckt is not None:
+            params = (("v0", self.ctx.initial(initial, state)),) if self.part is not None else ()
+            return [ir.Instance(f"X{tag}", (plus, minus, "vcc", "vee", out), self.subckt, params)]
         if model.model == "ideal":
-            self.add(ir.Vcvs(f"E{tag}", out, "0", "0", minus, float(model.gain)), later=later)
-            return
+            return [ir.Vcvs(f"E{tag}", out, "0", plus, minus, float(model.gain))]
         node = f"p{tag.lower()}"
         r = MACRO_RESISTANCE
-        self.add(ir.Vccs(f"GA{tag}", "0", node, "0", minus, float(model.gain / r)),
-                 ir.Resistor(f"RA{tag}", node, "0", r),
-                 ir.Capacitor(f"CA{tag}", node, "0", float(model.gain / (2.0 * math.pi * model.gbw * r)),
-                              self.ctx.initial(initial, state)),
-                 ir.Vcvs(f"E{tag}", out, "0", node, "0", 1.0), later=later)
+        return [ir.Vccs(f"GA{tag}", "0", node, plus, minus, float(model.gain / r)),
+                ir.Resistor(f"RA{tag}", node, "0", r),
+                ir.Capacitor(f"CA{tag}", node, "0", float(model.gain / (2.0 * math.pi * model.gbw * r)),
+                             self.ctx.initial(initial, state)),
+                ir.Vcvs(f"E{tag}", out, "0", node, "0", 1.0)]
 
     # ------------------------------------------------------------------ signals
 
@@ -156,7 +196,7 @@ class _Build:
         KCL at n<k> with v(n) = -v(o)/A and beta = 1 + 1/A: C beta v' = -G_f beta v - sum G_i s_i
         - v sum G_i / A, so G_i = C beta w_i and G_f = C / tau - C sum w_i / A are exact for A,
         and the capacitor's initial voltage is beta h_k(0)."""
-        c = self.spec.capacitance
+        c = self.c
         a = self.gain
         beta = 1.0 + 1.0 / a
         total = math.fsum(w for _, _, w in terms)
@@ -169,7 +209,8 @@ class _Build:
                  ir.Resistor(f"R_{k}", out, minus, 1.0 / leak))
         self.opamp(f"_{k}", out, minus, h0)
         self.ctx.save("voltage", out)
-        self.add(*[ir.Resistor(name, node, minus, 1.0 / (c * beta * w)) for name, node, w in terms])
+        for name, node, w in terms:
+            self.add(*self.resistor(name, node, minus, 1.0 / (c * beta * w)))
 
     def summer(self, k: int, terms: list, initial: float, node: str = "z") -> str:
         """Neuron k's pre-activation: v(z<k>) = -sum_i g_i s_i (terms (name, node, g_i > 0)):
@@ -177,7 +218,15 @@ class _Build:
         ``node="l"``: latent node k of a low-rank coupling instead (``l<k>``, ``ls<k>``,
         ``RSL_<k>``, op-amp ``ESL_<k>``; THEORY.md 8); ``initial``: its voltage at t = 0."""
         a = self.gain
-        g0 = 1.0 / self.r0
+        r0 = self.r0
+        if self.build.sane and terms:  # R0 / |g| inside 100 ohm .. 10 Mohm for as many terms as can be
+            low, high = realparts.R_RANGE
+            g_max, g_min = max(g for _, _, g in terms), min(g for _, _, g in terms)
+            lo, hi = max(low * g_max, low), min(high * g_min, high)
+            # the preferred R0 inside the feasible interval; none: the largest weight at 100 ohm
+            # (the smallest ones beyond 10 Mohm are pruned by resistor())
+            r0 = min(max(r0, lo), hi) if lo <= hi else min(max(low * g_max, low), high)
+        g0 = 1.0 / r0
         total = math.fsum(g for _, _, g in terms)
         g_fb = (g0 - g0 * total / a) / (1.0 + 1.0 / a)
         if not g_fb > 0:
@@ -187,29 +236,46 @@ class _Build:
         out, minus = f"{node}{k}", (f"ls{k}" if latent else f"s{k}")
         self.add(ir.Resistor(f"RS{'L' if latent else ''}_{k}", out, minus, 1.0 / g_fb))
         self.opamp(f"S{'L' if latent else ''}_{k}", out, minus, initial, state=False)  # V(z) is in model units
-        self.add(*[ir.Resistor(name, node, minus, self.r0 / g) for name, node, g in terms])
+        for name, src, g in terms:
+            self.add(*self.resistor(name, src, minus, r0 / g))
         return out
 
-    def finish(self) -> Realisation:
-        """Inverters and references after the stages; the cost."""
+    def activation(self, k: int, f, design) -> None:
+        """Neuron k's V(f<k>) = -f(V(z<k>)): the behavioural source ``B_<k>`` or (``design``) the
+        transistor block (realparts.block_elements)."""
+        if design is None:
+            self.ctx.add(f(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}"))
+            return
+        self.add(*realparts.block_elements(k, design, f"z{k}", f"f{k}",
+                                           lambda tag, plus, minus, out: self.opamp_elements(tag, plus, minus, out)))
+
+    def finish(self, blocks: bool = False) -> Realisation:
+        """Inverters and references after the stages, the supplies and the definitions of a
+        real build (first); the cost."""
         self.ctx.add(*self.later)
         for node, value in (("refp", 1.0), ("refn", -1.0)):
             if node in self.refs:
                 self.ctx.add(ir.VoltageSource(f"V{node.upper()}", node, "0", None, value))
+        if self.subckt is not None or self.transistors or self.diodes:
+            head = realparts.definitions(self.build, self.user, transistors=bool(self.transistors),
+                                         diodes=bool(self.diodes))
+            head += realparts.supplies(self.build.rails(self.spec))
+            self.ctx.elements[:0] = head
         spec = self.spec
         w = spec.w
         return Realisation(positive_resistors=self.resistors, controlled_sources=self.opamps,
-                           behavioural_sources=0 if spec.activation == "linear" else spec.n,
+                           behavioural_sources=0 if spec.activation == "linear" or blocks else spec.n,
                            reciprocal=bool(np.array_equal(w, w.T)), passive=False, opamps=self.opamps,
                            inverters=self.inverters, resistors=self.resistors, capacitors=self.capacitors,
+                           transistors=self.transistors, diodes=self.diodes, pruned=tuple(self.pruned),
                            **rank_costs(spec))
 
     def latent(self, node: str, tag: str, start: np.ndarray) -> None:
         """The latent summers of a low-rank w = M N (THEORY.md 8): V(l_i) = sum_j N_ij V(<node><j>)
         (``RLN_<i>_<j>`` from the node or its inverter ``E<tag>_<j>``); ``start``: V(<node>)
         at t = 0 (V)."""
-        n_f = np.asarray(self.spec.w_factors[1])
-        for i in range(n_f.shape[0]):
+        n_f = used_factors(self.spec)[1]
+        for i in np.flatnonzero(np.any(n_f, axis=1)):
             terms = [(f"RLN_{i}_{j}", self.signal(f"{node}{j}", f"{tag}_{j}", n_f[i, j], float(start[j]), state=False),
                       abs(float(n_f[i, j]))) for j in np.nonzero(n_f[i])[0]]
             self.summer(i, terms, float(n_f[i] @ start), node="l")
@@ -221,6 +287,13 @@ def resistor(ctx: BuildContext) -> Realisation:
     spec = ctx.spec
     b = _Build(ctx)
     n, m = spec.n, spec.m
+    design = None
+    if b.build.activation_circuit == "transistor" and spec.activation != "linear":
+        if spec.convention == "rate":
+            raise UsageError("activation_circuit 'transistor' builds networks whose activation takes the summed "
+                             "input (paper, ctrnn); the rate convention f(h) is not built from transistors yet: use "
+                             "--activation-circuit behavioural")
+        design = realparts.design_block(spec.activation, b.build, b.build.rails(spec))
     s = ctx.state_scale  # THEORY.md 5: h0, inputs (BuildContext) and drives x s
     h0 = np.asarray(spec.h0, dtype=float)
     x0 = np.array([_value_at_zero(wave, spec.t_stop) for wave in spec.inputs])
@@ -243,7 +316,7 @@ def resistor(ctx: BuildContext) -> Realisation:
             start = np.array([act(v) for v in h0]) if rate else h0 * s
             b.latent("r" if rate else "o", "RI" if rate else "I", start)
             dm = spec.paper_factors()[0]
-            l0 = np.asarray(spec.w_factors[1]) @ start
+            l0 = used_factors(spec)[1] @ start
         for k in range(n):
             terms = []
             for i in (np.nonzero(dm[k])[0] if low else ()):
@@ -271,18 +344,19 @@ def resistor(ctx: BuildContext) -> Realisation:
         low = spec.w_factors is not None
         if low:  # V(l) = N v(o) = s N h, z gets M V(l) / s (THEORY.md 8)
             b.latent("o", "I", h0 * s)
-            m_z = np.asarray(spec.w_factors[0]) * ctx.arg_scale
-            l0 = np.asarray(spec.w_factors[1]) @ (h0 * s)
+            m_used, n_used = used_factors(spec)
+            m_z = m_used * ctx.arg_scale
+            l0 = n_used @ (h0 * s)
         for k in range(n):
             terms = ([(f"RWL_{k}_{i}", b.signal(f"l{i}", f"LI_{i}", m_z[k, i], float(l0[i]), state=False),
                        abs(float(m_z[k, i]))) for i in np.nonzero(m_z[k])[0]] if low else
                      [(f"RW_{k}_{j}", b.signal(f"o{j}", f"I_{j}", w_z[k, j], float(h0[j])), abs(float(w_z[k, j])))
                       for j in np.nonzero(spec.w[k])[0]])
             b.summer(k, terms + input_terms(k, w_in_z[k], float(spec.bias[k]), 1.0), float(pre[k]))
-            ctx.add(f(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}"))
+            b.activation(k, f, design)
             b.integrator(k, [(f"RF_{k}", f"f{k}", float(gains[k]))], float(spec.tau[k]), float(h0[k]))
     inputs(ctx)
-    return b.finish()
+    return b.finish(blocks=design is not None)
 
 
 def _activation(name: str):

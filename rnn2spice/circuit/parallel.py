@@ -112,9 +112,11 @@ def rate_network(ctx: BuildContext, alpha: np.ndarray) -> dict:
         ctx.add(source(f"B_{k}", f"r{k}", "0", 1.0, f"h{k}" if s == 1.0 else f"q{k}"))
     alpha = alpha * s  # s W f(h)
     if ctx.spec.w_factors is not None:  # V(l) = N f(h), then C s (D M) V(l) (THEORY.md 8)
-        return {**_low_rank(ctx, "r", ctx.spec.capacitance * s, alpha), "behavioural_sources": ctx.spec.n}
+        return {**_low_rank(ctx, "r", ctx.spec.capacitance * s, alpha),
+                "behavioural_sources": ctx.spec.n}
     ctx.add(vccs_block("G", "h", "r", alpha))
-    return {"controlled_sources": int(np.count_nonzero(alpha)), "behavioural_sources": ctx.spec.n,
+    return {"controlled_sources": int(np.count_nonzero(alpha)),
+            "behavioural_sources": ctx.spec.n,
             "reciprocal": bool(np.array_equal(alpha, alpha.T)), "passive": False}
 
 

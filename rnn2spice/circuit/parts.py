@@ -49,6 +49,9 @@ class Realisation:
     inverters: int = 0            # opamp form: unity inverters (of which in opamps)
     resistors: int = 0            # opamp form: every resistor of the build
     capacitors: int = 0           # opamp form: every capacitor of the build
+    transistors: int = 0          # real parts: bipolar transistors of the activation blocks
+    diodes: int = 0               # real parts: diodes of the activation blocks
+    pruned: tuple = ()            # real parts: (resistor, ohm it would have been) left out, beyond 10 Mohm
     latent_nodes: int = 0         # low-rank w = M N: the r latent nodes kappa = N (.) (THEORY.md 8)
     coupling_elements: int = 0    # elements of the recurrent coupling as built (low rank: O(n r))
     dense_coupling_elements: int = 0  # ... and what the dense w would have needed (non-zeros of M N)
@@ -68,7 +71,10 @@ class Realisation:
         if self.opamps:
             return (f"realisation: {self.opamps} op-amps ({self.inverters} of them unity inverters), "
                     f"{self.resistors} resistors, {self.capacitors} capacitors, {self.behavioural_sources} "
-                    f"behavioural sources; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active"
+                    f"behavioural sources" + (f", {self.transistors} transistors, {self.diodes} diodes"
+                                               if self.transistors or self.diodes else "")
+                    + (f", {len(self.pruned)} weights pruned (beyond 10 Mohm)" if self.pruned else "")
+                    + f"; interaction {'reciprocal' if self.reciprocal else 'non-reciprocal'}, active"
                     + self.describe_rank())
         return (f"realisation: {self.positive_resistors} positive / {self.negative_resistors} negative coupling "
                 f"resistors, {self.gyrators} gyrators, {self.controlled_sources} controlled sources, "
@@ -97,6 +103,8 @@ class BuildContext:
     #: and gives s f (x :attr:`out_scale`).
     time_scale: float = 1.0
     state_scale: float = 1.0
+    #: how it is built (:class:`rnn2spice.circuit.realparts.Build`; None: the ideal build)
+    build: object = None
 
     @property
     def out_scale(self) -> float:
@@ -207,9 +215,8 @@ def latent_nodes(ctx: BuildContext, ctrl: str | None = None) -> tuple[np.ndarray
     ``FL_<i>_<j>``, CCCS).  Returns M (n x r, in the units of ``spec.w``: the caller scales it
     as it would scale w) and the cost fields of :class:`Realisation`.
     """
-    m_f, n_f = ctx.spec.w_factors
-    r = n_f.shape[0]
-    for i in range(r):
+    m_f, n_f = used_factors(ctx.spec)
+    for i in np.flatnonzero(np.any(n_f, axis=1)):
         ctx.add(ir.Resistor(f"RL_{i}", f"l{i}", "0", 1.0))
     rows, cols = np.nonzero(n_f)
     if ctrl is not None:
@@ -224,15 +231,27 @@ def latent_nodes(ctx: BuildContext, ctrl: str | None = None) -> tuple[np.ndarray
     return np.asarray(m_f), rank_costs(ctx.spec)
 
 
+def used_factors(spec: RnnSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(M, N) with every latent i that carries nothing zeroed in both: N's row i or M's
+    column i all zero (sparse factors) would leave node l<i> fed or read by nothing, an
+    element without effect on the equations, which the certificate refuses."""
+    m_f, n_f = (np.asarray(a) for a in spec.w_factors)
+    used = np.any(n_f, axis=1) & np.any(m_f, axis=0)
+    if used.all():
+        return m_f, n_f
+    return m_f * used[None, :], n_f * used[:, None]
+
+
 def rank_costs(spec: RnnSpec) -> dict:
     """The low-rank fields of :class:`Realisation` (empty for a dense w): r latent nodes,
     nnz(M) + nnz(N) + r coupling elements (the latent nodes' resistors included) against
     nnz(M N) dense."""
     if spec.w_factors is None:
         return {}
-    m_f, n_f = spec.w_factors
-    return {"latent_nodes": int(n_f.shape[0]),
-            "coupling_elements": int(np.count_nonzero(m_f) + np.count_nonzero(n_f) + n_f.shape[0]),
+    m_f, n_f = used_factors(spec)
+    r = int(np.count_nonzero(np.any(n_f, axis=1)))
+    return {"latent_nodes": r,
+            "coupling_elements": int(np.count_nonzero(m_f) + np.count_nonzero(n_f) + r),
             "dense_coupling_elements": int(np.count_nonzero(spec.w))}
 
 
@@ -269,7 +288,7 @@ def summing_costs(spec: RnnSpec) -> Realisation:
     """The cost of a summing-node realisation: one controlled source per weight, one
     behavioural source per neuron; never passive (THEORY.md section 4)."""
     coupling = (np.count_nonzero(spec.w) if spec.w_factors is None
-                else np.count_nonzero(spec.w_factors[0]) + np.count_nonzero(spec.w_factors[1]))
+                else sum(np.count_nonzero(f) for f in used_factors(spec)))
     return Realisation(controlled_sources=int(coupling + np.count_nonzero(spec.w_in)),
                        behavioural_sources=spec.n, reciprocal=bool(np.array_equal(spec.w, spec.w.T)),
                        passive=False, **rank_costs(spec))

@@ -55,8 +55,8 @@ FUNCTION_PATTERNS = {
 _B_RES = {name: re.compile(rf"([IV])=({_NUM})\*{body}\Z", re.IGNORECASE) for name, body in FUNCTION_PATTERNS.items()}
 _M_RE = re.compile(rf"m=({_NUM})\Z", re.IGNORECASE)
 _PROBE_RE = re.compile(r"([vi])\(([A-Za-z0-9][A-Za-z0-9_]{0,63})\)\Z", re.IGNORECASE)
-_OPTION_KEYS = ("reltol", "abstol", "vntol", "chgtol", "trtol")
-_ELEMENT_LETTERS = "RCLGFEHIVBX"
+_OPTION_KEYS = ("reltol", "abstol", "vntol", "chgtol", "trtol", "temp")
+_ELEMENT_LETTERS = "RCLGFEHIVBXQD"
 #: The one subcircuit accepted, modelled (rnn2spice.analysis.mna) as its two VCCS: i_a = g v_b, i_b = -g v_a
 #: (THEORY.md section 2).  Kept here, not imported from the writer, so that a change there
 #: is refused instead of silently mis-modelled.
@@ -87,6 +87,8 @@ class ParsedNetlist:
     #: behavioural source name -> (text of G in ``I=G*f(..)``, text of m or None)
     tanh_texts: dict = field(default_factory=dict)
     tran_tokens: tuple = ()  # the numbers of the .tran card as written (step stop [start [max]])
+    #: real parts (THEORY.md 11): subcircuit name -> its lines (the library's or a scanned user's)
+    subcircuits: dict = field(default_factory=dict)
 
     def fail(self, name: str, problem: str) -> NetlistError:
         """A :class:`NetlistError` naming the line of element ``name``."""
@@ -101,7 +103,8 @@ class ParsedNetlist:
                  ir.CurrentSource: "current_sources", ir.VoltageSource: "voltage_sources",
                  ir.TanhCurrent: "behavioural_sources", ir.TanhVoltage: "behavioural_sources",
                  ir.ActivationCurrent: "behavioural_sources", ir.ActivationVoltage: "behavioural_sources",
-                 ir.Gyrator: "gyrators"}
+                 ir.Gyrator: "gyrators", ir.Bjt: "transistors", ir.Diode: "diodes", ir.ModelCard: "models",
+                 ir.Instance: "subcircuit_instances"}
         for key in dict.fromkeys(kinds.values()):
             out[key] = 0
         for e in self.elements:
@@ -159,6 +162,7 @@ def parse_netlist(text: str) -> ParsedNetlist:
     analysis = uic = None
     tran_tokens: tuple[str, ...] = ()
     subckt = False
+    subcircuits: dict[str, tuple[str, ...]] = {}
     ended = False
     it = iter(range(len(logical)))
     for idx in it:
@@ -179,6 +183,18 @@ def parse_netlist(text: str) -> ParsedNetlist:
             if longest > _MAX_TOKEN:
                 raise _fail(lineno, line, f"a field of {longest} characters (the subset has at most {_MAX_TOKEN})")
             card = stripped.split()[0].lower()
+            if card == ".subckt" and len(stripped.split()) > 1 and stripped.split()[1].lower() != "gyrator":
+                end = _subcircuit(logical, idx, subcircuits)
+                for _ in range(end - idx):
+                    next(it)
+                continue
+            if card == ".model":
+                element = _parse_model(lineno, line, stripped)
+                if element.name in line_of:
+                    raise _fail(lineno, line, f"model {element.name!r} defined twice")
+                line_of[element.name] = lineno
+                elements.append(element)
+                continue
             if card == ".subckt":
                 block = [logical[idx + k][1].strip() if idx + k < len(logical) else "" for k in range(4)]
                 if [" ".join(b.split()).lower() for b in block] != [s.lower() for s in GYRATOR_TEXT]:
@@ -252,6 +268,10 @@ def parse_netlist(text: str) -> ParsedNetlist:
         if isinstance(e, ir.Gyrator) and not subckt:
             raise _fail(line_of[e.name], text_of[line_of[e.name]],
                         "gyrator instance without the gyrator subcircuit")
+        if isinstance(e, ir.Instance) and e.subckt not in subcircuits:
+            raise _fail(line_of[e.name], text_of[line_of[e.name]], f"subcircuit {e.subckt!r} is not defined here")
+        if isinstance(e, (ir.Bjt, ir.Diode)) and not isinstance(_model_of(elements, e.model), ir.ModelCard):
+            raise _fail(line_of[e.name], text_of[line_of[e.name]], f"model {e.model!r} is not defined here")
     for probe in saves:
         kind, name = probe[0], probe[2:-1]
         if kind == "v" and name not in nodes:
@@ -260,11 +280,78 @@ def parse_netlist(text: str) -> ParsedNetlist:
             raise _fail(save_line[probe], text_of[save_line[probe]],
                         f"probe {probe} names no V source")
     return ParsedNetlist(title, tuple(elements), line_of, options, tuple(saves), analysis, subckt, text_of,
-                         uic, tanh_texts, tran_tokens)
+                         uic, tanh_texts, tran_tokens, subcircuits)
+
+
+# ---------------------------------------------------------------------------- real parts (THEORY.md 11)
+
+def _model_of(elements, name: str):
+    return next((e for e in elements if isinstance(e, ir.ModelCard) and e.name == name), None)
+
+
+def _subcircuit(logical, idx: int, subcircuits: dict) -> int:
+    """Read the ``.subckt`` block starting at logical line ``idx`` into ``subcircuits``; the
+    index of its ``.ends``.  Accepted: a library op-amp exactly as the writer writes it
+    (:data:`rnn2spice.circuit.partlib.OPAMPS`), or a block the user-model scanner passes
+    (:func:`rnn2spice.circuit.usermodel.scan_lines`: no control statement, include, analysis)."""
+    from rnn2spice.circuit.partlib import MACRO_CG, OPAMPS
+    from rnn2spice.circuit.usermodel import scan_lines
+    from rnn2spice.circuit.writer import NetlistWriter
+    from rnn2spice.errors import UsageError
+
+    lineno, line = logical[idx]
+    tokens = line.split()
+    name = tokens[1]
+    if not _IDENT_RE.match(name):
+        raise _fail(lineno, line, f"malformed subcircuit name {name!r}")
+    end = next((k for k in range(idx + 1, len(logical)) if logical[k][1].split()[:1]
+                and logical[k][1].split()[0].lower() == ".ends"), None)
+    if end is None:
+        raise _fail(lineno, line, f"subcircuit {name!r} has no .ends")
+    body = tuple(logical[k][1] for k in range(idx, end + 1))
+    part = OPAMPS.get(name)
+    if part is not None:
+        expected = NetlistWriter().opamp_macro(ir.OpAmpMacro(
+            part.name, part.gm, part.imax, part.rg, MACRO_CG, part.swing_high, part.swing_low, part.rout, part.bias,
+            part.supply_current)).split("\n")
+        if list(body) != expected:
+            raise _fail(lineno, line, f"subcircuit {name!r} is not the library's {name} macro-model as rnn2spice "
+                                      "writes it")
+    else:  # a user's op-amp model: five pins (+in -in V+ V- out), scanned
+        pins = [t for t in tokens[2:] if "=" not in t and t.lower() != "params:"]
+        if len(pins) != 5:
+            raise _fail(lineno, line, f"subcircuit {name!r} is neither rnn2spice's gyrator, a library op-amp nor an "
+                                      f"op-amp model of 5 pins (+in -in V+ V- out)")
+        try:
+            scan_lines(body, "subcircuit", first_line=lineno)
+        except UsageError as exc:
+            raise NetlistError(f"netlist {exc}") from None
+    if name.lower() in subcircuits:
+        raise _fail(lineno, line, f"subcircuit {name!r} defined twice")
+    subcircuits[name.lower()] = body
+    return end
+
+
+_MODEL_RE = re.compile(rf"\.model\s+({_IDENT_RE.pattern[:-2]})\s+(NPN|PNP|D)\(([^()]*)\)\Z", re.IGNORECASE)
+
+
+def _parse_model(lineno: int, line: str, stripped: str) -> ir.ModelCard:
+    m = _MODEL_RE.match(stripped)
+    if not m:
+        raise _fail(lineno, line, ".model needs the form '.model name NPN(KEY=value ...)' or D(...)")
+    params = []
+    for tok in m.group(3).split():
+        key, eq, val = tok.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z]{1,6}", key):
+            raise _fail(lineno, line, f"model parameter {tok!r} is not KEY=value")
+        params.append((key.upper(), _number(lineno, line, val, f"model parameter {key}")))
+    return ir.ModelCard(m.group(1).lower(), m.group(2).upper(), tuple(params))
 
 
 def _terminals(e) -> tuple[str, ...]:
     """Nodes an element's current flows through (control nodes excluded)."""
+    if isinstance(e, (ir.Bjt, ir.Diode, ir.Instance, ir.ModelCard)):
+        return _nodes_of(e)
     if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.Gyrator)):
         return (e.a, e.b)
     if isinstance(e, (ir.Vccs, ir.Cccs, ir.CurrentSource, ir.TanhCurrent, ir.ActivationCurrent)):
@@ -273,6 +360,14 @@ def _terminals(e) -> tuple[str, ...]:
 
 
 def _nodes_of(e) -> tuple[str, ...]:
+    if isinstance(e, ir.Bjt):
+        return (e.c, e.b, e.e)
+    if isinstance(e, ir.Diode):
+        return (e.a, e.k)
+    if isinstance(e, ir.Instance):
+        return e.nodes
+    if isinstance(e, ir.ModelCard):
+        return ()
     if isinstance(e, (ir.Resistor, ir.Capacitor, ir.Inductor, ir.Gyrator)):
         return (e.a, e.b)
     if isinstance(e, ir.Vccs):
@@ -454,7 +549,23 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
         if function == "tanh":
             return (ir.TanhCurrent if current else ir.TanhVoltage)(name, node(1), node(2), gain, arg)
         return (ir.ActivationCurrent if current else ir.ActivationVoltage)(name, node(1), node(2), gain, arg, function)
+    if letter == "Q":
+        expect(5, "Q<name> c b e model")
+        return ir.Bjt(name, node(1), node(2), node(3), _model_name(lineno, line, tokens[4]))
+    if letter == "D":
+        expect(4, "D<name> anode cathode model")
+        return ir.Diode(name, node(1), node(2), _model_name(lineno, line, tokens[3]))
     # letter == "X"
+    if len(tokens) >= 7 and tokens[3].lower() != "gyrator":  # X<name> inp inn vcc vee out subckt [k=v ...]
+        nodes = tuple(node(i) for i in range(1, 6))
+        sub = _model_name(lineno, line, tokens[6])
+        params = []
+        for tok in tokens[7:]:
+            key, eq, val = tok.partition("=")
+            if not eq or key.lower() not in ("vos", "v0"):
+                raise _fail(lineno, line, f"instance parameter {tok!r} is not vos=value or v0=value")
+            params.append((key.lower(), _number(lineno, line, val, key, "numparam")))
+        return ir.Instance(name, nodes, sub, tuple(params))
     expect(5, "X<name> a b gyrator g=conductance")
     if tokens[3].lower() != "gyrator":
         raise _fail(lineno, line, f"subcircuit {tokens[3]!r} is not rnn2spice's gyrator")
@@ -462,6 +573,12 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
     if key.lower() != "g" or not val:
         raise _fail(lineno, line, f"expected g=conductance, found {tokens[4]!r}")
     return ir.Gyrator(name, node(1), node(2), _number(lineno, line, val, "gyration conductance"))
+
+
+def _model_name(lineno: int, line: str, token: str) -> str:
+    if not _IDENT_RE.match(token):
+        raise _fail(lineno, line, f"malformed model or subcircuit name {token!r}")
+    return token.lower()
 
 
 def _behavioural(token: str) -> tuple[str | None, re.Match | None]:
@@ -500,10 +617,13 @@ def _parse_options(lineno: int, line: str) -> dict:
         raise _fail(lineno, line, ".options without settings")
     for tok in tokens:
         key, eq, val = tok.partition("=")
+        if key.lower() == "method" and val.lower() == "gear":  # a real-part build (THEORY.md 11)
+            out["method"] = "gear"
+            continue
         if key.lower() not in _OPTION_KEYS or not eq:
             raise _fail(lineno, line, f"option {tok!r} is outside the subset ({', '.join(_OPTION_KEYS)})")
         x = _number(lineno, line, val, key, "option")
-        if not x > 0:
+        if not x > 0 and key.lower() != "temp":
             raise _fail(lineno, line, f"option {key} must be positive")
         out[key.lower()] = x
     return out

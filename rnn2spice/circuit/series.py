@@ -120,9 +120,10 @@ def _linear(ctx: BuildContext, rate: bool = False) -> Realisation:
     flags = resistive_flags(s, (rho - rho.T) / 2.0)
     if rate or low:
         flags["passive"] = False
-    coupling = (np.count_nonzero(rho_m) + np.count_nonzero(spec.w_factors[1])) if low else np.count_nonzero(rho)
-    return Realisation(controlled_sources=int(coupling + np.count_nonzero(gamma)) + (spec.n if rate else 0),
-                       behavioural_sources=spec.n if rate else 0, **flags, **rank_costs(spec))
+    coupling = (np.count_nonzero(rho_m) + np.count_nonzero(spec.paper_factors()[1])) if low else np.count_nonzero(rho)
+    rates = spec.n if rate else 0
+    return Realisation(controlled_sources=int(coupling + np.count_nonzero(gamma)) + rates,
+                       behavioural_sources=rates, **flags, **rank_costs(spec))
 
 
 def _nonlinear(ctx: BuildContext) -> Realisation:

@@ -18,6 +18,12 @@ Draws are reproducible: the factors of run ``k`` of a study seeded with ``seed``
 ``(seed, k)`` is the run's *seed path*, enough to draw its factors again alone.
 
 A perturbed circuit is not the network (that is the point of it): nothing certifies it.
+
+**Real parts** (THEORY.md 11): after the passive factors, the same generator draws, in
+element order, each library op-amp instance's input offset ``vos`` (normal, sigma the data
+sheet's typical |Vos|, truncated at 3 sigma) and each transistor's own model card with
+``IS`` and ``BF`` scaled by ``1 + sigma z`` (sigma :data:`MISMATCH`, truncated at 3 sigma):
+the mismatch of a matched pair (e.g. a DMMT3904 dual), not of two loose 2N3904s.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ FIELDS = {ir.Resistor: "resistance", ir.Capacitor: "capacitance", ir.Inductor: "
 MAX_TOLERANCE = 0.99
 #: The normal distribution's sigma is the tolerance over this (tolerance = 3 sigma).
 SIGMAS = 3.0
+#: Relative sigma of a transistor's saturation current and current gain (module docstring).
+MISMATCH = {"IS": 0.05, "BF": 0.10}
 
 
 def check_tolerance(tolerance, name: str = "tolerance") -> float:
@@ -100,7 +108,42 @@ def perturb(circuit: ir.Circuit, factors: np.ndarray) -> ir.Circuit:
 
 def perturbed(circuit: ir.Circuit, tolerance: float, distribution: str, seed: int,
               run: int) -> tuple[ir.Circuit, np.ndarray]:
-    """Run ``run`` of a study seeded with ``seed``: the perturbed circuit and its factors."""
+    """Run ``run`` of a study seeded with ``seed``: the perturbed circuit and its factors
+    (real parts: also the offsets and transistor mismatch, module docstring)."""
     rng = np.random.default_rng(seed_sequence(seed, run))
     factors = draw_factors(len(passive_indices(circuit)), tolerance, distribution, rng)
-    return perturb(circuit, factors), factors
+    out = perturb(circuit, factors)
+    if any(isinstance(e, ir.REAL_PARTS) for e in circuit.elements):
+        out = perturb_parts(out, rng)
+    return out, factors
+
+
+def _truncated(rng: np.random.Generator, count: int) -> np.ndarray:
+    z = rng.standard_normal(count)
+    while True:
+        out = np.abs(z) > SIGMAS
+        if not out.any():
+            return z
+        z[out] = rng.standard_normal(int(out.sum()))
+
+
+def perturb_parts(circuit: ir.Circuit, rng: np.random.Generator) -> ir.Circuit:
+    """Op-amp offsets and transistor mismatch drawn from ``rng`` (module docstring)."""
+    from rnn2spice.circuit.partlib import OPAMPS
+
+    cards = {e.name: e for e in circuit.elements if isinstance(e, ir.ModelCard)}
+    elements, extra = [], []
+    for e in circuit.elements:
+        if isinstance(e, ir.Instance) and e.subckt in OPAMPS:
+            vos = float(OPAMPS[e.subckt].offset * _truncated(rng, 1)[0])
+            e = dataclasses.replace(e, params=tuple((k, v) for k, v in e.params if k != "vos") + (("vos", vos),))
+        elif isinstance(e, ir.Bjt) and e.model in cards:
+            z = _truncated(rng, 2)
+            card = cards[e.model]
+            params = tuple((k, v * (1.0 + MISMATCH[k] * z[0 if k == "IS" else 1]) if k in MISMATCH else v)
+                           for k, v in card.params)
+            name = f"{card.name}_{e.name}".lower()
+            extra.append(ir.ModelCard(name, card.kind, params))
+            e = dataclasses.replace(e, model=name)
+        elements.append(e)
+    return dataclasses.replace(circuit, elements=tuple(extra + elements))

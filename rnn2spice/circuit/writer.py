@@ -12,6 +12,10 @@ parameter path; a behavioural source's gain ``G*M`` is split between the express
 so that ngspice's product is exactly the gain.  Every name and
 node is checked against a strict pattern before it is written, so no text other than
 compiler-made identifiers and numbers can reach the netlist.
+
+The module is a little over 400 lines on purpose: it is the one place that knows syntax, so
+the real parts' cards (transistor, diode, model card, op-amp macro-model, subcircuit instance)
+live here with the others rather than in a second writer.
 """
 
 from __future__ import annotations
@@ -80,6 +84,25 @@ def _tanh_gain(gain: float) -> tuple[str, str]:
 def write_netlist(circuit: ir.Circuit) -> str:
     """The ngspice netlist of ``circuit`` as one string."""
     return NetlistWriter().write(circuit)
+
+
+def library_text() -> str:
+    """The part library as one SPICE file (``rnn2spice/circuit/models/rnn2spice.lib``): every
+    op-amp macro-model of :mod:`rnn2spice.circuit.partlib` with its data-sheet citation, and
+    the 2N3904 and 1N4148 model cards."""
+    from rnn2spice.circuit.partlib import DEVICES, MACRO_CG, OPAMPS
+
+    w = NetlistWriter()
+    lines = ["* rnn2spice part library (written by rnn2spice.circuit.writer.library_text; do not edit)",
+             "* op-amp pins: +in -in V+ V- out; instance parameters vos (input offset, V), v0 (initial output, V)"]
+    for part in OPAMPS.values():
+        lines.append("* " + "".join(ch if ch.isascii() else "?" for ch in part.citation()))
+        lines.extend(w.opamp_macro(ir.OpAmpMacro(part.name, part.gm, part.imax, part.rg, MACRO_CG, part.swing_high,
+                                                 part.swing_low, part.rout, part.bias, part.supply_current)).split("\n"))
+    for dev in DEVICES.values():
+        lines.append(f"* {dev.source}")
+        lines.append(w.model_card(ir.ModelCard(dev.name, dev.kind, dev.params)))
+    return "\n".join(lines) + "\n"
 
 
 def vector_name(probe: ir.Probe) -> str:
@@ -231,6 +254,68 @@ class NetlistWriter:
         written for numparam's path, see :func:`fmt`)"""
         return self._card(e.name, "X", e.a, e.b, "gyrator", f"g={fmt(e.g, 'numparam')}")
 
+    # ------------------------------------------------------------------ real parts (THEORY.md 11)
+
+    def bjt(self, e: ir.Bjt) -> str:
+        """``Q<name> c b e model``"""
+        return self._card(e.name, "Q", e.c, e.b, self._node(e.e), self._ident(e.model))
+
+    def diode(self, e: ir.Diode) -> str:
+        """``D<name> anode cathode model``"""
+        return self._card(e.name, "D", e.a, e.k, self._ident(e.model))
+
+    def model_card(self, e: ir.ModelCard) -> str:
+        """``.model name NPN(IS=.. BF=.. ...)`` or ``.model name D(...)``"""
+        if e.kind not in ("NPN", "PNP", "D"):
+            raise NetlistError(f"unknown device kind {e.kind!r} of model {e.name!r}")
+        params = " ".join(f"{self._ident(k).upper()}={fmt(v)}" for k, v in e.params)
+        return f".model {self._ident(e.name)} {e.kind}({params})"
+
+    def opamp_macro(self, e: ir.OpAmpMacro) -> str:
+        """The library's op-amp macro-model (partlib: a reduced Boyle-type model)::
+
+            .subckt NAME inp inn vcc vee out params: vos=0 v0=0
+            VOS inp inx DC {vos}               input offset
+            IBP inx 0 DC ib / IBN inn 0 DC ib   bias current into each input
+            RIN inx inn rin
+            B1 0 g I=imax*tanh(gm/imax*V(inx,inn))   slew-limited transconductance
+            RG g 0 rg / CG g 0 cg IC={v0}      DC gain gm rg, unity gain at gm / (2 pi cg)
+            VHI vcc hi DC swing_high / DHI g hi dclamp    output clamps from each rail
+            VLO lo vee DC swing_low / DLO lo g dclamp
+            EOUT o 0 g 0 1 / ROUT o out rout   buffer, output resistance
+            IQ vcc vee DC iq                   supply current
+            .ends NAME
+        """
+        name = self._ident(e.name)
+        k = e.gm / e.imax
+        lines = [f".subckt {name} inp inn vcc vee out params: vos=0 v0=0",
+                 "VOS inp inx DC {vos}",
+                 f"IBP inx 0 DC {fmt(e.bias)}", f"IBN inn 0 DC {fmt(e.bias)}",
+                 f"RIN inx inn {fmt(e.rin)}",
+                 f"B1 0 g I={fmt(e.imax)}*tanh({fmt(k)}*V(inx,inn))",
+                 f"RG g 0 {fmt(e.rg)}", f"CG g 0 {fmt(e.cg)} IC={{v0}}",
+                 f"VHI vcc hi DC {fmt(e.swing_high)}", f"VLO lo vee DC {fmt(e.swing_low)}",
+                 "DHI g hi dclamp", "DLO lo g dclamp",
+                 # a sharp clamp (n = 0.05: the knee is ~30 mV wide), it carries at most imax
+                 ".model dclamp D(IS=1e-15 N=0.05)",
+                 "EOUT o 0 g 0 1", f"ROUT o out {fmt(e.rout)}",
+                 f"IQ vcc vee DC {fmt(e.supply_current)}",
+                 f".ends {name}"]
+        return "\n".join(lines)
+
+    def subcircuit_text(self, e: ir.SubcircuitText) -> str:
+        """A user's subcircuit, its lines as read, after scanning them again here (no user
+        text reaches the netlist unvalidated: :func:`rnn2spice.circuit.usermodel.scan_lines`)."""
+        from rnn2spice.circuit.usermodel import scan_lines  # the scanner shares this layer
+        scan_lines(e.lines, "subcircuit " + repr(e.name))
+        return "\n".join(e.lines)
+
+    def instance(self, e: ir.Instance) -> str:
+        """``X<name> node... subckt [key=value ...]`` (values for numparam's path)"""
+        nodes = [self._node(n) for n in e.nodes]
+        params = [f"{self._ident(k)}={fmt(v, 'numparam')}" for k, v in e.params]
+        return self._card(e.name, "X", nodes[0], nodes[1], *nodes[2:], self._ident(e.subckt), *params)
+
     # ------------------------------------------------------------------ sources
 
     def waveform(self, w) -> str:
@@ -253,9 +338,16 @@ class NetlistWriter:
     # ------------------------------------------------------------------ control cards
 
     def options(self, o: ir.Options) -> str:
-        """``.options reltol=.. abstol=.. vntol=.. chgtol=.. trtol=..``"""
+        """``.options reltol=.. abstol=.. vntol=.. chgtol=.. trtol=.. [temp=..]``"""
         return (f".options reltol={fmt(o.reltol, 'option')} abstol={fmt(o.abstol, 'option')} "
-                f"vntol={fmt(o.vntol, 'option')} chgtol={fmt(o.chgtol, 'option')} trtol={fmt(o.trtol, 'option')}")
+                f"vntol={fmt(o.vntol, 'option')} chgtol={fmt(o.chgtol, 'option')} trtol={fmt(o.trtol, 'option')}"
+                + ("" if getattr(o, "temp", None) is None else f" temp={fmt(o.temp, 'option')}")
+                + ("" if getattr(o, "method", None) is None else f" method={self._method(o.method)}"))
+
+    def _method(self, method: str) -> str:
+        if method != "gear":
+            raise NetlistError(f"unknown integration method {method!r}")
+        return method
 
     def analysis(self, a) -> str:
         """``.tran step stop 0 max_step uic`` or ``.ac dec points f_start f_stop``"""
@@ -266,6 +358,8 @@ class NetlistWriter:
             if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or not points > 0:
                 raise NetlistError(f"invalid points per decade {points!r}")
             return f".ac dec {int(points)} {fmt(a.f_start)} {fmt(a.f_stop)}"
+        if isinstance(a, ir.DcSweep):
+            return f".dc {self._ident(a.source)} {fmt(a.start)} {fmt(a.stop)} {fmt(a.step)}"
         raise NetlistError(f"unknown analysis {type(a).__name__}")
 
     def probe(self, p: ir.Probe) -> str:
@@ -312,4 +406,6 @@ _METHODS = {
     ir.CurrentSource: "current_source", ir.VoltageSource: "voltage_source",
     ir.TanhCurrent: "tanh_current", ir.TanhVoltage: "tanh_voltage", ir.Gyrator: "gyrator",
     ir.ActivationCurrent: "activation_current", ir.ActivationVoltage: "activation_voltage",
+    ir.Bjt: "bjt", ir.Diode: "diode", ir.ModelCard: "model_card", ir.OpAmpMacro: "opamp_macro",
+    ir.SubcircuitText: "subcircuit_text", ir.Instance: "instance",
 }

@@ -23,7 +23,7 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--points-per-decade", type=int, default=DEFAULT_POINTS_PER_DECADE, metavar="N",
                    help=f"frequency points per decade (default {DEFAULT_POINTS_PER_DECADE})")
     p.add_argument("--report", type=Path, help="JSON report to write")
-    p.add_argument("--plot", type=Path, help="Bode plot (PNG) to write")
+    p.add_argument("--plot", type=Path, help="Bode plot to write: .png, .pdf or .svg")
     p.add_argument("--tolerance", type=float, default=TOLERANCE,
                    help=f"pass threshold on max|H_sim - H_ref| / max|H_ref| (default {TOLERANCE:g})")
     p.set_defaults(func=run)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from rnn2spice._version import __version__
@@ -55,11 +57,55 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+#: Two or three examples per command, printed at the end of its --help (a command module may
+#: give its own as ``EXAMPLES``).
+EXAMPLES = {
+    "compile": ("rnn2spice compile netlists/damped-oscillator.yaml -o osc.cir",
+                "rnn2spice compile netlists/tanh4.yaml --form opamp",
+                "rnn2spice compile netlists/random20.yaml --coupling gyrator --accuracy high -o r20.cir"),
+    "simulate": ("rnn2spice simulate netlists/damped-oscillator.yaml -o waveforms.csv",
+                 "rnn2spice simulate netlists/tanh4.yaml --form series --backend subprocess"),
+    "check": ("rnn2spice check netlists/damped-oscillator.yaml",
+              "rnn2spice check netlists/tanh4.yaml --plot tanh4.png --report tanh4.json -v",
+              "rnn2spice check netlists/random20.yaml --form series --accuracy high"),
+    "verify": ("rnn2spice verify netlists/damped-oscillator.yaml --coupling gyrator",
+               "rnn2spice verify netlists/tanh4.yaml --netlist netlists/tanh4.cir"),
+    "ac": ("rnn2spice ac netlists/damped-oscillator.yaml --fmin 10 --fmax 1e5 --plot bode.png",
+           "rnn2spice ac netlists/random20.yaml --fmin 1 --fmax 1e6 --form series --report ac.json"),
+    "import": ("rnn2spice import model.hdf5 --dt 1e-3 -o net.yaml",
+               "rnn2spice import psychrnn.npz --dt 1e-2 --tau 1e-1 -o rate.yaml",
+               "rnn2spice import rnn.pt --dt 1e-3 --activation relu -o net.yaml"),
+    "task": ("rnn2spice task net.yaml --stimulus pulse --value 1 --seed 0 --plot task.png",
+             "rnn2spice task net.yaml --stimulus trials.npy --window 120 --trials 20 --jobs 2"),
+    "montecarlo": ("rnn2spice montecarlo netlists/damped-oscillator.yaml --runs 200 --tolerance 5% --plot bands.png",
+                   "rnn2spice montecarlo netlists/tanh4.yaml --runs 50 --tolerance 1% -o mc.json --resume",
+                   "rnn2spice montecarlo netlists/tanh4.yaml --tolerance 5% --run 17   # run 17 alone, as in the study"),
+    "sweep": ("rnn2spice sweep netlists/damped-oscillator.yaml --param circuit.capacitance=1e-9,1e-8",
+              "rnn2spice sweep netlists/tanh4.yaml --param tolerance=1%,5% --runs 20 --plot sweep.png"),
+    "bom": ("rnn2spice bom netlists/tanh4.yaml -o parts.csv",
+            "rnn2spice bom netlists/tanh4.yaml --snap E24 --predict",
+            "rnn2spice bom net.yaml --snap E24 --simulate --stimulus pulse --value 1"),
+    "schematic": ("rnn2spice schematic netlists/damped-oscillator.yaml -o osc.svg",
+                  "rnn2spice schematic netlists/tanh4.yaml --form opamp -o tanh4.png"),
+    "kicad": ("rnn2spice kicad netlists/damped-oscillator.yaml -o osc/osc.kicad_sch",
+              "rnn2spice kicad netlists/tanh4.yaml --form opamp --snap E24 -o tanh4/tanh4.kicad_sch"),
+}
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors raise so main() reports them like every other error."""
+    """argparse, but usage errors raise so main() reports them like every other error, and
+    ``--help`` ends with the command's examples."""
+
+    examples: tuple = ()
 
     def error(self, message):
         raise UsageError(clip(f"{self.prog}: {message}", 400))
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.examples:
+            text += "\nexamples:\n" + "".join(f"  {line}\n" for line in self.examples)
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,8 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction,
                         help="show the versions of rnn2spice and ngspice, and ngspice's linear solver, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    sub.required = False  # bare `rnn2spice` prints the usage and the commands (exit 0)
     parser.commands = {command.NAME: command.register(sub) for command in COMMANDS}
+    for command in COMMANDS:
+        parser.commands[command.NAME].examples = tuple(getattr(command, "EXAMPLES", EXAMPLES.get(command.NAME, ())))
+    parser.examples = ("rnn2spice check netlists/damped-oscillator.yaml --plot osc.png",
+                       "rnn2spice COMMAND --help        # a command's options and examples")
     return parser
 
 
@@ -180,10 +230,28 @@ def _silence_failed_stderr(stream) -> None:
         _silence(stream)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (ngspice children killed, temporary directories
+    removed, pool workers ended by the ``finally`` blocks on the way), exit 128 + 15."""
+
+
+#: Exit code after SIGTERM (128 + the signal's number, as a shell reports it).
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code.  SIGTERM is handled like SIGINT (the default
+    action would end the process at once and leave ngspice children, their temporary
+    directories and a process pool's workers behind)."""
     real = {"output": sys.stdout, "error": sys.stderr}
     sys.stdout, sys.stderr = _Guarded(real["output"], "output"), _Guarded(real["error"], "error")
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _main(argv)
     except _StreamFailed as exc:
@@ -191,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"rnn2spice: error: {exc}")
         return EXIT_SIMULATION
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         try:
             sys.stderr.flush()
         finally:
@@ -205,7 +275,11 @@ def _note(message, category, *args, **kwargs) -> None:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # no command: what there is to do, not an error
+            print(parser.format_help(), end="")
+            return 0
         with warnings.catch_warnings():
             # the library warns when it falls back to another backend; the command says so in one line
             warnings.simplefilter("ignore", BackendFallbackWarning)
@@ -220,6 +294,9 @@ def _main(argv: list[str] | None) -> int:
     except Rnn2SpiceError as exc:
         _say(f"rnn2spice: error: {exc}")
         return exit_code(exc)
+    except Terminated:
+        _say("rnn2spice: terminated (SIGTERM)")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _say("rnn2spice: interrupted")
         return EXIT_INTERRUPTED

@@ -11,13 +11,15 @@ and say whether the decision survives.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from rnn2spice.circuit.eseries import SERIES
-from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, load_spec_arg, verdict_code
+from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, build_from_args, build_options, check_outputs,
+                                  is_stdout, load_spec_arg, verdict_code, write_output)
 from rnn2spice.errors import UsageError, shown
-from rnn2spice.report.files import json_text, write_atomic
+from rnn2spice.report.files import json_text
 from rnn2spice.workflows.build import bom, snap, snap_trial
 from rnn2spice.workflows.stimulus import KINDS, load_stimulus_file, parse_window, pulse_trials
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, spec_dt
@@ -30,8 +32,12 @@ def register(sub) -> argparse.ArgumentParser:
                                     "the effect of the preferred values on the network.")
     p.add_argument("--form", default="opamp", choices=("opamp", "parallel", "series"),
                    help="the realisation (default opamp: op-amps, resistors, capacitors)")
-    p.add_argument("--snap", default=None, choices=tuple(SERIES),
-                   help="choose each R and C from this IEC 60063 series (nearest in log distance)")
+    build_options(p)
+    p.add_argument("--footprint", default="tht", choices=("tht", "0805"),
+                   help="KiCad footprints: through-hole (default) or 0805 surface mount")
+    p.add_argument("--parts-list", dest="parts_list", action="store_true",
+                   help="write one row per resistor, capacitor and reference (exact and chosen value) instead of "
+                        "the orderable list grouped by part and value")
     p.add_argument("-o", "--output", type=Path, help="CSV file to write (default: standard output)")
     g = p.add_argument_group("effect of the preferred values (needs --snap)")
     g.add_argument("--predict", action="store_true",
@@ -95,10 +101,19 @@ def _stimulus(args, spec):
 
 def run(args) -> int:
     _check_options(args)
+    if is_stdout(args.report) and args.output is None:
+        raise UsageError("--report - and the CSV (standard output without -o) cannot share standard output; "
+                         "give -o FILE")
     check_outputs(args, inputs={"--stimulus": None if args.stimulus in KINDS else args.stimulus},
-                  output=args.output, report=args.report)
+                  output=args.output, report=args.report, kinds={"output": "bom"})
     spec = load_spec_arg(args)
-    result = bom(spec, form=args.form, series=args.snap)
+    build = build_from_args(args)
+    real = build.real
+    if real and (args.predict or args.simulate):
+        raise UsageError(f"--{'simulate' if args.simulate else 'predict'} predicts preferred values on ideal op-amps; "
+                         "a build of real parts is predicted and simulated by 'rnn2spice check' with the same options")
+    result = bom(spec, form=args.form, snap=None if real else args.snap,
+                 build=build if real else dataclasses.replace(build, snap=None))
     effect = None
     if args.predict or args.simulate:
         if args.stimulus is not None:
@@ -107,14 +122,15 @@ def run(args) -> int:
                                 accuracy=args.accuracy, simulate=args.simulate, dead_zone=args.dead_zone)
         else:
             effect = snap(spec, args.snap, form=args.form, accuracy=args.accuracy, simulate=args.simulate)
+    text = result.csv() if args.parts_list else result.order_csv()
     if args.output is None:
-        sys.stdout.write(result.csv())
+        sys.stdout.write(text)
     else:
-        write_atomic(args.output, result.csv(), field="--output")
+        write_output(args.output, text, field="--output")
     print(result.summary(), file=sys.stderr)
     if effect is None:
         return EXIT_PASS
     print(effect.summary(), file=sys.stderr)
     if args.report is not None:
-        write_atomic(args.report, json_text({"bom": result.report(), "snap": effect.report()}), field="--report")
+        write_output(args.report, json_text({"bom": result.report(), "snap": effect.report()}), field="--report")
     return verdict_code(effect.passed) if args.simulate else EXIT_PASS

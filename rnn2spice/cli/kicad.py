@@ -1,4 +1,5 @@
-"""``rnn2spice kicad SPEC [--form F] [--coupling C] [--snap E24] -o DIR/NAME.kicad_sch``: a KiCad 9 project.
+"""``rnn2spice kicad SPEC [--form F] [--coupling C] [build options: --snap E24 --opamp TL072
+--activation-circuit transistor ...] -o DIR/NAME.kicad_sch``: a KiCad 9 project.
 
 KiCad opens, checks (ERC) and simulates what it writes: the symbols are embedded, every part
 carries its simulation fields and the transient command is a directive on the sheet
@@ -12,9 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnn2spice.circuit.eseries import SERIES
 from rnn2spice.circuit.kicad import MAX_NEURONS
-from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, circuit_options, load_spec_arg
+from rnn2spice.cli.common import (EXIT_PASS, add_spec_command, build_from_args, build_options, check_outputs,
+                                  circuit_options, load_spec_arg)
 from rnn2spice.workflows.kicad import check_output, check_size, kicad
 
 NAME = "kicad"
@@ -25,8 +26,7 @@ def register(sub) -> argparse.ArgumentParser:
                                     "simulation fields, transient directive), project file and model library; "
                                     f"one sheet per neuron beyond 4, at most {MAX_NEURONS} neurons.")
     circuit_options(p)
-    p.add_argument("--snap", default=None, choices=tuple(SERIES),
-                   help="put each R and C at its nearest value of this IEC 60063 series")
+    build_options(p)
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="root schematic to write, DIR/NAME.kicad_sch (the project files go beside it)")
     p.set_defaults(func=run)
@@ -35,10 +35,10 @@ def register(sub) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     check_output(args.output, "--output")  # a bad name before any work
-    check_outputs(args, output=args.output)
+    check_outputs(args, output=args.output, kinds={"output": "kicad_sch"})
     spec = load_spec_arg(args)
     check_size(spec)
     result = kicad(spec, output=args.output, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
-                   rtol=args.rtol, snap=args.snap, field="--output")
+                   rtol=args.rtol, build=build_from_args(args), field="--output")
     print(result.summary())
     return EXIT_PASS

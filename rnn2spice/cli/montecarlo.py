@@ -12,10 +12,11 @@ import re
 import sys
 from pathlib import Path
 
-from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.workflows.realbuild import compile_build
 from rnn2spice.circuit.tolerance import DISTRIBUTIONS, check_tolerance
 from rnn2spice.cli.common import (EXIT_INTERRUPTED, add_spec_command, check_outputs, check_timeout,
-                                  circuit_options, load_spec_arg, sim_options, verdict_code)
+                                  build_from_args, build_options, circuit_options, load_spec_arg, plot_bytes,
+                                  sim_options, verdict_code)
 from rnn2spice.cli.progress import ProgressBar
 from rnn2spice.errors import UsageError
 from rnn2spice.report.files import write_atomic
@@ -57,7 +58,7 @@ def study_options(p: argparse.ArgumentParser, runs_default: int) -> None:
                         ".runs.jsonl)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted study of --output: finished runs are not run again")
-    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="figure to write")
+    p.add_argument("--plot", type=Path, default=None, metavar="FIGURE", help="figure to write: .png, .pdf or .svg")
     d = p.add_argument_group("task decision (each run also scored on the readout's decision, as in 'task')")
     d.add_argument("--stimulus", type=Path, default=None, metavar="FILE",
                    help="input samples of one trial (.npy or CSV, one value per dt, as 'task' reads them): the "
@@ -76,7 +77,8 @@ def study_options(p: argparse.ArgumentParser, runs_default: int) -> None:
 
 def check_study_args(args) -> dict:
     """The shared options checked, naming each flag and value; the workflow's keyword arguments."""
-    check_outputs(args, inputs={"--stimulus": args.stimulus}, output=args.output, plot=args.plot)
+    check_outputs(args, inputs={"--stimulus": args.stimulus}, output=args.output, plot=args.plot,
+                  kinds={"output": "study"})
     if args.output is not None:
         check_journal(args.output, field="the journal of --output")
     check_timeout(args.timeout)
@@ -131,7 +133,7 @@ def run_study_command(args, work) -> int:
     if args.output is not None:
         print(f"wrote {args.output}")
     if args.plot is not None:
-        write_atomic(args.plot, result.figure(), field="--plot")
+        write_atomic(args.plot, plot_bytes(result, args.plot), field="--plot")
     return verdict_code(result.passed)
 
 
@@ -144,6 +146,7 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, default=None, metavar="K", help="reproduce run K alone (its draws are "
                                                                        "those of run K of the full study)")
     study_options(p, DEFAULT_RUNS)
+    build_options(p)
     p.set_defaults(func=run)
     return p
 
@@ -157,10 +160,12 @@ def run(args) -> int:
         if args.resume:
             raise UsageError(f"--run {args.run} reproduces one run alone; it cannot be combined with --resume")
     spec = load_spec_arg(args)
+    build = build_from_args(args)
     if args.stimulus is None:
-        spec = compile_rnn(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol)
+        spec = compile_build(spec, form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol,
+                             build=build)
         circuit = {}
     else:  # compiled with the trial as its input
-        circuit = dict(form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol)
+        circuit = dict(form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol, build=build)
     return run_study_command(args, lambda progress: montecarlo(
         spec, runs=args.runs, tolerance=tolerance, run=args.run, progress=progress, **circuit, **kwargs))

@@ -9,6 +9,7 @@ from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.cli.common import EXIT_PASS, add_spec_command, check_outputs, circuit_options, load_spec_arg
 from rnn2spice.report.schematic import MAX_NEURONS, check_size, image_format, schematic
+from rnn2spice.report.files import write_atomic
 
 NAME = "schematic"
 
@@ -24,11 +25,11 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    image_format(args.output)  # a bad suffix before any work
-    check_outputs(args, output=args.output)
+    fmt = image_format(args.output)  # a bad suffix before any work
+    check_outputs(args, output=args.output, kinds={"output": fmt})  # a picture replaces a picture (or --force)
     spec = load_spec_arg(args)
     check_size(spec.n, f"spec {spec.name}")
     compiled = compile_rnn(spec, form=args.form, coupling=args.coupling)
-    schematic(compiled, args.output, field="--output")
+    write_atomic(args.output, schematic(compiled, fmt=fmt), field="--output")
     print(f"wrote {args.output}: {compiled.summary_head()} ({ir.count(compiled.circuit.elements)} elements)")
     return EXIT_PASS

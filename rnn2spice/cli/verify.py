@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rnn2spice.analysis.certificate import TOLERANCE
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_tolerance, circuit_options,
-                                  load_spec_arg, verdict_code)
-from rnn2spice.report.files import json_text, write_atomic
+                                  load_spec_arg, summary_stream, verdict_code, write_output)
+from rnn2spice.report.files import json_text
 from rnn2spice.workflows.verify import verify
 
 NAME = "verify"
@@ -36,7 +36,7 @@ def run(args) -> int:
     check_tolerance(args.tolerance)
     result = verify(load_spec_arg(args), form=args.form, coupling=args.coupling, netlist=args.netlist,
                     tolerance=args.tolerance, rtol=args.rtol)
-    print(result.summary())
+    print(result.summary(), file=summary_stream(args))
     if args.report is not None:
-        write_atomic(args.report, json_text(result.report()), field="--report")
+        write_output(args.report, json_text(result.report()), field="--report")
     return verdict_code(result.passed)

@@ -98,7 +98,25 @@ WAVE_KEYS = {
     "pwl": ("kind", "points"),
     "file": ("kind", "path"),
 }
-CIRCUIT_KEYS = ("capacitance", "inductance", "opamp", "resistance", "time_scale", "state_scale")
+CIRCUIT_KEYS = ("capacitance", "inductance", "opamp", "resistance", "time_scale", "state_scale", "supply")
+
+
+#: Supplies a real-part build accepts (V): each rail at least this far from ground, at most the other.
+SUPPLY_RANGE = (3.0, 18.0)
+
+
+def _supply(raw) -> tuple[float, float] | None:
+    """``circuit.supply``: ``[negative, positive]`` rails in volts (each 3 .. 18 V from ground), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, (list, tuple)) or len(raw) != 2:
+        raise SpecError("circuit.supply", raw, "must be [negative, positive] rails in volts, e.g. [-12, 12]")
+    low, high = (_number(v, "circuit.supply") for v in raw)
+    lo, hi = SUPPLY_RANGE
+    if not (-hi <= low <= -lo and lo <= high <= hi):
+        raise SpecError("circuit.supply", list(raw), f"must be [negative, positive] with each rail {lo:g} .. {hi:g} V "
+                                                     "from ground")
+    return (float(low), float(high))
 
 
 class HugeInteger:
@@ -119,7 +137,7 @@ class HugeInteger:
     __str__ = __repr__
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RnnSpec:
     """A validated network.  Arrays are float64 and read-only.
 
@@ -149,6 +167,7 @@ class RnnSpec:
     resistance: float = DEFAULT_RESISTANCE  # ohm, the opamp form's R0 (circuit.resistance)
     time_scale: float = 1.0   # k: circuit time = model time / k (THEORY.md 5, circuit.time_scale)
     state_scale: float = 1.0  # s: volts (amperes in the series form) per unit of h (circuit.state_scale)
+    supply: tuple[float, float] | None = None  # V, (negative, positive) rails of a real-part build (circuit.supply)
     #: y = w_out h ("state") or w_out f(h) ("rate"); None: the convention's (rate: "rate", else "state")
     readout_of: str | None = None
     #: w = M N given as its factors (M n x r, N r x n; spec ``w: {factors: [M, N]}``), kept so
@@ -211,8 +230,11 @@ class RnnSpec:
 
     def paper_factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(D M, N) of a factored w = M N in the paper convention (w_paper = D M N, 1/s; D as in
-        :meth:`paper_form`), for the compiler's latent nodes (THEORY.md 8)."""
-        m_f, n_f = self.w_factors
+        :meth:`paper_form`), for the compiler's latent nodes (THEORY.md 8); a latent i that
+        carries nothing (N's row or M's column all zero) has both zeroed."""
+        m_f, n_f = (np.asarray(a) for a in self.w_factors)
+        used = np.any(n_f, axis=1) & np.any(m_f, axis=0)
+        m_f, n_f = m_f * used[None, :], n_f * used[:, None]
         if self.convention == "paper":
             return np.asarray(m_f), np.asarray(n_f)
         return self.lam[:, None] * m_f, np.asarray(n_f)
@@ -238,6 +260,100 @@ class RnnSpec:
     def max_slope(self) -> float:
         """sup |f'| of the activation (1 for linear, tanh, relu, softplus; 1/4 for sigmoid)."""
         return _FUNCTIONS[self.activation].max_slope
+
+    def _facts(self) -> list[tuple[str, str]]:
+        taus = np.unique(self.tau)
+        facts = [("neurons n", str(self.n)), ("inputs m", str(self.m)),
+                 ("readout p", "none" if self.w_out is None else str(self.w_out.shape[0])),
+                 ("equation", f"{self.convention}, activation {self.activation}"),
+                 ("tau (s)", f"{taus[0]:g}" if taus.size == 1 else f"{taus.min():g} .. {taus.max():g}"),
+                 ("t_stop (s)", f"{self.t_stop:g}")]
+        source = self.provenance.get("source")
+        if isinstance(source, dict):
+            source = source.get("file")
+        if source:
+            facts.append(("imported from", str(source)[:120]))
+        return facts
+
+    def __repr__(self) -> str:
+        """A few lines (a network's arrays are in its fields, never in its repr)."""
+        return "\n".join([f"<RnnSpec {self.name}>", *(f"  {k}: {v}" for k, v in self._facts())])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(v)}</td></tr>" for k, v in self._facts())
+        return f"<div><b>RnnSpec</b> {html.escape(self.name)}<table>{rows}</table></div>"
+
+    def to_dict(self) -> dict:
+        """The spec mapping of this network: :func:`spec_from_dict` of it gives the same network
+        (every number exactly: floats stay Python floats, which YAML and JSON write in full).
+        Arrays become nested lists; keys left at their defaults are omitted."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        out["convention"] = self.convention
+        out["activation"] = self.activation
+        out["tau"] = self.tau.tolist()
+        out["w"] = (self.w.tolist() if self.w_factors is None else  # the rank-r coupling stays factored
+                    {"factors": [self.w_factors[0].tolist(), self.w_factors[1].tolist()]})
+        if self.m:
+            out["w_in"] = self.w_in.tolist()
+            out["inputs"] = [_waveform_dict(x) for x in self.inputs]
+        if self.convention in BIAS_CONVENTIONS and np.any(self.bias):
+            out["bias"] = self.bias.tolist()
+        if np.any(self.h0):
+            out["h0"] = self.h0.tolist()
+        out["t_stop"] = float(self.t_stop)
+        if self.t_step is not None:
+            out["t_step"] = float(self.t_step)
+        circuit = {k: float(v) for k, v, default in (
+            ("capacitance", self.capacitance, DEFAULT_CAPACITANCE), ("inductance", self.inductance, DEFAULT_INDUCTANCE),
+            ("resistance", self.resistance, DEFAULT_RESISTANCE), ("time_scale", self.time_scale, 1.0),
+            ("state_scale", self.state_scale, 1.0)) if v != default}
+        if self.opamp != OpAmpModel():
+            op = self.opamp
+            circuit["opamp"] = {"model": op.model, "gain": float(op.gain),
+                                **({} if op.gbw is None else {"gbw": float(op.gbw)}),
+                                **({} if op.rails is None else {"rails": [float(r) for r in op.rails]})}
+        if circuit:
+            out["circuit"] = circuit
+        if self.w_out is not None:
+            out["w_out"] = self.w_out.tolist()
+            out["b_out"] = self.b_out.tolist()
+        if self.readout_of is not None:
+            out["readout_of"] = self.readout_of
+        if self.provenance:
+            out["provenance"] = _plain(self.provenance)
+        return out
+
+
+def _plain(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists (YAML-safe)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _waveform_dict(wave: Waveform) -> dict:
+    """The ``inputs[i]`` mapping of a waveform (a ``file`` input comes back as its ``pwl`` points)."""
+    if isinstance(wave, Step):
+        return {"kind": "step", "value": float(wave.value_after), "at": float(wave.at), "rise": float(wave.rise)}
+    if isinstance(wave, Pulse):
+        return {"kind": "pulse", **{k: float(getattr(wave, k)) for k in
+                                    ("low", "high", "delay", "rise", "fall", "width", "period")}}
+    if isinstance(wave, Sine):
+        return {"kind": "sine", **{k: float(getattr(wave, k)) for k in ("amplitude", "frequency", "offset", "phase")}}
+    if isinstance(wave, Pwl):
+        return {"kind": "pwl", "points": [[float(t), float(v)] for t, v in zip(wave.times, wave.values)]}
+    raise TypeError(f"no spec form for waveform {type(wave).__name__}")  # pragma: no cover - every kind above
 
 
 def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outside: bool = False) -> RnnSpec:
@@ -358,6 +474,7 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
             raise SpecError(key, val, "must be positive")
     time_scale = _scale(circuit.get("time_scale", 1.0), "circuit.time_scale")
     state_scale = _scale(circuit.get("state_scale", 1.0), "circuit.state_scale")
+    supply = _supply(circuit.get("supply"))
 
     w_out = b_out = None
     if data.get("w_out") is not None:
@@ -389,7 +506,8 @@ def spec_from_dict(data: Any, *, base_dir: str | os.PathLike = ".", allow_outsid
                    convention=convention, activation=activation, bias=bias, h0=h0,
                    t_step=t_step, capacitance=cap, inductance=ind, w_out=w_out, b_out=b_out,
                    description=description, provenance=provenance, opamp=opamp, resistance=res,
-                   time_scale=time_scale, state_scale=state_scale, readout_of=readout_of, w_factors=w_factors)
+                   time_scale=time_scale, state_scale=state_scale, readout_of=readout_of, w_factors=w_factors,
+                   supply=supply)
     _check_scales(spec)
     return spec
 

@@ -22,6 +22,15 @@ What an output path names decides how it is written (:func:`output_target`):
 
 :func:`check_distinct` refuses an output that is an input of the same run or another output
 (same path after resolving links, or the same inode: a hard link).
+
+:func:`check_output` is the one output rule every writing option obeys (issue 19): ``-`` is
+standard output for the kinds that allow it; an existing file is replaced only when it is
+of the kind the option writes (:data:`OUTPUT_KINDS`, recognised from its first bytes) or
+with ``force``.
+
+The module is longer than 400 lines: where an output may go (:func:`output_target`), how it
+is written (atomically or through) and whether an existing file may be replaced (the kinds)
+are one rule, read and changed together.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import OutputError, clip, shown
+from rnn2spice.network.spec import TOP_KEYS
 
 #: Target kinds of :class:`OutputTarget`.
 NEW, FILE, THROUGH = "new", "file", "through"
@@ -268,22 +278,25 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Bytes of an existing file that its kind is judged from.
+HEAD_BYTES = 512
 
 
-def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str) -> None:
+def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str, *, hint: str = "") -> None:
     """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
-    (a predicate on its first 64 bytes) says it is an earlier output of this kind (``what``:
-    'a PNG figure'), so a spec, a matrix file or a report named by mistake survives."""
+    (a predicate on its first HEAD_BYTES bytes) says it is an earlier output of this kind
+    (``what``: 'a PNG figure'), so a spec, a matrix file or a report named by mistake survives.
+    ``hint``: another way out, named in the message (``", or pass --force"``)."""
     try:
         if not Path(path).is_file():
             return
         with open(path, "rb") as fh:
-            head = fh.read(64)
+            head = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
     if not is_ours(head):  # outside the try: OutputError is an OSError too
         raise OutputError(f"{field}: {clip(str(path))!r} exists and is not {what}; "
-                          "refusing to replace it (remove it or choose another name)")
+                          f"refusing to replace it (remove it, choose another name{hint})")
 
 
 def is_png(head: bytes) -> bool:
@@ -294,6 +307,98 @@ def is_json_report(kinds) -> Callable[[bytes], bool]:
     """A predicate: the bytes open a JSON report of :func:`json_text` whose "kind" is one of ``kinds``."""
     heads = tuple(json_text({"kind": k})[:-3].rstrip().encode() for k in kinds)
     return lambda head: head.startswith(heads)
+
+
+# --------------------------------------------------------------------------- the output rule
+
+#: The path meaning standard output (for the kinds that allow it: reports, CSV, netlists).
+STDOUT = "-"
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """A kind of file a command writes: ``what`` it is (for messages), ``is_ours`` (a
+    predicate on an existing file's first HEAD_BYTES bytes: an earlier output of this kind,
+    which may be replaced) and whether ``-`` (standard output) may stand for it."""
+
+    name: str
+    what: str
+    is_ours: Callable[[bytes], bool]
+    stdout: bool = False
+
+
+def _is_report(head: bytes) -> bool:
+    """A JSON report as :func:`json_text` writes it (an object, two-space indent), whose first
+    key is not a spec's (a JSON spec written with an indent is not a report)."""
+    if head.startswith(b"{}"):
+        return True
+    found = re.match(rb'\{\n  "((?:[^"\\]|\\.)*)":', head)
+    if found is None:
+        return False
+    return found.group(1).decode("utf-8", "replace") not in TOP_KEYS
+
+
+def _is_netlist(head: bytes) -> bool:
+    """A netlist rnn2spice wrote: its title line, or its comment line below it."""
+    lines = head.split(b"\n", 3)
+    return lines[0].startswith(b"rnn2spice") or any(line.startswith(b"* rnn2spice ") for line in lines[1:3])
+
+
+def _is_svg(head: bytes) -> bool:
+    text = head.lstrip()
+    return text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head)
+
+
+#: Every kind of file the commands write (name -> OutputKind); :func:`register_output_kind` adds one.
+OUTPUT_KINDS: dict[str, OutputKind] = {}
+
+
+def register_output_kind(name: str, what: str, is_ours: Callable[[bytes], bool], *, stdout: bool = False) -> OutputKind:
+    """Add (or replace) a kind of output (a new command's file type) to :data:`OUTPUT_KINDS`."""
+    OUTPUT_KINDS[name] = kind = OutputKind(name, what, is_ours, stdout)
+    return kind
+
+
+register_output_kind("report", "a JSON report of rnn2spice", _is_report, stdout=True)
+register_output_kind("csv", "a CSV of waveforms (time,h0,...)", lambda head: head.startswith(b"time,"), stdout=True)
+register_output_kind("bom", "a bill-of-materials CSV (designator,kind,... or Designators,Qty,...)",
+                     lambda head: head.startswith((b"designator,kind,", b"Designators,Qty,")), stdout=True)
+register_output_kind("netlist", "a netlist written by rnn2spice", _is_netlist, stdout=True)
+register_output_kind("png", "a PNG picture", is_png)
+register_output_kind("pdf", "a PDF document", lambda head: head.startswith(b"%PDF-"))
+register_output_kind("svg", "an SVG picture", _is_svg)
+
+#: Figure formats by file extension.
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+
+def figure_format(path: str | os.PathLike, field: str = "plot") -> str:
+    """``png``, ``pdf`` or ``svg`` from the extension of ``path``; OutputError for any other."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise OutputError(f"{field}: cannot tell the figure format of {clip(str(path))!r}: its name must end in "
+                          f"{', '.join(FIGURE_FORMATS)} (got {suffix or 'no extension'!r})")
+    return FIGURE_FORMATS[suffix]
+
+
+def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool = False,
+                 several_links_ok: bool = False) -> None:
+    """The one output rule (issue 19), checked before any work: ``-`` is standard output
+    (for the kinds that allow it); any other path must be writable
+    (:func:`output_target`), and an existing regular file there is replaced only when it is
+    of ``kind`` (an earlier output of the same kind) or ``force`` is set; otherwise
+    :class:`OutputError` names the file and what it is not."""
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    spec = OUTPUT_KINDS[kind]
+    if str(path) == STDOUT:
+        if not spec.stdout:
+            raise OutputError(f"{field}: '-' (standard output) is for reports, CSV and netlists, not {spec.what}; "
+                              "give a file name")
+        return
+    target = output_target(path, field, several_links_ok=several_links_ok)
+    if not force and target.kind == FILE:  # a device, FIFO or open descriptor is written through, not replaced
+        check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force")
 
 
 def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Path:

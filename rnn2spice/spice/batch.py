@@ -5,12 +5,25 @@ the ngspice binary: ``$RNN2SPICE_NGSPICE`` (a name looked up on PATH, or a path)
 every call, else ``ngspice``.  It may be a wrapper script (an unpacked older ngspice that
 needs ``LD_LIBRARY_PATH`` or ``SPICE_SCRIPTS``, see ``scripts/setup.sh``) as long as it
 passes its arguments on; it runs with ``-b -n`` (batch, no ``.spiceinit``).
+
+Budgets (:data:`rnn2spice.errors.BUDGETS`): ``ngspice -b -r`` writes its binary raw file as
+it goes, so the time points of a running ``.tran`` are counted from the file's size (header,
+then 8 bytes per variable and point); beyond the ``points`` budget, or after the ``seconds``
+budget, ngspice is killed and :class:`~rnn2spice.errors.BudgetExceeded` says which budget
+ended it and how to raise it.
+
+Cleanup: ngspice is started with a parent-death signal (:func:`die_with_parent`), so that it
+does not outlive a parent that was killed (SIGKILL leaves no chance to kill it); any exception
+while it runs (KeyboardInterrupt, SystemExit from a SIGTERM handler) kills it and the
+temporary directory is removed by its ``with`` block.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn2spice.errors import SimulationError
+from rnn2spice.errors import BudgetExceeded, SimulationError, budget, over_points_budget
 from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines, signal_name
 from rnn2spice.spice.rawfile import finish_vectors, parse_raw
 
@@ -104,15 +117,68 @@ def _tran_stop(netlist: str) -> float | None:
     return value if value > 0 else None
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+try:
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+except (AttributeError, OSError):  # not Linux
+    _PRCTL = None
+
+
+def die_with_parent() -> None:
+    """In a child process before exec (``preexec_fn``): ask the kernel to SIGKILL it when the
+    thread that started it ends (the parent killed by SIGKILL, which leaves no chance to kill
+    its children), and end now if the parent is already gone.  Linux only; elsewhere nothing.
+    Only an async-signal-safe system call runs here (no import, no lock)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:
+            os._exit(1)
+
+
+def popen_kwargs() -> dict:
+    """The Popen arguments every ngspice child gets (spice/ starts all of them)."""
+    return {"preexec_fn": die_with_parent} if _PRCTL is not None else {}
+
+
+class _RawPoints:
+    """Time points in a growing binary raw file (``ngspice -b -r``), from its size."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.start = self.width = None
+
+    def count(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            size = self.path.stat().st_size
+            if self.start is None:
+                with open(self.path, "rb") as fh:
+                    head = fh.read(65536)
+                at = head.find(b"Binary:\n")
+                found = re.search(rb"No\. Variables:\s*(\d+)", head)
+                if at < 0 or found is None:
+                    return 0
+                complex_ = re.search(rb"Flags:\s*complex", head) is not None
+                self.start, self.width = at + len(b"Binary:\n"), int(found.group(1)) * (16 if complex_ else 8)
+            return max(0, size - self.start) // max(self.width, 1)
+        except (OSError, ValueError):
+            return 0
+
+
 def _run_reporting(command: list[str], cwd: str, timeout: float | None, t_stop: float | None,
-                   progress: Callable[[float], None]) -> subprocess.CompletedProcess:
+                   progress: Callable[[float], None], raw_file: Path | None = None) -> subprocess.CompletedProcess:
     """As ``subprocess.run(command, capture_output=True, text=True, ...)``, calling
     ``progress(simulated time / t_stop)`` in this thread while ngspice runs (the last
     "Reference value" it printed on either stream; 0 when ``t_stop`` is None).  Raises
     ``subprocess.TimeoutExpired`` (with the output so far) after killing ngspice; any
-    exception from ``progress`` (or KeyboardInterrupt) kills ngspice and is re-raised."""
+    exception from ``progress`` (or KeyboardInterrupt) kills ngspice and is re-raised.
+    Beyond the ``points`` budget (points in ``raw_file``) or the ``seconds`` budget, ngspice
+    is killed and :class:`BudgetExceeded` raised."""
+    max_seconds = budget("seconds")
+    points = _RawPoints(raw_file)
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, **popen_kwargs())
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
     latest = [0.0]
 
@@ -134,7 +200,8 @@ def _run_reporting(command: list[str], cwd: str, timeout: float | None, t_stop: 
                threading.Thread(target=drain, args=(proc.stderr, "err"), daemon=True)]
     for reader in readers:
         reader.start()
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     timed_out = False
     try:
         while True:
@@ -147,6 +214,13 @@ def _run_reporting(command: list[str], cwd: str, timeout: float | None, t_stop: 
                 break
             except subprocess.TimeoutExpired:
                 progress(latest[0])
+            where = f" at {100 * latest[0]:.3g} % of the run" if latest[0] > 0 else ""
+            count = points.count()
+            if (why := over_points_budget(count, latest[0])) is not None:
+                raise BudgetExceeded("ngspice", "points", f"time points: {why}")
+            if time.monotonic() - started > max_seconds:
+                raise BudgetExceeded("ngspice", "seconds", f"still running after {max_seconds:g} s{where} "
+                                     f"({count} time points)")
     except BaseException:
         proc.kill()
         proc.wait()
@@ -182,11 +256,8 @@ def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | No
         circuit_file.write_text(netlist, encoding="utf-8")
         command = [executable, "-b", "-n", "-r", str(raw_file), str(circuit_file)]  # -n: no .spiceinit
         try:
-            if progress is None:
-                done = subprocess.run(command, cwd=tmp, capture_output=True, text=True, errors="replace",
-                                      stdin=subprocess.DEVNULL, timeout=timeout)
-            else:
-                done = _run_reporting(command, tmp, timeout, _tran_stop(netlist), progress)
+            done = _run_reporting(command, tmp, timeout, _tran_stop(netlist),
+                                  progress if progress is not None else (lambda fraction: None), raw_file)
         except subprocess.TimeoutExpired as exc:  # run() has already killed ngspice
             lines = _clean_lines(_as_text(exc.stdout)) + _clean_lines(_as_text(exc.stderr))
             raise SimulationError(f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path,

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnn2spice.errors import SimulationError
-from rnn2spice.spice.batch import _binary_version, _ngspice_executable
+from rnn2spice.spice.batch import _binary_version, _ngspice_executable, popen_kwargs
 from rnn2spice.spice.log import _clean_lines, _excerpt, signal_name, with_saved_netlist
 
 __all__ = ["DeviceValues", "device_values"]
@@ -141,7 +141,7 @@ def _run(executable: str, netlist: str, scalars: list[str], vectors: list[str], 
         env = dict(os.environ, HOME=tmp)
         try:
             done = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True, errors="replace",
-                                  stdin=subprocess.DEVNULL, timeout=timeout)
+                                  stdin=subprocess.DEVNULL, timeout=timeout, **popen_kwargs())
         except subprocess.TimeoutExpired:
             raise SimulationError(f"ngspice did not load the netlist within {timeout:g} s") from None
         except OSError as exc:

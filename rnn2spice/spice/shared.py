@@ -37,7 +37,8 @@ from typing import Callable
 
 import numpy as np
 
-from rnn2spice.errors import SimulationError
+from rnn2spice.errors import PROJECT_AFTER, BudgetExceeded, SimulationError, budget, over_points_budget
+from rnn2spice.spice.batch import _tran_stop
 from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
 from rnn2spice.spice.probe import CALL_NOSPICEINIT, probe_library, user_init_files
 from rnn2spice.spice.rawfile import finish_vectors
@@ -59,6 +60,8 @@ _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per pr
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
 _WAIT_SLICE = 0.25               # s between checks while waiting for a background run
 _PROGRESS_SLICE = 0.1            # ... when a progress callback is to be told
+_STOPPED_AFTER = re.compile(r"condition met: stop\s+after")  # ngspice paused at the points budget
+_PAUSE_LINES = re.compile(r"condition met: stop|pause requested|simulation interrupted")
 _STATUS_PERCENT = re.compile(r"^\s*\w+:\s*([0-9.]+)\s*%")  # ngspice's status line: 'tran: 45.2%'
 
 
@@ -111,7 +114,7 @@ class _SharedEngine:
 
     def reset(self) -> None:
         """Forget the circuit and all plots, so runs neither interact nor accumulate memory."""
-        for command in ("remcirc", "destroy all"):
+        for command in ("delete all", "remcirc", "destroy all"):
             try:
                 self.command(command)
             except SimulationError:
@@ -345,7 +348,7 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
     with _SHARED_LOCK:
         ngspice.lines.clear()
         ngspice.exit_status = None
-        timed_out = False
+        timed_out, ended, why = False, "done", ""
         plot, raw = "", {}
         try:
             try:
@@ -355,8 +358,9 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
             # A rejected netlist leaves no circuit: 'run' would only add a confusing line.
             loaded = not _fatal_lines([t for _, t in ngspice.lines]) and ngspice.exit_status is None
             if loaded:
-                timed_out = _run_in_background(engine, timeout, progress)
-                if not timed_out and ngspice.exit_status is None:
+                ended, why = _run_in_background(engine, timeout, progress, _tran_stop(netlist))
+                timed_out = ended == "timeout"
+                if ended == "done" and ngspice.exit_status is None:
                     plot, raw = engine.vectors_of_current_plot()
         finally:
             lines = [text for _, text in ngspice.lines]
@@ -376,6 +380,10 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
                 engine.reset()
             ngspice.lines.clear()
 
+    if ended == "points":
+        raise BudgetExceeded("ngspice", "points", f"time points: {why}")
+    if ended == "seconds":
+        raise BudgetExceeded("ngspice", "seconds", f"still running after {budget('seconds'):g} s")
     if timed_out:
         raise SimulationError(
             f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path, ngspice_message=_excerpt(lines)
@@ -386,37 +394,76 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
     return finish_vectors(raw), engine.version, "\n".join(lines)
 
 
+def _time_points(engine: _SharedEngine) -> tuple[int, float]:
+    """(points, last time) of the current plot's ``time`` vector; only while ngspice is paused
+    or done (its background thread grows the vectors)."""
+    lib, ffi = engine.ngspice._ngspice_shared, engine.ffi
+    info = lib.ngGet_Vec_Info(b"time")
+    if info == ffi.NULL or info.v_realdata == ffi.NULL or info.v_length < 1:
+        return 0, 0.0
+    n = int(info.v_length)
+    return n, float(info.v_realdata[n - 1])
+
+
 def _run_in_background(engine: _SharedEngine, timeout: float | None,
-                       progress: Callable[[float], None] | None = None) -> bool:
-    """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C);
-    True if it timed out.  Any exception while waiting (KeyboardInterrupt, or raised by
-    ``progress``) halts the run first and is then re-raised."""
+                       progress: Callable[[float], None] | None = None,
+                       t_stop: float | None = None) -> tuple[str, str]:
+    """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C):
+    ``('done', '')`` when it ended by itself, ``('timeout', '')`` after ``timeout`` s,
+    ``('seconds', '')`` after the seconds budget, ``('points', why)`` beyond the points
+    budget: ngspice itself pauses the run (its ``stop after N`` condition counts output
+    points) at PROJECT_AFTER of the budget, where the run's projection is judged (points /
+    fraction of ``t_stop`` done: :func:`~rnn2spice.errors.over_points_budget`) and it is
+    resumed to stop at the budget itself.  Any exception while waiting (KeyboardInterrupt,
+    or raised by ``progress``) halts the run first and is then re-raised."""
     ngspice = engine.ngspice
     lib = ngspice._ngspice_shared
     ngspice.background_done.clear()
     ngspice.status_fraction = 0.0
+    limit = int(budget("points"))
+    checkpoint = max(1, int(PROJECT_AFTER * limit)) if t_stop else limit
+    engine.command("delete all")  # no stop condition left from an earlier run
+    engine.command(f"stop after {checkpoint}")
     engine.command("bg_run")
-    deadline = None if timeout is None else time.monotonic() + timeout
+    now = time.monotonic()
+    limits = [(now + budget("seconds"), "seconds")] + ([] if timeout is None else [(now + timeout, "timeout")])
+    deadline, why = min(limits)
     idle = 0
     slice_ = _WAIT_SLICE if progress is None else _PROGRESS_SLICE
     try:
         while True:
-            wait = slice_ if deadline is None else min(slice_, deadline - time.monotonic())
+            wait = min(slice_, deadline - time.monotonic())
             if wait <= 0:
                 break
-            if ngspice.background_done.wait(wait):
-                return False
-            if progress is not None:
-                progress(ngspice.status_fraction)
-            # never started, or ended without the callback: do not wait forever
-            idle = idle + 1 if not lib.ngSpice_running() else 0
-            if idle * slice_ >= 2 * _WAIT_SLICE:
-                return False
+            ended = ngspice.background_done.wait(wait)
+            if not ended:
+                if progress is not None:
+                    progress(ngspice.status_fraction)
+                # never started, or ended without the callback: do not wait forever
+                idle = idle + 1 if not lib.ngSpice_running() else 0
+                ended = idle * slice_ >= 2 * _WAIT_SLICE
+            if not ended:
+                continue
+            if not any(_STOPPED_AFTER.search(text) for _, text in ngspice.lines):
+                return "done", ""
+            # paused by the stop condition: at the budget, or at the checkpoint before it
+            count, last = _time_points(engine)
+            reason = over_points_budget(count, last / t_stop if t_stop else 0.0)
+            if reason is not None or checkpoint >= limit:
+                return "points", reason or f"more than {limit} points"
+            checkpoint = limit
+            # the pause's own lines are not the run's: a completed run must not read as interrupted
+            ngspice.lines[:] = [(k, t) for k, t in ngspice.lines if not _PAUSE_LINES.search(t)]
+            ngspice.background_done.clear()
+            engine.command("delete all")
+            engine.command(f"stop after {limit}")
+            engine.command("bg_resume")
+            idle = 0
     except BaseException:
         _halt(engine)
         raise
     _halt(engine)
-    return True
+    return why, ""
 
 
 def _halt(engine: _SharedEngine) -> None:

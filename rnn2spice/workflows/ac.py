@@ -44,7 +44,7 @@ from rnn2spice.errors import SimulationError, UsageError, shown
 from rnn2spice.network.numbers import is_real, is_whole
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_figure
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.spice import ngspice
 
 #: Default pass threshold on the relative max error of every entry of H.
@@ -56,8 +56,8 @@ MAX_POINTS = 100_000
 DB_PHASE_FLOOR = 1e-6
 
 
-@dataclass(frozen=True, eq=False)
-class AcResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AcResult(Displayed, Plotted):
     """Simulated and exact transfer matrices at ngspice's frequencies, and their errors."""
 
     compiled: CompiledNetwork
@@ -196,14 +196,15 @@ class AcResult:
                      f"input {e['input']} (threshold {self.tolerance:.0e}); global {self.rel_max_error:.3e}: {verdict}")
         return "\n".join(lines)
 
-    def figure(self) -> bytes:
-        """PNG bytes: the Bode plot of SPICE over the exact H, and the relative error."""
-        return figures.bode_figure(self)
+    SHOWN = ("rel_max_error_per_entry", "rel_max_error", "max_db_error", "max_phase_error_deg", "points",
+             "f_start", "f_stop", "form", "backend")
 
-    def plot(self, path) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
-        when it is a PNG already); returns the path."""
-        return write_figure(path, self.figure())
+    def _headline(self) -> str:
+        return f"{self.spec.name}: {'PASS' if self.passed else 'FAIL'}"
+
+    def _draw(self, ax):
+        """The Bode plot of SPICE over the exact H, and the relative error."""
+        return figures.bode_plot(self, ax=ax)
 
 
 def _json(x: float):

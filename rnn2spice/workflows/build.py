@@ -17,6 +17,10 @@
 * :func:`bom` -- the bill of materials of a compiled circuit, as CSV.
 
 Units: ohm, farad, volt, hertz, second.
+
+The module is over 400 lines on purpose: the BOM's two views (the parts list and the orderable
+list grouped by part, packages and footprints) read the same rows and belong together with the
+value warnings they report.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.opamp import OpAmpModel
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.readout import readout
+from rnn2spice.report.display import Displayed
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
@@ -94,8 +99,8 @@ def _linear_only(spec: RnnSpec, what: str) -> None:
 
 # =========================================================================== op-amp error
 
-@dataclass(frozen=True, eq=False)
-class OpAmpError:
+@dataclass(frozen=True, eq=False, repr=False)
+class OpAmpError(Displayed):
     """Predicted and measured error of a network built with single-pole op-amps."""
 
     spec: str
@@ -106,6 +111,8 @@ class OpAmpError:
     eig_nominal: np.ndarray
     eig_circuit: np.ndarray   # the slow eigenvalues of the full circuit matrix
     states: int               # neurons + op-amp poles
+
+    SHOWN = ("gain", "gbw", "states", "predicted", "measured", "ratio")
 
     @property
     def ratio(self) -> float:
@@ -193,8 +200,8 @@ def value_warnings(compiled: CompiledNetwork, *, states: np.ndarray | None = Non
 KINDS = {ir.Resistor: "resistor", ir.Capacitor: "capacitor"}
 
 
-@dataclass(frozen=True, eq=False)
-class Bom:
+@dataclass(frozen=True, eq=False, repr=False)
+class Bom(Displayed):
     """Bill of materials: one row per part (designator, kind, exact value, preferred value,
     tolerance), and the grouped counts."""
 
@@ -206,20 +213,104 @@ class Bom:
     behavioural: int = 0
     warnings: tuple = ()
     passed: bool = True
+    build: object = None         # the Build (op-amp part, footprints); None: the ideal build
+
+    def order_rows(self) -> list[dict]:
+        """The orderable list: one row per part and value, with designators, ``Qty``, ``Value``,
+        ``Part`` and KiCad ``Footprint`` (``build.footprint``: tht or 0805); op-amps counted in
+        packages (duals, quads), one 100 nF decoupling capacitor per package, the supply and
+        reference connectors."""
+        import math as _math
+
+        from rnn2spice.circuit.partlib import D1N4148, PASSIVE_FOOTPRINTS, Q2N3904
+
+        style = 1 if self.build is not None and self.build.footprint == "0805" else 0
+        part = self.build.part if self.build is not None else None
+        out = []
+        groups: dict = {}
+        for des, kind, _, chosen, tol, unit in self.rows:
+            if kind in ("resistor", "capacitor"):
+                groups.setdefault((kind, chosen, tol), []).append(des)
+        for (kind, chosen, tol), des in sorted(groups.items(), key=lambda kv: (kv[0][0] != "resistor", kv[0][1])):
+            grade = f"{100 * tol:g}%" if tol is not None else "exact value (not preferred)"
+            out.append({"Designators": " ".join(des), "Qty": len(des),
+                        "Value": _eng(chosen, "" if kind == "resistor" else "F"),
+                        "Part": f"{'Resistor' if kind == 'resistor' else 'Capacitor (C0G or film)'} {grade}"
+                                + (f" {self.series}" if self.series else ""),
+                        "Footprint": PASSIVE_FOOTPRINTS[kind][style]})
+        amps = [des for des, kind, *_ in self.rows if kind == "opamp"]
+        if amps:
+            per = part.per_package if part is not None else 2
+            packages = _math.ceil(len(amps) / per)
+            out.append({"Designators": " ".join(f"U{i + 1}" for i in range(packages)), "Qty": packages,
+                        "Value": part.package_part if part is not None else "op-amp",
+                        "Part": (f"{part.package_part} ({'dual' if per == 2 else 'quad' if per == 4 else 'single'} "
+                                 f"op-amp; {len(amps)} amplifiers)") if part is not None
+                        else f"op-amp, dual (choose one with --opamp; {len(amps)} amplifiers)",
+                        "Footprint": (part.footprints[style] if part is not None
+                                      else "Package_DIP:DIP-8_W7.62mm" if style == 0
+                                      else "Package_SO:SOIC-8_3.9x4.9mm_P1.27mm")})
+            out.append({"Designators": " ".join(f"CD{i + 1}" for i in range(2 * packages)), "Qty": 2 * packages,
+                        "Value": "100nF", "Part": "Capacitor X7R 10% (supply decoupling, one per rail per package)",
+                        "Footprint": PASSIVE_FOOTPRINTS["capacitor"][style]})
+        for kind, dev in (("transistor", Q2N3904), ("diode", D1N4148)):
+            des = [d for d, k, *_ in self.rows if k == kind]
+            if des:
+                out.append({"Designators": " ".join(des), "Qty": len(des), "Value": dev.part,
+                            "Part": dev.part + (" (NPN; a matched dual such as DMMT3904 keeps pairs matched)"
+                                                if kind == "transistor" else " (small-signal diode)"),
+                            "Footprint": dev.footprints[style]})
+        supplies = [(d, v) for d, k, v, *_ in self.rows if k == "supply"]
+        if supplies or amps:
+            volts = " / ".join(_eng(v, "V") for _, v in sorted(supplies, key=lambda x: x[1])) or "+-12V"
+            out.append({"Designators": "J1", "Qty": 1, "Value": volts,
+                        "Part": f"supply connector (V-, GND, V+: {volts})", "Footprint": PASSIVE_FOOTPRINTS["supply"][style]})
+        refs = [(d, v) for d, k, v, *_ in self.rows if k == "reference"]
+        for i, (des, v) in enumerate(refs):
+            out.append({"Designators": f"J{2 + i}", "Qty": 1, "Value": _eng(v, "V"),
+                        "Part": f"reference {_eng(v, 'V')} ({des}: a precision reference or a trimmed divider + buffer)",
+                        "Footprint": PASSIVE_FOOTPRINTS["reference"][style]})
+        inputs = [d for d, k, *_ in self.rows if k == "input"]
+        for i, des in enumerate(inputs):
+            out.append({"Designators": f"J{2 + len(refs) + i}", "Qty": 1, "Value": "input",
+                        "Part": f"input connector ({des})", "Footprint": PASSIVE_FOOTPRINTS["input"][style]})
+        return out
+
+    def order_csv(self) -> str:
+        """:meth:`order_rows` as CSV (quoted fields)."""
+        import csv as _csv
+        import io as _io
+
+        buf = _io.StringIO()
+        w = _csv.DictWriter(buf, fieldnames=["Designators", "Qty", "Value", "Part", "Footprint"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.order_rows())
+        return buf.getvalue()
+
+    SHOWN = ("form", "series", "opamps", "resistors", "capacitors", "references", "behavioural")
+
+    def _headline(self) -> str:
+        return f"{self.spec}: {len(self.rows)} parts, {len(self.warnings)} warning(s)"
 
     def counts(self) -> Counter:
         return Counter(kind for _, kind, *_ in self.rows)
 
     def grouped(self) -> list[tuple]:
-        """(kind, chosen value, unit, tolerance, count, designators) per distinct part."""
+        """(kind, chosen value, unit, tolerance, count, designators) per distinct resistor and capacitor."""
         groups: dict = {}
         for des, kind, _, chosen, tol, unit in self.rows:
+            if kind not in ("resistor", "capacitor"):
+                continue
             groups.setdefault((kind, chosen, unit, tol), []).append(des)
         return [(k, v, u, t, len(d), " ".join(d)) for (k, v, u, t), d in groups.items()]
 
     def csv(self) -> str:
+        """One row per resistor, capacitor and reference (exact and chosen value): the parts list
+        behind :meth:`order_csv`."""
         lines = ["designator,kind,exact_value,chosen_value,unit,tolerance,count"]
         for des, kind, exact, chosen, tol, unit in self.rows:
+            if kind not in ("resistor", "capacitor", "reference"):
+                continue
             lines.append(f"{des},{kind},{exact!r},{chosen!r},{unit},{'' if tol is None else tol},1")
         return "\n".join(lines) + "\n"
 
@@ -228,6 +319,10 @@ class Bom:
         text = (f"bill of materials of {self.spec} ({self.form} form{', ' + self.series if self.series else ''}): "
                 f"{self.opamps} op-amps, {c['resistor']} resistors, {c['capacitor']} capacitors, "
                 f"{c['reference']} voltage references")
+        if c["transistor"] or c["diode"]:
+            text += f", {c['transistor']} transistors, {c['diode']} diodes"
+        order = self.order_rows()
+        text += f"; orderable list: {len(order)} lines, {sum(r['Qty'] for r in order)} parts"
         if self.behavioural:
             text += f", {self.behavioural} activation blocks (behavioural)"
         for w in self.warnings[:MAX_WARNINGS_SHOWN]:
@@ -241,15 +336,36 @@ class Bom:
         c = self.counts()
         return {"spec": self.spec, "form": self.form, "series": self.series, "opamps": self.opamps,
                 "resistors": c["resistor"], "capacitors": c["capacitor"], "references": c["reference"],
+                "transistors": c["transistor"], "diodes": c["diode"], "order": self.order_rows(),
                 "behavioural": self.behavioural, "warnings": list(self.warnings),
                 "parts": [dict(zip(("designator", "kind", "exact_value", "chosen_value", "tolerance", "unit"),
-                                   (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows]}
+                                   (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows
+                          if k in ("resistor", "capacitor", "reference")]}
 
 
-def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom:
+def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: str | None = None,
+        build=None) -> Bom:
     """The parts of ``spec`` built in ``form`` (the opamp form: real parts), each resistor and
-    capacitor with its exact value and (``series``) its nearest preferred value."""
-    compiled = compile_rnn(spec, form=form)
+    capacitor with its exact value and, with ``snap`` (``"E12"``, ``"E24"``, ``"E48"``,
+    ``"E96"``: the command's ``--snap``), its nearest preferred value.  ``series`` is the
+    old name of ``snap`` (deprecated).  ``build`` (:class:`~rnn2spice.circuit.realparts.Build`):
+    the op-amp part, transistor blocks, supply and footprints of the orderable list
+    (:meth:`Bom.order_rows`); its own ``snap`` is in the compiled values."""
+    from rnn2spice.circuit.realparts import Build
+    from rnn2spice.workflows.realbuild import compile_build
+
+    if series is not None:  # the old name
+        if snap is not None:
+            raise UsageError("give snap (the preferred-value series), not both snap and series")
+        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=2)
+    series = snap if series is None else series
+    build = Build() if build is None else build
+    if series is not None and build.snap is not None and series != build.snap:
+        raise UsageError(f"snap {series!r} and build.snap {build.snap!r} both choose the values; give one of them")
+    series = series or build.snap
+    # a build's snap is in the compiled values (block pairs are chosen together); ``snap``
+    # alone keeps the exact values and lists the nearest preferred one beside each
+    compiled = compile_build(spec, form=form, build=build)
     rows = []
     opamps = behavioural = 0
     for e in compiled.circuit.expanded_elements():
@@ -258,20 +374,42 @@ def bom(spec: RnnSpec, *, form: str = "opamp", series: str | None = None) -> Bom
             chosen = nearest(abs(exact), series) * (1 if exact > 0 else -1) if series else exact
             rows.append((e.name, KINDS[type(e)], exact, chosen, tolerance(series) if series else None,
                          "ohm" if isinstance(e, ir.Resistor) else "F"))
-        elif isinstance(e, ir.Vcvs) and form == "opamp":
+        elif (isinstance(e, ir.Vcvs) and form == "opamp") or isinstance(e, ir.Instance):
             opamps += 1
+            rows.append((e.name, "opamp", None, None, None, ""))
+        elif isinstance(e, ir.Bjt):
+            rows.append((e.name, "transistor", None, None, None, ""))
+        elif isinstance(e, ir.Diode):
+            rows.append((e.name, "diode", None, None, None, ""))
+        elif isinstance(e, ir.VoltageSource) and e.name.upper() in ("VCC", "VEE"):
+            rows.append((e.name, "supply", e.dc, e.dc, None, "V"))
         elif isinstance(e, ir.VoltageSource) and not e.name.lower().startswith("vx_"):
             rows.append((e.name, "reference", e.dc, e.dc, None, "V"))
+        elif isinstance(e, ir.VoltageSource):
+            rows.append((e.name, "input", None, None, None, "V"))
         elif isinstance(e, ir.BEHAVIOURAL):
             behavioural += 1
     msgs = tuple(value_warnings(compiled, warn=False))
-    return Bom(spec.name, form, series, tuple(rows), opamps, behavioural, msgs)
+    if compiled.realisation.pruned:
+        msgs += (f"{len(compiled.realisation.pruned)} weights pruned (their resistors would exceed 10 Mohm; the "
+                 "prediction of check includes their absence)",)
+    return Bom(spec.name, form, series, tuple(rows), opamps, behavioural, msgs, build=build)
+
+
+def _eng(x: float, unit: str) -> str:
+    """4700 -> '4.7k', 1e-08 -> '10n' (+ unit)."""
+    if x == 0:
+        return "0" + unit
+    for exp, prefix in ((6, "M"), (3, "k"), (0, ""), (-3, "m"), (-6, "u"), (-9, "n"), (-12, "p")):
+        if abs(x) >= 10.0 ** exp * (1 - 1e-9):
+            return f"{x / 10.0 ** exp:.4g}{prefix}{unit}"
+    return f"{x:.4g}{unit}"
 
 
 # =========================================================================== a task trial, snapped
 
-@dataclass(frozen=True, eq=False)
-class SnapTrial:
+@dataclass(frozen=True, eq=False, repr=False)
+class SnapTrial(Displayed):
     """One task trial (:mod:`rnn2spice.workflows.task`) of a network built with preferred
     values: the readout of the nominal network (its exact reference), of the snapped one
     (predicted) and of ngspice's snapped circuit, sampled at ``(k+1) dt``; and whether the
@@ -285,6 +423,17 @@ class SnapTrial:
     y_predicted: np.ndarray
     y_simulated: np.ndarray | None
     y_discrete: np.ndarray | None   # the trained discrete network (ctrnn, rate), for context
+
+    def _headline(self) -> str:
+        return (f"{self.snap.spec} ({self.snap.series}, {self.stimulus.label}): decision "
+                f"{'survives' if self.survives_predicted else 'changes'} (predicted)"
+                + ("" if self.survives_simulated is None else
+                   f", {'survives' if self.survives_simulated else 'changes'} (simulated)"))
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [(name, f"mean readout {self._mean(y)[0]:+.4f}, decision {self._decide(y)[0]:+d}") for name, y in
+                (("nominal", self.y_nominal), ("predicted", self.y_predicted), ("simulated", self.y_simulated),
+                 ("discrete", self.y_discrete)) if y is not None]
 
     def _mean(self, y):
         s, e = self.stimulus.window

@@ -2,7 +2,7 @@
 
 The circuit is compiled as for every other command (form, coupling, accuracy: the same
 ``.tran`` and ``.options``), optionally with every R and C at its preferred value
-(``snap``, :func:`rnn2spice.workflows.snapping.snapped_circuit`), and handed to the KiCad
+(``snap``) or from real parts (``build``: the compiler's, issue 21), and handed to the KiCad
 writer (:mod:`rnn2spice.circuit.kicad`).  The states are the nets ``h0 ... h{n-1}`` (the
 op-amp form's outputs ``o<k>`` are renamed; the series form's states are the currents
 through the sense sources ``Vs_<k>``).  :attr:`KicadResult.netlist` is rnn2spice's own
@@ -15,27 +15,26 @@ library), else :class:`OutputError` names it; an existing ``sym-lib-table`` that
 exactly the writer's is left alone (the schematic then still opens and simulates; KiCad's
 ERC warns that the library ``rnn2spice`` is not configured).
 
-Real-part builds (op-amp models such as the TL072, transistor activation circuits:
-issue 21) reach KiCad through the same writer once they are IR elements: a new element
-kind needs one method of ``circuit.kicad_parts.Mapper`` (symbol, pins, ``Sim.*`` fields; a
-subcircuit from a model library as the ideal op-amp's) and, for a new drawing, a symbol in
-:mod:`rnn2spice.circuit.kicad_symbols`.
+Real-part builds (issue 21: ``build``, the CLI's build options) are drawn too: op-amp
+macro-models as 5-pin op-amp symbols over the model library, transistors and diodes
+(:mod:`rnn2spice.circuit.kicad_parts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
+from rnn2spice.circuit.realparts import Build
 from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, OPTIONAL_FILES, SYMBOL_TABLE_TEXT, write_kicad
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import OutputError, UsageError, clip
 from rnn2spice.network.spec import RnnSpec
-from rnn2spice.report.files import check_replaceable, check_writable, write_atomic
-from rnn2spice.workflows.snapping import snapped_circuit
+from rnn2spice.report.files import check_replaceable, check_writable, register_output_kind, write_atomic
 
 SUFFIX = ".kicad_sch"
 #: file suffix -> (the first bytes a file of that kind starts with, what it is)
@@ -45,6 +44,9 @@ _KINDS = {
     ".kicad_sym": (b"(kicad_symbol_lib", "a KiCad symbol library"),
     ".lib": (b"* rnn2spice", "an rnn2spice model library"),
 }
+#: The root schematic (``kicad -o``) in the command line's output rule (report/files.py).
+register_output_kind("kicad_sch", _KINDS[".kicad_sch"][1],
+                     lambda data: data.lstrip().startswith(_KINDS[".kicad_sch"][0]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,14 +121,15 @@ def check_size(spec: RnnSpec) -> None:
 
 def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", coupling: str | None = None,
           accuracy: str = "default", rtol: float | None = None, snap: str | None = None,
-          field: str = "output") -> KicadResult:
+          build: Build | None = None, field: str = "output") -> KicadResult:
     """Write ``spec``'s circuit as a KiCad 9 project: ``output`` (``DIR/NAME.kicad_sch``, the
     root sheet) and beside it ``NAME.kicad_pro``, ``rnn2spice.kicad_sym`` with a
     ``sym-lib-table`` naming it, the sheets ``NAME-neuron<k>.kicad_sch`` beyond 4 neurons and
     the model library ``NAME.lib`` where a subcircuit is used (ideal op-amps, gyrators).
 
-    ``form``, ``coupling``, ``accuracy`` and ``rtol`` as :func:`rnn2spice.compile`; ``snap``
-    (``E24`` ...) puts every R and C at its nearest preferred value first.  Raises
+    ``form``, ``coupling``, ``accuracy``, ``rtol`` and ``build`` (real parts: a
+    :class:`rnn2spice.Build`) as :func:`rnn2spice.compile`; ``snap`` (``E24`` ...) is
+    ``build.snap``: every R and C at its nearest preferred value.  Raises
     :class:`UsageError` for an unsupported size, form or coupling and :class:`OutputError`
     for an existing file that is not of its kind; nothing is written then.
     """
@@ -134,8 +137,13 @@ def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", c
     if not isinstance(spec, RnnSpec):
         raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(spec).__name__})")
     check_size(spec)
-    compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
-    circuit = snapped_circuit(compiled, snap) if snap is not None else compiled.circuit
+    if snap is not None:
+        if build is not None and build.snap not in (None, snap):
+            raise UsageError(f"snap {snap!r} and build.snap {build.snap!r} both choose the series; give one")
+        build = dataclasses.replace(build or Build(), snap=snap)
+    compiled = compile_rnn(spec, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, build=build)
+    circuit = compiled.circuit
+    snap = build.snap if build is not None else None
     rename = {p.target: f"h{k}" for k, p in enumerate(compiled.state_probes)
               if p.kind == "voltage" and p.target != f"h{k}"}
     texts = write_kicad(circuit, name=path.name[:-len(SUFFIX)], rename=rename, neurons=spec.n)

@@ -19,6 +19,7 @@ import numpy as np
 from rnn2spice.errors import UsageError
 from rnn2spice.network.readout import readout
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.workflows.pipeline import CheckResult, check, solve_reference
 
 #: Points of the grid on which the full and truncated references are compared.
@@ -81,9 +82,11 @@ def predict(spec: RnnSpec, rank: int) -> tuple[RnnSpec, Prediction]:
                              trunc.provenance["truncation"]["relative_2_norm_error"], time.perf_counter() - start)
 
 
-@dataclass(frozen=True, eq=False)
-class TruncatedCheck:
+@dataclass(frozen=True, eq=False, repr=False)
+class TruncatedCheck(Displayed, Plotted):
     """``check`` of the truncated circuit, with the prediction and its measurement."""
+
+    SHOWN = CheckResult.SHOWN
 
     full: RnnSpec
     prediction: Prediction
@@ -94,15 +97,18 @@ class TruncatedCheck:
     def passed(self) -> bool:
         return self.result.passed
 
-    def summary(self) -> str:
-        return (self.result.summary() + "\n" + self.prediction.describe()
+    def _headline(self) -> str:
+        return f"{self.result._headline()} (rank {self.prediction.rank} truncation)"
+
+    def summary(self, *, verbose: bool = True) -> str:
+        return (self.result.summary(verbose=verbose) + "\n" + self.prediction.describe()
                 + f"; measured (circuit of the truncated network vs the full network's reference) {self.measured:.4g}")
 
     def report(self) -> dict:
         return {**self.result.report(), "truncation": {**self.prediction.as_dict(), "measured": self.measured}}
 
-    def figure(self) -> bytes:
-        return self.result.figure()
+    def _draw(self, ax):
+        return self.result._draw(ax)
 
 
 def check_truncated(spec: RnnSpec, rank: int, *, on_prediction=None, **options) -> TruncatedCheck:

@@ -33,7 +33,7 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
                output: str | os.PathLike | None = None, resume: bool = False,
                progress: Callable[[int, int, dict], None] | None = None, stimulus=None, dt: float | None = None,
                window: tuple[int, int | None] | None = None, trial: int | None = None,
-               dead_zone: float = DEFAULT_DEAD_ZONE) -> StudyResult:
+               dead_zone: float = DEFAULT_DEAD_ZONE, build=None) -> StudyResult:
     """``runs`` runs of the circuit of ``net`` (a network, or a compiled network) with every
     R, C, L within the relative ``tolerance`` (0.05 = 5 %; ``distribution`` ``uniform`` or
     ``normal`` with tolerance = 3 sigma), reproducible from ``seed``; ``run=K`` runs run K
@@ -51,6 +51,10 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
     every run also records its readout decision next to the discrete network's and the
     nominal reference's; a run then passes when it makes the discrete network's decision (and,
     only when a ``threshold`` is given, its error is within it).
+
+    ``build`` (:class:`~rnn2spice.circuit.realparts.Build`): the circuit of real parts (blocks
+    trimmed as ``compile`` does); each run also draws the op-amps' offsets and the transistors'
+    mismatch (:mod:`rnn2spice.circuit.tolerance`).
     """
     check_tolerance(tolerance)
     check_distribution(distribution)
@@ -76,6 +80,10 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
     else:
         options = dict(form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default",
                        rtol=rtol)
+        if build is not None:
+            from rnn2spice.workflows.realbuild import trimmed_build
+            build = trimmed_build(net.activation, build, build.rails(net)) if options["form"] == "opamp" else build
+            options["build"] = build
         if stimulus is not None:
             decision = load_decision(net, stimulus, dt=dt, window=window, trial=trial, dead_zone=dead_zone)
             compiled = compile_point(net, decision, **options)

@@ -15,7 +15,6 @@ import os
 import time as _time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,19 +25,19 @@ from rnn2spice.analysis.metrics import Comparison, compare, state_atol
 from rnn2spice.analysis.transfer import describe_stability, stability
 from rnn2spice.circuit.compiler import MARGIN, CompiledNetwork, compile_rnn
 from rnn2spice.circuit.writer import vector_name
-from rnn2spice.errors import ReferenceSolverError, SimulationError, SpecError, UsageError, clip
+from rnn2spice.errors import BudgetExceeded, ReferenceSolverError, SimulationError, SpecError, UsageError, clip
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.network.scaling import to_model
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_figure
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.spice.ngspice import simulate_netlist
 
 
-@dataclass(frozen=True, eq=False)
-class Trajectory:
+@dataclass(frozen=True, eq=False, repr=False)
+class Trajectory(Displayed):
     """States read back from ngspice at its own time points, in model time and units
     (THEORY.md 5: ngspice's time x time_scale, its volts or amperes / state_scale)."""
 
@@ -58,14 +57,26 @@ class Trajectory:
         return {"points": int(self.time.size), "n": int(self.states.shape[1]), "backend": self.backend,
                 "ngspice_version": self.ngspice_version, "solver": self.solver, "seconds": float(self.seconds)}
 
+    SHOWN = ("n", "points", "backend", "ngspice_version", "solver", "seconds")
+
+    def _headline(self) -> str:
+        return f"{self.states.shape[1]} states at {self.time.size} time points"
+
     def summary(self) -> str:
         return (f"ngspice {self.ngspice_version} via {self.backend} ({self.solver}): {self.time.size} time points "
                 f"of {self.states.shape[1]} states in {self.seconds:.3f} s")
 
 
-@dataclass(frozen=True, eq=False)
-class CheckResult:
-    """A simulated circuit compared with the exact reference (THEORY.md section 6)."""
+@dataclass(frozen=True, eq=False, repr=False)
+class CheckResult(Displayed, Plotted):
+    """A simulated circuit compared with the exact reference (THEORY.md section 6).
+
+    ``passed``, ``report()`` (the JSON report), ``summary()`` (the text ``check`` prints),
+    ``plot()`` (a Figure); ``trajectory`` (``t, h = result.trajectory``) and ``reference``
+    hold the arrays."""
+
+    SHOWN = ("rel_max_error_per_neuron", "worst_neuron", "threshold", "rel_max_error", "points", "form",
+             "coupling", "backend", "solver")
 
     compiled: CompiledNetwork
     trajectory: Trajectory
@@ -138,14 +149,37 @@ class CheckResult:
         """Growth rate and largest state of the run (:func:`~rnn2spice.analysis.transfer.stability`)."""
         return stability(self.compiled.spec, self.reference)
 
-    def summary(self) -> str:
-        """The verdict as text, in the order of the work: circuit, certificate, simulation, verdict."""
-        c, r, tr = self.compiled, self.comparison, self.trajectory
-        st = self.statistics
-        verdict = "PASS" if self.passed else (
+    def _headline(self) -> str:
+        return f"{self.compiled.spec.name}: {self._verdict()}"
+
+    def _verdict(self) -> str:
+        r, st = self.comparison, self.statistics
+        return "PASS" if self.passed else (
             f"FAIL (statistics beyond the horizon: {', '.join(st.failed())})" if r.passed else (
             f"FAIL (neuron {r.worst_neuron} beyond tolerance)" if not r.states_passed
             else f"FAIL (readout output {r.readout.worst_output} beyond tolerance)"))
+
+    def summary(self, *, verbose: bool = True) -> str:
+        """The verdict as text, in the order of the work: circuit, certificate, simulation, verdict.
+        ``verbose=False``: three lines (what ran, the certificate's verdict, the comparison's)."""
+        c, r, tr = self.compiled, self.comparison, self.trajectory
+        st = self.statistics
+        verdict = self._verdict()
+        if not verbose:
+            cert = ("" if self.certificate is None else
+                    f"; certificate {'PASS' if self.certificate.passed else 'FAIL'}")
+            out = r.readout
+            readout_part = "" if out is None else (f"; readout {out.rel_max_error_per_output:.1e} "
+                                                   f"at output {out.worst_output}")
+            horizon = (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon
+                       else "")
+            return "\n".join((
+                f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
+                f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "
+                f"{tr.seconds:.2f} s",
+                f"worst neuron {r.worst_neuron}: relative error {r.rel_max_error_per_neuron:.2e} "
+                f"(threshold {r.threshold:.0e}){horizon}{readout_part}: {verdict}",
+            ))
         out = r.readout
         readout_line = () if out is None else (
             f"readout {readout_label(self.compiled.spec)} "
@@ -184,28 +218,28 @@ class CheckResult:
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
         return f"{head}: {'not chaotic' if lam <= 0 else 'no horizon inside the run'}, pointwise over the whole run"
 
-    def figure(self) -> bytes:
-        """PNG bytes: SPICE over the reference per neuron (and readout), and the error."""
+    def _draw(self, ax):
+        """The inputs, SPICE over the reference per neuron (the worst always drawn), the
+        readout, and the error."""
         spec, c = self.compiled.spec, self.compiled
         if self.statistics is not None:
             h, st = self.horizon, self.statistics
-            return figures.chaos_figure(
+            return figures.chaos_plot(
                 self.trajectory.time, self.trajectory.states, self.reference,
                 title=f"{spec.name}: {c.form}/{c.coupling}, chaotic: lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
                       f"T_p = {h.horizon:.3g} s, {'PASS' if self.passed else 'FAIL'}",
                 growth_time=h.exponent.time, growth=h.exponent.growth[:, 0], exponent=h.lyapunov_exponent,
-                floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores())
+                floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores(), ax=ax)
         y = readout(spec, self.trajectory.states)
-        return figures.check_figure(
-            self.trajectory.time, self.trajectory.states, self.reference,
-            title=f"{spec.name}: {c.form}/{c.coupling}, rel. max error {self.comparison.rel_max_error_per_neuron:.2e} "
-                  f"(neuron {self.comparison.worst_neuron})",
-            readout=None if y is None else (y, readout(spec, self.reference)), readout_label=readout_label(spec))
-
-    def plot(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
-        when it is a PNG already); returns the path."""
-        return write_figure(path, self.figure())
+        t = self.trajectory.time
+        x = (np.column_stack([w.value(t, spec.t_stop) for w in spec.inputs]) if spec.inputs
+             else None)
+        return figures.check_plot(
+            t, self.trajectory.states, self.reference,
+            title=f"{spec.name}: {c.form}/{c.coupling}, worst neuron {self.comparison.worst_neuron}: "
+                  f"relative error {self.comparison.rel_max_error_per_neuron:.2e} ({self._verdict()})",
+            readout=None if y is None else (y, readout(spec, self.reference)), inputs=x,
+            worst=self.comparison.worst_neuron, readout_label=readout_label(spec), ax=ax)
 
 
 def _compiled(net, form, coupling, accuracy, rtol=None) -> CompiledNetwork:
@@ -397,6 +431,8 @@ def solve_reference(spec: RnnSpec, times: np.ndarray, *, target: float | None = 
     try:
         with np.errstate(all="ignore"):
             ref = reference.solve(spec, times, target=target)
+    except BudgetExceeded:  # a RuntimeError too, but its own one line (which budget, how to raise it)
+        raise
     except (RuntimeError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
         raise ReferenceSolverError(f"the exact reference of spec {spec.name!r} cannot be computed: "
                                    f"{clip(exc)}") from None

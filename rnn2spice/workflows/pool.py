@@ -23,14 +23,19 @@ Catching the failures that belong to a run (ngspice's) is the job's business.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
+import threading
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
 from rnn2spice.network.numbers import is_whole
+from rnn2spice.spice.batch import die_with_parent
 
 #: Workers of ``scheduler='local'`` (processes, one thread each).
 LOCAL_WORKERS = 2
@@ -108,16 +113,33 @@ def _context():
 
 
 def _init_worker() -> None:
-    """A pool worker: numpy's BLAS on one thread (the parallelism is the processes'), and
+    """A pool worker: numpy's BLAS on one thread (the parallelism is the processes'),
     SIGTERM (:func:`_stop`) unwinding the job so that its ngspice child is killed and its
-    temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception)."""
+    temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception),
+    and a parent-death signal (:func:`~rnn2spice.spice.batch.die_with_parent`)."""
     signal.signal(signal.SIGTERM, _terminated)
+    # The command SIGKILLed (no chance to stop the pool): the worker ends at once, instead of
+    # finishing the job it holds, and with it the ngspice it runs (in its memory, or as a child
+    # with a parent-death signal).  A forkserver worker's parent is the forkserver, which
+    # itself waits for the workers (they hold its "alive" pipe): so the worker watches the
+    # command's own sentinel, a pipe that reaches EOF when the command is gone.
+    die_with_parent()
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True,
+                         name="rnn2spice-parent-watch").start()
     try:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)
     except Exception:  # noqa: BLE001 -- a missing or odd BLAS only costs speed
         pass
+
+
+def _exit_with(sentinel) -> None:
+    """Wait until the command's sentinel says it is gone, then end this worker now."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(128 + signal.SIGKILL)
 
 
 _TERMINATED = False
@@ -139,11 +161,40 @@ def _job(fn: Callable, item):
             os._exit(128 + signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def _without_main(fn: Callable):
+    """Start workers that do not run the caller's ``__main__`` again.
+
+    A ``forkserver`` or ``spawn`` worker normally re-imports the main script so that it can
+    find functions defined there; a plain script that calls ``montecarlo`` at top level (no
+    ``if __name__ == "__main__":``) would then start the study again inside every worker
+    and die ("an attempt has been made to start a new process before ..."). The jobs here
+    are functions of rnn2spice itself, so while the workers start, ``__main__`` is hidden
+    from multiprocessing (its ``__file__`` and ``__spec__``, from which the preparation data
+    name it) -- unless the job itself lives in ``__main__`` and needs it."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(fn, "__module__", None) == "__main__":
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__}
+    try:
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 def _run_pool(fn, items, workers: int):
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker)
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload([])  # the server itself need not import __main__ either
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
     clean = False
     try:
-        futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
+        with _without_main(fn):  # workers start during submit (and the forkserver with the first)
+            futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
         for future in cf.as_completed(futures):
             try:
                 value = future.result()

@@ -58,6 +58,7 @@ from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.network.waveform import Sine
+from rnn2spice.report.display import Displayed
 from rnn2spice.spice.ngspice import simulate_netlist
 
 #: Relative floor of the state error metric (per neuron, of the largest state).
@@ -238,8 +239,8 @@ def _rel(x: np.ndarray, x0: np.ndarray) -> float:
     return float(np.max(np.abs(x[mask] / x0[mask] - 1.0), initial=0.0))
 
 
-@dataclass(frozen=True, eq=False)
-class SnapResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SnapResult(Displayed):
     """A network built with preferred values: its realised network and the predicted effect,
     then (``simulate``) ngspice's.  State errors are the max per-neuron relative error
     (floor :data:`FLOOR` of the largest state), readout differences absolute."""
@@ -271,6 +272,13 @@ class SnapResult:
     h_simulated: np.ndarray | None = None
     target: float = 0.0               # the simulation's own accuracy target (relative)
     readout_scale: float = 0.0        # max |y_nominal|
+
+    SHOWN = ("series", "form", "parts", "largest_part_change", "eigenvalue_shift", "predicted", "measured",
+             "agreement", "readout_predicted", "readout_measured")
+
+    def _headline(self) -> str:
+        return f"{self.spec} snapped to {self.series}" + ((": PASS" if self.passed else ": FAIL") if self.simulated else
+                                                           " (predicted)")
 
     @property
     def eigenvalue_shift(self) -> float:

@@ -97,8 +97,11 @@ def pulse_trials(value: float, *, trials: int = 1, seed: int = 0, noise: float =
     if not RESPONSE_START + last_d < steps <= MAX_STEPS:
         raise UsageError(f"--steps must be more than {RESPONSE_START + last_d} (the response window starts at "
                          f"{RESPONSE_START} + d) and at most {MAX_STEPS} (got {shown(steps)})")
-    if m < 1:
-        raise UsageError("the pulse stimulus needs a network with at least one input (the spec has m = 0)")
+    if m != 1:
+        raise UsageError(f"the pulse stimulus is the delayed-decision protocol of a network with 1 input; this "
+                         f"network has m = {m} inputs: give a stimulus file of shape (steps, {m}) or "
+                         f"(trials, steps, {m}) instead" if m else
+                         "the pulse stimulus needs a network with one input (the spec has m = 0)")
     if steps * m > MAX_TRIAL_SAMPLES:
         raise UsageError(f"--steps {steps} with the spec's m = {m} inputs gives {steps * m} samples per trial; "
                          f"at most {MAX_TRIAL_SAMPLES} (steps x inputs) are supported")
@@ -151,16 +154,11 @@ def load_stimulus_file(path: str | Path, m: int, window: tuple[int, int | None] 
         if arr.dtype.kind not in "fiu":
             raise SpecError(where, f"dtype {arr.dtype}", f"{path.name} must hold real numbers")
         arr = arr.astype(float)
-        if arr.ndim == 1:
-            arr = arr[None, :, None]
-        elif arr.ndim == 2:
-            arr = arr[None] if arr.shape[1] == m else (arr[:, :, None] if m == 1 else arr[None])
-        elif arr.ndim != 3:
-            raise SpecError(where, f"shape {arr.shape}", f"{path.name} must have 1 to 3 dimensions")
+        arr = _trials_steps_inputs(arr, m, path.name)
     else:
         arr = _read_samples_csv(path)[None]
-    if arr.shape[2] != m:
-        raise SpecError(where, f"{arr.shape[2]} input column(s)", f"the spec has m = {m} inputs")
+        if arr.shape[2] != m:
+            raise SpecError(where, f"shape {arr.shape[1:]}", _misfit(arr.shape[1:], m, path.name))
     if arr.shape[1] < 1 or arr.shape[1] > MAX_STEPS:
         raise SpecError(where, f"{arr.shape[1]} steps", f"must have between 1 and {MAX_STEPS} steps")
     if arr.shape[1] * m > MAX_TRIAL_SAMPLES:
@@ -176,6 +174,32 @@ def load_stimulus_file(path: str | Path, m: int, window: tuple[int, int | None] 
     steps = arr.shape[1]
     win = check_window(window, steps)
     return [Stimulus(arr[i], win, f"{path.name} #{i}") for i in range(arr.shape[0])]
+
+
+def _misfit(shape, m: int, name: str) -> str:
+    """Why a stimulus of ``shape`` does not fit a network with ``m`` inputs, naming both shapes."""
+    fits = f"(steps, {m}) or (trials, steps, {m})" + (", (steps,) or (trials, steps) with trials <= steps"
+                                                      if m == 1 else "")
+    return (f"{name} of shape {tuple(int(d) for d in shape)} does not fit the network's {m} input(s): "
+            f"a stimulus has shape {fits}")
+
+
+def _trials_steps_inputs(arr: np.ndarray, m: int, name: str) -> np.ndarray:
+    """A .npy stimulus as (trials, steps, m); a shape that does not fit ``m`` inputs is refused.
+
+    A 2-D array is (steps, m); for m = 1 also (trials, steps), but only when it has no more
+    trials than steps: a (370, 3) array for a 1-input network is far more likely 370 steps of
+    3 inputs than 370 trials of 3 steps, and is refused rather than guessed."""
+    where = "--stimulus"
+    if arr.ndim == 1 and m == 1:
+        return arr[None, :, None]
+    if arr.ndim == 2 and arr.shape[1] == m:
+        return arr[None]
+    if arr.ndim == 2 and m == 1 and arr.shape[0] <= arr.shape[1]:
+        return arr[:, :, None]
+    if arr.ndim == 3 and arr.shape[2] == m:
+        return arr
+    raise SpecError(where, f"shape {arr.shape}", _misfit(arr.shape, m, name))
 
 
 def _read_samples_csv(path: Path) -> np.ndarray:

@@ -48,12 +48,14 @@ from typing import Callable
 import numpy as np
 
 from rnn2spice.analysis.certificate import certify_or_stop
+from rnn2spice.circuit.realparts import Build
 from rnn2spice.circuit.compiler import CompiledNetwork
 from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, passive_indices, perturbed
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
-from rnn2spice.report.files import check_replaceable, check_writable, is_json_report, json_text, write_atomic
+from rnn2spice.report.files import (check_replaceable, check_writable, is_json_report, json_text, register_output_kind,
+                                    write_atomic)
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
@@ -64,6 +66,9 @@ GRID_POINTS = 201
 #: Pass threshold of a run with perturbed parts (tolerance > 0) when none is given; a run
 #: of the circuit as compiled passes at its accuracy target, as ``check`` does.
 DEFAULT_THRESHOLD = 0.1
+#: The certificate entry of a point built from real parts or preferred values.
+UNCERTIFIED = {"passed": None, "certified": "nothing: a build of real parts or preferred values is not the network; "
+                                            "see check for its predicted build error"}
 #: Most runs of one study (points x runs).
 MAX_MEMBERS = 100_000
 JOURNAL_SUFFIX = ".runs.jsonl"
@@ -157,6 +162,8 @@ def run_member(m: Member) -> dict:
 
 #: The studies this module runs (the "kind" of their results files).
 KINDS = ("montecarlo", "sweep")
+#: A study's results file, for the output rule of the command line (-o of montecarlo and sweep).
+register_output_kind("study", "a montecarlo or sweep results file", is_json_report(KINDS))
 
 
 def fingerprint(kind: str, points: list[Point], seed: int, timeout: float | None) -> str:
@@ -313,7 +320,9 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
     done = {key: rec for key, rec in done.items() if key in wanted}
     infos, members = [], []
     for i, p in enumerate(points):
-        cert = certify_or_stop(p.compiled)  # the nominal circuit, once (CertificateFailed stops the study)
+        # the nominal circuit, once (CertificateFailed stops the study); a build of real parts or
+        # preferred values is not a network the certificate reads (THEORY.md 11): said, not passed
+        cert = certify_or_stop(p.compiled) if p.compiled.build == Build() else None
         grid = np.linspace(0.0, p.compiled.spec.t_stop, GRID_POINTS)
         try:
             ref = solve_reference(p.compiled.spec, grid)
@@ -321,7 +330,8 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
             ref = np.full((grid.size, p.compiled.spec.n), np.nan)
         decision = None if p.decision is None else study_decision.nominal(p.compiled.spec, p.decision)
         infos.append(StudyPoint(i, p.values, p.compiled, p.tolerance, p.distribution, p.pass_threshold, grid, ref,
-                                cert.as_dict(), decision, p.threshold is not None))
+                                cert.as_dict() if cert is not None else dict(UNCERTIFIED), decision,
+                                p.threshold is not None))
         members += [Member(i, k, int(seed), p.compiled, p.tolerance, p.distribution, p.pass_threshold, backend,
                            timeout, grid, decision, p.threshold is not None)
                     for k in _runs_of(p, runs) if (i, k) not in done]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnn2spice.circuit import ir
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,7 @@ import numpy as np
 from rnn2spice.circuit.compiler import CompiledNetwork
 from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.report import study_figures
-from rnn2spice.report.files import write_figure
+from rnn2spice.report.display import Displayed, Plotted
 
 #: Percentiles of the summary statistics.
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -53,8 +55,8 @@ def stats(values) -> dict | None:
             "median": float(q[2])}
 
 
-@dataclass(frozen=True, eq=False)
-class StudyResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StudyResult(Displayed, Plotted):
     """Every run of a study: ``records`` (one dict per run, sorted by point and run), the
     points, and what ran (``executed``: the runs simulated in this call; ``resumed``: how
     many came from an earlier, interrupted call)."""
@@ -163,8 +165,12 @@ class StudyResult:
             what = f"{len(self.points)} point(s) x {runs} run(s), seed {self.seed}"
         if p0.decision is not None:
             what += f", trial [{p0.decision.stimulus.label}] (dt {p0.decision.dt:g} s)"
-        return (f"{self.kind} {s.name}: n = {s.n}, {c.form}/{c.coupling}, {what}; nominal netlist certified "
-                f"({'PASS' if p0.certificate.get('passed') else 'FAIL'}), perturbed circuits are not certified")
+        passed = p0.certificate.get("passed")
+        cert = ("nominal netlist not certified (real parts or preferred values: judged by check's prediction)"
+                if passed is None else f"nominal netlist certified ({'PASS' if passed else 'FAIL'})")
+        if any(isinstance(e, ir.REAL_PARTS) for e in c.circuit.elements):
+            what += ", op-amp offsets and transistor mismatch drawn too"
+        return f"{self.kind} {s.name}: n = {s.n}, {c.form}/{c.coupling}, {what}; {cert}, perturbed circuits are not certified"
 
     def _point_lines(self, point: int) -> list[str]:
         ps = self.point_summary(point)
@@ -217,12 +223,32 @@ class StudyResult:
                 out.append(f"point {p.index} run {f['run']} failed: {f['error_type']}: {f['message'][:200]}")
         return out
 
-    def figure(self) -> bytes:
-        """PNG bytes: a Monte Carlo's percentile bands and error histogram; a sweep's error per point."""
+    def _headline(self) -> str:
+        runs = len(self.records)
+        passed = sum(bool(r["passed"]) for r in self.records)
+        return (f"{self.kind} {self.spec.name}: {len(self.points)} point(s), {passed}/{runs} runs pass "
+                f"({self.how}, {self.seconds:.1f} s): {'PASS' if self.passed else 'FAIL'}")
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for p in self.points[:6]:
+            ps = self.point_summary(p.index)
+            st = ps["error"] or {}
+            label = ", ".join(f"{k}={v}" for k, v in p.values.items()) or f"point {p.index}"
+            err = f"error median {st['median']:.2e}, p95 {st['p95']:.2e}" if st else "no error"
+            rows.append((label, f"{ps['passed']}/{ps['runs']} pass, {ps['failed']} failed; {err}"))
+        if len(self.points) > 6:
+            rows.append(("...", f"{len(self.points) - 6} more points (summary() lists them)"))
+        return rows
+
+    def _draw(self, ax):
+        """A Monte Carlo's percentile bands and error histogram; a sweep's error per point (with
+        a legend)."""
         if self.kind == "sweep":
             labels = [", ".join(f"{k}={v}" for k, v in p.values.items()) for p in self.points]
-            return study_figures.sweep_figure(labels, [self.errors(p.index) for p in self.points],
-                                              [p.threshold for p in self.points], title=f"sweep {self.spec.name}")
+            return study_figures.sweep_plot(labels, [self.errors(p.index) for p in self.points],
+                                            [p.threshold for p in self.points], title=f"sweep {self.spec.name}",
+                                            ax=ax)
         p0 = self.points[0]
         ok = [r for r in self.runs_of(0) if r["status"] == "ok"]
         states = np.array([r["grid_states"] for r in ok]) if ok else np.zeros((0, p0.grid.size, self.spec.n))
@@ -235,12 +261,8 @@ class StudyResult:
                       f"({100 * d['fraction']:.1f} %)")
             overlay = {"window": ((s + 1) * dec.dt, e * dec.dt), "dead_zone": dec.dead_zone, "time": dec.grid,
                        "y_discrete": dec.y_discrete, "discrete": d["discrete"]}
-        return study_figures.bands_figure(
+        return study_figures.bands_plot(
             p0.grid, states, p0.reference, self.errors(0), p0.threshold,
             readout=None if y is None else (y, readout(self.spec, p0.reference)), decision=overlay, title=title,
             readout_label=readout_label(self.spec),
-            threshold_note="" if p0.threshold_given or dec is None else " (not a criterion)")
-
-    def plot(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically); returns the path."""
-        return write_figure(path, self.figure())
+            threshold_note="" if p0.threshold_given or dec is None else " (not a criterion)", ax=ax)

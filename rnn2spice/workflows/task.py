@@ -60,7 +60,7 @@ from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout, readout_label
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.report import figures
-from rnn2spice.report.files import write_figure
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.workflows.pipeline import accuracy_floor, run, solve_reference
 from rnn2spice.workflows.pool import run_jobs, workers_for
 from rnn2spice.workflows.stimulus import Stimulus, spec_dt, stimulus_spec, trial_spec  # noqa: F401 (API)
@@ -125,9 +125,11 @@ def on_grid(grid: np.ndarray, time: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compile_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", coupling: str | None = None,
-                  accuracy: str = "default", rtol: float | None = None):
-    """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled."""
-    return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
+                  accuracy: str = "default", rtol: float | None = None, build=None):
+    """The circuit of one trial: ``spec`` with the stimulus as its input (``stimulus_spec``), compiled
+    (``build``: how, :class:`~rnn2spice.circuit.realparts.Build`)."""
+    return compile_rnn(stimulus_spec(spec, stim.x, dt), form=form, coupling=coupling, accuracy=accuracy, rtol=rtol,
+                       build=build)
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,8 +283,8 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
                        hz.horizon if hz.chaotic else None)
 
 
-@dataclass(frozen=True, eq=False)
-class TaskResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class TaskResult(Displayed, Plotted):
     spec: RnnSpec
     dt: float
     trials: list
@@ -299,14 +301,17 @@ class TaskResult:
         """Every trial passed; no trial is no pass."""
         return bool(self.trials) and all(t.passed for t in self.trials)
 
-    def figure(self) -> bytes:
-        """PNG bytes: per trial (up to 4), input and readouts, and their differences."""
-        return figures.task_figure(self)
+    SHOWN = ("n", "m", "dt", "form", "accuracy", "tolerance", "dead_zone", "all_decisions_match")
 
-    def plot(self, path) -> Path:
-        """Write :meth:`figure` to ``path`` (PNG, atomically; an existing file is replaced only
-        when it is a PNG already); returns the path."""
-        return write_figure(path, self.figure())
+    def _headline(self) -> str:
+        matched = sum(t.decision_match for t in self.trials)
+        return (f"{self.spec.name}: {matched}/{len(self.trials)} decisions match, "
+                f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass: "
+                f"{'PASS' if self.passed else 'FAIL'}")
+
+    def _draw(self, ax):
+        """Per trial (up to 4), input and readouts, and their differences."""
+        return figures.task_plot(self, ax=ax)
 
     def summary(self) -> str:
         """The verdict as one line."""

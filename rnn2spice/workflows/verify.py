@@ -17,14 +17,15 @@ from rnn2spice.errors import UsageError
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed
 from rnn2spice.workflows.pipeline import check_tolerance
 
 #: Netlists larger than this are refused before reading (a 2000-neuron dense network is ~300 MB).
 MAX_NETLIST_BYTES = 512 * 1024 * 1024
 
 
-@dataclass(frozen=True, eq=False)
-class VerifyResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class VerifyResult(Displayed):
     """A certificate with what it certified: the spec, the netlist's source and its realisation."""
 
     spec: RnnSpec
@@ -32,9 +33,14 @@ class VerifyResult:
     source: str                       # "compiled, form ..., coupling ..." or the netlist file
     realisation: Realisation | None   # None for an existing netlist file
 
+    SHOWN = ("n", "m", "form", "netlist")
+
     @property
     def passed(self) -> bool:
         return self.certificate.passed
+
+    def _headline(self) -> str:
+        return f"{self.spec.name}: certificate {'PASS' if self.passed else 'FAIL'}"
 
     def report(self) -> dict:
         """The JSON report of ``rnn2spice verify``."""
@@ -72,6 +78,22 @@ def read_netlist_file(path: str | os.PathLike) -> str:
         raise UsageError(f"--netlist: cannot read {str(path)!r}: {exc}") from None
 
 
+def _refuse_real_parts(text: str, path) -> None:
+    """A netlist of real parts (transistors, op-amp subcircuits) is not a network the certificate
+    reads: say that nothing is certified (UsageError, exit 2), never a pass or a mismatch."""
+    from rnn2spice.circuit import ir
+    from rnn2spice.circuit.reader import parse_netlist
+
+    net = parse_netlist(text)
+    real = [e for e in net.elements if isinstance(e, ir.REAL_PARTS)]
+    if real or net.subcircuits:
+        kinds = sorted({type(e).__name__ for e in real} | ({"subcircuit"} if net.subcircuits else set()))
+        raise UsageError(f"netlist {os.fspath(path)!r} is built from real parts ({', '.join(kinds)}): the certificate "
+                         "cannot prove a transistor or macro-model circuit equals the network, so nothing is "
+                         "certified; use 'rnn2spice check' with the same build options, which judges it against the "
+                         "predicted circuit (build_error)")
+
+
 def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
            netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE,
            rtol: float | None = None) -> VerifyResult:
@@ -91,6 +113,7 @@ def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
         raise UsageError(f"netlist must be the path of a netlist file (got {type(netlist).__name__})")
     if netlist is not None:  # the analysis card is then checked against the spec's t_stop / t_step
         text, realisation, source, analysis, options = read_netlist_file(netlist), None, str(netlist), None, None
+        _refuse_real_parts(text, netlist)
     else:
         compiled = compile_rnn(net, form=form, coupling=coupling, rtol=rtol)
         text, realisation = compiled.netlist, compiled.realisation

@@ -17,6 +17,20 @@ imports and calls whatever the pickle names) nor ``np.load(allow_pickle=True)``.
   storage with numpy, bounds checked), ``torch._utils._rebuild_parameter`` (an
   ``nn.Parameter``: its tensor) and the ``torch.<Type>Storage`` names (dtype markers),
   and refuses every other global before it is imported.
+
+The cost of a hostile file is bounded before anything of its size is built (issue 19):
+every echo of a decoded value goes through :func:`~rnn2spice.errors.shown` (a bounded repr:
+a list that doubles 64 times costs 80 characters, not 2^64); a tensor is rebuilt as a
+read-only *view* of its storage and the bytes all of a file's tensors will occupy once
+converted (their logical size, elements x 8 bytes of float64, not their storage: 10,000
+zero-stride 2000 x 2000 tensors over one 8-byte storage are 320 GB) are counted against
+:data:`MAX_TENSOR_BYTES` before any is copied; and :func:`check_nesting` refuses a decoded
+structure nested deeper than :data:`MAX_DEPTH` or of more than :data:`MAX_NODES` containers
+and values (walked without recursion, stopping at the first excess).
+
+The module is longer than 400 lines: the two restricted unpicklers share the stand-ins, the
+archive checks and the cost bounds, which are read together when judging what a hostile file
+can make them do.
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import ModelError, clip
+from rnn2spice.errors import ModelError, clip, shown
 from rnn2spice.network.files import LIMIT_NOTE, MAX_NEURONS, _npy_header
 
 #: An archive may unpack to at most this many bytes (from its directory, before reading) ...
@@ -41,6 +55,14 @@ MAX_MEMBERS = 10_000
 MAX_PICKLE_BYTES = 2**20
 #: Items of one decoded object array.
 MAX_OBJECT_ITEMS = 1000
+#: The tensors of one file may occupy at most this many bytes once converted to float64
+#: (four full 2000 x 2000 matrices), counted from their shapes before any is built.
+MAX_TENSOR_BYTES = 4 * MAX_NEURONS * MAX_NEURONS * 8
+#: A decoded structure may nest containers at most this deep (a checkpoint with an optimiser
+#: state is 4 deep: {"optimizer_state_dict": {"state": {0: {"exp_avg": tensor}}}}) ...
+MAX_DEPTH = 12
+#: ... and hold at most this many containers and values, shared ones counted each time met.
+MAX_NODES = 100_000
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -79,6 +101,37 @@ def _open_zip(path: Path, what: str) -> zipfile.ZipFile:
     return zf
 
 
+def check_nesting(obj, where: str) -> None:
+    """Refuse a decoded structure (dicts, lists, tuples and their subclasses) nested deeper
+    than MAX_DEPTH or with more than MAX_NODES entries, shared ones counted each time they are
+    met (a list holding the same list twice, 64 times over, is 2^64 entries to anything that
+    walks it).  Iterative and stops at the first excess: the cost is bounded by the limits."""
+    stack = [(obj, 0)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ModelError(where, "decoded structure", f"holds more than {MAX_NODES} values (shared ones "
+                             "counted each time they are met); a state_dict is a flat mapping of names to tensors")
+        if isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise ModelError(where, "decoded structure", f"nested more than {MAX_DEPTH} levels deep; a "
+                                 "state_dict is a flat mapping of names to tensors")
+            children = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+            if len(children) > MAX_NODES:
+                raise ModelError(where, f"a container of {len(children)} entries", f"at most {MAX_NODES} are read")
+            stack.extend((child, depth + 1) for child in children)
+
+
+def check_tensor_bytes(total: int, where: str) -> None:
+    """Refuse tensors whose logical float64 size (elements x 8 bytes) exceeds MAX_TENSOR_BYTES."""
+    if total > MAX_TENSOR_BYTES:
+        raise ModelError(where, f"tensors of {total} bytes", f"too large: the file's tensors would occupy more than "
+                         f"{MAX_TENSOR_BYTES} bytes as float64 (logical size, elements x 8 bytes, counted "
+                         "before building any)")
+
+
 # --------------------------------------------------------------------------- stand-ins
 
 class GlobalRef:
@@ -111,7 +164,7 @@ class _DType:
 
     def __init__(self, code, align=False, copy=True):
         if code != "O8":
-            raise pickle.UnpicklingError(f"refused: dtype {clip(repr(code), 40)} (only object arrays are pickled)")
+            raise pickle.UnpicklingError(f"refused: dtype {shown(code, 40)} (only object arrays are pickled)")
 
     def __setstate__(self, state):
         if not isinstance(state, tuple):
@@ -133,7 +186,7 @@ class _ObjectArray:
             raise pickle.UnpicklingError("refused: not an object array")
         if not (isinstance(shape, tuple) and all(isinstance(d, int) and 0 <= d <= MAX_OBJECT_ITEMS for d in shape)
                 and math.prod(shape) == len(data) <= MAX_OBJECT_ITEMS):
-            raise pickle.UnpicklingError(f"refused: object array of shape {clip(repr(shape), 40)} "
+            raise pickle.UnpicklingError(f"refused: object array of shape {shown(shape, 40)} "
                                          f"with {len(data)} items")
         for item in data:
             if not (item is None or isinstance(item, (bool, int, float, str, GlobalRef))):
@@ -263,6 +316,11 @@ _STORAGE_DTYPES = {
 }
 
 
+class _Unknown(pickle.UnpicklingError):
+    """The pickle names something the restricted reader does not rebuild (not a cost or
+    consistency problem: torch, where installed, may still read the file)."""
+
+
 class _StorageType:
     """Stands for ``torch.<Type>Storage``: only its element type is used."""
 
@@ -293,6 +351,7 @@ class _TorchUnpickler(pickle.Unpickler):
         self._zf, self._prefix, self._little, self._where = zf, prefix, little, where
         self._storages: dict = {}
         self.tensors = 0
+        self.tensor_bytes = 0  # logical float64 bytes of the tensors rebuilt so far
 
     def find_class(self, module, name):
         if (module, name) == ("collections", "OrderedDict"):
@@ -303,13 +362,13 @@ class _TorchUnpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
-        raise pickle.UnpicklingError(f"refused global {clip(str(module), 80)}.{clip(str(name), 80)} (only tensors, "
+        raise _Unknown(f"refused global {clip(str(module), 80)}.{clip(str(name), 80)} (only tensors, "
                                      "parameters, their storages and OrderedDict are rebuilt)")
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and isinstance(pid[4], int)):
-            raise pickle.UnpicklingError(f"refused persistent id {clip(repr(pid), 80)}")
+            raise pickle.UnpicklingError(f"refused persistent id {shown(pid, 80)}")
         _, stype, key, _, numel = pid
         if key in self._storages:
             return self._storages[key]
@@ -345,17 +404,23 @@ class _TorchUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"more than {MAX_MEMBERS} tensors")
         if math.prod(size) > MAX_NEURONS * MAX_NEURONS:
             raise pickle.UnpicklingError(f"a tensor of shape {size}: too large")
+        self.tensor_bytes += 8 * math.prod(size)
+        check_tensor_bytes(self.tensor_bytes, self._where)
         last = offset + sum((d - 1) * s for d, s in zip(size, stride)) if math.prod(size) else offset - 1
         if last >= storage.data.size:
             raise pickle.UnpicklingError(f"a tensor of shape {size} beyond its storage of {storage.data.size} elements")
         item = storage.data.itemsize
-        view = np.lib.stride_tricks.as_strided(storage.data[offset:] if math.prod(size) else storage.data[:0],
+        # a read-only view: nothing of the tensor's (logical) size is built here; the caller
+        # copies the tensors it uses, after the whole file is counted
+        return np.lib.stride_tricks.as_strided(storage.data[offset:] if math.prod(size) else storage.data[:0],
                                                shape=size, strides=tuple(s * item for s in stride), writeable=False)
-        return np.array(view)
 
 
-def read_torch_zip(path: Path) -> dict:
-    """The state_dict (name -> numpy array) of a ``torch.save`` zip file, without torch."""
+def read_torch_zip(path: Path, *, unknown_ok: bool = False) -> dict | None:
+    """The state_dict (name -> read-only numpy array view) of a ``torch.save`` zip file,
+    without torch.  Its tensors' logical size and its nesting are checked (module docstring).
+    ``unknown_ok``: return None, not an error, when the pickle names something the stand-ins
+    do not rebuild (a check before ``torch.load``, which may know it)."""
     with _open_zip(path, "a PyTorch zip file") as zf:
         pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkls) != 1:
@@ -369,14 +434,21 @@ def read_torch_zip(path: Path) -> dict:
         if prefix + "byteorder" in zf.namelist():
             order = zf.read(prefix + "byteorder")[:16]
             if order not in (b"little", b"big"):
-                raise ModelError(f"{path.name}: {prefix}byteorder", clip(repr(order), 40), "must be little or big")
+                raise ModelError(f"{path.name}: {prefix}byteorder", shown(order, 40), "must be little or big")
             little = order == b"little"
         where = f"{path.name}: {clip(pkls[0], 100)}"
         unpickler = _TorchUnpickler(io.BytesIO(zf.read(info)), zf, prefix, little, where)
         try:
             obj = unpickler.load()
+        except _Unknown as exc:
+            if unknown_ok:
+                return None
+            raise ModelError(where, "pickle", f"not read: {clip(exc)}") from None
         except pickle.UnpicklingError as exc:
             raise ModelError(where, "pickle", f"not read: {clip(exc)}") from None
+        except ModelError:
+            raise
         except Exception as exc:  # truncated, malformed
             raise ModelError(where, "pickle", f"not read: malformed ({type(exc).__name__}: {clip(exc, 100)})") from None
+    check_nesting(obj, where)
     return obj

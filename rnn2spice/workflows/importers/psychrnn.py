@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import ModelError, clip
+from rnn2spice.errors import ModelError, clip, shown
 from rnn2spice.network.dale import dale_report
 from rnn2spice.workflows.importers.archive import GlobalRef, NpzArchive
 from rnn2spice.workflows.importers.network import IMPORT_ACTIVATIONS, ImportedNetwork, _real
@@ -171,7 +171,7 @@ def _dale_ratio(value, where: str):
         return None
     # a pickled int may exceed the float range (10**400): not finite, not an OverflowError
     if isinstance(item, bool) or not isinstance(item, (int, float)) or not (abs(item) < 1e300 and math.isfinite(item)):
-        raise ModelError(where, clip(repr(item), 80), "must be None or a finite number")
+        raise ModelError(where, shown(item, 80), "must be None or a finite number")
     if not 0 <= item <= 1:
         raise ModelError(where, item, "must be between 0 and 1 (PsychRNN's dale_ratio)")
     return item
@@ -187,7 +187,7 @@ def _activation(value, option: str | None, where: str) -> tuple[str, str, str | 
         elif len(items) == 1 and items[0] is None:
             name = None
         else:
-            raise ModelError(where, clip(repr(items), 80), "must name a function (a pickled reference)")
+            raise ModelError(where, shown(items, 80), "must name a function (a pickled reference)")
     known = TRANSFER_FUNCTIONS.get(name.rpartition(".")[2]) if name else None
     if option is not None:
         if option not in IMPORT_ACTIVATIONS:

@@ -27,7 +27,7 @@ import numpy as np
 
 from rnn2spice.errors import MissingDependencyError, ModelError, clip
 from rnn2spice.network.files import LIMIT_NOTE, MAX_NEURONS
-from rnn2spice.workflows.importers.archive import read_torch_zip
+from rnn2spice.workflows.importers.archive import check_nesting, check_tensor_bytes, read_torch_zip
 from rnn2spice.workflows.importers.network import ImportedNetwork, _real
 
 #: A state_dict archive may unpack to at most this many bytes (checked from the zip's
@@ -50,6 +50,10 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
     (a restricted unpickler that rebuilds tensors and nothing else); the legacy format needs torch.
     A checkpoint ``{"state_dict" | "model_state_dict" | "model": {...}, ...}`` is unwrapped.
     """
+    # A zip file is first read by the restricted unpickler (views, nothing built), which
+    # refuses a costly file (tensors' logical size, nesting) before torch is even imported.
+    _check_archive(path)
+    scanned = read_torch_zip(path, unknown_ok=True) if zipfile.is_zipfile(path) else None
     try:
         import torch
     except ImportError:
@@ -57,10 +61,9 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
     if torch is None:
         if not zipfile.is_zipfile(path):
             raise MissingDependencyError(TORCH_INSTALL)
-        obj = read_torch_zip(path)
+        obj = scanned if scanned is not None else read_torch_zip(path)
         reader = "rnn2spice restricted unpickler (torch not installed)"
     else:
-        _check_archive(path)
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # unpickling refused, corrupt file, not a torch file
@@ -76,6 +79,7 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
             raise ModelError("model", path.name, "cannot read as a PyTorch state_dict "
                              f"(save model.state_dict(), not the module): {clip(first)}") from None
         reader = f"torch {torch.__version__}"
+        check_nesting(obj, path.name)  # (a legacy file, or one the restricted reader does not know)
     if isinstance(obj, dict):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), dict):
@@ -85,6 +89,11 @@ def load_state_dict(path: Path) -> tuple[dict, str]:
         raise ModelError("model", path.name, f"holds a {type(obj).__name__}, not a state_dict (a mapping of names to tensors)")
     if len(obj) > MAX_TORCH_MEMBERS:
         raise ModelError("model", path.name, f"holds {len(obj)} entries; at most {MAX_TORCH_MEMBERS} are read")
+    total = 0
+    for key, val in obj.items():
+        if (torch is not None and isinstance(val, torch.Tensor)) or isinstance(val, np.ndarray):
+            total += 8 * math.prod(tuple(val.shape))
+    check_tensor_bytes(total, path.name)  # before any tensor is converted (copied)
     tensors = {}
     for key, val in obj.items():
         is_tensor = torch is not None and isinstance(val, torch.Tensor)

@@ -21,6 +21,7 @@ from rnn2spice.errors import OutputError, UsageError
 from rnn2spice.network.dale import dale_report
 from rnn2spice.network.load import load_spec, parse_text
 from rnn2spice.network.spec import MAX_SPEC_BYTES, NAME_RE, RnnSpec, spec_from_dict
+from rnn2spice.report.display import Displayed
 from rnn2spice.report.files import FILE, NEW, check_distinct, check_writable, output_target, write_atomic
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import (DEFAULT_STEPS, INLINE_MAX_NEURONS, ImportedNetwork,
@@ -194,12 +195,18 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-@dataclass(frozen=True, eq=False)
-class ImportResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ImportResult(Displayed):
     spec: RnnSpec
     spec_path: Path
     npz_path: Path | None
     network: ImportedNetwork
+
+    def _headline(self) -> str:
+        return f"{self.spec.name} -> {self.spec_path}" + ("" if self.npz_path is None else f" and {self.npz_path}")
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return self.spec._facts()
 
 
 def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,

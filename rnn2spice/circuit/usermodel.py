@@ -1,0 +1,87 @@
+"""A user's vendor op-amp model, ``--opamp-model FILE.lib:SUBCKT``: read, scanned, refused when unsafe.
+
+Vendor libraries are plain SPICE, but SPICE can do more than describe a circuit: ``.control``
+blocks run commands (``shell`` among them), ``.include`` / ``.lib`` pull in other files.  The
+subcircuit ``SUBCKT`` is taken from the file alone (its lines from ``.subckt SUBCKT`` to the
+matching ``.ends``) and every line is scanned: a control statement, an include, an analysis,
+a nested subcircuit, a non-printable character or a shell word anywhere in it is refused
+with a :class:`~rnn2spice.errors.UsageError` naming the file, the line number and its text
+(exit 2).  The pins must be five, in the order the library's op-amps use (``+in -in V+ V-
+out``, the order of most vendor models).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rnn2spice.circuit import ir
+from rnn2spice.errors import UsageError
+
+#: Dot cards allowed inside a user's subcircuit: device models, parameters, functions, its end.
+ALLOWED_DOT = (".model", ".param", ".func", ".ends")
+#: Words that have no place in a circuit description (ngspice control language, scripting).
+FORBIDDEN_WORDS = re.compile(r"\b(shell|system|exec|source|codemodel|setcs|load)\b|`", re.IGNORECASE)
+_PRINTABLE = re.compile(r"[\x20-\x7e\t]*\Z")
+_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}\Z")
+#: Largest model file read (bytes).
+MAX_BYTES = 2_000_000
+
+
+def scan_lines(lines, where: str, first_line: int = 1) -> None:
+    """UsageError naming the line when any of ``lines`` (a subcircuit, ``.subckt`` first)
+    is outside what a device description needs (module docstring)."""
+    for i, line in enumerate(lines, start=first_line):
+        shown = line if len(line) <= 100 else line[:97] + "..."
+        if not isinstance(line, str) or not _PRINTABLE.match(line):
+            raise UsageError(f"{where} line {i}: non-printable characters are refused: {shown!r}")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("*"):
+            continue
+        if FORBIDDEN_WORDS.search(stripped.split(";")[0]):
+            raise UsageError(f"{where} line {i}: a control or shell word is refused in a model: {shown!r}")
+        if stripped.startswith("."):
+            card = stripped.split()[0].lower()
+            if i == first_line and card == ".subckt":
+                continue
+            if card not in ALLOWED_DOT:
+                raise UsageError(f"{where} line {i}: {card} is refused in a model (control statements, includes, "
+                                 f"analyses and nested subcircuits are; allowed: {', '.join(ALLOWED_DOT)}): {shown!r}")
+
+
+def read_subcircuit(spec: str) -> ir.SubcircuitText:
+    """``FILE.lib:SUBCKT`` -> the scanned subcircuit (module docstring)."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise UsageError(f"--opamp-model must be FILE.lib:SUBCKT (got {spec!r})")
+    file, _, name = spec.rpartition(":")
+    if not _IDENT.match(name):
+        raise UsageError(f"--opamp-model subcircuit name must be letters, digits and _ (got {name!r})")
+    path = Path(file)
+    try:
+        data = path.read_bytes()[:MAX_BYTES + 1]
+    except OSError as exc:
+        raise UsageError(f"--opamp-model {file!r} cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"--opamp-model {file!r} is larger than {MAX_BYTES:,} bytes")
+    text = data.decode("latin-1")
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    start = None
+    for i, line in enumerate(lines):
+        tokens = line.split()
+        if len(tokens) >= 2 and tokens[0].lower() == ".subckt" and tokens[1].lower() == name.lower():
+            start = i
+            break
+    if start is None:
+        raise UsageError(f"--opamp-model {file!r} has no .subckt {name}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].split()[:1]
+                and lines[i].split()[0].lower() == ".ends"), None)
+    if end is None:
+        raise UsageError(f"--opamp-model {file!r}: .subckt {name} (line {start + 1}) has no .ends")
+    body = lines[start:end + 1]
+    scan_lines(body, f"--opamp-model {file}", first_line=start + 1)
+    header = body[0].split()
+    pins = tuple(t for t in header[2:] if "=" not in t and t.lower() != "params:")
+    if len(pins) != 5 or not all(_IDENT.match(p) for p in pins):
+        raise UsageError(f"--opamp-model {file} line {start + 1}: subcircuit {name} must have 5 pins (+in -in V+ V- "
+                         f"out) (got {len(pins)}): {body[0][:100]!r}")
+    return ir.SubcircuitText(name, pins, tuple(body))

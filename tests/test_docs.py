@@ -1,0 +1,90 @@
+"""The way in (issue 23): a short README with a generated picture, the license and citation,
+and a documentation site whose every page exists (``mkdocs build --strict`` itself runs in
+scripts/test.sh, after the tests)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+import rnn2spice
+
+from conftest import ROOT
+
+
+def test_readme_is_an_entry_not_a_log():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    for command in ("bash scripts/demo.sh", "bash scripts/test.sh"):  # CI calls test.sh: it must stay
+        assert command in text
+    assert "Caruso" in text and "Jarne" in text
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):  # every relative link resolves
+        if not target.startswith("http"):
+            assert (ROOT / target).exists(), target
+
+
+def test_license_citation_changelog():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["license"] == "MIT" and citation["version"] == rnn2spice.__version__
+    paper = citation["preferred-citation"]
+    assert paper["title"] == "Recurrent Neural Networks as Electrical Networks, a formalization"
+    assert [a["family-names"] for a in paper["authors"]] == ["Caruso", "Jarne"]
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_readme_picture_is_generated_not_pasted():
+    """docs/assets/damped-oscillator.svg is `rnn2spice schematic netlists/damped-oscillator.yaml`'s output."""
+    pytest.importorskip("schemdraw")
+    net = rnn2spice.load(ROOT / "netlists" / "damped-oscillator.yaml")
+    assert rnn2spice.schematic(net, fmt="svg") == (ROOT / "docs" / "assets" / "damped-oscillator.svg").read_bytes()
+
+
+def _nav_files(nav) -> list[str]:
+    out = []
+    for entry in nav:
+        value = entry if isinstance(entry, str) else next(iter(entry.values()))
+        out += _nav_files(value) if isinstance(value, list) else [value]
+    return out
+
+
+def test_every_page_of_the_site_exists():
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))
+    assert config["strict"] is True and config["theme"]["name"] == "material"
+    pages = _nav_files(config["nav"])
+    generated = {"reference/cli.md", "reference/spec-keys.md"}  # scripts/gen_docs.py writes them at build time
+    assert len(pages) >= 8 and generated <= set(pages)
+    for page in set(pages) - generated:
+        assert (ROOT / "docs" / page).is_file(), page
+    # the pages of the other features are in the navigation
+    for page in ("certificate.md", "trained-networks.md", "real-parts.md", "kicad.md", "chaos.md", "benchmarks.md"):
+        assert page in pages
+    # Diataxis: tutorials, how-to guides, explanation, reference
+    sections = [next(iter(e)) for e in config["nav"] if isinstance(e, dict)]
+    for section in ("Tutorials", "How-to guides", "Explanation", "Reference"):
+        assert section in sections
+
+
+def test_the_measurements_moved_to_the_benchmarks_page():
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    for table_head in ("| case | baseline | ours | ratio | target | met |", "| GBW | eigenvalue shift |",
+                       "| network | pulse | decision discrete / SPICE |"):
+        assert table_head in text
+
+
+@pytest.mark.ngspice
+def test_the_first_tutorial_runs_as_written(tmp_path, monkeypatch, capsys):
+    """docs/tutorials/first-circuit.md: its Python blocks, one after the other, as a reader types them."""
+    (tmp_path / "netlists").symlink_to(ROOT / "netlists")
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "tutorials" / "first-circuit.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "first-circuit.md", "exec"), namespace)
+    assert namespace["result"].passed and (tmp_path / "osc.yaml").is_file()
+    assert "G_0_1 " in capsys.readouterr().out  # print(circuit.netlist) showed the coupling source
