@@ -134,6 +134,7 @@ EARLIER_OUTPUT_HEADS = {
     ".png": b"\x89PNG\r\n\x1a\n",
     ".pdf": b"%PDF-1.4\n",
     ".svg": b"<svg>\n",
+    ".kicad_sch": b"(kicad_sch (version 20250114) (generator \"earlier\"))\n",
 }
 
 

@@ -20,15 +20,16 @@ import pytest
 import yaml
 
 from conftest import NETLISTS
-from conftest import GOOD_SPEC, make_files, snapshot
+from conftest import GOOD_SPEC, earlier_output, make_files, snapshot
 from rnn2spice.cli.app import command_names, main, required_options
 
 OLD = b"known content of an existing output file\n"
 
 
 def old_bytes(path) -> bytes:
-    """Known content of an existing output: an earlier figure is a PNG (--plot replaces nothing else)."""
-    return b"\x89PNG\r\n\x1a\n" + OLD if str(path).endswith(".png") else OLD
+    """Known content of an existing output: an earlier output of the kind the option writes
+    (the one output rule replaces nothing else), then a marker."""
+    return earlier_output(path, OLD)
 
 # description second, as the line numbers some cases expect depend on it
 GOOD = {"name": GOOD_SPEC["name"], "description": "A valid 2-neuron network; each case breaks one thing.", **GOOD_SPEC}
@@ -415,11 +416,12 @@ OUTPUT_OPTIONS = {
     "sweep": ("--output", "--plot"),
     "bom": ("--output",),
     "schematic": ("--output",),
+    "kicad": ("--output",),
 }
 #: Required options other than outputs, with harmless values.
 REQUIRED_VALUES = {"--dt": "1e-3", "--stimulus": "pulse", "--fmin": "10", "--fmax": "1e5", "--param": "tau=1e-3"}
 SUFFIX = {"--output": {"import": ".yaml", "simulate": ".csv", "montecarlo": ".json", "sweep": ".json",
-                      "bom": ".csv", "schematic": ".svg"}, "--report": ".json", "--plot": ".png",
+                      "bom": ".csv", "schematic": ".svg", "kicad": ".kicad_sch"}, "--report": ".json", "--plot": ".png",
           "--netlist": ".cir"}
 
 
