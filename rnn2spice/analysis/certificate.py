@@ -450,7 +450,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                 entries += count
                 op_err = max(op_err, err)
                 if info.get("row") is not None:
-                    k, j = int(ks[info["row"]]), info["col"]
+                    neuron, j = int(ks[info["row"]]), info["col"]  # (k is the time scale here)
                     i = int(cs[info["row"]])
                     name = eq.sources[i]
                     info["matrix"] = f"{part} of {name}"
@@ -463,7 +463,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                         info["col_input"] = f"Vx_{j}"
                     if err > tolerance:
                         info["elements"] = (f"behavioural source {name} (line {held.net.line_of.get(name, '?')}), "
-                                            f"neuron {k}'s activation")
+                                            f"neuron {neuron}'s activation")
                         if part == "argument (offset)":
                             info["elements"] += "; " + _constants_in(eq, held.net, eq.arg_by_source, i)
                 checks.append((err, info))
