@@ -107,7 +107,7 @@ def test_an_existing_file_that_is_not_a_picture_survives(tmp_path, capsys):
     out = tmp_path / "net.svg"
     out.write_text("name: my spec\n")
     assert main(["schematic", str(NETLISTS / "damped-oscillator.yaml"), "-o", str(out)]) == 2
-    assert "not a PNG or SVG picture" in capsys.readouterr().err
+    assert "is not an SVG picture; refusing to replace it" in capsys.readouterr().err
     assert out.read_text() == "name: my spec\n"
     with pytest.raises(rnn2spice.OutputError):
         rnn2spice.schematic(rnn2spice.load(NETLISTS / "damped-oscillator.yaml"), out)

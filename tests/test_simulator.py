@@ -287,7 +287,8 @@ def test_netlist_without_analysis_raises(backend):
 
 
 @pytest.mark.ngspice
-def test_timeout_stops_the_run_quickly(backend):
+def test_timeout_stops_the_run_quickly(backend, monkeypatch):
+    monkeypatch.setenv("RNN2SPICE_MAX_POINTS", "1e12")  # the time limit, not the points budget, stops it
     start = time.monotonic()
     with pytest.raises(SimulationError, match="did not finish within 1 s"):
         simulate_netlist(ENDLESS_NETLIST, backend=backend, timeout=1)
