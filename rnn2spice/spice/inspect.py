@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnn2spice.errors import SimulationError
-from rnn2spice.spice.batch import _binary_version, _ngspice_executable, popen_kwargs
+from rnn2spice.spice.batch import _binary_version, _ngspice_executable, popen_kwargs, with_parent_death
 from rnn2spice.spice.log import _clean_lines, _excerpt, signal_name, with_saved_netlist
 
 __all__ = ["DeviceValues", "device_values"]
@@ -140,7 +140,7 @@ def _run(executable: str, netlist: str, scalars: list[str], vectors: list[str], 
         args = [executable, "-b"] + (["-n"] if _has_no_spiceinit_flag(executable) else []) + ["inspect.cir"]
         env = dict(os.environ, HOME=tmp)
         try:
-            done = subprocess.run(args, cwd=tmp, env=env, capture_output=True, text=True, errors="replace",
+            done = subprocess.run(with_parent_death(args), cwd=tmp, env=env, capture_output=True, text=True, errors="replace",
                                   stdin=subprocess.DEVNULL, timeout=timeout, **popen_kwargs())
         except subprocess.TimeoutExpired:
             raise SimulationError(f"ngspice did not load the netlist within {timeout:g} s") from None

@@ -36,7 +36,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnn2spice.spice.batch import popen_kwargs
+from rnn2spice.spice.batch import popen_kwargs, with_parent_death
 from rnn2spice.spice.log import signal_name
 
 #: s a child process may take to load, start and run libngspice on the tiny netlist
@@ -204,7 +204,7 @@ def _run_child(candidates: list[str], timeout: float) -> LibraryProbe:
             json.dumps(list(_PROBE_NETLIST)), *candidates]
     with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-probe-") as empty:
         try:
-            done = subprocess.run(args, cwd=empty, capture_output=True, text=True, errors="replace",
+            done = subprocess.run(with_parent_death(args), cwd=empty, capture_output=True, text=True, errors="replace",
                                   stdin=subprocess.DEVNULL, timeout=timeout, **popen_kwargs())
         except subprocess.TimeoutExpired as exc:
             records = _records(exc.stdout)
