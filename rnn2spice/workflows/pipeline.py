@@ -179,6 +179,8 @@ class CheckResult(Displayed, Plotted):
                 f"{tr.seconds:.2f} s",
                 f"worst neuron {r.worst_neuron}: relative error {r.rel_max_error_per_neuron:.2e} "
                 f"(threshold {r.threshold:.0e}){horizon}{readout_part}: {verdict}",
+                # an unstable network is said even in the short form: a real circuit saturates
+                *filter(None, (describe_stability(self.stability()),)),
             ))
         out = r.readout
         readout_line = () if out is None else (
