@@ -177,6 +177,7 @@ def test_killed_ngspice_process(tmp_path, monkeypatch):
     pidfile = tmp_path / "pid"
     wrapper = fake_ngspice(tmp_path, f'echo $$ > {pidfile}\nexec "$REAL" "$@"')
     monkeypatch.setenv("RNN2SPICE_NGSPICE", str(wrapper))
+    monkeypatch.setenv("RNN2SPICE_MAX_POINTS", "1e12")  # the kill, not the points budget, ends the run
 
     def killer():
         deadline = time.monotonic() + 60
