@@ -87,8 +87,8 @@ EXAMPLES = {
             "rnn2spice bom net.yaml --snap E24 --simulate --stimulus pulse --value 1"),
     "schematic": ("rnn2spice schematic netlists/damped-oscillator.yaml -o osc.svg",
                   "rnn2spice schematic netlists/tanh4.yaml --form opamp -o tanh4.png"),
-    "kicad": ("mkdir -p osc && rnn2spice kicad netlists/damped-oscillator.yaml -o osc/osc.kicad_sch",
-              "mkdir -p tanh4 && rnn2spice kicad netlists/tanh4.yaml --form opamp --snap E24 -o tanh4/tanh4.kicad_sch"),
+    "kicad": ("rnn2spice kicad netlists/damped-oscillator.yaml -o osc.kicad_sch",
+              "rnn2spice kicad netlists/tanh4.yaml --form opamp --snap E24 -o tanh4.kicad_sch"),
 }
 
 
