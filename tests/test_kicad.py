@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -62,7 +63,10 @@ def erc(kicad_cli: str, schematic: Path) -> list[dict]:
 def spice_export(kicad_cli: str, schematic: Path) -> str:
     out = schematic.with_name("kicad.cir")
     _cli(kicad_cli, "sch", "export", "netlist", "--format", "spice", "-o", str(out), str(schematic))
-    return out.read_text()
+    # KiCad's simulator runs in the project folder; our runs are in a temporary one, where
+    # ngspice 39 (unlike 46) does not find a relative .include: name the project's file.
+    return re.sub(r'^(\.include\s+)"?([^"\n/][^"\n]*)"?\s*$',
+                  lambda m: f'{m.group(1)}"{schematic.parent / m.group(2)}"', out.read_text(), flags=re.M | re.I)
 
 
 def state_error(result, kicad_netlist: str) -> tuple[float, float]:
