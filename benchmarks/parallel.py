@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import random_spec_dict  # noqa: E402
+from rows import markdown_row  # noqa: E402
 from rnn2spice.network.spec import spec_from_dict  # noqa: E402
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: E402
 from rnn2spice.workflows.pool import available_cores  # noqa: E402
@@ -63,8 +64,7 @@ def main() -> int:
     rows = bench_parallel(args.quick, args.runs)
     print("| case | 1 worker | 2 workers | ratio | target | met |\n|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['what']} | {r['baseline_s']:.3g} s | {r['ours_s']:.3g} s | {r['ratio']:.3g} | {r['target']} | "
-              f"{'yes' if r['ok'] else '**no**'} |")
+        print(markdown_row(r))
     return 0
 
 

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import KERAS_DIR, random_spec  # noqa: E402
 from parallel import bench_parallel  # noqa: E402
+from rows import markdown_row  # noqa: E402
 from trained_size import bench_compile_large, bench_low_rank_trial  # noqa: E402  (benchmarks/trained_size.py)  (benchmarks/parallel.py)
 from rnn2spice import import_model  # noqa: E402
 from rnn2spice.circuit import ir  # noqa: E402
@@ -236,11 +237,7 @@ def table(rows: list[dict], quick: bool) -> str:
             f"{platform.python_version()}; ngspice {ngspice_version('subprocess')}; "
             f"{datetime.date.today().isoformat()}; {'--quick' if quick else 'full run'}.", "",
             "| case | baseline | ours | ratio | target | met |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        base = "—" if np.isnan(r["baseline_s"]) else f"{r['baseline_s']:.3g} s"
-        ratio = "—" if np.isnan(r["ratio"]) else f"{r['ratio']:.3g}"
-        head.append(f"| {r['what']} | {base} | {r['ours_s']:.3g} s | {ratio} | {r['target']} | "
-                    f"{'yes' if r['ok'] else '**no**'} |")
+    head += [markdown_row(r) for r in rows]
     return "\n".join(head) + "\n"
 
 

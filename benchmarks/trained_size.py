@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rnn2spice.circuit.compiler import compile_rnn  # noqa: E402
+from rows import markdown_row  # noqa: E402
 from rnn2spice.network.spec import spec_from_dict  # noqa: E402
 from rnn2spice.workflows.stimulus import Stimulus  # noqa: E402
 from rnn2spice.workflows.task import run_task  # noqa: E402
@@ -94,8 +95,7 @@ def main() -> int:
     args = ap.parse_args()
     rows = bench_compile_large(args.quick) + ([] if args.compile_only else bench_low_rank_trial(args.quick))
     for row in rows:
-        print(f"| {row['what']} | {row['baseline_s']:.3g} s | {row['ours_s']:.3g} s | {row['ratio']:.3g} | "
-              f"{row['target']} | {'yes' if row['ok'] else '**no**'} |")
+        print(markdown_row(row))
     return 0
 
 
