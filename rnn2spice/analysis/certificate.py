@@ -46,7 +46,7 @@ import numpy as np
 from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
-from rnn2spice.analysis.mna import StateEquations, state_equations
+from rnn2spice.analysis.mna import StateEquations, dangling_elements, state_equations
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import TARGETS, options_for, transient
 from rnn2spice.circuit.reader import ParsedNetlist, parse_netlist
@@ -385,6 +385,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
             eq = state_equations(held.net)
     except NetlistError as exc:  # inside the subset, but not a network of this shape
         problem = f"the circuit is not a network of the spec's: {exc}"
+        problems = [_unexplained(name, held.net) for name in dangling_elements(held.net)] + problems
         return Certificate(passed=False, a_error=math.inf, b_error=math.inf,
                            worst={"matrix": "netlist", "problem": problem}, tolerance=tolerance,
                            counts=net.counts(), seconds=_time.perf_counter() - start, values_from=values_from,
@@ -392,10 +393,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                            scales=(k, s))
     want = spec_equations(spec)
     checks: list = []
-    for name in eq.inert:   # an element no equation needs: nothing of the spec explains it
-        line = held.net.line_of.get(name, held.net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
-        problems.append(f"element {name} (line {line}) has no effect on the state equations (it drives only "
-                        "what nothing reads, e.g. a node held by an ideal source): the spec does not explain it")
+    problems = [_unexplained(name, held.net) for name in eq.inert] + problems
     entries = 0
 
     def check(name: str, circuit, spec_part, magnitude, describe=None) -> float:
@@ -488,6 +486,14 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                        counts=net.counts(), seconds=_time.perf_counter() - start, equations=eq,
                        values_from=values_from, ngspice_seconds=held.seconds, misread=held.misread,
                        problems=tuple(stray + problems), scales=(k, s), entries=entries)
+
+
+def _unexplained(name: str, net: ParsedNetlist) -> str:
+    """The failure line of an element no equation needs (:attr:`StateEquations.inert`)."""
+    line = net.line_of.get(name, net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
+    return (f"element {name} (line {line}) is not explained by the spec: it has no effect on the state "
+            "equations (its current is 0 by the circuit's graph, or it drives only what nothing reads: a "
+            "fresh node, a node held by an ideal source)")
 
 
 def _stray_text(info: dict) -> str:
