@@ -46,7 +46,14 @@ class OutputError(Rnn2SpiceError, OSError):
 
 
 class NetlistError(Rnn2SpiceError, ValueError):
-    """A netlist uses SPICE the certificate reader does not accept."""
+    """A netlist uses SPICE the certificate reader does not accept (the certificate: a FAIL
+    naming the line, exit 1; elsewhere: the netlist is refused)."""
+
+
+class NetlistUnreadable(NetlistError):
+    """Text that is not read as a netlist at all: not text, control or non-ASCII characters,
+    empty, no ``.end`` card, or a field beyond the reading limits (bad input, exit 2, also
+    for ``verify``; docs/certificate.md, "What verify's exit codes mean")."""
 
 
 class SimulationError(Rnn2SpiceError, RuntimeError):

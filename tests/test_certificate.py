@@ -277,6 +277,60 @@ def test_malformed_netlists_are_refused(text, where):
         parse_netlist(text)
 
 
+@pytest.mark.parametrize("line", [
+    "B_9 0 h0 I=1*exp(V(h1))", "B_9 0 h0 V=v(h1)*v(h1)", "B_9 h9 0 V=tanh(V(h0))*1.01+sin(time)",
+    "B_9 h9 0 V=1*atan(V(h0))", ".control", ".include /etc/passwd", "shell rm -rf /", ".param g=1",
+    "T1 a 0 b 0 z0=50", "X_9 h0 h1 other g=1", "R_9 h0 0 1k", " R_9 h0 0 1", "I_9 0 h0 1e-6",
+])
+def test_a_netlist_outside_the_subset_is_a_fail_naming_the_line(line):
+    """Issue 18's boundary (docs/certificate.md): a netlist that reads as one but that the
+    certificate cannot prove equal is a FAIL naming the line and why, never bad input; it is
+    refused before ngspice sees it."""
+    cert = verify_netlist(_insert(line), load_spec(EXAMPLE))
+    assert not cert.passed and cert.values_from.startswith("not read")
+    text = cert.describe()
+    assert "line 10" in text and line.split()[0].strip() in text, text
+
+
+@pytest.mark.parametrize("text, why", [
+    ("title \x1b[2J\n.end\n", "control or non-ASCII"),
+    ("title\nR_0 h0 0 caf\u00e9\n.end\n", "control or non-ASCII"),
+    ("", "empty"),
+    ("title\nR_0 h0 0 1\n", "no .end card"),
+    ("name: osc\ntau: 1.0e-3\nw: [[0, 1], [-1, 0]]\n", "no .end card"),   # a spec given as the netlist
+    ("title\nR_0 h0 0 " + "1" * 300 + "\n.end\n", "300 characters"),
+])
+def test_text_that_is_not_a_netlist_is_bad_input(text, why):
+    from rnn2spice.errors import NetlistUnreadable
+
+    with pytest.raises(NetlistUnreadable, match=re.escape(why)):
+        verify_netlist(text, load_spec(EXAMPLE))
+    assert exit_code(NetlistUnreadable("x")) == 2
+
+
+def test_verify_exit_codes_on_both_sides_of_the_boundary(tmp_path, capsys):
+    """Exit 1 for every netlist not proved equal, the element or line named; exit 2 only for
+    input that is not read (missing, not text, not a netlist, beyond the reading limits)."""
+    bad = tmp_path / "bad.cir"
+    tampered = _replace_line(BASE, r"G_1_0 ", lambda line: "B_9 h9 0 V=tanh(V(h0))*1.01+sin(time)")
+    for text, code, where in ((tampered, 1, "b_9"), (_insert("B_9 h9 0 V=1*atan(V(h0))"), 1, "line 10"),
+                              (_insert("R_9 h0 nfresh 1000"), 1, "r_9 (line 10)"),
+                              (_insert("XG_9 nf1 nf2 gyrator g=1e-06").replace(
+                                  "R_0 ", "\n".join(GYRATOR_TEXT) + "\nR_0 ", 1), 1, "xg_9"),
+                              ("title\nR_0 h0 0 1\n", 2, "no .end card"),
+                              (BASE.replace("1000000", "\u00b5", 1), 2, "ascii")):
+        bad.write_text(text, encoding="utf-8")
+        assert main(["verify", str(EXAMPLE), "--netlist", str(bad)]) == code, text
+        out, err = capsys.readouterr()
+        if code == 1:
+            assert "FAIL" in out and where in out.lower() and not err, (out, err)
+        else:
+            assert where in err and "FAIL" not in out, (out, err)
+    bad.write_bytes(b"\x00\xff\x00binary")
+    assert main(["verify", str(EXAMPLE), "--netlist", str(bad)]) == 2
+    assert main(["verify", str(EXAMPLE), "--netlist", str(tmp_path / "missing.cir")]) == 2
+
+
 def test_a_circuit_of_another_shape_is_a_mismatch_naming_why():
     """Text inside the subset whose circuit is not a network of the spec's (no probes, a
     floating node, a chain of capacitors, an extra state) fails the certificate (exit 1)."""
@@ -379,9 +433,9 @@ def test_verify_cli_exit_codes(tmp_path, capsys):
     good.write_text((NETLISTS / "damped-oscillator.series.cir").read_text())
     assert main(["verify", str(EXAMPLE), "--netlist", str(good)]) == 0
 
-    bad.write_text(_insert(".control"))
-    assert main(["verify", str(EXAMPLE), "--netlist", str(bad)]) == 2
-    assert "line 10" in capsys.readouterr().err
+    bad.write_text(_insert(".control"))   # a netlist with a card outside the subset: FAIL, not bad input
+    assert main(["verify", str(EXAMPLE), "--netlist", str(bad)]) == 1
+    assert "line 10" in capsys.readouterr().out
     assert main(["verify", str(EXAMPLE), "--netlist", str(tmp_path / "missing.cir")]) == 2
     assert main(["verify", str(EXAMPLE), "--netlist", str(tmp_path)]) == 2  # a directory
     assert main(["verify", str(tmp_path / "missing.yaml")]) == 2

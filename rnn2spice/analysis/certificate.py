@@ -50,7 +50,7 @@ from rnn2spice.analysis.mna import StateEquations, dangling_elements, state_equa
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import TARGETS, options_for, transient
 from rnn2spice.circuit.reader import ParsedNetlist, parse_netlist
-from rnn2spice.errors import CertificateFailed, NetlistError, Rnn2SpiceError
+from rnn2spice.errors import CertificateFailed, NetlistError, NetlistUnreadable, Rnn2SpiceError
 from rnn2spice.network.scaling import circuit_inputs, circuit_time
 
 #: Default pass threshold on the relative discrepancies.
@@ -362,13 +362,32 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     says so in ``values_from``).  ``operating_point`` is accepted for compatibility and not
     needed: the nonlinear equations are compared exactly, everywhere.
 
-    Raises :class:`NetlistError` for text outside the subset and :class:`SimulationError`
-    when ngspice cannot be run or does not load the text; a netlist that loads but does not
-    realise the spec gives ``passed = False`` and ``worst`` / ``problems`` say where.
+    Raises :class:`~rnn2spice.errors.NetlistUnreadable` for text that is not read as a
+    netlist at all (not text, no ``.end`` card, beyond the reading limits) and
+    :class:`SimulationError` when ngspice cannot be run or does not load the text.  Every
+    netlist that reads as one and is not proved equal gives ``passed = False`` with
+    ``worst`` / ``problems`` naming the line or element and why: one that does not realise
+    the spec, one with a card outside the subset the certificate proves (a function or
+    expression outside the whitelist, ``.control``, an unknown element: refused before
+    ngspice sees it), one built from real parts (nothing is certified).
     """
     del operating_point
     start = _time.perf_counter()
-    net = parse_netlist(text)
+    try:
+        net = parse_netlist(text)
+    except NetlistUnreadable:   # not a netlist at all: bad input (exit 2)
+        raise
+    except NetlistError as exc:  # a netlist, with a card the certificate cannot prove: FAIL (exit 1)
+        return _refused(f"the netlist is outside what the certificate proves equal: {exc}", spec, tolerance, start)
+    real = [e for e in net.elements if isinstance(e, ir.REAL_PARTS)]
+    if real or net.subcircuits:
+        kinds = sorted({type(e).__name__ for e in real} | ({"subcircuit"} if net.subcircuits else set()))
+        first = (real or [e for e in net.elements if isinstance(e, ir.Instance)] or [None])[0]
+        where = f", e.g. {first.name} (line {net.line_of.get(first.name, '?')})" if first is not None else ""
+        return _refused(f"the netlist is built from real parts ({', '.join(kinds)}{where}): the certificate cannot "
+                        "prove a transistor or macro-model circuit equals the network, so nothing is certified; "
+                        "'rnn2spice check' with the same build options judges it against the predicted circuit "
+                        "(build_error)", spec, tolerance, start, counts=net.counts())
     held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
     k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
     scaled = circuit_inputs(spec)  # the sources, h0 and times as the circuit carries them
@@ -486,6 +505,15 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                        counts=net.counts(), seconds=_time.perf_counter() - start, equations=eq,
                        values_from=values_from, ngspice_seconds=held.seconds, misread=held.misread,
                        problems=tuple(stray + problems), scales=(k, s), entries=entries)
+
+
+def _refused(problem: str, spec, tolerance: float, start: float, counts: dict | None = None) -> Certificate:
+    """The FAIL of a netlist that reads as one but whose equations the certificate cannot
+    build (a card outside the subset it proves, real parts): nothing of it reaches ngspice."""
+    return Certificate(passed=False, a_error=math.inf, b_error=math.inf,
+                       worst={"matrix": "netlist", "problem": problem}, tolerance=tolerance, counts=counts or {},
+                       seconds=_time.perf_counter() - start, values_from="not read (refused)",
+                       problems=(problem,), scales=(spec.time_scale, spec.state_scale))
 
 
 def _unexplained(name: str, net: ParsedNetlist) -> str:
