@@ -595,3 +595,45 @@ def test_unstable_networks_are_reported_with_growth_rate_and_largest_state():
     assert "growth rate 2e+03 1/s" in line and "7e+13" in line and "saturates at its supply rails" in line
     calm = spec_from_dict({"name": "calm", "tau": 1e-3, "w": [[0.0, 0.0], [0.0, 0.0]], "t_stop": 1e-2})
     assert describe_stability(stability(calm, np.zeros((2, 2)))) == ""
+
+
+# ----------------------------------------------------------------------------- equivalent forms
+
+TANH4 = (NETLISTS / "tanh4.cir").read_text()
+
+
+@pytest.mark.parametrize("rewrite, expected", [
+    # odd symmetry: -tanh(-z) is tanh(z), but not the form the certificate compares
+    (lambda line: line.replace("I=9.9999999999999995e-07*tanh(V(z0))", "I=-9.9999999999999995e-07*tanh(-V(z0))"),
+     "I=<g>*tanh(V(<node>))"),
+    # the gain after the function
+    (lambda line: line.replace("I=9.9999999999999995e-07*tanh(V(z0))", "I=tanh(V(z0))*9.9999999999999995e-07"),
+     "I=<g>*tanh(V(<node>))"),
+    # the gain split over two sources: each activation is one source
+    (lambda line: line.replace("9.9999999999999995e-07", "5e-07") + "\n" + line.replace(
+        "B_0 ", "B_9 ").replace("9.9999999999999995e-07", "4.9999999999999995e-07"), "one source"),
+])
+def test_equivalent_rewrites_fail_saying_the_expected_form(rewrite, expected):
+    """docs/certificate.md: the certificate proves equality with one canonical form per
+    activation (a behavioural source G*f(V(node)), f spelled as the writer spells it); an
+    equivalent rewrite fails, and the failure says which form was expected."""
+    spec = load_spec(NETLISTS / "tanh4.yaml")
+    cert = verify_netlist(_replace_line(TANH4, r"B_0 ", rewrite), spec, ngspice=False)
+    assert not cert.passed
+    assert expected in cert.describe() and "b_0" in cert.describe().lower(), cert.describe()
+
+
+def test_a_sigmoid_written_with_tanh_differently_fails_naming_the_sigmoid_form():
+    spec = random_spec(3, seed=2, kinds=("step",), activation="sigmoid", convention="ctrnn")
+    text = compile_rnn(spec).netlist
+    b0 = next(line for line in text.split("\n") if line.startswith("B_0 "))
+    arg = re.search(r"V\((\w+)\)", b0).group(1)
+    gain = re.search(r"I=([^*]+)\*", b0).group(1)
+    bad = text.replace(b0, f"B_0 {b0.split()[1]} {b0.split()[2]} I={gain}*(0.5*(1+tanh(V({arg})/2))) m=1")
+    cert = verify_netlist(bad, spec, ngspice=False)
+    assert not cert.passed
+    assert "the spec's activation sigmoid is expected as I=<g>*(0.5+0.5*tanh(0.5*V(<node>)))" in cert.describe()
+    # a tanh where the spec has a sigmoid, in the whitelist: the function differs, the form is named
+    wrong = text.replace(b0, b0.replace(f"(0.5+0.5*tanh(0.5*V({arg})))", f"tanh(V({arg}))"))
+    cert = verify_netlist(wrong, spec, ngspice=False)
+    assert not cert.passed and "expected as <g>*(0.5+0.5*tanh(0.5*V(<node>)))" in cert.describe(), cert.describe()

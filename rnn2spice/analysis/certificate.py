@@ -49,7 +49,7 @@ from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_
 from rnn2spice.analysis.mna import StateEquations, dangling_elements, state_equations
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import TARGETS, options_for, transient
-from rnn2spice.circuit.reader import ParsedNetlist, parse_netlist
+from rnn2spice.circuit.reader import CANONICAL_FORMS, ParsedNetlist, parse_netlist
 from rnn2spice.errors import CertificateFailed, NetlistError, NetlistUnreadable, Rnn2SpiceError
 from rnn2spice.network.scaling import circuit_inputs, circuit_time
 
@@ -267,7 +267,8 @@ def _match(eq: StateEquations, want: SpecEquations, net: ParsedNetlist) -> tuple
             continue
         if order[k] is not None:
             problems.append(f"behavioural source {name} (line {line}) and {eq.sources[order[k]]} both "
-                            f"realise neuron {k}'s activation ({eq.probes[k]}): the spec has one")
+                            f"realise neuron {k}'s activation ({eq.probes[k]}): the spec has one, and the "
+                            "certificate expects it as one source (a gain split over sources is not summed)")
             continue
         order[k] = i
     for k, i in enumerate(order):
@@ -378,7 +379,12 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     except NetlistUnreadable:   # not a netlist at all: bad input (exit 2)
         raise
     except NetlistError as exc:  # a netlist, with a card the certificate cannot prove: FAIL (exit 1)
-        return _refused(f"the netlist is outside what the certificate proves equal: {exc}", spec, tolerance, start)
+        expected = ""
+        if "behavioural source" in str(exc) and spec.activation in CANONICAL_FORMS:
+            expected = (f"; the spec's activation {spec.activation} is expected as "
+                        f"I=<g>*{CANONICAL_FORMS[spec.activation]} or V=<g>*{CANONICAL_FORMS[spec.activation]}")
+        return _refused(f"the netlist is outside what the certificate proves equal: {exc}{expected}", spec,
+                        tolerance, start)
     real = [e for e in net.elements if isinstance(e, ir.REAL_PARTS)]
     if real or net.subcircuits:
         kinds = sorted({type(e).__name__ for e in real} | ({"subcircuit"} if net.subcircuits else set()))
@@ -449,7 +455,9 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
             label = f"behavioural source {name} (line {held.net.line_of.get(name, '?')}), neuron {kk}'s activation"
             if eq.functions[i] != want.function:
                 checks.append((math.inf, {"matrix": "netlist", "problem": f"{label} computes {eq.functions[i]}, "
-                                                                          f"the spec's activation is {want.function}"}))
+                                                                          f"the spec's activation is {want.function}, "
+                                                                          "expected as <g>*" +
+                                                                          CANONICAL_FORMS.get(want.function, "?")}))
             if name in eq.coupled:
                 checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of {label} depends on a "
                                                                           "behavioural source's output"}))

@@ -52,6 +52,14 @@ FUNCTION_PATTERNS = {
     "sigmoid": rf"\(0\.5\+0\.5\*tanh\(0\.5\*{_ARG}\)\)",
     "softplus": rf"\(uramp\({_ARG}\)\+ln\(1\+exp\(-abs\(V\((?P=a)\)\)\)\)\)",
 }
+#: The same forms as written (what a failure says was expected); equivalent expressions
+#: (-tanh(-x), 0.5*(1+tanh(x/2)), a gain split over sources) are not these and are refused.
+CANONICAL_FORMS = {
+    "tanh": "tanh(V(<node>))",
+    "relu": "uramp(V(<node>))",
+    "sigmoid": "(0.5+0.5*tanh(0.5*V(<node>)))",
+    "softplus": "(uramp(V(<node>))+ln(1+exp(-abs(V(<node>)))))",
+}
 _B_RES = {name: re.compile(rf"([IV])=({_NUM})\*{body}\Z", re.IGNORECASE) for name, body in FUNCTION_PATTERNS.items()}
 _M_RE = re.compile(rf"m=({_NUM})\Z", re.IGNORECASE)
 _PROBE_RE = re.compile(r"([vi])\(([A-Za-z0-9][A-Za-z0-9_]{0,63})\)\Z", re.IGNORECASE)
@@ -554,8 +562,10 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
             expect(4, "B<name> a b I=g*f(V(z)) [m=multiplier]  or  V=g*f(V(z)) [m=multiplier]")
         function, m = _behavioural(tokens[3])
         if not m:
-            raise _fail(lineno, line, "behavioural source must be I=g*f(V(node)) or V=g*f(V(node)) with f "
-                                      "one of rnn2spice's activations (" + ", ".join(FUNCTION_PATTERNS) + ")")
+            raise _fail(lineno, line, "behavioural source must be I=<g>*f or V=<g>*f, <g> a number and f "
+                                      "exactly one of " + ", ".join(CANONICAL_FORMS.values()) + " (an "
+                                      "equivalent expression is not proved equal: the certificate compares "
+                                      "these forms)")
         multiplier = 1.0
         if len(tokens) == 5:
             mm = _M_RE.match(tokens[4])
