@@ -637,3 +637,30 @@ def test_a_sigmoid_written_with_tanh_differently_fails_naming_the_sigmoid_form()
     wrong = text.replace(b0, b0.replace(f"(0.5+0.5*tanh(0.5*V({arg})))", f"tanh(V({arg}))"))
     cert = verify_netlist(wrong, spec, ngspice=False)
     assert not cert.passed and "expected as <g>*(0.5+0.5*tanh(0.5*V(<node>)))" in cert.describe(), cert.describe()
+
+
+@pytest.mark.parametrize("form", ["parallel", "series", "opamp"])
+@pytest.mark.parametrize("convention", ["ctrnn", "rate"])
+def test_a_neuron_with_all_weights_zero_certifies_and_a_load_on_its_summer_does_not(form, convention):
+    """A summer whose weights are all 0 holds its output at 0 V by structure: its elements
+    are the ones the circuit needs to be solvable (explained), and an extra element reading
+    that 0 V node has no effect (unexplained, named)."""
+    from rnn2spice.network.spec import spec_from_dict
+
+    spec = spec_from_dict({"name": "zero", "tau": [1e-3, 2e-3, 1e-3], "convention": convention,
+                           "activation": "tanh", "w": [[0.5, 0.0, -1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.3]],
+                           "w_in": [[1.0], [0.0], [0.0]], "bias": [0.1, 0.0, 0.0], "h0": [0.2, 0.0, -0.1],
+                           "inputs": [{"kind": "step", "value": 1.0, "at": 1e-3}], "t_stop": 5e-3})
+    compiled = compile_rnn(spec, form=form)
+    cert = verify_netlist(compiled.netlist, spec, ngspice=False, analysis=compiled.circuit.analysis,
+                          options=compiled.circuit.options)
+    assert cert.passed, cert.describe()
+    lines = compiled.netlist.split("\n")
+    end = next(i for i, line in enumerate(lines) if line.startswith(".options"))
+    nodes = {tok for line in lines[1:] if line[:1] in "RCEGBL" for tok in line.split()[1:3]} - {"0"}
+    for node in sorted(nodes):   # a VCCS reading each node in turn, into a state: it must be named or change A
+        probe = "h0" if form != "series" else next(n for n in sorted(nodes) if n.startswith("a"))
+        bad = "\n".join(lines[:end] + [f"G_dx 0 {probe} {node} 0 1e-15"] + lines[end:])
+        got = verify_netlist(bad, spec, ngspice=False, analysis=compiled.circuit.analysis,
+                             options=compiled.circuit.options)
+        assert not got.passed, f"G_dx reading {node} is certified\n{got.describe()}"

@@ -793,8 +793,15 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         own = sparse.csr_matrix((v.astype(float), (r.astype(np.intp), c.astype(np.intp))), shape=(size, size))
         if s_mat is not None:
             own = s_mat @ own @ to_new
-        rest = (k_mat - own.tocsr()[a_idx][:, a_idx]).tocsr()
+        own_k = own.tocsr()[a_idx][:, a_idx]
+        rest = (k_mat - own_k).tocsr()
         rest.eliminate_zeros()
+        if reach.ok:   # the matching already found survives unless the element held one of its entries
+            hit = own_k.tocoo()
+            left = np.array([rest[r, c] for r, c in zip(hit.row.tolist(), hit.col.tolist())], dtype=float)
+            held = (reach.perm[hit.row] == hit.col) & (left == 0.0)
+            if not np.any(held):
+                return False
         return not _structurally_regular(rest)
 
     inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
