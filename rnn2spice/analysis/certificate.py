@@ -128,6 +128,9 @@ class Certificate:
     def describe(self) -> str:
         """One line for a summary (and one per problem)."""
         verdict = "PASS" if self.passed else "FAIL"
+        if self.values_from.startswith("not read"):   # refused before any equation (:func:`_refused`)
+            return (f"certificate (netlist -> state equations): the netlist is refused before ngspice reads it, "
+                    f"nothing is proved equal: {verdict}\n  " + describe_worst(self.worst))
         parts = [f"A error {self.a_error:.1e}", f"B error {self.b_error:.1e}"]
         if self.drive_error is not None:
             parts.append(f"drive error {self.drive_error:.1e}")
