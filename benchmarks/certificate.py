@@ -106,7 +106,7 @@ def ngspice_rows(measured: dict) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ref", type=Path, default=None, help="another checkout of rnn2spice to compare with")
-    p.add_argument("--n-large", type=int, default=800)
+    p.add_argument("--n-large", type=int, default=800, help="size of the memory case (0: skip it)")
     args = p.parse_args()
     here = child(ROOT, "time")
     ref = child(args.ref, "time") if args.ref else None
@@ -120,6 +120,8 @@ def main() -> None:
     print("| what | baseline | ours | ratio | target | met |\n|---|---|---|---|---|---|")
     for row in ngspice_rows(child(ROOT, "ngspice")):
         print(markdown_row(row))
+    if args.n_large <= 0:
+        return
     mem = {form: child(ROOT, "memory", form, str(args.n_large)) for form in ("parallel", "opamp")}
     print(f"n = {args.n_large} sparse tanh: parallel {mem['parallel']['peak_mb']:.0f} MB, {mem['parallel']['seconds']:.1f} s; "
           f"opamp {mem['opamp']['peak_mb']:.0f} MB, {mem['opamp']['seconds']:.1f} s; "

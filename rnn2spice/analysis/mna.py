@@ -319,27 +319,30 @@ def _dangling(elements, saves, exempt: set) -> list:
             members.setdefault(node, []).append(e)
     out = [e.name for e in elements if isinstance(e, _BY_CURRENT) and len(set(_terminals(e))) == 1
            and e.name not in exempt]
-    touching: dict = {}   # node -> the elements at it by any terminal, control ones included
+    touching: dict = {}   # node -> the one element at it by any terminal (control ones included), or None: more
     for e in elements:   # a gyrator instance's two VCCS (g.<instance>.g_a, g_b) are one element
         whole = e.name.split(".")[1] if e.name.startswith("g.") and e.name.count(".") == 2 else e.name
-        for node in dict.fromkeys(_nodes_of(e)):
-            if whole not in touching.setdefault(node, []):
-                touching[node].append(whole)
+        for node in _nodes_of(e):
+            if touching.setdefault(node, whole) != whole:
+                touching[node] = None
     probed = {p[2:-1] for p in saves if p[0] == "v"} | {"0"}
-    out += [names[0] for node, names in touching.items()   # alone at a node (a gyrator's port hung there)
-            if len(names) == 1 and node not in probed and names[0] not in exempt]
+    out += [name for node, name in touching.items()   # alone at a node (a gyrator's port hung there)
+            if name is not None and node not in probed and name not in exempt]
     gone = set(out)
-    queue = [node for node, ms in members.items() if len(ms) == 1 and node not in read]
+    count = {node: sum(e.name not in gone for e in ms) for node, ms in members.items()}   # current terminals left
+    queue = [node for node, k in count.items() if k == 1 and node not in read]
     while queue:
         node = queue.pop()
-        alive = [e for e in members[node] if e.name not in gone]
-        if len(alive) != 1 or not isinstance(alive[0], _TWO_TERMINAL) or alive[0].name in exempt:
+        if count[node] != 1:
             continue
-        e = alive[0]
+        e = next(x for x in members[node] if x.name not in gone)
+        if not isinstance(e, _TWO_TERMINAL) or e.name in exempt:
+            continue
         gone.add(e.name)
         out.append(e.name)
         for other in _terminals(e):
-            if other not in read and len([x for x in members[other] if x.name not in gone]) == 1:
+            count[other] -= 1
+            if count[other] == 1 and other not in read:
                 queue.append(other)
     return out
 
