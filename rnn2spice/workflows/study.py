@@ -55,6 +55,7 @@ from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError,
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
 from rnn2spice.report.files import check_output, is_json_report, json_text, register_output_kind, write_atomic
+from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
@@ -131,6 +132,8 @@ def run_member(m: Member) -> dict:
         # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 9)
         verdict = judge(m.compiled, traj, tolerance=m.threshold)
     except (SimulationError, ReferenceSolverError) as exc:
+        if isinstance(exc, SimulationError):  # recorded, not shown: no copy of the netlist left behind
+            exc = discard_saved_netlist(exc)  # (run K alone again: --run K)
         text = str(exc)
         rec.update(status="failed", passed=False, error=float("inf"), error_type=type(exc).__name__,
                    message=clip(text.split("\nngspice said:")[0], 1000),
