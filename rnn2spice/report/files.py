@@ -23,10 +23,14 @@ What an output path names decides how it is written (:func:`output_target`):
 :func:`check_distinct` refuses an output that is an input of the same run or another output
 (same path after resolving links, or the same inode: a hard link).
 
-:func:`check_output` is the one output rule every writing option obeys (issue 19): ``-`` is
-standard output for the kinds that allow it; an existing file is replaced only when it is
-of the kind the option writes (:data:`OUTPUT_KINDS`, recognised from its first bytes) or
-with ``force``.
+:func:`check_output` is the one output rule every writing option and every API function that
+writes obeys (issue 19; the API through :func:`write_file`): ``-`` is standard output for the
+kinds that allow it; an existing file is replaced only when it is of the kind the option
+writes or with ``force``.  A kind (:data:`OUTPUT_KINDS`) is recognised positively, by the
+signature its writer puts in the file (:data:`GENERATOR` in a report's first key, a
+netlist's header comment, a figure's software tag, a spec's first line, a CSV's exact
+header), so that a file that merely looks alike (package.json, a hand-written netlist,
+someone's photo) is never replaced.
 
 The module is longer than 400 lines: where an output may go (:func:`output_target`), how it
 is written (atomically or through) and whether an existing file may be replaced (the kinds)
