@@ -148,6 +148,7 @@ EARLIER_OUTPUT_HEADS = {
     ".pdf": b"%PDF-1.4\n%% an earlier figure\n/Creator (rnn2spice 0.0.1)\n",
     ".svg": b"<!-- Created by rnn2spice 0.0.1 -->\n<svg>\n",
     ".kicad_sch": b"(kicad_sch (version 20250114) (generator \"rnn2spice\"))\n",
+    ".yaml": b"# rnn2spice network earlier: rnn2spice.load() or `rnn2spice check` reads it\n",
 }
 
 
