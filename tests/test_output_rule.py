@@ -367,3 +367,25 @@ def test_force_reaches_the_study_and_kicad_workflows(work, capsys):
     assert all((work / n).read_bytes() != b"the user's own\n" for n in ("k.kicad_pro", "rnn2spice.kicad_sym",
                                                                        "sym-lib-table"))
     capsys.readouterr()
+
+
+def test_save_replaces_only_its_own_spec_and_matrix_file(tmp_path):
+    """Network.save of a 9-neuron network writes <stem>.npz beside the spec: an NPZ there that
+    is not the matrix file of an earlier save to the same spec survives (it used to be
+    replaced, as was any YAML file)."""
+    import numpy as np
+
+    import rnn2spice
+
+    big = rnn2spice.Network(name="big", tau=1e-3, w=np.eye(9) * -10, t_stop=1e-3)
+    spec, npz = tmp_path / "big.yaml", tmp_path / "big.npz"
+    np.savez(npz, data=np.arange(3.0))  # someone's array, under the name save would use
+    mine = npz.read_bytes()
+    with pytest.raises(OutputError, match=r"big\.npz.*is not the matrix file of an earlier spec") as info:
+        big.save(spec)
+    assert "\n" not in str(info.value) and npz.read_bytes() == mine and not spec.exists()
+    big.save(spec, force=True)
+    assert rnn2spice.load(spec).n == 9 and npz.read_bytes() != mine
+    again = rnn2spice.Network(name="big", tau=2e-3, w=np.eye(9) * -5, t_stop=1e-3)
+    again.save(spec)  # an earlier save's spec and matrix file: replaced without force
+    assert float(rnn2spice.load(spec).tau[0]) == 2e-3
