@@ -3,16 +3,19 @@ when it is of the kind the option writes (or with --force), otherwise exit 2 nam
 nothing is written; ``-`` is standard output for reports, CSV and netlists; a figure's format
 follows its extension (png, pdf, svg).
 
-Every writing option is tried against an unrelated file (a spec: ``check a.yaml --report
-b.yaml`` used to destroy b.yaml), which must survive byte for byte; the refusal comes before
-any work, so those cases are quick.  The cases that run (an earlier output replaced, --force,
-``-``, figure formats) use the bundled 2-neuron example.
+Every writing option -- discovered from the argparse parsers, so that a new one cannot be
+missed -- and every API function that writes (discovered from the public signatures) is tried
+against realistic unrelated files (a spec: ``check a.yaml --report b.yaml`` used to destroy
+b.yaml; package.json, tsconfig.json, a hand-written netlist, other tools' CSV, PNG, PDF, SVG
+and KiCad files), which must survive byte for byte; the refusal comes before any work, so
+those cases are quick.  Kinds are recognised positively, by their writer's signature.  The
+cases that run (an earlier output replaced, --force, ``-``, figure formats) use the bundled
+2-neuron example.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
