@@ -622,7 +622,8 @@ MODEL_FILES = {  # name -> (builder, format)
 
 @pytest.mark.parametrize("name", list(MODEL_FILES))
 def test_hostile_model_file_is_refused_in_well_under_a_second(tmp_path, name):
-    """The reading itself (no interpreter start-up): a ModelError in < 0.5 s, with or without
+    """The reading itself (no interpreter start-up): a ModelError, within the hang guard (its
+    time: benchmarks/hostile_reading.py, ~1-200 ms), with or without
     torch (a zip file is checked by the restricted reader before torch is imported)."""
     from rnn2spice.errors import ModelError
     from rnn2spice.workflows.importers.detect import read_model
@@ -634,7 +635,9 @@ def test_hostile_model_file_is_refused_in_well_under_a_second(tmp_path, name):
     with pytest.raises(ModelError) as info:
         read_model(path, fmt)
     seconds = time.perf_counter() - start
-    assert seconds < 0.5, f"{name}: {seconds:.2f} s"
+    # a hang guard (an unguarded reading takes minutes or all memory); the speed itself is
+    # benchmarks/hostile_reading.py (a timed unit test would measure the machine's load)
+    assert seconds < TIME_LIMIT, f"{name}: {seconds:.2f} s"
     assert len(str(info.value)) < MESSAGE_LIMIT
 
 
@@ -673,5 +676,5 @@ def test_shown_is_bounded_for_container_subclasses():
         bomb = [bomb, bomb]
     start = time.perf_counter()
     text = shown(collections.OrderedDict(w=bomb), 60)
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < TIME_LIMIT   # hang guard (2^64 leaves); speed: benchmarks/hostile_reading.py
     assert text.startswith("OrderedDict({'w': [[[") and text.endswith("...") and len(text) == 60
