@@ -664,3 +664,20 @@ def test_a_neuron_with_all_weights_zero_certifies_and_a_load_on_its_summer_does_
         got = verify_netlist(bad, spec, ngspice=False, analysis=compiled.circuit.analysis,
                              options=compiled.circuit.options)
         assert not got.passed, f"G_dx reading {node} is certified\n{got.describe()}"
+
+
+@pytest.mark.parametrize("name, element", [("damped-oscillator", "R_0 "), ("tanh4", "RZ_1 "), ("tanh4", "C_2 ")])
+def test_a_0_volt_source_splitting_a_node_is_unexplained(name, element):
+    """A 0 V source in series (a wire with an ammeter nobody reads) changes no equation, but
+    the spec has no such wire: it fails, named; the series form's sense sources, whose
+    currents F/H elements and probes read, certify (the golden series netlists)."""
+    spec = load_spec(NETLISTS / f"{name}.yaml")
+    text = (NETLISTS / f"{name}.cir").read_text()
+    node = next(line for line in text.split("\n") if line.startswith(element)).split()[1]
+    split = _replace_line(text, element, lambda line: line.replace(f" {node} ", " nsplit ", 1)
+                          + f"\nV_dx {node} nsplit DC 0")
+    cert = verify_netlist(split, spec, ngspice=False)
+    assert not cert.passed and "v_dx (line" in cert.describe(), cert.describe()
+    for series in ("damped-oscillator.series.cir", "tanh4.series.cir", "rate-relu4.series.cir"):
+        spec = load_spec(NETLISTS / (series.split(".")[0] + ".yaml"))
+        assert verify_netlist((NETLISTS / series).read_text(), spec, ngspice=False).passed, series

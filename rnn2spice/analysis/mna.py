@@ -303,8 +303,9 @@ def _dangling(elements, saves, exempt: set) -> list:
     """Elements whose current is 0 by the circuit's graph: a two-terminal element with a
     terminal at a node that no other element's current reaches and nothing reads (no probe,
     control port or behavioural argument), pruned until none is left (a chain hung on the
-    network), a current-defined element whose two terminals are one node, and an element
-    alone at a node (no other element's terminal, control ones included, and no probe).  They have
+    network), a current-defined element whose two terminals are one node, an element alone
+    at a node (no other element's terminal, control ones included, and no probe), and a 0 V
+    source whose current nothing reads (a wire the spec does not have).  They have
     no effect on the state equations whatever their values: nothing of a spec explains them."""
     read = {p[2:-1] for p in saves if p[0] == "v"} | {"0"}
     members: dict = {}
@@ -330,6 +331,11 @@ def _dangling(elements, saves, exempt: set) -> list:
     probed = {p[2:-1] for p in saves if p[0] == "v"} | {"0"}
     out += [name for node, name in touching.items()   # alone at a node (a gyrator's port hung there)
             if name is not None and node not in probed and name not in exempt]
+    # a 0 V source is a wire with an ammeter: explained only when its current is read (a sense
+    # source of an F or H element, or an i(...) probe); otherwise it is a wire the spec lacks
+    sensed = {e.sense for e in elements if isinstance(e, (ir.Cccs, ir.Ccvs))} | {p[2:-1] for p in saves if p[0] == "i"}
+    out += [e.name for e in elements if isinstance(e, ir.VoltageSource) and e.dc == 0.0 and e.waveform is None
+            and e.ac == 0.0 and e.name not in sensed and e.name not in exempt and e.name not in out]
     gone = set(out)
     count = {node: sum(e.name not in gone for e in ms) for node, ms in members.items()}   # current terminals left
     queue = [node for node, k in count.items() if k == 1 and node not in read]
