@@ -63,6 +63,10 @@ BLOCK_PREFIXES = ("RBA_", "RBB_", "RBM_", "RBN_", "QP_", "QN_", "RT_", "RCP_", "
 #: The verdict: ngspice against the prediction within this fraction of the predicted build
 #: error, or within AGREE_FLOOR (a build that is nearly ideal cannot be told apart finer).
 AGREE_FRACTION = 0.5
+#: What the prediction leaves out (the report says so).
+NOT_PREDICTED = ("input offsets (zero in a nominal build), the op-amps' output resistance, the integrators' gain "
+                 "error ~1/(2 pi GBW R C), the stages of a low-rank coupling's latent nodes and of a rate network's "
+                 "activation nodes (they follow their neurons' static rule)")
 AGREE_FLOOR = 5e-3
 
 
@@ -211,9 +215,28 @@ def _source(activation: str, k: int):
     return ir.ActivationVoltage(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}", activation)
 
 
-def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None) -> tuple[np.ndarray, Realised]:
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The predicted circuit's solution: ``states`` (what ngspice saves, V(o<k>)), the
+    integrators' capacitor voltages ``capacitor`` (= states unless saturated), and what was
+    modelled (:mod:`rnn2spice.workflows.stages`)."""
+
+    states: np.ndarray
+    capacitor: np.ndarray
+    realised: Realised
+    stages: object            # stages.Stages or None (ideal op-amps)
+    dynamic: bool             # the lag and slew states were added
+    reason: str               # why (or why not)
+
+
+def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None, *, swing: bool = True,
+            dynamic: bool | None = None) -> Prediction:
     """The predicted circuit's states at ``times`` (s): its network (read back from the
-    skeleton's text) with f replaced by the block's curve -g (``curve``), or f itself."""
+    skeleton's text) with f replaced by the block's curve -g (``curve``), or f itself, and
+    the op-amps' output swing (``swing``) and closed-loop bandwidth and slew rate
+    (``dynamic``: True, False, or None: where they matter; THEORY.md 11)."""
+    from rnn2spice.workflows import stages as stg
+
     spec = compiled.spec
     real = realised_network(write_netlist(skeleton(compiled)), spec)
     if curve is None:
@@ -224,50 +247,92 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     else:
         def phi(z):
             return -curve(z)
-    return _solve(real, spec, times, phi), real
+    st = stg.stages(compiled) if swing or dynamic else None
+    if st is not None and not swing:  # bandwidth alone: an unbounded swing
+        st = dataclasses.replace(st, low=-math.inf, high=math.inf, windup=0.0 * st.windup)
+    if st is None:
+        ys = _solve(real, spec, times, _Linear(real, phi))
+        return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")
+    if dynamic is None:
+        if stg.bandwidth_matters(st, real):
+            dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s x fastest rate "
+                                     f"{stg.fastest_rate(real):.3g} 1/s >= {stg.LAG_MATTERS:g}")
+        else:
+            model = stg.Model(real, st, phi, _inputs(spec), False)
+            ys = _solve(real, spec, times, model)
+            rate = model.node_rate(times, ys, np.array([_inputs(spec)(t) for t in times]))
+            if st.slew is None or rate < stg.SLEW_MATTERS * st.slew:
+                why = ("bandwidth and slew not modelled: " + (
+                    "the op-amp's GBW is not known" if st.gbw is None else
+                    f"loop lag {st.loop_lag:.3g} s x fastest rate {stg.fastest_rate(real):.3g} 1/s < "
+                    f"{stg.LAG_MATTERS:g}, fastest node {rate:.3g} V/s < {stg.SLEW_MATTERS:g} x slew rate"))
+                return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, False, why)
+            dynamic, reason = True, f"slew modelled: fastest node {rate:.3g} V/s >= {stg.SLEW_MATTERS:g} x slew rate"
+    else:
+        reason = "bandwidth and slew " + ("modelled (asked for)" if dynamic else "not modelled (asked for)")
+    model = stg.Model(real, st, phi, _inputs(spec), bool(dynamic) and st.gbw is not None)
+    ys = _solve(real, spec, times, model)
+    return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, model.dynamic, reason)
 
 
-def _solve(r: Realised, spec: RnnSpec, times: np.ndarray, phi) -> np.ndarray:
-    """dy/dt = a y + b u + c + k phi(z), z = zy y + zu u + z0, from y0 (scipy, rtol 1e-8),
+class _Linear:
+    """dy/dt = a y + b u + c + k phi(z), z = zy y + zu u + z0: op-amps without swing."""
+
+    dynamic = False
+
+    def __init__(self, r: Realised, phi):
+        self.r, self.phi = r, phi
+
+    def initial(self, y0, t0):
+        return np.asarray(y0, float)
+
+    def rhs_at(self, u):
+        r = self.r
+
+        def rhs(t, y):
+            uu = u(t)
+            d = r.a @ y + (r.b @ uu if r.b.size else 0.0) + r.c
+            if r.k.shape[1]:
+                d = d + r.k @ self.phi(r.zy @ y + (r.zu @ uu if r.zu.size else 0.0) + r.z0)
+            return d
+        return rhs
+
+
+def _inputs(spec: RnnSpec):
+    def u_at(t):
+        return np.array([float(np.asarray(w.value(np.array([t]), spec.t_stop))[0]) for w in spec.inputs])
+    return u_at
+
+
+def _solve(r: Realised, spec: RnnSpec, times: np.ndarray, model) -> np.ndarray:
+    """``model``'s solution at ``times`` (scipy LSODA, rtol 1e-8; 1e-6 with the lag states),
     piecewise between the inputs' knots so that no edge is stepped over."""
     from scipy.integrate import solve_ivp
 
-    def u_at(t):
-        return np.array([float(np.asarray(w.value(np.array([t]), spec.t_stop))[0]) for w in spec.inputs])
-
-    def rhs(t, y):
-        u = u_at(t)
-        d = r.a @ y + (r.b @ u if r.b.size else 0.0) + r.c
-        if r.k.shape[1]:
-            d = d + r.k @ phi(r.zy @ y + (r.zu @ u if r.zu.size else 0.0) + r.z0)
-        return d
-
+    rhs = model.rhs_at(_inputs(spec)) if isinstance(model, _Linear) else model.rhs
     knots = {0.0, float(spec.t_stop)}
     for w in spec.inputs:
         if hasattr(w, "knots"):
             kt, _ = w.knots(spec.t_stop)
             knots.update(float(x) for x in kt if 0.0 < x < spec.t_stop)
     edges = sorted(knots)
-    out = np.empty((len(times), spec.n))
-    y = np.asarray(r.y0, dtype=float)
+    y = model.initial(r.y0, 0.0)
+    out = np.empty((len(times), y.size))
     rate = float(np.max(np.abs(np.diag(r.a)))) or 1.0 / spec.t_stop
+    tol = (1e-6, 1e-9) if model.dynamic else (1e-8, 1e-10)
     for t0, t1 in zip(edges[:-1], edges[1:]):
         if t1 <= t0:
             continue
         sel = (times >= t0) & (times <= t1)
-        sol = solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=1e-8, atol=1e-10, max_step=min(0.1 / rate, t1 - t0),
-                        t_eval=times[sel] if sel.any() else None, dense_output=False)
+        sol = solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1],
+                        max_step=min(0.1 / rate, t1 - t0), t_eval=times[sel] if sel.any() else None)
         if not sol.success:
             raise UsageError(f"the predicted circuit cannot be solved: {sol.message}")
         if sel.any():
             out[sel] = sol.y.T
-        y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else _last(rhs, t0, t1, y)
+        y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else \
+            solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1]).y[:, -1]
     return out
-
-
-def _last(rhs, t0, t1, y):
-    from scipy.integrate import solve_ivp
-    return solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=1e-8, atol=1e-10).y[:, -1]
 
 
 # =========================================================================== check
@@ -288,6 +353,8 @@ class BuildCheck:
     curve: Curve | None
     seconds: float
     readout: dict | None = None
+    saturation: tuple = ()      # stages.saturated: neurons whose state passes the op-amps' swing
+    stages: dict | None = None  # what the prediction modelled (swing, GBW, slew, why)
 
     @property
     def ratio(self) -> float:
@@ -322,7 +389,8 @@ class BuildCheck:
                 "block": None if self.curve is None else self.curve.report(),
                 "realisation": c.realisation.as_dict(), "points": int(self.time.size),
                 "readout": self.readout, "passed": self.passed, "seconds": self.seconds,
-                "not_predicted": "op-amp bandwidth and slew rate, input offsets"}
+                "saturation": list(self.saturation), "stages": self.stages,
+                "not_predicted": NOT_PREDICTED}
 
     def summary(self) -> str:
         c = self.compiled
@@ -334,6 +402,11 @@ class BuildCheck:
         lines.append(f"build_error (worst per-neuron relative error vs the ideal network): predicted "
                      f"{self.predicted:.3e}, simulated {self.simulated:.3e} (ratio {self.ratio:.2f}); "
                      f"ngspice vs prediction {self.agreement:.3e}")
+        if self.stages is not None:
+            lines.append(f"op-amps in the prediction: swing {self.stages['swing'][0]:.4g} .. {self.stages['swing'][1]:.4g} V"
+                         f"{'' if self.stages['swing_known'] else ' (the rails: a user model)'}; {self.stages['why']}")
+        for sat in self.saturation:
+            lines.append(saturation_line(sat))
         if self.readout is not None:
             lines.append(f"readout: max |y| change predicted {self.readout['predicted']:.3e}, simulated "
                          f"{self.readout['simulated']:.3e}")
@@ -364,8 +437,14 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
     b = compiled.build
     if b.activation_circuit == "transistor" and spec.activation != "linear":
         curve = characterise(spec.activation, b, b.rails(spec))
-    pred, _ = predict(compiled, t, curve)
+    prediction = predict(compiled, t, curve)
+    pred = prediction.states
     ideal = reference.solve(spec, t)
+    sat, info = (), None
+    if prediction.stages is not None:
+        from rnn2spice.workflows.stages import saturated
+        sat = tuple(saturated(prediction.stages, prediction.capacitor, ideal))
+        info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
     floor = FLOOR * float(np.max(np.abs(ideal)))
     out = None
     if spec.w_out is not None:
@@ -375,7 +454,16 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
                "final_predicted": y_p[-1].tolist(), "final_simulated": y_s[-1].tolist()}
     return BuildCheck(compiled, t, traj.states, ideal, pred,
                       relative_error(pred, ideal, floor=floor).max, relative_error(traj.states, ideal, floor=floor).max,
-                      relative_error(traj.states, pred, floor=floor).max, curve, _time.perf_counter() - start, out)
+                      relative_error(traj.states, pred, floor=floor).max, curve, _time.perf_counter() - start, out,
+                      sat, info)
+
+
+def saturation_line(sat: dict) -> str:
+    """One line: the neuron, its peak and the swing it passes."""
+    lo, hi = sat["swing"]
+    return (f"saturates: neuron {sat['neuron']} peaks at {sat['peak']:+.4g} (the ideal network's state, V) beyond the "
+            f"op-amps' swing {lo:.4g} .. {hi:.4g} V; predicted capacitor voltage {sat['predicted_range'][0]:.4g} .. "
+            f"{sat['predicted_range'][1]:.4g} V, output clipped (in the prediction)")
 
 
 __all__ = ["BuildCheck", "Curve", "characterise", "check_build", "compile_build", "predict", "skeleton",
