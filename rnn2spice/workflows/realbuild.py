@@ -254,9 +254,10 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
         ys = _solve(real, spec, times, _Linear(real, phi))
         return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")
     if dynamic is None:
-        if stg.bandwidth_matters(st, real):
-            dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s x fastest rate "
-                                     f"{stg.fastest_rate(real):.3g} 1/s >= {stg.LAG_MATTERS:g}")
+        effect = stg.lag_effect(st, real, spec.t_stop)
+        if stg.bandwidth_matters(st, real, spec.t_stop):
+            dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s, effect {effect:.3g} >= "
+                                     f"{stg.LAG_MATTERS:g}")
         else:
             model = stg.Model(real, st, phi, _inputs(spec), False)
             ys = _solve(real, spec, times, model)
@@ -264,8 +265,8 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
             if st.slew is None or rate < stg.SLEW_MATTERS * st.slew:
                 why = ("bandwidth and slew not modelled: " + (
                     "the op-amp's GBW is not known" if st.gbw is None else
-                    f"loop lag {st.loop_lag:.3g} s x fastest rate {stg.fastest_rate(real):.3g} 1/s < "
-                    f"{stg.LAG_MATTERS:g}, fastest node {rate:.3g} V/s < {stg.SLEW_MATTERS:g} x slew rate"))
+                    f"loop lag {st.loop_lag:.3g} s, effect {effect:.3g} < {stg.LAG_MATTERS:g}, fastest node "
+                    f"{rate:.3g} V/s < {stg.SLEW_MATTERS:g} x slew rate"))
                 return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, False, why)
             dynamic, reason = True, f"slew modelled: fastest node {rate:.3g} V/s >= {stg.SLEW_MATTERS:g} x slew rate"
     else:

@@ -37,8 +37,8 @@ import numpy as np
 from rnn2spice.circuit import ir
 from rnn2spice.errors import UsageError
 
-#: The lag states are added when the sum of a loop's stage lags times the network's fastest
-#: rate reaches this (below it they change the states by less than ~0.1 %).
+#: The lag states are added when the effect of the stage lags (:func:`lag_effect`) reaches
+#: this (below it they change the states by less than ~0.1 %).
 LAG_MATTERS = 1e-3
 #: The slew states are added when a node's predicted rate reaches this fraction of the slew rate.
 SLEW_MATTERS = 0.3
@@ -164,8 +164,15 @@ def fastest_rate(r) -> float:
     return float(np.max(rows))
 
 
-def bandwidth_matters(st: Stages, r) -> bool:
-    return st.gbw is not None and st.loop_lag * fastest_rate(r) >= LAG_MATTERS
+def lag_effect(st: Stages, r, t_stop: float) -> float:
+    """The relative effect the stage lags can have: a lag shifts a mode lambda by ~lambda^2 lag,
+    which the run accumulates over ~|lambda| t_stop radians (an oscillation's phase)."""
+    rate = fastest_rate(r)
+    return st.loop_lag * rate * max(1.0, rate * t_stop)
+
+
+def bandwidth_matters(st: Stages, r, t_stop: float) -> bool:
+    return st.gbw is not None and lag_effect(st, r, t_stop) >= LAG_MATTERS
 
 
 class Model:
