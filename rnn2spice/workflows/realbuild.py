@@ -230,11 +230,12 @@ class Prediction:
 
 
 def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None, *, swing: bool = True,
-            dynamic: bool | None = None) -> Prediction:
+            dynamic: bool | None = None, slew: bool = True) -> Prediction:
     """The predicted circuit's states at ``times`` (s): its network (read back from the
     skeleton's text) with f replaced by the block's curve -g (``curve``), or f itself, and
     the op-amps' output swing (``swing``) and closed-loop bandwidth and slew rate
-    (``dynamic``: True, False, or None: where they matter; THEORY.md 11)."""
+    (``dynamic``: True, False, or None: where they matter; ``slew=False`` leaves the slew
+    rate out of the dynamic model; THEORY.md 11)."""
     from rnn2spice.workflows import stages as stg
 
     spec = compiled.spec
@@ -250,6 +251,8 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     st = stg.stages(compiled) if swing or dynamic else None
     if st is not None and not swing:  # bandwidth alone: an unbounded swing
         st = dataclasses.replace(st, low=-math.inf, high=math.inf, windup=0.0 * st.windup)
+    if st is not None and not slew:
+        st = dataclasses.replace(st, slew=None)
     if st is None:
         ys = _solve(real, spec, times, _Linear(real, phi))
         return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")

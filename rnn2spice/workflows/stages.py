@@ -97,7 +97,7 @@ def stages(compiled) -> Stages | None:
         return None
     vee, vcc = build.rails(spec)
     if part is not None:
-        low, high, gbw, slew = vee + part.swing_low, vcc - part.swing_high, part.gbw, part.slew
+        (low, high), gbw, slew = part.swing((vee, vcc)), part.gbw, part.slew
     else:  # a user's model: its swing is not read; no output passes its rails
         low, high, gbw, slew = vee, vcc, None, None
     elements = compiled.circuit.expanded_elements()
