@@ -186,3 +186,20 @@ def test_random_builds_across_options_predicted(seed, opamp, activation_circuit,
     beyond = {k for k in range(r.ideal.shape[1])
               if r.ideal[:, k].max() > 1.05 * high or r.ideal[:, k].min() < 1.05 * low}
     assert beyond <= {s["neuron"] for s in r.saturation}
+
+
+@pytest.mark.ngspice
+def test_user_model_saturating_warns_in_one_line_naming_the_neuron(tmp_path):
+    """A user's op-amp model: its swing is not read, the prediction clips at the rails and says
+    in one line which neuron, how far and the supply."""
+    from rnn2spice.errors import ComponentValueWarning
+
+    lib = tmp_path / "vendor.lib"
+    # a single-pole model without clamps: rnn2spice cannot read a swing from it
+    lib.write_text(".subckt MYAMP 1 2 3 4 5\nG1 0 6 1 2 1e-3\nR1 6 0 1e8\nC1 6 0 1e-10\n"
+                   "E1 5 0 6 0 1\n.ends MYAMP\n")
+    d = random_spec(0, n=3)
+    d["h0"] = [4.0, -0.2, 0.1]
+    with pytest.warns(ComponentValueWarning, match=r"neuron 0 peaks at \+[34]\.\d+ V, beyond the supply -3 \.\. 3 V"):
+        r = check_build(spec_from_dict(d), build=Build(opamp_model=f"{lib}:MYAMP", supply=(-3.0, 3.0)))
+    assert r.stages["swing"] == [-3.0, 3.0] and not r.stages["swing_known"]

@@ -17,10 +17,9 @@ THEORY.md 11.  For a :class:`~rnn2spice.circuit.realparts.Build`:
    ngspice against the prediction (the verdict).  Nothing here certifies a transistor
    circuit: the certificate is not applicable and the report says so.
 
-The op-amps' input bias currents are in the skeleton (current sources at their inputs).  Not
-modelled by the prediction (stated in the report): the op-amps' bandwidth and slew rate (the
-network is slow against GBW) and input offsets (zero in a nominal build).
-Units: V, s, ohm, degC.
+The op-amps' input bias currents are in the skeleton; their output swing, closed-loop
+bandwidth and slew rate are added by :mod:`rnn2spice.workflows.stages`; input offsets are not
+(zero in a nominal build).  Units: V, s, ohm, degC.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.spice.ngspice import simulate_netlist
 from rnn2spice.workflows.snapping import FLOOR, Realised, realised_network
+from rnn2spice.workflows.stages import Prediction, Linear, inputs_at, solve, saturation_line
 
 #: The block's input sweep (V): from -SWEEP to SWEEP in SWEEP_STEP.
 SWEEP = 8.0
@@ -215,20 +215,6 @@ def _source(activation: str, k: int):
     return ir.ActivationVoltage(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}", activation)
 
 
-@dataclass(frozen=True, eq=False)
-class Prediction:
-    """The predicted circuit's solution: ``states`` (what ngspice saves, V(o<k>)), the
-    integrators' capacitor voltages ``capacitor`` (= states unless saturated), and what was
-    modelled (:mod:`rnn2spice.workflows.stages`)."""
-
-    states: np.ndarray
-    capacitor: np.ndarray
-    realised: Realised
-    stages: object            # stages.Stages or None (ideal op-amps)
-    dynamic: bool             # the lag and slew states were added
-    reason: str               # why (or why not)
-
-
 def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None, *, swing: bool = True,
             dynamic: bool | None = None, slew: bool = True) -> Prediction:
     """The predicted circuit's states at ``times`` (s): its network (read back from the
@@ -254,7 +240,7 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     if st is not None and not slew:
         st = dataclasses.replace(st, slew=None)
     if st is None:
-        ys = _solve(real, spec, times, _Linear(real, phi))
+        ys = solve(real, spec, times, Linear(real, phi))
         return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")
     if dynamic is None:
         effect = stg.lag_effect(st, real, spec.t_stop)
@@ -262,9 +248,9 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
             dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s, effect {effect:.3g} >= "
                                      f"{stg.LAG_MATTERS:g}")
         else:
-            model = stg.Model(real, st, phi, _inputs(spec), False)
-            ys = _solve(real, spec, times, model)
-            rate = model.node_rate(times, ys, np.array([_inputs(spec)(t) for t in times]))
+            model = stg.Model(real, st, phi, inputs_at(spec), False)
+            ys = solve(real, spec, times, model)
+            rate = model.node_rate(times, ys, np.array([inputs_at(spec)(t) for t in times]))
             if st.slew is None or rate < stg.SLEW_MATTERS * st.slew:
                 why = ("bandwidth and slew not modelled: " + (
                     "the op-amp's GBW is not known" if st.gbw is None else
@@ -274,69 +260,9 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
             dynamic, reason = True, f"slew modelled: fastest node {rate:.3g} V/s >= {stg.SLEW_MATTERS:g} x slew rate"
     else:
         reason = "bandwidth and slew " + ("modelled (asked for)" if dynamic else "not modelled (asked for)")
-    model = stg.Model(real, st, phi, _inputs(spec), bool(dynamic) and st.gbw is not None)
-    ys = _solve(real, spec, times, model)
+    model = stg.Model(real, st, phi, inputs_at(spec), bool(dynamic) and st.gbw is not None)
+    ys = solve(real, spec, times, model)
     return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, model.dynamic, reason)
-
-
-class _Linear:
-    """dy/dt = a y + b u + c + k phi(z), z = zy y + zu u + z0: op-amps without swing."""
-
-    dynamic = False
-
-    def __init__(self, r: Realised, phi):
-        self.r, self.phi = r, phi
-
-    def initial(self, y0, t0):
-        return np.asarray(y0, float)
-
-    def rhs_at(self, u):
-        r = self.r
-
-        def rhs(t, y):
-            uu = u(t)
-            d = r.a @ y + (r.b @ uu if r.b.size else 0.0) + r.c
-            if r.k.shape[1]:
-                d = d + r.k @ self.phi(r.zy @ y + (r.zu @ uu if r.zu.size else 0.0) + r.z0)
-            return d
-        return rhs
-
-
-def _inputs(spec: RnnSpec):
-    def u_at(t):
-        return np.array([float(np.asarray(w.value(np.array([t]), spec.t_stop))[0]) for w in spec.inputs])
-    return u_at
-
-
-def _solve(r: Realised, spec: RnnSpec, times: np.ndarray, model) -> np.ndarray:
-    """``model``'s solution at ``times`` (scipy LSODA, rtol 1e-8; 1e-6 with the lag states),
-    piecewise between the inputs' knots so that no edge is stepped over."""
-    from scipy.integrate import solve_ivp
-
-    rhs = model.rhs_at(_inputs(spec)) if isinstance(model, _Linear) else model.rhs
-    knots = {0.0, float(spec.t_stop)}
-    for w in spec.inputs:
-        if hasattr(w, "knots"):
-            kt, _ = w.knots(spec.t_stop)
-            knots.update(float(x) for x in kt if 0.0 < x < spec.t_stop)
-    edges = sorted(knots)
-    y = model.initial(r.y0, 0.0)
-    out = np.empty((len(times), y.size))
-    rate = float(np.max(np.abs(np.diag(r.a)))) or 1.0 / spec.t_stop
-    tol = (1e-6, 1e-9) if model.dynamic else (1e-8, 1e-10)
-    for t0, t1 in zip(edges[:-1], edges[1:]):
-        if t1 <= t0:
-            continue
-        sel = (times >= t0) & (times <= t1)
-        sol = solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1],
-                        max_step=min(0.1 / rate, t1 - t0), t_eval=times[sel] if sel.any() else None)
-        if not sol.success:
-            raise UsageError(f"the predicted circuit cannot be solved: {sol.message}")
-        if sel.any():
-            out[sel] = sol.y.T
-        y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else \
-            solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1]).y[:, -1]
-    return out
 
 
 # =========================================================================== check
@@ -449,6 +375,14 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
         from rnn2spice.workflows.stages import saturated
         sat = tuple(saturated(prediction.stages, prediction.capacitor, ideal))
         info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
+        if sat and not prediction.stages.swing_known:  # clipped at the rails: a bound, not the part's swing
+            import warnings
+            from rnn2spice.errors import ComponentValueWarning
+            s0 = sat[0]
+            warnings.warn(f"neuron {s0['neuron']} peaks at {s0['peak']:+.4g} V, beyond the supply "
+                          f"{s0['swing'][0]:g} .. {s0['swing'][1]:g} V; the swing of {b.opamp_model} is not known, so "
+                          f"the prediction clips at the rails and may not be trusted there "
+                          f"({len(sat)} neuron(s) saturate)", ComponentValueWarning, stacklevel=2)
     floor = FLOOR * float(np.max(np.abs(ideal)))
     out = None
     if spec.w_out is not None:
@@ -462,13 +396,5 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
                       sat, info)
 
 
-def saturation_line(sat: dict) -> str:
-    """One line: the neuron, its peak and the swing it passes."""
-    lo, hi = sat["swing"]
-    return (f"saturates: neuron {sat['neuron']} peaks at {sat['peak']:+.4g} (the ideal network's state, V) beyond the "
-            f"op-amps' swing {lo:.4g} .. {hi:.4g} V; predicted capacitor voltage {sat['predicted_range'][0]:.4g} .. "
-            f"{sat['predicted_range'][1]:.4g} V, output clipped (in the prediction)")
-
-
-__all__ = ["BuildCheck", "Curve", "characterise", "check_build", "compile_build", "predict", "skeleton",
+__all__ = ["BuildCheck", "Curve", "Prediction", "characterise", "check_build", "compile_build", "predict", "skeleton",
            "trimmed_build", "OPAMPS"]

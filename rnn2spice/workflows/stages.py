@@ -36,6 +36,8 @@ import numpy as np
 
 from rnn2spice.circuit import ir
 from rnn2spice.errors import UsageError
+from rnn2spice.network.spec import RnnSpec
+from rnn2spice.workflows.snapping import Realised
 
 #: The lag states are added when the effect of the stage lags (:func:`lag_effect`) reaches
 #: this (below it they change the states by less than ~0.1 %).
@@ -290,4 +292,85 @@ def saturated(st: Stages, u: np.ndarray, ideal: np.ndarray | None = None) -> lis
         if hi > st.high or lo < st.low:
             peak = float(ref[np.argmax(np.abs(ref[:, k])), k])
             out.append({"neuron": k, "peak": peak, "predicted_range": [lo, hi], "swing": [st.low, st.high]})
+    return out
+
+def saturation_line(sat: dict) -> str:
+    """One line: the neuron, its peak and the swing it passes."""
+    lo, hi = sat["swing"]
+    return (f"saturates: neuron {sat['neuron']} peaks at {sat['peak']:+.4g} (the ideal network's state, V) beyond the "
+            f"op-amps' swing {lo:.4g} .. {hi:.4g} V; predicted capacitor voltage {sat['predicted_range'][0]:.4g} .. "
+            f"{sat['predicted_range'][1]:.4g} V, output clipped (in the prediction)")
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """The predicted circuit's solution: ``states`` (what ngspice saves, V(o<k>)), the
+    integrators' capacitor voltages ``capacitor`` (= states unless saturated), and what was
+    modelled (:mod:`rnn2spice.workflows.stages`)."""
+
+    states: np.ndarray
+    capacitor: np.ndarray
+    realised: Realised
+    stages: object            # stages.Stages or None (ideal op-amps)
+    dynamic: bool             # the lag and slew states were added
+    reason: str               # why (or why not)
+
+
+class Linear:
+    """dy/dt = a y + b u + c + k phi(z), z = zy y + zu u + z0: op-amps without swing."""
+
+    dynamic = False
+
+    def __init__(self, r: Realised, phi):
+        self.r, self.phi = r, phi
+
+    def initial(self, y0, t0):
+        return np.asarray(y0, float)
+
+    def rhs_at(self, u):
+        r = self.r
+
+        def rhs(t, y):
+            uu = u(t)
+            d = r.a @ y + (r.b @ uu if r.b.size else 0.0) + r.c
+            if r.k.shape[1]:
+                d = d + r.k @ self.phi(r.zy @ y + (r.zu @ uu if r.zu.size else 0.0) + r.z0)
+            return d
+        return rhs
+
+
+def inputs_at(spec: RnnSpec):
+    def u_at(t):
+        return np.array([float(np.asarray(w.value(np.array([t]), spec.t_stop))[0]) for w in spec.inputs])
+    return u_at
+
+
+def solve(r: Realised, spec: RnnSpec, times: np.ndarray, model) -> np.ndarray:
+    """``model``'s solution at ``times`` (scipy LSODA, rtol 1e-8; 1e-6 with the lag states),
+    piecewise between the inputs' knots so that no edge is stepped over."""
+    from scipy.integrate import solve_ivp
+
+    rhs = model.rhs_at(inputs_at(spec)) if isinstance(model, Linear) else model.rhs
+    knots = {0.0, float(spec.t_stop)}
+    for w in spec.inputs:
+        if hasattr(w, "knots"):
+            kt, _ = w.knots(spec.t_stop)
+            knots.update(float(x) for x in kt if 0.0 < x < spec.t_stop)
+    edges = sorted(knots)
+    y = model.initial(r.y0, 0.0)
+    out = np.empty((len(times), y.size))
+    rate = float(np.max(np.abs(np.diag(r.a)))) or 1.0 / spec.t_stop
+    tol = (1e-6, 1e-9) if model.dynamic else (1e-8, 1e-10)
+    for t0, t1 in zip(edges[:-1], edges[1:]):
+        if t1 <= t0:
+            continue
+        sel = (times >= t0) & (times <= t1)
+        sol = solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1],
+                        max_step=min(0.1 / rate, t1 - t0), t_eval=times[sel] if sel.any() else None)
+        if not sol.success:
+            raise UsageError(f"the predicted circuit cannot be solved: {sol.message}")
+        if sel.any():
+            out[sel] = sol.y.T
+        y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else \
+            solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1]).y[:, -1]
     return out
