@@ -105,7 +105,8 @@ def test_initial_outputs_stay_within_the_swing():
 
 @pytest.mark.ngspice
 @pytest.mark.parametrize("opamp, supply, activation_circuit", [
-    ("TL072", (-3.0, 3.0), "behavioural"), ("LM358", (-3.0, 3.0), "transistor"), ("OPA227", (-5.0, 4.0), "behavioural")])
+    ("TL072", (-3.0, 3.0), "behavioural"), ("LM358", (-3.0, 3.0), "transistor"),
+    ("OPA227", (-5.0, 4.0), "behavioural")])
 def test_saturating_states_predicted(opamp, supply, activation_circuit):
     """The red team's case: h0 = +-4 on a +-3 V supply.  The prediction clips each op-amp at its
     swing (integrator windup included) and agrees with ngspice within 2x; without the swing it

@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import math
 import time as _time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.partlib import OPAMPS
 from rnn2spice.circuit.realparts import Build, Trim, block_elements, definitions, design_block, supplies
 from rnn2spice.circuit.writer import write_netlist
-from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import unscaled_only
@@ -333,7 +334,8 @@ class BuildCheck:
                      f"{self.predicted:.3e}, simulated {self.simulated:.3e} (ratio {self.ratio:.2f}); "
                      f"ngspice vs prediction {self.agreement:.3e}")
         if self.stages is not None:
-            lines.append(f"op-amps in the prediction: swing {self.stages['swing'][0]:.4g} .. {self.stages['swing'][1]:.4g} V"
+            low, high = self.stages["swing"]
+            lines.append(f"op-amps in the prediction: swing {low:.4g} .. {high:.4g} V"
                          f"{'' if self.stages['swing_known'] else ' (the rails: a user model)'}; {self.stages['why']}")
         for sat in self.saturation:
             lines.append(saturation_line(sat))
@@ -376,8 +378,6 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
         sat = tuple(saturated(prediction.stages, prediction.capacitor, ideal))
         info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
         if sat and not prediction.stages.swing_known:  # clipped at the rails: a bound, not the part's swing
-            import warnings
-            from rnn2spice.errors import ComponentValueWarning
             s0 = sat[0]
             warnings.warn(f"neuron {s0['neuron']} peaks at {s0['peak']:+.4g} V, beyond the supply "
                           f"{s0['swing'][0]:g} .. {s0['swing'][1]:g} V; the swing of {b.opamp_model} is not known, so "
