@@ -204,3 +204,19 @@ def test_user_model_saturating_warns_in_one_line_naming_the_neuron(tmp_path):
     with pytest.warns(ComponentValueWarning, match=r"neuron 0 peaks at \+[34]\.\d+ V, beyond the supply -3 \.\. 3 V"):
         r = check_build(spec_from_dict(d), build=Build(opamp_model=f"{lib}:MYAMP", supply=(-3.0, 3.0)))
     assert r.stages["swing"] == [-3.0, 3.0] and not r.stages["swing_known"]
+
+
+def test_large_networks_leave_the_lag_states_out_saying_so():
+    """Above DYNAMIC_MAX_NEURONS the stiff lag states are not added unless asked: the reason says
+    so with the lag's effect; the swing is still modelled (no ngspice needed)."""
+    from rnn2spice.workflows.realbuild import compile_build
+    from rnn2spice.workflows.stages import DYNAMIC_MAX_NEURONS
+
+    d = random_spec(11, n=DYNAMIC_MAX_NEURONS + 4)
+    d["t_stop"] = 4e-3
+    d["h0"] = [12.0] + d["h0"][1:]
+    c = compile_build(spec_from_dict(d), form="opamp", build=Build(opamp="TL072"))
+    p = predict(c, np.linspace(0, 4e-3, 200))
+    assert not p.dynamic and f"n = {DYNAMIC_MAX_NEURONS + 4} > {DYNAMIC_MAX_NEURONS}" in p.reason
+    assert p.states[0, 0] == pytest.approx(OPAMPS["TL072"].swing((-12.0, 12.0))[1])
+    assert p.capacitor[0, 0] == pytest.approx(12.0, rel=1e-3)

@@ -47,7 +47,8 @@ from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.spice.ngspice import simulate_netlist
 from rnn2spice.workflows.snapping import FLOOR, Realised, realised_network
-from rnn2spice.workflows.stages import Prediction, Linear, inputs_at, solve, saturation_line
+from rnn2spice.workflows import stages as stg
+from rnn2spice.workflows.stages import Linear, Prediction, saturation_line, solve
 
 #: The block's input sweep (V): from -SWEEP to SWEEP in SWEEP_STEP.
 SWEEP = 8.0
@@ -223,8 +224,6 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     the op-amps' output swing (``swing``) and closed-loop bandwidth and slew rate
     (``dynamic``: True, False, or None: where they matter; ``slew=False`` leaves the slew
     rate out of the dynamic model; THEORY.md 11)."""
-    from rnn2spice.workflows import stages as stg
-
     spec = compiled.spec
     real = realised_network(write_netlist(skeleton(compiled)), spec)
     if curve is None:
@@ -243,27 +242,7 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     if st is None:
         ys = solve(real, spec, times, Linear(real, phi))
         return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")
-    if dynamic is None:
-        effect = stg.lag_effect(st, real, spec.t_stop)
-        if stg.bandwidth_matters(st, real, spec.t_stop):
-            dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s, effect {effect:.3g} >= "
-                                     f"{stg.LAG_MATTERS:g}")
-        else:
-            model = stg.Model(real, st, phi, inputs_at(spec), False)
-            ys = solve(real, spec, times, model)
-            rate = model.node_rate(times, ys, np.array([inputs_at(spec)(t) for t in times]))
-            if st.slew is None or rate < stg.SLEW_MATTERS * st.slew:
-                why = ("bandwidth and slew not modelled: " + (
-                    "the op-amp's GBW is not known" if st.gbw is None else
-                    f"loop lag {st.loop_lag:.3g} s, effect {effect:.3g} < {stg.LAG_MATTERS:g}, fastest node "
-                    f"{rate:.3g} V/s < {stg.SLEW_MATTERS:g} x slew rate"))
-                return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, False, why)
-            dynamic, reason = True, f"slew modelled: fastest node {rate:.3g} V/s >= {stg.SLEW_MATTERS:g} x slew rate"
-    else:
-        reason = "bandwidth and slew " + ("modelled (asked for)" if dynamic else "not modelled (asked for)")
-    model = stg.Model(real, st, phi, inputs_at(spec), bool(dynamic) and st.gbw is not None)
-    ys = solve(real, spec, times, model)
-    return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, model.dynamic, reason)
+    return stg.predict_with_stages(real, st, spec, times, phi, dynamic)
 
 
 # =========================================================================== check
@@ -374,8 +353,7 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
     ideal = reference.solve(spec, t)
     sat, info = (), None
     if prediction.stages is not None:
-        from rnn2spice.workflows.stages import saturated
-        sat = tuple(saturated(prediction.stages, prediction.capacitor, ideal))
+        sat = tuple(stg.saturated(prediction.stages, prediction.capacitor, ideal))
         info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
         if sat and not prediction.stages.swing_known:  # clipped at the rails: a bound, not the part's swing
             s0 = sat[0]

@@ -25,6 +25,9 @@ the source itself.  The lag and slew states are added only where they matter
 (clipped) one.  Not modelled: the integrator's gain error ~ 1 / (2 pi GBW R C), output
 resistance, and the stages of a low-rank coupling or of a rate network's activation nodes
 (their outputs follow the static rule of their neurons).  Units: V, s, 1/s, Hz, V/s.
+
+The module is a little longer than 400 lines on purpose: the stages read from the netlist, the
+model they make and its solve are one chain.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ from rnn2spice.workflows.snapping import Realised
 #: The lag states are added when the effect of the stage lags (:func:`lag_effect`) reaches
 #: this (below it they change the states by less than ~0.1 %).
 LAG_MATTERS = 1e-3
+#: Most neurons the lag states are added for unless asked (the stiff solve grows ~n^2.5:
+#: measured 10 s at n = 30, 57 s at n = 60 against 2-3 s without them).
+DYNAMIC_MAX_NEURONS = 32
 #: The slew states are added when a node's predicted rate reaches this fraction of the slew rate.
 SLEW_MATTERS = 0.3
 
@@ -374,3 +380,33 @@ def solve(r: Realised, spec: RnnSpec, times: np.ndarray, model) -> np.ndarray:
         y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else \
             solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=tol[0], atol=tol[1]).y[:, -1]
     return out
+
+
+def predict_with_stages(real: Realised, st: Stages, spec: RnnSpec, times: np.ndarray, phi,
+                        dynamic: bool | None) -> "Prediction":
+    """The predicted circuit with its stages ``st`` (module docstring): the lag and slew states
+    when ``dynamic`` (None: where they matter, and at most :data:`DYNAMIC_MAX_NEURONS` neurons)."""
+    if dynamic is None:
+        effect = lag_effect(st, real, spec.t_stop)
+        if spec.n > DYNAMIC_MAX_NEURONS:
+            dynamic, reason = False, (f"bandwidth and slew not modelled: n = {spec.n} > {DYNAMIC_MAX_NEURONS} "
+                                      f"(lag effect {effect:.3g}; predict(dynamic=True) adds them, slowly)")
+        elif bandwidth_matters(st, real, spec.t_stop):
+            dynamic, reason = True, (f"bandwidth modelled: loop lag {st.loop_lag:.3g} s, effect {effect:.3g} >= "
+                                     f"{LAG_MATTERS:g}")
+        else:
+            model = Model(real, st, phi, inputs_at(spec), False)
+            ys = solve(real, spec, times, model)
+            rate = model.node_rate(times, ys, np.array([inputs_at(spec)(t) for t in times]))
+            if st.slew is None or rate < SLEW_MATTERS * st.slew:
+                why = ("bandwidth and slew not modelled: " + (
+                    "the op-amp's GBW is not known" if st.gbw is None else
+                    f"loop lag {st.loop_lag:.3g} s, effect {effect:.3g} < {LAG_MATTERS:g}, fastest node "
+                    f"{rate:.3g} V/s < {SLEW_MATTERS:g} x slew rate"))
+                return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, False, why)
+            dynamic, reason = True, f"slew modelled: fastest node {rate:.3g} V/s >= {SLEW_MATTERS:g} x slew rate"
+    else:
+        reason = "bandwidth and slew " + ("modelled (asked for)" if dynamic else "not modelled (asked for)")
+    model = Model(real, st, phi, inputs_at(spec), bool(dynamic) and st.gbw is not None)
+    ys = solve(real, spec, times, model)
+    return Prediction(model.outputs(ys), ys[:, :spec.n], real, st, model.dynamic, reason)
