@@ -31,7 +31,7 @@ import warnings
 from rnn2spice._version import __version__
 from rnn2spice.cli import (ac, bom, check, compile, importing, kicad, montecarlo, schematic, simulate, sweep, task,
                            verify)
-from rnn2spice.cli.common import EXIT_INTERRUPTED, EXIT_SIMULATION, exit_code
+from rnn2spice.cli.common import EXIT_SIMULATION, Terminated, exit_code, interrupted
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 
@@ -231,15 +231,6 @@ def _silence_failed_stderr(stream) -> None:
         _silence(stream)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: unwound like Ctrl-C (ngspice children killed, temporary directories
-    removed, pool workers ended by the ``finally`` blocks on the way), exit 128 + 15."""
-
-
-#: Exit code after SIGTERM (128 + the signal's number, as a shell reports it).
-EXIT_TERMINATED = 128 + signal.SIGTERM
-
-
 def _terminate(signum, frame) -> None:
     raise Terminated()
 
@@ -322,12 +313,10 @@ def _main(argv: list[str] | None) -> int:
     except Rnn2SpiceError as exc:
         _say(f"rnn2spice: error: {exc}")
         return exit_code(exc)
-    except Terminated:
-        _say("rnn2spice: terminated (SIGTERM)")
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        _say("rnn2spice: interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # SIGINT 130, SIGTERM (Terminated) 143
+        what, code = interrupted(exc)
+        _say(f"rnn2spice: {what}")
+        return code
     except MemoryError:
         _say("rnn2spice: error: out of memory")
         return EXIT_SIMULATION
