@@ -300,6 +300,7 @@ def saturated(st: Stages, u: np.ndarray, ideal: np.ndarray | None = None) -> lis
             out.append({"neuron": k, "peak": peak, "predicted_range": [lo, hi], "swing": [st.low, st.high]})
     return out
 
+
 def saturation_line(sat: dict) -> str:
     """One line: the neuron, its peak and the swing it passes."""
     lo, hi = sat["swing"]
@@ -383,7 +384,7 @@ def solve(r: Realised, spec: RnnSpec, times: np.ndarray, model) -> np.ndarray:
 
 
 def predict_with_stages(real: Realised, st: Stages, spec: RnnSpec, times: np.ndarray, phi,
-                        dynamic: bool | None) -> "Prediction":
+                        dynamic: bool | None) -> Prediction:
     """The predicted circuit with its stages ``st`` (module docstring): the lag and slew states
     when ``dynamic`` (None: where they matter, and at most :data:`DYNAMIC_MAX_NEURONS` neurons)."""
     if dynamic is None:
