@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -264,10 +265,37 @@ def _note(message, category, *args, **kwargs) -> None:
     _say(f"rnn2spice: note: {message}")
 
 
+#: Options whose value may start with a minus sign (a negative rail): argparse would read
+#: ``--supply -12,12`` as the option ``-12,12``; :func:`join_negative_values` keeps it a value.
+NEGATIVE_VALUED = ("--supply",)
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--supply -12,12`` -> ``--supply=-12,12`` and ``--supply -12 12`` -> ``--supply=-12,12``
+    (a value is joined only when it is numbers: ``--supply --form x`` stays a missing value)."""
+    out, i = [], 0
+    while i < len(argv):
+        token = argv[i]
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        if token in NEGATIVE_VALUED and value is not None and value.startswith("-") and \
+                all(_NUMBER.match(x.strip()) for x in value.split(",")):
+            if "," not in value and i + 2 < len(argv) and _NUMBER.match(argv[i + 2]):
+                out.append(f"{token}={value},{argv[i + 2]}")  # the two rails as two words
+                i += 3
+                continue
+            out.append(f"{token}={value}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
         if args.command is None:  # no command: what there is to do, not an error
             print(parser.format_help(), end="")
             return 0

@@ -112,7 +112,8 @@ def build_options(p) -> None:
     g.add_argument("--temp", type=float, default=27.0, metavar="DEGC",
                    help="device temperature (degC, default 27): V_T of the transistors")
     g.add_argument("--supply", default=None, metavar="NEG,POS",
-                   help="supply rails in volts, written --supply=-12,12 (the = keeps argparse from reading -12 as an option; default: the spec's circuit.supply, else -12,12)")
+                   help="supply rails in volts: --supply -12,12, --supply -12 12 or --supply=-12,12 (default: the spec's "
+                        "circuit.supply, else -12,12)")
 
 
 def build_from_args(args):
