@@ -33,7 +33,8 @@ fail() {  # one line saying why, then exit 1 (exit does not run the ERR trap)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-APT_GET=(env DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get -y -qq -o Dpkg::Use-Pty=0)
+# env after sudo: sudo resets the environment, so a variable set before it would not reach apt-get
+APT_GET=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o Dpkg::Use-Pty=0)
 PKGS=(ngspice libngspice0 libngspice0-dev)
 WANT_MAJOR=46            # lowest ngspice accepted from bookworm-backports
 OLD_PREFIX="$ROOT/.venv/ngspice-39"
@@ -188,7 +189,15 @@ unpack_ngspice_39() {
     rm -rf "$OLD_PREFIX/usr/share/doc" "$OLD_PREFIX/usr/share/man" "$OLD_PREFIX/usr/share/info"
     local libdir; libdir=$(dirname "$(find "$OLD_PREFIX" -name 'libngspice.so.0' | head -1)")
     # spinit names its code models by absolute path: point it at the unpacked ones.
-    sed -i "s#/usr/lib/#$OLD_PREFIX/usr/lib/#g" "$OLD_PREFIX/usr/share/ngspice/scripts/spinit"
+    # (python, not sed: the prefix is data and may hold sed's special characters, & and #)
+    python3 - "$OLD_PREFIX/usr/share/ngspice/scripts/spinit" "$OLD_PREFIX" <<'EOF'
+import sys
+path, prefix = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+    text = fh.read()
+with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+    fh.write(text.replace("/usr/lib/", prefix + "/usr/lib/"))
+EOF
     mkdir -p "$OLD_PREFIX/bin"
     cat >"$OLD_PREFIX/bin/ngspice" <<EOF
 #!/bin/sh
@@ -249,8 +258,20 @@ fi
 install_shellcheck
 install_kicad
 
+# `python3 -m venv` needs ensurepip, which Debian and Ubuntu ship apart from python3, in
+# python3-venv (not on Debian 12's cloud images).
+install_python_venv() {
+    [ -n "$(installed_version python3-venv)" ] && return 0
+    apt_update
+    quietly "${APT_GET[@]}" install python3-venv
+}
+install_python_venv
+
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# A virtualenv left by a failed run (python there, pip missing or broken) is made again.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    quietly "$PY" -m venv --clear .venv
+fi
 quietly .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,docs]"
 if [ "$codename" = "bookworm" ]; then
     unpack_ngspice_39

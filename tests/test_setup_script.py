@@ -61,6 +61,7 @@ while [ $# -gt 0 ]; do
     args+=("$1"); shift
 done
 verb=${args[0]}
+[ "$verb" = install ] && log "frontend ${DEBIAN_FRONTEND:-unset}"
 if fails "apt-get:$verb"; then echo "E: Unable to locate package ${args[1]:-}" >&2; exit 100; fi
 case $verb in
     install)
@@ -110,16 +111,19 @@ if [ "$1" = "-x" ]; then
     esac
 fi
 ''',
-    "sudo": _COMMON + 'exec "$@"\n',
+    # sudo resets the environment (env_reset): a variable set before it does not reach the command
+    "sudo": _COMMON + 'unset DEBIAN_FRONTEND\nexec "$@"\n',
     # the python that makes the virtualenv (setup.sh's $PYTHON)
     "python-for-venv": _COMMON + r'''
 log "python $*"
 if [ "$1 $2" = "-m venv" ]; then
     if fails venv; then echo "Error: ensurepip is not available" >&2; exit 1; fi
-    mkdir -p "$3/bin"
-    cp "$SHIM_DIR/venv-python" "$3/bin/python"
-    printf '#!/bin/sh\necho "rnn2spice 9.9"\n' >"$3/bin/rnn2spice"
-    chmod 755 "$3/bin/python" "$3/bin/rnn2spice"
+    dir=${!#}
+    [ "$3" = "--clear" ] && rm -rf "${dir:?}"/*
+    mkdir -p "$dir/bin"
+    cp "$SHIM_DIR/venv-python" "$dir/bin/python"
+    printf '#!/bin/sh\necho "rnn2spice 9.9"\n' >"$dir/bin/rnn2spice"
+    chmod 755 "$dir/bin/python" "$dir/bin/rnn2spice"
 fi
 ''',
     "venv-python": _COMMON + r'''
@@ -213,12 +217,12 @@ def test_setup_from_nothing_on_debian_12_reaches_the_virtualenv_and_the_end(tmp_
     assert done.stderr == ""
     assert done.stdout == "setup done: rnn2spice 9.9; ngspice 39 in .venv/ngspice-39; KiCad 9.0.2\n"
     assert m.installs() == [["-t bookworm-backports", "ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
-                            ["-t bookworm-backports", "--no-install-recommends", "kicad"]]
+                            ["-t bookworm-backports", "--no-install-recommends", "kicad"], ["python3-venv"]]
     assert m.calls("apt-get update") == ["apt-get update -qq"]  # once, however many installs
     source = (m.etc / "sources.list.d" / "rnn2spice-backports.sources").read_text()
     assert "URIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main" in source
     assert "security" not in source
-    assert m.calls("python ") == ["python -m venv .venv"]
+    assert m.calls("python ") == ["python -m venv --clear .venv"]
     assert m.calls("venv-python -m pip install") == [
         "venv-python -m pip install -q --disable-pip-version-check -e .[test,docs]"]
     # ngspice 39 with the library it needs that is not installed (libc6 is)
@@ -243,7 +247,7 @@ def test_setup_elsewhere_installs_the_distribution_ngspice(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == "setup done: rnn2spice 9.9; KiCad 9.0.2\n"
     assert m.installs() == [["ngspice", "libngspice0", "libngspice0-dev"], ["shellcheck"],
-                            ["--no-install-recommends", "kicad"]]
+                            ["--no-install-recommends", "kicad"], ["python3-venv"]]
     assert m.calls("apt-get download") == [] and not (m.repo / ".venv" / "ngspice-39").exists()
     assert not (m.etc / "sources.list.d" / "rnn2spice-backports.sources").exists()
 
@@ -253,7 +257,8 @@ def test_setup_installs_only_what_is_missing(tmp_path):
     with open(m.state / "installed", "a") as fh:
         fh.write("ngspice 42\nlibngspice0 42\n")
     assert m.run("setup.sh").returncode == 0
-    assert m.installs() == [["libngspice0-dev"], ["shellcheck"], ["--no-install-recommends", "kicad"]]
+    assert m.installs() == [["libngspice0-dev"], ["shellcheck"], ["--no-install-recommends", "kicad"],
+                            ["python3-venv"]]
 
 
 # (what fails, the fragment of the one line that names it)
@@ -262,7 +267,7 @@ FAILURES = [
     ("apt-get:install", "apt-get -y -qq -o Dpkg::Use-Pty=0 install -t bookworm-backports ngspice"),
     ("apt-get:download", "apt-get download"),
     ("apt-cache:madison", "apt knows no ngspice 39 for bookworm"),
-    ("venv", "-m venv .venv"),
+    ("venv", "-m venv --clear .venv"),
     ("pip", "pip install -q --disable-pip-version-check -e .[test,docs]"),
 ]
 
@@ -321,3 +326,49 @@ def test_the_scripts_are_shellcheck_clean():
     done = subprocess.run(["shellcheck", *sorted(str(p) for p in (ROOT / "scripts").glob("*.sh")),
                            str(ROOT / ".ci" / "run")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+def test_apt_runs_noninteractive_under_sudo(tmp_path):
+    """sudo resets the environment: DEBIAN_FRONTEND must be set after it (sudo env VAR=... apt-get)."""
+    m = Machine(tmp_path)
+    shim = m.base / "id"  # not root, so the script goes through (the shim of) sudo
+    shim.unlink()
+    shim.write_text('#!/bin/sh\necho 1000\n')
+    shim.chmod(0o755)
+    assert m.run("setup.sh").returncode == 0
+    assert m.calls("frontend ") == ["frontend noninteractive"] * 4
+
+
+def test_python3_venv_already_installed_is_not_asked_for(tmp_path):
+    m = Machine(tmp_path, os_id="ubuntu", codename="noble")
+    with open(m.state / "installed", "a") as fh:
+        fh.write("python3-venv 3.11.2-1+b1\n")
+    assert m.run("setup.sh").returncode == 0
+    assert ["python3-venv"] not in m.installs()
+
+
+def test_a_partial_virtualenv_from_a_failed_run_is_made_again(tmp_path):
+    m = Machine(tmp_path)
+    venv_bin = m.repo / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    # what `python3 -m venv` leaves when ensurepip is missing: a python without pip
+    (venv_bin / "python").write_text('#!/bin/sh\necho "No module named pip" >&2; exit 1\n')
+    (venv_bin / "python").chmod(0o755)
+    done = m.run("setup.sh")
+    assert done.returncode == 0, done.stderr
+    assert m.calls("python ") == ["python -m venv --clear .venv"]
+    assert m.calls("venv-python -m pip install") == [
+        "venv-python -m pip install -q --disable-pip-version-check -e .[test,docs]"]
+    # and a sound one is kept
+    before = len(m.calls("python "))
+    assert m.run("setup.sh").returncode == 0
+    assert len(m.calls("python ")) == before
+
+
+def test_a_repository_path_with_sed_specials_is_written_verbatim(tmp_path):
+    m = Machine(tmp_path / "a&b#c\\d")
+    done = m.run("setup.sh")
+    assert done.returncode == 0, done.stderr
+    old = m.repo / ".venv" / "ngspice-39"
+    assert (old / "usr/share/ngspice/scripts/spinit").read_text() == \
+        f"codemodel {old}/usr/lib/x86_64-linux-gnu/ngspice/analog.cm\n"
