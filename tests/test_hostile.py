@@ -390,7 +390,7 @@ CASES = [
          ("--stimulus", "0 trials", "no trial"), outputs=("r.json",)),
     Case("task-stimulus-csv-with-a-huge-field", ["task", "{w}/task.yaml", "--stimulus", "{w}/x.csv"],
          {"task.yaml": yaml.safe_dump(TASK), "x.csv": "0\n" + "1" * 200_000 + "\n"},
-         ("--stimulus", "'x.csv'", "field larger than field limit")),
+         ("--stimulus", "x.csv'", "line 2 is longer than 65,536 bytes")),
     # ------------------------------------------------------------ clean errors: outputs and streams
     Case("output-under-proc", ["compile", "{w}/spec.yaml", "-o", "/proc/rnn2spice-x.cir"], _spec(), ("--output",)),
     Case("plot-unwritable-after-the-report",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rnn2spice.circuit import ir
 from rnn2spice.errors import UsageError
+from rnn2spice.network.files import read_regular
 
 #: Dot cards allowed inside a user's subcircuit: device models, parameters, functions, its end.
 ALLOWED_DOT = (".model", ".param", ".func", ".ends")
@@ -57,12 +58,8 @@ def read_subcircuit(spec: str) -> ir.SubcircuitText:
     if not _IDENT.match(name):
         raise UsageError(f"--opamp-model subcircuit name must be letters, digits and _ (got {name!r})")
     path = Path(file)
-    try:
-        data = path.read_bytes()[:MAX_BYTES + 1]
-    except OSError as exc:
-        raise UsageError(f"--opamp-model {file!r} cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise UsageError(f"--opamp-model {file!r} is larger than {MAX_BYTES:,} bytes")
+    # a regular file only, and at most MAX_BYTES + 1 bytes read (/dev/zero was read whole)
+    data = read_regular(path, "--opamp-model", file, MAX_BYTES)
     text = data.decode("latin-1")
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
     start = None

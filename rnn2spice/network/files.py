@@ -25,6 +25,7 @@ import csv
 import difflib
 import math
 import os
+import stat
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -58,6 +59,69 @@ MAX_PWL_POINTS = 200_000
 #: inputs naming the same 200 000-point CSV file would otherwise compile into a 150 MB
 #: netlist.  A CSV file is read no further than the room the inputs before it leave.
 MAX_TOTAL_POINTS = 200_000
+
+
+#: Bytes a CSV file (a ``kind: file`` input or ``--stimulus``) may have: checked against its
+#: size before a byte is read (200 000 rows of two full-precision numbers are ~10 MB; without a
+#: limit a sparse 6 GB file was read line by line into memory).  Raised by RNN2SPICE_MAX_CSV_BYTES.
+MAX_CSV_BYTES = _limit("RNN2SPICE_MAX_CSV_BYTES", 64_000_000)
+#: Bytes one line of a text input file may have (csv.reader reads a whole line before it
+#: looks at it: one 6 GB line is 6 GB of memory).
+MAX_LINE_BYTES = 65_536
+
+
+def open_regular(path, field: str, shown: object, limit: int, *, var: str = ""):
+    """``path`` opened for binary reading, after refusing (:class:`SpecError` naming ``field``
+    and ``shown``) anything but a regular file of at most ``limit`` bytes.  Opened without
+    blocking (a FIFO with no writer would hang ``open``) and checked on the open descriptor
+    (no swap between the check and the read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SpecError(field, shown, "file not found") from None
+    except OSError as exc:
+        raise SpecError(field, shown, f"cannot be read: {clip(exc.strerror or exc)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(field, shown, "is not a regular file (a directory, FIFO or device is refused)")
+        if info.st_size > limit:
+            raise SpecError(field, shown, f"is {info.st_size:,} bytes; at most {limit:,} are read"
+                            + (LIMIT_NOTE.format(var=var) if var else ""))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path, field: str, shown: object, limit: int, *, var: str = "") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (:func:`open_regular`); at most
+    ``limit + 1`` are read, so a file that grows after the check is refused too."""
+    with open_regular(path, field, shown, limit, var=var) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise SpecError(field, shown, f"is larger than {limit:,} bytes" + (LIMIT_NOTE.format(var=var) if var else ""))
+    return data
+
+
+def csv_lines(path, field: str, shown: object):
+    """The UTF-8 lines of a CSV file for :func:`csv.reader`: a regular file of at most
+    :data:`MAX_CSV_BYTES`, each line at most :data:`MAX_LINE_BYTES` (checked before it is
+    decoded), so reading costs at most a line's bytes more than the rows kept."""
+    var = "RNN2SPICE_MAX_CSV_BYTES"
+    with open_regular(path, field, shown, MAX_CSV_BYTES, var=var) as fh:
+        total = 0
+        for lineno in range(1, 1 << 62):
+            line = fh.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            total += len(line)
+            if total > MAX_CSV_BYTES:
+                raise SpecError(field, shown, f"is larger than {MAX_CSV_BYTES:,} bytes" + LIMIT_NOTE.format(var=var))
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                raise SpecError(field, shown, f"line {lineno} is longer than {MAX_LINE_BYTES:,} bytes")
+            yield line.decode("utf-8")
 
 
 def _did_you_mean(word: object, choices) -> str:
@@ -189,19 +253,18 @@ def _read_csv(path: Path, where: str, max_points: int = MAX_PWL_POINTS, note: st
     stops after ``max_points`` rows (``note`` says why in the message)."""
     rows = []
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for lineno, row in enumerate(csv.reader(fh), start=1):
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != 2:
-                    raise SpecError(where, path.name, f"line {lineno}: expected 2 columns t,v, found {len(row)}")
-                try:
-                    rows.append([float(row[0]), float(row[1])])
-                except ValueError:
-                    if rows or lineno > 1:
-                        raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
-                if len(rows) > max_points:
-                    raise SpecError(where, path.name, f"more than {max_points} points{note}")
+        for lineno, row in enumerate(csv.reader(csv_lines(path, where, path.name)), start=1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != 2:
+                raise SpecError(where, path.name, f"line {lineno}: expected 2 columns t,v, found {len(row)}")
+            try:
+                rows.append([float(row[0]), float(row[1])])
+            except ValueError:
+                if rows or lineno > 1:
+                    raise SpecError(where, path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
+            if len(rows) > max_points:
+                raise SpecError(where, path.name, f"more than {max_points} points{note}")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(where, path.name, f"cannot read: {exc}") from None
     except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn2spice.errors import SpecError, UsageError, clip, shown
-from rnn2spice.network.files import _npy_header
+from rnn2spice.network.files import _npy_header, csv_lines
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.spec import MAX_INPUTS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, RnnSpec
 from rnn2spice.network.waveform import Pwl
@@ -205,25 +205,24 @@ def _trials_steps_inputs(arr: np.ndarray, m: int, name: str) -> np.ndarray:
 def _read_samples_csv(path: Path) -> np.ndarray:
     rows = []
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for lineno, row in enumerate(csv.reader(fh), start=1):
-                if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
-                    continue
-                if len(row) > MAX_INPUTS:
-                    raise SpecError("--stimulus", path.name, f"line {lineno}: {len(row)} columns; at most "
-                                                             f"{MAX_INPUTS} inputs are supported")
-                try:
-                    vals = [float(c) for c in row]
-                except ValueError:
-                    if not rows:
-                        continue  # header
-                    raise SpecError("--stimulus", path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
-                if rows and len(vals) != len(rows[0]):
-                    raise SpecError("--stimulus", path.name, f"line {lineno}: {len(vals)} columns, expected {len(rows[0])}")
-                rows.append(vals)
-                if len(rows) > MAX_STEPS or len(rows) * len(vals) > MAX_TRIAL_SAMPLES:
-                    raise SpecError("--stimulus", path.name, f"more than {MAX_STEPS} steps or "
-                                                             f"{MAX_TRIAL_SAMPLES} samples (steps x inputs)")
+        for lineno, row in enumerate(csv.reader(csv_lines(path, "--stimulus", str(path))), start=1):
+            if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                continue
+            if len(row) > MAX_INPUTS:
+                raise SpecError("--stimulus", path.name, f"line {lineno}: {len(row)} columns; at most "
+                                                         f"{MAX_INPUTS} inputs are supported")
+            try:
+                vals = [float(c) for c in row]
+            except ValueError:
+                if not rows:
+                    continue  # header
+                raise SpecError("--stimulus", path.name, f"line {lineno}: not a number: {','.join(row)[:60]!r}") from None
+            if rows and len(vals) != len(rows[0]):
+                raise SpecError("--stimulus", path.name, f"line {lineno}: {len(vals)} columns, expected {len(rows[0])}")
+            rows.append(vals)
+            if len(rows) > MAX_STEPS or len(rows) * len(vals) > MAX_TRIAL_SAMPLES:
+                raise SpecError("--stimulus", path.name, f"more than {MAX_STEPS} steps or "
+                                                         f"{MAX_TRIAL_SAMPLES} samples (steps x inputs)")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError("--stimulus", path.name, f"cannot read: {clip(exc)}") from None
     except csv.Error as exc:  # NUL bytes, a field beyond csv's size limit, ...
