@@ -206,3 +206,65 @@ def test_the_early_projection_stops_a_steady_cost_but_not_a_settled_start(monkey
     stream = [(k * 1e-4, 10 * k, 2 * k) for k in range(1, 3000)]        # 2e4 crossings over the run
     exc = _budget_after(monkeypatch, stream, crossings=10_000)
     assert exc is not None and exc.budget == "crossings" and "at the rate of its last half" in str(exc)
+
+
+def late_pulses(t_stop=10.0, start=9.0) -> dict:
+    """netlists/rate-relu4.yaml with two pulse trains (periods 0.1 ms and 0.07 ms) starting at
+    ``start`` of ``t_stop``: quiet until then, so a projection from the start sees nothing."""
+    spec = yaml.safe_load((ROOT / "netlists" / "rate-relu4.yaml").read_text())
+    spec["t_stop"] = t_stop
+    spec["inputs"] = [
+        {"kind": "pulse", "low": 0, "high": 1.5, "delay": start, "rise": 1e-5, "fall": 1e-5, "width": 4e-5,
+         "period": 1e-4},
+        {"kind": "pulse", "low": 0, "high": -1.0, "delay": start, "rise": 1e-5, "fall": 1e-5, "width": 2.5e-5,
+         "period": 0.7e-4}]
+    return spec
+
+
+def test_late_activity_is_refused_a_priori_by_its_restarts(monkeypatch):
+    """The red team's case: the reference alone ran ~200 s with no budget firing (87,209 input
+    breakpoints, ~2 ms each, all in the last tenth); it is refused before solving, default budgets."""
+    from rnn2spice.workflows.pipeline import solve_reference
+
+    for env, *_ in BUDGETS.values():
+        monkeypatch.delenv(env, raising=False)
+    spec = spec_from_dict(late_pulses())
+    start = time.perf_counter()
+    with pytest.raises(BudgetExceeded) as info:
+        solve_reference(spec, np.linspace(0.0, spec.t_stop, 2000))
+    assert time.perf_counter() - start < 5
+    message = str(info.value)
+    assert message.startswith("reference: 87209 input breakpoints (inputs[1] has 57144)"), message
+    assert "crossings budget of 10000" in message and "RNN2SPICE_MAX_CROSSINGS" in message
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_restart_count_is_the_solvers_own(monkeypatch, seed):
+    """Cross-check: the a-priori count is the number of segments the solver restarts at, and a
+    budget at exactly that count lets the solve through while one less refuses it."""
+    from rnn2spice.analysis.reference import breakpoints, solve
+
+    rng = np.random.default_rng(seed)
+    t_stop = float(rng.uniform(2e-3, 6e-3))
+    spec = spec_from_dict(late_pulses(t_stop=t_stop, start=float(rng.uniform(0, t_stop / 2))))
+    restarts = breakpoints(spec).size - 2
+    monkeypatch.setenv("RNN2SPICE_MAX_CROSSINGS", str(restarts - 1))
+    with pytest.raises(BudgetExceeded, match=f"reference: {restarts} input breakpoints"):
+        solve(spec, np.linspace(0, t_stop, 50))
+    monkeypatch.setenv("RNN2SPICE_MAX_CROSSINGS", str(restarts + 1000))
+    assert np.all(np.isfinite(solve(spec, np.linspace(0, t_stop, 50))))
+
+
+@pytest.mark.ngspice
+def test_late_activity_check_ends_before_ngspice_runs(tmp_path):
+    """`check` on the late-pulse spec with default budgets: one line, exit 3, in seconds
+    (measured 4.2 s; ngspice never starts; before, ~30 s of ngspice then ~200 s of reference)."""
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(late_pulses()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RNN2SPICE_MAX_")}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "rnn2spice", "check", str(tmp_path / "late.yaml")],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "crossings budget" in lines[0], lines
+    assert time.monotonic() - start < 20

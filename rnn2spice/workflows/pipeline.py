@@ -354,6 +354,7 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     start = _time.perf_counter()
     compiled = _compiled(net, form, coupling, accuracy, rtol)
     timings["compile"] += _time.perf_counter() - start
+    reference.check_restarts(compiled.spec)  # before ngspice runs: a reference doomed a priori
     runs = []
     while True:
         cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
