@@ -176,6 +176,7 @@ def load_spec_arg(args):
         files = files + (("--stimulus", stimulus.resolve()),)
     elif getattr(args, "dt", None) is not None and getattr(args, "stimulus_replaces_inputs", False):
         raise UsageError("--dt applies to --stimulus FILE only (the spec's inputs carry their own times)")
+    args.spec_files = {"the spec": Path(args.spec), **{f"the spec's {field}": path for field, path in files[1:]}}
     outputs = {flag: path for flag, path in (getattr(args, "checked_outputs", None) or {}).items()
                if not is_stdout(path)}
     if outputs:
@@ -234,6 +235,9 @@ def check_outputs(args=None, inputs: dict | None = None, *, kinds: dict | None =
     if getattr(args, "spec", None) is not None:
         sources["the spec"] = args.spec
     sources.update({label: path for label, path in (inputs or {}).items() if path is not None})
+    model = getattr(args, "opamp_model", None)
+    if isinstance(model, str) and ":" in model:  # the op-amp library is read: never an output
+        sources["--opamp-model"] = model.rpartition(":")[0]
     check_distinct({flag: path for flag, path in outputs.items() if not is_stdout(path)}, sources)
     later = args is not None and sources.get("the spec") is not None
     force = bool(getattr(args, "force", False))

@@ -39,6 +39,7 @@ def run(args) -> int:
     spec = load_spec_arg(args)
     check_size(spec)
     result = kicad(spec, output=args.output, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
-                   rtol=args.rtol, build=build_from_args(args), field="--output", force=args.force)
+                   rtol=args.rtol, build=build_from_args(args), field="--output", force=args.force,
+                   inputs=args.spec_files)
     print(result.summary())
     return EXIT_PASS

@@ -24,7 +24,7 @@ from rnn2spice.workflows.montecarlo import DEFAULT_RUNS, montecarlo
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.pool import check_jobs, check_scheduler
 from rnn2spice.workflows.stimulus import parse_window
-from rnn2spice.workflows.study import DEFAULT_THRESHOLD, check_journal, check_runs, check_threshold, journal_path
+from rnn2spice.workflows.study import DEFAULT_THRESHOLD, check_journal, check_runs, check_threshold, journal_of, journal_path
 from rnn2spice.workflows.sweep import parse_number
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE
 
@@ -79,8 +79,11 @@ def check_study_args(args) -> dict:
     """The shared options checked, naming each flag and value; the workflow's keyword arguments."""
     check_outputs(args, inputs={"--stimulus": args.stimulus}, output=args.output, plot=args.plot,
                   kinds={"output": "study"})
-    if args.output is not None:
-        check_journal(args.output, field="the journal of --output", force=args.force)
+    journal = journal_of(args.output)
+    if journal is not None:  # never an input, even with --force; the spec's own files too (load_spec_arg)
+        check_journal(args.output, field="the journal of --output", force=args.force,
+                      inputs={"the spec": args.spec, "--stimulus": args.stimulus})
+        args.checked_outputs = {**getattr(args, "checked_outputs", {}), "the journal of --output": journal}
     check_timeout(args.timeout)
     check_runs(args.runs, "--runs")
     check_jobs(args.jobs, "--jobs")
@@ -125,7 +128,7 @@ def run_study_command(args, work) -> int:
         bar.clear()
         what, code = interrupted(exc)
         kept = (f"; finished runs are kept in {journal_path(args.output)}: run again with --resume to continue"
-                if args.output is not None else "")
+                if journal_of(args.output) is not None else "")
         print(f"rnn2spice: {what}{kept}", file=sys.stderr)
         return code
     finally:

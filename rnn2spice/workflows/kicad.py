@@ -35,7 +35,7 @@ from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, OPTIONAL_FILES, SYM
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import OutputError, UsageError, clip
 from rnn2spice.network.spec import RnnSpec
-from rnn2spice.report.files import check_output as check_output_rule, check_writable, register_output_kind, write_atomic
+from rnn2spice.report.files import check_distinct, check_output as check_output_rule, check_writable, register_output_kind, write_atomic
 
 SUFFIX = ".kicad_sch"
 #: file suffix -> the output kind (report/files.py) of the files the KiCad writer writes, each
@@ -127,7 +127,8 @@ def check_size(spec: RnnSpec) -> None:
 
 def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", coupling: str | None = None,
           accuracy: str = "default", rtol: float | None = None, snap: str | None = None,
-          build: Build | None = None, field: str = "output", force: bool = False) -> KicadResult:
+          build: Build | None = None, field: str = "output", force: bool = False,
+          inputs: dict | None = None) -> KicadResult:
     """Write ``spec``'s circuit as a KiCad 9 project: ``output`` (``DIR/NAME.kicad_sch``, the
     root sheet) and beside it ``NAME.kicad_pro``, ``rnn2spice.kicad_sym`` with a
     ``sym-lib-table`` naming it, the sheets ``NAME-neuron<k>.kicad_sch`` beyond 4 neurons and
@@ -138,7 +139,9 @@ def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", c
     ``build.snap``: every R and C at its nearest preferred value.  Raises
     :class:`UsageError` for an unsupported size, form or coupling and :class:`OutputError`
     for an existing file that is not of its kind (one rnn2spice wrote); nothing is written
-    then.  ``force=True`` replaces every file there, a ``sym-lib-table`` of the user's too.
+    then.  ``force=True`` replaces every file there, a ``sym-lib-table`` of the user's too,
+    but never a file this run reads: ``inputs`` (name -> path, e.g. the spec and its files)
+    and ``build.opamp_model``'s library.
     """
     path = check_output(output, field)
     if not isinstance(spec, RnnSpec):
@@ -166,6 +169,11 @@ def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", c
         else:
             check_output_rule(target, field, _KINDS[Path(name).suffix], force=force)
         writes.append((target, text))
+    sources = dict(inputs or {})
+    if build is not None and build.opamp_model:
+        # named as the caller names things: --opamp-model on the command line, opamp_model in the API
+        sources["--opamp-model" if field.startswith("--") else "build.opamp_model"] = build.opamp_model.rpartition(":")[0]
+    check_distinct({f"{field} ({target.name})": target for target, _ in writes}, sources)
     for target, text in writes:
         write_atomic(target, text, field=field)
     return KicadResult(compiled, circuit, path, tuple(t for t, _ in writes), tuple(skipped), rename, snap)

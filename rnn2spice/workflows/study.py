@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, pas
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
-from rnn2spice.report.files import check_output, is_json_report, json_text, register_output_kind, write_atomic
+from rnn2spice.report.files import check_distinct, check_output, is_json_report, json_text, register_output_kind, write_atomic
 from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
@@ -256,14 +257,40 @@ def _same_study(found, fp: str, path: Path) -> None:
                           "run without --resume to start again, or choose another output")
 
 
-def check_journal(output: str | os.PathLike, field: str = "journal", *, force: bool = False) -> None:
+def journal_of(output: str | os.PathLike | None) -> Path | None:
+    """The journal beside ``output``, or None when there can be none: no ``output``, standard
+    output (``-``), or an output that is not a regular file (``/dev/stdout``, a FIFO: a
+    journal "beside" it would be a file in /dev, or one more FIFO that hangs its writer)."""
+    if output is None or os.fspath(output) == "-":
+        return None
+    try:
+        info = os.stat(output)
+    except OSError:  # not there yet (or unreadable: check_output says so)
+        return journal_path(output)
+    return journal_path(output) if stat.S_ISREG(info.st_mode) else None
+
+
+def check_journal(output: str | os.PathLike, field: str = "journal", *, force: bool = False,
+                  inputs: dict | None = None) -> None:
     """The journal beside ``output`` is written and then removed: only an earlier journal
-    may be there (never a link, which could lead to the spec, even with ``force``; a file of
-    the user's only with ``force``)."""
-    path = journal_path(output)
+    may be there (never a link, which could lead to the spec, even with ``force``; never a
+    FIFO, device or directory; a file of the user's only with ``force``), and never one of
+    ``inputs`` (field -> path: the spec, a stimulus), not even with ``force``."""
+    path = journal_of(output)
+    if path is None:
+        return
     if os.path.islink(path):
         raise OutputError(f"{field}: {clip(str(path))!r} is a symbolic link; refusing to write through it "
                           "(remove it or choose another output name)")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"{field}: {clip(str(path))!r} is not a regular file (a journal is appended and synced "
+                          "run by run); choose another output name")
+    if inputs:
+        check_distinct({field: path}, {k: v for k, v in inputs.items() if v is not None})
     check_output(path, field, "journal", force=force)
 
 
@@ -272,7 +299,13 @@ class _Journal:
 
     def __init__(self, output, fp: str, keep: dict):
         self.path = journal_path(output)  # checked by run_study before any work (check_journal)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        # non-blocking: a FIFO put there since the check fails here instead of hanging
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o666)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OutputError(f"journal: {clip(str(self.path))!r} is not a regular file")
+        os.set_blocking(fd, True)
         with open(fd, "w") as fh:
             fh.write(json.dumps({"fingerprint": fp}) + "\n")
             for rec in keep.values():
@@ -301,8 +334,9 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
     if not is_real(pass_fraction) or not 0 <= pass_fraction <= 1:
         raise UsageError(f"pass_fraction must be between 0 and 1 (got {pass_fraction!r})")
     jobs, scheduler = check_jobs(jobs), check_scheduler(scheduler)
-    if resume and output is None:
-        raise UsageError("resume needs the output file of the interrupted study (output / -o)")
+    if resume and (output is None or journal_of(output) is None):
+        raise UsageError("resume needs the output file of the interrupted study (output / -o), a regular "
+                         f"file (got {None if output is None else clip(os.fspath(output))!r})")
     members_total = sum(len(_runs_of(p, runs)) for p in points)
     if not 1 <= members_total <= MAX_MEMBERS:
         raise UsageError(f"a study has 1 .. {MAX_MEMBERS} runs (got {len(points)} points x {len(runs)} runs)")
@@ -335,7 +369,7 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
                            timeout, grid, decision, p.threshold is not None)
                     for k in _runs_of(p, runs) if (i, k) not in done]
     records = dict(done)
-    journal = _Journal(output, fp, done) if output is not None else None
+    journal = _Journal(output, fp, done) if journal_of(output) is not None else None
     executed = []
     try:
         for _, rec in run_jobs(run_member, members, jobs=jobs, scheduler=scheduler):
@@ -362,7 +396,8 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
                          timeout)
     if output is not None:
         write_atomic(output, json_text(result.report()), field="output")
-        journal_path(output).unlink(missing_ok=True)
+        if journal is not None:
+            journal_path(output).unlink(missing_ok=True)
     return result
 
 
