@@ -112,3 +112,26 @@ def test_a_study_to_a_device_keeps_no_journal_and_a_fifo_journal_is_refused(tmp_
     refused(done, "regular file")
     done = cli("montecarlo", tmp_path / "s.yaml", "-o", "-", "--runs", "2", cwd=tmp_path)
     refused(done, "'-' (standard output)")
+
+
+@pytest.mark.parametrize("journal", ["not-utf8", "sparse-6-gb", "endless-line"])
+def test_resume_from_a_hostile_journal_is_one_line_exit_2(tmp_path, journal):
+    """--resume read the journal whole and as text: a non-UTF-8 one ended in 'internal error:
+    UnicodeDecodeError' (exit 70), a huge one in memory exhaustion."""
+    from rnn2spice.workflows.study import _JOURNAL_HEAD
+
+    head = _JOURNAL_HEAD if isinstance(_JOURNAL_HEAD, bytes) else _JOURNAL_HEAD.encode()
+    (tmp_path / "s.yaml").write_text(spec_text())
+    path = tmp_path / "r.json.runs.jsonl"
+    if journal == "not-utf8":
+        path.write_bytes(head + b'\xff\xfe"}\n')
+    elif journal == "sparse-6-gb":
+        path.write_bytes(head + b'x"}\n')
+        os.truncate(path, 6 << 30)
+    else:
+        path.write_bytes(head + b"x" * (1 << 20))
+    before = path.stat().st_size
+    done = cli("montecarlo", tmp_path / "s.yaml", "-o", tmp_path / "r.json", "--runs", "2", "--resume", cwd=tmp_path)
+    line = refused(done, "--resume", "r.json.run")
+    assert "internal error" not in line
+    assert path.stat().st_size == before

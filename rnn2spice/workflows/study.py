@@ -55,6 +55,7 @@ from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, pas
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
+from rnn2spice.network.files import open_regular, read_regular
 from rnn2spice.report.files import check_distinct, check_output, is_json_report, json_text, register_output_kind, write_atomic
 from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
@@ -208,25 +209,53 @@ def load_finished(output: str | os.PathLike, fp: str) -> dict:
     journal, final = journal_path(output), Path(output)
     records: list = []
     if journal.is_file():
-        lines = journal.read_text().splitlines()
+        lines = _journal_lines(journal)
         try:
-            head = json.loads(lines[0]) if lines else {}
+            head = json.loads(next(lines, "{}"))
         except json.JSONDecodeError:
             head = {}
-        _same_study(head.get("fingerprint"), fp, journal)
-        for line in lines[1:]:
+        _same_study(head.get("fingerprint") if isinstance(head, dict) else None, fp, journal)
+        for line in lines:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line cut short by a crash: that run is done again
     elif final.is_file():
         try:
-            doc = json.loads(final.read_text())
+            doc = json.loads(read_regular(final, "--resume", str(final), MAX_RESULTS_BYTES).decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise OutputError(f"--resume: {final} is not a study's results file ({clip(exc)})") from None
         _same_study(doc.get("fingerprint") if isinstance(doc, dict) else None, fp, final)
         records = _decode(doc.get("records", []))
     return {(r["point"], r["run"]): r for r in records if _usable(r)}
+
+
+#: Bytes a journal or results file read back by ``resume`` may have: a record is ~0.5-1 kB,
+#: so MAX_MEMBERS of them fit several times over; more is not a file this tool wrote.
+MAX_RESULTS_BYTES = 512 * MAX_MEMBERS * 4
+#: Bytes one journal line may have (a record; a longer line is not one, and is refused unread).
+MAX_RECORD_BYTES = 1 << 16
+
+
+def _journal_lines(path: Path):
+    """The lines of a journal, bounded (:data:`MAX_RESULTS_BYTES` in all, each line at most
+    :data:`MAX_RECORD_BYTES`, read as it goes); a file that is not UTF-8 text is refused, naming
+    the line (OutputError: it is not a journal this tool wrote)."""
+    with open_regular(path, "--resume", str(path), MAX_RESULTS_BYTES) as fh:
+        for lineno in range(1, MAX_MEMBERS + 2):
+            raw = fh.readline(MAX_RECORD_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_RECORD_BYTES:
+                raise OutputError(f"--resume: {clip(str(path))!r} line {lineno} is longer than {MAX_RECORD_BYTES:,} "
+                                  "bytes: not a journal of rnn2spice")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise OutputError(f"--resume: {clip(str(path))!r} line {lineno} is not UTF-8 text: not a journal "
+                                  "of rnn2spice") from None
+        raise OutputError(f"--resume: {clip(str(path))!r} has more than {MAX_MEMBERS + 1} lines: not a journal "
+                          "of rnn2spice")
 
 
 def _real(value) -> bool:
