@@ -31,6 +31,10 @@ records of the journal (or of a finished ``output``) and runs only the others; a
 fingerprint differs is refused.  The fingerprint is the sha256 of the points' netlists and
 readouts, tolerances, distributions, thresholds, the seed and the time limit -- not of the
 number of runs, so a study can also be extended.
+
+This module is longer than 400 lines: the run loop, the journal (its path checks, writing,
+bounded reading back) and resume share one record format and fingerprint; split, that one
+file format would be spread over several modules.
 """
 
 from __future__ import annotations
