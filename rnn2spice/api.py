@@ -228,7 +228,7 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike | None = No
     """
     if output is not None:
         return _import_model(model, output, dt=dt, tau=tau, fmt=format, name=name, t_stop=t_stop, force=force,
-                             keys=keys, convention=convention, activation=activation).spec
+                             keys=keys, convention=convention, activation=activation, field="output").spec
     model = Path(model)
     positive_seconds(dt, "dt")
     net = read_model(model, format, keys=keys, convention=convention, activation=activation)

@@ -135,3 +135,19 @@ def test_resume_from_a_hostile_journal_is_one_line_exit_2(tmp_path, journal):
     line = refused(done, "--resume", "r.json.run")
     assert "internal error" not in line
     assert path.stat().st_size == before
+
+
+def test_the_override_is_named_in_the_callers_words(tmp_path):
+    """The command line says --force, the API force=True (was both at once: '--force (force=True)')."""
+    from rnn2spice.errors import OutputError
+    from rnn2spice.report.files import check_output
+
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine\n")
+    with pytest.raises(OutputError) as info:
+        check_output(mine, "output", "netlist")
+    assert "force=True" in str(info.value) and "--force" not in str(info.value)
+    (tmp_path / "s.yaml").write_text(spec_text())
+    line = refused(cli("compile", tmp_path / "s.yaml", "-o", mine, cwd=tmp_path), "--output", "--force")
+    assert "force=True" not in line
+    assert mine.read_text() == "mine\n"

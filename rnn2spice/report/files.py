@@ -477,6 +477,13 @@ def figure_format(path: str | os.PathLike, field: str = "plot") -> str:
     return FIGURE_FORMATS[suffix]
 
 
+def force_hint(field: str) -> str:
+    """How the caller overrides the output rule, in its own words: the command line names its
+    options (``--output``, ``the journal of --output``) and says ``--force``; the Python API
+    names its arguments (``output``, ``path``) and says ``force=True``."""
+    return "--force" if "--" in field else "force=True"
+
+
 def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool = False,
                  several_links_ok: bool = False) -> None:
     """The one output rule (issue 19), checked before any work: ``-`` is standard output
@@ -494,7 +501,7 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
         return
     target = output_target(path, field, several_links_ok=several_links_ok)
     if not force and target.kind == FILE:  # a device, FIFO or open descriptor is written through, not replaced
-        check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force (force=True)",
+        check_replaceable(path, field, spec.is_ours, spec.what, hint=f", or pass {force_hint(field)}",
                           tail=spec.tail)
 
 

@@ -22,7 +22,7 @@ from rnn2spice.network.dale import dale_report
 from rnn2spice.network.load import load_spec, parse_text
 from rnn2spice.network.spec import MAX_SPEC_BYTES, NAME_RE, RnnSpec, spec_from_dict
 from rnn2spice.report.display import Displayed
-from rnn2spice.report.files import (FILE, HEAD_BYTES, NEW, OUTPUT_KINDS, check_distinct, check_output, check_writable,
+from rnn2spice.report.files import (FILE, force_hint, HEAD_BYTES, NEW, OUTPUT_KINDS, check_distinct, check_output, check_writable,
                                     output_target, write_atomic)
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import (DEFAULT_STEPS, INLINE_MAX_NEURONS, ImportedNetwork,
@@ -213,7 +213,8 @@ class ImportResult(Displayed):
 def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: float, tau: float | None = None,
                  fmt: str | None = None, name: str | None = None, t_stop: float | None = None,
                  force: bool = False, keys: str | None = None, convention: str | None = None,
-                 activation: str | None = None, readout: str | None = None) -> ImportResult:
+                 activation: str | None = None, readout: str | None = None,
+                 field: str = "--output") -> ImportResult:
     """Read ``model``, write the spec ``output`` (YAML) and, for large networks, its NPZ.
 
     Everything is read, built and validated before anything is written; both files are
@@ -235,19 +236,19 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     if t_stop is not None:
         positive_seconds(t_stop, "--t-stop")
     if output.suffix.lower() not in (".yaml", ".yml"):
-        raise UsageError(f"--output must be a .yaml or .yml file (got {str(output)!r})")
-    check_distinct({"--output": output}, {"the model file": model})
-    target = output_target(output, "--output")
+        raise UsageError(f"{field} must be a .yaml or .yml file (got {str(output)!r})")
+    check_distinct({field: output}, {"the model file": model})
+    target = output_target(output, field)
     if target.kind not in (NEW, FILE):
-        raise OutputError(f"--output: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
+        raise OutputError(f"{field}: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
                           "file (it is read back, and names its matrix file beside it)")
-    check_output(output, "--output", "spec", force=force)  # only a spec rnn2spice wrote is replaced
+    check_output(output, field, "spec", force=force)  # only a spec rnn2spice wrote is replaced
     npz_path = (target.real if output.is_symlink() else output).with_suffix(".npz")
     net = read_model(model, fmt, keys=keys, convention=convention, activation=activation, readout=readout)
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline:
-        check_distinct({"--output (matrices)": npz_path}, {"the model file": model, "--output": output})
-        check_matrix_file(npz_path, output, "--output (matrices)", force=force)
+        check_distinct({f"{field} (matrices)": npz_path}, {"the model file": model, field: output})
+        check_matrix_file(npz_path, output, f"{field} (matrices)", force=force)
     data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
                               npz_name=None if inline else npz_path.name)
     # validate the spec before writing anything (the arrays in place of their file references)
@@ -261,8 +262,8 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     spec_from_dict({key: inline_copy(val) for key, val in data.items()})
     text = spec_yaml(data)
     if not inline:
-        write_atomic(npz_path, npz_bytes(arrays), field="--output (matrices)")
-    write_atomic(output, text, field="--output")
+        write_atomic(npz_path, npz_bytes(arrays), field=f"{field} (matrices)")
+    write_atomic(output, text, field=field)
     spec = load_spec(output)
     return ImportResult(spec, output, None if inline else npz_path, net)
 
@@ -276,7 +277,7 @@ def check_matrix_file(npz_path: Path, spec_path: Path, field: str, *, force: boo
     if not force and os.path.lexists(npz_path) and not is_imported_npz(npz_path, spec_path):
         raise OutputError(f"{field}: {str(npz_path)!r} exists and is not the matrix file of an earlier spec "
                           f"rnn2spice wrote to {str(spec_path)!r}; refusing to replace it (move it away, choose "
-                          "another name, or pass --force (force=True))")
+                          f"another name, or pass {force_hint(field)})")
 
 
 def is_imported_npz(npz_path: str | os.PathLike, spec_path: str | os.PathLike) -> bool:
