@@ -193,7 +193,10 @@ def test_check_of_a_chaotic_circuit_passes_with_lambda_and_horizon():
     spec = random_net(n=30, g=4.0, seed=0, t_stop=0.3)
     result = check(spec)
     assert result.passed, result.summary()
-    assert len(result.runs) == 1            # no refinement chasing the divergence
+    # two runs, none refined: pointwise over [0, ~T_p] at a tighter target, statistics over t_stop
+    assert [r["role"] for r in result.runs] == ["pointwise", "statistics"]
+    assert result.runs[0]["t_stop"] < 0.1 * 0.3 and result.runs[1]["t_stop"] == 0.3
+    assert result.trajectory.time[-1] == pytest.approx(0.3)
     other = benettin(spec, 0.3)
     assert result.lyapunov_exponent == pytest.approx(other, rel=0.3)
     assert result.predictability_horizon is not None

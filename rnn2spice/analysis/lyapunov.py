@@ -59,8 +59,9 @@ class Dynamics:
     def _drive(self, t: np.ndarray) -> np.ndarray:
         """w_in x(t) + const, shape (len(t), n)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
-        x = input_values(self.spec, t)
-        return x @ self.w_in.T + self.const if self.spec.m else np.broadcast_to(self.const, (t.size, self.spec.n))
+        if not self.spec.m:   # an autonomous network: no input to evaluate (the ensemble's hot path)
+            return np.broadcast_to(self.const, (t.size, self.spec.n))
+        return input_values(self.spec, t) @ self.w_in.T + self.const
 
     def argument(self, t: np.ndarray, h: np.ndarray) -> np.ndarray:
         """z per state: h (rate) or w h + w_in x + const; h of shape (len(t), ..., n)."""
