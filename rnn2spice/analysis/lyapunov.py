@@ -108,9 +108,13 @@ class Exponent:
     growth: np.ndarray   # (substeps + 1, K): ln |v(t)| / |v(t0)|, the cumulative stretching
 
     def crossing(self, level: float, which: int = 0) -> float | None:
-        """First time (s) the cumulative stretching of trajectory ``which`` reaches ``level``
-        (ln of a growth factor); None when it never does."""
-        hit = np.flatnonzero(self.growth[:, which] >= level)
+        """First time (s) the stretching of trajectory ``which`` since its lowest point so far,
+        Lambda(t) - min_{s <= t} Lambda(s), reaches ``level`` (ln of a growth factor); None when
+        it never does.  An error made at time s grows by exp(Lambda(t) - Lambda(s)): the
+        simulator makes one at every step, so the one made where Lambda was lowest grows most
+        (the tangent's alignment dip at the start is no respite for them)."""
+        g = self.growth[:, which]
+        hit = np.flatnonzero(g - np.minimum.accumulate(g) >= level)
         return None if hit.size == 0 else float(self.time[hit[0]])
 
     @property

@@ -507,9 +507,10 @@ def accuracy_floor(compiled: CompiledNetwork) -> float:
 
 
 def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | None, timings: dict, *,
-               hz: chaos.Horizon | None = None, upto: float | None = None):
+               hz: chaos.Horizon | None = None, upto: float | None = None, floor: float | None = None):
     """(reference, horizon, comparison up to the horizon) of one run; ``hz`` when already
-    known, ``upto`` (s) the end of the comparison when given."""
+    known (else found from ``floor``, by default :func:`accuracy_floor`), ``upto`` (s) the end
+    of the comparison when given."""
     threshold = compiled.target if tolerance is None else tolerance
     start = _time.perf_counter()
     ref = solve_reference(compiled.spec, traj.time, target=min(compiled.target, tolerance or compiled.target))
@@ -519,7 +520,8 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
     # floor and threshold both relative to a neuron's own scale (the divergence spreads to
     # every neuron): the level ln(threshold / floor) does not depend on the scales
     if hz is None:
-        hz = chaos.horizon(compiled.spec, traj.time, ref, floor=accuracy_floor(compiled), threshold=threshold)
+        hz = chaos.horizon(compiled.spec, traj.time, ref, floor=floor or accuracy_floor(compiled),
+                           threshold=threshold)
     timings["chaos"] += _time.perf_counter() - start
     end = upto if upto is not None else hz.horizon if hz.chaotic else None
     part = slice(None) if end is None else slice(0, max(int(np.searchsorted(traj.time, end, side="right")), 2))
@@ -527,10 +529,13 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
     return ref, hz, cmp
 
 
-def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, timings: dict, members=None):
+def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, timings: dict, members=None,
+                threshold: float | None = None):
     """The statistical part of a chaotic run (None otherwise), on the uniform grid of
     :func:`chaos.statistics_grid` beyond the horizon; ``members``: a future of the ensemble
-    on that grid when it is already being computed."""
+    on that grid when it is already being computed.  Each statistic may differ by the run's
+    accuracy or the pass threshold, whichever is larger, of its size (a Monte Carlo run at 10 %
+    is judged at 10 %)."""
     if not hz.chaotic:
         return None
     start = _time.perf_counter()
@@ -538,19 +543,25 @@ def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, 
     members = (chaos.ensemble(compiled.spec, grid, floor=hz.floor) if members is None else members.result())
     circuit = chaos.resample(traj.time, traj.states, grid)
     stats = chaos.compare_statistics(compiled.spec, grid, circuit, members, start=hz.horizon,
-                                     resolution=float(compiled.target))
+                                     resolution=max(float(compiled.target), threshold or 0.0))
     seconds = _time.perf_counter() - start
     timings["chaos"] += seconds
     return replace(stats, seconds=seconds)
 
 
-def judge(compiled: CompiledNetwork, trajectory: Trajectory, *, tolerance: float | None = None) -> CheckResult:
+def judge(compiled: CompiledNetwork, trajectory: Trajectory, *, tolerance: float | None = None,
+          floor: float | None = None) -> CheckResult:
     """The verdict of :func:`check` on a trajectory simulated elsewhere (or altered): pointwise
-    against the reference of ``compiled.spec`` up to the horizon, statistics beyond it."""
+    against the reference of ``compiled.spec`` up to the horizon, statistics beyond it.
+
+    ``floor``: the relative error the run starts with, when larger than the simulator's
+    (:func:`accuracy_floor`): a Monte Carlo run's parts, each off by up to their tolerance,
+    make the circuit leave the nominal reference at that level from the start (THEORY.md 9)."""
     check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
-    ref, hz, cmp = _pointwise(compiled, trajectory, tolerance, timings)
-    stats = _statistics(compiled, trajectory, hz, timings)
+    ref, hz, cmp = _pointwise(compiled, trajectory, tolerance, timings,
+                              floor=max(accuracy_floor(compiled), floor or 0.0))
+    stats = _statistics(compiled, trajectory, hz, timings, threshold=tolerance)
     return CheckResult(compiled, trajectory, ref, cmp, timings, horizon=hz, statistics=stats)
 
 
