@@ -13,6 +13,13 @@ trajectory on the same attractor: :func:`compare_statistics` judges it against a
 of K reference runs started from h0 perturbed at eps (:func:`ensemble`) by per-neuron mean
 and variance, per-neuron autocorrelation at a few lags, and lambda_1 along its own
 trajectory, each within bounds from the ensemble's spread.
+
+``check`` predicts the horizon before any run (:func:`prediction_grid`, :func:`interpolate`)
+and computes the ensemble on :func:`statistics_grid` beside ngspice.
+
+The module is longer than 400 lines: the horizon, the ensemble and the statistical tests
+share the constants that set one verdict (floor, safety, members, resolution) and are read
+together against THEORY.md 9.
 """
 
 from __future__ import annotations
