@@ -66,6 +66,11 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
         super().__init__(text)
 
 
+class NgspiceUnavailable(SimulationError):
+    """ngspice cannot be run here at all (not installed, its library not loadable or unsafe,
+    no backend, a solver it lacks): the netlist played no part, so no copy of it is kept."""
+
+
 #: Cost budgets of one simulation run and one reference solve (issue 19): what passes every
 #: a-priori check may still cost far more than its estimate (a relu network cutting its steps
 #: at every kink, a reference restarting at every crossing).  name -> (environment variable

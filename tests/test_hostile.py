@@ -537,7 +537,7 @@ def test_worst_case_cost_of_the_catalogue(capsys):
 
 def test_reports_are_strict_json():
     """No bare NaN / Infinity (not JSON): non-finite numbers become "nan" / "inf" / "-inf"."""
-    from rnn2spice.report.files import json_text
+    from rnn2spice.report.files import GENERATOR, json_text
 
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
@@ -545,7 +545,9 @@ def test_reports_are_strict_json():
     text = json_text({"error": float("inf"), "runs": [{"x": float("nan"), "y": np.float64(-np.inf)}],
                       "n": np.int64(3), "ok": np.bool_(True), "v": np.array([1.0, np.inf])})
     data = json.loads(text, parse_constant=refuse)
-    assert data == {"error": "inf", "runs": [{"x": "nan", "y": "-inf"}], "n": 3, "ok": True, "v": [1.0, "inf"]}
+    assert data == {"generator": GENERATOR, "error": "inf", "runs": [{"x": "nan", "y": "-inf"}], "n": 3, "ok": True,
+                    "v": [1.0, "inf"]}
+    assert next(iter(data)) == "generator"  # first: the signature the output rule reads
 
 
 def test_overflow_from_a_huge_input_is_not_blamed_on_stability():

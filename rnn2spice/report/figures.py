@@ -222,10 +222,14 @@ def figure_bytes(fig, fmt: str = "png", dpi: int = 110) -> bytes:
     gives the same bytes."""
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"figure format must be one of {', '.join(FIGURE_FORMATS)} (got {fmt!r})")
-    metadata = {"png": None, "pdf": {"CreationDate": None}, "svg": {"Date": None}}[fmt]
+    from rnn2spice.report.files import GENERATOR, sign_image
+
+    # signed (report/files.py: the output rule replaces only rnn2spice's own pictures)
+    metadata = {"png": {"Software": GENERATOR}, "pdf": {"CreationDate": None, "Creator": GENERATOR},
+                "svg": {"Date": None}}[fmt]
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
-    return buf.getvalue()
+    return sign_image(buf.getvalue(), fmt)
 
 
 def bode_figure(result, *, title: str | None = None) -> bytes:
