@@ -131,8 +131,9 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     runs faster); ``backend``: ``auto``, ``shared`` or ``subprocess``; ``timeout`` (s) per
     ngspice run.  A trial passes when the circuit makes the discrete network's decision (mean
     readout over the response window, 0 within ``dead_zone`` of 0) and its readout is within
-    ``tolerance`` (absolute, in readout units) of the discrete network's
-    (docs/how-to/import.md); ``strict``: also the largest difference over the window.  Trials run
+    ``tolerance`` (absolute, in readout units; default 0.05): its mean and final readout of the
+    discrete network's, its whole trial of its continuous reference's (docs/how-to/import.md);
+    ``strict``: also the largest difference from the discrete network over the window.  Trials run
     in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
     ``scheduler`` (address or ``'local'``), with the same results trial by trial.
     ``criterion="trajectory"``: a trial passes when the circuit's readout follows the discrete
