@@ -20,6 +20,8 @@ def test_readme_is_an_entry_not_a_log():
     for command in ("bash scripts/demo.sh", "bash scripts/test.sh"):  # CI calls test.sh: it must stay
         assert command in text
     assert "Caruso" in text and "Jarne" in text
+    for named in re.findall(r"`((?:tests|scripts|docs|examples|netlists)/[\w./-]+)`", text):  # files it names exist
+        assert (ROOT / named).exists(), named
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):  # every relative link resolves
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
