@@ -1,9 +1,14 @@
 """The trained 100-neuron network built from real parts: parts count, predicted vs simulated
-readout over one delayed-decision trial, the decision, and (``--runs N``) a Monte Carlo of the
-real build (every R and C within ``--tolerance``, op-amp offsets and transistor mismatch drawn).
+readout over one delayed-decision trial, the decision, and a Monte Carlo of the real build
+(every R and C within ``--tolerance``, op-amp offsets and transistor mismatch drawn): ``--runs N``
+draws simulated in ngspice one at a time, ``--predicted M`` draws predicted
+(:func:`rnn2spice.workflows.realdraw.predict_draw`, the same draws), from draw ``--first``; the
+right-decision rate with its 95 % Clopper-Pearson interval.  ``--json`` is rewritten after each
+draw, so an interrupted run keeps what it measured.
 
     .venv/bin/python benchmarks/real_parts_trained.py [--opamp TL072] [--snap E24] [--value 1]
-        [--delay 30] [--runs 0] [--tolerance 0.05] [--json FILE]
+        [--delay 30] [--runs 0] [--predicted 0] [--first 0] [--skip-nominal] [--tolerance 0.05]
+        [--json FILE]
 
 The network is tests/data/keras-rnn/dm_delayed_ortho_bias_gap0.hdf5 imported with dt = 1 ms;
 the stimulus is ``pulse_trials(value, delay=delay, m=1)[0]``.  One ngspice run of the
@@ -50,7 +55,7 @@ def simulated_draws(spec, stim, build, args, out) -> list[dict]:
         rec = dict(mc.records[0])
         d = rec.get("decision") or {}
         keep = {key: rec.get(key) for key in ("run", "seed_path", "status", "passed", "error", "points", "seconds",
-                                              "message")}
+                                              "message", "ngspice_message")}
         keep.update(decision=d.get("decision"), mean=d.get("mean"), right=d.get("match"),
                     wall=time.perf_counter() - start, cpu_python=time.process_time() - cpu)
         records.append(keep)
