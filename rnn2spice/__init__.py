@@ -38,7 +38,7 @@ from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpEr
                            opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
 from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
 from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
-                              NetlistError, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
+                              NetlistError, NgspiceUnavailable, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
                               SpecError, UsageError)
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
@@ -70,7 +70,7 @@ __all__ = [
     "Build", "check_build", "BuildCheck",
     # errors
     "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
-    "SimulationError", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
+    "SimulationError", "NgspiceUnavailable", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
     "BackendFallbackWarning",
     "ComponentValueWarning",
     "SolverFallbackWarning",

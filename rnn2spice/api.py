@@ -22,14 +22,14 @@ from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.report import schematic as _schematic
 from rnn2spice.workflows.ac import DEFAULT_POINTS_PER_DECADE, TOLERANCE, AcResult, ac_check
-from rnn2spice.report.files import check_distinct, write_atomic
+from rnn2spice.report.files import check_distinct, check_output, write_atomic
 from rnn2spice.workflows import sweep as _sweep
 from rnn2spice.workflows.build import (Bom, OpAmpError, SnapResult, SnapTrial, bom,  # noqa: F401 (part of the API)
                                      opamp_error, snap, snap_trial, value_warnings)
 from rnn2spice.workflows.importers import import_model as _import_model
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import INLINE_MAX_NEURONS, positive_seconds
-from rnn2spice.workflows.importers.spec_writer import build_spec
+from rnn2spice.workflows.importers.spec_writer import build_spec, check_matrix_file
 from rnn2spice.workflows.kicad import KicadResult, kicad  # noqa: F401 (part of the API)
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: F401 (part of the API)
 from rnn2spice.workflows.realbuild import BuildCheck, check_build, compile_build  # noqa: F401 (part of the API)
@@ -142,7 +142,7 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
 
 
 def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str = "parallel",
-              coupling: str | None = None, fmt: str | None = None) -> bytes:
+              coupling: str | None = None, fmt: str | None = None, force: bool = False) -> bytes:
     """A schematic picture of a small network's circuit (at most 4 neurons), drawn with
     schemdraw (``pip install 'rnn2spice[schematic]'``) from the compiled elements: cells,
     loops or op-amp integrators, the coupling (controlled sources into one node or loop
@@ -150,8 +150,9 @@ def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = N
 
     ``net``: a network (compiled in ``form`` / ``coupling``, None: the form's default) or a
     :class:`CompiledNetwork`.  ``path`` (``.svg`` or ``.png``) is written atomically; an
-    existing file there is replaced only when it is a picture already.  Without ``path``,
-    ``fmt`` (``"svg"``, the default, or ``"png"``).  Returns the image bytes.  Raises
+    existing file there is replaced only when it is a picture of that format rnn2spice wrote
+    (or with ``force=True``).  Without ``path``, ``fmt`` (``"svg"``, the default, or
+    ``"png"``).  Returns the image bytes.  Raises
     :class:`UsageError` for n > 4, :class:`MissingDependencyError` without schemdraw.
     """
     if isinstance(net, CompiledNetwork):
@@ -161,27 +162,34 @@ def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = N
             raise UsageError(f"net must be a Network or a CompiledNetwork (got {type(net).__name__})")
         _schematic.check_size(net.n, f"network {net.name}")
         compiled = compile_rnn(net, form=form, coupling=coupling)
-    return _schematic.schematic(compiled, path, fmt=fmt)
+    return _schematic.schematic(compiled, path, fmt=fmt, force=force)
 
 
-def save(net: RnnSpec, path: str | os.PathLike) -> Path:
+def save(net: RnnSpec, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``net`` as a YAML spec file that :func:`load` reads back as the same network
     (every number exactly; ``net.save(path)`` is the same call).
 
     Networks of more than 8 neurons keep their matrices in ``<stem>.npz`` beside the spec
-    (as ``rnn2spice import`` does).  Both files are written atomically; an existing file is
-    replaced only when it is a regular file.  Returns the spec's path.
+    (as ``rnn2spice import`` does).  Both files are written atomically.  An existing spec is
+    replaced only when rnn2spice wrote it (``save`` or ``import``; its first line says so),
+    an existing NPZ only when it is that spec's matrix file; ``force=True`` replaces any
+    regular file.  Otherwise :class:`OutputError` names the file and nothing is written.
+    Returns the spec's path.
     """
     if not isinstance(net, RnnSpec):
         raise UsageError(f"net must be a Network (got {type(net).__name__})")
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"path must be the path of a .yaml file (got {type(path).__name__})")
     path = Path(path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"path must be a .yaml or .yml file (got {str(path)!r})")
+    check_output(path, "path", "spec", force=force)
     data = net.to_dict()
     arrays = {}
     if net.n > INLINE_MAX_NEURONS:
         npz = path.with_suffix(".npz")
         check_distinct({"path (matrices)": npz}, {"path": path})
+        check_matrix_file(npz, path, "path (matrices)", force=force)
         for key in ("tau", "w", "w_in", "bias", "h0", "w_out", "b_out"):
             if key == "w" and net.w_factors is not None:  # a rank-r w stays factored
                 arrays["w_M"], arrays["w_N"] = (np.asarray(f, dtype=float) for f in net.w_factors)

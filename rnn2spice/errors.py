@@ -46,7 +46,14 @@ class OutputError(Rnn2SpiceError, OSError):
 
 
 class NetlistError(Rnn2SpiceError, ValueError):
-    """A netlist uses SPICE the certificate reader does not accept."""
+    """A netlist uses SPICE the certificate reader does not accept (the certificate: a FAIL
+    naming the line, exit 1; elsewhere: the netlist is refused)."""
+
+
+class NetlistUnreadable(NetlistError):
+    """Text that is not read as a netlist at all: not text, control or non-ASCII characters,
+    empty, no ``.end`` card, or a field beyond the reading limits (bad input, exit 2, also
+    for ``verify``; docs/certificate.md, "What verify's exit codes mean")."""
 
 
 class SimulationError(Rnn2SpiceError, RuntimeError):
@@ -64,6 +71,11 @@ class SimulationError(Rnn2SpiceError, RuntimeError):
         if self.ngspice_message:
             text += "\nngspice said:\n" + self.ngspice_message
         super().__init__(text)
+
+
+class NgspiceUnavailable(SimulationError):
+    """ngspice cannot be run here at all (not installed, its library not loadable or unsafe,
+    no backend, a solver it lacks): the netlist played no part, so no copy of it is kept."""
 
 
 #: Cost budgets of one simulation run and one reference solve (issue 19): what passes every

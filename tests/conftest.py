@@ -125,16 +125,30 @@ def env_with(**changes) -> dict:
     return env
 
 
+def _earlier_png() -> bytes:
+    """A PNG header signed as rnn2spice signs its pictures (report/files.py sign_image)."""
+    import zlib
+
+    from rnn2spice.report.files import sign_image
+
+    ihdr = b"IHDR" + (1).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    chunk = (13).to_bytes(4, "big") + ihdr + zlib.crc32(ihdr).to_bytes(4, "big")
+    return sign_image(b"\x89PNG\r\n\x1a\n" + chunk, "png")
+
+
 #: The first bytes of an earlier output of each kind, by file suffix: the output rule
-#: (rnn2spice.report.files.check_output) replaces only a file of the kind an option writes.
+#: (rnn2spice.report.files.check_output) replaces only a file of the kind an option writes,
+#: recognised by its writer's signature (a report's generator key, a netlist's header
+#: comment, a picture's creator tag, ...).
 EARLIER_OUTPUT_HEADS = {
-    ".json": b'{\n  "passed": false,\n  "note": "an earlier report"\n}\n',
-    ".cir": b"rnn2spice: earlier\n* rnn2spice earlier netlist\n",
+    ".json": b'{\n  "generator": "rnn2spice 0.0.1",\n  "passed": false,\n  "note": "an earlier report"\n}\n',
+    ".cir": b"rnn2spice: earlier\n* rnn2spice 0.0.1 netlist of spec earlier\n",
     ".csv": b"time,h0\n",
-    ".png": b"\x89PNG\r\n\x1a\n",
-    ".pdf": b"%PDF-1.4\n",
-    ".svg": b"<svg>\n",
-    ".kicad_sch": b"(kicad_sch (version 20250114) (generator \"earlier\"))\n",
+    ".png": _earlier_png(),
+    ".pdf": b"%PDF-1.4\n%% an earlier figure\n/Creator (rnn2spice 0.0.1)\n",
+    ".svg": b"<!-- Created by rnn2spice 0.0.1 -->\n<svg>\n",
+    ".kicad_sch": b"(kicad_sch (version 20250114) (generator \"rnn2spice\"))\n",
+    ".yaml": b"# rnn2spice network earlier: rnn2spice.load() or `rnn2spice check` reads it\n",
 }
 
 

@@ -69,16 +69,22 @@ def test_api_errors_name_arguments_not_flags():
 
 @pytest.mark.ngspice
 def test_plot_never_replaces_an_input(tmp_path):
-    """Red team: ``result.plot('spec.yaml')`` replaced the spec with a PNG; an existing file is
-    now replaced only when it is a PNG already (a figure being redrawn)."""
+    """Red team: ``result.plot('spec.yaml')`` replaced the spec with a PNG; a figure's format is
+    now its extension's, and an existing file is replaced only when it is a figure of that
+    format rnn2spice wrote (a figure being redrawn)."""
     spec_file = tmp_path / "osc.yaml"
     shutil.copy(ROOT / "netlists" / "damped-oscillator.yaml", spec_file)
     result = rnn2spice.check(rnn2spice.load(spec_file), backend="subprocess")
     before = spec_file.read_bytes()
-    with pytest.raises(rnn2spice.OutputError, match="not a PNG") as refused:
+    with pytest.raises(rnn2spice.OutputError, match="cannot tell the figure format"):
         result.plot(spec_file)
-    assert "cannot read" not in str(refused.value)  # the refusal itself, not wrapped as a read error
     assert spec_file.read_bytes() == before
+    named_png = tmp_path / "spec-named.png"
+    named_png.write_bytes(before)
+    with pytest.raises(rnn2spice.OutputError, match="not a PNG picture written by rnn2spice") as refused:
+        result.plot(named_png)
+    assert "cannot read" not in str(refused.value)  # the refusal itself, not wrapped as a read error
+    assert named_png.read_bytes() == before
     png = tmp_path / "osc.png"
     result.plot(png)
     result.plot(png)  # redrawing a figure is fine

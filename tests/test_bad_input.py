@@ -106,6 +106,10 @@ CASES = [
     Case("malformed-json", {"spec.json": '{"name": "x", "tau": , "w": [[0]]}'},
          ("spec", "spec.json", "malformed JSON at line 1 column 22"), spec="spec.json"),
     Case("yaml-not-a-mapping", {"spec.yaml": "- 1\n- 2\n"}, ("spec", "must be a mapping", "[1, 2]")),
+    Case("netlist-as-spec", {"osc.cir": (NETLISTS / "tanh4.cir").read_text()},
+         ("spec", "osc.cir", "is an ngspice netlist, not a spec", "rnn2spice verify SPEC --netlist"), spec="osc.cir"),
+    Case("netlist-as-spec-crlf", {"net.yaml": "* a netlist\r\nR1 a 0 1k\r\n.END  \r\n\r\n"},
+         ("spec", "net.yaml", "is an ngspice netlist"), spec="net.yaml"),
     Case("empty-file", {"spec.yaml": ""}, ("spec", "must be a mapping", "None")),
     Case("yaml-python-tag", {"spec.yaml": "name: !!python/object/apply:os.system ['echo pwned']\n"},
          ("spec", "malformed YAML", "python/object/apply:os.system")),
@@ -503,7 +507,8 @@ def test_subcommand_failing_in_the_simulator_leaves_existing_outputs(command, tm
         "--backend", "subprocess"]
     code, out, err = run_main(argv, capsys)
     assert code == 3, err
-    assert "ngspice-not-installed-here" in err and "not on PATH" in err and ".cir" in err, err
+    # ngspice never ran: no copy of the netlist is kept or named (it would reproduce nothing)
+    assert "ngspice-not-installed-here" in err and "not on PATH" in err and ".cir" not in err, err
     assert snapshot(tmp_path) == before
 
 

@@ -165,7 +165,10 @@ def test_a_wrapped_exponent_is_refused():
     assert spicenum.inp_evaluate("1e-18446744073709551622") == 1e-06
     bad = text.replace("\n.options", "\nG_9 0 h0 h1 0 1e-18446744073709551622\n.options")
     with pytest.raises(NetlistError, match=r"ngspice reads the number '1e-18446744073709551622'.* as 1e-06"):
-        verify_netlist(bad, spec)
+        parse_netlist(bad)
+    cert = verify_netlist(bad, spec)   # a netlist the certificate cannot prove: a FAIL naming the line (exit 1)
+    assert not cert.passed
+    assert re.search(r"line \d+: .*ngspice reads the number '1e-18446744073709551622'.* as 1e-06", cert.describe())
 
 
 def test_behavioural_gains_are_exact_in_ngspice():

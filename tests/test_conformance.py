@@ -12,7 +12,10 @@ certificate's.  Only :func:`spec_from_dict`, :func:`compile_rnn` and :func:`veri
 are used from rnn2spice, as the subjects of the test.
 
 ``RNN2SPICE_CONFORMANCE_N`` (default 24) sets the number of random networks, from number
-``RNN2SPICE_CONFORMANCE_START`` (default 0); each gets about 12 mutations.  Certified from the netlist text (``ngspice=False``); a few cases with
+``RNN2SPICE_CONFORMANCE_START`` (default 0); each gets about 12 mutations and 6 elements the
+spec does not explain (:func:`dangling`: every element kind on fresh nodes or hung on the
+network; all of them, for one network of each form, in
+``test_every_unexplained_element_fails_and_is_named``).  Certified from the netlist text (``ngspice=False``); a few cases with
 ngspice's values run in ``test_conformance_with_ngspice_values``.
 """
 
@@ -419,6 +422,62 @@ def mutations(text: str, rng) -> list[tuple[str, str]]:
     return out
 
 
+_SHAPES = {"tanh": "tanh(V({a}))", "relu": "uramp(V({a}))", "sigmoid": "(0.5+0.5*tanh(0.5*V({a})))",
+           "softplus": "(uramp(V({a}))+ln(1+exp(-abs(V({a})))))", "linear": "tanh(V({a}))"}
+_GYRATOR = (".subckt gyrator a b g=1", "G_a 0 a b 0 {g}", "G_b 0 b a 0 {-g}", ".ends gyrator")
+
+
+def dangling(text: str, rng, activation: str = "tanh") -> list[tuple[str, str, str]]:
+    """(family, mutated text, the element that must be named) for elements the spec does not
+    explain: every element kind (R, C, L, I, V, E, F, G, H, B as V and as I, the gyrator
+    instance) on fresh nodes (a part of the netlist no equation reads) and hung on existing
+    nodes (one terminal on the network, the other on a fresh node)."""
+    lines = _lines(text)
+    nodes = sorted({tok.lower() for line in lines[1:] if line[:1].upper() in "RC" for tok in line.split()[1:3]}
+                   - {"0"})
+    node = nodes[int(rng.integers(len(nodes)))]   # an existing node
+    f = _SHAPES[activation]
+    sense = next((line.split()[0] for line in lines if line[:1].upper() == "V"), None)
+    cards = [  # (family, [cards], the element that must be named)
+        ("R on fresh nodes", ["R_dx nd1 0 1000"], "r_dx"),
+        ("R between fresh nodes and a source", ["R_dx nd1 nd2 1000", "V_dy nd2 0 DC 1"], "r_dx"),
+        ("V on a fresh node", ["V_dx nd1 0 DC 1"], "v_dx"),
+        ("V of 0 V on a fresh node", ["V_dx nd1 0 DC 0"], "v_dx"),
+        ("I with R on a fresh node", ["I_dx 0 nd1 DC 1e-06", "R_dy nd1 0 1000"], "i_dx"),
+        ("I alone on a fresh node", ["I_dx 0 nd1 DC 1e-06"], "i_dx"),
+        ("C on a fresh node", ["C_dx nd1 0 1e-12 IC=0"], "c_dx"),
+        ("C with R on a fresh node", ["C_dx nd1 0 1e-12 IC=0", "R_dy nd1 0 1000"], "c_dx"),
+        ("L on a fresh node", ["L_dx nd1 0 0.001 IC=0"], "l_dx"),
+        ("E reading the network, output on a fresh node", [f"E_dx nd1 0 {node} 0 2"], "e_dx"),
+        ("E on fresh nodes", ["E_dx nd1 0 nd2 0 2", "R_dy nd2 0 1000"], "e_dx"),
+        ("G reading the network into a fresh node", [f"G_dx 0 nd1 {node} 0 1e-06", "R_dy nd1 0 1000"], "g_dx"),
+        ("G reading a fresh node into the network", [f"G_dx 0 {node} nd1 0 1e-06", "R_dy nd1 0 1000"], "g_dx"),
+        ("B (V) on a fresh node", [f"B_dx nd1 0 V=1*{f.format(a=node)} m=1"], "b_dx"),
+        ("B (I) into a fresh node", [f"B_dx 0 nd1 I=1e-06*{f.format(a=node)} m=1", "R_dy nd1 0 1000"], "b_dx"),
+        ("B (V) reading a fresh node", ["B_dx nd1 0 V=1*" + f.format(a="nd2"), "R_dy nd2 0 1000"], "b_dx"),
+        ("gyrator on fresh nodes", ["XG_dx nd1 nd2 gyrator g=1e-06"], "xg_dx"),
+        ("R hung on the network", [f"R_dx {node} nd1 1000"], "r_dx"),
+        ("V hung on the network", [f"V_dx {node} nd1 DC 0"], "v_dx"),
+        ("V of 1 V hung on the network", [f"V_dx nd1 {node} DC 1"], "v_dx"),
+        ("C hung on the network", [f"C_dx {node} nd1 1e-12 IC=0"], "c_dx"),
+        ("L hung on the network", [f"L_dx {node} nd1 0.001 IC=0"], "l_dx"),
+        ("gyrator hung on the network", [f"XG_dx {node} nd1 gyrator g=1e-06"], "xg_dx"),
+    ]
+    if sense is not None:
+        cards += [("F sensing the network into a fresh node", [f"F_dx 0 nd1 {sense} 2", "R_dy nd1 0 1000"], "f_dx"),
+                  ("H sensing the network onto a fresh node", [f"H_dx nd1 0 {sense} 2"], "h_dx")]
+    cards += [("F with its own sense source", ["V_dy nd2 0 DC 0", "F_dx 0 nd1 V_dy 2", "R_dz nd1 0 1000"], "f_dx"),
+              ("H with its own sense source", ["V_dy nd2 0 DC 0", "H_dx nd1 0 V_dy 2"], "h_dx")]
+    end = lines.index(next(line for line in lines if line.startswith(".options")))
+    out = []
+    for family, extra, name in cards:
+        head = lines[:end]
+        if any(c.startswith("XG_") for c in extra) and ".subckt gyrator a b g=1" not in lines:
+            head = head[:1] + list(_GYRATOR) + head[1:]
+        out.append((family, "\n".join(head + extra + lines[end:]), name))
+    return out
+
+
 # ----------------------------------------------------------------------------- the tests
 
 def _compiled(i):
@@ -478,6 +537,23 @@ def run_case(i: int, stats: dict) -> None:
             stats["below_resolution"] += 1
         else:
             stats["caught_below_oracle"] += 1
+    check_dangling(i, data, spec, compiled, stats, count=6)
+
+
+def check_dangling(i: int, data, spec, compiled, stats: dict, count: int | None = None) -> None:
+    """Every element the spec does not explain fails the certificate, which names it
+    (``count``: that many of the families, drawn at random; None: all)."""
+    rng = np.random.default_rng(10_000 + i)
+    cases = dangling(compiled.netlist, rng, data["activation"])
+    if count is not None:
+        cases = [cases[k] for k in rng.choice(len(cases), size=min(count, len(cases)), replace=False)]
+    for family, bad, name in cases:
+        got = verify_netlist(bad, spec, ngspice=False, analysis=compiled.circuit.analysis,
+                             options=compiled.circuit.options)
+        text = got.describe()
+        assert not got.passed, f"case {i}: '{family}' is certified\n{bad}\n{text}"
+        assert name in text.lower(), f"case {i}: '{family}' fails without naming {name}\n{text}"
+        stats["dangling"] = stats.get("dangling", 0) + 1
 
 
 def _stats():
@@ -494,6 +570,41 @@ def test_conformance_random_networks_and_mutations():
             print(f"conformance: {i + 1 - start} networks", stats, flush=True)
     print("conformance:", stats)
     assert stats["certified"] == N_NETWORKS and stats["caught"] >= 6 * N_NETWORKS
+    assert stats["dangling"] == 6 * N_NETWORKS
+
+
+def _first_case(pred):
+    for i in range(200):
+        data, spec, compiled, form = _compiled(i)
+        if pred(data, spec, compiled, form):
+            return i, data, spec, compiled
+    raise AssertionError("no such case in the first 200")
+
+
+KINDS_OF_NETLIST = {
+    "parallel": lambda d, s, c, f: f == "parallel" and c.coupling == "vccs" and s.rank is None,
+    "gyrator": lambda d, s, c, f: c.coupling == "gyrator",
+    "series": lambda d, s, c, f: f == "series" and s.rank is None,
+    "opamp": lambda d, s, c, f: f == "opamp" and s.rank is None,
+    "low-rank parallel": lambda d, s, c, f: f == "parallel" and s.rank is not None,
+    "low-rank series": lambda d, s, c, f: f == "series" and s.rank is not None,
+    "low-rank opamp": lambda d, s, c, f: f == "opamp" and s.rank is not None,
+    "rate tanh": lambda d, s, c, f: d["convention"] == "rate" and d["activation"] == "tanh",
+    "ctrnn sigmoid": lambda d, s, c, f: d["convention"] == "ctrnn" and d["activation"] == "sigmoid",
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS_OF_NETLIST))
+def test_every_unexplained_element_fails_and_is_named(kind):
+    """Each kind of element (R, C, L, I, V, E, F, G, H, B, gyrator) on fresh nodes and hung on
+    existing ones fails in every form, low-rank latent nodes included, and the failure names
+    it; the netlist without it certifies (the failure is the element's)."""
+    i, data, spec, compiled = _first_case(KINDS_OF_NETLIST[kind])
+    assert verify_netlist(compiled.netlist, spec, ngspice=False, analysis=compiled.circuit.analysis,
+                          options=compiled.circuit.options).passed
+    stats: dict = {}
+    check_dangling(i, data, spec, compiled, stats)
+    assert stats["dangling"] >= 25
 
 
 @pytest.mark.ngspice

@@ -128,14 +128,25 @@ def test_cli_non_convergence_exits_3_and_writes_nothing(command, backend, work):
 # --------------------------------------------------------------------------- missing pieces
 
 
+def private_tmp(root: Path) -> Path:
+    """A temporary directory of the test's own (TMPDIR of the command): what a run leaves there
+    is seen."""
+    tmp = root.parent / f"{root.name}-private-tmp"  # beside the test's folder: not among its files
+    tmp.mkdir(exist_ok=True)
+    return tmp
+
+
 @pytest.mark.ngspice
 def test_missing_libngspice(work):
     before = files_in(work)
-    bad = {"NGSPICE_LIBRARY_PATH": "/nonexistent/libngspice.so"}
+    tmp = private_tmp(work)
+    bad = {"NGSPICE_LIBRARY_PATH": "/nonexistent/libngspice.so", "TMPDIR": tmp}
     done = run_cli(["simulate", "spec.yaml", "-o", "out.csv", "--backend", "shared"], cwd=work, **bad)
     assert done.returncode == 3, done.stderr
     assert_one_message(done.stderr, "cannot load the ngspice shared library", "/nonexistent/libngspice.so",
-                       "libngspice0-dev", "[netlist: ", ".cir]")
+                       "libngspice0-dev")
+    # ngspice never ran: no copy of the netlist is kept (it would reproduce nothing), none named
+    assert "[netlist: " not in done.stderr and list(tmp.iterdir()) == []
     assert files_in(work) == before
     # auto falls back to the binary
     done = run_cli(["simulate", "spec.yaml", "-o", "out.csv"], cwd=work, **bad)
@@ -148,11 +159,12 @@ def test_missing_ngspice_binary(work, tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     before = files_in(work)
+    tmp = private_tmp(tmp_path)
     done = run_cli(["check", "spec.yaml", "--report", "report.json", "--backend", "subprocess"], cwd=work,
-                   PATH=str(empty))
+                   PATH=str(empty), TMPDIR=tmp)
     assert done.returncode == 3, done.stderr
-    assert_one_message(done.stderr, "the ngspice program ('ngspice') is not on PATH", "apt-get install ngspice",
-                       "[netlist: ", ".cir]")
+    assert_one_message(done.stderr, "the ngspice program ('ngspice') is not on PATH", "apt-get install ngspice")
+    assert "[netlist: " not in done.stderr and list(tmp.iterdir()) == []
     assert files_in(work) == before
 
 
@@ -161,11 +173,47 @@ def test_no_backend_at_all(work, tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     before = files_in(work)
+    tmp = private_tmp(tmp_path)
     done = run_cli(["simulate", "spec.yaml", "-o", "out.csv"], cwd=work, PATH=str(empty),
-                   NGSPICE_LIBRARY_PATH="/nonexistent/libngspice.so")
+                   NGSPICE_LIBRARY_PATH="/nonexistent/libngspice.so", TMPDIR=tmp)
     assert done.returncode == 3, done.stderr
     assert_one_message(done.stderr, "no ngspice backend can run here", "libngspice", "not on PATH")
+    assert "[netlist: " not in done.stderr and list(tmp.iterdir()) == []
     assert files_in(work) == before
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("command", [
+    ["check", "spec.yaml", "--report", "report.json"], ["simulate", "spec.yaml"], ["ac", "spec.yaml", "--fmin", "1",
+                                                                                   "--fmax", "1e3"],
+    ["montecarlo", "spec.yaml", "--runs", "2", "--jobs", "1", "-o", "mc.json"], ["bom", "spec.yaml", "--snap", "E24",
+                                                                                 "--simulate"],
+    ["task", "spec.yaml", "--stimulus", "pulse", "--steps", "20"]],
+    ids=lambda c: c[0])
+def test_without_ngspice_nothing_is_left_in_the_temporary_directory(work, tmp_path, command):
+    """Every command that runs ngspice, with neither the program nor the library: one line,
+    exit 3 (2 when the command refuses first), and nothing new in its private TMPDIR."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    tmp = private_tmp(tmp_path)
+    done = run_cli(command, cwd=work, PATH=str(empty), NGSPICE_LIBRARY_PATH="/nonexistent/libngspice.so",
+                   TMPDIR=tmp, RNN2SPICE_NGSPICE=None)
+    assert done.returncode in (2, 3), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert list(tmp.iterdir()) == [], done.stderr
+
+
+@pytest.mark.ngspice
+def test_a_failed_run_keeps_only_the_copy_it_names(work, tmp_path):
+    """ngspice ran the netlist and failed on it: the copy kept for `ngspice -b FILE` is named on
+    the error's first line and is the only file left in the temporary directory."""
+    tmp = private_tmp(tmp_path)
+    done = run_cli(["simulate", "diverges.yaml", "--backend", "subprocess"], cwd=work, TMPDIR=tmp)
+    assert done.returncode == 3, done.stderr
+    left = list(tmp.iterdir())
+    assert len(left) == 1 and left[0].name.startswith("rnn2spice-failed-") and left[0].suffix == ".cir", left
+    assert f"[netlist: {left[0]}]" in done.stderr.splitlines()[0]
+    assert "rnn2spice: diverges" in left[0].read_text()
 
 
 # --------------------------------------------------------------------------- killed, crashing, never returning

@@ -537,7 +537,7 @@ def test_worst_case_cost_of_the_catalogue(capsys):
 
 def test_reports_are_strict_json():
     """No bare NaN / Infinity (not JSON): non-finite numbers become "nan" / "inf" / "-inf"."""
-    from rnn2spice.report.files import json_text
+    from rnn2spice.report.files import GENERATOR, json_text
 
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
@@ -545,7 +545,9 @@ def test_reports_are_strict_json():
     text = json_text({"error": float("inf"), "runs": [{"x": float("nan"), "y": np.float64(-np.inf)}],
                       "n": np.int64(3), "ok": np.bool_(True), "v": np.array([1.0, np.inf])})
     data = json.loads(text, parse_constant=refuse)
-    assert data == {"error": "inf", "runs": [{"x": "nan", "y": "-inf"}], "n": 3, "ok": True, "v": [1.0, "inf"]}
+    assert data == {"generator": GENERATOR, "error": "inf", "runs": [{"x": "nan", "y": "-inf"}], "n": 3, "ok": True,
+                    "v": [1.0, "inf"]}
+    assert next(iter(data)) == "generator"  # first: the signature the output rule reads
 
 
 def test_overflow_from_a_huge_input_is_not_blamed_on_stability():
@@ -620,7 +622,8 @@ MODEL_FILES = {  # name -> (builder, format)
 
 @pytest.mark.parametrize("name", list(MODEL_FILES))
 def test_hostile_model_file_is_refused_in_well_under_a_second(tmp_path, name):
-    """The reading itself (no interpreter start-up): a ModelError in < 0.5 s, with or without
+    """The reading itself (no interpreter start-up): a ModelError, within the hang guard (its
+    time: benchmarks/hostile_reading.py, ~1-200 ms), with or without
     torch (a zip file is checked by the restricted reader before torch is imported)."""
     from rnn2spice.errors import ModelError
     from rnn2spice.workflows.importers.detect import read_model
@@ -632,7 +635,9 @@ def test_hostile_model_file_is_refused_in_well_under_a_second(tmp_path, name):
     with pytest.raises(ModelError) as info:
         read_model(path, fmt)
     seconds = time.perf_counter() - start
-    assert seconds < 0.5, f"{name}: {seconds:.2f} s"
+    # a hang guard (an unguarded reading takes minutes or all memory); the speed itself is
+    # benchmarks/hostile_reading.py (a timed unit test would measure the machine's load)
+    assert seconds < TIME_LIMIT, f"{name}: {seconds:.2f} s"
     assert len(str(info.value)) < MESSAGE_LIMIT
 
 
@@ -671,5 +676,5 @@ def test_shown_is_bounded_for_container_subclasses():
         bomb = [bomb, bomb]
     start = time.perf_counter()
     text = shown(collections.OrderedDict(w=bomb), 60)
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < TIME_LIMIT   # hang guard (2^64 leaves); speed: benchmarks/hostile_reading.py
     assert text.startswith("OrderedDict({'w': [[[") and text.endswith("...") and len(text) == 60

@@ -3,19 +3,23 @@ when it is of the kind the option writes (or with --force), otherwise exit 2 nam
 nothing is written; ``-`` is standard output for reports, CSV and netlists; a figure's format
 follows its extension (png, pdf, svg).
 
-Every writing option is tried against an unrelated file (a spec: ``check a.yaml --report
-b.yaml`` used to destroy b.yaml), which must survive byte for byte; the refusal comes before
-any work, so those cases are quick.  The cases that run (an earlier output replaced, --force,
-``-``, figure formats) use the bundled 2-neuron example.
+Every writing option -- discovered from the argparse parsers, so that a new one cannot be
+missed -- and every API function that writes (discovered from the public signatures) is tried
+against realistic unrelated files (a spec: ``check a.yaml --report b.yaml`` used to destroy
+b.yaml; package.json, tsconfig.json, a hand-written netlist, other tools' CSV, PNG, PDF, SVG
+and KiCad files), which must survive byte for byte; the refusal comes before any work, so
+those cases are quick.  Kinds are recognised positively, by their writer's signature.  The
+cases that run (an earlier output replaced, --force, ``-``, figure formats) use the bundled
+2-neuron example.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rnn2spice.cli import app
 from rnn2spice.errors import OutputError
@@ -24,24 +28,76 @@ from rnn2spice.report.files import OUTPUT_KINDS, check_output, json_text, regist
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "netlists" / "damped-oscillator.yaml"
 
-#: (command line with {spec} and {out}, the option, the kind it writes)
-WRITERS = [
-    (["compile", "{spec}", "-o", "{out}"], "--output", "netlist"),
-    (["simulate", "{spec}", "-o", "{out}"], "--output", "csv"),
-    (["bom", "{spec}", "-o", "{out}"], "--output", "bom"),
-    (["bom", "{spec}", "--snap", "E24", "--predict", "-o", "{w}/bom.csv", "--report", "{out}"], "--report", "report"),
-    (["check", "{spec}", "--netlist", "{out}"], "--netlist", "netlist"),
-    (["check", "{spec}", "--report", "{out}"], "--report", "report"),
-    (["check", "{spec}", "--plot", "{out}.png"], "--plot", "png"),
-    (["check", "{spec}", "--plot", "{out}.pdf"], "--plot", "pdf"),
-    (["check", "{spec}", "--plot", "{out}.svg"], "--plot", "svg"),
-    (["verify", "{spec}", "--report", "{out}"], "--report", "report"),
-    (["ac", "{spec}", "--fmin", "1", "--fmax", "1e3", "--report", "{out}"], "--report", "report"),
-    (["ac", "{spec}", "--fmin", "1", "--fmax", "1e3", "--plot", "{out}.svg"], "--plot", "svg"),
-    (["schematic", "{spec}", "-o", "{out}.svg"], "--output", "svg"),
-    (["montecarlo", "{spec}", "--runs", "2", "-o", "{out}"], "--output", "study"),
-    (["montecarlo", "{spec}", "--runs", "2", "--plot", "{out}.pdf"], "--plot", "pdf"),
-]
+KERAS = ROOT / "tests" / "data" / "keras-rnn" / "dm_delayed_normal_nobias_gap0.hdf5"
+
+#: Every writing option of every command: (command, flag) -> (command line with {spec},
+#: {out} and {w}; the kind it writes).  test_every_writing_option_is_listed discovers the
+#: options from the argparse parsers, so a new one cannot be missed.
+WRITERS = {
+    ("compile", "--output"): (["compile", "{spec}", "-o", "{out}.cir"], "netlist"),
+    ("simulate", "--output"): (["simulate", "{spec}", "-o", "{out}.csv"], "csv"),
+    ("check", "--report"): (["check", "{spec}", "--report", "{out}.json"], "report"),
+    ("check", "--netlist"): (["check", "{spec}", "--netlist", "{out}.cir"], "netlist"),
+    ("check", "--plot"): (["check", "{spec}", "--plot", "{out}.png"], "png"),
+    ("verify", "--report"): (["verify", "{spec}", "--report", "{out}.json"], "report"),
+    ("ac", "--report"): (["ac", "{spec}", "--fmin", "1", "--fmax", "1e3", "--report", "{out}.json"], "report"),
+    ("ac", "--plot"): (["ac", "{spec}", "--fmin", "1", "--fmax", "1e3", "--plot", "{out}.svg"], "svg"),
+    ("import", "--output"): (["import", str(KERAS), "--dt", "1e-3", "-o", "{out}.yaml"], "spec"),
+    ("task", "--report"): (["task", "{spec}", "--stimulus", "pulse", "--report", "{out}.json"], "report"),
+    ("task", "--plot"): (["task", "{spec}", "--stimulus", "pulse", "--plot", "{out}.pdf"], "pdf"),
+    ("montecarlo", "--output"): (["montecarlo", "{spec}", "--runs", "2", "-o", "{out}.json"], "study"),
+    ("montecarlo", "--plot"): (["montecarlo", "{spec}", "--runs", "2", "--plot", "{out}.pdf"], "pdf"),
+    ("sweep", "--output"): (["sweep", "{spec}", "--param", "tau=x1,x2", "-o", "{out}.json"], "study"),
+    ("sweep", "--plot"): (["sweep", "{spec}", "--param", "tau=x1,x2", "--plot", "{out}.png"], "png"),
+    ("bom", "--output"): (["bom", "{spec}", "-o", "{out}.csv"], "bom"),
+    ("bom", "--report"): (["bom", "{spec}", "--snap", "E24", "--predict", "-o", "{w}/bom.csv", "--report",
+                           "{out}.json"], "report"),
+    ("schematic", "--output"): (["schematic", "{spec}", "-o", "{out}.svg"], "svg"),
+    ("kicad", "--output"): (["kicad", "{spec}", "-o", "{out}.kicad_sch"], "kicad_sch"),
+}
+#: Options that name files the command reads (never written).
+INPUTS = {"--stimulus", "--opamp-model"} | {"verify --netlist"}
+
+#: Realistic files that are not rnn2spice's, each under every writing option's name.
+PNG_OF_SOMEONE_ELSE = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+                       b"\x1f\x15\xc4\x89\x00\x00\x00\x19tEXtSoftware\x00Adobe ImageReadyq\xc9e<")
+UNRELATED = {
+    "package.json": b'{\n  "name": "my-app",\n  "version": "1.0.0",\n  "scripts": {"test": "jest"}\n}\n',
+    "tsconfig.json": b'{\n  "compilerOptions": {\n    "target": "es2017",\n    "strict": true\n  }\n}\n',
+    "report-of-another-tool.json": b'{\n  "kind": "montecarlo",\n  "passed": true\n}\n',
+    "hand.cir": b"rnn2spice: my own test bench\n* written by hand\nR1 a 0 1k\n.tran 1u 1m\n.end\n",
+    "measured.csv": b"time,voltage\n0,1\n",
+    "photo.png": PNG_OF_SOMEONE_ELSE,
+    "paper.pdf": b"%PDF-1.5\n1 0 obj << /Creator (LaTeX with hyperref) >> endobj\n%%EOF\n",
+    "inkscape.svg": b'<?xml version="1.0"?>\n<!-- Created with Inkscape (http://www.inkscape.org/) -->\n'
+                    b'<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+    "spec.yaml": EXAMPLE.read_bytes(),
+    "board.kicad_sch": b'(kicad_sch (version 20250114) (generator "eeschema") (generator_version "9.0"))\n',
+    "parts.csv": b"Reference,Value,Footprint\nR1,1k,R_0805\n",
+}
+
+
+def writing_options() -> set[tuple[str, str]]:
+    """(command, flag) of every option of every command that takes a file path and is not an
+    input: read from the parsers."""
+    from rnn2spice.cli.app import build_parser
+
+    found = set()
+    for name, sub in build_parser().commands.items():
+        for action in sub._actions:
+            if not action.option_strings:
+                continue
+            flag = action.option_strings[-1]
+            takes_file = action.type is Path or "FILE" in str(action.metavar or "") or action.dest in (
+                "output", "report", "plot", "netlist")
+            if takes_file and flag not in INPUTS and f"{name} {flag}" not in INPUTS:
+                found.add((name, flag))
+    return found
+
+
+def test_every_writing_option_is_listed():
+    """A new writing option (or command) fails here until it is in WRITERS, and so tested."""
+    assert writing_options() == set(WRITERS)
 
 
 def _argv(template, work: Path, out: Path) -> list[str]:
@@ -50,23 +106,32 @@ def _argv(template, work: Path, out: Path) -> list[str]:
 
 @pytest.fixture
 def work(tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "spec.yaml")
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    spec.update(w_out=[[1.0, 0.0]])  # a readout, so that task gets as far as its outputs
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     return tmp_path
 
 
-@pytest.mark.parametrize("template,flag,kind", WRITERS, ids=[f"{t[0]}{f}-{k}" for t, f, k in WRITERS])
-def test_an_unrelated_file_survives_every_writing_option(work, capsys, template, flag, kind):
-    victim_text = EXAMPLE.read_text()  # a spec named by mistake
-    argv = _argv(template, work, work / "victim")
-    target = Path(next(a for a in argv if a.startswith(str(work / "victim"))))
-    target.write_text(victim_text)
-    code = app.main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert target.read_text() == victim_text
-    line, = err.strip().splitlines()
-    assert line.startswith(f"rnn2spice: error: {flag}: {str(target)!r} exists and is not {OUTPUT_KINDS[kind].what}")
-    assert "--force" in line
+@pytest.mark.parametrize("key", sorted(WRITERS), ids=[f"{c}{f}" for c, f in sorted(WRITERS)])
+def test_no_writing_option_replaces_an_unrelated_file(work, capsys, key):
+    """Every writing option, against every unrelated file under its name (a spec, package.json,
+    someone else's netlist, CSV, PNG, PDF, SVG, KiCad sheet): exit 2, one line naming the file
+    and --force, the file unchanged -- and nothing written beside it."""
+    template, kind = WRITERS[key]
+    flag = key[1]
+    for victim_name, victim in UNRELATED.items():
+        argv = _argv(template, work, work / "victim")
+        target = Path(next(a for a in argv if a.startswith(str(work / "victim"))))
+        target.write_bytes(victim)
+        before = sorted(p.name for p in work.iterdir())
+        code = app.main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, (victim_name, err)
+        assert target.read_bytes() == victim, victim_name
+        line, = err.strip().splitlines()
+        assert f"{flag}: {str(target)!r} exists and is not {OUTPUT_KINDS[kind].what}" in line, (victim_name, line)
+        assert "--force" in line
+        assert sorted(p.name for p in work.iterdir()) == before, victim_name
 
 
 def test_force_replaces_and_an_earlier_output_is_replaced(work, capsys):
@@ -133,25 +198,70 @@ def test_what_standard_output_and_figures_refuse(work, capsys, argv, fragment):
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_the_recognisers_tell_each_kind_from_a_spec():
-    from rnn2spice.report.files import waveforms_csv
+def genuine_outputs(tmp_path) -> dict[str, list[bytes]]:
+    """Files of each kind as rnn2spice's own writers make them (no ngspice needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import numpy as np
 
-    yaml_spec = EXAMPLE.read_bytes()
-    json_spec = json_text({"name": "x", "tau": 1e-3, "w": [[0.0]]}).encode()  # indented like a report
-    samples = {
-        "report": [json_text({"passed": True, "x": 1}).encode(), json_text({"kind": "montecarlo"}).encode(), b"{}\n"],
-        "csv": [waveforms_csv(np.zeros(2), np.zeros((2, 1))).encode()],
-        "netlist": [(ROOT / "netlists" / "damped-oscillator.cir").read_bytes()],
-        "png": [b"\x89PNG\r\n\x1a\n" + b"\0" * 20],
-        "pdf": [b"%PDF-1.4\n"],
-        "svg": [b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', b"<svg/>"],
+    import rnn2spice
+    from rnn2spice.report.figures import figure_bytes
+    from rnn2spice.report.files import waveforms_csv
+
+    net = rnn2spice.load(EXAMPLE)
+    fig = plt.figure()
+    plt.plot([0, 1])
+    figures = {fmt: figure_bytes(fig, fmt) for fmt in ("png", "pdf", "svg")}
+    plt.close(fig)
+    rnn2spice.save(net, tmp_path / "saved.yaml")
+    big = rnn2spice.Network(name="big", tau=1e-3, w=np.eye(9) * -10, t_stop=1e-3)
+    rnn2spice.save(big, tmp_path / "big.yaml")
+    kicad = rnn2spice.kicad(net, output=tmp_path / "k.kicad_sch", form="opamp")
+    bom = rnn2spice.bom(net, form="opamp")
+    out = {
+        "report": [json_text({"passed": True, "x": 1}).encode(), json_text({}).encode()],
+        "study": [json_text({"kind": "montecarlo", "x": 1}).encode(), json_text({"kind": "sweep"}).encode()],
+        "csv": [waveforms_csv(np.zeros(2), np.zeros((2, 3))).encode()],
+        "bom": [bom.csv().encode(), bom.order_csv().encode()],
+        "netlist": [rnn2spice.compile(net, form=f).netlist.encode() for f in ("parallel", "series", "opamp")],
+        "spec": [(tmp_path / "saved.yaml").read_bytes(), (tmp_path / "big.yaml").read_bytes()],
+        "png": [figures["png"]], "pdf": [figures["pdf"]], "svg": [figures["svg"]],
+        "kicad_sch": [f.read_bytes() for f in kicad.files if f.suffix == ".kicad_sch"],
     }
-    for kind, good in samples.items():
-        recognise = OUTPUT_KINDS[kind].is_ours
-        assert all(recognise(g[:512]) for g in good), kind
-        assert not recognise(yaml_spec[:512]) and not recognise(json_spec[:512]), kind
-    assert not OUTPUT_KINDS["report"].is_ours(b'{"name": "x", "tau": 0.001}')  # json.dumps without indent
+    try:  # schematic pictures, when schemdraw is installed
+        out["svg"].append(rnn2spice.schematic(net, fmt="svg"))
+        out["png"].append(rnn2spice.schematic(net, fmt="png"))
+    except rnn2spice.MissingDependencyError:
+        pass
+    return out
+
+
+def _recognised(kind: str, data: bytes) -> bool:
+    from rnn2spice.report.files import HEAD_BYTES, TAIL_BYTES
+
+    spec = OUTPUT_KINDS[kind]
+    sample = data[:HEAD_BYTES] + (data[max(HEAD_BYTES, len(data) - TAIL_BYTES):] if spec.tail else b"")
+    return spec.is_ours(sample)
+
+
+def test_each_kind_knows_its_own_files_and_no_one_elses(tmp_path):
+    """Positive recognition: every file rnn2spice's writers make is of its kind; none of the
+    unrelated files (package.json, tsconfig.json, a report of another tool, a hand-written
+    netlist, someone else's PNG/PDF/SVG/CSV, a spec written by hand, a KiCad sheet saved by
+    KiCad) is of any kind."""
+    import rnn2spice.workflows.kicad  # noqa: F401 (registers the KiCad kinds)
+
+    own = genuine_outputs(tmp_path)
+    for kind, samples in own.items():
+        assert samples and all(_recognised(kind, data) for data in samples), kind
+        # and one kind's files are not another's
+        for other in own:
+            if other != kind and not (kind == "study" and other == "report"):  # a study is a report too
+                assert not any(_recognised(other, data) for data in samples), (kind, other)
+    for name, data in UNRELATED.items():
+        assert [k for k in OUTPUT_KINDS if _recognised(k, data)] == [], name
 
 
 def test_a_new_kind_can_be_registered(tmp_path):
@@ -169,3 +279,116 @@ def test_a_new_kind_can_be_registered(tmp_path):
             check_output("-", "--kicad", "kicad-test")
     finally:
         del OUTPUT_KINDS["kicad-test"]
+
+
+# --------------------------------------------------------------------------- the Python API
+
+#: Public functions and methods taking a path they read, or only quote in messages.
+API_INPUTS = {"load", "simulate", "check", "check_build"}
+
+
+def api_writers(tmp_path):
+    """name -> (call(path, force) writing that path, the suffix it needs, its kind)."""
+    import rnn2spice
+
+    net = rnn2spice.load(EXAMPLE)
+    result = rnn2spice.verify(net)
+    return {
+        "save": (lambda path, force: rnn2spice.save(net, path, force=force), ".yaml", "spec"),
+        "RnnSpec.save": (lambda path, force: net.save(path, force=force), ".yml", "spec"),
+        "import_model": (lambda path, force: rnn2spice.import_model(KERAS, path, dt=1e-3, force=force), ".yaml",
+                         "spec"),
+        "schematic": (lambda path, force: rnn2spice.schematic(net, path, force=force), ".svg", "svg"),
+        "kicad": (lambda path, force: rnn2spice.kicad(net, output=path, force=force), ".kicad_sch", "kicad_sch"),
+        "montecarlo": (lambda path, force: rnn2spice.montecarlo(net, runs=1, jobs=1, output=path, force=force),
+                       ".json", "study"),
+        "sweep": (lambda path, force: rnn2spice.sweep(net, {"tau": ["x1"]}, jobs=1, output=path, force=force),
+                  ".json", "study"),
+        "plot": (lambda path, force: result.plot(path, force=force) if hasattr(result, "plot") else
+                 rnn2spice.ac(net, fmin=1, fmax=1e3).plot(path, force=force), ".pdf", "pdf"),
+    }
+
+
+def test_every_api_writer_is_listed(tmp_path):
+    """Public functions (and result methods) with a ``path`` or ``output`` parameter write
+    that file: each is in api_writers, or reads it (API_INPUTS)."""
+    import inspect
+
+    import rnn2spice
+
+    found = set()
+    for name in rnn2spice.__all__:
+        obj = getattr(rnn2spice, name)
+        members = inspect.getmembers(obj, callable) if isinstance(obj, type) else [(None, obj)]
+        for member, fn in members:
+            if (member or "").startswith("_"):
+                continue
+            try:
+                params = inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                continue
+            if {"path", "output"} & set(params):
+                found.add(name if member is None else ("plot" if member == "plot" else f"{name}.{member}"))
+    assert found - API_INPUTS == set(api_writers(tmp_path)) - {"sweep"}  # sweep takes output= in **options
+
+
+@pytest.mark.ngspice  # montecarlo, sweep and ac run ngspice when forced
+def test_api_writers_refuse_unrelated_files_and_replace_them_with_force(tmp_path):
+    """Each API writer: an unrelated file under its name survives (OutputError naming it and
+    force=True); with force=True it is replaced by a file of the writer's kind."""
+    for name, (write, suffix, kind) in api_writers(tmp_path).items():
+        target = tmp_path / f"victim-{name}{suffix}"
+        for victim in (UNRELATED["package.json"], UNRELATED["spec.yaml"]):
+            target.write_bytes(victim)
+            with pytest.raises(OutputError, match=r"exists and is not .*force=True") as info:
+                write(target, False)
+            assert str(target) in str(info.value) and "\n" not in str(info.value), name
+            assert target.read_bytes() == victim, name
+        write(target, True)
+        assert _recognised(kind, target.read_bytes()), name
+        write(target, False)  # its own output is replaced without force
+        assert _recognised(kind, target.read_bytes()), name
+
+
+@pytest.mark.ngspice
+def test_force_reaches_the_study_and_kicad_workflows(work, capsys):
+    """--force got past the command line's check but the workflows checked again without it."""
+    spec = str(work / "spec.yaml")
+    victim = work / "results.json"
+    victim.write_bytes(UNRELATED["package.json"])
+    (work / "results.json.runs.jsonl").write_bytes(b"my notes\n")  # the journal's name, taken
+    argv = ["montecarlo", spec, "--runs", "1", "--jobs", "1", "--quiet", "-o", str(victim)]
+    assert app.main(argv) == 2 and victim.read_bytes() == UNRELATED["package.json"]
+    assert app.main(argv + ["--force"]) == 0, capsys.readouterr().err
+    assert json.loads(victim.read_text())["kind"] == "montecarlo"
+    assert not (work / "results.json.runs.jsonl").exists()  # the journal, written and removed
+    sheet = work / "k.kicad_sch"
+    for name in ("k.kicad_pro", "rnn2spice.kicad_sym", "sym-lib-table"):
+        (work / name).write_bytes(b"the user's own\n")
+    assert app.main(["kicad", spec, "-o", str(sheet)]) == 2 and not sheet.exists()
+    assert app.main(["kicad", spec, "-o", str(sheet), "--force"]) == 0, capsys.readouterr().err
+    assert all((work / n).read_bytes() != b"the user's own\n" for n in ("k.kicad_pro", "rnn2spice.kicad_sym",
+                                                                       "sym-lib-table"))
+    capsys.readouterr()
+
+
+def test_save_replaces_only_its_own_spec_and_matrix_file(tmp_path):
+    """Network.save of a 9-neuron network writes <stem>.npz beside the spec: an NPZ there that
+    is not the matrix file of an earlier save to the same spec survives (it used to be
+    replaced, as was any YAML file)."""
+    import numpy as np
+
+    import rnn2spice
+
+    big = rnn2spice.Network(name="big", tau=1e-3, w=np.eye(9) * -10, t_stop=1e-3)
+    spec, npz = tmp_path / "big.yaml", tmp_path / "big.npz"
+    np.savez(npz, data=np.arange(3.0))  # someone's array, under the name save would use
+    mine = npz.read_bytes()
+    with pytest.raises(OutputError, match=r"big\.npz.*is not the matrix file of an earlier spec") as info:
+        big.save(spec)
+    assert "\n" not in str(info.value) and npz.read_bytes() == mine and not spec.exists()
+    big.save(spec, force=True)
+    assert rnn2spice.load(spec).n == 9 and npz.read_bytes() != mine
+    again = rnn2spice.Network(name="big", tau=2e-3, w=np.eye(9) * -5, t_stop=1e-3)
+    again.save(spec)  # an earlier save's spec and matrix file: replaced without force
+    assert float(rnn2spice.load(spec).tau[0]) == 2e-3

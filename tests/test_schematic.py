@@ -32,7 +32,8 @@ def svg_words(data: bytes) -> set[str]:
 
 
 def assert_names(compiled, data: bytes) -> None:
-    assert data.lstrip().startswith(b"<svg")
+    # an SVG signed as rnn2spice's (the output rule replaces only its own pictures)
+    assert data.startswith(b"<!-- Created by rnn2spice ") and data.split(b"-->\n", 1)[1].startswith(b"<svg")
     words = svg_words(data)
     for k in range(compiled.spec.n):
         for name in CELL[compiled.form]:
@@ -107,7 +108,7 @@ def test_an_existing_file_that_is_not_a_picture_survives(tmp_path, capsys):
     out = tmp_path / "net.svg"
     out.write_text("name: my spec\n")
     assert main(["schematic", str(NETLISTS / "damped-oscillator.yaml"), "-o", str(out)]) == 2
-    assert "is not an SVG picture; refusing to replace it" in capsys.readouterr().err
+    assert "is not an SVG picture written by rnn2spice; refusing to replace it" in capsys.readouterr().err
     assert out.read_text() == "name: my spec\n"
     with pytest.raises(rnn2spice.OutputError):
         rnn2spice.schematic(rnn2spice.load(NETLISTS / "damped-oscillator.yaml"), out)
@@ -121,11 +122,11 @@ def test_an_existing_file_that_is_not_a_picture_survives(tmp_path, capsys):
 def test_api(tmp_path):
     net = rnn2spice.load(NETLISTS / "damped-oscillator.yaml")
     svg = rnn2spice.schematic(net, form="series")
-    assert svg.lstrip().startswith(b"<svg") and "L_0" in svg_words(svg)
+    assert svg.startswith(b"<!-- Created by rnn2spice ") and b"\n<svg " in svg and "L_0" in svg_words(svg)
     assert rnn2spice.schematic(net, fmt="png")[:8] == PNG
     out = tmp_path / "osc.png"
     data = rnn2spice.schematic(rnn2spice.compile(net, form="opamp"), out)
-    assert out.read_bytes() == data and data[:8] == PNG
+    assert out.read_bytes() == data and data[:8] == PNG and b"tEXtSoftware\x00rnn2spice " in data[:100]
     with pytest.raises(UsageError, match="fmt"):
         rnn2spice.schematic(net, tmp_path / "x.svg", fmt="png")
 

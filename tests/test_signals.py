@@ -93,6 +93,27 @@ def worker_ngspice(pid: int) -> dict[int, str]:
     return {p: n for p, n in ngspice_children(pid).items() if (_ppid_and_name(p) or (pid,))[0] != pid}
 
 
+@pytest.mark.parametrize("raised,code,said", [("Terminated", 143, "terminated (SIGTERM)"),
+                                              ("KeyboardInterrupt", 130, "interrupted")])
+def test_a_study_command_exits_as_main_does_on_each_signal(capsys, raised, code, said):
+    """The study commands catch the interrupt to say where their finished runs are; the exit
+    code and the words stay main()'s: 143 for SIGTERM, 130 for SIGINT."""
+    import argparse
+
+    from rnn2spice.cli import common
+    from rnn2spice.cli.montecarlo import run_study_command
+
+    def work(progress):
+        raise getattr(common, raised, None) or KeyboardInterrupt()
+
+    for output in (None, "res.json"):
+        args = argparse.Namespace(quiet=True, output=output, plot=None)
+        assert run_study_command(args, work) == code
+        line, = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"rnn2spice: {said}")
+        assert ("res.json.runs.jsonl" in line) == (output is not None)
+
+
 def test_sigterm_during_a_batch_run_kills_ngspice_and_removes_its_directory(tmp_path):
     proc, tmpdir = start(tmp_path, "simulate", "--backend", "subprocess", "-o", "-")
     try:
@@ -135,18 +156,25 @@ def _maps_ngspice(pid: int) -> bool:
 
 
 @pytest.mark.slow  # ~20 s on a loaded machine: start-up, certificate and nominal reference before the pool
-def test_sigterm_during_a_pool_ends_every_worker(tmp_path):
+@pytest.mark.parametrize("signum,code,said", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
+                                              (signal.SIGINT, 130, "interrupted")], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_pool_ends_every_worker(tmp_path, signum, code, said):
+    """SIGTERM exits 143 and SIGINT 130, from montecarlo --jobs 2 as from every command (it
+    exited 130 for both: the study's own handler, which also says where the finished runs are,
+    did not tell them apart)."""
     spec = POOL_SPEC
     proc, tmpdir = start(tmp_path, "montecarlo", "--runs", "40", "--jobs", "2", "--backend", "subprocess",
-                         spec=spec)
+                         "-o", "mc.json", spec=spec)
     try:
         wait_for(lambda: worker_ngspice(proc.pid), 60, "ngspice child of a worker")
         tree = descendants(proc.pid)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert proc.returncode in (130, 143), err
+    assert proc.returncode == code, err
+    line, = err.decode().strip().splitlines()
+    assert line.startswith(f"rnn2spice: {said}; finished runs are kept in mc.json.runs.jsonl"), line
     survivors = wait_for(lambda: not any(alive(pid) for pid in tree) or None, 5, "end of every worker")
     assert survivors
     assert list(tmpdir.glob("rnn2spice-ngspice-*")) == []

@@ -399,3 +399,35 @@ def test_a_run_klu_cannot_converge_is_repeated_with_sparse(backend, monkeypatch)
         monkeypatch.setenv("RNN2SPICE_SOLVER", "klu")  # asked for KLU explicitly: no second run
         with pytest.raises(SimulationError, match="did not converge"):
             simulate_netlist(netlist, backend=backend)
+
+
+# --------------------------------------------------------------------------- outputs from t = 0
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("version", ["this run's", "39"])
+@pytest.mark.parametrize("backend", ["shared", "subprocess"])
+def test_the_csv_starts_at_t_0_with_h0(work, version, backend):
+    """ngspice (39 and 46, either backend) runs ``.tran ... uic`` without a point at 0; the
+    waveforms start at t = 0 with h0 exactly, in model time and units (a time and a state
+    scale, the series form's currents), followed by ngspice's own points."""
+    spec = dict(GOOD_SPEC, h0=[0.7, -0.3], circuit={"time_scale": 1000.0, "state_scale": 0.5})
+    (work / "scaled.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    selection = {} if version == "this run's" else {**{k: None for k in SELECTION}, **old_selection()}
+    for form in ("parallel" if backend == "shared" else "series",):   # one run each: both forms over the matrix
+        out = work / f"{form}-{backend}.csv"
+        done = run_cli(["simulate", "scaled.yaml", "--form", form, "--backend", backend, "-o", out.name], work,
+                       **selection)
+        assert done.returncode == 0, done.stderr
+        ran = re.search(r"ngspice (\d+)\S* via (\w+)", done.stdout + done.stderr)
+        assert ran and ran.group(2) == backend, done.stdout + done.stderr
+        if version == "39":
+            assert ran.group(1) == "39"
+        lines = out.read_text().splitlines()
+        assert lines[0] == "time,h0,h1"
+        first = [float(x) for x in lines[1].split(",")]
+        assert first == [0.0, 0.7, -0.3], lines[1]
+        t = np.array([float(line.split(",")[0]) for line in lines[1:]])
+        assert t[1] > 0.0 and np.all(np.diff(t) > 0.0) and t[-1] == pytest.approx(5e-3, rel=1e-9)
+        second = np.array([float(x) for x in lines[2].split(",")[1:]])
+        assert np.max(np.abs(second - [0.7, -0.3])) < 0.05   # ngspice's first step is next to h0

@@ -46,11 +46,11 @@ import numpy as np
 from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.held import Held, analysis_problems, held_netlist, text_netlist, waveform_problems
-from rnn2spice.analysis.mna import StateEquations, state_equations
+from rnn2spice.analysis.mna import StateEquations, dangling_elements, state_equations
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import TARGETS, options_for, transient
-from rnn2spice.circuit.reader import ParsedNetlist, parse_netlist
-from rnn2spice.errors import CertificateFailed, NetlistError, Rnn2SpiceError
+from rnn2spice.circuit.reader import CANONICAL_FORMS, ParsedNetlist, parse_netlist
+from rnn2spice.errors import CertificateFailed, NetlistError, NetlistUnreadable, Rnn2SpiceError
 from rnn2spice.network.scaling import circuit_inputs, circuit_time
 
 #: Default pass threshold on the relative discrepancies.
@@ -128,6 +128,9 @@ class Certificate:
     def describe(self) -> str:
         """One line for a summary (and one per problem)."""
         verdict = "PASS" if self.passed else "FAIL"
+        if self.values_from.startswith("not read"):   # refused before any equation (:func:`_refused`)
+            return (f"certificate (netlist -> state equations): the netlist is refused before ngspice reads it, "
+                    f"nothing is proved equal: {verdict}\n  " + describe_worst(self.worst))
         parts = [f"A error {self.a_error:.1e}", f"B error {self.b_error:.1e}"]
         if self.drive_error is not None:
             parts.append(f"drive error {self.drive_error:.1e}")
@@ -267,7 +270,8 @@ def _match(eq: StateEquations, want: SpecEquations, net: ParsedNetlist) -> tuple
             continue
         if order[k] is not None:
             problems.append(f"behavioural source {name} (line {line}) and {eq.sources[order[k]]} both "
-                            f"realise neuron {k}'s activation ({eq.probes[k]}): the spec has one")
+                            f"realise neuron {k}'s activation ({eq.probes[k]}): the spec has one, and the "
+                            "certificate expects it as one source (a gain split over sources is not summed)")
             continue
         order[k] = i
     for k, i in enumerate(order):
@@ -362,13 +366,37 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
     says so in ``values_from``).  ``operating_point`` is accepted for compatibility and not
     needed: the nonlinear equations are compared exactly, everywhere.
 
-    Raises :class:`NetlistError` for text outside the subset and :class:`SimulationError`
-    when ngspice cannot be run or does not load the text; a netlist that loads but does not
-    realise the spec gives ``passed = False`` and ``worst`` / ``problems`` say where.
+    Raises :class:`~rnn2spice.errors.NetlistUnreadable` for text that is not read as a
+    netlist at all (not text, no ``.end`` card, beyond the reading limits) and
+    :class:`SimulationError` when ngspice cannot be run or does not load the text.  Every
+    netlist that reads as one and is not proved equal gives ``passed = False`` with
+    ``worst`` / ``problems`` naming the line or element and why: one that does not realise
+    the spec, one with a card outside the subset the certificate proves (a function or
+    expression outside the whitelist, ``.control``, an unknown element: refused before
+    ngspice sees it), one built from real parts (nothing is certified).
     """
     del operating_point
     start = _time.perf_counter()
-    net = parse_netlist(text)
+    try:
+        net = parse_netlist(text)
+    except NetlistUnreadable:   # not a netlist at all: bad input (exit 2)
+        raise
+    except NetlistError as exc:  # a netlist, with a card the certificate cannot prove: FAIL (exit 1)
+        expected = ""
+        if "behavioural source" in str(exc) and spec.activation in CANONICAL_FORMS:
+            expected = (f"; the spec's activation {spec.activation} is expected as "
+                        f"I=<g>*{CANONICAL_FORMS[spec.activation]} or V=<g>*{CANONICAL_FORMS[spec.activation]}")
+        return _refused(f"the netlist is outside what the certificate proves equal: {exc}{expected}", spec,
+                        tolerance, start)
+    real = [e for e in net.elements if isinstance(e, ir.REAL_PARTS)]
+    if real or net.subcircuits:
+        kinds = sorted({type(e).__name__ for e in real} | ({"subcircuit"} if net.subcircuits else set()))
+        first = (real or [e for e in net.elements if isinstance(e, ir.Instance)] or [None])[0]
+        where = f", e.g. {first.name} (line {net.line_of.get(first.name, '?')})" if first is not None else ""
+        return _refused(f"the netlist is built from real parts ({', '.join(kinds)}{where}): the certificate cannot "
+                        "prove a transistor or macro-model circuit equals the network, so nothing is certified; "
+                        "'rnn2spice check' with the same build options judges it against the predicted circuit "
+                        "(build_error)", spec, tolerance, start, counts=net.counts())
     held: Held = held_netlist(text, net) if ngspice else text_netlist(net)
     k, s = spec.time_scale, spec.state_scale  # the scaled network (module docstring, THEORY.md 5)
     scaled = circuit_inputs(spec)  # the sources, h0 and times as the circuit carries them
@@ -385,6 +413,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
             eq = state_equations(held.net)
     except NetlistError as exc:  # inside the subset, but not a network of this shape
         problem = f"the circuit is not a network of the spec's: {exc}"
+        problems = [_unexplained(name, held.net) for name in dangling_elements(held.net)] + problems
         return Certificate(passed=False, a_error=math.inf, b_error=math.inf,
                            worst={"matrix": "netlist", "problem": problem}, tolerance=tolerance,
                            counts=net.counts(), seconds=_time.perf_counter() - start, values_from=values_from,
@@ -392,10 +421,7 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                            scales=(k, s))
     want = spec_equations(spec)
     checks: list = []
-    for name in eq.inert:   # an element no equation needs: nothing of the spec explains it
-        line = held.net.line_of.get(name, held.net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
-        problems.append(f"element {name} (line {line}) has no effect on the state equations (it drives only "
-                        "what nothing reads, e.g. a node held by an ideal source): the spec does not explain it")
+    problems = [_unexplained(name, held.net) for name in eq.inert] + problems
     entries = 0
 
     def check(name: str, circuit, spec_part, magnitude, describe=None) -> float:
@@ -432,7 +458,9 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
             label = f"behavioural source {name} (line {held.net.line_of.get(name, '?')}), neuron {kk}'s activation"
             if eq.functions[i] != want.function:
                 checks.append((math.inf, {"matrix": "netlist", "problem": f"{label} computes {eq.functions[i]}, "
-                                                                          f"the spec's activation is {want.function}"}))
+                                                                          f"the spec's activation is {want.function}, "
+                                                                          "expected as <g>*" +
+                                                                          CANONICAL_FORMS.get(want.function, "?")}))
             if name in eq.coupled:
                 checks.append((math.inf, {"matrix": "netlist", "problem": f"the argument of {label} depends on a "
                                                                           "behavioural source's output"}))
@@ -488,6 +516,23 @@ def verify_netlist(text: str, spec, *, tolerance: float = TOLERANCE, analysis=No
                        counts=net.counts(), seconds=_time.perf_counter() - start, equations=eq,
                        values_from=values_from, ngspice_seconds=held.seconds, misread=held.misread,
                        problems=tuple(stray + problems), scales=(k, s), entries=entries)
+
+
+def _refused(problem: str, spec, tolerance: float, start: float, counts: dict | None = None) -> Certificate:
+    """The FAIL of a netlist that reads as one but whose equations the certificate cannot
+    build (a card outside the subset it proves, real parts): nothing of it reaches ngspice."""
+    return Certificate(passed=False, a_error=math.inf, b_error=math.inf,
+                       worst={"matrix": "netlist", "problem": problem}, tolerance=tolerance, counts=counts or {},
+                       seconds=_time.perf_counter() - start, values_from="not read (refused)",
+                       problems=(problem,), scales=(spec.time_scale, spec.state_scale))
+
+
+def _unexplained(name: str, net: ParsedNetlist) -> str:
+    """The failure line of an element no equation needs (:attr:`StateEquations.inert`)."""
+    line = net.line_of.get(name, net.line_of.get(name.split(".")[1] if "." in name else name, "?"))
+    return (f"element {name} (line {line}) is not explained by the spec: it has no effect on the state "
+            "equations (its current is 0 by the circuit's graph, or it drives only what nothing reads: a "
+            "fresh node, a node held by an ideal source)")
 
 
 def _stray_text(info: dict) -> str:

@@ -53,7 +53,7 @@ from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
 from rnn2spice.circuit import ir
-from rnn2spice.circuit.reader import ParsedNetlist, _terminals
+from rnn2spice.circuit.reader import ParsedNetlist, _nodes_of, _terminals
 from rnn2spice.errors import NetlistError
 
 #: A saved probe may depend on an input directly only at round-off level (relative).
@@ -165,16 +165,20 @@ class _Reach:
 
 
 def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_alg: set, big_x, to_new,
-           exempt: set, pinned) -> tuple:
+           exempt: set, necessary) -> tuple:
     """Elements whose equations no state, probe or argument depends on (structurally: reverse
     reachability in the algebraic block's graph from the unknowns that are read), or whose
     current is a multiple of unknowns that are 0 by structure (a resistor at a node held at
-    0 V): removing them changes nothing, so nothing of a spec explains them.  ``exempt``:
+    0 V, a VCCS reading a node nothing drives) unless the circuit needs it to be solvable
+    (``necessary(name)``: without it the algebraic block is structurally singular, e.g. the
+    feedback resistor of a summer whose weights are all 0, which holds the summer's output
+    at its 0 V): removing them changes nothing, so nothing of a spec explains them.  An
+    element at a node nothing reads is no exception (a fresh node hung on the network, a
+    signal computed and never used).  ``exempt``:
     states and inputs (read by the probes; the spec's inputs with or without weights) and the
     behavioural sources (each is matched to an activation of the spec or fails: one whose
     weights are all 0 still realises its activation)."""
     n_alg = len(a_idx)
-    var_needed = np.ones(size, dtype=bool)
     row_ok = np.zeros(size, dtype=bool)    # equations (rows after the congruence) that matter
     row_ok[d] = True
     var_live = np.zeros(size, dtype=bool)  # unknowns that can be non-zero
@@ -195,9 +199,6 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
                     break
                 vec = grown
             row_ok[a_idx] = vec
-            var_needed = np.zeros(size, dtype=bool)    # unknowns something read depends on
-            var_needed[d] = True
-            var_needed[a_idx] = vec[inv]
         else:
             row_ok[a_idx] = True
         var_live[a_idx] = np.asarray(abs(big_x).sum(axis=1)).ravel() > 0
@@ -210,25 +211,20 @@ def _inert(acct: list, size: int, floating: list, d, a_idx, reach, m_da, read_al
         return ()
     names = [name for block in acct for name in block[0]]
     r1, r2, c1, c2, fixed = (np.concatenate([block[i] for block in acct]) for i in (1, 2, 3, 4, 5))
-    t1, t2 = (np.concatenate([block[i] for block in acct]) for i in (6, 7))   # node terminals
 
     def pick(table, idx):
         return np.where(idx >= 0, table[np.maximum(idx, 0)], False)
 
     matters = pick(row_orig, r1) | pick(row_orig, r2)
-    # a current proportional to structural zeros is no effect only where a constant source
-    # pins the node (a resistor across a 0 V sense source); elsewhere the zero is the spec's
-    # (a summer whose weights are all 0 still has its feedback resistor)
-    dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (pick(pinned, c1) | pick(pinned, c2))
+    # a current proportional to structural zeros: no effect, unless the circuit cannot be
+    # solved without the element (``necessary``)
+    dead = ~(pick(var_live, c1) | pick(var_live, c2)) & (fixed < 0) & matters
+    for k in np.flatnonzero(dead):
+        if necessary(names[k]):
+            dead[k] = False
     live = np.where(fixed >= 0, fixed == 1, ~dead)
-    # an element at a node whose voltage nothing reads belongs to a signal the circuit computes
-    # and does not use (a latent node whose weights out are all 0): explained as that signal's;
-    # an element at nodes that are read (a load on an ideal op-amp output or source) is not
-    if to_new is not None:
-        var_needed = (abs(to_new) @ var_needed.astype(np.float64)) > 0
-    dead_end = pick(~var_needed, t1) | pick(~var_needed, t2)
     effect: dict = {}
-    for name, ok in zip(names, (matters & live) | dead_end):   # a merged law's members share its row
+    for name, ok in zip(names, matters & live):   # a merged law's members share its row
         effect[name] = effect.get(name, False) or bool(ok)
     return tuple(name for name, ok in effect.items() if not ok and name not in exempt)
 
@@ -283,6 +279,119 @@ def _merge_series_chains(laws: list, protected_nodes: set, protected_names: set,
     return list(alive.values())
 
 
+
+
+def _structurally_regular(k) -> bool:
+    """The square sparse matrix ``k`` has a zero-free diagonal after a column permutation
+    (a perfect matching of its rows and columns)."""
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    if k.shape[0] == 0:
+        return True
+    return not np.any(maximum_bipartite_matching(sparse.csr_matrix(k), perm_type="column") < 0)
+
+
+#: Two-terminal elements whose current is one: a terminal at a node nothing else touches
+#: carries none, so the element has no effect (:func:`_dangling`).
+_TWO_TERMINAL = (ir.Resistor, ir.Capacitor, ir.Inductor, ir.CurrentSource, ir.VoltageSource, ir.Vccs, ir.Cccs,
+                 ir.Vcvs, ir.Ccvs) + tuple(ir.BEHAVIOURAL)
+#: Of those, the ones defined by their current (a short across them carries nothing either).
+_BY_CURRENT = (ir.Resistor, ir.CurrentSource, ir.Vccs, ir.Cccs, ir.TanhCurrent, ir.ActivationCurrent)
+
+
+def _dangling(elements, saves, exempt: set) -> list:
+    """Elements whose current is 0 by the circuit's graph: a two-terminal element with a
+    terminal at a node that no other element's current reaches and nothing reads (no probe,
+    control port or behavioural argument), pruned until none is left (a chain hung on the
+    network), a current-defined element whose two terminals are one node, an element alone
+    at a node (no other element's terminal, control ones included, and no probe), and a 0 V
+    source whose current nothing reads (a wire the spec does not have).  They have
+    no effect on the state equations whatever their values: nothing of a spec explains them."""
+    read = {p[2:-1] for p in saves if p[0] == "v"} | {"0"}
+    members: dict = {}
+    out = []
+    touching: dict = {}   # node -> the one element at it by any terminal (control ones included), or None: more
+    for e in elements:    # one pass (n = 100 dense: 10^4 elements)
+        terminals = _terminals(e)
+        if isinstance(e, (ir.Vccs, ir.Vcvs)):
+            read.update((e.ctrl_p, e.ctrl_n))
+        elif isinstance(e, ir.BEHAVIOURAL):
+            read.add(e.arg)
+        elif isinstance(e, ir.Gyrator):
+            read.update((e.a, e.b))
+        for node in terminals:
+            members.setdefault(node, []).append(e)
+        if terminals[0] == terminals[-1] and isinstance(e, _BY_CURRENT) and e.name not in exempt:
+            out.append(e.name)
+        # a gyrator instance's two VCCS (g.<instance>.g_a, g_b) are one element
+        whole = e.name.split(".")[1] if e.name.startswith("g.") and e.name.count(".") == 2 else e.name
+        for node in _nodes_of(e):
+            if touching.setdefault(node, whole) != whole:
+                touching[node] = None
+    probed = {p[2:-1] for p in saves if p[0] == "v"} | {"0"}
+    out += [name for node, name in touching.items()   # alone at a node (a gyrator's port hung there)
+            if name is not None and node not in probed and name not in exempt]
+    # a 0 V source is a wire with an ammeter: explained only when its current is read (a sense
+    # source of an F or H element, or an i(...) probe); otherwise it is a wire the spec lacks
+    sensed = {e.sense for e in elements if isinstance(e, (ir.Cccs, ir.Ccvs))} | {p[2:-1] for p in saves if p[0] == "i"}
+    out += [e.name for e in elements if isinstance(e, ir.VoltageSource) and e.dc == 0.0 and e.waveform is None
+            and e.ac == 0.0 and e.name not in sensed and e.name not in exempt and e.name not in out]
+    gone = set(out)
+    count = {node: sum(e.name not in gone for e in ms) for node, ms in members.items()}   # current terminals left
+    queue = [node for node, k in count.items() if k == 1 and node not in read]
+    while queue:
+        node = queue.pop()
+        if count[node] != 1:
+            continue
+        e = next(x for x in members[node] if x.name not in gone)
+        if not isinstance(e, _TWO_TERMINAL) or e.name in exempt:
+            continue
+        gone.add(e.name)
+        out.append(e.name)
+        for other in _terminals(e):
+            count[other] -= 1
+            if count[other] == 1 and other not in read:
+                queue.append(other)
+    return out
+
+
+def dangling_elements(net: ParsedNetlist) -> list:
+    """:func:`_dangling` of a parsed netlist (its inputs ``Vx_<l>`` and behavioural sources
+    exempt: the spec has every input, and each source is matched to an activation or fails,
+    one whose weights out are all 0 too): for a netlist
+    whose equations cannot even be assembled, the elements to name first."""
+    exempt = {e.name for e in net.elements if isinstance(e, ir.VoltageSource) and _INPUT_RE.match(e.name)
+              or isinstance(e, ir.BEHAVIOURAL)}
+    return _dangling(net.elements, net.saves, exempt)
+
+
+def _singular_where(k_mat, a_idx, unknown_names: list, incident: dict) -> str:
+    """Where a singular algebraic block is singular by structure: the unknowns no equation
+    can solve for and the elements at them ('' when it is singular by its values only)."""
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    k = sparse.csr_matrix(k_mat, copy=True)
+    k.eliminate_zeros()
+    cols = np.flatnonzero(maximum_bipartite_matching(k, perm_type="row") < 0)   # unknowns no row solves
+    rows = np.flatnonzero(maximum_bipartite_matching(k, perm_type="column") < 0)  # equations left over
+    free = list(dict.fromkeys(unknown_names[int(a_idx[j])] for j in np.concatenate([cols, rows])))[:4]
+    if not free:
+        return ""
+    found = []
+    for kind, name in free:
+        if kind == "node":
+            for x in incident.get(name, []):
+                for member in getattr(x, "members", (x.name,)):
+                    if member not in found:
+                        found.append(member)
+        elif name not in found:
+            found.append(name)
+    lonely = [x for node, xs in incident.items() if node != "0" and len(xs) == 1
+              for x in getattr(xs[0], "members", (xs[0].name,))]
+    if lonely:   # an element alone at a node: the first suspect
+        found = list(dict.fromkeys(lonely[:4] + found))
+    where = ", ".join(f"{kind} {name}" for kind, name in free)
+    return f"; no unique solution at {where} (elements there: {', '.join(found[:8]) or 'none'})"
 
 
 def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEquations:
@@ -343,6 +452,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
         elif isinstance(e, (ir.Cccs, ir.Ccvs)):
             protected_names.add(e.sense)
     laws = _merge_series_chains(laws, protected_nodes, protected_names, incident)
+    dangling = _dangling(elements, net.saves, set(inputs) | {e.name for e in of(*ir.BEHAVIOURAL)})
 
     # Unknowns: node voltages, then branch currents of the laws and the inductors.
     node_index: dict[str, int] = {}
@@ -473,8 +583,10 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             owner[j] = e.name
     for a, b, _, name in floating:
         if e_diag[b] or any(f[0] == b for f in floating):
+            other = owner[b] if e_diag[b] else next(f[3] for f in floating if f[0] == b)
             raise net.fail(name, "a capacitor must connect a node to ground 0, or two nodes neither of which has "
-                                 "another capacitor (an op-amp integrator's feedback)")
+                                 f"another capacitor (an op-amp integrator's feedback); {other} "
+                                 f"(line {net.line_of.get(other, '?')}) is the other capacitor there")
     law_acct: list = []
     for law in laws:                            # 0 = v_p - v_n - sum(terms)
         j, p, n = branch[law.name], idx(law.p), idx(law.n)
@@ -507,7 +619,7 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
     # row b the KCL of the supernode {a, b}: S E T is diagonal again.  ``to_new`` maps an
     # original unknown to its row of T.  Everything stays sparse (an n = 800 op-amp circuit
     # has ~10^4 unknowns).
-    to_new = None
+    to_new = s_mat = None
     if floating:
         fa = np.array([f[0] for f in floating], dtype=np.intp)
         fb = np.array([f[1] for f in floating], dtype=np.intp)
@@ -547,8 +659,14 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
             try:
                 lu = sparse_linalg.splu(k_mat)
             except (RuntimeError, sparse_linalg.MatrixRankWarning):
+                names = [None] * size
+                for node, k in node_index.items():
+                    names[k] = ("node", node)
+                for name, k in branch.items():
+                    names[k] = ("the current of", name)
                 raise NetlistError("the circuit's algebraic equations are singular (a floating node, a loop of "
-                                   "voltage sources or a cut set of current sources): no unique solution") from None
+                                   "voltage sources or a cut set of current sources): no unique solution"
+                                   + _singular_where(k_mat, a_idx, names, incident)) from None
         reach = _Reach(k_mat)
         rhs_a = full[a_idx].tocsc()
         pieces = []
@@ -659,13 +777,48 @@ def state_equations(net: ParsedNetlist, slopes: dict | None = None) -> StateEqua
                      arg_c=arg_mag[:, nd + m_in + p_src:].sum(axis=1))
     drive = by_source.sum(axis=1)
     arg_c = arg_by_source.sum(axis=1)
-    pinned = np.zeros(size, dtype=bool)   # nodes a constant voltage source holds against ground
-    for e in of(ir.VoltageSource):
-        if e.name not in inputs and "0" in (e.p, e.n) and e.p != e.n:
-            pinned[idx(e.n if e.p == "0" else e.p)] = True
+    by_name = {e.name: e for e in elements}
+
+    def necessary(name: str) -> bool:
+        """Without element ``name`` the algebraic block is structurally singular (the circuit
+        needs it to be solvable, though its current is 0 by structure)."""
+        if not a_idx.size or name not in by_name:
+            return False
+        e = by_name[name]
+        if isinstance(e, ir.Resistor):
+            g, a, b = 1.0 / e.resistance, idx(e.a), idx(e.b)
+            parts = [(a, a, -g), (a, b, g), (b, b, -g), (b, a, g)]
+        elif isinstance(e, ir.Vccs):
+            src, dst, cp, cn = idx(e.src), idx(e.dst), idx(e.ctrl_p), idx(e.ctrl_n)
+            parts = [(src, cp, -e.gm), (src, cn, e.gm), (dst, cp, e.gm), (dst, cn, -e.gm)]
+        elif isinstance(e, ir.Cccs):
+            parts = [(idx(e.src), branch[e.sense], -e.gain), (idx(e.dst), branch[e.sense], e.gain)]
+        elif isinstance(e, ir.Gyrator):
+            parts = [(idx(e.a), idx(e.b), e.g), (idx(e.b), idx(e.a), -e.g)]
+        else:
+            return True   # a kind whose stamp is not taken apart here: kept (never a false failure)
+        parts = [x for x in parts if x[0] >= 0 and x[1] >= 0]
+        if not parts:
+            return False
+        r, c, v = (np.array(x) for x in zip(*parts))
+        own = sparse.csr_matrix((v.astype(float), (r.astype(np.intp), c.astype(np.intp))), shape=(size, size))
+        if s_mat is not None:
+            own = s_mat @ own @ to_new
+        own_k = own.tocsr()[a_idx][:, a_idx]
+        rest = (k_mat - own_k).tocsr()
+        rest.eliminate_zeros()
+        if reach.ok:   # the matching already found survives unless the element held one of its entries
+            hit = own_k.tocoo()
+            left = np.array([rest[r, c] for r, c in zip(hit.row.tolist(), hit.col.tolist())], dtype=float)
+            held = (reach.perm[hit.row] == hit.col) & (left == 0.0)
+            if not np.any(held):
+                return False
+        return not _structurally_regular(rest)
+
     inert = _inert(acct, size, floating, d, a_idx, reach if a_idx.size else None,
                    mat[d][:, a_idx] if a_idx.size else None, read_alg, big_x, to_new,
-                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs) | set(src_index), pinned)
+                   {e.name for e in of(ir.Capacitor) + of(ir.Inductor)} | set(inputs) | set(src_index), necessary)
+    inert = tuple(dict.fromkeys(dangling + list(inert)))
     # The linearisation (compatibility: ``a``, ``b`` at the slopes asked for, default 1).
     slope = np.array([slopes.get(e.name, 1.0) for e in behavioural])
     a_lin = a_x + (g_mat * slope[None, :]) @ arg_y if p_src else a_x

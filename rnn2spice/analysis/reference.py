@@ -38,6 +38,7 @@ and are read together against THEORY.md 6-7.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 
@@ -46,7 +47,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from rnn2spice._blas import one_blas_thread
-from rnn2spice.errors import BudgetExceeded, budget, over_budget, over_points_budget
+from rnn2spice.errors import BudgetExceeded, budget
 from rnn2spice.analysis.modal import solve_modal
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -231,19 +232,35 @@ def dense_values(sol, t: np.ndarray) -> np.ndarray:
 EVALUATIONS_PER_STEP = 12
 
 
+#: A reference is judged by its projection once a count has used this fraction of its budget
+#: (a hundredth: ngspice's runs wait for a tenth, PROJECT_AFTER, but a reference step costs
+#: ~100 times an ngspice point, so a tenth of the budget was minutes of solving).  Early
+#: judging is safe because the projection extrapolates the rate of the *last half* of the run
+#: so far, not the average since t = 0: a fast start (a transient, a burst of crossings) that
+#: has settled does not stop a run, a steady cost (a fast input all along) does.
+REFERENCE_PROJECT_AFTER = 0.01
+#: Wall-clock seconds before the seconds budget is judged by its projection too.
+SECONDS_PROJECT_AFTER = 1.0
+
+
 class _Budget:
     """A nonlinear reference's budgets (:data:`rnn2spice.errors.BUDGETS`): solver steps
     (``points``), kink crossings (``crossings``, in the whole solve: a neuron chattering on its
     kink or a fast input crossing it 10^5 times restarts the solver at each) and wall-clock
-    ``seconds``.  Checked every 512 right-hand-side evaluations and at every crossing, so a
-    single long ``solve_ivp`` call is stopped too."""
+    ``seconds``.  Checked inside the integration -- every 512 right-hand-side evaluations and
+    at every crossing -- so a single long ``solve_ivp`` call is stopped too; each budget is
+    judged by its count and, early on, by its projection to ``t_stop`` at the rate of the last
+    half of the run so far (:data:`REFERENCE_PROJECT_AFTER`)."""
 
     def __init__(self, t_stop: float):
-        self.max_seconds = budget("seconds")
+        self.limits = {name: budget(name) for name in ("points", "crossings", "seconds")}
+        self.max_seconds = self.limits["seconds"]
         self.t_stop = t_stop
         self.start = time.monotonic()
         self.evaluations = 0
         self.crossings = 0
+        # (fraction of t_stop done, steps, crossings, seconds) at each check, fraction never decreasing
+        self.history: list[tuple[float, int, int, float]] = [(0.0, 0, 0, 0.0)]
 
     def wrap(self, rhs):
         def counted(t, h):
@@ -256,19 +273,60 @@ class _Budget:
     def _at(self, t: float) -> str:
         return f"at t = {t:.4g} s of {self.t_stop:.4g} s"
 
+    def _fraction(self, t: float) -> float:
+        f = min(max(t / self.t_stop, 0.0), 1.0) if self.t_stop > 0 else 0.0
+        return max(f, self.history[-1][0])
+
+    def _projected(self, index: int, value: float, fraction: float) -> float | None:
+        """``value`` (column ``index`` of the history) projected to the end of the run at its rate
+        over the last half of the run so far; None before half a run exists to measure."""
+        if not 0 < fraction < 1:
+            return None
+        i = bisect.bisect_right(self.history, (fraction / 2, math.inf)) - 1
+        f0, v0 = self.history[i][0], self.history[i][index]
+        if fraction <= f0:
+            return None
+        return value + (value - v0) / (fraction - f0) * (1.0 - fraction)
+
+    def _over(self, name: str, index: int, count: float, fraction: float) -> str | None:
+        limit = self.limits[name]
+        if count > limit:
+            return f"more than {limit:g} {name}"
+        if count >= REFERENCE_PROJECT_AFTER * limit:
+            projected = self._projected(index, count, fraction)
+            if projected is not None and projected > limit:
+                return (f"{count:g} {name} at {100 * fraction:.3g} % of the run, projected {projected:.3g} "
+                        "at the rate of its last half")
+        return None
+
     def check(self, t: float) -> None:
         steps = self.evaluations // EVALUATIONS_PER_STEP
-        why = over_points_budget(steps, t / self.t_stop if self.t_stop > 0 else 0.0)
+        fraction = self._fraction(t)
+        seconds = time.monotonic() - self.start
+        self._record(fraction, steps, seconds)
+        why = self._over("points", 1, steps, fraction)
         if why is not None:
             raise BudgetExceeded("reference", "points", f"solver steps: {why} ({self.evaluations} right-hand "
                                  f"sides) {self._at(t)}")
-        if time.monotonic() - self.start > self.max_seconds:
+        if seconds > self.max_seconds:
             raise BudgetExceeded("reference", "seconds", f"still running after {self.max_seconds:g} s {self._at(t)} "
                                  f"({steps} solver steps, {self.crossings} kink crossings)")
+        if seconds >= SECONDS_PROJECT_AFTER:
+            projected = self._projected(3, seconds, fraction)
+            if projected is not None and projected > self.max_seconds:
+                raise BudgetExceeded("reference", "seconds", f"{seconds:.3g} s at {100 * fraction:.3g} % of the run, "
+                                     f"projected {projected:.3g} s at the rate of its last half {self._at(t)} "
+                                     f"({steps} solver steps, {self.crossings} kink crossings)")
+
+    def _record(self, fraction: float, steps: int, seconds: float) -> None:
+        self.history.append((fraction, steps, self.crossings, seconds))
+        if len(self.history) > 4096:  # bounded: every other entry (the rate's resolution halves)
+            self.history = self.history[:1] + self.history[2::2]
 
     def crossed(self, t: float, activation: str) -> None:
         self.crossings += 1
-        why = over_budget(self.crossings, t / self.t_stop if self.t_stop > 0 else 0.0, "crossings")
+        fraction = self._fraction(t)
+        why = self._over("crossings", 2, self.crossings, fraction)
         if why is not None:
             raise BudgetExceeded("reference", "crossings", f"kink crossings of {activation}: {why} {self._at(t)} "
                                  "(each restarts the solver)")

@@ -151,7 +151,11 @@ class _Build:
         self.opamps += 1
         model = self.model
         if self.subckt is not None:
-            params = (("v0", self.ctx.initial(initial, state)),) if self.part is not None else ()
+            params = ()
+            if self.part is not None:  # the output at t = 0: within the swing (a saturated stage sits at it;
+                # beyond it the clamp diodes would start forward-biased by volts, THEORY.md 11)
+                low, high = self.part.swing(self.build.rails(self.spec))
+                params = (("v0", min(max(self.ctx.initial(initial, state), low), high)),)
             return [ir.Instance(f"X{tag}", (plus, minus, "vcc", "vee", out), self.subckt, params)]
         if model.model == "ideal":
             return [ir.Vcvs(f"E{tag}", out, "0", plus, minus, float(model.gain))]

@@ -65,6 +65,10 @@ class OpAmpPart:
         """Gain-node resistance (ohm): A0 = gm RG."""
         return self.gain / self.gm
 
+    def swing(self, rails: tuple[float, float]) -> tuple[float, float]:
+        """The lowest and highest output (V) on the supply ``rails`` (V-, V+)."""
+        return rails[0] + self.swing_low, rails[1] - self.swing_high
+
     def citation(self) -> str:
         return (f"{self.name}: A0 {self.gain:.3g} V/V, GBW {self.gbw:.3g} Hz, SR {self.slew * 1e-6:.3g} V/us, swing "
                 f"V+ - {self.swing_high:g} V / V- + {self.swing_low:g} V, Vos {self.offset:.3g} V, Ib {self.bias:.3g} A, "

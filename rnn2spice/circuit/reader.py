@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.spicenum import expression_value, read
-from rnn2spice.errors import NetlistError
+from rnn2spice.errors import NetlistError, NetlistUnreadable
 from rnn2spice.network.waveform import Pulse, Pwl, Sine
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -51,6 +51,14 @@ FUNCTION_PATTERNS = {
     "relu": rf"uramp\({_ARG}\)",
     "sigmoid": rf"\(0\.5\+0\.5\*tanh\(0\.5\*{_ARG}\)\)",
     "softplus": rf"\(uramp\({_ARG}\)\+ln\(1\+exp\(-abs\(V\((?P=a)\)\)\)\)\)",
+}
+#: The same forms as written (what a failure says was expected); equivalent expressions
+#: (-tanh(-x), 0.5*(1+tanh(x/2)), a gain split over sources) are not these and are refused.
+CANONICAL_FORMS = {
+    "tanh": "tanh(V(<node>))",
+    "relu": "uramp(V(<node>))",
+    "sigmoid": "(0.5+0.5*tanh(0.5*V(<node>)))",
+    "softplus": "(uramp(V(<node>))+ln(1+exp(-abs(V(<node>)))))",
 }
 _B_RES = {name: re.compile(rf"([IV])=({_NUM})\*{body}\Z", re.IGNORECASE) for name, body in FUNCTION_PATTERNS.items()}
 _M_RE = re.compile(rf"m=({_NUM})\Z", re.IGNORECASE)
@@ -114,25 +122,45 @@ class ParsedNetlist:
         return out
 
 
-def _fail(lineno: int, text: str, problem: str) -> NetlistError:
+def _fail(lineno: int, text: str, problem: str, kind: type = NetlistError) -> NetlistError:
     shown = text if len(text) <= 100 else text[:97] + "..."
-    return NetlistError(f"netlist line {lineno}: {problem}: {shown!r}")
+    return kind(f"netlist line {lineno}: {problem}: {shown!r}")
+
+
+def _unreadable(lineno: int, text: str, problem: str) -> NetlistUnreadable:
+    return _fail(lineno, text, problem, NetlistUnreadable)
+
+
+_END_RE = re.compile(r"^[ \t]*\.end[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 
 
 def parse_netlist(text: str) -> ParsedNetlist:
     """Parse netlist text; anything outside the subset raises :class:`NetlistError`
-    naming the line number and its text."""
+    naming the line number and its text; text that is not read as a netlist at all (not
+    text, control or non-ASCII characters, empty, no ``.end`` card, a field beyond the
+    reading limits) raises :class:`~rnn2spice.errors.NetlistUnreadable`."""
+    try:
+        return _parse(text)
+    except NetlistUnreadable:
+        raise
+    except NetlistError as exc:
+        if isinstance(text, str) and not _END_RE.search(text):
+            raise NetlistUnreadable(f"{exc}; and the text has no .end card: it is not read as a netlist") from None
+        raise
+
+
+def _parse(text: str) -> ParsedNetlist:
     if not isinstance(text, str):
-        raise NetlistError("netlist must be text")
+        raise NetlistUnreadable("netlist must be text")
     physical = text.split("\n")
     if physical and physical[-1] == "":
         physical.pop()
     physical = [line[:-1] if line.endswith("\r") else line for line in physical]
     if not physical:
-        raise NetlistError("netlist is empty")
+        raise NetlistUnreadable("netlist is empty")
     for i, line in enumerate(physical, start=1):
         if not _PRINTABLE_RE.match(line):
-            raise _fail(i, line, "control or non-ASCII characters are outside the netlist subset")
+            raise _unreadable(i, line, "control or non-ASCII characters: not netlist text")
     title = physical[0]
     if not _TITLE_RE.match(title) or title.startswith("."):
         raise _fail(1, title, "title line must be plain text ([A-Za-z0-9 _:.()=,+/-], not starting with '.')")
@@ -181,7 +209,7 @@ def parse_netlist(text: str) -> ParsedNetlist:
         if stripped.startswith("."):
             longest = max(map(len, stripped.split()))
             if longest > _MAX_TOKEN:
-                raise _fail(lineno, line, f"a field of {longest} characters (the subset has at most {_MAX_TOKEN})")
+                raise _unreadable(lineno, line, f"a field of {longest} characters (the subset has at most {_MAX_TOKEN})")
             card = stripped.split()[0].lower()
             if card == ".subckt" and len(stripped.split()) > 1 and stripped.split()[1].lower() != "gyrator":
                 end = _subcircuit(logical, idx, subcircuits)
@@ -385,7 +413,8 @@ def _nodes_of(e) -> tuple[str, ...]:
 
 def _number(lineno: int, line: str, token: str, what: str, path: str = "device") -> float:
     if len(token) > _MAX_TOKEN:
-        raise _fail(lineno, line, f"a number of {len(token)} characters for {what} (the subset has at most {_MAX_TOKEN})")
+        raise _unreadable(lineno, line,
+                          f"a number of {len(token)} characters for {what} (the subset has at most {_MAX_TOKEN})")
     if not _NUM_RE.match(token):
         raise _fail(lineno, line, f"malformed number {token!r} for {what} (plain decimal, no unit suffix)")
     x = float(token)
@@ -462,7 +491,7 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
     tokens = stripped.split()
     for tok in tokens:
         if len(tok) > _MAX_TOKEN:
-            raise _fail(lineno, line, f"a field of {len(tok)} characters (the subset has at most {_MAX_TOKEN})")
+            raise _unreadable(lineno, line, f"a field of {len(tok)} characters (the subset has at most {_MAX_TOKEN})")
     name = tokens[0]
     if not _IDENT_RE.match(name):
         raise _fail(lineno, line, f"malformed element name {name!r}")
@@ -533,8 +562,10 @@ def _parse_element(lineno: int, line: str, stripped: str) -> ir.Element:
             expect(4, "B<name> a b I=g*f(V(z)) [m=multiplier]  or  V=g*f(V(z)) [m=multiplier]")
         function, m = _behavioural(tokens[3])
         if not m:
-            raise _fail(lineno, line, "behavioural source must be I=g*f(V(node)) or V=g*f(V(node)) with f "
-                                      "one of rnn2spice's activations (" + ", ".join(FUNCTION_PATTERNS) + ")")
+            raise _fail(lineno, line, "behavioural source must be I=<g>*f or V=<g>*f, <g> a number and f "
+                                      "exactly one of " + ", ".join(CANONICAL_FORMS.values()) + " (an "
+                                      "equivalent expression is not proved equal: the certificate compares "
+                                      "these forms)")
         multiplier = 1.0
         if len(tokens) == 5:
             mm = _M_RE.match(tokens[4])

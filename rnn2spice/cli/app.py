@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,7 +31,7 @@ import warnings
 from rnn2spice._version import __version__
 from rnn2spice.cli import (ac, bom, check, compile, importing, kicad, montecarlo, schematic, simulate, sweep, task,
                            verify)
-from rnn2spice.cli.common import EXIT_INTERRUPTED, EXIT_SIMULATION, exit_code
+from rnn2spice.cli.common import EXIT_SIMULATION, Terminated, exit_code, interrupted
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
 
@@ -230,15 +231,6 @@ def _silence_failed_stderr(stream) -> None:
         _silence(stream)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: unwound like Ctrl-C (ngspice children killed, temporary directories
-    removed, pool workers ended by the ``finally`` blocks on the way), exit 128 + 15."""
-
-
-#: Exit code after SIGTERM (128 + the signal's number, as a shell reports it).
-EXIT_TERMINATED = 128 + signal.SIGTERM
-
-
 def _terminate(signum, frame) -> None:
     raise Terminated()
 
@@ -273,10 +265,37 @@ def _note(message, category, *args, **kwargs) -> None:
     _say(f"rnn2spice: note: {message}")
 
 
+#: Options whose value may start with a minus sign (a negative rail): argparse would read
+#: ``--supply -12,12`` as the option ``-12,12``; :func:`join_negative_values` keeps it a value.
+NEGATIVE_VALUED = ("--supply",)
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--supply -12,12`` -> ``--supply=-12,12`` and ``--supply -12 12`` -> ``--supply=-12,12``
+    (a value is joined only when it is numbers: ``--supply --form x`` stays a missing value)."""
+    out, i = [], 0
+    while i < len(argv):
+        token = argv[i]
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        if token in NEGATIVE_VALUED and value is not None and value.startswith("-") and \
+                all(_NUMBER.match(x.strip()) for x in value.split(",")):
+            if "," not in value and i + 2 < len(argv) and _NUMBER.match(argv[i + 2]):
+                out.append(f"{token}={value},{argv[i + 2]}")  # the two rails as two words
+                i += 3
+                continue
+            out.append(f"{token}={value}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
         if args.command is None:  # no command: what there is to do, not an error
             print(parser.format_help(), end="")
             return 0
@@ -294,12 +313,10 @@ def _main(argv: list[str] | None) -> int:
     except Rnn2SpiceError as exc:
         _say(f"rnn2spice: error: {exc}")
         return exit_code(exc)
-    except Terminated:
-        _say("rnn2spice: terminated (SIGTERM)")
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        _say("rnn2spice: interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # SIGINT 130, SIGTERM (Terminated) 143
+        what, code = interrupted(exc)
+        _say(f"rnn2spice: {what}")
+        return code
     except MemoryError:
         _say("rnn2spice: error: out of memory")
         return EXIT_SIMULATION

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,23 @@ from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.task import trial_spec
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE, EXIT_SIMULATION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: Exit code after SIGTERM (128 + the signal's number, as a shell reports it); SIGINT: 130.
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (ngspice children killed, temporary directories
+    removed, pool workers ended by the ``finally`` blocks on the way), exit 128 + 15."""
+
+
+def interrupted(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What an interrupted command says and its exit code: SIGTERM (:class:`Terminated`)
+    143, SIGINT (Ctrl-C) 130 -- the one place that tells them apart, so that a command
+    catching the interrupt to say more (montecarlo: where its finished runs are) exits as
+    ``main`` would."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 def exit_code(exc: BaseException) -> int:
@@ -94,7 +112,8 @@ def build_options(p) -> None:
     g.add_argument("--temp", type=float, default=27.0, metavar="DEGC",
                    help="device temperature (degC, default 27): V_T of the transistors")
     g.add_argument("--supply", default=None, metavar="NEG,POS",
-                   help="supply rails in volts, written --supply=-12,12 (the = keeps argparse from reading -12 as an option; default: the spec's circuit.supply, else -12,12)")
+                   help="supply rails in volts: --supply -12,12, --supply -12 12 or --supply=-12,12 (default: the spec's "
+                        "circuit.supply, else -12,12)")
 
 
 def build_from_args(args):

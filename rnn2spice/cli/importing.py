@@ -51,8 +51,8 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None, help="model format (default: detect)")
     p.add_argument("--name", help="spec name (default: from the model file name)")
     p.add_argument("--force", action="store_true",
-                   help="overwrite an existing <stem>.npz beside the spec even when it is not the matrix file "
-                        "of an earlier import to the same spec")
+                   help="replace an existing --output (and <stem>.npz beside it) even when it is not a spec "
+                        "rnn2spice wrote (and its matrix file); by default only such files are replaced")
     p.add_argument("--t-stop", dest="t_stop", metavar="SECONDS",
                    help="simulation length (default: the sequence length in the file, else "
                         f"{DEFAULT_STEPS} steps)")

@@ -39,6 +39,6 @@ def run(args) -> int:
     spec = load_spec_arg(args)
     check_size(spec)
     result = kicad(spec, output=args.output, form=args.form, coupling=args.coupling, accuracy=args.accuracy,
-                   rtol=args.rtol, build=build_from_args(args), field="--output")
+                   rtol=args.rtol, build=build_from_args(args), field="--output", force=args.force)
     print(result.summary())
     return EXIT_PASS

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rnn2spice.workflows.realbuild import compile_build
 from rnn2spice.circuit.tolerance import DISTRIBUTIONS, check_tolerance
-from rnn2spice.cli.common import (EXIT_INTERRUPTED, add_spec_command, check_outputs, check_timeout,
+from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout,
                                   build_from_args, build_options, circuit_options, load_spec_arg, plot_bytes,
-                                  sim_options, verdict_code)
+                                  sim_options, interrupted, verdict_code)
 from rnn2spice.cli.progress import ProgressBar
 from rnn2spice.errors import UsageError
 from rnn2spice.report.files import write_atomic
@@ -80,7 +80,7 @@ def check_study_args(args) -> dict:
     check_outputs(args, inputs={"--stimulus": args.stimulus}, output=args.output, plot=args.plot,
                   kinds={"output": "study"})
     if args.output is not None:
-        check_journal(args.output, field="the journal of --output")
+        check_journal(args.output, field="the journal of --output", force=args.force)
     check_timeout(args.timeout)
     check_runs(args.runs, "--runs")
     check_jobs(args.jobs, "--jobs")
@@ -108,7 +108,7 @@ def check_study_args(args) -> dict:
                         dt=None if args.dt is None else positive_seconds(args.dt, "--dt"), dead_zone=args.dead_zone)
     return dict(distribution=args.distribution, seed=args.seed, threshold=threshold,
                 pass_fraction=args.pass_fraction, backend=args.backend, timeout=args.timeout, jobs=args.jobs,
-                scheduler=args.scheduler, output=args.output, resume=args.resume, **decision)
+                scheduler=args.scheduler, output=args.output, resume=args.resume, force=args.force, **decision)
 
 
 def tolerance_arg(text: str, flag: str = "--tolerance") -> float:
@@ -121,12 +121,13 @@ def run_study_command(args, work) -> int:
     bar = ProgressBar(enabled=not args.quiet)
     try:
         result = work(lambda done, total, rec: bar(done / total))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C 130, SIGTERM 143 (as main() says them), and where the runs are
         bar.clear()
-        if args.output is not None:
-            print(f"rnn2spice: interrupted; finished runs are kept in {journal_path(args.output)}: run again with "
-                  "--resume to continue", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        what, code = interrupted(exc)
+        kept = (f"; finished runs are kept in {journal_path(args.output)}: run again with --resume to continue"
+                if args.output is not None else "")
+        print(f"rnn2spice: {what}{kept}", file=sys.stderr)
+        return code
     finally:
         bar.clear()
     print(result.summary())

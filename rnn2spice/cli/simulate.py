@@ -23,7 +23,8 @@ def register(sub) -> argparse.ArgumentParser:
     build_options(p)
     sim_options(p)
     stimulus_options(p)
-    p.add_argument("-o", "--output", type=Path, help="CSV file to write (default or -: standard output)")
+    p.add_argument("-o", "--output", type=Path, help="CSV file to write (default or -: standard output): time,h0,... "
+                   "in model time and units, from t = 0 with h0")
     p.set_defaults(func=run)
     return p
 

@@ -54,7 +54,7 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
                    help="run the trials on a Dask cluster (tcp://host:8786, or 'local')")
     p.add_argument("--report", type=Path, help="JSON report to write")
-    p.add_argument("--plot", type=Path, help="PNG figure to write")
+    p.add_argument("--plot", type=Path, help="figure to write: .png, .pdf or .svg")
     p.set_defaults(func=run)
     return p
 

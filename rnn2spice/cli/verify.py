@@ -16,7 +16,15 @@ NAME = "verify"
 
 def register(sub) -> argparse.ArgumentParser:
     p = add_spec_command(sub, NAME, "Certify from the netlist text alone that the circuit realises "
-                                    "the spec (A = w - lam, B = w_in); exit 0 pass, 1 mismatch, 2 bad input.")
+                                    "the spec; exit 0 PASS, 1 FAIL, 2 bad input.")
+    p.description = (
+        "Certify from the netlist text alone that the circuit realises the spec: its exact state "
+        "equations, every element explained by the spec, the numerics (docs/certificate.md). "
+        "Exit 0: PASS. Exit 1: FAIL, a netlist that is not proved equal, with the element or line "
+        "and why: a different network, an element the spec does not explain, a card or expression "
+        "outside what the certificate proves (e.g. V=tanh(V(z0))*1.01+sin(time), .control), real "
+        "parts, looser numerics. Exit 2: bad input, nothing judged: the netlist file missing or not "
+        "readable, not ASCII text, no .end card, a field beyond the reading limits; a bad spec or option.")
     circuit_options(p, accuracy=False)
     p.add_argument("--netlist", type=Path, default=None, metavar="FILE.cir",
                    help="verify this existing netlist instead of compiling the spec (--form and "

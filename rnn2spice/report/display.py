@@ -13,6 +13,8 @@ import math
 import os
 import warnings
 
+from rnn2spice.errors import OutputError
+
 #: Longest repr (characters): a few lines, whatever the network's size.
 MAX_REPR = 1000
 
@@ -71,17 +73,22 @@ class Plotted:
     def _draw(self, ax):  # pragma: no cover - each result draws its own
         raise NotImplementedError
 
-    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None, force: bool = False):
         """The figure as a :class:`matplotlib.figure.Figure` (shown once in Jupyter, savable with
         ``fig.savefig(...)``).  ``ax``: draw the main panel into these axes of your own figure
-        (the figure returned is then theirs).  ``path``: also write it there as a PNG (atomically;
-        an existing file is replaced only when it is a PNG already)."""
-        from rnn2spice.report.figures import png_bytes
-        from rnn2spice.report.files import write_figure
+        (the figure returned is then theirs).  ``path``: also write it there, as PNG, PDF or SVG
+        by its extension (atomically; an existing file is replaced only when it is a figure of
+        that format that rnn2spice wrote, or with ``force=True``)."""
+        from rnn2spice.report.figures import figure_bytes
+        from rnn2spice.report.files import check_output, figure_format, write_figure
 
+        if path is not None:  # a bad name or an unrelated file before drawing
+            if not isinstance(path, (str, os.PathLike)):
+                raise OutputError(f"path: must be a file path (got {type(path).__name__})")
+            check_output(path, "path", figure_format(path, "path"), force=force)
         fig = self._draw(ax)
         if path is not None:
-            write_figure(path, png_bytes(fig))
+            write_figure(path, figure_bytes(fig, figure_format(path, "path")), "path", force=force)
         return fig
 
     def figure(self) -> bytes:

@@ -23,10 +23,14 @@ What an output path names decides how it is written (:func:`output_target`):
 :func:`check_distinct` refuses an output that is an input of the same run or another output
 (same path after resolving links, or the same inode: a hard link).
 
-:func:`check_output` is the one output rule every writing option obeys (issue 19): ``-`` is
-standard output for the kinds that allow it; an existing file is replaced only when it is
-of the kind the option writes (:data:`OUTPUT_KINDS`, recognised from its first bytes) or
-with ``force``.
+:func:`check_output` is the one output rule every writing option and every API function that
+writes obeys (issue 19; the API through :func:`write_file`): ``-`` is standard output for the
+kinds that allow it; an existing file is replaced only when it is of the kind the option
+writes or with ``force``.  A kind (:data:`OUTPUT_KINDS`) is recognised positively, by the
+signature its writer puts in the file (:data:`GENERATOR` in a report's first key, a
+netlist's header comment, a figure's software tag, a spec's first line, a CSV's exact
+header), so that a file that merely looks alike (package.json, a hand-written netlist,
+someone's photo) is never replaced.
 
 The module is longer than 400 lines: where an output may go (:func:`output_target`), how it
 is written (atomically or through) and whether an existing file may be replaced (the kinds)
@@ -43,14 +47,15 @@ import re
 import secrets
 import stat
 import tempfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from rnn2spice._version import __version__
 from rnn2spice.errors import OutputError, clip, shown
-from rnn2spice.network.spec import TOP_KEYS
 
 #: Target kinds of :class:`OutputTarget`.
 NEW, FILE, THROUGH = "new", "file", "through"
@@ -278,95 +283,186 @@ def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: Bytes of an existing file that its kind is judged from.
-HEAD_BYTES = 512
+#: Bytes at the start of an existing file that its kind is judged from (an SVG's signature
+#: comes after its XML prolog; a PNG's text chunk after its header).
+HEAD_BYTES = 2048
+#: Bytes at the end of an existing file, for kinds signed there (a PDF's document information).
+TAIL_BYTES = 2048
+#: What every file rnn2spice writes carries, so that it can tell its own files from anyone
+#: else's (the output rule replaces only its own, :func:`check_output`): ``rnn2spice X.Y.Z``.
+GENERATOR = f"rnn2spice {__version__}"
 
 
-def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str, *, hint: str = "") -> None:
-    """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
-    (a predicate on its first HEAD_BYTES bytes) says it is an earlier output of this kind
-    (``what``: 'a PNG figure'), so a spec, a matrix file or a report named by mistake survives.
-    ``hint``: another way out, named in the message (``", or pass --force"``)."""
+def _sample(path: str | os.PathLike, field: str, tail: bool) -> bytes | None:
+    """The first HEAD_BYTES of ``path`` (and, with ``tail``, its last TAIL_BYTES after them);
+    None when ``path`` is not a regular file."""
     try:
         if not Path(path).is_file():
-            return
+            return None
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
+            if not tail:
+                return head
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(len(head), size - TAIL_BYTES))
+            return head + fh.read(TAIL_BYTES)
     except OSError as exc:
         raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
-    if not is_ours(head):  # outside the try: OutputError is an OSError too
+
+
+def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str, *, hint: str = "",
+                      tail: bool = False) -> None:
+    """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
+    (a predicate on its first HEAD_BYTES bytes, and with ``tail`` its last TAIL_BYTES after
+    them) says it is an earlier output of this kind (``what``: 'a PNG figure'), so a spec, a
+    matrix file or a report named by mistake survives.  ``hint``: another way out, named in
+    the message (``", or pass --force"``)."""
+    sample = _sample(path, field, tail)
+    if sample is not None and not is_ours(sample):  # outside _sample's try: OutputError is an OSError too
         raise OutputError(f"{field}: {clip(str(path))!r} exists and is not {what}; "
                           f"refusing to replace it (remove it, choose another name{hint})")
 
 
 def is_png(head: bytes) -> bool:
+    """Any PNG picture (its signature)."""
     return head.startswith(PNG_SIGNATURE)
 
 
+# --------------------------------------------------------------------------- signatures
+# Each kind is recognised positively, by what the writer itself puts there (issue 19): a
+# report's "generator" key, a netlist's header comment, a CSV's exact header, a spec's first
+# comment line, a picture's software/creator tag.  A file that merely looks like one
+# (package.json, a hand-written netlist, a photo) is not of the kind.
+
+_REPORT_HEAD = ('{\n  "generator": "rnn2spice ').encode()
+
+
+def _is_report(head: bytes) -> bool:
+    """A JSON report :func:`json_text` wrote: its first key is ``"generator": "rnn2spice ..."``."""
+    return head.startswith(_REPORT_HEAD)
+
+
 def is_json_report(kinds) -> Callable[[bytes], bool]:
-    """A predicate: the bytes open a JSON report of :func:`json_text` whose "kind" is one of ``kinds``."""
-    heads = tuple(json_text({"kind": k})[:-3].rstrip().encode() for k in kinds)
-    return lambda head: head.startswith(heads)
+    """A predicate: the bytes open a JSON report of :func:`json_text` whose "kind" (its second
+    key) is one of ``kinds``."""
+    pattern = re.compile(rb'\{\n  "generator": "rnn2spice [^"\n]*",\n  "kind": "(' +
+                         b"|".join(re.escape(k.encode()) for k in kinds) + rb')"')
+    return lambda head: pattern.match(head) is not None
+
+
+_NETLIST_COMMENT = re.compile(rb"\* rnn2spice \S+ netlist of spec ")
+
+
+def _is_netlist(head: bytes) -> bool:
+    """A netlist rnn2spice wrote: its title line ``rnn2spice: NAME`` and below it the comment
+    ``* rnn2spice X.Y.Z netlist of spec NAME`` (circuit/compiler.py)."""
+    lines = head.split(b"\n", 2)
+    return len(lines) > 2 and lines[0].startswith(b"rnn2spice: ") and _NETLIST_COMMENT.match(lines[1]) is not None
+
+
+def _is_waveforms(head: bytes) -> bool:
+    """A CSV of :func:`waveforms_csv`: the header ``time,h0,h1,...,h{n-1}`` exactly."""
+    line = head.split(b"\n", 1)[0]
+    names = line.split(b",")
+    return len(names) > 1 and names[0] == b"time" and names[1:] == [f"h{k}".encode() for k in range(len(names) - 1)]
+
+
+#: The header lines of a bill of materials (workflows/build.py: the parts list, the order list).
+BOM_HEADERS = (b"designator,kind,exact_value,chosen_value,unit,tolerance,count", b"Designators,Qty,Value,Part,Footprint")
+
+
+def _is_bom(head: bytes) -> bool:
+    return head.split(b"\n", 1)[0].rstrip(b"\r") in BOM_HEADERS
+
+
+#: The first line of a spec rnn2spice wrote: ``import`` (workflows/importers/spec_writer.py)
+#: or ``Network.save`` (api.py).
+SPEC_HEADS = (b"# Written by rnn2spice import from ", b"# rnn2spice network ")
+
+
+def _is_spec(head: bytes) -> bool:
+    return head.startswith(SPEC_HEADS)
+
+
+def _is_own_png(head: bytes) -> bool:
+    """A PNG that :func:`sign_image` signed: a ``Software`` text chunk naming rnn2spice."""
+    return head.startswith(PNG_SIGNATURE) and b"tEXtSoftware\x00rnn2spice " in head
+
+
+def _is_own_pdf(sample: bytes) -> bool:
+    """A PDF whose document information names rnn2spice as its creator (at its end)."""
+    return sample.startswith(b"%PDF-") and b"/Creator (rnn2spice " in sample
+
+
+_SVG_SIGNATURE = b"<!-- Created by rnn2spice "
+
+
+def _is_own_svg(head: bytes) -> bool:
+    """An SVG that :func:`sign_image` signed: the comment ``<!-- Created by rnn2spice ... -->``
+    in its prolog."""
+    return _SVG_SIGNATURE in head and b"<svg" in head
+
+
+def sign_image(data: bytes, fmt: str) -> bytes:
+    """``data`` (a PNG or SVG picture) with rnn2spice's signature, by which the output rule
+    knows it again: a ``Software`` text chunk after a PNG's header, a comment after an SVG's
+    XML declaration (or first).  PDF figures are signed by matplotlib (``Creator``); other
+    bytes are returned as they are."""
+    if fmt == "png" and data.startswith(PNG_SIGNATURE) and not _is_own_png(data[:HEAD_BYTES]):
+        header_end = len(PNG_SIGNATURE) + 8 + int.from_bytes(data[8:12], "big") + 4  # length, type, data, CRC
+        body = b"tEXt" + b"Software\x00" + GENERATOR.encode()
+        chunk = len(body[4:]).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+        return data[:header_end] + chunk + data[header_end:]
+    if fmt == "svg" and not _is_own_svg(data[:HEAD_BYTES]):
+        comment = _SVG_SIGNATURE + f"{__version__} -->\n".encode()
+        if data.startswith(b"<?xml"):
+            end = data.index(b"?>") + 2
+            return data[:end] + b"\n" + comment + data[end:].lstrip(b"\n")
+        return comment + data
+    return data
 
 
 # --------------------------------------------------------------------------- the output rule
 
-#: The path meaning standard output (for the kinds that allow it: reports, CSV, netlists).
+#: The path meaning standard output (for the kinds that allow it: reports, CSV and netlists).
 STDOUT = "-"
 
 
 @dataclass(frozen=True)
 class OutputKind:
     """A kind of file a command writes: ``what`` it is (for messages), ``is_ours`` (a
-    predicate on an existing file's first HEAD_BYTES bytes: an earlier output of this kind,
-    which may be replaced) and whether ``-`` (standard output) may stand for it."""
+    predicate on an existing file's first HEAD_BYTES bytes, and with ``tail`` its last
+    TAIL_BYTES after them: an earlier output of this kind, which may be replaced) and whether
+    ``-`` (standard output) may stand for it."""
 
     name: str
     what: str
     is_ours: Callable[[bytes], bool]
     stdout: bool = False
-
-
-def _is_report(head: bytes) -> bool:
-    """A JSON report as :func:`json_text` writes it (an object, two-space indent), whose first
-    key is not a spec's (a JSON spec written with an indent is not a report)."""
-    if head.startswith(b"{}"):
-        return True
-    found = re.match(rb'\{\n  "((?:[^"\\]|\\.)*)":', head)
-    if found is None:
-        return False
-    return found.group(1).decode("utf-8", "replace") not in TOP_KEYS
-
-
-def _is_netlist(head: bytes) -> bool:
-    """A netlist rnn2spice wrote: its title line, or its comment line below it."""
-    lines = head.split(b"\n", 3)
-    return lines[0].startswith(b"rnn2spice") or any(line.startswith(b"* rnn2spice ") for line in lines[1:3])
-
-
-def _is_svg(head: bytes) -> bool:
-    text = head.lstrip()
-    return text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head)
+    tail: bool = False
 
 
 #: Every kind of file the commands write (name -> OutputKind); :func:`register_output_kind` adds one.
 OUTPUT_KINDS: dict[str, OutputKind] = {}
 
 
-def register_output_kind(name: str, what: str, is_ours: Callable[[bytes], bool], *, stdout: bool = False) -> OutputKind:
-    """Add (or replace) a kind of output (a new command's file type) to :data:`OUTPUT_KINDS`."""
-    OUTPUT_KINDS[name] = kind = OutputKind(name, what, is_ours, stdout)
+def register_output_kind(name: str, what: str, is_ours: Callable[[bytes], bool], *, stdout: bool = False,
+                         tail: bool = False) -> OutputKind:
+    """Add (or replace) a kind of output (a new command's file type) to :data:`OUTPUT_KINDS`.
+    ``is_ours`` must recognise the kind positively, by a signature its writer puts there."""
+    OUTPUT_KINDS[name] = kind = OutputKind(name, what, is_ours, stdout, tail)
     return kind
 
 
-register_output_kind("report", "a JSON report of rnn2spice", _is_report, stdout=True)
-register_output_kind("csv", "a CSV of waveforms (time,h0,...)", lambda head: head.startswith(b"time,"), stdout=True)
-register_output_kind("bom", "a bill-of-materials CSV (designator,kind,... or Designators,Qty,...)",
-                     lambda head: head.startswith((b"designator,kind,", b"Designators,Qty,")), stdout=True)
+register_output_kind("report", "a JSON report written by rnn2spice", _is_report, stdout=True)
+register_output_kind("csv", "a CSV of waveforms written by rnn2spice (header time,h0,...)", _is_waveforms, stdout=True)
+register_output_kind("bom", "a bill of materials written by rnn2spice (header designator,kind,... or "
+                            "Designators,Qty,...)", _is_bom, stdout=True)
 register_output_kind("netlist", "a netlist written by rnn2spice", _is_netlist, stdout=True)
-register_output_kind("png", "a PNG picture", is_png)
-register_output_kind("pdf", "a PDF document", lambda head: head.startswith(b"%PDF-"))
-register_output_kind("svg", "an SVG picture", _is_svg)
+register_output_kind("spec", "a spec written by rnn2spice (import or save)", _is_spec)
+register_output_kind("png", "a PNG picture written by rnn2spice", _is_own_png)
+register_output_kind("pdf", "a PDF document written by rnn2spice", _is_own_pdf, tail=True)
+register_output_kind("svg", "an SVG picture written by rnn2spice", _is_own_svg)
 
 #: Figure formats by file extension.
 FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
@@ -386,8 +482,8 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
     """The one output rule (issue 19), checked before any work: ``-`` is standard output
     (for the kinds that allow it); any other path must be writable
     (:func:`output_target`), and an existing regular file there is replaced only when it is
-    of ``kind`` (an earlier output of the same kind) or ``force`` is set; otherwise
-    :class:`OutputError` names the file and what it is not."""
+    of ``kind`` (an earlier output of the same kind: its writer's signature) or ``force`` is
+    set; otherwise :class:`OutputError` names the file and what it is not."""
     if kind not in OUTPUT_KINDS:
         raise ValueError(f"unknown output kind {kind!r}")
     spec = OUTPUT_KINDS[kind]
@@ -398,19 +494,29 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
         return
     target = output_target(path, field, several_links_ok=several_links_ok)
     if not force and target.kind == FILE:  # a device, FIFO or open descriptor is written through, not replaced
-        check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force")
+        check_replaceable(path, field, spec.is_ours, spec.what, hint=", or pass --force (force=True)",
+                          tail=spec.tail)
 
 
-def write_figure(path: str | os.PathLike, png: bytes, field: str = "plot") -> Path:
-    """Write PNG bytes to ``path`` for the Python API, where no command line has checked the
-    run's inputs: an existing regular file is replaced only when it is a PNG already (a
-    figure being redrawn), so a spec, a matrix file or a report named by mistake survives."""
-    path = Path(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else path
-    if not isinstance(path, Path):
+def write_file(path: str | os.PathLike, data: str | bytes, *, field: str, kind: str, force: bool = False) -> Path:
+    """Write an output of ``kind`` for the Python API, where no command line has checked it:
+    :func:`check_output` (an existing file is replaced only when it is of ``kind``, or with
+    ``force``), then :func:`write_atomic`.  Every API function that writes a file comes here."""
+    if not isinstance(path, (str, os.PathLike)):
         raise OutputError(f"{field}: must be a file path (got {shown(path)})")
-    check_replaceable(path, field, is_png, "a PNG figure")
-    write_atomic(path, png, field=field)
-    return path
+    if str(path) == STDOUT:  # the API writes files; '-' would be a file named '-'
+        path = Path(".") / STDOUT
+    check_output(path, field, kind, force=force)
+    write_atomic(path, data, field=field)
+    return Path(path)
+
+
+def write_figure(path: str | os.PathLike, data: bytes, field: str = "plot", *, force: bool = False) -> Path:
+    """Write figure bytes (in the format of ``path``'s extension, :func:`figure_format`) with
+    the output rule of their kind (:func:`write_file`)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise OutputError(f"{field}: must be a file path (got {shown(path)})")
+    return write_file(path, data, field=field, kind=figure_format(path, field), force=force)
 
 
 def waveforms_csv(time: np.ndarray, states: np.ndarray, names: list[str] | None = None) -> str:
@@ -426,8 +532,11 @@ def waveforms_csv(time: np.ndarray, states: np.ndarray, names: list[str] | None 
 def json_text(obj: dict) -> str:
     """A report as strict JSON (RFC 8259), which has no NaN or infinity: a non-finite number
     is written as the string ``"inf"``, ``"-inf"`` or ``"nan"`` (as the certificate already
-    writes them); numpy scalars and arrays as numbers and lists."""
-    return json.dumps(_strict_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    writes them); numpy scalars and arrays as numbers and lists.  Its first key is
+    ``"generator": "rnn2spice X.Y.Z"``: the signature by which the output rule knows a report
+    of rnn2spice's (:func:`check_output`)."""
+    return json.dumps(_strict_json({"generator": GENERATOR, **obj}), indent=2, sort_keys=False,
+                      allow_nan=False) + "\n"
 
 
 def _strict_json(value):

@@ -35,8 +35,8 @@ import re
 from pathlib import Path
 
 from rnn2spice.circuit import ir
-from rnn2spice.errors import MissingDependencyError, OutputError, UsageError, clip
-from rnn2spice.report.files import PNG_SIGNATURE, write_atomic
+from rnn2spice.errors import MissingDependencyError, UsageError
+from rnn2spice.report.files import check_output, sign_image, write_file
 
 #: The largest network drawn.
 MAX_NEURONS = 4
@@ -76,44 +76,20 @@ def image_format(path) -> str:
     return FORMATS[suffix]
 
 
-def is_image(head: bytes) -> bool:
-    """Whether a file's first bytes are a PNG or an SVG picture (one this module may replace)."""
-    text = head.lstrip()
-    return head.startswith(PNG_SIGNATURE) or text.startswith(b"<svg") or (text.startswith(b"<?xml")
-                                                                         and b"<svg" in text)
-
-
-def write_image(path, data: bytes, field: str = "output") -> Path:
-    """Write picture bytes to ``path`` atomically; an existing regular file is replaced only
-    when it is a PNG or SVG picture already (a schematic being redrawn), so a spec or a
-    netlist named by mistake survives (as :func:`~rnn2spice.report.files.write_figure`)."""
-    path = Path(path)
-    head = None
-    try:
-        if path.is_file():
-            with open(path, "rb") as fh:
-                head = fh.read(1024)
-    except OSError as exc:
-        raise OutputError(f"{field}: cannot read {clip(str(path))!r}: {exc.strerror or exc}") from None
-    if head is not None and not is_image(head):
-        raise OutputError(f"{field}: {clip(str(path))!r} exists and is not a PNG or SVG picture; "
-                          "refusing to replace it (remove it or choose another name)")
-    write_atomic(path, data, field=field)
-    return path
-
-
-def schematic(compiled, path=None, *, fmt: str | None = None, field: str = "path") -> bytes:
+def schematic(compiled, path=None, *, fmt: str | None = None, field: str = "path", force: bool = False) -> bytes:
     """The picture of ``compiled`` (:func:`draw`): written to ``path`` (``.svg`` or ``.png``,
-    atomically, :func:`write_image`) when given, else in ``fmt`` (``svg``, the default, or
-    ``png``); returns the image bytes."""
+    atomically) when given, else in ``fmt`` (``svg``, the default, or ``png``); returns the
+    image bytes.  An existing file at ``path`` is replaced only when it is a picture of that
+    format rnn2spice wrote, or with ``force`` (the output rule, report/files.py)."""
     if path is not None:
         suffix_fmt = image_format(path)
         if fmt is not None and fmt != suffix_fmt:
             raise UsageError(f"fmt {fmt!r} does not match the suffix of {str(path)!r}")
         fmt = suffix_fmt
+        check_output(path, field, fmt, force=force)  # before drawing
     data = draw(compiled, fmt or "svg")
     if path is not None:
-        write_image(path, data, field=field)
+        write_file(path, data, field=field, kind=fmt, force=force)
     return data
 
 
@@ -481,7 +457,7 @@ def draw(compiled, fmt: str = "svg") -> bytes:
     sheet.bridges(bridges)
     box = sheet.d.get_bbox()
     sheet.add(elm.Label().at((box.xmin, box.ymax + 1.0)).label(title, halign="left", fontsize=FONT + 2))
-    return sheet.d.get_imagedata(fmt)
+    return sign_image(sheet.d.get_imagedata(fmt), fmt)  # signed: the output rule knows its own pictures
 
 
 def _node_order(node: str) -> tuple:

@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn2spice.errors import BudgetExceeded, SimulationError, budget, over_points_budget
+from rnn2spice.errors import BudgetExceeded, NgspiceUnavailable, SimulationError, budget, over_points_budget
 from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines, signal_name
 from rnn2spice.spice.rawfile import finish_vectors, parse_raw
 
@@ -58,8 +58,8 @@ def _ngspice_executable(netlist_path: Path | None) -> str:
     command = _ngspice_command()
     found = shutil.which(command)
     if found is None:
-        raise SimulationError(f"the ngspice program ({command!r}) is not on PATH; {_INSTALL_NGSPICE}",
-                              netlist_path=netlist_path)
+        raise NgspiceUnavailable(f"the ngspice program ({command!r}) is not on PATH; {_INSTALL_NGSPICE}",
+                                 netlist_path=netlist_path)
     return found
 
 
@@ -77,7 +77,7 @@ def _binary_info(executable: str) -> tuple[str, bool]:
                 done = subprocess.run([executable, "-v"], capture_output=True, text=True, errors="replace",
                                       stdin=subprocess.DEVNULL, timeout=60)
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SimulationError(f"cannot run {executable} -v: {exc}") from None
+                raise NgspiceUnavailable(f"cannot run {executable} -v: {exc}") from None
             text = done.stdout + done.stderr
             match = re.search(r"ngspice-(\S+)", text)
             klu = re.search(r"compiled with KLU\b", text, re.IGNORECASE) is not None
@@ -277,7 +277,7 @@ def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | No
             raise SimulationError(f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path,
                                   ngspice_message=_excerpt(lines)) from None
         except OSError as exc:
-            raise SimulationError(f"cannot run {executable}: {exc}", netlist_path=netlist_path) from None
+            raise NgspiceUnavailable(f"cannot run {executable}: {exc}", netlist_path=netlist_path) from None
         lines = _clean_lines(done.stdout) + _clean_lines(done.stderr)
         log = "\n".join(lines)
         if done.returncode < 0:

@@ -47,7 +47,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnn2spice.errors import SimulationError
+from rnn2spice.errors import NgspiceUnavailable, SimulationError
 from rnn2spice.spice.batch import _binary_version, _ngspice_executable, popen_kwargs, with_parent_death
 from rnn2spice.spice.log import _clean_lines, _excerpt, signal_name, with_saved_netlist
 
@@ -145,7 +145,7 @@ def _run(executable: str, netlist: str, scalars: list[str], vectors: list[str], 
         except subprocess.TimeoutExpired:
             raise SimulationError(f"ngspice did not load the netlist within {timeout:g} s") from None
         except OSError as exc:
-            raise SimulationError(f"cannot run {executable}: {exc}") from None
+            raise NgspiceUnavailable(f"cannot run {executable}: {exc}") from None
     lines = _clean_lines(done.stdout) + _clean_lines(done.stderr)
     loaded = any(line.strip() == _LOADED for line in done.stdout.splitlines())
     finished = any(line.strip() == _DONE for line in done.stdout.splitlines())

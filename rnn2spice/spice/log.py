@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn2spice.errors import SimulationError
+from rnn2spice.errors import NgspiceUnavailable, SimulationError
 
 # Lines that mean the run failed, whatever the exit status says (ngspice -b exits 0 on
 # some parse errors, and the shared library has no exit status at all).
@@ -119,16 +119,42 @@ def _check_output(lines: list[str], raw: dict[str, np.ndarray], *, plot_ok: bool
         )
 
 
+#: Prefix of the kept copy of a failed run's netlist (in the temporary directory).
+FAILED_PREFIX = "rnn2spice-failed-"
+
+
 def with_saved_netlist(exc: SimulationError, netlist: str) -> SimulationError:
-    """``exc`` naming a file that holds the netlist (``ngspice -b FILE`` reruns it)."""
+    """``exc`` naming a file that holds the netlist (``ngspice -b FILE`` reruns it), when
+    ngspice ran it: nothing is kept when ngspice could not be run at all
+    (:class:`NgspiceUnavailable`: the copy would reproduce nothing).  The copy is the one
+    file a failed run leaves behind, and its error names it; whoever handles the error
+    without showing it calls :func:`discard_saved_netlist`."""
+    if isinstance(exc, NgspiceUnavailable):
+        return exc
     try:
-        fd, name = tempfile.mkstemp(prefix="rnn2spice-failed-", suffix=".cir")
+        fd, name = tempfile.mkstemp(prefix=FAILED_PREFIX, suffix=".cir")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(netlist)
     except OSError:
         return exc
-    return SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=Path(name),
+    kept = SimulationError(str(exc).split("\nngspice said:")[0], netlist_path=Path(name),
                            ngspice_message=exc.ngspice_message)
+    kept.kept_copy = Path(name)
+    return kept
+
+
+def discard_saved_netlist(exc: SimulationError) -> SimulationError:
+    """Remove the copy :func:`with_saved_netlist` kept for ``exc`` (an error that is recorded
+    or retried, not shown: nobody would be told of the file); the same error without it."""
+    path = getattr(exc, "kept_copy", None)
+    if path is None:
+        return exc
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    message = str(exc).split("\nngspice said:")[0].removesuffix(f" [netlist: {path}]")
+    return type(exc)(message, ngspice_message=exc.ngspice_message)
 
 
 def signal_name(returncode: int) -> str:

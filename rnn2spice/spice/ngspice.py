@@ -91,7 +91,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.errors import NgspiceUnavailable, SimulationError, UsageError
 from rnn2spice.network.numbers import is_real
 from rnn2spice.spice.batch import _binary_info, _ngspice_executable, _run_subprocess
 from rnn2spice.spice.log import with_saved_netlist
@@ -318,7 +318,7 @@ def _use_klu(backend: str, solver: str) -> bool:
             raise
         return False  # the run itself reports why ngspice cannot run, naming the netlist
     if solver == "klu" and not has:
-        raise SimulationError(f"ngspice {version} ({backend}) has no KLU solver; use solver 'auto' or 'sparse'")
+        raise NgspiceUnavailable(f"ngspice {version} ({backend}) has no KLU solver; use solver 'auto' or 'sparse'")
     return has
 
 
@@ -344,7 +344,7 @@ def _resolve_backend(backend: str) -> str:
             if not _shared_missing():  # a library that is there but unusable: say so, once
                 _notice(f"{shared.splitlines()[0]}; running ngspice -b instead")
         else:
-            raise SimulationError(f"no ngspice backend can run here: {shared}; {binary}")
+            raise NgspiceUnavailable(f"no ngspice backend can run here: {shared}; {binary}")
     return _AUTO_BACKEND
 
 

@@ -37,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn2spice.errors import PROJECT_AFTER, BudgetExceeded, SimulationError, budget, over_points_budget
+from rnn2spice.errors import PROJECT_AFTER, BudgetExceeded, NgspiceUnavailable, SimulationError, budget, over_points_budget
 from rnn2spice.spice.batch import _tran_stop
 from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
 from rnn2spice.spice.probe import CALL_NOSPICEINIT, probe_library, user_init_files
@@ -143,10 +143,10 @@ def _shared_engine() -> _SharedEngine:
             except SimulationError as exc:
                 _SHARED_ERROR = str(exc)
         if _SHARED_ERROR is not None:
-            raise SimulationError(_SHARED_ERROR)  # a fresh exception: re-raising one grows its traceback
+            raise NgspiceUnavailable(_SHARED_ERROR)  # a fresh exception: re-raising one grows its traceback
         assert _SHARED_ENGINE is not None
         if _SHARED_ENGINE.dead:
-            raise SimulationError(_SHARED_ENGINE.dead)
+            raise NgspiceUnavailable(_SHARED_ENGINE.dead)
         return _SHARED_ENGINE
 
 
@@ -171,7 +171,7 @@ def _create_shared_engine() -> _SharedEngine:
         from PySpice.Spice.NgSpice import Shared as pyspice_shared
     except Exception as exc:  # ImportError, or cffi/platform trouble inside PySpice
         _SHARED_MISSING = True
-        raise SimulationError(
+        raise NgspiceUnavailable(
             f"the 'shared' ngspice backend needs PySpice, which failed to import ({exc}); "
             "pip install PySpice, or use backend='subprocess'"
         ) from None
@@ -179,7 +179,7 @@ def _create_shared_engine() -> _SharedEngine:
     candidates = _library_candidates(pyspice_shared.NgSpiceShared.LIBRARY_PATH or "libngspice{}.so")
     init_files = user_init_files()
     if init_files:
-        raise SimulationError(
+        raise NgspiceUnavailable(
             f"the ngspice shared library would run the commands of {init_files[0]} when it starts "
             "(it reads that file before it can be told not to); move the file away, or use "
             "backend='subprocess' (ngspice -b -n skips it)"
@@ -187,9 +187,9 @@ def _create_shared_engine() -> _SharedEngine:
     probe = probe_library(candidates)
     if probe.missing:
         _SHARED_MISSING = not _library_chosen()
-        raise SimulationError(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
+        raise NgspiceUnavailable(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
     if probe.problem is not None:
-        raise SimulationError(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
+        raise NgspiceUnavailable(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
     library = probe.path
 
     cls = _quiet_ngspice_class(pyspice_shared)
@@ -201,7 +201,7 @@ def _create_shared_engine() -> _SharedEngine:
     except SimulationError:
         raise
     except Exception as exc:
-        raise SimulationError(f"cannot start the ngspice shared library {library}: {exc}") from None
+        raise NgspiceUnavailable(f"cannot start the ngspice shared library {library}: {exc}") from None
     finally:
         pyspice_logger.removeFilter(version_filter)
     banner = "\n".join(text for _, text in ngspice.lines)

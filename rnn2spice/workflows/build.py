@@ -49,6 +49,7 @@ from rnn2spice.report.display import Displayed
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.workflows.stimulus import Stimulus, stimulus_spec
 from rnn2spice.workflows.task import decision, run_discrete
+from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.snapping import FLOOR, run_probes, slow, value_of
 from rnn2spice.workflows.snapping import SnapResult, snap, snapped_circuit  # noqa: F401 (re-exported API)
 
@@ -152,7 +153,8 @@ def opamp_error(spec: RnnSpec, *, gbw: float, gain: float = 2e5, accuracy: str =
     eq = full_equations(text)
     try:
         t, sim = run_probes(text, compiled.state_probes)
-    except SimulationError:  # "timestep too small" at an input edge: once more with ngspice's default trtol
+    except SimulationError as exc:  # "timestep too small" at an input edge: once more with ngspice's default trtol
+        discard_saved_netlist(exc)  # retried, not shown: its kept copy would be left behind untold
         text = write_netlist(dataclasses.replace(compiled.circuit, options=dataclasses.replace(
             options, abstol=max(options.abstol, MACRO_ABSTOL), chgtol=max(options.chgtol, MACRO_CHGTOL), trtol=7.0)))
         t, sim = run_probes(text, compiled.state_probes)

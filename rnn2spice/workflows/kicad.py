@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,19 +35,24 @@ from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, OPTIONAL_FILES, SYM
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import OutputError, UsageError, clip
 from rnn2spice.network.spec import RnnSpec
-from rnn2spice.report.files import check_replaceable, check_writable, register_output_kind, write_atomic
+from rnn2spice.report.files import check_output as check_output_rule, check_writable, register_output_kind, write_atomic
 
 SUFFIX = ".kicad_sch"
-#: file suffix -> (the first bytes a file of that kind starts with, what it is)
-_KINDS = {
-    ".kicad_sch": (b"(kicad_sch", "a KiCad schematic"),
-    ".kicad_pro": (b"{", "a KiCad project file"),
-    ".kicad_sym": (b"(kicad_symbol_lib", "a KiCad symbol library"),
-    ".lib": (b"* rnn2spice", "an rnn2spice model library"),
-}
-#: The root schematic (``kicad -o``) in the command line's output rule (report/files.py).
-register_output_kind("kicad_sch", _KINDS[".kicad_sch"][1],
-                     lambda data: data.lstrip().startswith(_KINDS[".kicad_sch"][0]))
+#: file suffix -> the output kind (report/files.py) of the files the KiCad writer writes, each
+#: recognised by the writer's own signature (circuit/kicad.py): a schematic or symbol library
+#: whose generator is rnn2spice, the project file as the writer starts it, the model library's
+#: first comment.  A file KiCad itself saved (generator eeschema) is the user's work now: it is
+#: replaced only with ``force``.
+_KINDS = {".kicad_sch": "kicad_sch", ".kicad_pro": "kicad_pro", ".kicad_sym": "kicad_sym", ".lib": "kicad_lib"}
+register_output_kind("kicad_sch", "a KiCad schematic written by rnn2spice",
+                     lambda data: re.match(rb'\(kicad_sch \(version \d+\) \(generator "rnn2spice"\)', data) is not None)
+register_output_kind("kicad_sym", "a KiCad symbol library written by rnn2spice",
+                     lambda data: re.match(rb'\(kicad_symbol_lib \(version \d+\) \(generator "rnn2spice"\)', data)
+                     is not None)
+register_output_kind("kicad_pro", "a KiCad project file written by rnn2spice",
+                     lambda data: re.match(rb'\{\n  "meta": \{\n    "filename": "[^"\n]*\.kicad_pro",', data) is not None)
+register_output_kind("kicad_lib", "a model library written by rnn2spice",
+                     lambda data: re.match(rb"\* rnn2spice \S+ models of ", data) is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +127,7 @@ def check_size(spec: RnnSpec) -> None:
 
 def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", coupling: str | None = None,
           accuracy: str = "default", rtol: float | None = None, snap: str | None = None,
-          build: Build | None = None, field: str = "output") -> KicadResult:
+          build: Build | None = None, field: str = "output", force: bool = False) -> KicadResult:
     """Write ``spec``'s circuit as a KiCad 9 project: ``output`` (``DIR/NAME.kicad_sch``, the
     root sheet) and beside it ``NAME.kicad_pro``, ``rnn2spice.kicad_sym`` with a
     ``sym-lib-table`` naming it, the sheets ``NAME-neuron<k>.kicad_sch`` beyond 4 neurons and
@@ -131,7 +137,8 @@ def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", c
     :class:`rnn2spice.Build`) as :func:`rnn2spice.compile`; ``snap`` (``E24`` ...) is
     ``build.snap``: every R and C at its nearest preferred value.  Raises
     :class:`UsageError` for an unsupported size, form or coupling and :class:`OutputError`
-    for an existing file that is not of its kind; nothing is written then.
+    for an existing file that is not of its kind (one rnn2spice wrote); nothing is written
+    then.  ``force=True`` replaces every file there, a ``sym-lib-table`` of the user's too.
     """
     path = check_output(output, field)
     if not isinstance(spec, RnnSpec):
@@ -152,13 +159,12 @@ def kicad(spec: RnnSpec, *, output: str | os.PathLike, form: str = "parallel", c
     for name, text in texts.items():
         target = folder / name
         if name in OPTIONAL_FILES:
-            if target.exists() and _read(target, field) != text.encode():
+            if not force and target.exists() and _read(target, field) != text.encode():
                 skipped.append(target)
                 continue
+            check_writable(target, field)
         else:
-            head, what = _KINDS[Path(name).suffix]
-            check_replaceable(target, field, lambda data, head=head: data.lstrip().startswith(head), what)
-        check_writable(target, field)
+            check_output_rule(target, field, _KINDS[Path(name).suffix], force=force)
         writes.append((target, text))
     for target, text in writes:
         write_atomic(target, text, field=field)

@@ -30,7 +30,7 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
                coupling: str | None = None, accuracy: str | None = None, rtol: float | None = None,
                threshold: float | None = None, pass_fraction: float = 1.0, backend: str = "auto",
                timeout: float | None = None, jobs: int | None = None, scheduler: str | None = None,
-               output: str | os.PathLike | None = None, resume: bool = False,
+               output: str | os.PathLike | None = None, resume: bool = False, force: bool = False,
                progress: Callable[[int, int, dict], None] | None = None, stimulus=None, dt: float | None = None,
                window: tuple[int, int | None] | None = None, trial: int | None = None,
                dead_zone: float = DEFAULT_DEAD_ZONE, build=None) -> StudyResult:
@@ -42,7 +42,8 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
     (default 0.1); the study passes when at least ``pass_fraction`` of the runs pass.
     ``jobs`` worker processes (default: every core; 1: in this process) or a Dask
     ``scheduler`` (address or ``'local'``); ``output``: results JSON (journal beside it,
-    ``resume`` to continue an interrupted study); ``progress(done, total, record)``.
+    ``resume`` to continue an interrupted study; an existing file there is replaced only when it
+    is the results of an earlier study, or with ``force``); ``progress(done, total, record)``.
 
     Decisions: with a ``stimulus`` (a ``.npy``/CSV file as ``task`` reads it, ``trial`` picking
     one of several; a :class:`~rnn2spice.workflows.stimulus.Stimulus`; or samples (steps, m)),
@@ -94,4 +95,4 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
     point = Point(compiled, float(tolerance), distribution, threshold, decision=decision)
     return run_study("montecarlo", [point], members, seed=seed, backend=backend, timeout=timeout, jobs=jobs,
                      scheduler=scheduler, output=output, resume=resume, pass_fraction=pass_fraction,
-                     progress=progress)
+                     progress=progress, force=force)

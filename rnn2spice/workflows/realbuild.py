@@ -17,10 +17,9 @@ THEORY.md 11.  For a :class:`~rnn2spice.circuit.realparts.Build`:
    ngspice against the prediction (the verdict).  Nothing here certifies a transistor
    circuit: the certificate is not applicable and the report says so.
 
-The op-amps' input bias currents are in the skeleton (current sources at their inputs).  Not
-modelled by the prediction (stated in the report): the op-amps' bandwidth and slew rate (the
-network is slow against GBW) and input offsets (zero in a nominal build).
-Units: V, s, ohm, degC.
+The op-amps' input bias currents are in the skeleton; their output swing, closed-loop
+bandwidth and slew rate are added by :mod:`rnn2spice.workflows.stages`; input offsets are not
+(zero in a nominal build).  Units: V, s, ohm, degC.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import dataclasses
 import functools
 import math
 import time as _time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,13 +40,15 @@ from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn
 from rnn2spice.circuit.partlib import OPAMPS
 from rnn2spice.circuit.realparts import Build, Trim, block_elements, definitions, design_block, supplies
 from rnn2spice.circuit.writer import write_netlist
-from rnn2spice.errors import SimulationError, UsageError
+from rnn2spice.errors import ComponentValueWarning, SimulationError, UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
 from rnn2spice.spice.ngspice import simulate_netlist
 from rnn2spice.workflows.snapping import FLOOR, Realised, realised_network
+from rnn2spice.workflows import stages as stg
+from rnn2spice.workflows.stages import Linear, Prediction, saturation_line, solve
 
 #: The block's input sweep (V): from -SWEEP to SWEEP in SWEEP_STEP.
 SWEEP = 8.0
@@ -63,6 +65,10 @@ BLOCK_PREFIXES = ("RBA_", "RBB_", "RBM_", "RBN_", "QP_", "QN_", "RT_", "RCP_", "
 #: The verdict: ngspice against the prediction within this fraction of the predicted build
 #: error, or within AGREE_FLOOR (a build that is nearly ideal cannot be told apart finer).
 AGREE_FRACTION = 0.5
+#: What the prediction leaves out (the report says so).
+NOT_PREDICTED = ("input offsets (zero in a nominal build), the op-amps' output resistance, the integrators' gain "
+                 "error ~1/(2 pi GBW R C), the stages of a low-rank coupling's latent nodes and of a rate network's "
+                 "activation nodes (they follow their neurons' static rule)")
 AGREE_FLOOR = 5e-3
 
 
@@ -211,9 +217,13 @@ def _source(activation: str, k: int):
     return ir.ActivationVoltage(f"B_{k}", f"f{k}", "0", -1.0, f"z{k}", activation)
 
 
-def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None) -> tuple[np.ndarray, Realised]:
+def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = None, *, swing: bool = True,
+            dynamic: bool | None = None, slew: bool = True) -> Prediction:
     """The predicted circuit's states at ``times`` (s): its network (read back from the
-    skeleton's text) with f replaced by the block's curve -g (``curve``), or f itself."""
+    skeleton's text) with f replaced by the block's curve -g (``curve``), or f itself, and
+    the op-amps' output swing (``swing``) and closed-loop bandwidth and slew rate
+    (``dynamic``: True, False, or None: where they matter; ``slew=False`` leaves the slew
+    rate out of the dynamic model; THEORY.md 11)."""
     spec = compiled.spec
     real = realised_network(write_netlist(skeleton(compiled)), spec)
     if curve is None:
@@ -224,50 +234,15 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
     else:
         def phi(z):
             return -curve(z)
-    return _solve(real, spec, times, phi), real
-
-
-def _solve(r: Realised, spec: RnnSpec, times: np.ndarray, phi) -> np.ndarray:
-    """dy/dt = a y + b u + c + k phi(z), z = zy y + zu u + z0, from y0 (scipy, rtol 1e-8),
-    piecewise between the inputs' knots so that no edge is stepped over."""
-    from scipy.integrate import solve_ivp
-
-    def u_at(t):
-        return np.array([float(np.asarray(w.value(np.array([t]), spec.t_stop))[0]) for w in spec.inputs])
-
-    def rhs(t, y):
-        u = u_at(t)
-        d = r.a @ y + (r.b @ u if r.b.size else 0.0) + r.c
-        if r.k.shape[1]:
-            d = d + r.k @ phi(r.zy @ y + (r.zu @ u if r.zu.size else 0.0) + r.z0)
-        return d
-
-    knots = {0.0, float(spec.t_stop)}
-    for w in spec.inputs:
-        if hasattr(w, "knots"):
-            kt, _ = w.knots(spec.t_stop)
-            knots.update(float(x) for x in kt if 0.0 < x < spec.t_stop)
-    edges = sorted(knots)
-    out = np.empty((len(times), spec.n))
-    y = np.asarray(r.y0, dtype=float)
-    rate = float(np.max(np.abs(np.diag(r.a)))) or 1.0 / spec.t_stop
-    for t0, t1 in zip(edges[:-1], edges[1:]):
-        if t1 <= t0:
-            continue
-        sel = (times >= t0) & (times <= t1)
-        sol = solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=1e-8, atol=1e-10, max_step=min(0.1 / rate, t1 - t0),
-                        t_eval=times[sel] if sel.any() else None, dense_output=False)
-        if not sol.success:
-            raise UsageError(f"the predicted circuit cannot be solved: {sol.message}")
-        if sel.any():
-            out[sel] = sol.y.T
-        y = sol.y[:, -1] if sol.y.shape[1] and (not sel.any() or sol.t[-1] == t1) else _last(rhs, t0, t1, y)
-    return out
-
-
-def _last(rhs, t0, t1, y):
-    from scipy.integrate import solve_ivp
-    return solve_ivp(rhs, (t0, t1), y, method="LSODA", rtol=1e-8, atol=1e-10).y[:, -1]
+    st = stg.stages(compiled) if swing or dynamic else None
+    if st is not None and not swing:  # bandwidth alone: an unbounded swing
+        st = dataclasses.replace(st, low=-math.inf, high=math.inf, windup=0.0 * st.windup)
+    if st is not None and not slew:
+        st = dataclasses.replace(st, slew=None)
+    if st is None:
+        ys = solve(real, spec, times, Linear(real, phi))
+        return Prediction(ys, ys, real, None, False, "ideal op-amps: no swing, bandwidth or slew rate")
+    return stg.predict_with_stages(real, st, spec, times, phi, dynamic)
 
 
 # =========================================================================== check
@@ -288,6 +263,8 @@ class BuildCheck:
     curve: Curve | None
     seconds: float
     readout: dict | None = None
+    saturation: tuple = ()      # stages.saturated: neurons whose state passes the op-amps' swing
+    stages: dict | None = None  # what the prediction modelled (swing, GBW, slew, why)
 
     @property
     def ratio(self) -> float:
@@ -322,7 +299,8 @@ class BuildCheck:
                 "block": None if self.curve is None else self.curve.report(),
                 "realisation": c.realisation.as_dict(), "points": int(self.time.size),
                 "readout": self.readout, "passed": self.passed, "seconds": self.seconds,
-                "not_predicted": "op-amp bandwidth and slew rate, input offsets"}
+                "saturation": list(self.saturation), "stages": self.stages,
+                "not_predicted": NOT_PREDICTED}
 
     def summary(self) -> str:
         c = self.compiled
@@ -334,6 +312,12 @@ class BuildCheck:
         lines.append(f"build_error (worst per-neuron relative error vs the ideal network): predicted "
                      f"{self.predicted:.3e}, simulated {self.simulated:.3e} (ratio {self.ratio:.2f}); "
                      f"ngspice vs prediction {self.agreement:.3e}")
+        if self.stages is not None:
+            low, high = self.stages["swing"]
+            lines.append(f"op-amps in the prediction: swing {low:.4g} .. {high:.4g} V"
+                         f"{'' if self.stages['swing_known'] else ' (the rails: a user model)'}; {self.stages['why']}")
+        for sat in self.saturation:
+            lines.append(saturation_line(sat))
         if self.readout is not None:
             lines.append(f"readout: max |y| change predicted {self.readout['predicted']:.3e}, simulated "
                          f"{self.readout['simulated']:.3e}")
@@ -364,8 +348,19 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
     b = compiled.build
     if b.activation_circuit == "transistor" and spec.activation != "linear":
         curve = characterise(spec.activation, b, b.rails(spec))
-    pred, _ = predict(compiled, t, curve)
+    prediction = predict(compiled, t, curve)
+    pred = prediction.states
     ideal = reference.solve(spec, t)
+    sat, info = (), None
+    if prediction.stages is not None:
+        sat = tuple(stg.saturated(prediction.stages, prediction.capacitor, ideal))
+        info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
+        if sat and not prediction.stages.swing_known:  # clipped at the rails: a bound, not the part's swing
+            s0 = sat[0]
+            warnings.warn(f"neuron {s0['neuron']} peaks at {s0['peak']:+.4g} V, beyond the supply "
+                          f"{s0['swing'][0]:g} .. {s0['swing'][1]:g} V; the swing of {b.opamp_model} is not known, so "
+                          f"the prediction clips at the rails and may not be trusted there "
+                          f"({len(sat)} neuron(s) saturate)", ComponentValueWarning, stacklevel=2)
     floor = FLOOR * float(np.max(np.abs(ideal)))
     out = None
     if spec.w_out is not None:
@@ -375,8 +370,9 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
                "final_predicted": y_p[-1].tolist(), "final_simulated": y_s[-1].tolist()}
     return BuildCheck(compiled, t, traj.states, ideal, pred,
                       relative_error(pred, ideal, floor=floor).max, relative_error(traj.states, ideal, floor=floor).max,
-                      relative_error(traj.states, pred, floor=floor).max, curve, _time.perf_counter() - start, out)
+                      relative_error(traj.states, pred, floor=floor).max, curve, _time.perf_counter() - start, out,
+                      sat, info)
 
 
-__all__ = ["BuildCheck", "Curve", "characterise", "check_build", "compile_build", "predict", "skeleton",
+__all__ = ["BuildCheck", "Curve", "Prediction", "characterise", "check_build", "compile_build", "predict", "skeleton",
            "trimmed_build", "OPAMPS"]

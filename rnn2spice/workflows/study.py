@@ -54,8 +54,8 @@ from rnn2spice.circuit.tolerance import check_distribution, check_tolerance, pas
 from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError, UsageError, clip
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
-from rnn2spice.report.files import (check_replaceable, check_writable, is_json_report, json_text, register_output_kind,
-                                    write_atomic)
+from rnn2spice.report.files import check_output, is_json_report, json_text, register_output_kind, write_atomic
+from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
 from rnn2spice.workflows.pool import check_jobs, check_scheduler, run_jobs, workers_for
@@ -130,8 +130,13 @@ def run_member(m: Member) -> dict:
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
         # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 9)
-        verdict = judge(m.compiled, traj, tolerance=m.threshold)
+        # the parts set the floor the divergence starts from (THEORY.md 9): a weight is a ratio
+        # of two parts (R and C, or two resistors), each off by up to the tolerance
+        verdict = judge(m.compiled, traj, tolerance=m.threshold,
+                        floor=2.0 * m.tolerance if m.tolerance > 0 else None)
     except (SimulationError, ReferenceSolverError) as exc:
+        if isinstance(exc, SimulationError):  # recorded, not shown: no copy of the netlist left behind
+            exc = discard_saved_netlist(exc)  # (run K alone again: --run K)
         text = str(exc)
         rec.update(status="failed", passed=False, error=float("inf"), error_type=type(exc).__name__,
                    message=clip(text.split("\nngspice said:")[0], 1000),
@@ -160,10 +165,13 @@ def run_member(m: Member) -> dict:
 
 # --------------------------------------------------------------------------- journal
 
+#: How a journal opens (:class:`_Journal` writes the study's fingerprint first).
+_JOURNAL_HEAD = json.dumps({"fingerprint": ""})[:-2].encode()
 #: The studies this module runs (the "kind" of their results files).
 KINDS = ("montecarlo", "sweep")
 #: A study's results file, for the output rule of the command line (-o of montecarlo and sweep).
-register_output_kind("study", "a montecarlo or sweep results file", is_json_report(KINDS))
+register_output_kind("study", "a montecarlo or sweep results file written by rnn2spice", is_json_report(KINDS))
+register_output_kind("journal", "the journal of an earlier rnn2spice study", lambda head: head.startswith(_JOURNAL_HEAD))
 
 
 def fingerprint(kind: str, points: list[Point], seed: int, timeout: float | None) -> str:
@@ -251,20 +259,15 @@ def _same_study(found, fp: str, path: Path) -> None:
                           "run without --resume to start again, or choose another output")
 
 
-#: How a journal opens (:class:`_Journal` writes the study's fingerprint first).
-_JOURNAL_HEAD = json.dumps({"fingerprint": ""})[:-2].encode()
-
-
-def check_journal(output: str | os.PathLike, field: str = "journal") -> None:
+def check_journal(output: str | os.PathLike, field: str = "journal", *, force: bool = False) -> None:
     """The journal beside ``output`` is written and then removed: only an earlier journal
-    may be there (never a link, which could lead to the spec, nor a file of the user's)."""
+    may be there (never a link, which could lead to the spec, even with ``force``; a file of
+    the user's only with ``force``)."""
     path = journal_path(output)
     if os.path.islink(path):
         raise OutputError(f"{field}: {clip(str(path))!r} is a symbolic link; refusing to write through it "
                           "(remove it or choose another output name)")
-    check_writable(path, field=field)
-    check_replaceable(path, field, lambda head: head.startswith(_JOURNAL_HEAD), "the journal of an earlier "
-                      "rnn2spice study")
+    check_output(path, field, "journal", force=force)
 
 
 class _Journal:
@@ -293,8 +296,9 @@ class _Journal:
 def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0, backend: str = "auto",
               timeout: float | None = None, jobs: int | None = None, scheduler: str | None = None,
               output: str | os.PathLike | None = None, resume: bool = False, pass_fraction: float = 1.0,
-              progress: Callable[[int, int, dict], None] | None = None) -> StudyResult:
-    """Every run of every point (module docstring); ``progress(done, total, record)`` after each run."""
+              progress: Callable[[int, int, dict], None] | None = None, force: bool = False) -> StudyResult:
+    """Every run of every point (module docstring); ``progress(done, total, record)`` after each run.
+    ``force``: replace an existing ``output`` (and journal) even when it is not an earlier study's."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
         raise UsageError(f"seed must be a whole number 0 .. 2**63 - 1 (got {seed!r})")
     if not is_real(pass_fraction) or not 0 <= pass_fraction <= 1:
@@ -310,11 +314,9 @@ def run_study(kind: str, points: list[Point], runs: list[int], *, seed: int = 0,
         check_distribution(p.distribution)
     start = _time.perf_counter()
     fp = fingerprint(kind, points, seed, timeout)
-    if output is not None:
-        check_writable(output, field="output")
-        # the API has no spec path to compare with: replace only an earlier results file
-        check_replaceable(output, "output", is_json_report(KINDS), "a montecarlo or sweep results file")
-        check_journal(output)
+    if output is not None:  # the output rule (report/files.py): only an earlier results file, or force
+        check_output(output, "output", "study", force=force)
+        check_journal(output, force=force)
     done = load_finished(output, fp) if resume else {}
     wanted = {(i, k) for i, p in enumerate(points) for k in _runs_of(p, runs)}
     done = {key: rec for key, rec in done.items() if key in wanted}

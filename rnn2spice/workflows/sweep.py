@@ -106,7 +106,8 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
           threshold: float | None = None, pass_fraction: float = 1.0, base_dir: str | os.PathLike = ".",
           allow_outside_files: bool = False, backend: str = "auto", timeout: float | None = None,
           jobs: int | None = None, scheduler: str | None = None, output: str | os.PathLike | None = None,
-          resume: bool = False, progress: Callable[[int, int, dict], None] | None = None, stimulus=None,
+          resume: bool = False, force: bool = False, progress: Callable[[int, int, dict], None] | None = None,
+          stimulus=None,
           dt: float | None = None, window: tuple[int, int | None] | None = None, trial: int | None = None,
           dead_zone: float = DEFAULT_DEAD_ZONE) -> StudyResult:
     """Every combination of ``params`` (``{"circuit.capacitance": [1e-9, 1e-8], "tolerance":
@@ -117,7 +118,8 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
     other options are the points' defaults, as for :func:`~rnn2spice.workflows.montecarlo.montecarlo`
     (``runs`` per point; a point without tolerance runs its circuit as compiled, and passes
     at its accuracy target unless ``threshold`` says otherwise).  ``stimulus``, ``dt``,
-    ``window``, ``trial``, ``dead_zone``: a task trial at every point, as for ``montecarlo``.
+    ``window``, ``trial``, ``dead_zone``: a task trial at every point, as for ``montecarlo``;
+    ``output``, ``resume``, ``force`` likewise.
     """
     if not isinstance(params, Mapping) or not params:
         raise UsageError("params must map one or more parameters to their values (got none)")
@@ -150,7 +152,7 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
               for combo in combos]
     return run_study("sweep", points, list(range(runs)), seed=seed, backend=backend, timeout=timeout, jobs=jobs,
                      scheduler=scheduler, output=output, resume=resume, pass_fraction=pass_fraction,
-                     progress=progress)
+                     progress=progress, force=force)
 
 
 def _spec_mapping(spec, base_dir, allow_outside: bool) -> tuple[dict, Path]:

@@ -22,7 +22,8 @@ from rnn2spice.network.dale import dale_report
 from rnn2spice.network.load import load_spec, parse_text
 from rnn2spice.network.spec import MAX_SPEC_BYTES, NAME_RE, RnnSpec, spec_from_dict
 from rnn2spice.report.display import Displayed
-from rnn2spice.report.files import FILE, NEW, check_distinct, check_writable, output_target, write_atomic
+from rnn2spice.report.files import (FILE, HEAD_BYTES, NEW, OUTPUT_KINDS, check_distinct, check_output, check_writable,
+                                    output_target, write_atomic)
 from rnn2spice.workflows.importers.detect import read_model
 from rnn2spice.workflows.importers.network import (DEFAULT_STEPS, INLINE_MAX_NEURONS, ImportedNetwork,
                                                    continuous_equation, discrete_equation, positive_seconds)
@@ -240,16 +241,13 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     if target.kind not in (NEW, FILE):
         raise OutputError(f"--output: {str(output)!r} is a device or FIFO; an imported spec must be a regular "
                           "file (it is read back, and names its matrix file beside it)")
+    check_output(output, "--output", "spec", force=force)  # only a spec rnn2spice wrote is replaced
     npz_path = (target.real if output.is_symlink() else output).with_suffix(".npz")
     net = read_model(model, fmt, keys=keys, convention=convention, activation=activation, readout=readout)
     inline = net.n <= INLINE_MAX_NEURONS
     if not inline:
         check_distinct({"--output (matrices)": npz_path}, {"the model file": model, "--output": output})
-        check_writable(npz_path, "--output (matrices)")
-        if not force and os.path.lexists(npz_path) and not is_imported_npz(npz_path, output):
-            raise OutputError(f"--output (matrices): {str(npz_path)!r} exists and is not the matrix file of an "
-                              f"earlier rnn2spice import to {str(output)!r}; move it away, choose another "
-                              "--output, or pass --force (force=True) to overwrite it")
+        check_matrix_file(npz_path, output, "--output (matrices)", force=force)
     data, arrays = build_spec(net, source=model, dt=dt, tau=tau, name=name, t_stop=t_stop,
                               npz_name=None if inline else npz_path.name)
     # validate the spec before writing anything (the arrays in place of their file references)
@@ -269,18 +267,33 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike, *, dt: flo
     return ImportResult(spec, output, None if inline else npz_path, net)
 
 
+def check_matrix_file(npz_path: Path, spec_path: Path, field: str, *, force: bool = False) -> None:
+    """The output rule for the ``<stem>.npz`` written beside a spec (``import``,
+    ``Network.save``): writable, and an existing file there is replaced only when it is the
+    matrix file of an earlier spec rnn2spice wrote to ``spec_path`` (:func:`is_imported_npz`),
+    or with ``force``; otherwise :class:`OutputError` names it."""
+    check_writable(npz_path, field)
+    if not force and os.path.lexists(npz_path) and not is_imported_npz(npz_path, spec_path):
+        raise OutputError(f"{field}: {str(npz_path)!r} exists and is not the matrix file of an earlier spec "
+                          f"rnn2spice wrote to {str(spec_path)!r}; refusing to replace it (move it away, choose "
+                          "another name, or pass --force (force=True))")
+
+
 def is_imported_npz(npz_path: str | os.PathLike, spec_path: str | os.PathLike) -> bool:
-    """Whether ``npz_path`` is the matrix file of the rnn2spice import ``spec_path``: that
-    spec exists, its ``provenance.importer`` is rnn2spice, it refers to the NPZ by name for
+    """Whether ``npz_path`` is the matrix file of the spec ``spec_path`` that rnn2spice wrote
+    (``import`` or ``Network.save``): that spec exists, carries rnn2spice's first line
+    (report/files.py ``SPEC_HEADS``) or ``provenance.importer``, refers to the NPZ by name for
     its matrices, and the NPZ holds exactly the arrays it refers to."""
     npz_path, spec_path = Path(npz_path), Path(spec_path)
     try:
         if not spec_path.is_file() or spec_path.stat().st_size > MAX_SPEC_BYTES:
             return False
-        data = parse_text(spec_path.read_text(encoding="utf-8"), spec_path)
+        text = spec_path.read_text(encoding="utf-8")
+        data = parse_text(text, spec_path)
         provenance = data.get("provenance") if isinstance(data, dict) else None
         importer = provenance.get("importer") if isinstance(provenance, dict) else None
-        if not (isinstance(importer, str) and importer.startswith("rnn2spice")):
+        if not (OUTPUT_KINDS["spec"].is_ours(text.encode()[:HEAD_BYTES])
+                or (isinstance(importer, str) and importer.startswith("rnn2spice"))):
             return False
         refs = [val for val in data.values() if isinstance(val, dict)]
         refs += [f for val in refs if set(val) == {"factors"} and isinstance(val["factors"], list)
