@@ -94,9 +94,9 @@ def test_predict_draw_needs_transistor_blocks():
 def test_undrawn_prediction_is_the_nominal_one():
     spec, c = compiled_for(0)
     t = np.linspace(0, spec.t_stop, 101)
-    nominal, _ = predict(c, t, characterise(spec.activation, c.build, c.build.rails(spec)))
+    nominal = predict(c, t, characterise(spec.activation, c.build, c.build.rails(spec))).states
     same, curves = predict_draw(c, t)  # (a draw at tolerance 0 still draws offsets and mismatch)
-    assert np.max(np.abs(same - nominal)) <= 1e-6 * np.max(np.abs(nominal))
+    assert np.max(np.abs(same - nominal)) <= 1e-5 * np.max(np.abs(nominal))  # the .dc of n blocks: ~1e-5 V apart
     inside = np.abs(curves.z) <= 3.0  # identical blocks, identical curves (to the .dc run's tolerances)
     assert np.ptp(curves.g[:, inside], axis=0).max() < 1e-4
 
@@ -110,7 +110,7 @@ def test_draw_predicted_as_ngspice_simulates_it(seed, run):
     d = drawn(c, tolerance=0.05, run=run)
     t = np.linspace(0, spec.t_stop, 201)
     pred, curves = predict_draw(d, t)
-    nominal, _ = predict(c, t, characterise(spec.activation, c.build, c.build.rails(spec)))
+    nominal = predict(c, t, characterise(spec.activation, c.build, c.build.rails(spec))).states
     traj = simulate(d, backend="subprocess")
     sim = np.stack([np.interp(t, traj.time, traj.states[:, k]) for k in range(spec.n)], axis=1)
     scale = np.max(np.abs(nominal))

@@ -168,8 +168,7 @@ def predict_draw(compiled: CompiledNetwork, times: np.ndarray, *,
     order = [int(e.name.split("_")[1]) for e in skeleton(moved).elements
              if isinstance(e, (ir.TanhVoltage, ir.ActivationVoltage))]
     curves = curves.in_order(order)
-    states, _ = predict(moved, times, curves)
-    return states, curves
+    return predict(moved, times, curves).states, curves
 
 
 __all__ = ["BlockCurves", "block_circuit", "block_curves", "drawn", "offsets_outside", "predict_draw"]
