@@ -593,6 +593,13 @@ def test_unstable_networks_are_reported_with_growth_rate_and_largest_state():
     assert info["largest_state"] == 7e13 and info["largest_state_in_circuit"] == 3.5e13
     line = describe_stability(info)
     assert "growth rate 2e+03 1/s" in line and "7e+13" in line and "saturates at its supply rails" in line
+    assert "(-12 .. 12 V)" in line  # the default supply of a real build
+    # unstable at h0 but bounded inside the rails (a saturating tanh network): nothing to warn of
+    bounded = stability(spec, np.array([[1.0, 0.5], [0.9, -0.8]]))
+    assert bounded["unstable"] and not bounded["beyond_rails"] and describe_stability(bounded) == ""
+    railed = spec_from_dict({"name": "grow", "tau": 1e-3, "w": [[3000.0, 0.0], [500.0, 1500.0]], "h0": [1.0, 0.5],
+                             "t_stop": 1e-2, "circuit": {"supply": [-5, 5]}})
+    assert "(-5 .. 5 V)" in describe_stability(stability(railed, np.array([[1.0, 0.5], [6.0, 0.0]])))
     calm = spec_from_dict({"name": "calm", "tau": 1e-3, "w": [[0.0, 0.0], [0.0, 0.0]], "t_stop": 1e-2})
     assert describe_stability(stability(calm, np.zeros((2, 2)))) == ""
 

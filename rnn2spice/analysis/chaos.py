@@ -13,6 +13,13 @@ trajectory on the same attractor: :func:`compare_statistics` judges it against a
 of K reference runs started from h0 perturbed at eps (:func:`ensemble`) by per-neuron mean
 and variance, per-neuron autocorrelation at a few lags, and lambda_1 along its own
 trajectory, each within bounds from the ensemble's spread.
+
+``check`` predicts the horizon before any run (:func:`prediction_grid`, :func:`interpolate`)
+and computes the ensemble on :func:`statistics_grid` beside ngspice.
+
+The module is longer than 400 lines: the horizon, the ensemble and the statistical tests
+share the constants that set one verdict (floor, safety, members, resolution) and are read
+together against THEORY.md 9.
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ from scipy import stats as _stats
 from scipy.integrate import solve_ivp
 
 from rnn2spice._blas import one_blas_thread
-from rnn2spice.analysis.lyapunov import STEP_FACTOR, Dynamics, Exponent, largest_exponent
+from rnn2spice.analysis.lyapunov import STEP_FACTOR, Dynamics, Exponent, hermite, largest_exponent
 from rnn2spice.analysis.reference import breakpoints, dense_values, solve_linear
 from rnn2spice.network.spec import RnnSpec
 
-#: Ensemble members (reference runs from perturbed h0).  8 gives t-quantiles with 7 degrees
-#: of freedom; each costs one reference solve at :data:`ENSEMBLE_RTOL`.
-MEMBERS = 8
+#: Ensemble members (reference runs from perturbed h0).  12 gives t-quantiles with 11 degrees
+#: of freedom and leave-one-out bounds that vary little between draws (with 8 the largest
+#: score of one correct run over three ensemble draws ranged 0.6 .. 1.15, with 12 0.5 .. 0.75);
+#: all members are one stacked ODE at :data:`ENSEMBLE_RTOL`.
+MEMBERS = 12
 #: The members' solver tolerance: a member only has to be a trajectory on the attractor.
 ENSEMBLE_RTOL = 1e-6
 #: Uniform samples of the window beyond the horizon the statistics are computed on (at most).
@@ -48,6 +57,12 @@ SPREAD_FLOOR = 0.25
 #: lambda_1 bound: besides the ensemble's t-bound, the tangent integration's own resolution
 #: (relative) -- the ensemble members share their first horizon and so their exponents.
 EXPONENT_RESOLUTION = 0.15
+#: Safety factor of the horizon (THEORY.md 9): the pointwise part ends where the predicted
+#: error floor exp(Lambda(t)) reaches threshold / SAFETY, so a correct circuit, whose actual
+#: error floor is below the claimed one, ends it at most at threshold / SAFETY.  Applied when
+#: the run is accurate enough for it (threshold / floor >= SAFETY^2, so the level
+#: ln(threshold / (SAFETY floor)) is at least ln SAFETY); ``check``'s pointwise run is.
+SAFETY = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,7 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     t = np.asarray(time, dtype=float)
     if t.size < 2 or not t[-1] > t[0]:
         return Horizon(None, floor, threshold, None)
-    level = float(np.log(threshold / floor)) if threshold > floor else 0.0
+    level = horizon_level(floor, threshold)
     if spec.activation == "linear":
         # never chaotic: an unstable linear network's error grows with its state, so the
         # relative error the verdict judges does not (no horizon; pointwise as ever)
@@ -98,14 +113,51 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
         grid = np.array([t[0], t[-1]])
         exp = Exponent(np.array([lam]), float(t[0]), float(t[-1]), 0, grid, np.array([[0.0], [lam * (t[-1] - t[0])]]))
         return Horizon(exp, floor, threshold, None)
-    steps = substeps(spec, t)
-    if steps > MAX_SUBSTEPS or 4.0 * steps * spec.n ** 2 > MAX_WORK:
+    if not affordable(spec, t):
         return Horizon(None, floor, threshold, None)
     exp = largest_exponent(spec, t, reference)
     # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
     # stretch of a limit cycle or a slow drift alone is not), the horizon where Lambda does
     tp = exp.crossing(level) if exp.value > 0 and exp.value * (t[-1] - t[0]) > level else None
     return Horizon(exp, floor, threshold, tp)
+
+
+#: The horizon is predicted before any run along the reference sampled this many times per
+#: 1 / |J|max (the tangent's RK4 step) and at least/most this many points over the run.
+PREDICTION_DENSITY = 2.0
+PREDICTION_POINTS = (2001, 20001)
+
+
+def prediction_grid(spec: RnnSpec) -> np.ndarray:
+    """The uniform model-time grid (s) over [0, t_stop] the horizon is predicted on."""
+    want = int(np.ceil(spec.t_stop * Dynamics(spec).bound() * PREDICTION_DENSITY)) + 1
+    return np.linspace(0.0, spec.t_stop, int(np.clip(want, *PREDICTION_POINTS)))
+
+
+def interpolate(spec: RnnSpec, time: np.ndarray, states: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A trajectory sampled at ``time`` (points, n) at the times ``at``: cubic Hermite with the
+    network's own dh/dt at the samples."""
+    model = Dynamics(spec)
+    with one_blas_thread():
+        slope = model.rhs(time, states)
+    return hermite(time, states, slope, np.clip(np.asarray(at, dtype=float), time[0], time[-1]))
+
+
+def affordable(spec: RnnSpec, time: np.ndarray) -> bool:
+    """Whether lambda_1 is estimated (:data:`MAX_SUBSTEPS`, :data:`MAX_WORK`; a linear network: always)."""
+    if spec.activation == "linear":
+        return True
+    steps = substeps(spec, time)
+    return steps <= MAX_SUBSTEPS and 4.0 * steps * spec.n ** 2 <= MAX_WORK
+
+
+def horizon_level(floor: float, threshold: float) -> float:
+    """ln of the growth the horizon allows: ln(threshold / (SAFETY floor)) when the run is
+    accurate enough for the safety factor, else ln(threshold / floor) (0 when floor >= threshold)."""
+    ratio = threshold / floor
+    if ratio >= SAFETY ** 2:
+        return float(np.log(ratio / SAFETY))
+    return float(np.log(ratio)) if ratio > 1.0 else 0.0
 
 
 def substeps(spec: RnnSpec, time: np.ndarray) -> int:
@@ -156,6 +208,19 @@ def ensemble(spec: RnnSpec, time: np.ndarray, *, floor: float, members: int = ME
 
 
 # =========================================================================== statistics
+
+def statistics_grid(start: float, stop: float) -> np.ndarray:
+    """The uniform grid (s) the statistics beyond the horizon are computed on: the ensemble is
+    evaluated there and the circuit resampled linearly onto it (:data:`STAT_POINTS`)."""
+    return np.linspace(float(start), float(stop), STAT_POINTS)
+
+
+def resample(time: np.ndarray, states: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``states`` (points, n) at ``time`` linearly interpolated at ``grid``."""
+    keep = np.concatenate([[True], np.diff(time) > 0])
+    t, h = time[keep], states[keep]
+    return np.stack([np.interp(grid, t, h[:, k]) for k in range(h.shape[1])], axis=1)
+
 
 def _uniform(time: np.ndarray, states: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
     """States (points, ..., n) linearly resampled on a uniform grid over [start, t_end]."""
@@ -217,18 +282,20 @@ class Test:
                 "bound_max_z": self.bound_local, "bound_rms_z": self.bound_global}
 
 
-def _z(circuit: np.ndarray, members: np.ndarray, floor_fraction: float, absolute_floor: float):
+def _z(circuit: np.ndarray, members: np.ndarray, floor_fraction: float, absolute_floor: float,
+       resolution: float = 0.0):
     """(mean, floored spread, z) of ``circuit`` against ``members`` (K, channels)."""
     k = members.shape[0]
     mean = members.mean(axis=0)
     sd = members.std(axis=0, ddof=1)
     floor = max(floor_fraction * float(np.median(sd)) if sd.size else 0.0, absolute_floor, 1e-300)
-    spread = np.maximum(sd, floor)
+    # a run accurate to a relative `resolution` may move a statistic by that much of its size
+    spread = np.maximum(np.maximum(sd, floor), resolution * np.abs(mean))
     return mean, spread, (circuit - mean) / (spread * np.sqrt(1.0 + 1.0 / k))
 
 
 def _test(name: str, circuit: np.ndarray, members: np.ndarray, *, floor_fraction: float = SPREAD_FLOOR,
-          absolute_floor: float = 0.0, per_group: int = 1) -> Test:
+          absolute_floor: float = 0.0, per_group: int = 1, resolution: float = 0.0) -> Test:
     """z-scores of ``circuit`` (channels) against ``members`` (K, channels).
 
     Bounds: the larger of the t distribution's (per channel: Bonferroni at :data:`ALPHA`;
@@ -237,7 +304,7 @@ def _test(name: str, circuit: np.ndarray, members: np.ndarray, *, floor_fraction
     out): the channels (lags of one neuron, neurons of one network) are correlated, so
     the rms of independent channels would understate the spread of a correct circuit's."""
     k = members.shape[0]
-    mean, spread, z = _z(circuit, members, floor_fraction, absolute_floor)
+    mean, spread, z = _z(circuit, members, floor_fraction, absolute_floor, resolution)
     channels = max(z.size, 1)
     dof = k - 1
     local = float(_stats.t.ppf(1.0 - ALPHA / (2 * channels), dof))
@@ -245,7 +312,8 @@ def _test(name: str, circuit: np.ndarray, members: np.ndarray, *, floor_fraction
     free = max(channels // per_group, 1)   # the lags of one neuron count as one channel
     glob = float(np.sqrt(second * _stats.chi2.ppf(1.0 - ALPHA, free) / free))
     if k >= 4 and z.size:
-        loo = [_z(members[j], np.delete(members, j, axis=0), floor_fraction, absolute_floor)[2] for j in range(k)]
+        loo = [_z(members[j], np.delete(members, j, axis=0), floor_fraction, absolute_floor, resolution)[2]
+               for j in range(k)]
         local = max(local, LOO_MARGIN * max(float(np.max(np.abs(x))) for x in loo))
         glob = max(glob, LOO_MARGIN * max(float(np.sqrt(np.mean(x ** 2))) for x in loo))
     return Test(name, circuit, mean, spread, z, local, glob)
@@ -308,9 +376,13 @@ class Statistics:
 
 
 def compare_statistics(spec: RnnSpec, time: np.ndarray, circuit: np.ndarray, members: np.ndarray, *,
-                       start: float) -> Statistics:
+                       start: float, resolution: float = 0.0) -> Statistics:
     """The circuit's trajectory (points, n) against the ensemble (points, K, n), all at
-    ``time``, beyond ``start`` (s): mean, variance, autocorrelation per neuron and lambda_1."""
+    ``time``, beyond ``start`` (s): mean, variance, autocorrelation per neuron and lambda_1.
+
+    ``resolution``: the circuit run's relative accuracy (its rtol): each statistic's spread is
+    at least that fraction of its size (the mean's: of the largest state), since a correct run
+    at that accuracy may move it so much (THEORY.md 9)."""
     time = np.asarray(time, dtype=float)
     both = np.concatenate([members, circuit[:, None, :]], axis=1)     # (points, K + 1, n)
     grid, h = _uniform(time, both, start)
@@ -330,12 +402,15 @@ def compare_statistics(spec: RnnSpec, time: np.ndarray, circuit: np.ndarray, mem
     # mean variance q and the neuron-averaged autocorrelation C(lag); a change of every
     # neuron a little (weights x 1.3) moves them far beyond their small ensemble spread
     population = np.concatenate([var.mean(axis=1)[:, None], rho.mean(axis=1)], axis=1)   # (K + 1, 1 + L)
-    tests = (_test("mean", mean[-1], mean[:-1], absolute_floor=1e-9 * scale),
-             _test("variance", var[-1], var[:-1], absolute_floor=1e-18 * scale ** 2),
+    r = float(resolution)
+    tests = (_test("mean", mean[-1], mean[:-1], absolute_floor=max(1e-9, r) * scale),
+             _test("variance", var[-1], var[:-1], absolute_floor=1e-18 * scale ** 2, resolution=r),
              _test("autocorrelation", rho[-1].ravel(), rho[:-1].reshape(rho.shape[0] - 1, -1),
-                   per_group=lag_idx.size),
-             _test("population", population[-1], population[:-1], floor_fraction=0.0))
-    exps = largest_exponent(spec, time, both).values
+                   per_group=lag_idx.size, resolution=r),
+             _test("population", population[-1], population[:-1], floor_fraction=0.0, resolution=r))
+    # lambda_1 along the window beyond the horizon only (the members share their start)
+    inside = max(int(np.searchsorted(time, start, side="left")) - 1, 0)
+    exps = largest_exponent(spec, time[inside:], both[inside:]).values
     ens = exps[:-1]
     k = ens.size
     t_bound = float(_stats.t.ppf(1.0 - ALPHA / 2, k - 1)) * float(np.std(ens, ddof=1)) * np.sqrt(1 + 1 / k)

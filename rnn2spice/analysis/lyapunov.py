@@ -59,8 +59,9 @@ class Dynamics:
     def _drive(self, t: np.ndarray) -> np.ndarray:
         """w_in x(t) + const, shape (len(t), n)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
-        x = input_values(self.spec, t)
-        return x @ self.w_in.T + self.const if self.spec.m else np.broadcast_to(self.const, (t.size, self.spec.n))
+        if not self.spec.m:   # an autonomous network: no input to evaluate (the ensemble's hot path)
+            return np.broadcast_to(self.const, (t.size, self.spec.n))
+        return input_values(self.spec, t) @ self.w_in.T + self.const
 
     def argument(self, t: np.ndarray, h: np.ndarray) -> np.ndarray:
         """z per state: h (rate) or w h + w_in x + const; h of shape (len(t), ..., n)."""
@@ -107,9 +108,13 @@ class Exponent:
     growth: np.ndarray   # (substeps + 1, K): ln |v(t)| / |v(t0)|, the cumulative stretching
 
     def crossing(self, level: float, which: int = 0) -> float | None:
-        """First time (s) the cumulative stretching of trajectory ``which`` reaches ``level``
-        (ln of a growth factor); None when it never does."""
-        hit = np.flatnonzero(self.growth[:, which] >= level)
+        """First time (s) the stretching of trajectory ``which`` since its lowest point so far,
+        Lambda(t) - min_{s <= t} Lambda(s), reaches ``level`` (ln of a growth factor); None when
+        it never does.  An error made at time s grows by exp(Lambda(t) - Lambda(s)): the
+        simulator makes one at every step, so the one made where Lambda was lowest grows most
+        (the tangent's alignment dip at the start is no respite for them)."""
+        g = self.growth[:, which]
+        hit = np.flatnonzero(g - np.minimum.accumulate(g) >= level)
         return None if hit.size == 0 else float(self.time[hit[0]])
 
     @property

@@ -16,6 +16,7 @@ import numpy as np
 from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.reference import input_values
+from rnn2spice.circuit.realparts import DEFAULT_SUPPLY
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -101,15 +102,21 @@ def stability(spec: RnnSpec, states: np.ndarray) -> dict:
     with one_blas_thread():
         growth = float(np.max(np.linalg.eigvals(a).real)) if spec.n else 0.0
     largest = float(np.max(np.abs(states))) if np.size(states) else 0.0
+    rails = getattr(spec, "supply", None) or DEFAULT_SUPPLY
+    in_circuit = largest * spec.state_scale
     return {"growth_rate": growth, "growth_over_run": growth * spec.t_stop, "unstable": growth > 0.0,
-            "largest_state": largest, "largest_state_in_circuit": largest * spec.state_scale}
+            "largest_state": largest, "largest_state_in_circuit": in_circuit, "rails": tuple(rails),
+            # what a builder must know: the states leave the supply a real circuit would have
+            "beyond_rails": bool(in_circuit >= min(abs(rails[0]), abs(rails[1])))}
 
 
 def describe_stability(info: dict) -> str:
-    """One summary line for an unstable network (empty for a stable one)."""
-    if not info["unstable"]:
+    """One summary line for an unstable network whose states leave the supply rails (empty
+    otherwise: a nonlinear network unstable at h0 whose activation bounds its states, as most
+    trained decision networks are, is nothing a builder must be warned of)."""
+    if not (info["unstable"] and info.get("beyond_rails", True)):
         return ""
     return (f"unstable network: growth rate {info['growth_rate']:.3g} 1/s (largest Re eig, exp({info['growth_over_run']:.3g}) "
             f"over the run), largest state {info['largest_state']:.3g} ({info['largest_state_in_circuit']:.3g} V or A "
             "in the circuit); the verdict is about equivalence with the ideal netlist: a real circuit saturates at "
-            "its supply rails long before such states")
+            f"its supply rails ({info['rails'][0]:g} .. {info['rails'][1]:g} V) long before such states")

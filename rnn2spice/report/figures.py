@@ -144,12 +144,14 @@ def chaos_figure(*args, **kwargs) -> bytes:
 
 def chaos_plot(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, title: str, growth_time: np.ndarray,
                growth: np.ndarray, exponent: float, floor: float, threshold: float, horizon: float,
-               scores: list[tuple[str, float, bool]], ax=None):
+               scores: list[tuple[str, float, bool]], ax=None, pointwise: tuple | None = None):
     """A Figure of a chaotic run (THEORY.md 9): states (top, horizon marked), the divergence
     max_k |sim - ref| / max |ref| on a log scale against the predicted floor exp(Lambda(t))
     and floor exp(lambda_1 t) (middle), and the statistics beyond the horizon as
     score / bound per test, <= 1 passes (bottom).  ``scores``: (name, score / bound, passed).
-    With ``ax``: the states alone, drawn into ``ax``."""
+    With ``ax``: the states alone, drawn into ``ax``.  ``pointwise``: (time, simulated, ref) of
+    a separate, more accurate run over the start (``check``'s pointwise run), whose divergence
+    is drawn too (the floor the prediction starts from is that run's)."""
     idx = neuron_subset(simulated.shape[1], 4)
     scale = 1e3 if time[-1] < 1.0 else 1.0
     unit = "ms" if scale == 1e3 else "s"
@@ -168,7 +170,15 @@ def chaos_plot(time: np.ndarray, simulated: np.ndarray, ref: np.ndarray, *, titl
     big = float(np.max(np.abs(ref))) or 1.0
     with np.errstate(invalid="ignore"):
         div = np.max(np.abs(simulated - ref), axis=1) / big
-    ax2.semilogy(time * scale, np.maximum(div, 1e-18), color="C3", lw=0.8, label="|SPICE - reference| / max|ref|")
+    ax2.semilogy(time * scale, np.maximum(div, 1e-18), color="C3", lw=0.8,
+                 label="|SPICE - reference| / max|ref|" + ("" if pointwise is None else " (statistical run)"))
+    if pointwise is not None:
+        pt, psim, pref = pointwise
+        with np.errstate(invalid="ignore"):
+            pdiv = np.max(np.abs(psim - pref), axis=1) / big
+        ax2.semilogy(pt * scale, np.maximum(pdiv, 1e-18), color="C0", lw=1.0,
+                     label="|SPICE - reference| / max|ref| (pointwise run)")
+        div = np.concatenate([div, pdiv])
     ax2.semilogy(growth_time * scale, floor * np.exp(growth), color="k", lw=1.0,
                  label="predicted: floor exp(Lambda(t)) along the reference")
     t0 = float(growth_time[0])

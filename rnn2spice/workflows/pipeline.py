@@ -90,6 +90,9 @@ class CheckResult(Displayed, Plotted):
     horizon: chaos.Horizon | None = None
     #: beyond the horizon of a chaotic run: the circuit's statistics against an ensemble
     statistics: chaos.Statistics | None = None
+    #: a chaotic check's pointwise run (compiled, certificate, trajectory, reference): the
+    #: comparison is of it up to the horizon; ``trajectory`` is the statistical run
+    pointwise_run: tuple | None = None
 
     @property
     def pointwise_passed(self) -> bool:
@@ -197,7 +200,9 @@ class CheckResult(Displayed, Plotted):
             f"accuracy {c.accuracy if c.rtol is None else 'rtol'}: target {c.target:g}, max step "
             f"{c.circuit.analysis.max_step:.3g} s{' (circuit time)' if c.spec.time_scale != 1.0 else ''}, "
             f"reltol {c.circuit.options.reltol:g}"
-            + ("" if len(self.runs) < 2 else f" ({len(self.runs)} runs: a larger step missed the target)"),
+            + ("" if len(self.runs) < 2 or self.pointwise_run is not None
+               else f" ({len(self.runs)} runs: a larger step missed the target)")
+            + ("" if self.pointwise_run is None else self._runs_line()),
             f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s",
             *readout_line,
             *(() if self.horizon is None else (self._chaos_line(),)),
@@ -209,6 +214,14 @@ class CheckResult(Displayed, Plotted):
             + f": {verdict}",
             *filter(None, (describe_stability(self.stability()),)),
         ))
+
+    def _runs_line(self) -> str:
+        """The two runs of a chaotic check (THEORY.md 9)."""
+        point = [r for r in self.runs if r.get("role") == "pointwise"]
+        p = point[-1]
+        return (f"; chaotic: pointwise run over [0, {p['t_stop']:.4g}] s at rtol {p['rtol']:g} "
+                f"({p['points']} points, {len(point)} run(s)), statistical run over the whole t_stop at rtol "
+                f"{_statistics_rtol_text(self.runs)} ({self.trajectory.time.size} points)")
 
     def _chaos_line(self) -> str:
         h = self.horizon
@@ -232,7 +245,9 @@ class CheckResult(Displayed, Plotted):
                 title=f"{spec.name}: {c.form}/{c.coupling}, chaotic: lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
                       f"T_p = {h.horizon:.3g} s, {'PASS' if self.passed else 'FAIL'}",
                 growth_time=h.exponent.time, growth=h.exponent.growth[:, 0], exponent=h.lyapunov_exponent,
-                floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores(), ax=ax)
+                floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores(), ax=ax,
+                pointwise=None if self.pointwise_run is None else tuple(
+                    (self.pointwise_run[2].time, self.pointwise_run[2].states, self.pointwise_run[3])))
         y = readout(spec, self.trajectory.states)
         t = self.trajectory.time
         x = (np.column_stack([w.value(t, spec.t_stop) for w in spec.inputs]) if spec.inputs
@@ -243,6 +258,11 @@ class CheckResult(Displayed, Plotted):
                   f"relative error {self.comparison.rel_max_error_per_neuron:.2e} ({self._verdict()})",
             readout=None if y is None else (y, readout(spec, self.reference)), inputs=x,
             worst=self.comparison.worst_neuron, readout_label=readout_label(spec), ax=ax)
+
+
+def _statistics_rtol_text(runs) -> str:
+    """The statistical run's rtol, as text."""
+    return next((f"{r['rtol']:g}" for r in runs if r.get("role") == "statistics"), "?")
 
 
 def _compiled(net, form, coupling, accuracy, rtol=None) -> CompiledNetwork:
@@ -355,32 +375,142 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     compiled = _compiled(net, form, coupling, accuracy, rtol)
     timings["compile"] += _time.perf_counter() - start
     reference.check_restarts(compiled.spec)  # before ngspice runs: a reference doomed a priori
+    threshold = compiled.target if tolerance is None else tolerance
+    options = dict(backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
+    # the horizon from the spec alone, before any run: a chaotic network is run twice (below)
+    prediction = _predict(compiled, threshold, timings)
+    if prediction is not None and prediction[0].chaotic:
+        return _check_chaotic(compiled, prediction, threshold, refine, timings, options)
     runs = []
+    compiled, cert, traj, ref, hz, cmp = _refined(compiled, tolerance, refine, timings, runs, options,
+                                                  predicted=None if prediction is None else prediction[0])
+    return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=hz)
+
+
+def _refined(compiled: CompiledNetwork, tolerance, refine: bool, timings: dict, runs: list, options: dict, *,
+             predicted: chaos.Horizon | None = None, role: str | None = None, upto: float | None = None,
+             aim: float | None = None):
+    """Run ``compiled`` and compare pointwise (up to ``upto`` s when given, else up to the
+    horizon found along this run's reference); while the error misses the target (``aim``
+    when given), again at a smaller step (at most :data:`MAX_RUNS` runs).  ``predicted``: the horizon already known
+    (not estimated again).  Returns the last run's (compiled, certificate, trajectory,
+    reference, horizon, comparison)."""
     while True:
-        cert, traj = run(compiled, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
+        cert, traj = run(compiled, **options)
         timings["certificate"] += cert.seconds
         timings["simulate"] += traj.seconds
-        ref, hz, cmp = _pointwise(compiled, traj, tolerance, timings)
+        ref, hz, cmp = _pointwise(compiled, traj, tolerance, timings, hz=predicted, upto=upto)
         # the pointwise error up to the horizon: beyond it the divergence is the network's,
         # and no smaller step would move it by more than ln(step ratio^2) / lambda_1
         err = cmp.verdict_error  # every neuron (and readout output) on its own scale
         runs.append({"max_step": float(compiled.circuit.analysis.max_step), "points": int(traj.time.size),
                      "rel_max_error": float(err), "seconds": float(traj.seconds),
-                     "horizon": hz.horizon if hz.chaotic else None})
-        if not refine or err <= compiled.target or len(runs) >= MAX_RUNS or not np.isfinite(err):
-            break
+                     "horizon": hz.horizon if hz.chaotic else None,
+                     **({} if role is None else {"role": role, "rtol": float(compiled.target),
+                                                 "t_stop": float(compiled.spec.t_stop)})})
+        if not refine or err <= (aim or compiled.target) or len(runs) >= MAX_RUNS or not np.isfinite(err):
+            return compiled, cert, traj, ref, hz, cmp
         # the trapezoidal error goes with the step squared: aim again at target / MARGIN
         shrink = min(0.7, max(0.05, float(np.sqrt(compiled.target / (MARGIN * err)))))
         start = _time.perf_counter()
         try:
             compiled = compiled.with_step_scale(compiled.step_scale * shrink)
         except SpecError:  # the smaller step would exceed the transient limits: report this run
-            break
+            return compiled, cert, traj, ref, hz, cmp
         finally:
             timings["compile"] += _time.perf_counter() - start
-    stats = _statistics(compiled, traj, hz, timings)
-    return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=hz,
-                       statistics=stats)
+
+
+#: A chaotic network's pointwise run aims at threshold / POINTWISE_TIGHTENING (THEORY.md 9): its
+#: floor (target / 2 = threshold / 8) then leaves room for the safety factor chaos.SAFETY = 2,
+#: and the horizon lies ln(threshold / (SAFETY floor)) = ln 4 of growth beyond the tangent's
+#: alignment.  A tighter run lengthens the window only logarithmically, its points grow as
+#: the target^-1/2.
+POINTWISE_TIGHTENING = 4.0
+#: The pointwise run goes this fraction past the horizon (the figure shows the divergence
+#: leave the threshold), at most to t_stop.
+POINTWISE_PAST = 0.1
+#: The statistical run (the whole t_stop) aims at this model-level relative error: beyond the
+#: horizon only the statistics count, and ngspice's truncation error at 1e-2 moves them by a
+#: fraction of the ensemble's spread (measured, THEORY.md 9) at a third of the points of 1e-3.
+STATISTICS_RTOL = 1e-2
+
+
+def _predict(compiled: CompiledNetwork, threshold: float, timings: dict):
+    """(horizon of the check's pointwise run, grid, reference on it), from the reference on a
+    uniform grid (no ngspice); None when lambda_1 cannot be afforded (THEORY.md 9)."""
+    spec = compiled.spec
+    grid = chaos.prediction_grid(spec)
+    if not chaos.affordable(spec, grid):
+        return None
+    start = _time.perf_counter()
+    ref = (np.zeros((grid.size, spec.n)) if spec.activation == "linear" else
+           solve_reference(spec, grid, target=min(compiled.target, threshold)))
+    timings["reference"] += _time.perf_counter() - start
+    start = _time.perf_counter()
+    floor = min(compiled.target, threshold / POINTWISE_TIGHTENING) / 2.0
+    hz = chaos.horizon(spec, grid, ref, floor=floor, threshold=threshold)
+    timings["chaos"] += _time.perf_counter() - start
+    return hz, grid, ref
+
+
+def _variant(compiled: CompiledNetwork, *, rtol: float, t_stop: float | None = None) -> CompiledNetwork:
+    """The same circuit aiming at ``rtol`` (over [0, t_stop] when given): only its .tran and
+    .options differ (and they are certified against that target)."""
+    spec = compiled.spec
+    if t_stop is not None and t_stop < spec.t_stop:
+        spec = replace(spec, t_stop=float(t_stop),
+                       t_step=None if spec.t_step is None or spec.t_step > t_stop else spec.t_step)
+    return compile_rnn(spec, form=compiled.form, coupling=compiled.coupling, accuracy=compiled.accuracy,
+                       rtol=rtol, build=compiled.build)
+
+
+def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: float, refine: bool,
+                   timings: dict, options: dict) -> CheckResult:
+    """Two runs of one circuit (THEORY.md 9): pointwise over [0, T_p (1 + POINTWISE_PAST)] at
+    threshold / POINTWISE_TIGHTENING, judged up to the predicted horizon T_p; and the whole
+    t_stop at :data:`STATISTICS_RTOL` (never tighter than needed, never looser than the check's
+    own target), judged beyond T_p by its statistics against the reference ensemble.  The
+    ensemble (numpy, no ngspice) is computed in a thread beside the two runs."""
+    predicted, grid, ref_grid = prediction
+    spec = compiled.spec
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-ensemble")
+    try:
+        stat_rtol = max(compiled.target, STATISTICS_RTOL)
+        # the members start apart by the statistical run's floor, not the pointwise run's: that
+        # run leaves the reference as early, so it and the members share as little of their start
+        members = pool.submit(chaos.ensemble, spec, chaos.statistics_grid(predicted.horizon, spec.t_stop),
+                              floor=stat_rtol / 2.0)
+        start = _time.perf_counter()
+        point_rtol = min(compiled.target, threshold / POINTWISE_TIGHTENING)
+        short = _variant(compiled, rtol=point_rtol,
+                         t_stop=min(spec.t_stop, predicted.horizon * (1.0 + POINTWISE_PAST)))
+        timings["compile"] += _time.perf_counter() - start
+        runs: list = []
+        # judged at the check's threshold (not the run's tighter target); refined only when it fails
+        short, cert_p, traj_p, ref_p, _, cmp = _refined(short, threshold, refine, timings, runs, options,
+                                                        predicted=predicted, role="pointwise",
+                                                        upto=predicted.horizon, aim=threshold)
+        start = _time.perf_counter()
+        whole = compiled if stat_rtol == compiled.target else _variant(compiled, rtol=stat_rtol)
+        timings["compile"] += _time.perf_counter() - start
+        cert, traj = run(whole, **options)
+        timings["certificate"] += cert.seconds
+        timings["simulate"] += traj.seconds
+        runs.append({"max_step": float(whole.circuit.analysis.max_step), "points": int(traj.time.size),
+                     "rel_max_error": None, "seconds": float(traj.seconds), "horizon": predicted.horizon,
+                     "role": "statistics", "rtol": float(whole.target), "t_stop": float(spec.t_stop)})
+        # beyond the reference's own horizon (~ln(1e-3 / 1e-11) / lambda_1) no solver is
+        # pointwise exact: the reference of the statistical run is the predicted trajectory,
+        # Hermite-interpolated (with dh/dt) from samples 1 / (PREDICTION_DENSITY |J|max) apart
+        start = _time.perf_counter()
+        ref = chaos.interpolate(spec, grid, ref_grid, traj.time)
+        timings["reference"] += _time.perf_counter() - start
+        stats = _statistics(whole, traj, predicted, timings, members=members)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return CheckResult(whole, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=predicted,
+                       statistics=stats, pointwise_run=(short, cert_p, traj_p, ref_p))
 
 
 def accuracy_floor(compiled: CompiledNetwork) -> float:
@@ -391,8 +521,11 @@ def accuracy_floor(compiled: CompiledNetwork) -> float:
     return float(compiled.target) / 2.0
 
 
-def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | None, timings: dict):
-    """(reference, horizon, comparison up to the horizon) of one run."""
+def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | None, timings: dict, *,
+               hz: chaos.Horizon | None = None, upto: float | None = None, floor: float | None = None):
+    """(reference, horizon, comparison up to the horizon) of one run; ``hz`` when already
+    known (else found from ``floor``, by default :func:`accuracy_floor`), ``upto`` (s) the end
+    of the comparison when given."""
     threshold = compiled.target if tolerance is None else tolerance
     start = _time.perf_counter()
     ref = solve_reference(compiled.spec, traj.time, target=min(compiled.target, tolerance or compiled.target))
@@ -401,32 +534,49 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
     start = _time.perf_counter()
     # floor and threshold both relative to a neuron's own scale (the divergence spreads to
     # every neuron): the level ln(threshold / floor) does not depend on the scales
-    hz = chaos.horizon(compiled.spec, traj.time, ref, floor=accuracy_floor(compiled), threshold=threshold)
+    if hz is None:
+        hz = chaos.horizon(compiled.spec, traj.time, ref, floor=floor or accuracy_floor(compiled),
+                           threshold=threshold)
     timings["chaos"] += _time.perf_counter() - start
-    upto = slice(None) if not hz.chaotic else slice(0, int(np.searchsorted(traj.time, hz.horizon, side="right")))
-    cmp = compare(traj.states[upto], ref[upto], threshold=threshold, atol=atol, spec=compiled.spec)
+    end = upto if upto is not None else hz.horizon if hz.chaotic else None
+    part = slice(None) if end is None else slice(0, max(int(np.searchsorted(traj.time, end, side="right")), 2))
+    cmp = compare(traj.states[part], ref[part], threshold=threshold, atol=atol, spec=compiled.spec)
     return ref, hz, cmp
 
 
-def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, timings: dict):
-    """The statistical part of a chaotic run (None otherwise)."""
+def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, timings: dict, members=None,
+                threshold: float | None = None):
+    """The statistical part of a chaotic run (None otherwise), on the uniform grid of
+    :func:`chaos.statistics_grid` beyond the horizon; ``members``: a future of the ensemble
+    on that grid when it is already being computed.  Each statistic may differ by the run's
+    accuracy or the pass threshold, whichever is larger, of its size (a Monte Carlo run at 10 %
+    is judged at 10 %)."""
     if not hz.chaotic:
         return None
     start = _time.perf_counter()
-    members = chaos.ensemble(compiled.spec, traj.time, floor=hz.floor)
-    stats = chaos.compare_statistics(compiled.spec, traj.time, traj.states, members, start=hz.horizon)
+    grid = chaos.statistics_grid(hz.horizon, traj.time[-1])
+    members = (chaos.ensemble(compiled.spec, grid, floor=hz.floor) if members is None else members.result())
+    circuit = chaos.resample(traj.time, traj.states, grid)
+    stats = chaos.compare_statistics(compiled.spec, grid, circuit, members, start=hz.horizon,
+                                     resolution=max(float(compiled.target), threshold or 0.0))
     seconds = _time.perf_counter() - start
     timings["chaos"] += seconds
     return replace(stats, seconds=seconds)
 
 
-def judge(compiled: CompiledNetwork, trajectory: Trajectory, *, tolerance: float | None = None) -> CheckResult:
+def judge(compiled: CompiledNetwork, trajectory: Trajectory, *, tolerance: float | None = None,
+          floor: float | None = None) -> CheckResult:
     """The verdict of :func:`check` on a trajectory simulated elsewhere (or altered): pointwise
-    against the reference of ``compiled.spec`` up to the horizon, statistics beyond it."""
+    against the reference of ``compiled.spec`` up to the horizon, statistics beyond it.
+
+    ``floor``: the relative error the run starts with, when larger than the simulator's
+    (:func:`accuracy_floor`): a Monte Carlo run's parts, each off by up to their tolerance,
+    make the circuit leave the nominal reference at that level from the start (THEORY.md 9)."""
     check_tolerance(tolerance)
     timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
-    ref, hz, cmp = _pointwise(compiled, trajectory, tolerance, timings)
-    stats = _statistics(compiled, trajectory, hz, timings)
+    ref, hz, cmp = _pointwise(compiled, trajectory, tolerance, timings,
+                              floor=max(accuracy_floor(compiled), floor or 0.0))
+    stats = _statistics(compiled, trajectory, hz, timings, threshold=tolerance)
     return CheckResult(compiled, trajectory, ref, cmp, timings, horizon=hz, statistics=stats)
 
 

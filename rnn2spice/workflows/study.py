@@ -136,7 +136,10 @@ def run_member(m: Member) -> dict:
     try:
         traj = simulate(compiled, backend=m.backend, timeout=m.timeout)
         # pointwise up to the horizon of a chaotic network, statistics beyond (THEORY.md 9)
-        verdict = judge(m.compiled, traj, tolerance=m.threshold)
+        # the parts set the floor the divergence starts from (THEORY.md 9): a weight is a ratio
+        # of two parts (R and C, or two resistors), each off by up to the tolerance
+        verdict = judge(m.compiled, traj, tolerance=m.threshold,
+                        floor=2.0 * m.tolerance if m.tolerance > 0 else None)
     except (SimulationError, ReferenceSolverError) as exc:
         if isinstance(exc, SimulationError):  # recorded, not shown: no copy of the netlist left behind
             exc = discard_saved_netlist(exc)  # (run K alone again: --run K)
