@@ -151,3 +151,19 @@ def test_the_override_is_named_in_the_callers_words(tmp_path):
     line = refused(cli("compile", tmp_path / "s.yaml", "-o", mine, cwd=tmp_path), "--output", "--force")
     assert "force=True" not in line
     assert mine.read_text() == "mine\n"
+
+
+def test_a_report_never_replaces_a_study_results_file(tmp_path):
+    """`verify --report r.json` replaced a montecarlo results file: a study's results are an
+    output kind of their own; a report replaces a report (and the study its results)."""
+    (tmp_path / "s.yaml").write_text(spec_text())
+    results = tmp_path / "r.json"
+    done = cli("montecarlo", tmp_path / "s.yaml", "-o", results, "--runs", "2", "--tolerance", "0", cwd=tmp_path,
+               timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    kept = results.read_bytes()
+    line = refused(cli("verify", tmp_path / "s.yaml", "--report", results, cwd=tmp_path), "--report", "r.json")
+    assert "--force" in line and results.read_bytes() == kept
+    report = tmp_path / "v.json"
+    assert cli("verify", tmp_path / "s.yaml", "--report", report, cwd=tmp_path).returncode == 0
+    assert cli("verify", tmp_path / "s.yaml", "--report", report, cwd=tmp_path).returncode == 0  # its own kind

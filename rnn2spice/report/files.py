@@ -337,9 +337,25 @@ def is_png(head: bytes) -> bool:
 _REPORT_HEAD = ('{\n  "generator": "rnn2spice ').encode()
 
 
+#: Report kinds (the "kind" key) that are an output kind of their own (a study's results file,
+#: :func:`reserve_report_kinds`): a plain ``--report`` never replaces one of them.
+_RESERVED_REPORT_KINDS: set[bytes] = set()
+_REPORT_KIND = re.compile(rb'\{\n  "generator": "rnn2spice [^"\n]*",\n  "kind": "([^"\n]*)"')
+
+
+def reserve_report_kinds(kinds) -> None:
+    """Keep JSON reports of these ``kinds`` from the plain ``report`` output kind (a ``verify
+    --report r.json`` replaced a montecarlo results file)."""
+    _RESERVED_REPORT_KINDS.update(k.encode() for k in kinds)
+
+
 def _is_report(head: bytes) -> bool:
-    """A JSON report :func:`json_text` wrote: its first key is ``"generator": "rnn2spice ..."``."""
-    return head.startswith(_REPORT_HEAD)
+    """A JSON report :func:`json_text` wrote (its first key is ``"generator": "rnn2spice ..."``),
+    of a kind no other output kind reserves."""
+    if not head.startswith(_REPORT_HEAD):
+        return False
+    kind = _REPORT_KIND.match(head)
+    return kind is None or kind.group(1) not in _RESERVED_REPORT_KINDS
 
 
 def is_json_report(kinds) -> Callable[[bytes], bool]:

@@ -60,7 +60,8 @@ from rnn2spice.errors import OutputError, ReferenceSolverError, SimulationError,
 from rnn2spice.network.readout import readout
 from rnn2spice.network.numbers import is_real
 from rnn2spice.network.files import open_regular, read_regular
-from rnn2spice.report.files import check_distinct, check_output, is_json_report, json_text, register_output_kind, write_atomic
+from rnn2spice.report.files import (check_distinct, check_output, is_json_report, json_text, register_output_kind,
+                                    reserve_report_kinds, write_atomic)
 from rnn2spice.spice.log import discard_saved_netlist
 from rnn2spice.workflows.pipeline import judge, simulate, solve_reference
 from rnn2spice.workflows import study_decision
@@ -177,6 +178,7 @@ _JOURNAL_HEAD = json.dumps({"fingerprint": ""})[:-2].encode()
 KINDS = ("montecarlo", "sweep")
 #: A study's results file, for the output rule of the command line (-o of montecarlo and sweep).
 register_output_kind("study", "a montecarlo or sweep results file written by rnn2spice", is_json_report(KINDS))
+reserve_report_kinds(KINDS)  # a --report of another command never replaces a study's results
 register_output_kind("journal", "the journal of an earlier rnn2spice study", lambda head: head.startswith(_JOURNAL_HEAD))
 
 
