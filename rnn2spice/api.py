@@ -194,7 +194,9 @@ def save(net: RnnSpec, path: str | os.PathLike, *, force: bool = False) -> Path:
     data = net.to_dict()
     arrays = {}
     if net.n > INLINE_MAX_NEURONS:
-        npz = path.with_suffix(".npz")
+        # beside the file the spec is written to: through a link that is the link's target (as
+        # import does), where the spec's relative reference to its matrices resolves
+        npz = (Path(os.path.realpath(path)) if path.is_symlink() else path).with_suffix(".npz")
         check_distinct({"path (matrices)": npz}, {"path": path})
         check_matrix_file(npz, path, "path (matrices)", force=force)
         for key in ("tau", "w", "w_in", "bias", "h0", "w_out", "b_out"):

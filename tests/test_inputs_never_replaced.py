@@ -167,3 +167,29 @@ def test_a_report_never_replaces_a_study_results_file(tmp_path):
     report = tmp_path / "v.json"
     assert cli("verify", tmp_path / "s.yaml", "--report", report, cwd=tmp_path).returncode == 0
     assert cli("verify", tmp_path / "s.yaml", "--report", report, cwd=tmp_path).returncode == 0  # its own kind
+
+
+def test_save_through_a_link_puts_the_matrices_beside_the_spec_it_writes(tmp_path):
+    """Network.save through a symbolic link wrote the .npz beside the link while the spec went
+    to the link's target, whose reference to its matrices then resolved elsewhere."""
+    import numpy as np
+
+    import rnn2spice
+
+    n = 12  # more than 8 neurons: the matrices go to <stem>.npz
+    rng = np.random.default_rng(1)
+    data = {**GOOD_SPEC, "w": (rng.standard_normal((n, n)) * 0.1).tolist(), "w_in": [[1.0]] * n, "h0": [0.0] * n}
+    (tmp_path / "big.yaml").write_text(yaml.safe_dump(data))
+    net = rnn2spice.load(tmp_path / "big.yaml")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "store" / "net.yaml"
+    link = tmp_path / "links" / "net.yaml"
+    rnn2spice.save(net, target)  # an earlier spec there (no file is created through a dangling link)
+    (tmp_path / "store" / "net.npz").unlink()
+    link.symlink_to(target)
+    rnn2spice.save(net, link)
+    assert (tmp_path / "store" / "net.npz").is_file() and not (tmp_path / "links" / "net.npz").exists()
+    for path in (link, target):
+        again = rnn2spice.load(path)
+        assert np.array_equal(np.asarray(again.w), np.asarray(net.w))
