@@ -45,6 +45,7 @@ from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.spice.ngspice import simulate_netlist
 from rnn2spice.workflows.snapping import FLOOR, Realised, realised_network
 from rnn2spice.workflows import stages as stg
@@ -247,8 +248,8 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
 
 # =========================================================================== check
 
-@dataclass(frozen=True, eq=False)
-class BuildCheck:
+@dataclass(frozen=True, eq=False, repr=False)
+class BuildCheck(Displayed, Plotted):
     """A real-part (or snapped) build simulated and compared with its prediction and with the
     ideal network (worst per-neuron relative error, floor FLOOR of the largest state)."""
 
@@ -278,6 +279,15 @@ class BuildCheck:
         agree = self.agreement <= max(AGREE_FRACTION * self.predicted, AGREE_FLOOR)
         within = (0.5 <= self.ratio <= 2.0) or max(self.predicted, self.simulated) <= AGREE_FLOOR
         return bool(agree and within)
+
+    def verdict(self) -> str:
+        """PASS/FAIL and what it judges: ngspice against the predicted circuit, not the build
+        against the ideal network (that deviation is said beside it, in percent)."""
+        dev = f"the build deviates {100 * self.simulated:.3g} % from the ideal network"
+        if self.passed:
+            return f"PASS (the simulated build matches its prediction; {dev})"
+        return (f"FAIL (the simulated build does not match its prediction: ngspice vs prediction "
+                f"{self.agreement:.3g}, predicted build error {100 * self.predicted:.3g} %; {dev})")
 
     def certified(self) -> str:
         b = self.compiled.build
@@ -309,9 +319,9 @@ class BuildCheck:
         if self.curve is not None:
             lines.append(f"{self.curve.activation} block (characterised in ngspice): largest error against the ideal "
                          f"activation {self.curve.error():.3e} V within |z| <= {FIT_RANGE:g} V")
-        lines.append(f"build_error (worst per-neuron relative error vs the ideal network): predicted "
-                     f"{self.predicted:.3e}, simulated {self.simulated:.3e} (ratio {self.ratio:.2f}); "
-                     f"ngspice vs prediction {self.agreement:.3e}")
+        lines.append(f"build error (worst per-neuron relative error vs the ideal network): predicted "
+                     f"{100 * self.predicted:.3g} %, simulated {100 * self.simulated:.3g} % (ratio {self.ratio:.2f}); "
+                     f"ngspice vs predicted circuit {self.agreement:.3e} (what PASS judges)")
         if self.stages is not None:
             low, high = self.stages["swing"]
             lines.append(f"op-amps in the prediction: swing {low:.4g} .. {high:.4g} V"
@@ -321,14 +331,28 @@ class BuildCheck:
         if self.readout is not None:
             lines.append(f"readout: max |y| change predicted {self.readout['predicted']:.3e}, simulated "
                          f"{self.readout['simulated']:.3e}")
-        lines.append(f"{self.time.size} time points in {self.seconds:.2f} s: {'PASS' if self.passed else 'FAIL'}")
+        lines.append(f"{self.time.size} time points in {self.seconds:.2f} s: {self.verdict()}")
         return "\n".join(lines)
 
-    def figure(self) -> bytes:
+    SHOWN = ("predicted_build_error", "simulated_build_error", "ngspice_vs_prediction", "points", "seconds")
+
+    def _headline(self) -> str:
+        return (f"{self.compiled.spec.name} ({self.compiled.build.describe()}): "
+                f"{'PASS' if self.passed else 'FAIL'} (ngspice vs predicted circuit)")
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [("predicted_build_error", f"{self.predicted:.3g} (worst per-neuron relative error vs the ideal network)"),
+                ("simulated_build_error", f"{self.simulated:.3g}"),
+                ("ngspice_vs_prediction", f"{self.agreement:.3g} (what PASS judges)"),
+                ("points", str(self.time.size)), ("seconds", f"{self.seconds:.3g}")]
+
+    def _draw(self, ax):
+        """ngspice over the predicted circuit over the ideal network per neuron, and the errors."""
         from rnn2spice.report import figures
-        return figures.check_figure(self.time, self.states, self.predicted_states,
-                                    title=f"{self.compiled.spec.name}: real build vs prediction "
-                                          f"(agreement {self.agreement:.2e})")
+        return figures.build_plot(self.time, self.states, self.predicted_states, self.ideal, ax=ax,
+                                  title=f"{self.compiled.spec.name}, {self.compiled.build.describe()}: ngspice vs "
+                                        f"predicted circuit {self.agreement:.2e}, build error vs ideal "
+                                        f"{self.simulated:.2e}")
 
 
 def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, accuracy: str = "default",
