@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import time as _time
 import warnings
 from dataclasses import dataclass
@@ -62,7 +63,11 @@ TRIM_ROUNDS = 2
 USER_MODEL_GAIN = 1e5
 #: Element-name prefixes of a block (realparts.block_elements), replaced in the skeleton.
 BLOCK_PREFIXES = ("RBA_", "RBB_", "RBM_", "RBN_", "QP_", "QN_", "RT_", "RCP_", "RCN_", "RDP_", "RDG_", "RDN_",
-                  "RDF_", "XD_", "RRI_", "RRF_", "DRA_", "DRB_", "XP_")
+                  "RDF_", "RRI_", "RRF_", "DRA_", "DRB_")
+#: The op-amp of a block (tag D_k or P_k) as each op-amp kind is written (circuit/opamp.py:
+#: X<tag> a macro-model instance, E<tag> an ideal or single-pole VCVS, GA/RA/CA<tag> the
+#: single-pole's pole): a block of ideal op-amps was once left half in the skeleton (singular).
+BLOCK_OPAMP = re.compile(r"^(X|E|GA|RA|CA)([DP])_(\d+)$")
 #: The verdict: ngspice against the prediction within this fraction of the predicted build
 #: error, or within AGREE_FLOOR (a build that is nearly ideal cannot be told apart finer).
 AGREE_FRACTION = 0.5
@@ -195,10 +200,10 @@ def skeleton(compiled: CompiledNetwork) -> ir.Circuit:
     for e in compiled.circuit.expanded_elements():
         if isinstance(e, ir.DEFINITIONS) or (isinstance(e, ir.VoltageSource) and e.name in ("VCC", "VEE")):
             continue
-        if e.name.startswith(BLOCK_PREFIXES):
-            if e.name.startswith(("XD_", "XP_")):  # one per block: the source that stands for it
-                k = int(e.name.split("_")[1])
-                out.append(_source(spec.activation, k))
+        amp = BLOCK_OPAMP.match(e.name)
+        if e.name.startswith(BLOCK_PREFIXES) or amp:
+            if amp and amp.group(1) in ("X", "E"):  # the block's op-amp, one per block: the source for it
+                out.append(_source(spec.activation, int(amp.group(3))))
             continue
         if isinstance(e, ir.Instance):
             plus, minus, _, _, o = e.nodes
