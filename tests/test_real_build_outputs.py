@@ -94,7 +94,8 @@ def test_build_check_plot_repr_and_verdict():
     spec = spec_from_dict(tiny(7, n=3))
     res = check_build(spec, build=Build(opamp="TL072", activation_circuit="transistor", snap="E24"))
     fig = res.plot()
-    assert type(fig).__name__ == "Figure"
+    from matplotlib.figure import Figure
+    assert isinstance(fig, Figure)
     lines = [ln for ax in fig.axes for ln in ax.get_lines()]
     # three traces per neuron in the overlay (ideal, predicted, ngspice), two per neuron in the error panel
     assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 3 * 3 and len(lines) == 5 * 3
