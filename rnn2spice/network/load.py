@@ -89,6 +89,9 @@ def parse_text(text: str, path: Path | None = None) -> Any:
         return data
     import yaml
 
+    if _ends_like_a_netlist(text):  # a YAML mapping cannot end in a bare ".end" line
+        raise SpecError("spec", where, "is an ngspice netlist, not a spec (YAML or JSON); to certify a netlist "
+                                       "against its spec: rnn2spice verify SPEC --netlist FILE")
     loader = _strict_yaml_loader()(text)
     try:
         node = loader.get_single_node()
@@ -111,6 +114,12 @@ def parse_text(text: str, path: Path | None = None) -> Any:
         raise SpecError("spec", where, f"malformed YAML: {clip(exc)}") from None
     finally:
         loader.dispose()
+
+
+def _ends_like_a_netlist(text: str) -> bool:
+    """Whether the text's last non-blank line is a SPICE ``.end`` card (read from the end only)."""
+    tail = text[-200:].rstrip().rsplit("\n", 1)[-1].strip().lower()
+    return tail == ".end"
 
 
 def _count_nodes(root, where: str) -> None:
