@@ -1,6 +1,8 @@
 """A network built from real parts: blocks characterised in ngspice, the build's error predicted, then measured.
 
-THEORY.md 11.  For a :class:`~rnn2spice.circuit.realparts.Build`:
+THEORY.md 11.  The module is over 400 lines on purpose: compiling, the skeleton, the prediction
+and the check of a build share its block conventions (names, trim, the curve) and are read
+together; the stages of the prediction live in stages.py.  For a :class:`~rnn2spice.circuit.realparts.Build`:
 
 1. :func:`characterise` runs each activation block alone in ngspice (``.dc`` of its input
    over :data:`SWEEP` V) and returns its DC transfer curve g(z) (V(f) against V(z));
@@ -353,8 +355,8 @@ class BuildCheck(Displayed, Plotted):
 
     def _draw(self, ax):
         """ngspice over the predicted circuit over the ideal network per neuron, and the errors."""
-        from rnn2spice.report import figures
-        return figures.build_plot(self.time, self.states, self.predicted_states, self.ideal, ax=ax,
+        from rnn2spice.report.build_figures import build_plot
+        return build_plot(self.time, self.states, self.predicted_states, self.ideal, ax=ax,
                                   title=f"{self.compiled.spec.name}, {self.compiled.build.describe()}: ngspice vs "
                                         f"predicted circuit {self.agreement:.2e}, build error vs ideal "
                                         f"{self.simulated:.2e}")
