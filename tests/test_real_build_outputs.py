@@ -181,3 +181,14 @@ def test_snap_counts_and_labels_cli_equals_api(tmp_path, capsys):
             f"{100 * res.predicted:.3g} %") in err
     assert "PASS" not in err and "no verdict" in err
     assert "resistors_and_capacitors_snapped: " + str(res.parts) in repr(res)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("opamp", ABSTRACT_OPAMPS)
+def test_transistor_blocks_on_abstract_opamps_are_predicted(opamp):
+    # the predicted circuit once kept an ideal-op-amp block's VCVS without its inputs (singular)
+    # and a single-pole op-amp's pole capacitor (a state the network does not have)
+    spec = spec_from_dict(tiny(11, n=2))
+    res = check_build(spec, build=Build(opamp=opamp, activation_circuit="transistor"))
+    assert np.all(np.isfinite(res.predicted_states)) and res.predicted_states.shape == res.states.shape
+    assert res.passed, res.summary()

@@ -199,8 +199,21 @@ def skeleton(compiled: CompiledNetwork) -> ir.Circuit:
     gain = (build.part.gain if build.part is not None else USER_MODEL_GAIN if build.opamp_model else None)
     spec = compiled.spec
     out = []
-    for e in compiled.circuit.expanded_elements():
+    elements = list(compiled.circuit.expanded_elements())
+    # a single-pole op-amp (GA<tag> into p<tag>, RA || CA, buffered by E<tag>): its DC gain
+    # GA RA from its inputs; its pole would be a state the network does not have
+    poles = {e.name[2:]: e for e in elements if isinstance(e, ir.Vccs) and e.name.startswith("GA")
+             and e.dst == f"p{e.name[2:].lower()}"}
+    ra = {e.name[2:]: e.resistance for e in elements if isinstance(e, ir.Resistor) and e.name[2:] in poles
+          and e.name.startswith("RA")}
+    for e in elements:
         if isinstance(e, ir.DEFINITIONS) or (isinstance(e, ir.VoltageSource) and e.name in ("VCC", "VEE")):
+            continue
+        if e.name[:2] in ("GA", "RA", "CA") and e.name[2:] in poles and not BLOCK_OPAMP.match(e.name):
+            continue
+        if isinstance(e, ir.Vcvs) and e.name[1:] in poles and not BLOCK_OPAMP.match(e.name):
+            g = poles[e.name[1:]]
+            out.append(ir.Vcvs(e.name, e.p, e.n, g.ctrl_p, g.ctrl_n, g.gm * ra[e.name[1:]]))
             continue
         amp = BLOCK_OPAMP.match(e.name)
         if e.name.startswith(BLOCK_PREFIXES) or amp:
