@@ -125,8 +125,15 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     ``stimuli``: trials to run (:func:`pulse_trials` makes them); by default ``trials``
     delayed-decision pulses of height ``value`` (seeded by ``seed``, input noise of std
     ``noise``).  ``dt`` (s) is the discrete network's step, by default the one ``import``
-    recorded in the spec.  A trial passes when the circuit makes the discrete network's
-    decision and its readout is within ``tolerance`` (docs/how-to/import.md).  Trials run
+    recorded in the spec.  ``form``, ``accuracy``, ``rtol``: the circuit and its simulation
+    target as in :func:`compile` (``rtol``: the relative error, dimensionless, ngspice's step
+    aims at against the continuous reference; None: ``accuracy``'s, 1e-3 by default; 1e-2
+    runs faster); ``backend``: ``auto``, ``shared`` or ``subprocess``; ``timeout`` (s) per
+    ngspice run.  A trial passes when the circuit makes the discrete network's decision (mean
+    readout over the response window, 0 within ``dead_zone`` of 0) and its readout is within
+    ``tolerance`` (absolute, in readout units; default 0.05): its mean and final readout of the
+    discrete network's, its whole trial of its continuous reference's (docs/how-to/import.md);
+    ``strict``: also the largest difference from the discrete network over the window.  Trials run
     in ``jobs`` worker processes (default: every core; 1: in this process) or on a Dask
     ``scheduler`` (address or ``'local'``), with the same results trial by trial.
     ``criterion="trajectory"``: a trial passes when the circuit's readout follows the discrete

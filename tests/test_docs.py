@@ -20,6 +20,8 @@ def test_readme_is_an_entry_not_a_log():
     for command in ("bash scripts/demo.sh", "bash scripts/test.sh"):  # CI calls test.sh: it must stay
         assert command in text
     assert "Caruso" in text and "Jarne" in text
+    for named in re.findall(r"`((?:tests|scripts|docs|examples|netlists)/[\w./-]+)`", text):  # files it names exist
+        assert (ROOT / named).exists(), named
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):  # every relative link resolves
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
@@ -88,3 +90,59 @@ def test_the_first_tutorial_runs_as_written(tmp_path, monkeypatch, capsys):
         exec(compile(block, "first-circuit.md", "exec"), namespace)
     assert namespace["result"].passed and (tmp_path / "osc.yaml").is_file()
     assert "G_0_1 " in capsys.readouterr().out  # print(circuit.netlist) showed the coupling source
+
+
+def _console_commands(text: str) -> list[str]:
+    return [line[2:] for block in re.findall(r"```console\n(.*?)```", text, re.S)
+            for line in block.splitlines() if line.startswith("$ ")]
+
+
+def test_readme_commands_write_only_into_folders_that_exist():
+    """A `-o dir/file` in the README works in a fresh clone: dir is in the repository or made first."""
+    commands = _console_commands((ROOT / "README.md").read_text())
+    assert len(commands) >= 8
+    for command in commands:
+        for target in re.findall(r"-o (\S+)", command):
+            folder = target.rpartition("/")[0]
+            assert not folder or (ROOT / folder).is_dir() or f"mkdir -p {folder} " in command, command
+
+
+@pytest.mark.ngspice
+def test_readme_check_output_is_what_check_prints(tmp_path, monkeypatch, capsys):
+    """README's sample `check` lines are the tool's, except the seconds."""
+    from rnn2spice.cli.app import main
+    text = (ROOT / "README.md").read_text()
+    shown = text.split("$ rnn2spice check netlists/damped-oscillator.yaml --plot osc.png\n")[1].split("\n$ ")[0]
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(ROOT / "netlists" / "damped-oscillator.yaml")]) == 0
+    printed = capsys.readouterr().out.strip()
+    seconds = re.compile(r" in \d+\.\d+ s")
+    assert seconds.sub(" in _ s", printed) == seconds.sub(" in _ s", shown.strip())
+
+
+def test_chaos_page_recipe_writes_the_network_it_measures(tmp_path, monkeypatch):
+    """docs/chaos.md's script writes chaotic.yaml: ctrnn, n = 80, g = 4 from default_rng(2)."""
+    import numpy as np
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "chaos.md").read_text()
+    exec(compile(re.findall(r"```python\n(.*?)```", text, re.S)[0], "chaos.md", "exec"), {})
+    net = rnn2spice.load("chaotic.yaml")
+    assert (net.n, net.convention, net.activation, net.t_stop) == (80, "ctrnn", "tanh", 0.5)
+    w = np.asarray(net.w)
+    assert 3.8 < np.sqrt(w.shape[0]) * w.std() < 4.2  # W_ij ~ N(0, g^2/n), g = 4
+    assert "rnn2spice check chaotic.yaml" in text and "-v" in text
+
+
+def test_build_page_bom_example_is_what_bom_writes(tmp_path, monkeypatch, capsys):
+    """docs/how-to/build.md shows the orderable list's real header and first rows."""
+    from rnn2spice.cli.app import main
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "how-to" / "build.md").read_text()
+    shown = text.split("$ head -4 parts.csv\n")[1].split("\n$ ")[0].splitlines()
+    assert main(["bom", str(ROOT / "netlists" / "tanh4.yaml"), "--form", "opamp", "--snap", "E24",
+                 "-o", "parts.csv"]) == 0
+    written = (tmp_path / "parts.csv").read_text().splitlines()
+    assert written[0] == "Designators,Qty,Value,Part,Footprint" and shown == written[:4]
+    captured = capsys.readouterr()
+    summary = (captured.out + captured.err).strip().splitlines()[0]
+    assert summary.startswith("bill of materials of tanh4") and summary in text
