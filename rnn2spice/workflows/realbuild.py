@@ -65,7 +65,7 @@ TRIM_ROUNDS = 2
 USER_MODEL_GAIN = 1e5
 #: Element-name prefixes of a block (realparts.block_elements), replaced in the skeleton.
 BLOCK_PREFIXES = ("RBA_", "RBB_", "RBM_", "RBN_", "QP_", "QN_", "RT_", "RCP_", "RCN_", "RDP_", "RDG_", "RDN_",
-                  "RDF_", "RRI_", "RRF_", "DRA_", "DRB_")
+                  "RDF_", "XD_", "RRI_", "RRF_", "DRA_", "DRB_", "XP_")
 #: The op-amp of a block (tag D_k or P_k) as each op-amp kind is written (circuit/opamp.py:
 #: X<tag> a macro-model instance, E<tag> an ideal or single-pole VCVS, GA/RA/CA<tag> the
 #: single-pole's pole): a block of ideal op-amps was once left half in the skeleton (singular).
