@@ -361,7 +361,8 @@ class BuildCheck(Displayed, Plotted):
                 f"{'PASS' if self.passed else 'FAIL'} (ngspice vs predicted circuit)")
 
     def _rows(self) -> list[tuple[str, str]]:
-        return [("predicted_build_error", f"{self.predicted:.3g} (worst per-neuron relative error vs the ideal network)"),
+        return [("predicted_build_error",
+                 f"{self.predicted:.3g} (worst per-neuron relative error vs the ideal network)"),
                 ("simulated_build_error", f"{self.simulated:.3g}"),
                 ("ngspice_vs_prediction", f"{self.agreement:.3g} (what PASS judges)"),
                 ("points", str(self.time.size)), ("seconds", f"{self.seconds:.3g}")]

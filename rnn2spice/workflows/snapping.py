@@ -274,7 +274,8 @@ class SnapResult(Displayed):
     readout_scale: float = 0.0        # max |y_nominal|
 
     SHOWN = ("series", "form", "resistors_and_capacitors_snapped", "largest_part_change", "eigenvalue_shift",
-             "predicted_build_error", "simulated_build_error", "ngspice_vs_prediction", "readout_predicted", "readout_measured")
+             "predicted_build_error", "simulated_build_error", "ngspice_vs_prediction", "readout_predicted",
+             "readout_measured")
 
     def _headline(self) -> str:
         return f"{self.spec} snapped to {self.series}" + (
@@ -328,7 +329,8 @@ class SnapResult(Displayed):
         return {"spec": self.spec, "series": self.series, "form": self.form, "activation": self.activation,
                 "parts": self.parts, "resistors_and_capacitors_snapped": self.parts,
                 "predicted_build_error": self.predicted, "simulated_build_error": self.measured,
-                "ngspice_vs_prediction": self.agreement, "largest_part_change": self.largest_change, "changes": self.changes,
+                "ngspice_vs_prediction": self.agreement, "largest_part_change": self.largest_change,
+                "changes": self.changes,
                 "eigenvalue_shift": self.eigenvalue_shift,
                 "eig_nominal": [[z.real, z.imag] for z in self.eig_nominal],
                 "eig_snapped": [[z.real, z.imag] for z in self.eig_snapped],
