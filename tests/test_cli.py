@@ -66,10 +66,11 @@ def test_simulate_writes_csv_in_model_units(tmp_path):
     assert lines[0] == "time,h0,h1"
     data = np.loadtxt(out, delimiter=",", skiprows=1)
     assert data.shape[1] == 3 and data[-1, 0] == pytest.approx(1e-2)
-    # ngspice's first point with uic is one hundredth of the first step after 0, where the
-    # state has moved from h0 = (1, 0) by about dh/dt * t
-    assert 0 < data[0, 0] <= 1e-5
-    assert abs(data[0, 1] - 1.0) < 2e3 * data[0, 0] and abs(data[0, 2]) < 4e3 * data[0, 0]
+    # the trajectory starts at t = 0 with h0 = (1, 0) exactly; ngspice's own first point with
+    # uic is one hundredth of the first step after 0, where the state has moved by about dh/dt * t
+    assert data[0].tolist() == [0.0, 1.0, 0.0]
+    assert 0 < data[1, 0] <= 1e-5
+    assert abs(data[1, 1] - 1.0) < 2e3 * data[1, 0] and abs(data[1, 2]) < 4e3 * data[1, 0]
 
 
 def test_bad_spec_exits_2_with_field_and_value(tmp_path, capsys):

@@ -256,7 +256,7 @@ def compile_rnn(spec: RnnSpec, *, form: str = "parallel", coupling: str | None =
                                       temp=float(build.temp), method="gear")
     probes = ctx.probes
     label = "ac" if ac is not None else (accuracy if rtol is None else f"rtol {target:g}")
-    comments = _header(spec, form, coupling, label) + ((describe_scales(model),) if is_scaled(model) else ())
+    comments = _header(spec, form, coupling, label, build) + ((describe_scales(model),) if is_scaled(model) else ())
     if build != Build():
         comments += (f"build: {build.describe()}"[:200],)
     if build.snap is not None:
@@ -377,8 +377,8 @@ def _realiser(form: str, coupling: str, activation: str) -> Realiser:
     return realiser
 
 
-def _header(spec: RnnSpec, form: str, coupling: str, accuracy: str) -> tuple[str, ...]:
-    ident, design = HEADERS[form](spec)
+def _header(spec: RnnSpec, form: str, coupling: str, accuracy: str, build=None) -> tuple[str, ...]:
+    ident, design = HEADERS[form](spec, build)
     return (
         f"rnn2spice {__version__} netlist of spec {spec.name}",
         f"form {form}, coupling {coupling}, convention {spec.convention}, activation {spec.activation}, "

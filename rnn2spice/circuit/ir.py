@@ -111,9 +111,15 @@ def expand(elements) -> tuple:
     return tuple(out)
 
 
+#: What "netlist elements" means wherever it is printed (compile, schematic, verify): the
+#: element instances, a block counted element by element; .subckt / .model definitions, the
+#: title, options and analysis are not elements (the reader of the written netlist agrees).
+ELEMENTS_MEANING = "element instances; .subckt/.model definitions, title, options and analysis not counted"
+
+
 def count(elements) -> int:
-    """The number of elements, a block counted element by element."""
-    return sum(len(e) if isinstance(e, VccsBlock) else 1 for e in elements)
+    """The number of netlist elements (:data:`ELEMENTS_MEANING`)."""
+    return sum(len(e) if isinstance(e, VccsBlock) else 0 if isinstance(e, DEFINITIONS) else 1 for e in elements)
 
 
 @dataclass(frozen=True)

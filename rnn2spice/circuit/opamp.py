@@ -67,11 +67,38 @@ MACRO_RESISTANCE = 1e6
 SOURCES = {a: voltage for a, (_, voltage) in BEHAVIOURAL.items()}
 
 
+def effective_model(spec: RnnSpec, build) -> OpAmpModel:
+    """The abstract op-amp model the circuit is designed for: the spec's, or the build's
+    ``ideal`` / ``single-pole`` when it names one."""
+    model: OpAmpModel = spec.opamp
+    if build is not None and build.opamp in realparts.ABSTRACT_OPAMPS and build.opamp != model.model:
+        model = OpAmpModel(build.opamp, 1e6 if build.opamp == "ideal" else 2e5,
+                           None if build.opamp == "ideal" else 1e6, model.rails)
+    return model
+
+
+def integrator_capacitance(spec: RnnSpec, build) -> float:
+    """The integrators' C (F): the spec's, or for a real or snapped build an E12 value putting
+    the integrator resistors tau / C near PREFERRED_RI."""
+    if build is not None and build.sane:
+        return nearest(float(np.median(spec.tau)) / realparts.PREFERRED_RI, "E12")
+    return float(spec.capacitance)
+
+
+def opamp_text(spec: RnnSpec, build) -> str:
+    """The op-amp actually in the netlist, in words (one description: the header's)."""
+    if build is not None and build.opamp_model is not None:
+        return f"op-amp {build.opamp_model} (user macro-model)"
+    if build is not None and build.part is not None:
+        return f"op-amp {build.part.name} (library macro-model)"
+    return effective_model(spec, build).describe()
+
+
 @form_header("opamp")
-def header(spec: RnnSpec) -> tuple[str, str]:
+def header(spec: RnnSpec, build=None) -> tuple[str, str]:
     return ("identification: v(o<k>) = h_k (inverting integrator output), tau_k = R_k C_k, R_kj = 1/(C |w_kj|) "
             "from o<j> (w < 0) or inverter q<j> = -h_j (w > 0)",
-            f"C = {spec.capacitance!r} F per integrator, {spec.opamp.describe()}")
+            f"C = {integrator_capacitance(spec, build)!r} F per integrator, {opamp_text(spec, build)}")
 
 
 unsupported("opamp", "vccs", "the opamp form couples by input resistors into virtual grounds: use coupling 'resistor'")
@@ -90,11 +117,7 @@ class _Build:
         self.ctx = ctx
         self.spec = ctx.spec
         self.build = ctx.build if ctx.build is not None else realparts.Build()
-        model: OpAmpModel = ctx.spec.opamp
-        if self.build.opamp in realparts.ABSTRACT_OPAMPS and self.build.opamp != model.model:
-            model = OpAmpModel(self.build.opamp, 1e6 if self.build.opamp == "ideal" else 2e5,
-                               None if self.build.opamp == "ideal" else 1e6, model.rails)
-        self.model = model
+        self.model = effective_model(ctx.spec, self.build)
         self.part = self.build.part
         self.user = None
         if self.build.opamp_model is not None:
@@ -107,17 +130,12 @@ class _Build:
         self.c = float(ctx.spec.capacitance)
         if self.build.sane:  # values by design in 100 ohm .. 10 Mohm (THEORY.md 11)
             self.r0 = realparts.PREFERRED_R0
-            self.c = self._capacitance()
+        self.c = integrator_capacitance(ctx.spec, self.build)
         self.pruned: list = []
         self.opamps = self.inverters = self.resistors = self.capacitors = self.transistors = self.diodes = 0
         self.later: list = []      # inverters and references: after the stages
         self.inverted: dict[str, str] = {}
         self.refs: set[str] = set()
-
-    def _capacitance(self) -> float:
-        """The integrators' C (F): the integrator resistors tau / C near PREFERRED_RI, an E12 value."""
-        tau = float(np.median(self.spec.tau))
-        return nearest(tau / realparts.PREFERRED_RI, "E12")
 
     def add(self, *elements, later: bool = False) -> None:
         for e in elements:

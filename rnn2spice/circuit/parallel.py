@@ -44,7 +44,7 @@ RATE_SOURCES: dict[str, Callable[..., ir.Element]] = {a: voltage for a, (_, volt
 
 
 @form_header("parallel")
-def header(spec: RnnSpec) -> tuple[str, str]:
+def header(spec: RnnSpec, build=None) -> tuple[str, str]:  # build: the opamp form's only
     return ("identification (THEORY.md 2): v(h<k>) = h_k, tau_k = R_k C_k, alpha = C w (S), "
             "beta = C w_in (S), u = x",
             f"C = {spec.capacitance!r} F per cell")

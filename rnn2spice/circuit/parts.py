@@ -176,9 +176,10 @@ def unsupported(form: str, coupling: str, reason: str) -> None:
 
 
 def form_header(form: str):
-    """Decorator: register the form's ``header(spec) -> (identification, design)`` lines."""
+    """Decorator: register the form's ``header(spec, build) -> (identification, design)`` lines
+    (``build``: the realparts.Build, or None; the design line names what is actually built)."""
 
-    def register(header: Callable[[RnnSpec], tuple[str, str]]):
+    def register(header: Callable[..., tuple[str, str]]):
         HEADERS[form] = header
         return header
 

@@ -105,7 +105,7 @@ class ParsedNetlist:
 
     def counts(self) -> dict:
         """Element counts of the netlist (what it costs to build)."""
-        out = {"elements": len(self.elements)}
+        out = {"elements": ir.count(self.elements)}  # the compiler's count (ir.ELEMENTS_MEANING)
         kinds = {ir.Resistor: "resistors", ir.Capacitor: "capacitors", ir.Inductor: "inductors",
                  ir.Vccs: "vccs", ir.Cccs: "cccs", ir.Vcvs: "vcvs", ir.Ccvs: "ccvs",
                  ir.CurrentSource: "current_sources", ir.VoltageSource: "voltage_sources",

@@ -46,7 +46,7 @@ unsupported("series", "gyrator", "coupling 'gyrator' is not supported in the ser
 
 
 @form_header("series")
-def header(spec: RnnSpec) -> tuple[str, str]:
+def header(spec: RnnSpec, build=None) -> tuple[str, str]:  # build: the opamp form's only
     return ("identification (THEORY.md 3): i(Vs_<k>) = h_k, tau_k = L_k / R_k, rho = L w (ohm), "
             "gamma = L w_in, u = x",
             f"L = {spec.inductance!r} H per loop")

@@ -17,7 +17,7 @@ from rnn2spice.errors import (BudgetExceeded, CertificateFailed, ReferenceSolver
 from rnn2spice.network.load import load_spec_with_files
 from rnn2spice.report.figures import figure_bytes
 from rnn2spice.report.files import (STDOUT, check_distinct, check_output, check_writable, figure_format, json_text,
-                                    write_atomic)
+                                    write_atomic, write_figure)
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.task import trial_spec
 
@@ -308,6 +308,12 @@ def finish(args, result, summary: str | None = None) -> int:
     print(result.summary() if summary is None else summary, file=summary_stream(args))
     if args.report is not None:
         write_output(args.report, json_text(result.report()), field="--report")
-    if getattr(args, "plot", None) is not None:
-        write_atomic(args.plot, plot_bytes(result, args.plot), field="--plot")
+    write_plot(args, result)
     return verdict_code(result.passed)
+
+
+def write_plot(args, result) -> None:
+    """Write ``result.plot()`` to ``--plot`` when asked, by the output rule of figures
+    (report/files.py write_figure; checked before the run by :func:`check_outputs`)."""
+    if getattr(args, "plot", None) is not None:
+        write_figure(args.plot, plot_bytes(result, args.plot), "--plot", force=bool(getattr(args, "force", False)))

@@ -33,6 +33,6 @@ def run(args) -> int:
         sys.stdout.write(text)
     else:
         write_output(args.output, text, field="--output")
-        print(f"wrote {args.output} ({ir.count(compiled.circuit.elements)} elements"
+        print(f"wrote {args.output} ({ir.count(compiled.circuit.elements)} netlist elements: {ir.ELEMENTS_MEANING}"
               f"{compiled.realisation.describe_rank()})", file=sys.stderr)
     return EXIT_PASS

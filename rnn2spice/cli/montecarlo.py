@@ -15,11 +15,10 @@ from pathlib import Path
 from rnn2spice.workflows.realbuild import compile_build
 from rnn2spice.circuit.tolerance import DISTRIBUTIONS, check_tolerance
 from rnn2spice.cli.common import (add_spec_command, check_outputs, check_timeout,
-                                  build_from_args, build_options, circuit_options, load_spec_arg, plot_bytes,
+                                  build_from_args, build_options, circuit_options, load_spec_arg, write_plot,
                                   sim_options, interrupted, verdict_code)
 from rnn2spice.cli.progress import ProgressBar
 from rnn2spice.errors import UsageError
-from rnn2spice.report.files import write_atomic
 from rnn2spice.workflows.montecarlo import DEFAULT_RUNS, montecarlo
 from rnn2spice.workflows.importers import positive_seconds
 from rnn2spice.workflows.pool import check_jobs, check_scheduler
@@ -136,8 +135,7 @@ def run_study_command(args, work) -> int:
     print(result.summary())
     if args.output is not None:
         print(f"wrote {args.output}")
-    if args.plot is not None:
-        write_atomic(args.plot, plot_bytes(result, args.plot), field="--plot")
+    write_plot(args, result)
     return verdict_code(result.passed)
 
 

@@ -31,5 +31,5 @@ def run(args) -> int:
     check_size(spec.n, f"spec {spec.name}")
     compiled = compile_rnn(spec, form=args.form, coupling=args.coupling)
     write_atomic(args.output, schematic(compiled, fmt=fmt), field="--output")
-    print(f"wrote {args.output}: {compiled.summary_head()} ({ir.count(compiled.circuit.elements)} elements)")
+    print(f"wrote {args.output}: {compiled.summary_head()} ({ir.count(compiled.circuit.elements)} netlist elements)")
     return EXIT_PASS

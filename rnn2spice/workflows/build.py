@@ -289,10 +289,18 @@ class Bom(Displayed):
         w.writerows(self.order_rows())
         return buf.getvalue()
 
-    SHOWN = ("form", "series", "opamps", "resistors", "capacitors", "references", "behavioural")
+    SHOWN = ("form", "series", "parts_to_order", "order_lines", "opamps", "resistors", "capacitors", "references",
+             "behavioural")
+
+    @property
+    def parts_to_order(self) -> int:
+        """Pieces to buy: the sum of ``Qty`` over the orderable list (:meth:`order_rows`; op-amps
+        in packages, decoupling capacitors and connectors included, behavioural activation
+        blocks not: they are not parts)."""
+        return sum(r["Qty"] for r in self.order_rows())
 
     def _headline(self) -> str:
-        return f"{self.spec}: {len(self.rows)} parts, {len(self.warnings)} warning(s)"
+        return f"{self.spec}: {self.parts_to_order} parts to order, {len(self.warnings)} warning(s)"
 
     def counts(self) -> Counter:
         return Counter(kind for _, kind, *_ in self.rows)
@@ -324,9 +332,11 @@ class Bom(Displayed):
         if c["transistor"] or c["diode"]:
             text += f", {c['transistor']} transistors, {c['diode']} diodes"
         order = self.order_rows()
-        text += f"; orderable list: {len(order)} lines, {sum(r['Qty'] for r in order)} parts"
+        text += (f"; {self.parts_to_order} parts to order on {len(order)} lines (op-amps in packages, decoupling "
+                 f"capacitors and connectors included)")
         if self.behavioural:
-            text += f", {self.behavioural} activation blocks (behavioural)"
+            text += (f"; not orderable: {self.behavioural} behavioural activation blocks (ideal sources in the "
+                     f"netlist; --activation-circuit transistor builds and lists them from parts)")
         for w in self.warnings[:MAX_WARNINGS_SHOWN]:
             text += "\n  warning: " + w
         if len(self.warnings) > MAX_WARNINGS_SHOWN:
@@ -339,6 +349,7 @@ class Bom(Displayed):
         return {"spec": self.spec, "form": self.form, "series": self.series, "opamps": self.opamps,
                 "resistors": c["resistor"], "capacitors": c["capacitor"], "references": c["reference"],
                 "transistors": c["transistor"], "diodes": c["diode"], "order": self.order_rows(),
+                "parts_to_order": self.parts_to_order, "order_lines": len(self.order_rows()),
                 "behavioural": self.behavioural, "warnings": list(self.warnings),
                 "parts": [dict(zip(("designator", "kind", "exact_value", "chosen_value", "tolerance", "unit"),
                                    (d, k, e, ch, t, u))) for d, k, e, ch, t, u in self.rows

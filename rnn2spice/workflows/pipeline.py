@@ -40,7 +40,7 @@ from rnn2spice.spice.ngspice import simulate_netlist
 class Trajectory(Displayed):
     """States read back from ngspice at its own time points, in model time and units
     (THEORY.md 5: ngspice's time x time_scale, its volts or amperes / state_scale), from
-    t = 0 with h0 (:func:`from_the_initial_state`)."""
+    t = 0 with h0 (:func:`from_the_initial_state`; a real-part build from ngspice's first point)."""
 
     time: np.ndarray    # (points,) s, model time
     states: np.ndarray  # (points, n): h (ngspice's volts or amperes / state_scale)
@@ -303,7 +303,8 @@ def simulate(net, *, form: str | None = None, coupling: str | None = None, accur
         raise SimulationError(f"ngspice returned no vector {exc.args[0]!r}", netlist_path=netlist_path,
                               ngspice_message=result.log[-2000:]) from None
     t, states = to_model(compiled.spec, t, states)  # model time and units (THEORY.md 5)
-    t, states = from_the_initial_state(compiled.spec, t, states)
+    if not compiled.build.real:  # a real part's output at 0 is its own (clipped at its swing), not h0
+        t, states = from_the_initial_state(compiled.spec, t, states)
     return Trajectory(t, states, result.backend, result.ngspice_version, seconds, result.solver)
 
 
@@ -312,7 +313,8 @@ def from_the_initial_state(spec, t: np.ndarray, states: np.ndarray) -> tuple[np.
     ``.tran ... uic`` from the initial conditions without writing a point at 0, its first
     point is its first step; the state at 0 is h0 exactly (each state element's IC, which the
     certificate holds to the spec's h0 per entry), so the row (0, h0) is prepended.  A run
-    that has the point keeps ngspice's own."""
+    that has the point keeps ngspice's own.  Not for a build of real parts: nothing certifies
+    it, and an op-amp starts where its swing lets it."""
     if t.size and t[0] <= 0.0:
         return t, states
     h0 = np.asarray(spec.h0, dtype=float).reshape(1, -1)

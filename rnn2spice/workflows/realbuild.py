@@ -1,6 +1,8 @@
 """A network built from real parts: blocks characterised in ngspice, the build's error predicted, then measured.
 
-THEORY.md 11.  For a :class:`~rnn2spice.circuit.realparts.Build`:
+THEORY.md 11.  The module is over 400 lines on purpose: compiling, the skeleton, the prediction
+and the check of a build share its block conventions (names, trim, the curve) and are read
+together; the stages of the prediction live in stages.py.  For a :class:`~rnn2spice.circuit.realparts.Build`:
 
 1. :func:`characterise` runs each activation block alone in ngspice (``.dc`` of its input
    over :data:`SWEEP` V) and returns its DC transfer curve g(z) (V(f) against V(z));
@@ -27,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import time as _time
 import warnings
 from dataclasses import dataclass
@@ -45,6 +48,7 @@ from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.readout import readout
 from rnn2spice.network.scaling import unscaled_only
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.spice.ngspice import simulate_netlist
 from rnn2spice.workflows.snapping import FLOOR, Realised, realised_network
 from rnn2spice.workflows import stages as stg
@@ -62,6 +66,10 @@ USER_MODEL_GAIN = 1e5
 #: Element-name prefixes of a block (realparts.block_elements), replaced in the skeleton.
 BLOCK_PREFIXES = ("RBA_", "RBB_", "RBM_", "RBN_", "QP_", "QN_", "RT_", "RCP_", "RCN_", "RDP_", "RDG_", "RDN_",
                   "RDF_", "XD_", "RRI_", "RRF_", "DRA_", "DRB_", "XP_")
+#: The op-amp of a block (tag D_k or P_k) as each op-amp kind is written (circuit/opamp.py:
+#: X<tag> a macro-model instance, E<tag> an ideal or single-pole VCVS, GA/RA/CA<tag> the
+#: single-pole's pole): a block of ideal op-amps was once left half in the skeleton (singular).
+BLOCK_OPAMP = re.compile(r"^(X|E|GA|RA|CA)([DP])_(\d+)$")
 #: The verdict: ngspice against the prediction within this fraction of the predicted build
 #: error, or within AGREE_FLOOR (a build that is nearly ideal cannot be told apart finer).
 AGREE_FRACTION = 0.5
@@ -191,13 +199,26 @@ def skeleton(compiled: CompiledNetwork) -> ir.Circuit:
     gain = (build.part.gain if build.part is not None else USER_MODEL_GAIN if build.opamp_model else None)
     spec = compiled.spec
     out = []
-    for e in compiled.circuit.expanded_elements():
+    elements = list(compiled.circuit.expanded_elements())
+    # a single-pole op-amp (GA<tag> into p<tag>, RA || CA, buffered by E<tag>): its DC gain
+    # GA RA from its inputs; its pole would be a state the network does not have
+    poles = {e.name[2:]: e for e in elements if isinstance(e, ir.Vccs) and e.name.startswith("GA")
+             and e.dst == f"p{e.name[2:].lower()}"}
+    ra = {e.name[2:]: e.resistance for e in elements if isinstance(e, ir.Resistor) and e.name[2:] in poles
+          and e.name.startswith("RA")}
+    for e in elements:
         if isinstance(e, ir.DEFINITIONS) or (isinstance(e, ir.VoltageSource) and e.name in ("VCC", "VEE")):
             continue
-        if e.name.startswith(BLOCK_PREFIXES):
-            if e.name.startswith(("XD_", "XP_")):  # one per block: the source that stands for it
-                k = int(e.name.split("_")[1])
-                out.append(_source(spec.activation, k))
+        if e.name[:2] in ("GA", "RA", "CA") and e.name[2:] in poles and not BLOCK_OPAMP.match(e.name):
+            continue
+        if isinstance(e, ir.Vcvs) and e.name[1:] in poles and not BLOCK_OPAMP.match(e.name):
+            g = poles[e.name[1:]]
+            out.append(ir.Vcvs(e.name, e.p, e.n, g.ctrl_p, g.ctrl_n, g.gm * ra[e.name[1:]]))
+            continue
+        amp = BLOCK_OPAMP.match(e.name)
+        if e.name.startswith(BLOCK_PREFIXES) or amp:
+            if amp and amp.group(1) in ("X", "E"):  # the block's op-amp, one per block: the source for it
+                out.append(_source(spec.activation, int(amp.group(3))))
             continue
         if isinstance(e, ir.Instance):
             plus, minus, _, _, o = e.nodes
@@ -247,8 +268,8 @@ def predict(compiled: CompiledNetwork, times: np.ndarray, curve: Curve | None = 
 
 # =========================================================================== check
 
-@dataclass(frozen=True, eq=False)
-class BuildCheck:
+@dataclass(frozen=True, eq=False, repr=False)
+class BuildCheck(Displayed, Plotted):
     """A real-part (or snapped) build simulated and compared with its prediction and with the
     ideal network (worst per-neuron relative error, floor FLOOR of the largest state)."""
 
@@ -278,6 +299,15 @@ class BuildCheck:
         agree = self.agreement <= max(AGREE_FRACTION * self.predicted, AGREE_FLOOR)
         within = (0.5 <= self.ratio <= 2.0) or max(self.predicted, self.simulated) <= AGREE_FLOOR
         return bool(agree and within)
+
+    def verdict(self) -> str:
+        """PASS/FAIL and what it judges: ngspice against the predicted circuit, not the build
+        against the ideal network (that deviation is said beside it, in percent)."""
+        dev = f"the build deviates {100 * self.simulated:.3g} % from the ideal network"
+        if self.passed:
+            return f"PASS (the simulated build matches its prediction; {dev})"
+        return (f"FAIL (the simulated build does not match its prediction: ngspice vs prediction "
+                f"{self.agreement:.3g}, predicted build error {100 * self.predicted:.3g} %; {dev})")
 
     def certified(self) -> str:
         b = self.compiled.build
@@ -309,9 +339,9 @@ class BuildCheck:
         if self.curve is not None:
             lines.append(f"{self.curve.activation} block (characterised in ngspice): largest error against the ideal "
                          f"activation {self.curve.error():.3e} V within |z| <= {FIT_RANGE:g} V")
-        lines.append(f"build_error (worst per-neuron relative error vs the ideal network): predicted "
-                     f"{self.predicted:.3e}, simulated {self.simulated:.3e} (ratio {self.ratio:.2f}); "
-                     f"ngspice vs prediction {self.agreement:.3e}")
+        lines.append(f"build error (worst per-neuron relative error vs the ideal network): predicted "
+                     f"{100 * self.predicted:.3g} %, simulated {100 * self.simulated:.3g} % (ratio {self.ratio:.2f}); "
+                     f"ngspice vs predicted circuit {self.agreement:.3e} (what PASS judges)")
         if self.stages is not None:
             low, high = self.stages["swing"]
             lines.append(f"op-amps in the prediction: swing {low:.4g} .. {high:.4g} V"
@@ -321,14 +351,29 @@ class BuildCheck:
         if self.readout is not None:
             lines.append(f"readout: max |y| change predicted {self.readout['predicted']:.3e}, simulated "
                          f"{self.readout['simulated']:.3e}")
-        lines.append(f"{self.time.size} time points in {self.seconds:.2f} s: {'PASS' if self.passed else 'FAIL'}")
+        lines.append(f"{self.time.size} time points in {self.seconds:.2f} s: {self.verdict()}")
         return "\n".join(lines)
 
-    def figure(self) -> bytes:
-        from rnn2spice.report import figures
-        return figures.check_figure(self.time, self.states, self.predicted_states,
-                                    title=f"{self.compiled.spec.name}: real build vs prediction "
-                                          f"(agreement {self.agreement:.2e})")
+    SHOWN = ("predicted_build_error", "simulated_build_error", "ngspice_vs_prediction", "points", "seconds")
+
+    def _headline(self) -> str:
+        return (f"{self.compiled.spec.name} ({self.compiled.build.describe()}): "
+                f"{'PASS' if self.passed else 'FAIL'} (ngspice vs predicted circuit)")
+
+    def _rows(self) -> list[tuple[str, str]]:
+        return [("predicted_build_error",
+                 f"{self.predicted:.3g} (worst per-neuron relative error vs the ideal network)"),
+                ("simulated_build_error", f"{self.simulated:.3g}"),
+                ("ngspice_vs_prediction", f"{self.agreement:.3g} (what PASS judges)"),
+                ("points", str(self.time.size)), ("seconds", f"{self.seconds:.3g}")]
+
+    def _draw(self, ax):
+        """ngspice over the predicted circuit over the ideal network per neuron, and the errors."""
+        from rnn2spice.report.build_figures import build_plot
+        return build_plot(self.time, self.states, self.predicted_states, self.ideal, ax=ax,
+                                  title=f"{self.compiled.spec.name}, {self.compiled.build.describe()}: ngspice vs "
+                                        f"predicted circuit {self.agreement:.2e}, build error vs ideal "
+                                        f"{self.simulated:.2e}")
 
 
 def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, accuracy: str = "default",

@@ -273,12 +273,14 @@ class SnapResult(Displayed):
     target: float = 0.0               # the simulation's own accuracy target (relative)
     readout_scale: float = 0.0        # max |y_nominal|
 
-    SHOWN = ("series", "form", "parts", "largest_part_change", "eigenvalue_shift", "predicted", "measured",
-             "agreement", "readout_predicted", "readout_measured")
+    SHOWN = ("series", "form", "resistors_and_capacitors_snapped", "largest_part_change", "eigenvalue_shift",
+             "predicted_build_error", "simulated_build_error", "ngspice_vs_prediction", "readout_predicted",
+             "readout_measured")
 
     def _headline(self) -> str:
-        return f"{self.spec} snapped to {self.series}" + ((": PASS" if self.passed else ": FAIL") if self.simulated else
-                                                           " (predicted)")
+        return f"{self.spec} snapped to {self.series}" + (
+            (": PASS (ngspice matches the prediction)" if self.passed else ": FAIL (ngspice does not match the "
+             "prediction)") if self.simulated else " (predicted)")
 
     @property
     def eigenvalue_shift(self) -> float:
@@ -302,24 +304,33 @@ class SnapResult(Displayed):
         return bool(ok)
 
     def summary(self) -> str:
-        text = (f"spec {self.spec} ({self.form} form, {self.activation}) snapped to {self.series}: {self.parts} parts, "
+        text = (f"spec {self.spec} ({self.form} form, {self.activation}) snapped to {self.series}: {self.parts} "
+                f"resistors and capacitors snapped, "
                 f"largest part change {self.largest_change:.2%}; realised network: "
                 + ", ".join(f"{k} {v:.2%}" for k, v in self.changes.items())
-                + f"; eigenvalue shift at h(0) {self.eigenvalue_shift:.2e} relative; predicted states "
-                f"{self.predicted:.3e}")
+                + f"; eigenvalue shift at h(0) {self.eigenvalue_shift:.2e} relative; predicted build error "
+                f"(worst per-neuron relative error vs the ideal network) {100 * self.predicted:.3g} %")
         if self.readout_predicted is not None:
             text += f", readout {self.readout_predicted:.3e}"
         if self.simulated:
-            text += (f"; simulated states {self.measured:.3e} (ngspice vs prediction {self.agreement:.1e})")
+            text += (f"; simulated build error {100 * self.measured:.3g} % (ngspice vs prediction "
+                     f"{self.agreement:.1e})")
             if self.readout_measured is not None:
                 text += (f", readout {self.readout_measured:.3e} (ngspice vs prediction "
                          f"{self.readout_agreement:.1e})")
-            text += f": {'PASS' if self.passed else 'FAIL'}"
+            dev = f"the build deviates {100 * self.measured:.3g} % from the ideal network"
+            text += (f": PASS (the simulated build matches its prediction; {dev})" if self.passed else
+                     f": FAIL (the simulated build does not match its prediction; {dev})")
+        else:
+            text += " (predicted only: nothing simulated, no verdict)"
         return text
 
     def report(self) -> dict:
         return {"spec": self.spec, "series": self.series, "form": self.form, "activation": self.activation,
-                "parts": self.parts, "largest_part_change": self.largest_change, "changes": self.changes,
+                "parts": self.parts, "resistors_and_capacitors_snapped": self.parts,
+                "predicted_build_error": self.predicted, "simulated_build_error": self.measured,
+                "ngspice_vs_prediction": self.agreement, "largest_part_change": self.largest_change,
+                "changes": self.changes,
                 "eigenvalue_shift": self.eigenvalue_shift,
                 "eig_nominal": [[z.real, z.imag] for z in self.eig_nominal],
                 "eig_snapped": [[z.real, z.imag] for z in self.eig_snapped],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnn2spice.analysis.certificate import TOLERANCE, Certificate, verify_netlist
+from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import Realisation, compile_rnn
 from rnn2spice.errors import UsageError
 from rnn2spice.network.dale import dale_report
@@ -57,7 +58,7 @@ class VerifyResult(Displayed):
                  (f"netlist elements: {c['elements']} ({c['resistors']} R of which {c['negative_resistors']} "
                   f"negative, {c['capacitors']} C, {c['inductors']} L, {c['gyrators']} gyrators, "
                   f"{c['vccs'] + c['cccs'] + c['vcvs'] + c['ccvs']} controlled sources, "
-                  f"{c['behavioural_sources']} behavioural sources)") if "resistors" in c
+                  f"{c['behavioural_sources']} behavioural sources; {ir.ELEMENTS_MEANING})") if "resistors" in c
                  else "netlist elements: not counted (the netlist is refused)", dale_report(spec.w).describe()]
         if self.realisation is not None:
             lines.append(self.realisation.describe())
