@@ -154,7 +154,7 @@ def test_cli_predict_without_simulator(tmp_path, capsys):
     assert main(["bom", str(spec), "--snap", "E12", "--predict", "--report", str(report),
                  "-o", str(tmp_path / "p.csv")]) == 0
     err = capsys.readouterr().err
-    assert "snapped to E12" in err and "predicted states" in err and "simulated" not in err
+    assert "snapped to E12" in err and "predicted build error" in err and "(predicted only: nothing simulated" in err
     data = json.loads(report.read_text())["snap"]
     assert data["simulated"] is False and data["predicted"] > 1e-3 and data["readout_predicted"] > 0
     assert data["perturbed"]["convention"] == "ctrnn" and len(data["perturbed"]["tau"]) == 2
