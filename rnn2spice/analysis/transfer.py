@@ -16,7 +16,7 @@ import numpy as np
 from rnn2spice._blas import one_blas_thread
 
 from rnn2spice.analysis.reference import input_values
-from rnn2spice.circuit.realparts import DEFAULT_SUPPLY
+from rnn2spice.circuit.realparts import Build
 from rnn2spice.errors import UsageError
 from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.spec import RnnSpec
@@ -102,7 +102,7 @@ def stability(spec: RnnSpec, states: np.ndarray) -> dict:
     with one_blas_thread():
         growth = float(np.max(np.linalg.eigvals(a).real)) if spec.n else 0.0
     largest = float(np.max(np.abs(states))) if np.size(states) else 0.0
-    rails = getattr(spec, "supply", None) or DEFAULT_SUPPLY
+    rails = Build().rails(spec)  # the spec's circuit.supply, else a real build's default
     in_circuit = largest * spec.state_scale
     return {"growth_rate": growth, "growth_over_run": growth * spec.t_stop, "unstable": growth > 0.0,
             "largest_state": largest, "largest_state_in_circuit": in_circuit, "rails": tuple(rails),
