@@ -156,14 +156,17 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     return Horizon(exp, floor, threshold, tp if kept.sustained else None, kept)
 
 
-#: A window lasts WINDOW_GROWTH / lambda_1 (8 e-foldings of the run's rate: far beyond the
-#: O(1) wobble of ln |v| and ln |dh/dt|), at most the run after the tangent's burn-in.
+#: A half window lasts WINDOW_GROWTH / (2 lambda_1) (4 e-foldings of the run's rate: beyond the
+#: O(1) wobble of ln |v| and ln |dh/dt|), at most half the run after the tangent's burn-in.
 WINDOW_GROWTH = 8.0
-#: A step from one half window to the next stretches when the median of R rises by more than
-#: this fraction of what the run's lambda_1 gives (measured on chaotic networks: 0.5 .. 1.5 of it).
+#: A step from one half window to the next rises when the median of R does so by more than this
+#: fraction of what the run's lambda_1 gives (measured on chaotic networks: 0.5 .. 1.5 of it).
 PERSIST = 0.25
-#: Chaos: this many consecutive stretching steps with the speed stationary.
-STEPS = 2
+#: Chaos: consecutive rising steps with the speed stationary add up to this much stretching
+#: unexplained by the motion (e^4 ~ 55; a chaotic half window gives ~4 on its own).
+CHAOS_RISE = 4.0
+#: A transient: this many consecutive flat steps past the run.
+FLAT_STEPS = 2
 #: Half windows carried on past the run at most; undecided after them (the speed never settled): chaos.
 CONTINUATION_TILES = 6
 #: The typical speed (median ln |dh/dt| over a half window) stays put on an attractor: within ln 2.
@@ -181,49 +184,55 @@ def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exp
     the error grows and shrinks with the motion, as in a linear network).  The run after the
     tangent's burn-in is cut into half windows of :data:`WINDOW_GROWTH` / (2 lambda_1), back from
     its end; per half window the median of R and the typical speed (median ln |dh/dt|).  A step
-    from one to the next *stretches* when the median rises by more than :data:`PERSIST` of the
-    run's rate with the speed within :data:`SPEED_STATIONARY`; it is *flat* when the floor does
-    not rise so much.  Chaos: :data:`STEPS` consecutive stretching steps in the run.  Otherwise
-    the reference and the tangent are carried on past the run (:func:`carry_on`, the inputs as
-    they go on) half window by half window: a flat step or a state at rest -> a transient, not
-    chaos; :data:`STEPS` stretching steps -> chaos; a rising floor with the speed drifting (an
-    approach to a fixed point) -> the next; undecided after :data:`CONTINUATION_TILES`: chaos."""
+    from one to the next is *flat* when the median of R rises by at most :data:`PERSIST` of the
+    run's rate, *stretching* when it rises more with the speed within :data:`SPEED_STATIONARY`,
+    else *drifting* (an approach to or an escape from a fixed point: the speed moves).  Chaos:
+    consecutive stretching steps add up to :data:`CHAOS_RISE`, in the run or past it.  Past the
+    run the reference and the tangent are carried on (:func:`carry_on`, the inputs as they go
+    on) half window by half window: :data:`FLAT_STEPS` flat steps or a state at rest -> a
+    transient, not chaos; undecided after :data:`CONTINUATION_TILES`: chaos."""
     t = np.asarray(time, dtype=float)
     h = np.asarray(reference, dtype=float)
     lam = exp.value
+    model = Dynamics(spec)
+    with one_blas_thread():
+        bound = model.bound()   # an SVD: once
+        slope = model.rhs(t, h)
     half = min(float(t[-1] - exp.t_from), WINDOW_GROWTH / lam) / 2.0
-    points = max(int(np.ceil(half * Dynamics(spec).bound() * PREDICTION_DENSITY)) + 1, 33)
+    points = max(int(np.ceil(half * bound * PREDICTION_DENSITY)) + 1, 33)
     needed = PERSIST * lam * half
     count = max(int(np.floor((float(t[-1]) - exp.t_from) / half * (1 + 1e-9))), 2)
-    with one_blas_thread():
-        slope = Dynamics(spec).rhs(t, h)
-    tiles, run = [], 0
-    for k in range(count):   # back from the run's end: a chaotic run decides in its last few
+    tiles = []
+    for k in reversed(range(count)):
         grid = np.linspace(float(t[-1]) - (k + 1) * half, float(t[-1]) - k * half, points)
-        tiles.insert(0, _tile(spec, grid, np.interp(grid, exp.time, exp.growth[:, 0]), hermite(t, h, slope, grid)))
-        run = run + 1 if len(tiles) > 1 and _step(tiles[0], tiles[1], needed) == "stretch" else 0
-        if run >= STEPS:
+        tiles.append(_tile(model, bound, grid, np.interp(grid, exp.time, exp.growth[:, 0]),
+                           hermite(t, h, slope, grid)))
+    rise = 0.0      # stretching added up over the current streak of stretching steps
+    for a, b in zip(tiles[:-1], tiles[1:]):
+        rise = rise + b[2] - a[2] if _step(a, b, needed) == "stretch" else 0.0
+        if rise >= CHAOS_RISE:
             return Persistence(tuple(tiles), needed, True, f"in the run {_REASONS['chaos']}", lam)
-    run = 0
     # Lambda carried on from its value at the run's end (the tiles' medians compare across it)
     start = total = float(exp.growth[-1, 0])
     tangent, t_now, h_now = exp.tangent, float(t[-1]), h[-1]
-    verdict = "undecided"
+    verdict, flats = "undecided", 0
     for _ in range(CONTINUATION_TILES):
         longer = replace(spec, t_stop=t_now + half)   # the inputs go on as the netlist's sources would
         grid = np.linspace(t_now, t_now + half, points)
         states = carry_on(longer, h_now, grid)
         more = largest_exponent(longer, grid, states, burn_in=0.0, tangent=tangent)
-        tiles.append(_tile(longer, grid, total + np.interp(grid, more.time, more.growth[:, 0]), states))
+        tiles.append(_tile(Dynamics(longer), bound, grid, total + np.interp(grid, more.time, more.growth[:, 0]),
+                           states))
         total += float(more.growth[-1, 0])
         tangent, t_now, h_now = more.tangent, float(grid[-1]), states[-1]
-        kind = "rest" if tiles[-1][4] else _step(tiles[-2], tiles[-1], needed)
-        run = run + 1 if kind == "stretch" else 0
-        if kind in ("rest", "flat"):
-            verdict = "transient" if kind == "flat" else "rest"
+        if tiles[-1][4]:
+            verdict = "rest"
             break
-        if run >= STEPS:
-            verdict = "chaos"
+        kind = _step(tiles[-2], tiles[-1], needed)
+        rise = rise + tiles[-1][2] - tiles[-2][2] if kind == "stretch" else 0.0
+        flats = flats + 1 if kind == "flat" else 0
+        if rise >= CHAOS_RISE or flats >= FLAT_STEPS:
+            verdict = "chaos" if rise >= CHAOS_RISE else "transient"
             break
     reason = (f"past the run {_REASONS[verdict]}" if verdict != "undecided" else
               f"undecided after {CONTINUATION_TILES} half windows past the run: chaos (lambda_1 > 0)")
@@ -231,18 +240,18 @@ def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exp
                        (total - start) / (t_now - float(t[-1])))
 
 
-_REASONS = {"chaos": "the stretching relative to the motion rose step after step with the speed stationary: chaos",
+_REASONS = {"chaos": "the stretching relative to the motion rose by e^4 with the speed stationary: chaos",
             "transient": "the stretching relative to the motion stopped rising: a transient (an escape from or "
                          "a settling on a fixed point or a cycle), not chaos",
             "rest": "the state is at rest on a fixed point: not chaos"}
 
 
-def _tile(spec: RnnSpec, grid: np.ndarray, stretch: np.ndarray, states: np.ndarray) -> tuple:
-    """(t_from, t_to, median R = Lambda - ln |dh/dt|, median ln |dh/dt|, at rest) over ``grid``."""
-    model = Dynamics(spec)
+def _tile(model: Dynamics, bound: float, grid: np.ndarray, stretch: np.ndarray, states: np.ndarray) -> tuple:
+    """(t_from, t_to, median R = Lambda - ln |dh/dt|, median ln |dh/dt|, at rest) over ``grid``;
+    ``bound``: the model's |J|max."""
     with one_blas_thread():
         speed = np.linalg.norm(model.rhs(grid, states[:, None, :])[:, 0], axis=1)
-    rest = float(np.max(speed)) <= REST * model.bound() * max(1.0, float(np.max(np.abs(states))))
+    rest = float(np.max(speed)) <= REST * bound * max(1.0, float(np.max(np.abs(states))))
     ln_speed = np.log(np.maximum(speed, 1e-300))
     return (float(grid[0]), float(grid[-1]), float(np.median(stretch - ln_speed)), float(np.median(ln_speed)), rest)
 
