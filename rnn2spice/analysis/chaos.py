@@ -114,7 +114,7 @@ class Horizon:
         return {"lyapunov_exponent": self.lyapunov_exponent, "horizon": self.horizon, "chaotic": self.chaotic,
                 "accuracy_floor": self.floor,
                 "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to],
-                "run_lyapunov_exponent": None if self.exponent is None else self.exponent.value,
+                "transient": self.transient,
                 "persistence": None if self.persistence is None else self.persistence.as_dict()}
 
 
