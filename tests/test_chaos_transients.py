@@ -224,3 +224,17 @@ def test_a_chaotic_network_of_200_neurons_is_decided_in_its_run():
     assert hz.chaotic and "in the run" in hz.persistence.reason
     assert all(tile[1] <= 0.2 + 1e-12 for tile in hz.persistence.tiles)
     assert hz.lyapunov_exponent == pytest.approx(benettin(spec, 0.2), rel=0.3)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("kind,seed", [("rotation", 0), ("rank2", 2), ("forced", 0)])
+def test_check_of_a_transient_circuit_stays_pointwise_and_passes(kind, seed):
+    # a limit cycle, an escape to a fixed point, a forced cycle: each stretches first (the rule
+    # before ran them as chaotic: two runs and statistics); now one pointwise verdict over t_stop
+    from rnn2spice.workflows.pipeline import check
+    result = check(draw(kind, seed))
+    assert result.horizon.transient and not result.horizon.chaotic
+    assert result.statistics is None and result.pointwise_run is None
+    assert all("role" not in run for run in result.runs)
+    assert result.comparison.points == result.trajectory.time.size
+    assert result.passed, result.summary()
