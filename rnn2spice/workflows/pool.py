@@ -117,7 +117,6 @@ def _init_worker() -> None:
     SIGTERM (:func:`_stop`) unwinding the job so that its ngspice child is killed and its
     temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception),
     and a parent-death signal (:func:`~rnn2spice.spice.batch.die_with_parent`)."""
-    signal.signal(signal.SIGTERM, _terminated)
     # The command SIGKILLed (no chance to stop the pool): the worker ends at once, instead of
     # finishing the job it holds, and with it the ngspice it runs (in its memory, or as a child
     # with a parent-death signal).  A forkserver worker's parent is the forkserver, which
@@ -134,10 +133,17 @@ def _init_worker() -> None:
         threadpool_limits(limits=1)
     except Exception:  # noqa: BLE001 -- a missing or odd BLAS only costs speed
         pass
+    # Last: a SIGTERM that arrives during the set-up above ends the worker silently (the
+    # default action); raised inside an initializer it would be logged by the executor as
+    # "Exception in initializer" with a traceback on the command's stderr.
+    signal.signal(signal.SIGTERM, _terminated)
 
 
 def _exit_with(sentinel) -> None:
     """Wait until the command's sentinel says it is gone, then end this worker now."""
+    # A SIGTERM from the pool's _stop must reach the main thread, which runs the job and
+    # unwinds it (killing its ngspice); delivered to this thread it would wait for the job.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     multiprocessing.connection.wait([sentinel])
     os._exit(128 + signal.SIGKILL)
 
@@ -195,7 +201,7 @@ def _run_pool(fn, items, workers: int):
     try:
         with _without_main(fn):  # workers start during submit (and the forkserver with the first)
             futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
-        for future in cf.as_completed(futures):
+        for future in _completed(futures):
             try:
                 value = future.result()
             except BrokenProcessPool as exc:
@@ -208,6 +214,24 @@ def _run_pool(fn, items, workers: int):
             pool.shutdown(wait=True)
         else:
             _stop(pool)
+
+
+#: Seconds between the main thread's looks at pending signals while it waits for a job.
+SIGNAL_POLL = 0.25
+
+
+def _completed(futures) -> Iterator[cf.Future]:
+    """``futures`` as they complete, waiting in short timed slices.
+
+    Python runs signal handlers in the main thread only.  A Ctrl-C or SIGTERM that the kernel
+    hands to another thread of the process (the executor's manager or queue-feeder thread) is
+    merely noted, and a main thread blocked without a timeout in ``as_completed`` would act
+    on it only at the next job's end, seconds or minutes later.  A timed wait returns to
+    the interpreter often enough to run the handler at once."""
+    pending = set(futures)
+    while pending:
+        done, pending = cf.wait(pending, timeout=SIGNAL_POLL, return_when=cf.FIRST_COMPLETED)
+        yield from done
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
