@@ -31,6 +31,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
@@ -161,10 +162,30 @@ def _job(fn: Callable, item):
     """``fn(item)`` in a worker; once SIGTERM has unwound it, the worker ends instead of
     reporting back and taking the next queued job (the executor catches every exception)."""
     try:
-        return fn(item)
+        return _with_warnings(fn, item)
     finally:
         if _TERMINATED:
             os._exit(128 + signal.SIGTERM)
+
+
+def _with_warnings(fn: Callable, item):
+    """``(fn(item), warnings it raised)`` in a worker process, for :func:`_replay` in the caller.
+
+    A worker's warnings would otherwise be printed by the worker itself, in Python's two-line
+    format and under its own filters, into the command's stderr (and lost with a Dask
+    worker's log); replayed, they reach the caller's filters and the command line's one-line
+    notes exactly as in a serial run."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the caller's filters decide, at the replay
+        value = fn(item)
+    return value, [(str(w.message), w.category) for w in caught]
+
+
+def _replay(result):
+    value, said = result
+    for message, category in said:
+        warnings.warn(message, category, stacklevel=3)
+    return value
 
 
 @contextlib.contextmanager
@@ -203,7 +224,7 @@ def _run_pool(fn, items, workers: int):
             futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
         for future in _completed(futures):
             try:
-                value = future.result()
+                value = _replay(future.result())
             except BrokenProcessPool as exc:
                 raise SimulationError(f"a worker process died (killed, or out of memory) while running job "
                                       f"{futures[future]} of {len(items)}: {clip(exc)}") from None
@@ -268,10 +289,10 @@ def _run_dask(fn, items, scheduler: str):
     client = dask_client(scheduler)
     futures = []
     try:
-        futures = [client.submit(fn, item, pure=False) for item in items]
+        futures = [client.submit(_with_warnings, fn, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):
-            yield index[future.key], future.result()
+            yield index[future.key], _replay(future.result())
     finally:
         for f in futures:
             f.cancel()
