@@ -194,7 +194,8 @@ def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exp
     consecutive stretching steps add up to :data:`CHAOS_RISE`, in the run or past it.  Past the
     run the reference and the tangent are carried on (:func:`carry_on`, the inputs as they go
     on) half window by half window: :data:`FLAT_STEPS` flat steps or a state at rest -> a
-    transient, not chaos; undecided after :data:`CONTINUATION_TILES`: chaos."""
+    transient, not chaos; undecided after :data:`CONTINUATION_TILES` (or when the tangent's
+    budget, :data:`MAX_SUBSTEPS` and :data:`MAX_WORK` with the run's, is spent): chaos."""
     t = np.asarray(time, dtype=float)
     h = np.asarray(reference, dtype=float)
     lam = exp.value
@@ -220,7 +221,10 @@ def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exp
     start = total = float(exp.growth[-1, 0])
     tangent, t_now, h_now = exp.tangent, float(t[-1]), h[-1]
     verdict, flats = "undecided", 0
-    for _ in range(CONTINUATION_TILES):
+    # within the tangent integration's budget (MAX_SUBSTEPS, MAX_WORK) with the run's own
+    per_tile = int(np.ceil(half * bound / STEP_FACTOR))
+    left = min(MAX_SUBSTEPS, MAX_WORK / (4.0 * spec.n ** 2)) - np.ceil((t[-1] - t[0]) * bound / STEP_FACTOR)
+    for _ in range(min(CONTINUATION_TILES, max(int(left // max(per_tile, 1)), 0))):
         longer = replace(spec, t_stop=t_now + half)   # the inputs go on as the netlist's sources would
         grid = np.linspace(t_now, t_now + half, points)
         states = carry_on(longer, h_now, grid)
@@ -239,9 +243,9 @@ def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exp
             verdict = "chaos" if rise >= CHAOS_RISE else "transient"
             break
     reason = (f"past the run {_REASONS[verdict]}" if verdict != "undecided" else
-              f"undecided after {CONTINUATION_TILES} half windows past the run: chaos (lambda_1 > 0)")
+              f"undecided after {len(tiles) - count} half windows past the run: chaos (lambda_1 > 0)")
     return Persistence(tuple(tiles), needed, verdict not in ("transient", "rest"), reason,
-                       (total - start) / (t_now - float(t[-1])))
+                       (total - start) / (t_now - float(t[-1])) if t_now > float(t[-1]) else lam)
 
 
 _REASONS = {"chaos": "the stretching relative to the motion rose by e^4 with the speed stationary: chaos",
