@@ -119,6 +119,9 @@ def paired_draws(spec, compiled, trial, stim, build, args, out) -> dict:
         predicted = predicted_draws(compiled, trial, stim, one, {})
         pred, target = predicted["draws"][0], predicted["discrete_decision"]
         sim = simulated_draws(spec, stim, build, one, {})[0]
+        for key in ("mean", "decision"):  # montecarlo's are per readout output: this network has one
+            if isinstance(sim[key], list):
+                sim[key] = sim[key][0]
         pairs.append({"run": k, "predicted": pred, "simulated": sim,
                       "mean_difference": None if sim["mean"] is None else abs(sim["mean"] - pred["mean"]),
                       "decisions_agree": sim["decision"] == pred["decision"]})
