@@ -27,7 +27,6 @@ import signal
 import sys
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 from rnn2spice.errors import BudgetExceeded, NgspiceUnavailable, SimulationError, budget, over_points_budget
 from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines, signal_name
 from rnn2spice.spice.rawfile import finish_vectors, parse_raw
+from rnn2spice.spice.scratch import scratch_dir
 
 #: Environment variable naming the ngspice executable (a name on PATH, or a path).
 NGSPICE_ENV = "RNN2SPICE_NGSPICE"
@@ -264,7 +264,7 @@ def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | No
     Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
     executable = _ngspice_executable(netlist_path)
     version = _binary_version(executable)
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-") as tmp:
+    with scratch_dir(prefix="rnn2spice-ngspice-") as tmp:
         circuit_file = Path(tmp) / "circuit.cir"
         raw_file = Path(tmp) / "circuit.raw"
         circuit_file.write_text(netlist, encoding="utf-8")
