@@ -114,6 +114,27 @@ def window_stats(y: np.ndarray, window: tuple[int, int], dead_zone: float) -> di
             "decision": [decision(float(v), dead_zone) for v in mean]}
 
 
+def _compared(value: float, limit: float) -> tuple[str, str]:
+    """``value`` and ``limit`` as text that compares as the numbers do: the limit as given
+    (``%g``, or every digit when that rounds it), the value with 4 significant digits or as
+    many more as it takes (0.050004 > 0.05, not 0.05 > 0.05)."""
+    limit_text = f"{limit:g}" if float(f"{limit:g}") == limit else repr(limit)
+    shown = float(limit_text)
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if (float(text) > shown) == (value > limit) and (float(text) == shown) == (value == limit):
+            return text, limit_text
+    return repr(value), limit_text
+
+
+def _decisions(values) -> str:
+    return ",".join(f"{v:+d}" if v else "0" for v in values)
+
+
+def _means(values) -> str:
+    return ",".join(f"{v:+.3g}" for v in values)
+
+
 def trial_grid(steps: int, dt: float) -> np.ndarray:
     """The times ``(k+1) dt`` at which ``h[k]`` of a trial of ``steps`` steps is compared."""
     return (np.arange(steps) + 1) * dt
@@ -184,22 +205,43 @@ class TrialResult:
         out["spice_vs_reference"]["state_rel_max_error"] = float(self.state_rel_error)
         return out
 
-    def checks(self) -> dict:
+    def criteria(self) -> list[tuple[str, bool, str]]:
+        """Each criterion of this trial (module docstring) as ``(name, passed, measured)``:
+        the name is its key in :meth:`checks` and the report, ``measured`` the value it was
+        judged on against its limit, in words (``"|mean SPICE - discrete| 0.083 > 0.05"``)."""
         st, diff, tol = self.stats, self.differences(), self.tolerance
-        sd = diff["spice_vs_discrete"]
+        sd, sr = diff["spice_vs_discrete"], diff["spice_vs_reference"]
+
+        def within(name: str, what: str, value: float) -> tuple[str, bool, str]:
+            ok = value <= tol
+            value_text, limit_text = _compared(value, tol)
+            return name, ok, f"{what} {value_text} {'<=' if ok else '>'} tolerance {limit_text}"
+
+        circuit = within("circuit_within_tolerance", "max |SPICE - reference| over the trial"
+                         + ("" if self.horizon is None else f" (to the horizon {self.horizon:.3g} s)"), sr["max_trial"])
         if self.criterion == "trajectory":
-            return {"trajectory_max_within_tolerance": sd["max_window"] <= tol,
-                    "trajectory_rms_within_tolerance": sd["rms_window"] <= tol,
-                    "circuit_within_tolerance": diff["spice_vs_reference"]["max_trial"] <= tol}
-        out = {
-            "decision_match": st["spice"]["decision"] == st["discrete"]["decision"],
-            "mean_within_tolerance": sd["mean"] <= tol,
-            "end_within_tolerance": sd["end"] <= tol,
-            "circuit_within_tolerance": diff["spice_vs_reference"]["max_trial"] <= tol,
-        }
+            return [within("trajectory_max_within_tolerance", "max |SPICE - discrete| over the window", sd["max_window"]),
+                    within("trajectory_rms_within_tolerance", "RMS |SPICE - discrete| over the window", sd["rms_window"]),
+                    circuit]
+        spice, discrete = st["spice"]["decision"], st["discrete"]["decision"]
+        out = [("decision_match", spice == discrete,
+                f"decision SPICE {_decisions(spice)} {'=' if spice == discrete else '!='} discrete {_decisions(discrete)}"
+                f" (mean readout {_means(st['spice']['mean'])} vs {_means(st['discrete']['mean'])}, "
+                f"dead zone {self.dead_zone:g})"),
+               within("mean_within_tolerance", "|mean SPICE - discrete| over the window", sd["mean"]),
+               within("end_within_tolerance", "|SPICE - discrete| at the window's end", sd["end"]),
+               circuit]
         if self.strict:
-            out["max_window_within_tolerance"] = sd["max_window"] <= tol
+            out.append(within("max_window_within_tolerance", "max |SPICE - discrete| over the window", sd["max_window"]))
         return out
+
+    def checks(self) -> dict:
+        """Criterion name -> passed (:meth:`criteria`)."""
+        return {name: ok for name, ok, _ in self.criteria()}
+
+    def failures(self) -> list[str]:
+        """Each failed criterion, named, with the measured value and its limit."""
+        return [f"{name}: {measured}" for name, ok, measured in self.criteria() if not ok]
 
     @property
     def decision_match(self) -> bool:
@@ -314,17 +356,34 @@ class TaskResult(Displayed, Plotted):
         return figures.task_plot(self, ax=ax)
 
     def summary(self) -> str:
-        """The verdict as one line."""
+        """The verdict as one line; a failure names each criterion that failed, in how many
+        trials, and its worst measured value against the limit."""
         matched = sum(t.decision_match for t in self.trials)
         if self.criterion == "trajectory":
             worst = max((t.differences()["spice_vs_discrete"] for t in self.trials), key=lambda d: d["max_window"])
-            return (f"task {self.spec.name} (trajectory): {sum(t.passed for t in self.trials)}/{len(self.trials)} "
+            line = (f"task {self.spec.name} (trajectory): {sum(t.passed for t in self.trials)}/{len(self.trials)} "
                     f"trials pass, readout |SPICE - discrete| over the window max {worst['max_window']:.3g} RMS "
                     f"{worst['rms_window']:.3g} (tolerance {self.tolerance:g}); {matched}/{len(self.trials)} "
                     f"decisions match: {'PASS' if self.passed else 'FAIL'}")
-        return (f"task {self.spec.name}: {matched}/{len(self.trials)} decisions match, "
-                f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass "
-                f"(tolerance {self.tolerance:g}, dead zone {self.dead_zone:g}): {'PASS' if self.passed else 'FAIL'}")
+        else:
+            line = (f"task {self.spec.name}: {matched}/{len(self.trials)} decisions match, "
+                    f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass "
+                    f"(tolerance {self.tolerance:g}, dead zone {self.dead_zone:g}): {'PASS' if self.passed else 'FAIL'}")
+        failed = self.failed_criteria()
+        return line + (" -- failed: " + "; ".join(failed) if failed else "")
+
+    def failed_criteria(self) -> list[str]:
+        """Per criterion that failed in any trial: its name, in how many trials, and the
+        measured value of the first trial that failed it (``trial k: ... > tolerance``)."""
+        out: dict[str, list] = {}
+        for k, trial in enumerate(self.trials):
+            for name, ok, measured in trial.criteria():
+                if not ok:
+                    out.setdefault(name, [0, k, measured])[0] += 1
+        total = len(self.trials)
+        return [f"{name} in {count}/{total} trial{'s' if total > 1 else ''} ("
+                + (f"trial {k + 1}: " if total > 1 else "") + f"{measured})"
+                for name, (count, k, measured) in out.items()]
 
     def report(self) -> dict:
         return {
