@@ -187,9 +187,14 @@ def _create_shared_engine() -> _SharedEngine:
     probe = probe_library(candidates)
     if probe.missing:
         _SHARED_MISSING = not _library_chosen()
+        chosen = os.environ.get(LIBNGSPICE_ENV)
+        if chosen:  # the user's choice: say which setting is wrong, not how to install ngspice
+            raise NgspiceUnavailable(f"{LIBNGSPICE_ENV}={chosen!r} cannot be loaded as the ngspice shared library "
+                                     f"({probe.problem}); point it at libngspice.so.0, or unset it")
         raise NgspiceUnavailable(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
     if probe.problem is not None:
-        raise NgspiceUnavailable(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
+        named = f" ({LIBNGSPICE_ENV}={os.environ[LIBNGSPICE_ENV]!r})" if os.environ.get(LIBNGSPICE_ENV) else ""
+        raise NgspiceUnavailable(f"the ngspice shared library {probe.path}{named} is not safe to load: {probe.problem}")
     library = probe.path
 
     cls = _quiet_ngspice_class(pyspice_shared)
