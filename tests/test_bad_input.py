@@ -418,7 +418,7 @@ OUTPUT_OPTIONS = {
     "ac": ("--report", "--plot"),
     "montecarlo": ("--output", "--plot"),
     "sweep": ("--output", "--plot"),
-    "bom": ("--output",),
+    "bom": ("--output", "--report"),  # --report: also without --predict (every warning)
     "schematic": ("--output",),
     "kicad": ("--output",),
 }

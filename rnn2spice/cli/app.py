@@ -150,11 +150,18 @@ class _Guarded:
     """A standard stream whose write failures (or absence: a closed descriptor makes it
     None) raise :class:`_StreamFailed` (standard output: the run's result is lost) or are
     ignored (standard error: diagnostics, with nowhere left to report them; the exit code
-    still tells the result); everything else is the stream's."""
+    still tells the result); everything else is the stream's.
 
-    def __init__(self, stream, name: str):
+    Order: standard error is given the output stream as ``before``; each of its writes
+    first flushes what standard output holds and is itself flushed at once, so that both
+    streams read into one file or terminal (``2>&1``) show the lines in the order the
+    command wrote them, whatever the buffering (a CSV on standard output came after the
+    summary on standard error without PYTHONUNBUFFERED, before it with it)."""
+
+    def __init__(self, stream, name: str, before: "_Guarded | None" = None):
         self._stream = stream
         self._name = name
+        self._before = before
 
     def _failed(self, error):
         if self._name == "output":
@@ -166,9 +173,15 @@ class _Guarded:
     CHUNK = 1 << 16
 
     def write(self, text):
+        if self._before is not None:
+            self._before.flush()
         if self._stream is None:
             return self._failed("the descriptor is closed") or len(text)
         try:
+            if self._before is not None:  # standard error: out at once, in order
+                written = self._stream.write(text)
+                self._stream.flush()
+                return written
             if len(text) <= self.CHUNK:
                 return self._stream.write(text)
             for start in range(0, len(text), self.CHUNK):
@@ -240,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     action would end the process at once and leave ngspice children, their temporary
     directories and a process pool's workers behind)."""
     real = {"output": sys.stdout, "error": sys.stderr}
-    sys.stdout, sys.stderr = _Guarded(real["output"], "output"), _Guarded(real["error"], "error")
+    sys.stdout = _Guarded(real["output"], "output")
+    sys.stderr = _Guarded(real["error"], "error", before=sys.stdout)
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
