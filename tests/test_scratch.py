@@ -68,15 +68,19 @@ def test_only_dead_owners_folders_of_ours_go(tmp_path):
                 folder(tmp_path, "rnn2spice-ngspice-live", pid=child.pid),       # owner alive
                 folder(tmp_path, "rnn2spice-ngspice-me", pid=os.getpid()),
                 folder(tmp_path, "other-dead", pid=dead)]                        # not a name of ours
+        boot = scratch._boot_id()
         for name, text in [("rnn2spice-ngspice-garbage", "hello\n"),
                            ("rnn2spice-ngspice-half", f"rnn2spice {dead} 1 "),  # no newline: half written
-                           ("rnn2spice-ngspice-ns", f"rnn2spice {dead} 1 pid:[1]\n")]:  # another namespace
+                           ("rnn2spice-ngspice-ns", f"rnn2spice {dead} 1 pid:[1] {boot}\n")]:  # another namespace
             kept.append(folder(tmp_path, name))
             (kept[-1] / MARKER).write_text(text)
         reused = folder(tmp_path, "rnn2spice-ngspice-reused")   # the pid lives, but another process has it
         line = (scratch._owner_line(child.pid)).split()
-        (reused / MARKER).write_text(f"rnn2spice {child.pid} {int(line[2]) + 1} {line[3]}\n")
+        (reused / MARKER).write_text(f"rnn2spice {child.pid} {int(line[2]) + 1} {line[3]} {line[4]}\n")
         stale.append(reused)
+        rebooted = folder(tmp_path, "rnn2spice-ngspice-rebooted")  # the owner's pid lives, in this boot
+        (rebooted / MARKER).write_text(f"rnn2spice {os.getpid()} {line[2]} {line[3]} another-boot\n")
+        stale.append(rebooted)
         elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
         elsewhere.mkdir()
         target = folder(elsewhere, "x", pid=dead)  # stale, but reached only through a link

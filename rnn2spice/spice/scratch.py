@@ -9,10 +9,10 @@ The rule, meant never to remove a folder that is not ours or still in use:
 
 * ours = a folder directly in the temporary directory, named ``rnn2spice-*`` or ``pymp-*``,
   owned by this user (not a symbolic link), holding a marker :data:`MARKER` whose one line
-  reads ``rnn2spice <pid> <start> <pid namespace>``.  A folder without it (someone else's
+  reads ``rnn2spice <pid> <start> <pid namespace> <boot id>``.  A folder without it (someone else's
   ``pymp-*``, or ours between its creation and its marker) is never touched.
-* dead owner = no process ``pid`` in this pid namespace, or one that started at another time
-  (the pid reused).  A marker from another pid namespace (a container sharing /tmp) or one
+* dead owner = a marker from an earlier boot, no process ``pid`` in this pid namespace, or
+  one that started at another time (the pid reused).  A marker from another pid namespace (a container sharing /tmp) or one
   that cannot be read whole is left alone: when unsure, keep.
 * race-safe: the stale folder is first renamed into a fresh folder marked with the sweeping
   process (one ``rename``: of two runs sweeping at once exactly one wins, the other skips
@@ -57,9 +57,16 @@ def _pid_namespace() -> str:
         return "-"
 
 
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or "-"
+    except OSError:
+        return "-"
+
+
 def _owner_line(pid: int | None = None) -> str:
     pid = os.getpid() if pid is None else pid
-    return f"rnn2spice {pid} {_start_time(pid) or '-'} {_pid_namespace()}\n"
+    return f"rnn2spice {pid} {_start_time(pid) or '-'} {_pid_namespace()} {_boot_id()}\n"
 
 
 def mark(folder: str | os.PathLike, *, pid: int | None = None) -> None:
@@ -76,9 +83,11 @@ def owner_alive(line: str) -> bool | None:
     """Whether the marker line's owner still runs: True, False, or None when that cannot be
     told (not a marker of ours, another pid namespace, no way to compare start times)."""
     words = line.split()
-    if len(words) != 4 or words[0] != "rnn2spice" or not words[1].isdigit():
+    if len(words) != 5 or words[0] != "rnn2spice" or not words[1].isdigit():
         return None
-    pid, start, namespace = int(words[1]), words[2], words[3]
+    pid, start, namespace, boot = int(words[1]), words[2], words[3], words[4]
+    if boot != "-" and _boot_id() != "-" and boot != _boot_id():
+        return False  # written before the machine last started (a /tmp that survives reboots)
     if namespace != _pid_namespace():
         return None
     if pid == os.getpid():
