@@ -103,3 +103,19 @@ def test_the_command_says_where_every_warning_is_and_it_is_there(tmp_path, capsy
         assert len(written["bom"]["warnings"]) == 12 and "snap" not in written
     else:
         assert out == "" and not (tmp_path / "bom.json").exists()
+
+
+@pytest.mark.parametrize("options", [[], ["--parts-list"], ["--snap", "E96", "--footprint", "0805"],
+                                     ["--opamp", "TL072", "--activation-circuit", "transistor", "--snap", "E24"],
+                                     ["--opamp", "LM358", "--parts-list", "--snap", "E24"]])
+@pytest.mark.parametrize("spec", ["tanh4.yaml", "random20.yaml"])
+def test_every_bill_of_materials_is_recognised_as_one_and_replaced(tmp_path, capsys, options, spec):
+    """The output rule knows a bill of materials by its header and its rows as the writer makes
+    them (report/files.py _is_bom): every variant the command writes is replaced by the next run."""
+    from rnn2spice.report.files import HEAD_BYTES, OUTPUT_KINDS
+
+    out = tmp_path / "parts.csv"
+    argv = ["bom", str(NETLISTS / spec), *options, "-o", str(out)]
+    assert main(argv) == 0
+    assert OUTPUT_KINDS["bom"].is_ours(out.read_bytes()[:HEAD_BYTES])
+    assert main(argv) == 0, capsys.readouterr().err  # an earlier bill of materials: replaced

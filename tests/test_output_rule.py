@@ -77,6 +77,10 @@ UNRELATED = {
     # our exact header, numbers spelled by others: pandas' to_csv (shortest repr), numpy's savetxt
     "pandas-waveforms.csv": b"time,h0,h1\n0.0,0.1,0.2\n0.001,0.30000000000000004,-1.5\n",
     "savetxt-waveforms.csv": b"time,h0\n0.000000000000000000e+00,1.000000000000000056e-01\n",
+    # a bill of materials of another tool under our headers: Qty is not the designators' count;
+    # values typed by hand
+    "other-order.csv": b"Designators,Qty,Value,Part,Footprint\nR1,4,10k,Resistor,R_0805\n",
+    "other-parts.csv": b"designator,kind,exact_value,chosen_value,unit,tolerance,count\nR1,resistor,10k,10k,ohm,5%,1\n",
 }
 
 

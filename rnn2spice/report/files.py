@@ -40,6 +40,7 @@ are one rule, read and changed together.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -429,7 +430,25 @@ BOM_HEADERS = (b"designator,kind,exact_value,chosen_value,unit,tolerance,count",
 
 
 def _is_bom(head: bytes) -> bool:
-    return head.split(b"\n", 1)[0].rstrip(b"\r") in BOM_HEADERS
+    """A bill of materials of workflows/build.py: one of its exact headers, and every
+    complete row in the sample as its writer makes it -- the orderable list's ``Qty`` is the
+    number of its ``Designators``; the parts list's kind is a resistor, capacitor or
+    reference, its values Python's ``repr`` of a float and its count 1.  (A header alone
+    would let another tool's CSV with the same column names be replaced.)"""
+    lines = head.decode("utf-8", "replace").split("\n")
+    header = lines[0].rstrip("\r").encode()
+    rows = [line.rstrip("\r") for line in lines[1:-1]]  # the last piece: empty, or cut by the sample
+    if header not in BOM_HEADERS or not rows:
+        return False
+    try:
+        parsed = list(csv.reader(rows))
+        if header == BOM_HEADERS[1]:  # Designators,Qty,Value,Part,Footprint
+            return all(len(r) == 5 and r[1].isdigit() and int(r[1]) == len(r[0].split()) >= 1 for r in parsed)
+        return all(len(r) == 7 and r[1] in ("resistor", "capacitor", "reference") and r[6] == "1"
+                   and all(repr(float(v)) == v for v in (r[2], r[3])) and (r[5] == "" or repr(float(r[5])) == r[5])
+                   for r in parsed)
+    except ValueError:  # a value that is not a number
+        return False
 
 
 #: The first line of a spec rnn2spice wrote: ``import`` (workflows/importers/spec_writer.py)
