@@ -29,7 +29,7 @@ kinds that allow it; an existing file is replaced only when it is of the kind th
 writes or with ``force``.  A kind (:data:`OUTPUT_KINDS`) is recognised positively, by the
 signature its writer puts in the file (:data:`GENERATOR` in a report's first key, a
 netlist's header comment, a figure's software tag, a spec's first line, a waveform CSV's
-exact header and its writer's spelling of every number, a BOM's exact header), so that a
+exact header and its writer's spelling of every number, a BOM's header and rows), so that a
 file that merely looks alike (package.json, a hand-written netlist, someone's photo) is
 never replaced.
 
