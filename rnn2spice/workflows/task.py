@@ -64,6 +64,7 @@ from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.workflows.pipeline import accuracy_floor, run, solve_reference
 from rnn2spice.workflows.pool import run_jobs, workers_for
 from rnn2spice.workflows.stimulus import Stimulus, spec_dt, stimulus_spec, trial_spec  # noqa: F401 (API)
+from rnn2spice.workflows.task_verdict import failed_criteria, trial_criteria
 
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_DEAD_ZONE = 0.5
@@ -112,27 +113,6 @@ def window_stats(y: np.ndarray, window: tuple[int, int], dead_zone: float) -> di
     mean = y[s:e].mean(axis=0)
     return {"end": [float(v) for v in y[e - 1]], "mean": [float(v) for v in mean],
             "decision": [decision(float(v), dead_zone) for v in mean]}
-
-
-def _compared(value: float, limit: float) -> tuple[str, str]:
-    """``value`` and ``limit`` as text that compares as the numbers do: the limit as given
-    (``%g``, or every digit when that rounds it), the value with 4 significant digits or as
-    many more as it takes (0.050004 > 0.05, not 0.05 > 0.05)."""
-    limit_text = f"{limit:g}" if float(f"{limit:g}") == limit else repr(limit)
-    shown = float(limit_text)
-    for digits in range(4, 18):
-        text = f"{value:.{digits}g}"
-        if (float(text) > shown) == (value > limit) and (float(text) == shown) == (value == limit):
-            return text, limit_text
-    return repr(value), limit_text
-
-
-def _decisions(values) -> str:
-    return ",".join(f"{v:+d}" if v else "0" for v in values)
-
-
-def _means(values) -> str:
-    return ",".join(f"{v:+.3g}" for v in values)
 
 
 def trial_grid(steps: int, dt: float) -> np.ndarray:
@@ -207,33 +187,8 @@ class TrialResult:
 
     def criteria(self) -> list[tuple[str, bool, str]]:
         """Each criterion of this trial (module docstring) as ``(name, passed, measured)``:
-        the name is its key in :meth:`checks` and the report, ``measured`` the value it was
-        judged on against its limit, in words (``"|mean SPICE - discrete| 0.083 > 0.05"``)."""
-        st, diff, tol = self.stats, self.differences(), self.tolerance
-        sd, sr = diff["spice_vs_discrete"], diff["spice_vs_reference"]
-
-        def within(name: str, what: str, value: float) -> tuple[str, bool, str]:
-            ok = value <= tol
-            value_text, limit_text = _compared(value, tol)
-            return name, ok, f"{what} {value_text} {'<=' if ok else '>'} tolerance {limit_text}"
-
-        circuit = within("circuit_within_tolerance", "max |SPICE - reference| over the trial"
-                         + ("" if self.horizon is None else f" (to the horizon {self.horizon:.3g} s)"), sr["max_trial"])
-        if self.criterion == "trajectory":
-            return [within("trajectory_max_within_tolerance", "max |SPICE - discrete| over the window", sd["max_window"]),
-                    within("trajectory_rms_within_tolerance", "RMS |SPICE - discrete| over the window", sd["rms_window"]),
-                    circuit]
-        spice, discrete = st["spice"]["decision"], st["discrete"]["decision"]
-        out = [("decision_match", spice == discrete,
-                f"decision SPICE {_decisions(spice)} {'=' if spice == discrete else '!='} discrete {_decisions(discrete)}"
-                f" (mean readout {_means(st['spice']['mean'])} vs {_means(st['discrete']['mean'])}, "
-                f"dead zone {self.dead_zone:g})"),
-               within("mean_within_tolerance", "|mean SPICE - discrete| over the window", sd["mean"]),
-               within("end_within_tolerance", "|SPICE - discrete| at the window's end", sd["end"]),
-               circuit]
-        if self.strict:
-            out.append(within("max_window_within_tolerance", "max |SPICE - discrete| over the window", sd["max_window"]))
-        return out
+        :func:`~rnn2spice.workflows.task_verdict.trial_criteria`."""
+        return trial_criteria(self)
 
     def checks(self) -> dict:
         """Criterion name -> passed (:meth:`criteria`)."""
@@ -373,17 +328,8 @@ class TaskResult(Displayed, Plotted):
         return line + (" -- failed: " + "; ".join(failed) if failed else "")
 
     def failed_criteria(self) -> list[str]:
-        """Per criterion that failed in any trial: its name, in how many trials, and the
-        measured value of the first trial that failed it (``trial k: ... > tolerance``)."""
-        out: dict[str, list] = {}
-        for k, trial in enumerate(self.trials):
-            for name, ok, measured in trial.criteria():
-                if not ok:
-                    out.setdefault(name, [0, k, measured])[0] += 1
-        total = len(self.trials)
-        return [f"{name} in {count}/{total} trial{'s' if total > 1 else ''} ("
-                + (f"trial {k + 1}: " if total > 1 else "") + f"{measured})"
-                for name, (count, k, measured) in out.items()]
+        """Per criterion that failed in any trial: :func:`~rnn2spice.workflows.task_verdict.failed_criteria`."""
+        return failed_criteria(self.trials)
 
     def report(self) -> dict:
         return {
