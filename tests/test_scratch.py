@@ -137,6 +137,7 @@ POOL = "import time; from rnn2spice.workflows.pool import run_jobs; list(run_job
 
 
 @pytest.mark.ngspice
+@pytest.mark.slow  # 17-25 s on the shared machine: two commands' start-up, a pool's workers, a simulation
 def test_after_sigkill_the_next_run_removes_the_folders_left(tmp_path):
     """A simulation SIGKILLed while ngspice writes its raw file, and a process pool of two
     workers SIGKILLed: the ngspice folder and the pool's pymp-* stay (nothing can remove
@@ -166,3 +167,15 @@ def test_after_sigkill_the_next_run_removes_the_folders_left(tmp_path):
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [p.name for p in tmpdir.iterdir()] == [foreign.name]
+
+
+def test_every_command_sweeps_even_one_that_runs_no_simulator(tmp_path):
+    """compile runs no ngspice and makes no temporary folder; it is still the next run."""
+    base = tmp_path / "tmp"
+    base.mkdir()
+    folder(base, "rnn2spice-ngspice-left", pid=dead_pid())
+    foreign = folder(base, "pymp-foreign")
+    done = subprocess.run([sys.executable, "-m", "rnn2spice", "compile", str(ROOT / "netlists" / "damped-oscillator.yaml"),
+                           "-o", "-"], env=env_with(TMPDIR=base), cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in base.iterdir()] == [foreign.name]

@@ -34,6 +34,7 @@ from rnn2spice.cli import (ac, bom, check, compile, importing, kicad, montecarlo
 from rnn2spice.cli.common import EXIT_SIMULATION, Terminated, exit_code, interrupted
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
+from rnn2spice.spice.scratch import sweep_once
 
 #: The command modules, in the order ``rnn2spice --help`` lists them.
 COMMANDS = (compile, simulate, check, verify, ac, importing, task, montecarlo, sweep, bom, schematic, kicad)
@@ -313,6 +314,7 @@ def _main(argv: list[str] | None) -> int:
         if args.command is None:  # no command: what there is to do, not an error
             print(parser.format_help(), end="")
             return 0
+        sweep_once()  # folders a SIGKILLed run left in TMPDIR: every command is "the next run" (spice/scratch.py)
         with warnings.catch_warnings():
             # the library warns when it falls back to another backend; the command says so in one line
             warnings.simplefilter("ignore", BackendFallbackWarning)
