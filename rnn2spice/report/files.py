@@ -381,12 +381,14 @@ def _is_netlist(head: bytes) -> bool:
 #: How much of an existing CSV the waveform signature reads: its header and first row (at
 #: most ~25 bytes a number) for thousands of neurons; its last TAIL_BYTES come after.
 CSV_HEAD_BYTES = 1 << 20
+#: Rows of the head judged (all of the tail's): enough for the signature, a few ms at most.
+CSV_ROWS_JUDGED = 200
 
 
 def _is_waveforms(sample: bytes) -> bool:
     """A CSV of :func:`waveforms_csv`, recognised by its header ``time,h0,h1,...,h{n-1}``
-    exactly *and* by every row in the sample (its first CSV_HEAD_BYTES and last TAIL_BYTES) being
-    what that writer makes: n + 1 numbers, each spelled as ``format(x, '.17g')`` spells it
+    exactly *and* by its first CSV_ROWS_JUDGED rows (within CSV_HEAD_BYTES) and those in its
+    last TAIL_BYTES being what that writer makes: n + 1 numbers, each spelled as ``format(x, '.17g')`` spells it
     (``0.10000000000000001``, not ``0.1`` or ``1.000e-01``), a time column that does not go
     back, ``\n`` line ends, a final newline.
 
@@ -406,7 +408,7 @@ def _is_waveforms(sample: bytes) -> bool:
         return False
     # the head's last piece is empty (a final newline) or cut; the tail's first piece may be
     # cut (or follow the head exactly): neither is judged.  Time goes forward within each.
-    runs = [lines[1:-1], tail.split(b"\n")[1:-1] if tail else []]
+    runs = [lines[1:-1][:CSV_ROWS_JUDGED], tail.split(b"\n")[1:-1] if tail else []]
     if not runs[0]:
         return False
     for rows in runs:
