@@ -132,6 +132,9 @@ def environment_page() -> str:
         "No variable raises these; a file beyond one is refused with exit 2 naming the file and "
         "the limit. The spec's own limits: [spec keys](spec-keys.md#limits).",
         "\n".join(fixed),
+        "## The test suite's own",
+        "Read only by `tests/` and `scripts/` (a test holds this list equal to the names there too):",
+        "\n".join(f"* `{name}`: {meaning}" for name, meaning in environment.TEST_SUITE.items()),
         "## Temporary folders",
         "ngspice runs in `$TMPDIR/rnn2spice-ngspice-*` folders, removed when the run ends (also on "
         "Ctrl-C and SIGTERM). Each holds a marker file `.rnn2spice-owner` naming its process; a "

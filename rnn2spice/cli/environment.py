@@ -99,3 +99,15 @@ def fixed_limits() -> tuple[FixedLimit, ...]:
         FixedLimit("MAX_TOTAL_POINTS", network_files.MAX_TOTAL_POINTS,
                    "knots of all inputs together (a CSV file is read no further than the room left)"),
     )
+
+
+#: Variables only the test suite and its scripts read (tests/, scripts/): name -> what it does.
+#: A test holds this equal to the names found there, as :func:`variables` to the package's.
+TEST_SUITE = {
+    "RNN2SPICE_CONFORMANCE_N": "random networks of the conformance test (default 24)",
+    "RNN2SPICE_CONFORMANCE_START": "number of the first of them (default 0): another slice of the same sequence",
+    "RNN2SPICE_EXPECT_NGSPICE": "the ngspice version the run must find (scripts/test.sh sets it for each of its "
+                                "two runs)",
+    "RNN2SPICE_REQUIRE_TORCH": "the torch tests fail instead of skipping when torch is missing (CI)",
+}
+
