@@ -175,7 +175,10 @@ class _Guarded:
 
     def write(self, text):
         if self._before is not None:
-            self._before.flush()
+            try:
+                self._before.flush()
+            except _StreamFailed:  # standard output's own failure: reported by its own next flush, not
+                pass               # instead of this message (an error line must still reach stderr)
         if self._stream is None:
             return self._failed("the descriptor is closed") or len(text)
         try:
