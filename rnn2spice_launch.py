@@ -31,28 +31,54 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM during start-up (rnn2spice.cli.common.Terminated is not importable yet)."""
 
 
+#: The signal that arrived while :func:`starting` was in force (None: none yet).
+_received: list[int] = []
+
+
+def _interrupt(signum, frame) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt()
+
+
 def _terminate(signum, frame) -> None:
+    _received.append(signum)
     raise _Terminated()
 
 
 @contextlib.contextmanager
 def starting():
     """Imports under way: SIGINT or SIGTERM end the process with one line on stderr and exit
-    130 or 143.  The process ends at once (``os._exit``: nothing has started that needs
-    cleaning up, nothing is on stdout): a SystemExit would unwind through the interpreter's
-    own import of the package for ``python -m``, and a KeyboardInterrupt that crossed a
-    compiled module's initialisation on the way (Cython modules of scipy run code through
-    ``PyRun_String``) leaves CPython's "unhandled interrupt" flag set, so that the process
-    ended by SIGINT (-2) instead of 130 in about half of the measured cases.  SIGTERM's
-    previous handler comes back on the way out (the command line installs its own once it
-    runs)."""
-    previous = None
-    with contextlib.suppress(ValueError):  # signal handlers can only be set in the main thread
-        previous = signal.signal(signal.SIGTERM, _terminate)
+    130 or 143.
+
+    The handlers here note which signal came, because what reaches this block is not always
+    the KeyboardInterrupt they raise: an interrupt inside a compiled module's initialisation
+    can come out as another exception (numpy's: an ImportError "PyCapsule_Import could not
+    import module datetime", exit 1 with a 20-line message, once in 18 measured Ctrl-Cs).  Any
+    exception after a noted signal is that signal.
+
+    The process ends at once (``os._exit``: nothing has started that needs cleaning up,
+    nothing is on stdout): a SystemExit would unwind through the interpreter's own import of
+    the package for ``python -m``, and a KeyboardInterrupt that crossed a compiled module's
+    initialisation on the way (Cython modules of scipy run code through ``PyRun_String``)
+    leaves CPython's "unhandled interrupt" flag set, so that the process ended by SIGINT (-2)
+    instead of 130 in about half of the measured cases.  The previous handlers come back on
+    the way out (the command line installs its own once it runs); a SIGINT that was ignored
+    (a background job) stays ignored."""
+    previous = {}
+    for signum, handler in ((signal.SIGTERM, _terminate), (signal.SIGINT, _interrupt)):
+        try:
+            if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
+                continue
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # signal handlers can only be set in the main thread
+            pass
     try:
         yield
-    except KeyboardInterrupt as exc:
-        what, code = TERMINATED if isinstance(exc, _Terminated) else INTERRUPTED
+    except BaseException as exc:
+        if isinstance(exc, SystemExit) or not (_received or isinstance(exc, KeyboardInterrupt)):
+            raise
+        what, code = TERMINATED if (_received[:1] or [None])[0] == signal.SIGTERM or isinstance(exc, _Terminated) \
+            else INTERRUPTED
         try:
             sys.stderr.write(f"rnn2spice: {what}\n")
             sys.stderr.flush()
@@ -60,8 +86,8 @@ def starting():
             pass
         os._exit(code)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_as_main(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> bool:

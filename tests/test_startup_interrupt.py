@@ -30,7 +30,14 @@ class Slow(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == os.environ.get("SLOW_IMPORT"):
             open(os.environ["SLOW_MARK"], "w").close()
-            time.sleep(30)
+            if os.environ.get("SLOW_BROKEN"):  # an import that fails by itself, no signal
+                raise ImportError("broken on purpose")
+            try:
+                time.sleep(30)
+            except KeyboardInterrupt:
+                if os.environ.get("SLOW_CONVERT"):  # as numpy's C import turns it into an ImportError
+                    raise ImportError("PyCapsule_Import could not import module 'datetime'") from None
+                raise
         return None
 sys.meta_path.insert(0, Slow())
 """
@@ -70,24 +77,47 @@ def test_only_python_m_rnn2spice_guards_the_package_import(argv, orig, expected)
 @pytest.mark.parametrize("signum,code,said", [(signal.SIGINT, 130, "interrupted"),
                                               (signal.SIGTERM, 143, "terminated (SIGTERM)")], ids=["INT", "TERM"])
 def test_a_signal_during_the_imports_is_one_line(tmp_path, entry, slow, signum, code, said):
+    proc = _slow_start(tmp_path, entry, slow)
+    _signal_when_slow(proc, tmp_path / "mark", signum, code, f"rnn2spice: {said}\n")
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+def test_an_interrupt_that_comes_out_as_another_exception_is_still_the_interrupt(tmp_path, entry):
+    """A Ctrl-C inside numpy's C import came out as an ImportError (exit 1, 20 lines): the
+    signal was noted, so it is the interrupt."""
+    proc = _slow_start(tmp_path, entry, "rnn2spice.api", SLOW_CONVERT=1)
+    _signal_when_slow(proc, tmp_path / "mark", signal.SIGINT, 130, "rnn2spice: interrupted\n")
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+def test_an_import_that_fails_without_a_signal_is_not_called_an_interrupt(tmp_path, entry):
+    proc = _slow_start(tmp_path, entry, "rnn2spice.api", SLOW_BROKEN=1)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "ImportError: broken on purpose" in err and "interrupted" not in err
+
+
+def _slow_start(tmp_path: Path, entry: str, slow: str, **more) -> subprocess.Popen:
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(SLOW_FINDER)
-    mark = tmp_path / "mark"
-    env = env_with(RNN2SPICE_TRACEBACK=None, SLOW_IMPORT=slow, SLOW_MARK=mark)
+    env = env_with(RNN2SPICE_TRACEBACK=None, SLOW_IMPORT=slow, SLOW_MARK=tmp_path / "mark", **more)
     env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    proc = subprocess.Popen([*ENTRIES[entry], "compile", "x.yaml"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen([*ENTRIES[entry], "compile", "x.yaml"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _signal_when_slow(proc: subprocess.Popen, mark: Path, signum: int, code: int, said: str) -> None:
+    """Once the slow import is under way, the signal; then exit ``code``, ``said`` on stderr alone."""
     try:
         end = time.monotonic() + 60
         while not mark.exists() and proc.poll() is None and time.monotonic() < end:
             time.sleep(0.02)
-        assert mark.exists(), f"never imported {slow}: {proc.communicate(timeout=30)}"
+        assert mark.exists(), f"never reached the slow import: {proc.communicate(timeout=30)}"
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert (proc.returncode, err, out) == (code, f"rnn2spice: {said}\n", "")
+    assert (proc.returncode, err, out) == (code, said, "")
 
 
 @pytest.mark.parametrize("entry", sorted(ENTRIES))
