@@ -283,6 +283,10 @@ class _Build:
                                          diodes=bool(self.diodes))
             head += realparts.supplies(self.build.rails(self.spec))
             self.ctx.elements[:0] = head
+        if self.part is not None:  # the output pins start at their values under load (THEORY.md 11)
+            self.ctx.elements[:] = realparts.loaded_starts(
+                self.ctx.elements, self.part.rout, self.part.swing(self.build.rails(self.spec)),
+                lambda e: e.dc if e.waveform is None else _value_at_zero(e.waveform, self.spec.t_stop))
         spec = self.spec
         w = spec.w
         return Realisation(positive_resistors=self.resistors, controlled_sources=self.opamps,
