@@ -52,6 +52,13 @@ DEFAULT_SUPPLY = (-12.0, 12.0)
 TEMP_RANGE = (-40.0, 125.0)
 #: Practical resistor range a build aims at (ohm); values outside are pruned or reported.
 R_RANGE = (100.0, 10e6)
+#: Smallest input resistor a summer of real op-amps gets (ohm): every source driving it is an
+#: op-amp output of ~100 ohm open-loop output resistance (partlib ``rout``), held by its loop
+#: gain only up to ~GBW / f.  At 100 ohm the output moved by rout / R = 100 % of the load's
+#: change until the loop caught up (start-up and input edges, ~10 % glitches the prediction
+#: does not model); at 1 kohm it is 10x less, and the TL072 / LM358 data sheets give the swing
+#: into 2 kohm (a 10 V state into 1 kohm: 10 mA, within their 20-40 mA output current).
+OPAMP_MIN_R = 1e3
 #: Summer R0 a build prefers (ohm) inside the range its weights allow.
 PREFERRED_R0 = 10e3
 #: Integrator resistance a build centres its capacitor on (ohm): C = tau / this.
