@@ -19,7 +19,6 @@ from rnn2spice.circuit.reader import parse_netlist
 from rnn2spice.circuit.realparts import Build, R_RANGE
 from rnn2spice.circuit.tolerance import MISMATCH, perturbed
 from rnn2spice.circuit.writer import library_text, write_netlist
-
 from rnn2spice.cli.app import main
 from rnn2spice.errors import UsageError
 from rnn2spice.network.spec import spec_from_dict
