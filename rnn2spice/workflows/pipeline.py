@@ -77,7 +77,7 @@ class CheckResult(Displayed, Plotted):
     hold the arrays."""
 
     SHOWN = ("rel_max_error_per_neuron", "worst_neuron", "threshold", "rel_max_error", "points", "form",
-             "coupling", "backend", "solver")
+             "coupling", "backend", "solver", "lyapunov_exponent", "horizon")
 
     compiled: CompiledNetwork
     trajectory: Trajectory
@@ -175,8 +175,8 @@ class CheckResult(Displayed, Plotted):
             out = r.readout
             readout_part = "" if out is None else (f"; readout {out.rel_max_error_per_output:.1e} "
                                                    f"at output {out.worst_output}")
-            horizon = (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon
-                       else "")
+            horizon = (f" up to the horizon {self.predictability_horizon:.4g} s (lambda_1 "
+                       f"{self.lyapunov_exponent:.4g} 1/s)" if self.predictability_horizon else "")
             return "\n".join((
                 f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
                 f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "
@@ -232,6 +232,8 @@ class CheckResult(Displayed, Plotted):
         if h.chaotic:
             return (f"{head}: chaotic, horizon T_p = {h.horizon:.4g} s (accuracy floor {h.floor:.2g} grows to the "
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
+        if h.transient:   # a finite-time lambda_1 > 0 of an escape or a settling (THEORY.md 9)
+            return f"{head}: {h.persistence.reason}; pointwise over the whole run"
         return f"{head}: {'not chaotic' if lam <= 0 else 'no horizon inside the run'}, pointwise over the whole run"
 
     def _draw(self, ax):
