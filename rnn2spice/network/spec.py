@@ -548,6 +548,11 @@ def _scale(value: Any, where: str) -> float:
     return x
 
 
+#: Largest sum of a row's |rates| (1/s, paper form): far beyond any network the step limits
+#: admit, small enough that sums and products of rates stay finite.
+MAX_ROW_RATE = 1e300
+
+
 def _check_scales(spec: RnnSpec) -> None:
     """Every circuit value the compiler derives from the spec (R = tau / C or L / tau,
     alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double,
@@ -597,6 +602,18 @@ def _check_values(spec: RnnSpec, k: float, s: float) -> None:
                     raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
                                     f"gives {name}{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}{label} = "
                                     f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
+        # each entry finite is not enough: a row's rates are summed (the spectral radius's bound,
+        # an op-amp summer's total conductance), and two entries of 1e308 sum to infinity (a
+        # ZeroDivisionError / OverflowError, exit 70, where a bad input is exit 2)
+        for name, arr in (("w", w * k), ("w_in", w_in * k)):
+            sums = np.abs(arr).sum(axis=1) if arr.size else np.zeros(0)
+            bad = np.flatnonzero(~(np.isfinite(sums) & (sums <= MAX_ROW_RATE)))
+            if bad.size:
+                i = int(bad[0])
+                raise SpecError(f"{name}[{i}]", f"row sum {float(sums[i]):.3g} 1/s",
+                                f"the row's rates (|{name}|{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}"
+                                f", summed) are beyond {MAX_ROW_RATE:g} 1/s, outside the floating-point range "
+                                "of the circuit")
 
 
 def _wave_size(wave: Waveform) -> float:
@@ -619,6 +636,10 @@ def _check_keys(data: dict, allowed, prefix: str) -> None:
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
 
 
+#: A number followed by a unit or an SI suffix ('1 ms', '10k', '2.2uF'): the spec is in plain SI units.
+_WITH_UNIT_RE = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*[A-Za-z\u00b5\u03bc\u2126]{1,8}\s*\Z")
+
+
 def _number(value: Any, where: str) -> float:
     """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
     if isinstance(value, bool):
@@ -633,7 +654,9 @@ def _number(value: Any, where: str) -> float:
         if _NUMBER_RE.match(value.strip()):
             value = float(value)  # the pattern admits only what float() parses
     if not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SpecError(where, value, "must be a number")
+        hint = (" in SI units without a unit or suffix (seconds, volts, ohms, farads: 1 ms is 1e-3)"
+                if isinstance(value, str) and _WITH_UNIT_RE.match(value) else "")
+        raise SpecError(where, value, "must be a number" + hint)
     try:
         x = float(value)
     except OverflowError:  # an integer beyond the range of a double

@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from rnn2spice.spice.batch import _tran_stop
 from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
 from rnn2spice.spice.probe import CALL_NOSPICEINIT, probe_library, user_init_files
 from rnn2spice.spice.rawfile import finish_vectors
+from rnn2spice.spice.scratch import scratch_dir
 
 #: Environment variable naming the libngspice file to load (overrides NGSPICE_LIBRARY_PATH).
 LIBNGSPICE_ENV = "RNN2SPICE_LIBNGSPICE"
@@ -60,6 +60,10 @@ _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per pr
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
 _WAIT_SLICE = 0.25               # s between checks while waiting for a background run
 _PROGRESS_SLICE = 0.1            # ... when a progress callback is to be told
+#: The run pauses at this fraction of the points budget to judge its seconds projection ...
+SECONDS_CHECK_AFTER = 0.01
+#: ... once it has run this many seconds (a cheaper start is judged at PROJECT_AFTER's pause).
+SECONDS_PROJECT_AFTER = 2.0
 _STOPPED_AFTER = re.compile(r"condition met: stop\s+after")  # ngspice paused at the points budget
 _PAUSE_LINES = re.compile(r"condition met: stop|pause requested|simulation interrupted")
 _STATUS_PERCENT = re.compile(r"^\s*\w+:\s*([0-9.]+)\s*%")  # ngspice's status line: 'tran: 45.2%'
@@ -187,9 +191,14 @@ def _create_shared_engine() -> _SharedEngine:
     probe = probe_library(candidates)
     if probe.missing:
         _SHARED_MISSING = not _library_chosen()
+        chosen = os.environ.get(LIBNGSPICE_ENV)
+        if chosen:  # the user's choice: say which setting is wrong, not how to install ngspice
+            raise NgspiceUnavailable(f"{LIBNGSPICE_ENV}={chosen!r} cannot be loaded as the ngspice shared library "
+                                     f"({probe.problem}); point it at libngspice.so.0, or unset it")
         raise NgspiceUnavailable(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
     if probe.problem is not None:
-        raise NgspiceUnavailable(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
+        named = f" ({LIBNGSPICE_ENV}={os.environ[LIBNGSPICE_ENV]!r})" if os.environ.get(LIBNGSPICE_ENV) else ""
+        raise NgspiceUnavailable(f"the ngspice shared library {probe.path}{named} is not safe to load: {probe.problem}")
     library = probe.path
 
     cls = _quiet_ngspice_class(pyspice_shared)
@@ -227,7 +236,7 @@ def _init_in_empty_directory(cls, library: str, scripts: str | None):
             nospiceinit()  # before ngSpice_Init, as sharedspice.h asks; the child survived it
     old_cwd = os.getcwd()
     set_scripts = scripts is not None and "SPICE_SCRIPTS" not in os.environ
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-init-") as empty:
+    with scratch_dir(prefix="rnn2spice-ngspice-init-") as empty:
         os.chdir(empty)
         if set_scripts:
             os.environ["SPICE_SCRIPTS"] = scripts
@@ -383,7 +392,7 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
     if ended == "points":
         raise BudgetExceeded("ngspice", "points", f"time points: {why}")
     if ended == "seconds":
-        raise BudgetExceeded("ngspice", "seconds", f"still running after {budget('seconds'):g} s")
+        raise BudgetExceeded("ngspice", "seconds", why or f"still running after {budget('seconds'):g} s")
     if timed_out:
         raise SimulationError(
             f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path, ngspice_message=_excerpt(lines)
@@ -410,7 +419,8 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
                        t_stop: float | None = None) -> tuple[str, str]:
     """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C):
     ``('done', '')`` when it ended by itself, ``('timeout', '')`` after ``timeout`` s,
-    ``('seconds', '')`` after the seconds budget, ``('points', why)`` beyond the points
+    ``('seconds', why)`` after the seconds budget or projected beyond it at a pause (why: the
+    projection, empty at the deadline), ``('points', why)`` beyond the points
     budget: ngspice itself pauses the run (its ``stop after N`` condition counts output
     points) at PROJECT_AFTER of the budget, where the run's projection is judged (points /
     fraction of ``t_stop`` done: :func:`~rnn2spice.errors.over_points_budget`) and it is
@@ -421,7 +431,11 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
     ngspice.background_done.clear()
     ngspice.status_fraction = 0.0
     limit = int(budget("points"))
-    checkpoint = max(1, int(PROJECT_AFTER * limit)) if t_stop else limit
+    # pauses: SECONDS_CHECK_AFTER of the points budget (the seconds projection), PROJECT_AFTER
+    # (the points projection, and seconds again), the budget itself
+    pauses = sorted({max(1, int(SECONDS_CHECK_AFTER * limit)), max(1, int(PROJECT_AFTER * limit)), limit}
+                    if t_stop else {limit})
+    checkpoint = pauses[0]
     engine.command("delete all")  # no stop condition left from an earlier run
     engine.command(f"stop after {checkpoint}")
     engine.command("bg_run")
@@ -446,17 +460,21 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
                 continue
             if not any(_STOPPED_AFTER.search(text) for _, text in ngspice.lines):
                 return "done", ""
-            # paused by the stop condition: at the budget, or at the checkpoint before it
+            # paused by the stop condition: at the budget, or at a checkpoint before it
             count, last = _time_points(engine)
-            reason = over_points_budget(count, last / t_stop if t_stop else 0.0)
+            fraction = last / t_stop if t_stop else 0.0
+            seconds = _seconds_projection(time.monotonic() - now, fraction)
+            if seconds is not None:
+                return "seconds", seconds
+            reason = over_points_budget(count, fraction)
             if reason is not None or checkpoint >= limit:
                 return "points", reason or f"more than {limit} points"
-            checkpoint = limit
+            checkpoint = next(p for p in pauses if p > checkpoint)
             # the pause's own lines are not the run's: a completed run must not read as interrupted
             ngspice.lines[:] = [(k, t) for k, t in ngspice.lines if not _PAUSE_LINES.search(t)]
             ngspice.background_done.clear()
             engine.command("delete all")
-            engine.command(f"stop after {limit}")
+            engine.command(f"stop after {checkpoint}")
             engine.command("bg_resume")
             idle = 0
     except BaseException:
@@ -464,6 +482,20 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
         raise
     _halt(engine)
     return why, ""
+
+
+def _seconds_projection(elapsed: float, fraction: float) -> str | None:
+    """Why a run ``elapsed`` s in, at ``fraction`` of t_stop, goes beyond the seconds budget by
+    its projection (elapsed / fraction: the average rate since the start, the operating point
+    included), or None; judged once SECONDS_PROJECT_AFTER s have passed.  A circuit whose
+    points are costly (a transistor build driven by a fast sine: 100,000 points took 87-104 s,
+    0.25-1.4 % of its run) is stopped at its first pause, not at the points projection."""
+    if elapsed < SECONDS_PROJECT_AFTER or not 0 < fraction < 1:
+        return None
+    limit = budget("seconds")
+    if elapsed / fraction <= limit:
+        return None
+    return f"{elapsed:.3g} s at {100 * fraction:.3g} % of the run, projected {elapsed / fraction:.3g} s"
 
 
 def _halt(engine: _SharedEngine) -> None:
