@@ -98,6 +98,11 @@ class Horizon:
     horizon: float | None       # s, model time
     #: the test that a positive lambda_1 is the attractor's, not a transient's (None: not needed)
     persistence: Persistence | None = None
+    #: ln of the largest growth of the accuracy floor along the run, :func:`amplification` (None: not measured)
+    amplification: float | None = None
+    #: the horizon is a chaotic transient's (the floor's finite-time growth reaches the threshold in a
+    #: run that settles: lambda_1 <= 0 over the run, or the stretching does not persist), THEORY.md 9
+    transient_chaos: bool = False
 
     @property
     def transient(self) -> bool:
@@ -111,14 +116,17 @@ class Horizon:
 
     @property
     def chaotic(self) -> bool:
-        """A positive lambda_1 whose growth reaches the threshold inside the run."""
-        return self.horizon is not None and self.lyapunov_exponent is not None and self.lyapunov_exponent > 0
+        """A horizon inside the run: a positive lambda_1 whose growth reaches the threshold, or a
+        chaotic transient's (:attr:`transient_chaos`); judged pointwise up to it, statistics beyond."""
+        return self.horizon is not None and self.lyapunov_exponent is not None and (
+            self.lyapunov_exponent > 0 or self.transient_chaos)
 
     def as_dict(self) -> dict:
         return {"lyapunov_exponent": self.lyapunov_exponent, "horizon": self.horizon, "chaotic": self.chaotic,
                 "accuracy_floor": self.floor,
                 "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to],
-                "transient": self.transient,
+                "transient": self.transient, "transient_chaos": self.transient_chaos,
+                "amplification": self.amplification,
                 "persistence": None if self.persistence is None else self.persistence.as_dict()}
 
 
@@ -149,15 +157,55 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     if not affordable(spec, t):
         return Horizon(None, floor, threshold, None)
     exp = largest_exponent(spec, t, reference)
+    growth = amplification(exp, t, reference)
+    peak = float(np.max(growth))
     # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
     # stretch of a limit cycle or a slow drift alone is not), the horizon where Lambda does
     tp = exp.crossing(level) if exp.value > 0 and exp.value * (t[-1] - t[0]) > level else None
-    if tp is None:
-        return Horizon(exp, floor, threshold, None)
-    # ... and whose growth persists: an escape from an unstable fixed point stretches as much
-    # for a while, then the trajectories meet on the same fixed point or cycle again
-    kept = persistence(spec, t, reference, exp)
-    return Horizon(exp, floor, threshold, tp if kept.sustained else None, kept)
+    kept = None
+    if tp is not None:
+        # ... and whose growth persists: an escape from an unstable fixed point stretches as much
+        # for a while, then the trajectories meet on the same fixed point or cycle again
+        kept = persistence(spec, t, reference, exp)
+        if kept.sustained:
+            return Horizon(exp, floor, threshold, tp, kept, peak)
+    # not chaos, but a chaotic transient may still amplify the floor past the threshold before
+    # the run settles: beyond that point no correct circuit follows the reference pointwise
+    # (THEORY.md 9); an escape from a fixed point or a cycle's stretching stays below the level
+    # Only a run whose lambda_1 <= 0 (never examined by persistence): a positive one that does not
+    # persist is an escape or a settling, whose floor grows with the motion (measured: the
+    # rank-1 escape of tests/test_chaos_transients.py has A = 3.9 and a right circuit passes)
+    hit = np.flatnonzero(growth >= max(level, TRANSIENT_LEVEL)) if exp.value <= 0 else np.array([], dtype=int)
+    if hit.size:
+        return Horizon(exp, floor, threshold, float(exp.time[hit[0]]), kept, peak, True)
+    return Horizon(exp, floor, threshold, None, kept, peak)
+
+
+#: A chaotic transient's horizon needs at least this growth of the floor (ln S^2 = ln 4, the
+#: level of ``check``'s pointwise run, THEORY.md 9): the stretching of an escape from a fixed point
+#: or onto a cycle, measured relative to the state, stays below it (measured: at most 0.77 over
+#: the 18 tanh and sigmoid transients of tests/test_chaos_transients.py; a transiently chaotic
+#: random network reaches 1.9 .. 20).
+TRANSIENT_LEVEL = float(np.log(SAFETY ** 2))
+#: States below this fraction of the run's largest are weighted as if that large (the absolute
+#: tolerance, not the relative, bounds the simulator's error there).
+STATE_WEIGHT_FLOOR = 1e-6
+
+
+def amplification(exp: Exponent, time: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """ln of the growth of the run's accuracy floor up to each substep of ``exp`` (THEORY.md 9):
+
+        A(t) = max_{s <= t} [Lambda(t) - Lambda(s) + ln(|h(s)| / max |h|)]
+
+    An error made at s grows by exp(Lambda(t) - Lambda(s)) and is born relative to the state
+    there (the simulator's tolerance is relative), so a stretch that starts from a small state
+    starts from a small error.  A transiently chaotic network's A rises while it wanders and
+    stops as it settles."""
+    size = np.linalg.norm(np.asarray(reference, dtype=float).reshape(len(time), -1), axis=1)
+    at = np.interp(exp.time, np.asarray(time, dtype=float), size)
+    weight = np.log(np.maximum(at / max(float(np.max(at)), 1e-300), STATE_WEIGHT_FLOOR))
+    g = exp.growth[:, 0]
+    return g - np.minimum.accumulate(g - weight)
 
 
 #: A half window lasts WINDOW_GROWTH / (2 lambda_1) (4 e-foldings of the run's rate: beyond the

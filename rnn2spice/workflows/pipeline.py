@@ -229,6 +229,10 @@ class CheckResult(Displayed, Plotted):
         if lam is None:
             return "largest Lyapunov exponent: not estimated (too many time constants for the tangent integration)"
         head = f"largest Lyapunov exponent lambda_1 = {lam:.4g} 1/s along the reference"
+        if h.chaotic and h.transient_chaos:
+            return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
+                    f"{h.amplification:.3g}) before the run settles, horizon T_p = {h.horizon:.4g} s (threshold "
+                    f"{h.threshold:.0e}); pointwise up to T_p, statistics beyond")
         if h.chaotic:
             return (f"{head}: chaotic, horizon T_p = {h.horizon:.4g} s (accuracy floor {h.floor:.2g} grows to the "
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
