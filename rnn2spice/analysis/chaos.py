@@ -172,10 +172,10 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     # not chaos, but a chaotic transient may still amplify the floor past the threshold before
     # the run settles: beyond that point no correct circuit follows the reference pointwise
     # (THEORY.md 9); an escape from a fixed point or a cycle's stretching stays below the level
-    # Only a run whose lambda_1 <= 0 (never examined by persistence): a positive one that does not
-    # persist is an escape or a settling, whose floor grows with the motion (measured: the
-    # rank-1 escape of tests/test_chaos_transients.py has A = 3.9 and a right circuit passes)
-    hit = np.flatnonzero(growth >= max(level, TRANSIENT_LEVEL)) if exp.value <= 0 else np.array([], dtype=int)
+    # Only a run persistence has not judged (lambda_1 <= 0, or its mean growth short of the level):
+    # one it found a transient is an escape or a settling, whose floor grows with the motion
+    # (measured: the rank-1 escape of tests/test_chaos_transients.py has A = 3.9, a right circuit passes)
+    hit = np.flatnonzero(growth >= max(level, TRANSIENT_LEVEL)) if kept is None else np.array([], dtype=int)
     if hit.size:
         return Horizon(exp, floor, threshold, float(exp.time[hit[0]]), kept, peak, True)
     return Horizon(exp, floor, threshold, None, kept, peak)
