@@ -66,6 +66,9 @@ EXCEPTIONS = {
 #: (command, option) -> the API's default, where the command's text default is spelt otherwise
 #: or the API's None means "the same as the command's".
 SAME_DEFAULT = {("montecarlo", "tolerance"): 0.05, ("sweep", "tolerance"): 0.0}
+#: (command, option) -> the API's default where the command's is None and its run() applies that value
+#: (one pulse trial of height 1; the API's task has no "not given" to tell apart).
+CLI_NONE_MEANS = {("task", "value"): 1.0, ("task", "trials"): 1, ("task", "seed"): 0, ("task", "noise"): 0.0}
 
 
 def commands():
@@ -111,6 +114,12 @@ def mismatches() -> list[str]:
             if (name, dest) in SAME_DEFAULT:
                 cli_default = parse_number(cli_default, dest, percent=True)
                 assert SAME_DEFAULT[(name, dest)] == cli_default
+            if (name, dest) in CLI_NONE_MEANS:
+                assert api_default == CLI_NONE_MEANS[(name, dest)], (name, dest)
+                continue
+            if cli_default is None and api_default not in (None, param.empty, False, ()):
+                found.append(f"{name} --{dest}: no default on the command line (its own choice), {api_default!r} "
+                             "in the API")
             if api_default is not param.empty and api_default is not None and cli_default is not None \
                     and api_default != cli_default:
                 found.append(f"{name} --{dest}: default {cli_default!r} on the command line, {api_default!r} in the API")
@@ -261,14 +270,15 @@ def test_check_takes_build_as_compile_does(tmp_path):
     direct = rnn2spice.check_build(rnn2spice.compile(net, form="opamp", snap="E24"))
     assert isinstance(via_build, rnn2spice.BuildCheck)
     assert via_build.compiled.netlist == via_fields.compiled.netlist == direct.compiled.netlist
-    assert via_build.report()["rel_max_error"] == pytest.approx(direct.report()["rel_max_error"], rel=1e-6)
+    assert via_build.report()["build_error"] == pytest.approx(direct.report()["build_error"], rel=1e-6)
     spec = tmp_path / "tiny.yaml"
     rnn2spice.save(net, spec)
     report = tmp_path / "c.json"
     main(["check", str(spec), "--form", "opamp", "--snap", "E24", "--quiet", "--report", str(report)])
     cli = json.loads(report.read_text())
     assert cli["passed"] == via_build.passed
-    assert cli["rel_max_error"] == pytest.approx(via_build.report()["rel_max_error"], rel=1e-6)
+    assert cli["build_error"] == pytest.approx(via_build.report()["build_error"], rel=1e-6)
+    assert cli["build"] == via_build.report()["build"]
     with pytest.raises(rnn2spice.UsageError, match="tolerance"):
         rnn2spice.check(net, form="opamp", snap="E24", tolerance=0.1)
 
@@ -307,6 +317,20 @@ def test_montecarlo_tolerance_as_the_command_spells_it(text):
     net = tiny()
     result = rnn2spice.montecarlo(net, tolerance=text, runs=2, jobs=1, threshold="50%")
     reference = rnn2spice.montecarlo(net, tolerance=0.05, runs=2, jobs=1, threshold=0.5)
-    assert result.report()["runs"] == reference.report()["runs"]
+    assert result.passed == reference.passed
+    got, want = result.report()["records"], reference.report()["records"]
+    assert [r["factors"] for r in got] == [r["factors"] for r in want]  # the same draws: 5 % is 0.05
+    assert [r["error"] for r in got] == pytest.approx([r["error"] for r in want], rel=1e-9)
+    assert max(r["factors"]["max"] for r in got) <= 1.05 and min(r["factors"]["min"] for r in got) >= 0.95
     with pytest.raises(rnn2spice.UsageError, match="tolerance"):
         rnn2spice.montecarlo(net, tolerance="500%", runs=1, jobs=1)
+
+
+@pytest.mark.ngspice
+def test_sweep_takes_the_commands_spellings_and_the_forms_own_coupling():
+    """sweep(tolerance="5%") as --tolerance 5%; form opamp without a coupling compiles with the
+    form's own (the workflow's default was vccs, which the opamp form refuses)."""
+    result = rnn2spice.sweep(tiny(), {"form": ["opamp"]}, tolerance="5%", runs=1, jobs=1, threshold="50%")
+    reference = rnn2spice.sweep(tiny(), {"form": ["opamp"]}, tolerance=0.05, runs=1, jobs=1, threshold=0.5)
+    got, want = result.report()["records"], reference.report()["records"]
+    assert [r["factors"] for r in got] == [r["factors"] for r in want] and got[0]["status"] == "ok"

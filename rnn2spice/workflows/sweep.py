@@ -102,7 +102,7 @@ def _show_value(value) -> Any:
 
 def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs: int = 1,
           tolerance: float = 0.0, distribution: str = "uniform", seed: int = 0, form: str = "parallel",
-          coupling: str = "vccs", accuracy: str = "default", rtol: float | None = None,
+          coupling: str | None = None, accuracy: str = "default", rtol: float | None = None,
           threshold: float | None = None, pass_fraction: float = 1.0, base_dir: str | os.PathLike = ".",
           allow_outside_files: bool = False, backend: str = "auto", timeout: float | None = None,
           jobs: int | None = None, scheduler: str | None = None, output: str | os.PathLike | None = None,
