@@ -272,7 +272,7 @@ def ac(net: RnnSpec, *, fmin: float | None = None, fmax: float | None = None,
         raise UsageError("give fmin and fmax, not also their old names f_start and f_stop")
     if old:
         warnings.warn(f"ac({', '.join(old)}) is deprecated: the names are those of --fmin and --fmax",
-                      DeprecationWarning, stacklevel=2)
+                      DeprecationWarning, stacklevel=3)
     fmin = f_start if fmin is None else fmin
     fmax = f_stop if fmax is None else fmax
     if fmin is None or fmax is None:
@@ -484,7 +484,7 @@ def bom(spec: RnnSpec, *, form: str = "opamp", snap: str | None = None, series: 
         build = _build_of(build, opamp=opamp, opamp_model=opamp_model, activation_circuit=activation_circuit,
                           temp=temp, supply=supply, footprint=footprint)
     if series is not None:
-        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=2)
+        warnings.warn("bom(series=...) is deprecated: use snap=, as --snap", DeprecationWarning, stacklevel=3)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return _build.bom(spec, form=form, snap=snap, series=series, build=build)
