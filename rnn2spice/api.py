@@ -283,7 +283,8 @@ def ac(net: RnnSpec, *, fmin: float | None = None, fmax: float | None = None,
 
 @_options
 def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float | None = None, value: float = 1.0,
-         trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", accuracy: str = "default",
+         trials: int = 1, seed: int = 0, noise: float = 0.0, form: str = "parallel", coupling: str | None = None,
+         accuracy: str = "default",
          rtol: float | None = None,
          backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
          dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, criterion: str = "decision",
@@ -295,7 +296,7 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     delayed-decision pulses of height ``value`` (seeded by ``seed``, input noise of std
     ``noise``).  ``dt`` (s) is the discrete network's step, by default the one ``import``
     recorded in the spec.  ``form``, ``accuracy``, ``rtol``: the circuit and its simulation
-    target as in :func:`compile` (``rtol``: the relative error, dimensionless, ngspice's step
+    target as in :func:`compile` (``coupling`` None: the form's own; ``rtol``: the relative error, dimensionless, ngspice's step
     aims at against the continuous reference; None: ``accuracy``'s, 1e-3 by default; 1e-2
     runs faster); ``backend``: ``auto``, ``shared`` or ``subprocess``; ``timeout`` (s) per
     ngspice run.  A trial passes when the circuit makes the discrete network's decision (mean
@@ -313,9 +314,9 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     step = spec_dt(net, dt)
     if stimuli is None:
         stimuli = pulse_trials(value, trials=trials, seed=seed, noise=noise, m=net.m)
-    return run_task(net, list(stimuli), step, form=form, accuracy=accuracy, rtol=rtol, backend=backend, timeout=timeout,
-                    tolerance=tolerance, dead_zone=dead_zone, strict=strict, criterion=criterion, jobs=jobs,
-                    scheduler=scheduler)
+    return run_task(net, list(stimuli), step, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol,
+                    backend=backend, timeout=timeout, tolerance=tolerance, dead_zone=dead_zone, strict=strict,
+                    criterion=criterion, jobs=jobs, scheduler=scheduler)
 
 
 @_options

@@ -53,11 +53,6 @@ EXCEPTIONS = {
     ("sweep", "param"): "the points are the API's second argument, params={'circuit.capacitance': [...]}",
     **{("task", o): "the trials are the API's stimuli= (rnn2spice.pulse_trials(value, delay=, steps=), or "
                     "Stimulus objects with their window)" for o in ("stimulus", "delay", "steps", "window")},
-    ("task", "coupling"): "KNOWN GAP: the task workflow compiles each trial with its form's own coupling; the "
-                          "command only refuses gyrator and passes no other value on (issue report)",
-    **{("sweep", o): "KNOWN GAP: sweep's points are spec mappings (give circuit.time_scale as a param or in the "
-                     "spec); the command reads --time-scale/--state-scale but runs args.spec unscaled (issue report)"
-       for o in ("time_scale", "state_scale")},
     **{("bom", o): "--predict/--simulate report the preferred values' effect: the API's snap() and snap_trial() "
                    "take these" for o in ("predict", "simulate", "accuracy", "stimulus", "value", "delay", "seed",
                                           "dt", "window", "dead_zone")},
@@ -245,6 +240,9 @@ def test_a_misspelt_keyword_is_refused_before_anything_runs(name, data):
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if name == "sweep":
         keywords = [k for k in inspect.signature(rnn2spice.workflows.sweep.sweep).parameters if k != "spec"]
+    if name == "montecarlo":  # its own keywords and the study's it passes on
+        keywords += [k for k in inspect.signature(rnn2spice.workflows.montecarlo.montecarlo).parameters
+                     if k not in keywords and k != "net"]
     key = data.draw(st.sampled_from(keywords))
     i = data.draw(st.integers(0, len(key) - 1))
     how = data.draw(st.sampled_from(["drop", "double", "change"]))
@@ -324,6 +322,43 @@ def test_montecarlo_tolerance_as_the_command_spells_it(text):
     assert max(r["factors"]["max"] for r in got) <= 1.05 and min(r["factors"]["min"] for r in got) >= 0.95
     with pytest.raises(rnn2spice.UsageError, match="tolerance"):
         rnn2spice.montecarlo(net, tolerance="500%", runs=1, jobs=1)
+
+
+def test_task_passes_its_coupling_on():
+    """task's coupling reaches the compiler (the command had refused only gyrator and passed no
+    other value on): resistor is the opamp form's, refused for the parallel form."""
+    net = rnn2spice.Network(name="ro", tau=1e-3, w=[[-0.5]], w_in=[[1.0]], w_out=[[1.0]], t_stop=4e-3,
+                            activation="tanh", convention="ctrnn", bias=[0.0],
+                            inputs=[{"kind": "step", "value": 0.0}])
+    with pytest.raises(rnn2spice.UsageError, match="resistor"):
+        rnn2spice.task(net, dt=1e-4, form="parallel", coupling="resistor", jobs=1)
+
+
+@pytest.mark.ngspice
+def test_task_with_the_forms_own_coupling_named():
+    net = rnn2spice.Network(name="ro", tau=1e-3, w=[[-0.5]], w_in=[[1.0]], w_out=[[1.0]], t_stop=4e-3,
+                            activation="tanh", convention="ctrnn", bias=[0.0],
+                            inputs=[{"kind": "step", "value": 0.0}])
+    named = rnn2spice.task(net, dt=1e-4, form="opamp", coupling="resistor", jobs=1, rtol=1e-2)
+    default = rnn2spice.task(net, dt=1e-4, form="opamp", jobs=1, rtol=1e-2)
+    assert named.passed == default.passed
+    assert named.report()["trials"][0]["spice"] == default.report()["trials"][0]["spice"]
+
+
+@pytest.mark.ngspice
+def test_sweep_scales_as_the_command(tmp_path):
+    """--time-scale reaches every sweep point (the command read it and ran the spec unscaled)."""
+    spec = tmp_path / "tiny.yaml"
+    rnn2spice.save(tiny(), spec)
+    out = tmp_path / "s.json"
+    assert main(["sweep", str(spec), "--param", "accuracy=default", "--time-scale", "1000", "--jobs", "1",
+                 "--quiet", "-o", str(out)]) == 0
+    cli = json.loads(out.read_text())["records"]
+    scaled = rnn2spice.sweep(tiny(), {"accuracy": ["default"]}, time_scale=1000, jobs=1).report()["records"]
+    same = rnn2spice.sweep(tiny().with_scales(1000, None), {"accuracy": ["default"]}, jobs=1).report()["records"]
+    plain = rnn2spice.sweep(tiny(), {"accuracy": ["default"]}, jobs=1).report()["records"]
+    assert [r["error"] for r in scaled] == [r["error"] for r in same] == [r["error"] for r in cli]
+    assert [r["error"] for r in scaled] != [r["error"] for r in plain]  # the scale changed the circuit run
 
 
 @pytest.mark.ngspice
