@@ -133,7 +133,8 @@ def case(n: int, g: float, convention: str, *, seed: int, t_stop: float, tau: fl
             "horizon": result.predictability_horizon,
             "pointwise_error_over_threshold": float(result.comparison.verdict_error / result.comparison.threshold),
             "largest_score": None if st is None else max(s for _, s, _ in st.scores()),
-            "points": roles, "timings_s": {k: round(float(v), 3) for k, v in result.timings.items()}}
+            "points": roles, "timings_s": {k: round(float(v), 3) for k, v in result.timings.items()},
+            "ms_per_point": {r.get("role", "single"): 1e3 * r["seconds"] / max(r["points"], 1) for r in result.runs}}
 
 
 def ok(row: dict) -> bool:
@@ -151,7 +152,17 @@ def line(r: dict) -> str:
     return (f"| {r['convention']} | {r['n']} | {r['g']:g} | {draw} | {r['wall_s']:.1f} s ({r['wall_ratio']:.2g}x) | "
             f"{r['cpu_s']:.1f} s ({r['cpu_ratio']:.2g}x) | {r['points']} | {fmt(r['lyapunov_exponent'])} / "
             f"{r['independent']:.3g} | {fmt(r['horizon'])} | {r['pointwise_error_over_threshold']:.2f} | "
-            f"{fmt(r['largest_score'])} | {'PASS' if r['passed'] else 'FAIL'} | {'yes' if ok(r) else '**no**'} |")
+            f"{fmt(r['largest_score'])} | {'PASS' if r['passed'] else 'FAIL'} | {'yes' if ok(r) else '**no**'} | "
+            f"{split(r)} |")
+
+
+def split(r: dict) -> str:
+    """Where the wall time went: ngspice (ms per point per run), reference, chaos (lambda_1,
+    ensemble wait, statistics), certificate (its own thread)."""
+    t = r["timings_s"]
+    ms = ", ".join(f"{k} {v:.0f}" for k, v in r["ms_per_point"].items())
+    return (f"ngspice {t.get('simulate', 0):.0f} s ({ms} ms/pt), reference {t.get('reference', 0):.0f} s, "
+            f"chaos {t.get('chaos', 0):.0f} s, certificate {t.get('certificate', 0):.0f} s")
 
 
 def main(argv=None) -> int:
@@ -167,8 +178,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     print("| convention | n | g | seed | wall (x baseline) | CPU (x baseline) | ngspice points | lambda_1 check / "
           "independent (1/s) | horizon (s) | pointwise error / threshold | statistics score / bound | verdict "
-          "| met |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| met | time split |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for conv in args.conventions:
         for n in args.n:
