@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
+from rnn2spice.spice.ngspice import SolverFallbackWarning
 from rnn2spice.workflows.pool import run_jobs
 
 
@@ -38,3 +40,21 @@ def test_a_stopped_pool_ends_its_running_jobs_instead_of_finishing_them():
     jobs.close()  # what an exception or KeyboardInterrupt in the consumer does
     assert time.monotonic() - start < 20
     assert _gone(pid, within=20), "the pool's worker is still running a minute-long job"
+
+
+def _warns(i: int) -> int:
+    warnings.warn(f"job {i} fell back", SolverFallbackWarning, stacklevel=1)
+    return os.getpid()
+
+
+def test_a_workers_warnings_reach_the_caller_as_in_a_serial_run(capfd):
+    """Each job's warning is raised again in the caller (its filters, the command line's
+    one-line notes) -- not printed by the worker in Python's two-line format into the
+    command's stderr, and not only once per worker."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pids = dict(run_jobs(_warns, range(4), jobs=2))
+    assert os.getpid() not in pids.values()  # the jobs ran in workers
+    said = sorted(str(w.message) for w in caught if w.category is SolverFallbackWarning)
+    assert said == [f"job {i} fell back" for i in range(4)]
+    assert "SolverFallbackWarning" not in capfd.readouterr().err

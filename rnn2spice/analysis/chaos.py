@@ -14,6 +14,10 @@ of K reference runs started from h0 perturbed at eps (:func:`ensemble`) by per-n
 and variance, per-neuron autocorrelation at a few lags, and lambda_1 along its own
 trajectory, each within bounds from the ensemble's spread.
 
+A positive finite-time lambda_1 is chaos only when the stretching relative to the motion,
+Lambda - ln |dh/dt|, keeps rising (:func:`persistence`): an escape from an unstable fixed
+point or a settling on a cycle is a transient, judged pointwise as before.
+
 ``check`` predicts the horizon before any run (:func:`prediction_grid`, :func:`interpolate`)
 and computes the ensemble on :func:`statistics_grid` beside ngspice.
 
@@ -66,6 +70,25 @@ SAFETY = 2.0
 
 
 @dataclass(frozen=True)
+class Persistence:
+    """Whether the stretching along the run is chaos or a transient's (THEORY.md 9,
+    :func:`persistence`): per half window of the run and past it the floor of
+    R = Lambda - ln |dh/dt| and the typical speed (median ln |dh/dt|)."""
+
+    tiles: tuple            # of (t_from, t_to, median R, median ln |dh/dt|, at rest) per half window
+    needed: float           # the rise of the median of R from one half window to the next that stretches
+    sustained: bool         # chaos
+    reason: str
+    late_exponent: float    # 1/s: the mean stretching rate past the run (lambda_1 when decided in the run)
+
+    def as_dict(self) -> dict:
+        return {"sustained": self.sustained, "reason": self.reason, "late_lyapunov_exponent": self.late_exponent,
+                "needed_rise": self.needed,
+                "half_windows": [{"from": a, "to": b, "median_r": r, "median_ln_speed": m, "at_rest": z}
+                                 for a, b, r, m, z in self.tiles]}
+
+
+@dataclass(frozen=True)
 class Horizon:
     """lambda_1 along the reference and the horizon of a run (None when never reached)."""
 
@@ -73,9 +96,17 @@ class Horizon:
     floor: float                # eps, the run's accuracy floor (model units, relative to the scale)
     threshold: float
     horizon: float | None       # s, model time
+    #: the test that a positive lambda_1 is the attractor's, not a transient's (None: not needed)
+    persistence: Persistence | None = None
+
+    @property
+    def transient(self) -> bool:
+        """lambda_1 > 0 along the run from a transient that does not persist past it."""
+        return self.persistence is not None and not self.persistence.sustained
 
     @property
     def lyapunov_exponent(self) -> float | None:
+        """lambda_1 (1/s) along the run (finite-time: a transient's may be > 0, :attr:`transient`)."""
         return None if self.exponent is None else self.exponent.value
 
     @property
@@ -86,7 +117,9 @@ class Horizon:
     def as_dict(self) -> dict:
         return {"lyapunov_exponent": self.lyapunov_exponent, "horizon": self.horizon, "chaotic": self.chaotic,
                 "accuracy_floor": self.floor,
-                "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to]}
+                "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to],
+                "transient": self.transient,
+                "persistence": None if self.persistence is None else self.persistence.as_dict()}
 
 
 #: The tangent integration is skipped beyond this many RK4 substeps (a stiff network over many
@@ -119,7 +152,152 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     # chaotic: lambda_1 > 0 whose mean growth reaches the level inside the run (a transient
     # stretch of a limit cycle or a slow drift alone is not), the horizon where Lambda does
     tp = exp.crossing(level) if exp.value > 0 and exp.value * (t[-1] - t[0]) > level else None
-    return Horizon(exp, floor, threshold, tp)
+    if tp is None:
+        return Horizon(exp, floor, threshold, None)
+    # ... and whose growth persists: an escape from an unstable fixed point stretches as much
+    # for a while, then the trajectories meet on the same fixed point or cycle again
+    kept = persistence(spec, t, reference, exp)
+    return Horizon(exp, floor, threshold, tp if kept.sustained else None, kept)
+
+
+#: A half window lasts WINDOW_GROWTH / (2 lambda_1) (4 e-foldings of the run's rate: beyond the
+#: O(1) wobble of ln |v| and ln |dh/dt|), at most half the run after the tangent's burn-in.
+WINDOW_GROWTH = 8.0
+#: A step from one half window to the next rises when the median of R does so by more than this
+#: fraction of what the run's lambda_1 gives (measured on chaotic networks: 0.5 .. 1.5 of it).
+PERSIST = 0.25
+#: Chaos: consecutive rising steps with the speed stationary add up to this much stretching
+#: unexplained by the motion (e^4 ~ 55; a chaotic half window gives ~4 on its own).
+CHAOS_RISE = 4.0
+#: A transient: this many consecutive flat steps past the run.
+FLAT_STEPS = 2
+#: Half windows carried on past the run at most; undecided after them (the speed never settled): chaos.
+CONTINUATION_TILES = 6
+#: The typical speed (median ln |dh/dt| over a half window) stays put on an attractor: within ln 2.
+SPEED_STATIONARY = float(np.log(2.0))
+#: At rest: |dh/dt| below this fraction of |J|max max(1, |h|) over a whole half window.
+REST = 1e-12
+
+
+def persistence(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Exponent) -> Persistence:
+    """Whether the stretching of ``exp`` along ``reference`` (at ``time``) is chaos (THEORY.md 9).
+
+    In an autonomous flow dh/dt is itself a tangent solution (d(dh/dt)/dt = J dh/dt), of
+    exponent 0 on a bounded attractor: R = Lambda - ln |dh/dt| grows at lambda_1 in chaos and
+    stays put where the trajectory escapes from or settles on a fixed point or a cycle (there
+    the error grows and shrinks with the motion, as in a linear network).  The run after the
+    tangent's burn-in is cut into half windows of :data:`WINDOW_GROWTH` / (2 lambda_1), back from
+    its end; per half window the median of R and the typical speed (median ln |dh/dt|).  A step
+    from one to the next is *flat* when the median of R rises by at most :data:`PERSIST` of the
+    run's rate, *stretching* when it rises more with the speed within :data:`SPEED_STATIONARY`,
+    else *drifting* (an approach to or an escape from a fixed point: the speed moves).  Chaos:
+    consecutive stretching steps add up to :data:`CHAOS_RISE`, in the run or past it.  Past the
+    run the reference and the tangent are carried on (:func:`carry_on`, the inputs as they go
+    on) half window by half window: :data:`FLAT_STEPS` flat steps or a state at rest -> a
+    transient, not chaos; undecided after :data:`CONTINUATION_TILES` (or when the tangent's
+    budget, :data:`MAX_SUBSTEPS` and :data:`MAX_WORK` with the run's, is spent): chaos."""
+    t = np.asarray(time, dtype=float)
+    h = np.asarray(reference, dtype=float)
+    lam = exp.value
+    model = Dynamics(spec)
+    with one_blas_thread():
+        bound = model.bound()   # an SVD: once
+        slope = model.rhs(t, h)
+    half = min(float(t[-1] - exp.t_from), WINDOW_GROWTH / lam) / 2.0
+    points = max(int(np.ceil(half * bound * PREDICTION_DENSITY)) + 1, 33)
+    needed = PERSIST * lam * half
+    count = max(int(np.floor((float(t[-1]) - exp.t_from) / half * (1 + 1e-9))), 2)
+    tiles = []
+    for k in reversed(range(count)):
+        grid = np.linspace(float(t[-1]) - (k + 1) * half, float(t[-1]) - k * half, points)
+        tiles.append(_tile(model, bound, grid, np.interp(grid, exp.time, exp.growth[:, 0]),
+                           hermite(t, h, slope, grid)))
+    rise = 0.0      # stretching added up over the current streak of stretching steps
+    for a, b in zip(tiles[:-1], tiles[1:]):
+        rise = rise + b[2] - a[2] if _step(a, b, needed) == "stretch" else 0.0
+        if rise >= CHAOS_RISE:
+            return Persistence(tuple(tiles), needed, True, f"in the run {_REASONS['chaos']}", lam)
+    # Lambda carried on from its value at the run's end (the tiles' medians compare across it)
+    start = total = float(exp.growth[-1, 0])
+    tangent, t_now, h_now = exp.tangent, float(t[-1]), h[-1]
+    verdict, flats = "undecided", 0
+    # within the tangent integration's budget (MAX_SUBSTEPS, MAX_WORK) with the run's own
+    per_tile = int(np.ceil(half * bound / STEP_FACTOR))
+    left = min(MAX_SUBSTEPS, MAX_WORK / (4.0 * spec.n ** 2)) - np.ceil((t[-1] - t[0]) * bound / STEP_FACTOR)
+    for _ in range(min(CONTINUATION_TILES, max(int(left // max(per_tile, 1)), 0))):
+        longer = replace(spec, t_stop=t_now + half)   # the inputs go on as the netlist's sources would
+        grid = np.linspace(t_now, t_now + half, points)
+        states = carry_on(longer, h_now, grid)
+        more = largest_exponent(longer, grid, states, burn_in=0.0, tangent=tangent)
+        tiles.append(_tile(Dynamics(longer), bound, grid, total + np.interp(grid, more.time, more.growth[:, 0]),
+                           states))
+        total += float(more.growth[-1, 0])
+        tangent, t_now, h_now = more.tangent, float(grid[-1]), states[-1]
+        if tiles[-1][4]:
+            verdict = "rest"
+            break
+        kind = _step(tiles[-2], tiles[-1], needed)
+        rise = rise + tiles[-1][2] - tiles[-2][2] if kind == "stretch" else 0.0
+        flats = flats + 1 if kind == "flat" else 0
+        if rise >= CHAOS_RISE or flats >= FLAT_STEPS:
+            verdict = "chaos" if rise >= CHAOS_RISE else "transient"
+            break
+    reason = (f"past the run {_REASONS[verdict]}" if verdict != "undecided" else
+              f"undecided after {len(tiles) - count} half windows past the run: chaos (lambda_1 > 0)")
+    return Persistence(tuple(tiles), needed, verdict not in ("transient", "rest"), reason,
+                       (total - start) / (t_now - float(t[-1])) if t_now > float(t[-1]) else lam)
+
+
+_REASONS = {"chaos": "the stretching relative to the motion rose by e^4 with the speed stationary: chaos",
+            "transient": "the stretching relative to the motion stopped rising: a transient (an escape from or "
+                         "a settling on a fixed point or a cycle), not chaos",
+            "rest": "the state is at rest on a fixed point: not chaos"}
+
+
+def _tile(model: Dynamics, bound: float, grid: np.ndarray, stretch: np.ndarray, states: np.ndarray) -> tuple:
+    """(t_from, t_to, median R = Lambda - ln |dh/dt|, median ln |dh/dt|, at rest) over ``grid``;
+    ``bound``: the model's |J|max."""
+    with one_blas_thread():
+        speed = np.linalg.norm(model.rhs(grid, states[:, None, :])[:, 0], axis=1)
+    rest = float(np.max(speed)) <= REST * bound * max(1.0, float(np.max(np.abs(states))))
+    ln_speed = np.log(np.maximum(speed, 1e-300))
+    return (float(grid[0]), float(grid[-1]), float(np.median(stretch - ln_speed)), float(np.median(ln_speed)), rest)
+
+
+def _step(a: tuple, b: tuple, needed: float) -> str:
+    """A step from half window ``a`` to ``b``: "flat", "stretch" or "drift" (the speed moves)."""
+    if b[2] - a[2] <= needed:
+        return "flat"
+    return "stretch" if abs(b[3] - a[3]) <= SPEED_STATIONARY else "drift"
+
+
+def carry_on(spec: RnnSpec, h_start: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The reference carried on from ``h_start`` at ``grid[0]`` over ``grid`` (s): DOP853 at
+    :data:`ENSEMBLE_RTOL` (it only has to be a trajectory on the attractor), restarted at the
+    inputs' breakpoints; states (points, n)."""
+    model = Dynamics(spec)
+
+    def rhs(t, y):
+        return model.rhs(np.array([t]), y[None, :])[0]
+
+    edges = breakpoints(spec, float(grid[-1]))
+    edges = np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
+    out = np.empty((grid.size, spec.n))
+    y = np.asarray(h_start, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
+    done = 0
+    with one_blas_thread():
+        for i, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
+            stop = int(np.searchsorted(grid, t1, side="right" if i == edges.size - 2 else "left"))
+            sol = solve_ivp(rhs, (float(t0), float(t1)), y, method="DOP853", rtol=ENSEMBLE_RTOL,
+                            atol=ENSEMBLE_RTOL * 1e-2 * scale, dense_output=True)
+            if not sol.success:
+                raise RuntimeError(f"ODE solver failed carrying the reference on: {sol.message}")
+            if stop > done:
+                out[done:stop] = dense_values(sol, grid[done:stop])
+                done = stop
+            y = sol.y[:, -1]
+    return out
 
 
 #: The horizon is predicted before any run along the reference sampled this many times per

@@ -106,6 +106,7 @@ class Exponent:
     substeps: int
     time: np.ndarray     # (substeps + 1,) s: the substep grid
     growth: np.ndarray   # (substeps + 1, K): ln |v(t)| / |v(t0)|, the cumulative stretching
+    tangent: np.ndarray | None = None   # (K, n): the unit tangent at t_to (to carry it on)
 
     def crossing(self, level: float, which: int = 0) -> float | None:
         """First time (s) the stretching of trajectory ``which`` since its lowest point so far,
@@ -135,12 +136,14 @@ def hermite(t: np.ndarray, h: np.ndarray, dh: np.ndarray, grid: np.ndarray) -> n
 
 
 def largest_exponent(spec: RnnSpec, time: np.ndarray, states: np.ndarray, *, burn_in: float = BURN_IN,
-                     seed: int = 0) -> Exponent:
+                     seed: int = 0, tangent: np.ndarray | None = None) -> Exponent:
     """lambda_1 (1/s, model time) along the sampled trajectory ``states`` at ``time`` (s).
 
     ``states``: (points, n) for one trajectory or (points, K, n) for K of the same network
     at the same times.  The estimate is averaged over the run after its first ``burn_in``
     fraction.  A linear network gives the largest real part of eig(A) (J is A everywhere).
+    ``tangent`` (K, n): the start vectors (an earlier estimate's ``tangent``, already aligned:
+    the trajectory carried on), else random.
     """
     t = np.asarray(time, dtype=float)
     h = np.asarray(states, dtype=float)
@@ -162,7 +165,7 @@ def largest_exponent(spec: RnnSpec, time: np.ndarray, states: np.ndarray, *, bur
         dt = span / steps
         start_avg = int(np.floor(burn_in * steps))
         rng = np.random.default_rng(seed)
-        v = rng.standard_normal((k, n))
+        v = rng.standard_normal((k, n)) if tangent is None else np.array(tangent, dtype=float).reshape(k, n)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         total = np.zeros(k)
         growth = np.zeros((steps + 1, k))
@@ -187,4 +190,4 @@ def largest_exponent(spec: RnnSpec, time: np.ndarray, states: np.ndarray, *, bur
                     total += np.log(norm)
     averaged = (steps - start_avg) * dt
     return Exponent(total / averaged, float(t[0] + start_avg * dt), float(t[-1]), steps,
-                    t[0] + dt * np.arange(steps + 1), growth)
+                    t[0] + dt * np.arange(steps + 1), growth, v)

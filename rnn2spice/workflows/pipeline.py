@@ -232,6 +232,8 @@ class CheckResult(Displayed, Plotted):
         if h.chaotic:
             return (f"{head}: chaotic, horizon T_p = {h.horizon:.4g} s (accuracy floor {h.floor:.2g} grows to the "
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
+        if h.transient:   # a finite-time lambda_1 > 0 of an escape or a settling (THEORY.md 9)
+            return f"{head}: {h.persistence.reason}; pointwise over the whole run"
         return f"{head}: {'not chaotic' if lam <= 0 else 'no horizon inside the run'}, pointwise over the whole run"
 
     def _draw(self, ax):

@@ -31,6 +31,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from typing import Callable, Iterator, Sequence
 
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
@@ -117,7 +118,6 @@ def _init_worker() -> None:
     SIGTERM (:func:`_stop`) unwinding the job so that its ngspice child is killed and its
     temporary files removed (``subprocess.run`` and ``with`` blocks do that on any exception),
     and a parent-death signal (:func:`~rnn2spice.spice.batch.die_with_parent`)."""
-    signal.signal(signal.SIGTERM, _terminated)
     # The command SIGKILLed (no chance to stop the pool): the worker ends at once, instead of
     # finishing the job it holds, and with it the ngspice it runs (in its memory, or as a child
     # with a parent-death signal).  A forkserver worker's parent is the forkserver, which
@@ -134,10 +134,17 @@ def _init_worker() -> None:
         threadpool_limits(limits=1)
     except Exception:  # noqa: BLE001 -- a missing or odd BLAS only costs speed
         pass
+    # Last: a SIGTERM that arrives during the set-up above ends the worker silently (the
+    # default action); raised inside an initializer it would be logged by the executor as
+    # "Exception in initializer" with a traceback on the command's stderr.
+    signal.signal(signal.SIGTERM, _terminated)
 
 
 def _exit_with(sentinel) -> None:
     """Wait until the command's sentinel says it is gone, then end this worker now."""
+    # A SIGTERM from the pool's _stop must reach the main thread, which runs the job and
+    # unwinds it (killing its ngspice); delivered to this thread it would wait for the job.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     multiprocessing.connection.wait([sentinel])
     os._exit(128 + signal.SIGKILL)
 
@@ -155,10 +162,30 @@ def _job(fn: Callable, item):
     """``fn(item)`` in a worker; once SIGTERM has unwound it, the worker ends instead of
     reporting back and taking the next queued job (the executor catches every exception)."""
     try:
-        return fn(item)
+        return _with_warnings(fn, item)
     finally:
         if _TERMINATED:
             os._exit(128 + signal.SIGTERM)
+
+
+def _with_warnings(fn: Callable, item):
+    """``(fn(item), warnings it raised)`` in a worker process, for :func:`_replay` in the caller.
+
+    A worker's warnings would otherwise be printed by the worker itself, in Python's two-line
+    format and under its own filters, into the command's stderr (and lost with a Dask
+    worker's log); replayed, they reach the caller's filters and the command line's one-line
+    notes exactly as in a serial run."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # the caller's filters decide, at the replay
+        value = fn(item)
+    return value, [(str(w.message), w.category) for w in caught]
+
+
+def _replay(result):
+    value, said = result
+    for message, category in said:
+        warnings.warn(message, category, stacklevel=3)
+    return value
 
 
 @contextlib.contextmanager
@@ -195,9 +222,9 @@ def _run_pool(fn, items, workers: int):
     try:
         with _without_main(fn):  # workers start during submit (and the forkserver with the first)
             futures = {pool.submit(_job, fn, item): i for i, item in enumerate(items)}
-        for future in cf.as_completed(futures):
+        for future in _completed(futures):
             try:
-                value = future.result()
+                value = _replay(future.result())
             except BrokenProcessPool as exc:
                 raise SimulationError(f"a worker process died (killed, or out of memory) while running job "
                                       f"{futures[future]} of {len(items)}: {clip(exc)}") from None
@@ -208,6 +235,24 @@ def _run_pool(fn, items, workers: int):
             pool.shutdown(wait=True)
         else:
             _stop(pool)
+
+
+#: Seconds between the main thread's looks at pending signals while it waits for a job.
+SIGNAL_POLL = 0.25
+
+
+def _completed(futures) -> Iterator[cf.Future]:
+    """``futures`` as they complete, waiting in short timed slices.
+
+    Python runs signal handlers in the main thread only.  A Ctrl-C or SIGTERM that the kernel
+    hands to another thread of the process (the executor's manager or queue-feeder thread) is
+    merely noted, and a main thread blocked without a timeout in ``as_completed`` would act
+    on it only at the next job's end, seconds or minutes later.  A timed wait returns to
+    the interpreter often enough to run the handler at once."""
+    pending = set(futures)
+    while pending:
+        done, pending = cf.wait(pending, timeout=SIGNAL_POLL, return_when=cf.FIRST_COMPLETED)
+        yield from done
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
@@ -244,10 +289,10 @@ def _run_dask(fn, items, scheduler: str):
     client = dask_client(scheduler)
     futures = []
     try:
-        futures = [client.submit(fn, item, pure=False) for item in items]
+        futures = [client.submit(_with_warnings, fn, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
         for future in as_completed(futures):
-            yield index[future.key], future.result()
+            yield index[future.key], _replay(future.result())
     finally:
         for f in futures:
             f.cancel()
