@@ -434,13 +434,14 @@ POINTWISE_TIGHTENING = 4.0
 #: The pointwise run goes this fraction past the horizon (the figure shows the divergence
 #: leave the threshold), at most to t_stop.
 POINTWISE_PAST = 0.1
-#: The statistical run (the whole t_stop) aims at this model-level relative error (the
-#: loosest the compiler takes): beyond the horizon only the statistics count, and they need a
-#: few samples per correlation time, not a tolerance's (THEORY.md 9).  Measured against the
-#: ensemble at resolution 1e-3: a correct run at 0.1 (n = 200, g = 6 ctrnn: 5.3 points per tau,
-#: 2,634 points over 500 tau, against 23 per tau at 1e-2) scores at most 0.53 of its bounds
-#: (n = 50, g = 4, ctrnn and rate: 0.67), the same as at 1e-2; the points go as rtol^-1/2.
-STATISTICS_RTOL = 0.1
+#: The statistical run (the whole t_stop) aims at this model-level relative error: beyond the
+#: horizon only the statistics count, and they need the attractor's dynamics resolved, not a
+#: pointwise tolerance (THEORY.md 9).  Measured against the ensemble at resolution 1e-3: at 0.1
+#: n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored <= 0.67 of their bounds,
+#: but n = 100, g = 4 ctrnn took 2 points per tau and its statistics moved (variance 2.4,
+#: lambda_1 30 against 97 1/s: FAIL); at 3e-2 it takes 7.1 per tau and scores 0.69, n = 50,
+#: g = 4 ctrnn 0.39.  Points go as rtol^-1/2: 3e-2 takes ~0.55 of 1e-2's.
+STATISTICS_RTOL = 3e-2
 #: The statistics of the statistical run may differ from the members' by this fraction of
 #: their size (besides their spread; the check's own target or threshold when larger): the
 #: bias of its integration, measured below the ensemble's spread at STATISTICS_RTOL, is
