@@ -31,24 +31,42 @@ numpy arrays and have ``.passed``, ``.report()`` (a JSON-ready dict), ``.summary
 ``.plot(ax=None)`` (a matplotlib Figure), a repr of a few lines and, in Jupyter, a small table.  Errors derive from :class:`Rnn2SpiceError`.
 """
 
-from rnn2spice._version import __version__
-from rnn2spice.analysis.certificate import Certificate
-from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
-                           StudyResult, ac, bom, check_build, compile, import_model, kicad, load, montecarlo,
-                           opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
-from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
-from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
-                              NetlistError, NgspiceUnavailable, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
-                              SpecError, UsageError)
-from rnn2spice.network.spec import RnnSpec, spec_from_dict
-from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
-from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
-from rnn2spice.workflows.ac import AcResult
-from rnn2spice.workflows.importers import ImportResult
-from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
-from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
-from rnn2spice.workflows.task import TaskResult
-from rnn2spice.workflows.verify import VerifyResult, verify
+import sys as _sys
+from contextlib import nullcontext as _quietly
+
+# `python -m rnn2spice`: the interpreter imports this package before __main__ can catch
+# anything, so a Ctrl-C or SIGTERM during these seconds of imports is caught here instead --
+# one line, exit 130 or 143, as the console script (rnn2spice_launch.py, which says why).
+# Only then: a library import keeps Python's own KeyboardInterrupt.
+_starting = _quietly
+if _sys.argv[:1] == ["-m"]:
+    try:
+        from rnn2spice_launch import run_as_main as _run_as_main, starting as _starting_main
+    except ImportError:  # the package without its launcher (copied by hand): Python's own handling
+        pass
+    else:
+        if _run_as_main():
+            _starting = _starting_main
+
+with _starting():
+    from rnn2spice._version import __version__
+    from rnn2spice.analysis.certificate import Certificate
+    from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
+                               StudyResult, ac, bom, check_build, compile, import_model, kicad, load, montecarlo,
+                               opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
+    from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
+    from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
+                                  NetlistError, NgspiceUnavailable, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
+                                  SpecError, UsageError)
+    from rnn2spice.network.spec import RnnSpec, spec_from_dict
+    from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
+    from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
+    from rnn2spice.workflows.ac import AcResult
+    from rnn2spice.workflows.importers import ImportResult
+    from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
+    from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
+    from rnn2spice.workflows.task import TaskResult
+    from rnn2spice.workflows.verify import VerifyResult, verify
 
 __all__ = [
     "__version__",

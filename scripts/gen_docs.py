@@ -1,7 +1,8 @@
 """Pages and figures the documentation build generates (mkdocs-gen-files runs this).
 
 Nothing here is pasted: the command-line reference is the argparse parser's own help, the
-spec keys are the validator's tuples (``rnn2spice.network.spec``), and the figures are drawn
+spec keys are the validator's tuples (``rnn2spice.network.spec``), the environment variables
+are ``rnn2spice.cli.environment``'s table (held equal to the code's by a test), and the figures are drawn
 from a real ngspice run and the compiled circuit at build time.  A new command, option or
 spec key therefore appears in the documentation without anyone editing it.
 """
@@ -14,6 +15,7 @@ import mkdocs_gen_files
 
 import rnn2spice
 from rnn2spice.cli import app
+from rnn2spice.cli import environment
 from rnn2spice.network import opamp as opamp_keys
 from rnn2spice.network import spec as spec_keys
 
@@ -107,6 +109,41 @@ def cli_page() -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def environment_page() -> str:
+    """Every environment variable the package reads and the fixed limits beside them, from
+    ``rnn2spice.cli.environment`` (a test holds that table equal to the names in the code)."""
+    rows = ["| variable | default | read | what it does |", "|---|---|---|---|"]
+    rows += [f"| `{v.name}` | {_cell(v.default)} | {v.when} | {_cell(v.meaning)} |" for v in environment.variables()]
+    fixed = ["| limit | value | what it bounds |", "|---|---|---|"]
+    fixed += [f"| `{f.name}` | {f.value:,} | {_cell(f.meaning)} |" for f in environment.fixed_limits()]
+    return "\n\n".join((
+        "# Environment variables and limits",
+        "Generated from `rnn2spice/cli/environment.py`, whose table a test holds equal to the "
+        "`RNN2SPICE_*` names the code reads: these are all of them. The same variables hold for "
+        "the command line and the Python API. A size limit is read once, when rnn2spice is "
+        "imported; a budget or a backend choice at every run. How a run that goes beyond a "
+        "limit or budget ends: [errors and exit codes](errors.md).",
+        "\n".join(rows),
+        "## Fixed limits",
+        "No variable raises these; a file beyond one is refused with exit 2 naming the file and "
+        "the limit. The spec's own limits: [spec keys](spec-keys.md#limits).",
+        "\n".join(fixed),
+        "## The test suite's own",
+        "Read only by `tests/` and `scripts/` (a test holds this list equal to the names there too):",
+        "\n".join(f"* `{name}`: {meaning}" for name, meaning in environment.TEST_SUITE.items()),
+        "## Temporary folders",
+        "ngspice runs in `$TMPDIR/rnn2spice-ngspice-*` folders, removed when the run ends (also on "
+        "Ctrl-C and SIGTERM). Each holds a marker file `.rnn2spice-owner` naming its process; a "
+        "run killed by SIGKILL cannot remove its folders (nor a process pool's `pymp-*`, which "
+        "gets the same marker), so the next run removes every such folder whose owner process is "
+        "gone, and nothing else (`rnn2spice/spice/scratch.py`).",
+    )) + "\n"
+
+
 def figures() -> None:
     """The damped oscillator's schematic and its check against the exact reference (ngspice)."""
     net = rnn2spice.load("netlists/damped-oscillator.yaml")
@@ -124,4 +161,6 @@ with mkdocs_gen_files.open("reference/cli.md", "w") as fh:
     fh.write(cli_page())
 with mkdocs_gen_files.open("reference/spec-keys.md", "w") as fh:
     fh.write(spec_page())
+with mkdocs_gen_files.open("reference/environment.md", "w") as fh:
+    fh.write(environment_page())
 figures()

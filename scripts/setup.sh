@@ -45,6 +45,8 @@ APT_ETC=${APT_ETC:-/etc/apt}
 codename=${VERSION_CODENAME:-}
 quietly() {  # run "$@"; its output is shown only when it fails
     local log rc=0
+    # on a terminal, say what is running: installs take minutes and print nothing otherwise
+    if [ -t 2 ]; then echo "setup: running $* ..." >&2; fi
     log=$(mktemp)
     "$@" >"$log" 2>&1 || rc=$?
     [ $rc -eq 0 ] || { cat "$log" >&2; failed_command="$*"; }

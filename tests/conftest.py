@@ -143,7 +143,7 @@ def _earlier_png() -> bytes:
 EARLIER_OUTPUT_HEADS = {
     ".json": b'{\n  "generator": "rnn2spice 0.0.1",\n  "passed": false,\n  "note": "an earlier report"\n}\n',
     ".cir": b"rnn2spice: earlier\n* rnn2spice 0.0.1 netlist of spec earlier\n",
-    ".csv": b"time,h0\n",
+    ".csv": b"time,h0\n",  # then rows of numbers: earlier_output
     ".png": _earlier_png(),
     ".pdf": b"%PDF-1.4\n%% an earlier figure\n/Creator (rnn2spice 0.0.1)\n",
     ".svg": b"<!-- Created by rnn2spice 0.0.1 -->\n<svg>\n",
@@ -154,5 +154,9 @@ EARLIER_OUTPUT_HEADS = {
 
 def earlier_output(name, marker: bytes = b"") -> bytes:
     """Content of an earlier rnn2spice output of the kind ``name``'s suffix says, then ``marker``
-    (other suffixes: ``marker`` alone)."""
-    return EARLIER_OUTPUT_HEADS.get(Path(str(name)).suffix.lower(), b"") + marker
+    (other suffixes: ``marker`` alone).  A waveform CSV is rnn2spice's only when every row is
+    numbers as its writer spells them: ``marker`` is there one row per byte."""
+    suffix = Path(str(name)).suffix.lower()
+    if suffix == ".csv":
+        return EARLIER_OUTPUT_HEADS[suffix] + b"".join(f"{k},{byte}\n".encode() for k, byte in enumerate(marker or b"0"))
+    return EARLIER_OUTPUT_HEADS.get(suffix, b"") + marker

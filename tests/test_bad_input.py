@@ -176,6 +176,8 @@ CASES = [
     Case("integer-beyond-double", {"spec.yaml": spec_yaml().replace("- 1000.0\n", "- 1" + "0" * 400 + "\n", 1)},
          ("w[0][1]", "1000000", "beyond floating-point range")),
     Case("bool-as-number", _file_spec(tau=True), ("tau", "(got True)", "must be a number")),
+    Case("number-with-unit", _file_spec(tau="1 ms"), ("tau", "(got '1 ms')", "must be a number in SI units", "1e-3")),
+    Case("number-with-suffix", _file_spec(t_stop="10m"), ("t_stop", "(got '10m')", "without a unit or suffix")),
     Case("tau-zero", _file_spec(tau=0), ("tau", "(got 0.0)", "positive")),
     Case("tau-negative-entry", _file_spec(tau=[1e-3, -1e-3]), ("tau[1]", "(got -0.001)", "positive")),
     Case("tau-out-of-range", _file_spec(tau=1e300), ("tau", "(got 1e+300)", "R = tau / C = inf")),
@@ -418,7 +420,7 @@ OUTPUT_OPTIONS = {
     "ac": ("--report", "--plot"),
     "montecarlo": ("--output", "--plot"),
     "sweep": ("--output", "--plot"),
-    "bom": ("--output",),
+    "bom": ("--output", "--report"),  # --report: also without --predict (every warning)
     "schematic": ("--output",),
     "kicad": ("--output",),
 }

@@ -78,4 +78,44 @@ def test_summary_lists_ten_warnings_report_all():
     slow = Network(name="slow12", tau=[1.0] * 12, w=np.zeros((12, 12)), t_stop=1.0, h0=np.ones(12))
     b = bom(slow)
     assert len(b.warnings) == 12 and len(b.report()["warnings"]) == 12
-    assert b.summary().count("warning: ") == 10 and "... and 2 more warnings (12 in all" in b.summary()
+    assert b.summary().count("warning: ") == 10
+    assert "... and 2 more warnings (12 in all, every one in .report()['warnings'])" in b.summary()
+
+
+@pytest.mark.parametrize("report", [None, "bom.json", "-"])
+def test_the_command_says_where_every_warning_is_and_it_is_there(tmp_path, capsys, report):
+    """bom with more warnings than it shows says where all of them are -- the --report it was
+    given (also without --predict), or that --report FILE writes them -- and that is true."""
+    import json
+
+    slow = Network(name="slow12", tau=[1.0] * 12, w=np.zeros((12, 12)), t_stop=1.0, h0=np.ones(12))
+    slow.save(tmp_path / "slow.yaml")
+    argv = ["bom", str(tmp_path / "slow.yaml"), "-o", str(tmp_path / "parts.csv")]
+    if report is not None:
+        argv += ["--report", report if report == "-" else str(tmp_path / report)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    where = {None: "every one in --report FILE", "-": "every one in the report on standard output",
+             "bom.json": f"every one in {tmp_path / 'bom.json'}"}[report]
+    assert f"... and 2 more warnings (12 in all, {where})" in err, err
+    if report is not None:
+        written = json.loads(out if report == "-" else (tmp_path / report).read_text())
+        assert len(written["bom"]["warnings"]) == 12 and "snap" not in written
+    else:
+        assert out == "" and not (tmp_path / "bom.json").exists()
+
+
+@pytest.mark.parametrize("options", [[], ["--parts-list"], ["--snap", "E96", "--footprint", "0805"],
+                                     ["--opamp", "TL072", "--activation-circuit", "transistor", "--snap", "E24"],
+                                     ["--opamp", "LM358", "--parts-list", "--snap", "E24"]])
+@pytest.mark.parametrize("spec", ["tanh4.yaml", "random20.yaml"])
+def test_every_bill_of_materials_is_recognised_as_one_and_replaced(tmp_path, capsys, options, spec):
+    """The output rule knows a bill of materials by its header and its rows as the writer makes
+    them (report/files.py _is_bom): every variant the command writes is replaced by the next run."""
+    from rnn2spice.report.files import HEAD_BYTES, OUTPUT_KINDS
+
+    out = tmp_path / "parts.csv"
+    argv = ["bom", str(NETLISTS / spec), *options, "-o", str(out)]
+    assert main(argv) == 0
+    assert OUTPUT_KINDS["bom"].is_ours(out.read_bytes()[:HEAD_BYTES])
+    assert main(argv) == 0, capsys.readouterr().err  # an earlier bill of materials: replaced

@@ -57,7 +57,8 @@ def test_every_page_of_the_site_exists():
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))
     assert config["strict"] is True and config["theme"]["name"] == "material"
     pages = _nav_files(config["nav"])
-    generated = {"reference/cli.md", "reference/spec-keys.md"}  # scripts/gen_docs.py writes them at build time
+    # scripts/gen_docs.py writes them at build time
+    generated = {"reference/cli.md", "reference/spec-keys.md", "reference/environment.md"}
     assert len(pages) >= 8 and generated <= set(pages)
     for page in set(pages) - generated:
         assert (ROOT / "docs" / page).is_file(), page
@@ -151,3 +152,47 @@ def test_build_page_bom_example_is_what_bom_writes(tmp_path, monkeypatch, capsys
     captured = capsys.readouterr()
     summary = (captured.out + captured.err).strip().splitlines()[0]
     assert summary.startswith("bill of materials of tanh4") and summary in text
+
+
+#: An environment variable's name as the code spells it (not a pattern such as ``RNN2SPICE_MAX_*``).
+_ENV_NAME = re.compile(r"RNN2SPICE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])")
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    """The table the reference page is generated from (rnn2spice/cli/environment.py) names
+    exactly the RNN2SPICE_* variables in the package's code: a new one cannot go undocumented,
+    a removed one does not stay on the page."""
+    from rnn2spice.cli.environment import variables
+
+    table_file = ROOT / "rnn2spice" / "cli" / "environment.py"  # the table itself is not a reader
+    sources = [p for p in sorted((ROOT / "rnn2spice").rglob("*.py")) if p != table_file] + [ROOT / "rnn2spice_launch.py"]
+    in_code = {name for path in sources for name in _ENV_NAME.findall(path.read_text())}
+    table = [v.name for v in variables()]
+    assert len(table) == len(set(table))
+    assert set(table) == in_code
+    assert {"RNN2SPICE_MAX_CSV_BYTES", "RNN2SPICE_NGSPICE", "RNN2SPICE_TRACEBACK"} <= in_code  # the scan finds them
+    for v in variables():
+        assert v.default and v.when and len(v.meaning) > 20, v
+    from rnn2spice.cli.environment import TEST_SUITE
+
+    suite = [*sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "scripts").glob("*"))]
+    in_suite = {name for path in suite if path.is_file() for name in _ENV_NAME.findall(path.read_text())}
+    assert set(TEST_SUITE) == in_suite - in_code
+
+
+def test_the_environment_page_shows_the_table_and_the_line_limit():
+    """The page scripts/gen_docs.py generates (its functions, without the build's writes)."""
+    pytest.importorskip("mkdocs_gen_files")
+    import types
+
+    source = (ROOT / "scripts" / "gen_docs.py").read_text()
+    module = types.ModuleType("gen_docs_functions")
+    exec(compile(source[:source.index("\nwith mkdocs_gen_files.open(")], "scripts/gen_docs.py", "exec"), module.__dict__)
+    page = module.environment_page()
+    from rnn2spice.cli.environment import variables
+    from rnn2spice.network.files import MAX_LINE_BYTES
+
+    for v in variables():
+        assert f"| `{v.name}` |" in page
+    assert f"| `MAX_LINE_BYTES` | {MAX_LINE_BYTES:,} |" in page and "64 kB" in page
+    assert "| `RNN2SPICE_MAX_CSV_BYTES` | 64,000,000 |" in page

@@ -329,3 +329,11 @@ def test_circuits_and_imports_have_short_reprs(tmp_path):
     assert len(repr(imported)) <= 1000 and "dm.yaml" in repr(imported) and "<table>" in imported._repr_html_()
     compiled = rnn2spice.compile(imported.spec)  # 100 neurons, ~10,000 elements: none of them in the repr
     assert len(repr(compiled)) <= 300 and "n = 100" in repr(compiled)
+
+
+def test_a_kicad_result_shows_a_few_lines(tmp_path):
+    """It printed as a 4,803-character dataclass dump (new user)."""
+    result = rnn2spice.kicad(rnn2spice.load(ROOT / "netlists" / "tanh4.yaml"), output=tmp_path / "t.kicad_sch")
+    text = repr(result)
+    assert text.splitlines()[0] == "<KicadResult tanh4: PASS>" and len(text) <= 1000, text
+    assert f"parts: {result.parts}" in text and "<table>" in result._repr_html_()

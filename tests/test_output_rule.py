@@ -74,6 +74,13 @@ UNRELATED = {
     "spec.yaml": EXAMPLE.read_bytes(),
     "board.kicad_sch": b'(kicad_sch (version 20250114) (generator "eeschema") (generator_version "9.0"))\n',
     "parts.csv": b"Reference,Value,Footprint\nR1,1k,R_0805\n",
+    # our exact header, numbers spelled by others: pandas' to_csv (shortest repr), numpy's savetxt
+    "pandas-waveforms.csv": b"time,h0,h1\n0.0,0.1,0.2\n0.001,0.30000000000000004,-1.5\n",
+    "savetxt-waveforms.csv": b"time,h0\n0.000000000000000000e+00,1.000000000000000056e-01\n",
+    # a bill of materials of another tool under our headers: Qty is not the designators' count;
+    # values typed by hand
+    "other-order.csv": b"Designators,Qty,Value,Part,Footprint\nR1,4,10k,Resistor,R_0805\n",
+    "other-parts.csv": b"designator,kind,exact_value,chosen_value,unit,tolerance,count\nR1,resistor,10k,10k,ohm,5%,1\n",
 }
 
 
@@ -239,10 +246,11 @@ def genuine_outputs(tmp_path) -> dict[str, list[bytes]]:
 
 
 def _recognised(kind: str, data: bytes) -> bool:
-    from rnn2spice.report.files import HEAD_BYTES, TAIL_BYTES
+    from rnn2spice.report.files import TAIL_BYTES
 
     spec = OUTPUT_KINDS[kind]
-    sample = data[:HEAD_BYTES] + (data[max(HEAD_BYTES, len(data) - TAIL_BYTES):] if spec.tail else b"")
+    head = spec.head_bytes
+    sample = data[:head] + (data[max(head, len(data) - TAIL_BYTES):] if spec.tail else b"")
     return spec.is_ours(sample)
 
 
@@ -392,3 +400,62 @@ def test_save_replaces_only_its_own_spec_and_matrix_file(tmp_path):
     again = rnn2spice.Network(name="big", tau=2e-3, w=np.eye(9) * -5, t_stop=1e-3)
     again.save(spec)  # an earlier save's spec and matrix file: replaced without force
     assert float(rnn2spice.load(spec).tau[0]) == 2e-3
+
+
+# --------------------------------------------------------------------------- the waveform CSV's signature
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 6), rows=st.integers(1, 40), data=st.data())
+def test_every_waveform_csv_the_writer_makes_is_its_own(n, rows, data):
+    import numpy as np
+
+    from rnn2spice.report.files import waveforms_csv
+
+    time = np.sort(np.array(data.draw(st.lists(st.floats(0, 1e3), min_size=rows, max_size=rows))))
+    states = np.array(data.draw(st.lists(st.lists(FLOATS, min_size=n, max_size=n), min_size=rows, max_size=rows)))
+    assert _recognised("csv", waveforms_csv(time, states).encode())
+
+
+@pytest.mark.parametrize("n,rows", [(2000, 3), (3, 60_000)], ids=["header-over-2kB", "file-over-1MiB"])
+def test_large_waveform_csvs_are_recognised(n, rows):
+    """A 2000-neuron header is longer than the 2 kB other kinds read; a long run's file is
+    read at its head and its tail."""
+    import numpy as np
+
+    from rnn2spice.report.files import waveforms_csv
+
+    rng = np.random.default_rng(n)
+    text = waveforms_csv(np.linspace(0, 1, rows), rng.standard_normal((rows, n))).encode()
+    assert _recognised("csv", text)
+    spelled = text.replace(b"\n0,", b"\n0.0,", 1)  # one number as another writer spells it
+    assert not _recognised("csv", spelled)
+    if rows > 1000:  # a row near the end, in the sampled tail
+        cut = text.rindex(b"\n", 0, len(text) - 200)
+        assert not _recognised("csv", text[:cut] + b"\n1.5,2,3" + text[cut:])  # time goes back
+        assert not _recognised("csv", text[:cut] + b"\n1,0.1,3" + text[cut:])  # 0.1 is not the .17g spelling
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.lists(st.floats(-1e6, 1e6), min_size=3, max_size=3), min_size=1, max_size=8))
+def test_a_csv_with_our_header_from_another_writer_is_ours_only_when_spelled_alike(values):
+    """Another writer's spelling of the same numbers (repr: pandas' and Python's csv module;
+    numpy's savetxt ``%.18e``; ``%g``) is ours exactly when every number's text is what
+    ``format(x, '.17g')`` makes of the number it reads as, checked here number by number."""
+    values = sorted(values)  # time (the first column) goes forward
+    for spell in (repr, lambda x: "%.18e" % x, lambda x: "%g" % x):
+        text = "time,h0,h1\n" + "".join(",".join(spell(x) for x in row) + "\n" for row in values)
+        alike = all(spell(x) == format(float(spell(x)), ".17g") for row in values for x in row)
+        assert _recognised("csv", text.encode()) is alike
+
+
+@pytest.mark.parametrize("text", [b"time,h0\n", b"time,h0\n0,1", b"time,h0\r\n0,1\r\n", b"time,h0\n0,1,2\n",
+                                  b"time,h0\n0,x\n", b"time,h1\n0,1\n", b"time,h0\n1,1\n0,1\n"],
+                         ids=["header-only", "no-final-newline", "crlf", "extra-column", "not-a-number",
+                              "wrong-name", "time-goes-back"])
+def test_what_the_waveform_writer_never_makes_is_not_ours(text):
+    assert not _recognised("csv", text)

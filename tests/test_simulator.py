@@ -208,6 +208,80 @@ def test_bad_timeout_is_a_usage_error(timeout):
         simulate_netlist(RC_NETLIST, backend="subprocess", timeout=timeout)
 
 
+def _unrunnable(tmp_path: Path, kind: str) -> str:
+    """A value of RNN2SPICE_NGSPICE that is not a runnable ngspice, of the given kind."""
+    def script(name: str, text: str, mode: int = 0o755) -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        path.chmod(mode)
+        return str(path)
+
+    if kind == "dangling-link":
+        (tmp_path / "link").symlink_to(tmp_path / "gone")
+        return str(tmp_path / "link")
+    return {
+        "name-not-on-path": lambda: "ngspice-not-installed-here",
+        "missing-path": lambda: str(tmp_path / "no" / "ngspice"),
+        "directory": lambda: str(tmp_path),
+        "not-executable": lambda: script("ngspice.txt", "#!/bin/sh\nexec ngspice \"$@\"\n", 0o644),
+        "not-a-program": lambda: script("garbage", "\x7fELF but not really"),
+        "fails": lambda: script("fails.sh", "#!/bin/sh\necho 'usage: fails.sh' >&2\nexit 1\n"),
+        "silent-success": lambda: script("true.sh", "#!/bin/sh\nexit 0\n"),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind,why", [
+    ("name-not-on-path", "names a program that is not on PATH"), ("missing-path", "is a path where there is no file"),
+    ("directory", "is a directory"), ("not-executable", "no execute permission"),
+    ("dangling-link", "symbolic link to nothing"), ("not-a-program", "cannot be run (")
+    , ("fails", "does not run ngspice: `"), ("silent-success", "exited with status 0 and printed nothing")])
+def test_an_unrunnable_ngspice_names_the_variable_and_its_value(monkeypatch, tmp_path, kind, why, capsys):
+    """RNN2SPICE_NGSPICE pointing at anything but a runnable ngspice: one error naming the
+    variable, its value and what is wrong with it -- before any run (exit 3 on the command line)."""
+    value = _unrunnable(tmp_path, kind)
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", value)
+    with pytest.raises(rnn2spice.NgspiceUnavailable) as info:
+        simulate_netlist(RC_NETLIST, backend="subprocess")
+    message = str(info.value)
+    assert message.startswith(f"RNN2SPICE_NGSPICE={value!r} "), message
+    assert why in message and "\n" not in message
+    from rnn2spice.cli.app import main
+
+    spec = Path(__file__).resolve().parents[1] / "netlists" / "damped-oscillator.yaml"
+    assert main(["simulate", str(spec), "--backend", "subprocess", "-o", str(tmp_path / "out.csv")]) == 3
+    err = capsys.readouterr().err
+    assert err == f"rnn2spice: error: {message}\n"
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["missing-path", "not-a-program"])
+def test_an_unloadable_libngspice_names_the_variable_and_its_value(tmp_path, kind):
+    """The same for RNN2SPICE_LIBNGSPICE and the shared backend (in a fresh process: the
+    library is loaded once per process)."""
+    from conftest import env_with
+
+    value = _unrunnable(tmp_path, kind)
+    spec = Path(__file__).resolve().parents[1] / "netlists" / "damped-oscillator.yaml"
+    done = subprocess.run([sys.executable, "-m", "rnn2spice", "simulate", str(spec), "--backend", "shared",
+                           "-o", str(tmp_path / "out.csv")], env=env_with(RNN2SPICE_LIBNGSPICE=value),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(f"rnn2spice: error: RNN2SPICE_LIBNGSPICE={value!r} cannot be loaded as the "
+                                  "ngspice shared library ("), done.stderr
+    assert len(done.stderr.splitlines()) == 1 and not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.ngspice
+def test_a_wrapper_that_passes_its_arguments_on_is_accepted(monkeypatch, tmp_path):
+    import shutil
+
+    wrapper = tmp_path / "my-ngspice"
+    wrapper.write_text(f"#!/bin/sh\nexec {shutil.which('ngspice')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("RNN2SPICE_NGSPICE", str(wrapper))
+    assert simulate_netlist(RC_NETLIST, backend="subprocess").backend == "subprocess"
+
+
 def test_missing_ngspice_binary_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("RNN2SPICE_NGSPICE", "ngspice-not-installed-here")
     with pytest.raises(SimulationError, match="apt-get install ngspice") as info:

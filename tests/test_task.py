@@ -9,16 +9,18 @@ full 5 networks x {+1, -1, 0} is ``python benchmarks/task_all.py``.
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from rnn2spice.cli.app import main
 from rnn2spice.workflows.importers import import_model
 from rnn2spice.workflows.stimulus import (EDGE_FRACTION, hann_pulse, hold_pwl, load_stimulus_file, parse_window,
                                           pulse_trials)
-from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, decision, run_discrete, run_trial
+from rnn2spice.workflows.task import CRITERIA, DEFAULT_DEAD_ZONE, decision, run_discrete, run_trial
 
 from conftest import KERAS_DIR  # noqa: E402  (tests/data/keras-rnn, in the repository)
 
@@ -177,7 +179,9 @@ def test_task_mismatch_exit_1(tmp_path, capsys):
     assert main(["import", str(tmp_path / "bi.npz"), "--dt", "1e-3", "--tau", "0.1", "-o", str(tmp_path / "s.yaml")]) == 0
     assert main(["task", str(tmp_path / "s.yaml"), "--stimulus", "pulse", "--delay", "30",
                  "--report", str(tmp_path / "r.json")]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    line = capsys.readouterr().out.strip()
+    assert "FAIL -- failed: decision_match in 1/1 trial (decision SPICE 0 != discrete +1 (mean readout" in line, line
+    assert "circuit_within_tolerance" not in line  # the circuit follows its model: not a failure
     t = json.loads((tmp_path / "r.json").read_text())["trials"][0]
     assert t["discrete"]["decision"] == [1] and t["spice"]["decision"] == [0]
     assert t["checks"]["decision_match"] is False and t["checks"]["circuit_within_tolerance"] is True
@@ -265,3 +269,70 @@ def test_task_in_the_opamp_form_needs_no_coupling_option(bistable, tmp_path, cap
                  "--report", str(tmp_path / "r.json")]) == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["trials"][0]["spice"]["decision"] == [1]
+
+
+# --------------------------------------------------------------------------- a failure names its criterion
+
+def _trial(rng, steps, p, *, offset, ref_offset, tolerance, strict=False, criterion="decision"):
+    """A TrialResult from readouts made up here (no simulator: the verdict's wording is judged)."""
+    from rnn2spice.workflows.stimulus import Stimulus
+    from rnn2spice.workflows.task import TrialResult, trial_grid
+
+    grid = trial_grid(steps, 1e-3)
+    y_disc = rng.uniform(-1.5, 1.5, (steps, p))
+    y_spice = y_disc + offset + rng.normal(0, 0.01, (steps, p))
+    y_ref = y_spice + ref_offset
+    stim = Stimulus(np.zeros((steps, 1)), (steps // 2, steps), "made up")
+    return TrialResult(stim, grid, y_disc, y_ref, y_spice, grid, y_spice, y_ref, 0.0, tolerance, 0.5, strict,
+                       criterion=criterion)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(4, 60), p=st.integers(1, 3),
+       offset=st.floats(-0.3, 0.3), ref_offset=st.floats(-0.2, 0.2), tolerance=st.floats(0.01, 0.2),
+       strict=st.booleans(), criterion=st.sampled_from(CRITERIA))
+def test_a_failed_trial_names_each_failed_criterion_with_its_value_and_limit(seed, steps, p, offset, ref_offset,
+                                                                            tolerance, strict, criterion):
+    rng = np.random.default_rng(seed)
+    trial = _trial(rng, steps, p, offset=offset, ref_offset=ref_offset, tolerance=tolerance, strict=strict,
+                   criterion=criterion)
+    s, e = trial.stimulus.window
+    d = trial.y_spice - trial.y_discrete
+    # the measured values, computed here another way
+    measured = {"mean_within_tolerance": np.abs(d[s:e].mean(axis=0)).max(),
+                "end_within_tolerance": np.abs(d[e - 1]).max(),
+                "circuit_within_tolerance": np.abs(trial.y_spice_raw - trial.y_reference_raw).max(),
+                "max_window_within_tolerance": np.abs(d[s:e]).max(),
+                "trajectory_max_within_tolerance": np.abs(d[s:e]).max(),
+                "trajectory_rms_within_tolerance": np.sqrt((d[s:e] ** 2).mean(axis=0)).max()}
+    failures = trial.failures()
+    assert [f.split(":")[0] for f in failures] == [k for k, ok in trial.checks().items() if not ok]
+    assert trial.passed == (not failures)
+    for line in failures:
+        name = line.split(":")[0]
+        if name == "decision_match":
+            st_ = trial.stats
+            assert f"SPICE {','.join(f'{v:+d}' if v else '0' for v in st_['spice']['decision'])} != discrete" in line
+            continue
+        value_text, limit_text = line.split(" > tolerance ")
+        value, limit = float(value_text.split()[-1]), float(limit_text)
+        assert value == pytest.approx(measured[name], rel=6e-4, abs=1e-12), line
+        assert limit == pytest.approx(tolerance, rel=1e-6)
+        assert value > limit  # shown with the digits that tell it from the limit
+
+
+def test_the_verdict_line_says_which_criterion_failed_in_how_many_trials():
+    from rnn2spice.workflows.task import TaskResult
+
+    rng = np.random.default_rng(0)
+    trials = [_trial(rng, 40, 1, offset=0.0, ref_offset=0.0, tolerance=0.05),
+              _trial(rng, 40, 1, offset=0.0, ref_offset=0.3, tolerance=0.05),
+              _trial(rng, 40, 1, offset=0.0, ref_offset=0.1, tolerance=0.05)]
+    spec = types.SimpleNamespace(name="made-up")
+    line = TaskResult(spec, 1e-3, trials, 0.05, 0.5, False, "parallel", "default", {}).summary()
+    assert line.startswith("task made-up: 3/3 decisions match, 1/3 trials pass (tolerance 0.05, dead zone 0.5): FAIL")
+    assert line.endswith(" -- failed: circuit_within_tolerance in 2/3 trials (trial 2: max |SPICE - reference| over "
+                         "the trial 0.3 > tolerance 0.05)")
+    assert "\n" not in line
+    passing = TaskResult(spec, 1e-3, trials[:1], 0.05, 0.5, False, "parallel", "default", {}).summary()
+    assert passing.endswith(": PASS")

@@ -34,6 +34,7 @@ from rnn2spice.cli import (ac, bom, check, compile, importing, kicad, montecarlo
 from rnn2spice.cli.common import EXIT_SIMULATION, Terminated, exit_code, interrupted
 from rnn2spice.errors import Rnn2SpiceError, UsageError, clip
 from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
+from rnn2spice.spice.scratch import sweep_once
 
 #: The command modules, in the order ``rnn2spice --help`` lists them.
 COMMANDS = (compile, simulate, check, verify, ac, importing, task, montecarlo, sweep, bom, schematic, kicad)
@@ -150,11 +151,18 @@ class _Guarded:
     """A standard stream whose write failures (or absence: a closed descriptor makes it
     None) raise :class:`_StreamFailed` (standard output: the run's result is lost) or are
     ignored (standard error: diagnostics, with nowhere left to report them; the exit code
-    still tells the result); everything else is the stream's."""
+    still tells the result); everything else is the stream's.
 
-    def __init__(self, stream, name: str):
+    Order: standard error is given the output stream as ``before``; each of its writes
+    first flushes what standard output holds and is itself flushed at once, so that both
+    streams read into one file or terminal (``2>&1``) show the lines in the order the
+    command wrote them, whatever the buffering (a CSV on standard output came after the
+    summary on standard error without PYTHONUNBUFFERED, before it with it)."""
+
+    def __init__(self, stream, name: str, before: "_Guarded | None" = None):
         self._stream = stream
         self._name = name
+        self._before = before
 
     def _failed(self, error):
         if self._name == "output":
@@ -166,9 +174,18 @@ class _Guarded:
     CHUNK = 1 << 16
 
     def write(self, text):
+        if self._before is not None:
+            try:
+                self._before.flush()
+            except _StreamFailed:  # standard output's own failure: reported by its own next flush, not
+                pass               # instead of this message (an error line must still reach stderr)
         if self._stream is None:
             return self._failed("the descriptor is closed") or len(text)
         try:
+            if self._before is not None:  # standard error: out at once, in order
+                written = self._stream.write(text)
+                self._stream.flush()
+                return written
             if len(text) <= self.CHUNK:
                 return self._stream.write(text)
             for start in range(0, len(text), self.CHUNK):
@@ -240,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     action would end the process at once and leave ngspice children, their temporary
     directories and a process pool's workers behind)."""
     real = {"output": sys.stdout, "error": sys.stderr}
-    sys.stdout, sys.stderr = _Guarded(real["output"], "output"), _Guarded(real["error"], "error")
+    sys.stdout = _Guarded(real["output"], "output")
+    sys.stderr = _Guarded(real["error"], "error", before=sys.stdout)
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminate)
@@ -299,6 +317,7 @@ def _main(argv: list[str] | None) -> int:
         if args.command is None:  # no command: what there is to do, not an error
             print(parser.format_help(), end="")
             return 0
+        sweep_once()  # folders a SIGKILLed run left in TMPDIR: every command is "the next run" (spice/scratch.py)
         with warnings.catch_warnings():
             # the library warns when it falls back to another backend; the command says so in one line
             warnings.simplefilter("ignore", BackendFallbackWarning)

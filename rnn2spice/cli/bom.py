@@ -59,7 +59,8 @@ def register(sub) -> argparse.ArgumentParser:
                    help="response window of a stimulus file, in steps (default: the whole trial)")
     g.add_argument("--dead-zone", dest="dead_zone", type=float, default=DEFAULT_DEAD_ZONE,
                    help=f"decision 0 when |mean readout| is below this (default {DEFAULT_DEAD_ZONE})")
-    g.add_argument("--report", type=Path, help="JSON report of the prediction to write")
+    g.add_argument("--report", type=Path, help="JSON report to write: the bill of materials with every warning, "
+                                               "and the prediction with --predict or --simulate")
     p.set_defaults(func=run)
     return p
 
@@ -69,14 +70,14 @@ def _check_options(args) -> None:
     if predict and args.snap is None:
         raise UsageError(f"--{'simulate' if args.simulate else 'predict'} needs --snap SERIES "
                          f"({', '.join(SERIES)})")
-    trial_opts = {"--stimulus": args.stimulus, "--report": args.report, "--value": args.value,
+    trial_opts = {"--stimulus": args.stimulus, "--value": args.value,
                   "--delay": args.delay, "--seed": args.seed, "--dt": args.dt, "--window": args.window}
     given = [flag for flag, v in trial_opts.items() if v is not None]
     if given and not predict:
         raise UsageError(f"{', '.join(given)} only apply with --predict or --simulate")
     pulse_opts = [f for f in ("--value", "--delay", "--seed") if trial_opts[f] is not None]
-    if args.stimulus is None and [f for f in given if f not in ("--report",)]:
-        raise UsageError(f"{', '.join(f for f in given if f != '--report')} only apply with --stimulus")
+    if args.stimulus is None and given:
+        raise UsageError(f"{', '.join(given)} only apply with --stimulus")
     if args.stimulus is not None and args.stimulus not in KINDS and pulse_opts:
         raise UsageError(f"{', '.join(pulse_opts)} only apply to a generated stimulus (--stimulus "
                          f"{'|'.join(KINDS)}), not to the file {shown(args.stimulus)}")
@@ -127,10 +128,16 @@ def run(args) -> int:
         sys.stdout.write(text)
     else:
         write_output(args.output, text, field="--output")
-    print(result.summary(), file=sys.stderr)
+    # every warning is in the report when there is one; say so only then
+    where = ("in the report on standard output" if is_stdout(args.report) else f"in {args.report}") \
+        if args.report is not None else "in --report FILE"
+    print(result.summary(all_warnings=where), file=sys.stderr)
+    if effect is not None:
+        print(effect.summary(), file=sys.stderr)
+    if args.report is not None:
+        write_output(args.report, json_text({"bom": result.report(),
+                                             **({} if effect is None else {"snap": effect.report()})}),
+                     field="--report")
     if effect is None:
         return EXIT_PASS
-    print(effect.summary(), file=sys.stderr)
-    if args.report is not None:
-        write_output(args.report, json_text({"bom": result.report(), "snap": effect.report()}), field="--report")
     return verdict_code(effect.passed) if args.simulate else EXIT_PASS

@@ -108,7 +108,7 @@ def run(args) -> int:
               f"{diff['spice_vs_discrete']['max_window']:.2e} RMS {diff['spice_vs_discrete']['rms_window']:.2e}, "
               f"|SPICE - reference| max "
               f"{diff['spice_vs_reference']['max_trial']:.2e} ({tr.timings['spice']:.1f} s ngspice): "
-              f"{'PASS' if tr.passed else 'FAIL'}", file=sys.stderr, flush=True)
+              f"{'PASS' if tr.passed else 'FAIL ' + '; '.join(tr.failures())}", file=sys.stderr, flush=True)
 
     with progress_bar(args) as bar:
         result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, simulation_progress=bar,

@@ -35,9 +35,15 @@ import numpy as np
 
 from rnn2spice.errors import SpecError, clip
 
+#: Every size limit an environment variable raises: variable -> its default (filled by
+#: :func:`_limit`; the documentation's table of environment variables reads it).
+LIMIT_DEFAULTS: dict[str, int] = {}
+
+
 def _limit(variable: str, default: int) -> int:
     """A size limit: ``default``, or the positive integer in the environment ``variable``
     (read once, at import; anything but a positive integer leaves the default), so that a user stopped by a limit can raise it."""
+    LIMIT_DEFAULTS[variable] = default
     text = os.environ.get(variable, "").strip()
     if not text:
         return default

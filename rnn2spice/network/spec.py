@@ -619,6 +619,10 @@ def _check_keys(data: dict, allowed, prefix: str) -> None:
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\Z")
 
 
+#: A number followed by a unit or an SI suffix ('1 ms', '10k', '2.2uF'): the spec is in plain SI units.
+_WITH_UNIT_RE = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*[A-Za-z\u00b5\u03bc\u2126]{1,8}\s*\Z")
+
+
 def _number(value: Any, where: str) -> float:
     """A finite real number; YAML's '1e-9' (read as a string by YAML 1.1) is accepted."""
     if isinstance(value, bool):
@@ -633,7 +637,9 @@ def _number(value: Any, where: str) -> float:
         if _NUMBER_RE.match(value.strip()):
             value = float(value)  # the pattern admits only what float() parses
     if not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SpecError(where, value, "must be a number")
+        hint = (" in SI units without a unit or suffix (seconds, volts, ohms, farads: 1 ms is 1e-3)"
+                if isinstance(value, str) and _WITH_UNIT_RE.match(value) else "")
+        raise SpecError(where, value, "must be a number" + hint)
     try:
         x = float(value)
     except OverflowError:  # an integer beyond the range of a double

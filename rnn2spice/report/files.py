@@ -28,9 +28,10 @@ writes obeys (issue 19; the API through :func:`write_file`): ``-`` is standard o
 kinds that allow it; an existing file is replaced only when it is of the kind the option
 writes or with ``force``.  A kind (:data:`OUTPUT_KINDS`) is recognised positively, by the
 signature its writer puts in the file (:data:`GENERATOR` in a report's first key, a
-netlist's header comment, a figure's software tag, a spec's first line, a CSV's exact
-header), so that a file that merely looks alike (package.json, a hand-written netlist,
-someone's photo) is never replaced.
+netlist's header comment, a figure's software tag, a spec's first line, a waveform CSV's
+exact header and its writer's spelling of every number, a BOM's header and rows), so that a
+file that merely looks alike (package.json, a hand-written netlist, someone's photo) is
+never replaced.
 
 The module is longer than 400 lines: where an output may go (:func:`output_target`), how it
 is written (atomically or through) and whether an existing file may be replaced (the kinds)
@@ -39,6 +40,7 @@ are one rule, read and changed together.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -293,14 +295,14 @@ TAIL_BYTES = 2048
 GENERATOR = f"rnn2spice {__version__}"
 
 
-def _sample(path: str | os.PathLike, field: str, tail: bool) -> bytes | None:
-    """The first HEAD_BYTES of ``path`` (and, with ``tail``, its last TAIL_BYTES after them);
-    None when ``path`` is not a regular file."""
+def _sample(path: str | os.PathLike, field: str, tail: bool, head_bytes: int = HEAD_BYTES) -> bytes | None:
+    """The first ``head_bytes`` of ``path`` (and, with ``tail``, its last TAIL_BYTES after
+    them); None when ``path`` is not a regular file."""
     try:
         if not Path(path).is_file():
             return None
         with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
+            head = fh.read(head_bytes)
             if not tail:
                 return head
             size = os.fstat(fh.fileno()).st_size
@@ -311,13 +313,13 @@ def _sample(path: str | os.PathLike, field: str, tail: bool) -> bytes | None:
 
 
 def check_replaceable(path: str | os.PathLike, field: str, is_ours, what: str, *, hint: str = "",
-                      tail: bool = False) -> None:
+                      tail: bool = False, head_bytes: int = HEAD_BYTES) -> None:
     """Refuse (:class:`OutputError`) to replace an existing regular file unless ``is_ours``
-    (a predicate on its first HEAD_BYTES bytes, and with ``tail`` its last TAIL_BYTES after
+    (a predicate on its first ``head_bytes`` bytes, and with ``tail`` its last TAIL_BYTES after
     them) says it is an earlier output of this kind (``what``: 'a PNG figure'), so a spec, a
     matrix file or a report named by mistake survives.  ``hint``: another way out, named in
     the message (``", or pass --force"``)."""
-    sample = _sample(path, field, tail)
+    sample = _sample(path, field, tail, head_bytes)
     if sample is not None and not is_ours(sample):  # outside _sample's try: OutputError is an OSError too
         raise OutputError(f"{field}: {clip(str(path))!r} exists and is not {what}; "
                           f"refusing to replace it (remove it, choose another name{hint})")
@@ -330,7 +332,7 @@ def is_png(head: bytes) -> bool:
 
 # --------------------------------------------------------------------------- signatures
 # Each kind is recognised positively, by what the writer itself puts there (issue 19): a
-# report's "generator" key, a netlist's header comment, a CSV's exact header, a spec's first
+# report's "generator" key, a netlist's header comment, a CSV's header and number spelling, a spec's first
 # comment line, a picture's software/creator tag.  A file that merely looks like one
 # (package.json, a hand-written netlist, a photo) is not of the kind.
 
@@ -376,11 +378,53 @@ def _is_netlist(head: bytes) -> bool:
     return len(lines) > 2 and lines[0].startswith(b"rnn2spice: ") and _NETLIST_COMMENT.match(lines[1]) is not None
 
 
-def _is_waveforms(head: bytes) -> bool:
-    """A CSV of :func:`waveforms_csv`: the header ``time,h0,h1,...,h{n-1}`` exactly."""
-    line = head.split(b"\n", 1)[0]
-    names = line.split(b",")
-    return len(names) > 1 and names[0] == b"time" and names[1:] == [f"h{k}".encode() for k in range(len(names) - 1)]
+#: How much of an existing CSV the waveform signature reads: its header and first row (at
+#: most ~25 bytes a number) for thousands of neurons; its last TAIL_BYTES come after.
+CSV_HEAD_BYTES = 1 << 20
+#: Rows of the head judged (all of the tail's): enough for the signature, a few ms at most.
+CSV_ROWS_JUDGED = 200
+
+
+def _is_waveforms(sample: bytes) -> bool:
+    """A CSV of :func:`waveforms_csv`, recognised by its header ``time,h0,h1,...,h{n-1}``
+    exactly *and* by its first CSV_ROWS_JUDGED rows (within CSV_HEAD_BYTES) and those in its
+    last TAIL_BYTES being what that writer makes: n + 1 numbers, each spelled as ``format(x, '.17g')`` spells it
+    (``0.10000000000000001``, not ``0.1`` or ``1.000e-01``), a time column that does not go
+    back, ``\n`` line ends, a final newline.
+
+    The format has no comment or generator line on purpose: its documented first line is the
+    header (docs/reference/commands.md), which pandas, spreadsheets and ``np.genfromtxt(names=
+    True)`` read as the column names; a ``# rnn2spice X.Y.Z`` line above it would become the
+    column names there.  So the writer's own number spelling is the signature: a CSV someone
+    else wrote with the same header (pandas' shortest repr, numpy's ``%.18e``, hand-typed
+    decimals) is refused, unless every number in it happens to be spelled alike (integers,
+    short binary fractions such as 0.5) -- the rule's stated limit."""
+    if not sample.endswith(b"\n") or b"\r" in sample:
+        return False
+    head, tail = sample[:CSV_HEAD_BYTES], sample[CSV_HEAD_BYTES:]
+    lines = head.split(b"\n")
+    names = lines[0].split(b",")
+    if len(names) < 2 or names[0] != b"time" or names[1:] != [f"h{k}".encode() for k in range(len(names) - 1)]:
+        return False
+    # the head's last piece is empty (a final newline) or cut; the tail's first piece may be
+    # cut (or follow the head exactly): neither is judged.  Time goes forward within each.
+    runs = [lines[1:-1][:CSV_ROWS_JUDGED], tail.split(b"\n")[1:-1] if tail else []]
+    if not runs[0]:
+        return False
+    for rows in runs:
+        previous = -math.inf
+        for row in rows:
+            fields = row.split(b",")
+            if len(fields) != len(names):
+                return False
+            try:
+                values = [float(f) for f in fields]
+            except ValueError:
+                return False
+            if values[0] < previous or any(format(v, ".17g").encode() != f for v, f in zip(values, fields)):
+                return False
+            previous = values[0]
+    return True
 
 
 #: The header lines of a bill of materials (workflows/build.py: the parts list, the order list).
@@ -388,7 +432,25 @@ BOM_HEADERS = (b"designator,kind,exact_value,chosen_value,unit,tolerance,count",
 
 
 def _is_bom(head: bytes) -> bool:
-    return head.split(b"\n", 1)[0].rstrip(b"\r") in BOM_HEADERS
+    """A bill of materials of workflows/build.py: one of its exact headers, and every
+    complete row in the sample as its writer makes it -- the orderable list's ``Qty`` is the
+    number of its ``Designators``; the parts list's kind is a resistor, capacitor or
+    reference, its values Python's ``repr`` of a float and its count 1.  (A header alone
+    would let another tool's CSV with the same column names be replaced.)"""
+    lines = head.decode("utf-8", "replace").split("\n")
+    header = lines[0].rstrip("\r").encode()
+    rows = [line.rstrip("\r") for line in lines[1:-1]]  # the last piece: empty, or cut by the sample
+    if header not in BOM_HEADERS or not rows:
+        return False
+    try:
+        parsed = list(csv.reader(rows))
+        if header == BOM_HEADERS[1]:  # Designators,Qty,Value,Part,Footprint
+            return all(len(r) == 5 and r[1].isdigit() and int(r[1]) == len(r[0].split()) >= 1 for r in parsed)
+        return all(len(r) == 7 and r[1] in ("resistor", "capacitor", "reference") and r[6] == "1"
+                   and all(repr(float(v)) == v for v in (r[2], r[3])) and (r[5] == "" or repr(float(r[5])) == r[5])
+                   for r in parsed)
+    except ValueError:  # a value that is not a number
+        return False
 
 
 #: The first line of a spec rnn2spice wrote: ``import`` (workflows/importers/spec_writer.py)
@@ -447,7 +509,7 @@ STDOUT = "-"
 @dataclass(frozen=True)
 class OutputKind:
     """A kind of file a command writes: ``what`` it is (for messages), ``is_ours`` (a
-    predicate on an existing file's first HEAD_BYTES bytes, and with ``tail`` its last
+    predicate on an existing file's first ``head_bytes`` bytes, and with ``tail`` its last
     TAIL_BYTES after them: an earlier output of this kind, which may be replaced) and whether
     ``-`` (standard output) may stand for it."""
 
@@ -456,6 +518,7 @@ class OutputKind:
     is_ours: Callable[[bytes], bool]
     stdout: bool = False
     tail: bool = False
+    head_bytes: int = HEAD_BYTES
 
 
 #: Every kind of file the commands write (name -> OutputKind); :func:`register_output_kind` adds one.
@@ -463,15 +526,16 @@ OUTPUT_KINDS: dict[str, OutputKind] = {}
 
 
 def register_output_kind(name: str, what: str, is_ours: Callable[[bytes], bool], *, stdout: bool = False,
-                         tail: bool = False) -> OutputKind:
+                         tail: bool = False, head_bytes: int = HEAD_BYTES) -> OutputKind:
     """Add (or replace) a kind of output (a new command's file type) to :data:`OUTPUT_KINDS`.
     ``is_ours`` must recognise the kind positively, by a signature its writer puts there."""
-    OUTPUT_KINDS[name] = kind = OutputKind(name, what, is_ours, stdout, tail)
+    OUTPUT_KINDS[name] = kind = OutputKind(name, what, is_ours, stdout, tail, head_bytes)
     return kind
 
 
 register_output_kind("report", "a JSON report written by rnn2spice", _is_report, stdout=True)
-register_output_kind("csv", "a CSV of waveforms written by rnn2spice (header time,h0,...)", _is_waveforms, stdout=True)
+register_output_kind("csv", "a CSV of waveforms written by rnn2spice (header time,h0,..., numbers as it spells them)",
+                     _is_waveforms, stdout=True, tail=True, head_bytes=CSV_HEAD_BYTES)
 register_output_kind("bom", "a bill of materials written by rnn2spice (header designator,kind,... or "
                             "Designators,Qty,...)", _is_bom, stdout=True)
 register_output_kind("netlist", "a netlist written by rnn2spice", _is_netlist, stdout=True)
@@ -518,7 +582,7 @@ def check_output(path: str | os.PathLike, field: str, kind: str, *, force: bool 
     target = output_target(path, field, several_links_ok=several_links_ok)
     if not force and target.kind == FILE:  # a device, FIFO or open descriptor is written through, not replaced
         check_replaceable(path, field, spec.is_ours, spec.what, hint=f", or pass {force_hint(field)}",
-                          tail=spec.tail)
+                          tail=spec.tail, head_bytes=spec.head_bytes)
 
 
 def write_file(path: str | os.PathLike, data: str | bytes, *, field: str, kind: str, force: bool = False) -> Path:

@@ -27,7 +27,6 @@ import signal
 import sys
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,11 +37,13 @@ import numpy as np
 from rnn2spice.errors import BudgetExceeded, NgspiceUnavailable, SimulationError, budget, over_points_budget
 from rnn2spice.spice.log import _check_output, _clean_lines, _excerpt, _failure_summary, _fatal_lines, signal_name
 from rnn2spice.spice.rawfile import finish_vectors, parse_raw
+from rnn2spice.spice.scratch import scratch_dir
 
 #: Environment variable naming the ngspice executable (a name on PATH, or a path).
 NGSPICE_ENV = "RNN2SPICE_NGSPICE"
 _DEFAULT_NGSPICE = "ngspice"
 
+_INSTALL_HOW = "`apt-get install ngspice` on Debian/Ubuntu"
 _INSTALL_NGSPICE = "install it with `apt-get install ngspice` (Debian/Ubuntu)"
 
 _VERSION_LOCK = threading.Lock()  # guards the cache below
@@ -54,10 +55,35 @@ def _ngspice_command() -> str:
     return os.environ.get(NGSPICE_ENV) or _DEFAULT_NGSPICE
 
 
+def _chosen() -> str:
+    """How a message names the binary the user chose: ``RNN2SPICE_NGSPICE='...'``, or ``""``
+    when the variable is unset (then ``ngspice`` on PATH is ours to look for)."""
+    value = os.environ.get(NGSPICE_ENV)
+    return f"{NGSPICE_ENV}={value!r}" if value else ""
+
+
+def _not_runnable(command: str) -> str:
+    """Why ``command`` (the value of RNN2SPICE_NGSPICE, which shutil.which did not accept)
+    cannot be run, in a few words."""
+    if os.sep not in command and not (os.altsep and os.altsep in command):
+        return "names a program that is not on PATH"
+    if not os.path.lexists(command):
+        return "is a path where there is no file"
+    if os.path.isdir(command):
+        return "is a directory, not a program"
+    if not os.path.exists(command):
+        return "is a symbolic link to nothing"
+    return "is a file that may not be executed (no execute permission)"
+
+
 def _ngspice_executable(netlist_path: Path | None) -> str:
     command = _ngspice_command()
     found = shutil.which(command)
     if found is None:
+        if _chosen():
+            raise NgspiceUnavailable(f"{_chosen()} {_not_runnable(command)}; point it at the ngspice binary, or unset "
+                                     f"it to use ngspice from PATH (to install ngspice: {_INSTALL_HOW})",
+                                     netlist_path=netlist_path)
         raise NgspiceUnavailable(f"the ngspice program ({command!r}) is not on PATH; {_INSTALL_NGSPICE}",
                                  netlist_path=netlist_path)
     return found
@@ -65,21 +91,36 @@ def _ngspice_executable(netlist_path: Path | None) -> str:
 
 def _binary_info(executable: str) -> tuple[str, bool]:
     """(version, KLU compiled in) of the binary, as ``ngspice -v`` reports them; cached per
-    file (path, mtime, size).  Whether a run really used KLU is read from its own log."""
+    file (path, mtime, size).  Whether a run really used KLU is read from its own log.
+
+    A binary that cannot be started, or one the user chose (RNN2SPICE_NGSPICE) whose ``-v``
+    does not say ngspice (a script that is not a wrapper of it, ``/bin/true``), is
+    :class:`NgspiceUnavailable` naming the variable and its value: otherwise the first sign
+    would be a baffling failure of the run itself."""
     try:
         st = os.stat(executable)
         key = (executable, st.st_mtime_ns, st.st_size)
     except OSError:
         key = (executable, None, None)
+    chosen = _chosen()
     with _VERSION_LOCK:
         if key not in _BINARY_VERSIONS:
             try:
                 done = subprocess.run([executable, "-v"], capture_output=True, text=True, errors="replace",
                                       stdin=subprocess.DEVNULL, timeout=60)
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise NgspiceUnavailable(f"cannot run {executable} -v: {exc}") from None
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise NgspiceUnavailable(f"{chosen} cannot be run ({executable} -v: {why}); point it at the ngspice "
+                                         "binary, or unset it" if chosen
+                                         else f"cannot run {executable} -v: {why}") from None
             text = done.stdout + done.stderr
             match = re.search(r"ngspice-(\S+)", text)
+            if chosen and match is None and re.search(r"ngspice", text, re.IGNORECASE) is None:
+                said = " ".join(text.split())[:80]
+                raise NgspiceUnavailable(f"{chosen} does not run ngspice: `{executable} -v` exited with status "
+                                         f"{done.returncode} and " + (f"printed {said!r}" if said else "printed nothing")
+                                         + "; point it at the ngspice binary (or a wrapper that passes its arguments "
+                                         "on), or unset it")
             klu = re.search(r"compiled with KLU\b", text, re.IGNORECASE) is not None
             _BINARY_VERSIONS[key] = (match.group(1) if match else "unknown", klu)
         return _BINARY_VERSIONS[key]
@@ -264,7 +305,7 @@ def _run_subprocess(netlist: str, netlist_path: Path | None, timeout: float | No
     Raises :class:`SimulationError` on any failure (``netlist_path`` is only quoted)."""
     executable = _ngspice_executable(netlist_path)
     version = _binary_version(executable)
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-") as tmp:
+    with scratch_dir(prefix="rnn2spice-ngspice-") as tmp:
         circuit_file = Path(tmp) / "circuit.cir"
         raw_file = Path(tmp) / "circuit.raw"
         circuit_file.write_text(netlist, encoding="utf-8")

@@ -41,7 +41,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from pathlib import Path
 from rnn2spice.errors import NgspiceUnavailable, SimulationError
 from rnn2spice.spice.batch import _binary_version, _ngspice_executable, popen_kwargs, with_parent_death
 from rnn2spice.spice.log import _clean_lines, _excerpt, signal_name, with_saved_netlist
+from rnn2spice.spice.scratch import scratch_dir
 
 __all__ = ["DeviceValues", "device_values"]
 
@@ -134,7 +134,7 @@ def _parse(stdout: str) -> dict[str, float | tuple[float, ...]]:
 
 def _run(executable: str, netlist: str, scalars: list[str], vectors: list[str], batch: int,
          timeout: float) -> tuple[dict, list[str], bool]:
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-inspect-") as tmp:
+    with scratch_dir(prefix="rnn2spice-inspect-") as tmp:
         Path(tmp, "circuit.cir").write_text(netlist, encoding="utf-8")
         Path(tmp, "inspect.cir").write_text(_control(scalars, vectors, batch), encoding="utf-8")
         args = [executable, "-b"] + (["-n"] if _has_no_spiceinit_flag(executable) else []) + ["inspect.cir"]

@@ -31,13 +31,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnn2spice.spice.batch import popen_kwargs, with_parent_death
 from rnn2spice.spice.log import signal_name
+from rnn2spice.spice.scratch import scratch_dir
 
 #: s a child process may take to load, start and run libngspice on the tiny netlist
 PROBE_TIMEOUT = 60.0
@@ -202,7 +202,7 @@ def _run_child(candidates: list[str], timeout: float) -> LibraryProbe:
         return LibraryProbe(None, "", False, "no Python executable to check the library in a child process")
     args = [sys.executable, "-I", "-S", "-c", _CHILD, "1" if CALL_NOSPICEINIT else "0",
             json.dumps(list(_PROBE_NETLIST)), *candidates]
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-probe-") as empty:
+    with scratch_dir(prefix="rnn2spice-ngspice-probe-") as empty:
         try:
             done = subprocess.run(with_parent_death(args), cwd=empty, capture_output=True, text=True, errors="replace",
                                   stdin=subprocess.DEVNULL, timeout=timeout, **popen_kwargs())

@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from rnn2spice.spice.batch import _tran_stop
 from rnn2spice.spice.log import _PROGRESS, _check_output, _excerpt, _fatal_lines
 from rnn2spice.spice.probe import CALL_NOSPICEINIT, probe_library, user_init_files
 from rnn2spice.spice.rawfile import finish_vectors
+from rnn2spice.spice.scratch import scratch_dir
 
 #: Environment variable naming the libngspice file to load (overrides NGSPICE_LIBRARY_PATH).
 LIBNGSPICE_ENV = "RNN2SPICE_LIBNGSPICE"
@@ -187,9 +187,14 @@ def _create_shared_engine() -> _SharedEngine:
     probe = probe_library(candidates)
     if probe.missing:
         _SHARED_MISSING = not _library_chosen()
+        chosen = os.environ.get(LIBNGSPICE_ENV)
+        if chosen:  # the user's choice: say which setting is wrong, not how to install ngspice
+            raise NgspiceUnavailable(f"{LIBNGSPICE_ENV}={chosen!r} cannot be loaded as the ngspice shared library "
+                                     f"({probe.problem}); point it at libngspice.so.0, or unset it")
         raise NgspiceUnavailable(f"cannot load the ngspice shared library ({probe.problem}); {_INSTALL_LIBNGSPICE}")
     if probe.problem is not None:
-        raise NgspiceUnavailable(f"the ngspice shared library {probe.path} is not safe to load: {probe.problem}")
+        named = f" ({LIBNGSPICE_ENV}={os.environ[LIBNGSPICE_ENV]!r})" if os.environ.get(LIBNGSPICE_ENV) else ""
+        raise NgspiceUnavailable(f"the ngspice shared library {probe.path}{named} is not safe to load: {probe.problem}")
     library = probe.path
 
     cls = _quiet_ngspice_class(pyspice_shared)
@@ -227,7 +232,7 @@ def _init_in_empty_directory(cls, library: str, scripts: str | None):
             nospiceinit()  # before ngSpice_Init, as sharedspice.h asks; the child survived it
     old_cwd = os.getcwd()
     set_scripts = scripts is not None and "SPICE_SCRIPTS" not in os.environ
-    with tempfile.TemporaryDirectory(prefix="rnn2spice-ngspice-init-") as empty:
+    with scratch_dir(prefix="rnn2spice-ngspice-init-") as empty:
         os.chdir(empty)
         if set_scripts:
             os.environ["SPICE_SCRIPTS"] = scripts

@@ -324,7 +324,9 @@ class Bom(Displayed):
             lines.append(f"{des},{kind},{exact!r},{chosen!r},{unit},{'' if tol is None else tol},1")
         return "\n".join(lines) + "\n"
 
-    def summary(self) -> str:
+    def summary(self, *, all_warnings: str = "in .report()['warnings']") -> str:
+        """The counts and the first MAX_WARNINGS_SHOWN warnings; beyond them, where every one
+        is (``all_warnings``: the API's ``.report()``; the command line says its --report)."""
         c = self.counts()
         text = (f"bill of materials of {self.spec} ({self.form} form{', ' + self.series if self.series else ''}): "
                 f"{self.opamps} op-amps, {c['resistor']} resistors, {c['capacitor']} capacitors, "
@@ -341,7 +343,7 @@ class Bom(Displayed):
             text += "\n  warning: " + w
         if len(self.warnings) > MAX_WARNINGS_SHOWN:
             text += (f"\n  ... and {len(self.warnings) - MAX_WARNINGS_SHOWN} more warnings "
-                     f"({len(self.warnings)} in all, every one in the report)")
+                     f"({len(self.warnings)} in all, every one {all_warnings})")
         return text
 
     def report(self) -> dict:

@@ -35,6 +35,7 @@ from rnn2spice.circuit.kicad import MAX_INPUTS, MAX_NEURONS, OPTIONAL_FILES, SYM
 from rnn2spice.circuit.writer import write_netlist
 from rnn2spice.errors import OutputError, UsageError, clip
 from rnn2spice.network.spec import RnnSpec
+from rnn2spice.report.display import Displayed
 from rnn2spice.report.files import check_distinct, check_output as check_output_rule, check_writable, register_output_kind, write_atomic
 
 SUFFIX = ".kicad_sch"
@@ -55,9 +56,11 @@ register_output_kind("kicad_lib", "a model library written by rnn2spice",
                      lambda data: re.match(rb"\* rnn2spice \S+ models of ", data) is not None)
 
 
-@dataclass(frozen=True, eq=False)
-class KicadResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class KicadResult(Displayed):
     """What :func:`kicad` wrote."""
+
+    SHOWN = ("schematic", "parts", "sheets", "snap")
 
     compiled: CompiledNetwork
     circuit: ir.Circuit                 # the circuit drawn (the compiled one, or snapped)
@@ -68,6 +71,11 @@ class KicadResult:
     snap: str | None = None
 
     passed = True
+
+    @property
+    def spec(self) -> RnnSpec:
+        """The network drawn."""
+        return self.compiled.spec
 
     @property
     def netlist(self) -> str:

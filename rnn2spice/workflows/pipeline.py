@@ -77,7 +77,7 @@ class CheckResult(Displayed, Plotted):
     hold the arrays."""
 
     SHOWN = ("rel_max_error_per_neuron", "worst_neuron", "threshold", "rel_max_error", "points", "form",
-             "coupling", "backend", "solver")
+             "coupling", "backend", "solver", "lyapunov_exponent", "horizon")
 
     compiled: CompiledNetwork
     trajectory: Trajectory
@@ -175,8 +175,8 @@ class CheckResult(Displayed, Plotted):
             out = r.readout
             readout_part = "" if out is None else (f"; readout {out.rel_max_error_per_output:.1e} "
                                                    f"at output {out.worst_output}")
-            horizon = (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon
-                       else "")
+            horizon = (f" up to the horizon {self.predictability_horizon:.4g} s (lambda_1 "
+                       f"{self.lyapunov_exponent:.4g} 1/s)" if self.predictability_horizon else "")
             return "\n".join((
                 f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
                 f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "

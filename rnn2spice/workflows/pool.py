@@ -37,6 +37,7 @@ from typing import Callable, Iterator, Sequence
 from rnn2spice.errors import MissingDependencyError, SimulationError, UsageError, clip
 from rnn2spice.network.numbers import is_whole
 from rnn2spice.spice.batch import die_with_parent
+from rnn2spice.spice.scratch import mark, sweep_once
 
 #: Workers of ``scheduler='local'`` (processes, one thread each).
 LOCAL_WORKERS = 2
@@ -111,6 +112,17 @@ def run_jobs(fn: Callable, items: Sequence, *, jobs: int | None = None,
 def _context():
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _mark_pool_folder() -> None:
+    """Mark the ``pymp-*`` folder multiprocessing keeps for this process (the forkserver's
+    socket lives there) as ours, so that a run after a SIGKILL of this one removes it
+    (:mod:`rnn2spice.spice.scratch`); stale folders of dead runs go first."""
+    import multiprocessing.util
+
+    sweep_once()
+    with contextlib.suppress(OSError):
+        mark(multiprocessing.util.get_temp_dir())
 
 
 def _init_worker() -> None:
@@ -215,6 +227,7 @@ def _without_main(fn: Callable):
 
 def _run_pool(fn, items, workers: int):
     context = _context()
+    _mark_pool_folder()
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload([])  # the server itself need not import __main__ either
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)

@@ -64,6 +64,7 @@ from rnn2spice.report.display import Displayed, Plotted
 from rnn2spice.workflows.pipeline import accuracy_floor, run, solve_reference
 from rnn2spice.workflows.pool import run_jobs, workers_for
 from rnn2spice.workflows.stimulus import Stimulus, spec_dt, stimulus_spec, trial_spec  # noqa: F401 (API)
+from rnn2spice.workflows.task_verdict import failed_criteria, trial_criteria
 
 DEFAULT_TOLERANCE = 0.05
 DEFAULT_DEAD_ZONE = 0.5
@@ -184,22 +185,18 @@ class TrialResult:
         out["spice_vs_reference"]["state_rel_max_error"] = float(self.state_rel_error)
         return out
 
+    def criteria(self) -> list[tuple[str, bool, str]]:
+        """Each criterion of this trial (module docstring) as ``(name, passed, measured)``:
+        :func:`~rnn2spice.workflows.task_verdict.trial_criteria`."""
+        return trial_criteria(self)
+
     def checks(self) -> dict:
-        st, diff, tol = self.stats, self.differences(), self.tolerance
-        sd = diff["spice_vs_discrete"]
-        if self.criterion == "trajectory":
-            return {"trajectory_max_within_tolerance": sd["max_window"] <= tol,
-                    "trajectory_rms_within_tolerance": sd["rms_window"] <= tol,
-                    "circuit_within_tolerance": diff["spice_vs_reference"]["max_trial"] <= tol}
-        out = {
-            "decision_match": st["spice"]["decision"] == st["discrete"]["decision"],
-            "mean_within_tolerance": sd["mean"] <= tol,
-            "end_within_tolerance": sd["end"] <= tol,
-            "circuit_within_tolerance": diff["spice_vs_reference"]["max_trial"] <= tol,
-        }
-        if self.strict:
-            out["max_window_within_tolerance"] = sd["max_window"] <= tol
-        return out
+        """Criterion name -> passed (:meth:`criteria`)."""
+        return {name: ok for name, ok, _ in self.criteria()}
+
+    def failures(self) -> list[str]:
+        """Each failed criterion, named, with the measured value and its limit."""
+        return [f"{name}: {measured}" for name, ok, measured in self.criteria() if not ok]
 
     @property
     def decision_match(self) -> bool:
@@ -314,17 +311,25 @@ class TaskResult(Displayed, Plotted):
         return figures.task_plot(self, ax=ax)
 
     def summary(self) -> str:
-        """The verdict as one line."""
+        """The verdict as one line; a failure names each criterion that failed, in how many
+        trials, and its worst measured value against the limit."""
         matched = sum(t.decision_match for t in self.trials)
         if self.criterion == "trajectory":
             worst = max((t.differences()["spice_vs_discrete"] for t in self.trials), key=lambda d: d["max_window"])
-            return (f"task {self.spec.name} (trajectory): {sum(t.passed for t in self.trials)}/{len(self.trials)} "
+            line = (f"task {self.spec.name} (trajectory): {sum(t.passed for t in self.trials)}/{len(self.trials)} "
                     f"trials pass, readout |SPICE - discrete| over the window max {worst['max_window']:.3g} RMS "
                     f"{worst['rms_window']:.3g} (tolerance {self.tolerance:g}); {matched}/{len(self.trials)} "
                     f"decisions match: {'PASS' if self.passed else 'FAIL'}")
-        return (f"task {self.spec.name}: {matched}/{len(self.trials)} decisions match, "
-                f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass "
-                f"(tolerance {self.tolerance:g}, dead zone {self.dead_zone:g}): {'PASS' if self.passed else 'FAIL'}")
+        else:
+            line = (f"task {self.spec.name}: {matched}/{len(self.trials)} decisions match, "
+                    f"{sum(t.passed for t in self.trials)}/{len(self.trials)} trials pass "
+                    f"(tolerance {self.tolerance:g}, dead zone {self.dead_zone:g}): {'PASS' if self.passed else 'FAIL'}")
+        failed = self.failed_criteria()
+        return line + (" -- failed: " + "; ".join(failed) if failed else "")
+
+    def failed_criteria(self) -> list[str]:
+        """Per criterion that failed in any trial: :func:`~rnn2spice.workflows.task_verdict.failed_criteria`."""
+        return failed_criteria(self.trials)
 
     def report(self) -> dict:
         return {
