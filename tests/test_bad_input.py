@@ -183,6 +183,13 @@ CASES = [
     Case("tau-out-of-range", _file_spec(tau=1e300), ("tau", "(got 1e+300)", "R = tau / C = inf")),
     Case("w-over-tau-overflows", _file_spec(convention="ctrnn", tau=1e-10, w=[[0.0, 1e300], [0.0, 0.0]]),
          ("w[0][1]", "(got 1e+300)", "w / tau = inf")),
+    # each entry finite, their row sum not: ZeroDivisionError / OverflowError (exit 70) before
+    Case("w-row-sum-overflows", _file_spec(w=[[1e308, 1e308], [0.0, 0.0]]), ("w[0]", "row sum inf", "beyond 1e+300")),
+    Case("w-row-sum-overflows-opamp", _file_spec(w=[[0.0, 0.0], [-1e308, -1e308]]), ("w[1]", "row sum inf"),
+         extra=("--form", "opamp", "--opamp", "TL072")),
+    Case("w-in-row-sum-overflows", _file_spec(w_in=[[1e308, 1e308], [0.0, 0.0]],
+                                              inputs=[{"kind": "step", "value": 1.0, "at": 1e-3}] * 2),
+         ("w_in[0]", "row sum inf")),
     Case("capacitance-negative", _file_spec(circuit={"capacitance": -1e-9}), ("circuit.capacitance", "(got -1e-09)")),
     Case("t-stop-zero", _file_spec(t_stop=0), ("t_stop", "(got 0.0)", "positive")),
     Case("t-stop-negative", _file_spec(t_stop=-1), ("t_stop", "(got -1.0)", "positive")),

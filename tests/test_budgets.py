@@ -127,6 +127,29 @@ def test_simulation_stops_at_the_seconds_budget(monkeypatch, backend):
 
 
 @pytest.mark.ngspice
+def test_a_run_projected_beyond_the_seconds_budget_stops_at_its_first_pause(monkeypatch):
+    """The shared library's run pauses at 1 % of the points budget and judges its seconds
+    projection there: a transistor build of n = 8 driven by a 10 kHz sine (100,000 points took
+    87-104 s, projected hours) ended only at the points projection, > 60 s.  Here the pause at
+    10,000 points, projected beyond a 30 s budget (judged at once: SECONDS_PROJECT_AFTER = 0),
+    ends it with the seconds budget's line, not the points budget's at 100,000."""
+    from rnn2spice.spice import shared
+    from rnn2spice.workflows.pipeline import simulate
+
+    for env, *_ in BUDGETS.values():
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.setenv("RNN2SPICE_MAX_SECONDS", "30")
+    monkeypatch.setattr(shared, "SECONDS_PROJECT_AFTER", 0.0)
+    with pytest.raises(BudgetExceeded) as info:
+        simulate(spec_from_dict(relu_sine()), backend="shared")
+    message = str(info.value)
+    assert message.startswith("ngspice: ") and "projected" in message and "seconds budget of 30 s" in message, message
+    assert "RNN2SPICE_MAX_SECONDS" in message
+    assert shared._seconds_projection(1.0, 0.5) is None and shared._seconds_projection(1.0, 0.0) is None
+    assert "projected 40 s" in shared._seconds_projection(4.0, 0.1)
+
+
+@pytest.mark.ngspice
 def test_the_issues_300_byte_relu_spec_ends_within_60_s_with_one_line(tmp_path):
     """n = 4, 10 kHz sine, 10 s: passes every a-priori limit, ran > 150 s and > 0.5 GB; now
     ends with the points budget's line (default budgets), exit 3."""

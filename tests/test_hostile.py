@@ -608,6 +608,22 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(tmp_path, monkeypatch, 
     assert err.startswith("rnn2spice: internal error: RuntimeError: a bug") and len(err.strip().splitlines()) == 1
 
 
+def colliding_keys(count: int = 30_000, key=lambda k: k * (2**61 - 1)) -> bytes:
+    """Pickle opcodes leaving a dict of ``count`` integer keys that share one hash (CPython hashes
+    an int modulo 2^61 - 1): each insertion probes every earlier key (30,000: ~30 s; 75,000 fit
+    in the 1 MB a data.pkl may have: minutes)."""
+    ops = b"}("
+    for k in range(count):
+        raw = key(k).to_bytes((key(k).bit_length() + 8) // 8 or 1, "little", signed=True)
+        ops += b"\x8a" + bytes([len(raw)]) + raw + b"K\x00"
+    return ops + b"u"
+
+
+#: the same keys as a frozenset, and a tuple key (tuples can be chosen to collide as well)
+FROZENSET_BOMB = b"\x80\x04(" + colliding_keys(1)[2:-1] + b"\x8a\x08" + (2**61 - 1).to_bytes(8, "little") + b"\x91."
+TUPLE_KEY = b"\x80\x02}K\x01K\x02\x86K\x00s."
+
+
 # --------------------------------------------------------------------------- hostile model files, in process
 
 MODEL_FILES = {  # name -> (builder, format)
@@ -617,6 +633,11 @@ MODEL_FILES = {  # name -> (builder, format)
     "zero-stride.pt": (zero_stride_torch, None),
     "dtype-bomb.npz": (lambda p: psychrnn_with_object(p, DTYPE_BOMB), "psychrnn"),
     "shape-bomb.npz": (lambda p: psychrnn_with_object(p, SHAPE_BOMB), "psychrnn"),
+    "hash-collision.pt": (lambda p: torch_zip(p, b"\x80\x02" + colliding_keys() + b"."), None),
+    "hash-collision.npz": (lambda p: psychrnn_with_object(p, b"\x80\x02" + colliding_keys() + b"."), "psychrnn"),
+    "frozenset-collision.pt": (lambda p: torch_zip(p, FROZENSET_BOMB), None),
+    "tuple-key.pt": (lambda p: torch_zip(p, TUPLE_KEY), None),
+    "ordered-dict-args.pt": (lambda p: torch_zip(p, b"\x80\x02ccollections\nOrderedDict\n]\x85R."), None),
 }
 
 
@@ -678,3 +699,20 @@ def test_shown_is_bounded_for_container_subclasses():
     text = shown(collections.OrderedDict(w=bomb), 60)
     assert time.perf_counter() - start < TIME_LIMIT   # hang guard (2^64 leaves); speed: benchmarks/hostile_reading.py
     assert text.startswith("OrderedDict({'w': [[[") and text.endswith("...") and len(text) == 60
+
+
+@pytest.mark.parametrize("layout", ["mapping", "set"])
+def test_spec_keys_sharing_one_hash_are_refused_at_once(layout):
+    """YAML integer keys k (2^61 - 1) share one hash: 20,000 of them (600 kB) took ~20 s to
+    insert (36,000 in a 1 MB spec: 68 s); the first such key is refused, naming its line."""
+    from rnn2spice.errors import SpecError
+    from rnn2spice.network.load import parse_text
+
+    tag = " !!set" if layout == "set" else ""
+    text = "name: x\nextra:" + tag + "\n" + "".join(f"  ? {k * (2**61 - 1)}\n" if layout == "set"
+                                                    else f"  {k * (2**61 - 1)}: 0\n" for k in range(20_000))
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="line 4: an integer key of 2.61 - 1 or more is refused"):
+        parse_text(text, Path("spec.yaml"))
+    assert time.perf_counter() - start < TIME_LIMIT  # hang guard
+    assert parse_text("a: {1: 2, -3: 4}\n", Path("spec.yaml")) == {"a": {1: 2, -3: 4}}

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.compiler import compile_rnn
@@ -175,6 +176,51 @@ def test_user_model_compiles_and_reads_back(tmp_path):
     c = compile_rnn(spec, form="opamp", build=Build(opamp_model=f"{lib}:MYAMP"))
     assert "X_0 0 n0 vcc vee o0 MYAMP" in c.netlist
     assert "myamp" in parse_netlist(c.netlist).subcircuits
+
+
+#: A vendor layout: the subcircuit's clamp diodes use a .model defined after its .ends (with a
+#: continuation line), as most vendor libraries do.
+MODEL_AFTER_ENDS = """* vendor model, models at the end of the file
+.subckt MYAMP 1 2 3 4 5
+E1 6 0 1 2 1e5
+R1 6 5 100
+D1 5 3 DCLAMP
+D2 4 5 DCLAMP
+.ends MYAMP
+* shared device models
+.model DCLAMP D(IS=1e-14
++ N=1)
+"""
+
+
+@pytest.mark.ngspice
+def test_user_model_takes_the_models_it_uses_from_the_file(tmp_path, capsys):
+    """ngspice rejected such a subcircuit (its .model was not copied: exit 3, six lines of
+    stderr); now the card is copied inside the subcircuit, scanned like the rest."""
+    lib = tmp_path / "vendor.lib"
+    lib.write_text(MODEL_AFTER_ENDS)
+    spec = tmp_path / "net.yaml"
+    spec.write_text(yaml.safe_dump(random_spec(3)))
+    assert main(["check", str(spec), "--form", "opamp", "--opamp-model", f"{lib}:MYAMP"]) == 0, capsys.readouterr().err
+    c = compile_rnn(spec_from_dict(random_spec(3)), form="opamp", build=Build(opamp_model=f"{lib}:MYAMP"))
+    body = c.netlist[c.netlist.lower().index(".subckt myamp"):]
+    assert body.index(".model DCLAMP D(IS=1e-14") < body.lower().index(".ends")
+    lib.write_text(MODEL_AFTER_ENDS.replace("+ N=1)", "+ N=1 `rm`)"))  # the copied card is scanned too
+    assert main(["compile", str(spec), "--form", "opamp", "--opamp-model", f"{lib}:MYAMP"]) == 2
+    assert "line 10" in capsys.readouterr().err
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("line, words", [("X1 6 5 OTHER", "instance of another subcircuit"),
+                                         ("D3 5 0 NOSUCH", "model is not defined")])
+def test_user_model_with_an_unresolved_reference_is_one_line_exit_2(tmp_path, capsys, line, words):
+    lib = tmp_path / "vendor.lib"
+    lib.write_text(GOOD_MODEL.replace("R1 6 5 100", f"R1 6 5 100\n{line}") + ".subckt OTHER a b\nR1 a b 1k\n.ends\n")
+    spec = tmp_path / "net.yaml"
+    spec.write_text(yaml.safe_dump(random_spec(3)))
+    assert main(["check", str(spec), "--form", "opamp", "--opamp-model", f"{lib}:MYAMP"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 5" in err[0] and words in err[0], err
 
 
 # --------------------------------------------------------------------------- Monte Carlo draws

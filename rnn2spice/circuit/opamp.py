@@ -243,10 +243,12 @@ class _Build:
         r0 = self.r0
         if self.build.sane and terms:  # R0 / |g| inside 100 ohm .. 10 Mohm for as many terms as can be
             low, high = realparts.R_RANGE
+            if self.subckt is not None:  # real op-amps drive every input resistor (realparts.OPAMP_MIN_R)
+                low = realparts.OPAMP_MIN_R
             g_max, g_min = max(g for _, _, g in terms), min(g for _, _, g in terms)
             lo, hi = max(low * g_max, low), min(high * g_min, high)
             # the preferred R0 inside the feasible interval; none: the largest weight at 100 ohm
-            # (the smallest ones beyond 10 Mohm are pruned by resistor())
+            # (the smallest ones beyond 10 Mohm are pruned by resistor()); low: 1 kohm with real op-amps
             r0 = min(max(r0, lo), hi) if lo <= hi else min(max(low * g_max, low), high)
         g0 = 1.0 / r0
         total = math.fsum(g for _, _, g in terms)
@@ -283,6 +285,10 @@ class _Build:
                                          diodes=bool(self.diodes))
             head += realparts.supplies(self.build.rails(self.spec))
             self.ctx.elements[:0] = head
+        if self.part is not None:  # the output pins start at their values under load (THEORY.md 11)
+            self.ctx.elements[:] = realparts.loaded_starts(
+                self.ctx.elements, self.part.rout, self.part.swing(self.build.rails(self.spec)),
+                lambda e: e.dc if e.waveform is None else _value_at_zero(e.waveform, self.spec.t_stop))
         spec = self.spec
         w = spec.w
         return Realisation(positive_resistors=self.resistors, controlled_sources=self.opamps,

@@ -36,11 +36,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from rnn2spice.circuit import ir
 from rnn2spice.circuit.eseries import SERIES, nearest
 from rnn2spice.circuit.partlib import (ABSTRACT_OPAMPS, D1N4148, MACRO_CG, OPAMPS, PINS, Q2N3904, opamp_part,
                                        thermal_voltage)
 from rnn2spice.errors import UsageError
+from rnn2spice.network.activations import ACTIVATIONS
 from rnn2spice.network.numbers import is_real
 
 ACTIVATION_CIRCUITS = ("behavioural", "transistor")
@@ -49,6 +52,13 @@ DEFAULT_SUPPLY = (-12.0, 12.0)
 TEMP_RANGE = (-40.0, 125.0)
 #: Practical resistor range a build aims at (ohm); values outside are pruned or reported.
 R_RANGE = (100.0, 10e6)
+#: Smallest input resistor a summer of real op-amps gets (ohm): every source driving it is an
+#: op-amp output of ~100 ohm open-loop output resistance (partlib ``rout``), held by its loop
+#: gain only up to ~GBW / f.  At 100 ohm the output moved by rout / R = 100 % of the load's
+#: change until the loop caught up (start-up and input edges, ~10 % glitches the prediction
+#: does not model); at 1 kohm it is 10x less, and the TL072 / LM358 data sheets give the swing
+#: into 2 kohm (a 10 V state into 1 kohm: 10 mA, within their 20-40 mA output current).
+OPAMP_MIN_R = 1e3
 #: Summer R0 a build prefers (ohm) inside the range its weights allow.
 PREFERRED_R0 = 10e3
 #: Integrator resistance a build centres its capacitor on (ohm): C = tau / this.
@@ -255,3 +265,65 @@ def supplies(rails: tuple[float, float]) -> list:
 
 
 assert PINS == ("inp", "inn", "vcc", "vee", "out")  # the instance node order below relies on it
+
+
+def loaded_starts(elements: list, rout: float, swing: tuple[float, float], source_value) -> list:
+    """``elements`` with each op-amp instance's ``v0`` (its gain node at t = 0) raised by the drop
+    its load current makes across the part's output resistance ``rout`` (ohm), so that the
+    *output pin* starts at the stage's value (THEORY.md 11, start-up).
+
+    Without it, an op-amp driving a low-ohm input resistor (a large weight: 100 ohm) starts
+    ``rout I`` below its value and its loop pulls it back within ~1 us: a start-up glitch of
+    ~10 % that no network has and the prediction cannot follow.  The load currents are those
+    of the circuit at t = 0 (modified nodal analysis): op-amp outputs at their ``v0``,
+    capacitors at their IC, sources at their value at t = 0 (``source_value(e)``, V),
+    behavioural activations evaluated at their argument; transistors and diodes open (their
+    currents load only the blocks' own op-amps, through >= 10 kohm).  ``swing``: the part's
+    lowest and highest output (V); v0 stays within it (a clamped stage sits at its clamp)."""
+    amps = [e for e in elements if isinstance(e, ir.Instance) and any(k == "v0" for k, _ in e.params)]
+    if not amps or rout <= 0:
+        return elements
+    known = {e.nodes[4]: dict(e.params)["v0"] for e in amps}
+    fixed: list[tuple[str, str, float, str | None]] = []  # (p, n, V(p, n), op-amp name)
+    for e in amps:
+        fixed.append((e.nodes[4], "0", known[e.nodes[4]], e.name))
+    for e in elements:
+        if isinstance(e, ir.Capacitor):
+            fixed.append((e.a, e.b, float(e.ic), None))
+        elif isinstance(e, ir.VoltageSource):
+            fixed.append((e.p, e.n, float(source_value(e)), None))
+        elif isinstance(e, (ir.TanhVoltage, ir.ActivationVoltage)) and e.arg in known:
+            f = math.tanh if isinstance(e, ir.TanhVoltage) else ACTIVATIONS[e.function].f
+            fixed.append((e.p, e.n, float(e.gain * f(known[e.arg])), None))
+    resistors = [e for e in elements if isinstance(e, ir.Resistor)]
+    nodes = sorted({x for p, n, _, _ in fixed for x in (p, n)} | {x for r in resistors for x in (r.a, r.b)} - {"0"})
+    index = {x: i for i, x in enumerate(nodes)}
+    size = len(nodes) + len(fixed)
+    a = np.zeros((size, size))
+    rhs = np.zeros(size)
+    a[range(len(nodes)), range(len(nodes))] = 1e-12  # a node held by open devices only floats near 0
+    for r in resistors:
+        g = 1.0 / r.resistance
+        for x, y in ((r.a, r.b), (r.b, r.a)):
+            if x != "0":
+                a[index[x], index[x]] += g
+                if y != "0":
+                    a[index[x], index[y]] -= g
+    for j, (p, n, v, _) in enumerate(fixed):
+        row = len(nodes) + j
+        for x, sign in ((p, 1.0), (n, -1.0)):
+            if x != "0":
+                a[index[x], row] += sign
+                a[row, index[x]] += sign
+        rhs[row] = v
+    sol = np.linalg.lstsq(a, rhs, rcond=None)[0]
+    delivered = {name: -float(sol[len(nodes) + j]) for j, (_, _, _, name) in enumerate(fixed) if name}
+    low, high = swing
+    out = []
+    for e in elements:
+        if e.name in delivered:
+            params = tuple((k, min(max(v + rout * delivered[e.name], low), high) if k == "v0" else v)
+                           for k, v in e.params)
+            e = replace(e, params=params)
+        out.append(e)
+    return out

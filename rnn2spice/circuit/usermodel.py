@@ -76,9 +76,63 @@ def read_subcircuit(spec: str) -> ir.SubcircuitText:
         raise UsageError(f"--opamp-model {file!r}: .subckt {name} (line {start + 1}) has no .ends")
     body = lines[start:end + 1]
     scan_lines(body, f"--opamp-model {file}", first_line=start + 1)
+    body = _with_models(body, lines, start, file)
     header = body[0].split()
     pins = tuple(t for t in header[2:] if "=" not in t and t.lower() != "params:")
     if len(pins) != 5 or not all(_IDENT.match(p) for p in pins):
         raise UsageError(f"--opamp-model {file} line {start + 1}: subcircuit {name} must have 5 pins (+in -in V+ V- "
                          f"out) (got {len(pins)}): {body[0][:100]!r}")
     return ir.SubcircuitText(name, pins, tuple(body))
+
+
+def _cards(lines, first: int) -> list[str]:
+    """The card starting at ``lines[first]`` with its ``+`` continuation lines (comments between
+    them skipped)."""
+    out = [lines[first]]
+    for line in lines[first + 1:]:
+        stripped = line.strip()
+        if stripped.startswith("+"):
+            out.append(line)
+        elif stripped and not stripped.startswith("*"):
+            break
+    return out
+
+
+def _with_models(body: list[str], lines: list[str], start: int, file: str) -> list[str]:
+    """``body`` with the ``.model`` cards it uses copied in before ``.ends`` from elsewhere in
+    the file (vendors often define them after the subcircuit), each scanned; an instance of
+    another subcircuit, or a device whose model the file does not define, is refused naming
+    its line (it was ngspice's several-line rejection, exit 3, after the netlist was written)."""
+    where = f"--opamp-model {file}"
+    local = {ln.split()[1].lower() for ln in body if len(ln.split()) > 1 and ln.split()[0].lower() == ".model"}
+    outside: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        tokens = line.split()
+        if len(tokens) > 1 and tokens[0].lower() == ".model" and not start <= i < start + len(body):
+            outside.setdefault(tokens[1].lower(), i)
+    added: list[str] = []
+    for offset, line in enumerate(body):
+        stripped = line.strip()
+        if offset == 0 or not stripped or stripped[0] in "*.+":
+            continue
+        tokens = stripped.split(";")[0].split()
+        kind = tokens[0][0].upper()
+        number = start + 1 + offset
+        if kind == "X":
+            raise UsageError(f"{where} line {number}: an instance of another subcircuit is refused (only the "
+                             f"lines of the one subcircuit are taken from the file): {stripped[:100]!r}")
+        if kind not in "DQMJZ":
+            continue
+        names = [t.lower() for t in tokens[1:] if "=" not in t]
+        if any(t in local for t in names):
+            continue
+        pulled = [t for t in names if t in outside]
+        if not pulled:
+            raise UsageError(f"{where} line {number}: the device's model is not defined in the file: "
+                             f"{stripped[:100]!r}")
+        index = outside[pulled[0]]
+        cards = _cards(lines, index)
+        scan_lines(cards, where, first_line=index + 1)
+        added.extend(cards)
+        local.add(pulled[0])
+    return body[:-1] + added + body[-1:]

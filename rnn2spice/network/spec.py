@@ -548,6 +548,11 @@ def _scale(value: Any, where: str) -> float:
     return x
 
 
+#: Largest sum of a row's |rates| (1/s, paper form): far beyond any network the step limits
+#: admit, small enough that sums and products of rates stay finite.
+MAX_ROW_RATE = 1e300
+
+
 def _check_scales(spec: RnnSpec) -> None:
     """Every circuit value the compiler derives from the spec (R = tau / C or L / tau,
     alpha = C w, rho = L w, ...; THEORY.md sections 2-3) must be a finite non-zero double,
@@ -597,6 +602,18 @@ def _check_values(spec: RnnSpec, k: float, s: float) -> None:
                     raise SpecError(name + "".join(f"[{i}]" for i in idx), float(raw),
                                     f"gives {name}{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}{label} = "
                                     f"{float(scaled[idx])!r}, outside the floating-point range of the circuit")
+        # each entry finite is not enough: a row's rates are summed (the spectral radius's bound,
+        # an op-amp summer's total conductance), and two entries of 1e308 sum to infinity (a
+        # ZeroDivisionError / OverflowError, exit 70, where a bad input is exit 2)
+        for name, arr in (("w", w * k), ("w_in", w_in * k)):
+            sums = np.abs(arr).sum(axis=1) if arr.size else np.zeros(0)
+            bad = np.flatnonzero(~(np.isfinite(sums) & (sums <= MAX_ROW_RATE)))
+            if bad.size:
+                i = int(bad[0])
+                raise SpecError(f"{name}[{i}]", f"row sum {float(sums[i]):.3g} 1/s",
+                                f"the row's rates (|{name}|{' / tau' if spec.convention in BIAS_CONVENTIONS else ''}"
+                                f", summed) are beyond {MAX_ROW_RATE:g} 1/s, outside the floating-point range "
+                                "of the circuit")
 
 
 def _wave_size(wave: Waveform) -> float:

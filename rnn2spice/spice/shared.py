@@ -60,6 +60,10 @@ _SHARED_LOCK = threading.Lock()  # libngspice is one global state machine per pr
 _BG_STOP_WAIT = 30.0             # s to wait for ngspice's background thread after bg_halt
 _WAIT_SLICE = 0.25               # s between checks while waiting for a background run
 _PROGRESS_SLICE = 0.1            # ... when a progress callback is to be told
+#: The run pauses at this fraction of the points budget to judge its seconds projection ...
+SECONDS_CHECK_AFTER = 0.01
+#: ... once it has run this many seconds (a cheaper start is judged at PROJECT_AFTER's pause).
+SECONDS_PROJECT_AFTER = 2.0
 _STOPPED_AFTER = re.compile(r"condition met: stop\s+after")  # ngspice paused at the points budget
 _PAUSE_LINES = re.compile(r"condition met: stop|pause requested|simulation interrupted")
 _STATUS_PERCENT = re.compile(r"^\s*\w+:\s*([0-9.]+)\s*%")  # ngspice's status line: 'tran: 45.2%'
@@ -388,7 +392,7 @@ def _run_shared(netlist: str, netlist_path: Path | None, timeout: float | None,
     if ended == "points":
         raise BudgetExceeded("ngspice", "points", f"time points: {why}")
     if ended == "seconds":
-        raise BudgetExceeded("ngspice", "seconds", f"still running after {budget('seconds'):g} s")
+        raise BudgetExceeded("ngspice", "seconds", why or f"still running after {budget('seconds'):g} s")
     if timed_out:
         raise SimulationError(
             f"ngspice did not finish within {timeout:g} s", netlist_path=netlist_path, ngspice_message=_excerpt(lines)
@@ -415,7 +419,8 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
                        t_stop: float | None = None) -> tuple[str, str]:
     """Run in ngspice's background thread so that it can be halted (time limit, Ctrl-C):
     ``('done', '')`` when it ended by itself, ``('timeout', '')`` after ``timeout`` s,
-    ``('seconds', '')`` after the seconds budget, ``('points', why)`` beyond the points
+    ``('seconds', why)`` after the seconds budget or projected beyond it at a pause (why: the
+    projection, empty at the deadline), ``('points', why)`` beyond the points
     budget: ngspice itself pauses the run (its ``stop after N`` condition counts output
     points) at PROJECT_AFTER of the budget, where the run's projection is judged (points /
     fraction of ``t_stop`` done: :func:`~rnn2spice.errors.over_points_budget`) and it is
@@ -426,7 +431,11 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
     ngspice.background_done.clear()
     ngspice.status_fraction = 0.0
     limit = int(budget("points"))
-    checkpoint = max(1, int(PROJECT_AFTER * limit)) if t_stop else limit
+    # pauses: SECONDS_CHECK_AFTER of the points budget (the seconds projection), PROJECT_AFTER
+    # (the points projection, and seconds again), the budget itself
+    pauses = sorted({max(1, int(SECONDS_CHECK_AFTER * limit)), max(1, int(PROJECT_AFTER * limit)), limit}
+                    if t_stop else {limit})
+    checkpoint = pauses[0]
     engine.command("delete all")  # no stop condition left from an earlier run
     engine.command(f"stop after {checkpoint}")
     engine.command("bg_run")
@@ -451,17 +460,21 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
                 continue
             if not any(_STOPPED_AFTER.search(text) for _, text in ngspice.lines):
                 return "done", ""
-            # paused by the stop condition: at the budget, or at the checkpoint before it
+            # paused by the stop condition: at the budget, or at a checkpoint before it
             count, last = _time_points(engine)
-            reason = over_points_budget(count, last / t_stop if t_stop else 0.0)
+            fraction = last / t_stop if t_stop else 0.0
+            seconds = _seconds_projection(time.monotonic() - now, fraction)
+            if seconds is not None:
+                return "seconds", seconds
+            reason = over_points_budget(count, fraction)
             if reason is not None or checkpoint >= limit:
                 return "points", reason or f"more than {limit} points"
-            checkpoint = limit
+            checkpoint = next(p for p in pauses if p > checkpoint)
             # the pause's own lines are not the run's: a completed run must not read as interrupted
             ngspice.lines[:] = [(k, t) for k, t in ngspice.lines if not _PAUSE_LINES.search(t)]
             ngspice.background_done.clear()
             engine.command("delete all")
-            engine.command(f"stop after {limit}")
+            engine.command(f"stop after {checkpoint}")
             engine.command("bg_resume")
             idle = 0
     except BaseException:
@@ -469,6 +482,20 @@ def _run_in_background(engine: _SharedEngine, timeout: float | None,
         raise
     _halt(engine)
     return why, ""
+
+
+def _seconds_projection(elapsed: float, fraction: float) -> str | None:
+    """Why a run ``elapsed`` s in, at ``fraction`` of t_stop, goes beyond the seconds budget by
+    its projection (elapsed / fraction: the average rate since the start, the operating point
+    included), or None; judged once SECONDS_PROJECT_AFTER s have passed.  A circuit whose
+    points are costly (a transistor build driven by a fast sine: 100,000 points took 87-104 s,
+    0.25-1.4 % of its run) is stopped at its first pause, not at the points projection."""
+    if elapsed < SECONDS_PROJECT_AFTER or not 0 < fraction < 1:
+        return None
+    limit = budget("seconds")
+    if elapsed / fraction <= limit:
+        return None
+    return f"{elapsed:.3g} s at {100 * fraction:.3g} % of the run, projected {elapsed / fraction:.3g} s"
 
 
 def _halt(engine: _SharedEngine) -> None:

@@ -400,6 +400,10 @@ def check_build(net: RnnSpec | CompiledNetwork, *, build: Build | None = None, a
     if prediction.stages is not None:
         sat = tuple(stg.saturated(prediction.stages, prediction.capacitor, ideal))
         info = {**prediction.stages.describe(), "dynamic": prediction.dynamic, "why": prediction.reason}
+        slow = stg.lag_warning(prediction.stages, b.opamp or b.opamp_model or "the op-amp")
+        if slow:
+            info["too_slow"] = slow
+            warnings.warn(slow, ComponentValueWarning, stacklevel=2)
         if sat and not prediction.stages.swing_known:  # clipped at the rails: a bound, not the part's swing
             s0 = sat[0]
             warnings.warn(f"neuron {s0['neuron']} peaks at {s0['peak']:+.4g} V, beyond the supply "

@@ -164,6 +164,28 @@ def stages(compiled) -> Stages | None:
                   bool(split), bool(summers), bool(blocks), part is not None)
 
 
+#: A loop lag of at least this fraction of the fastest integrator's tau is beyond what the part
+#: can build faithfully: the first-order lag model still predicts it, and check says so.
+LAG_COMPARABLE = 0.25
+
+
+def lag_warning(st: Stages, part: str) -> str | None:
+    """One line when a neuron's loop lag (its stages' closed-loop lags, s) reaches
+    :data:`LAG_COMPARABLE` of the fastest integrator's tau = R_k C_k (s), else None."""
+    if st.gbw is None or not st.leak.any():
+        return None
+    lags = st.tau_int + st.tau_inv + st.tau_sum + st.tau_blk
+    k = int(np.argmax(lags))
+    tau = 1.0 / float(np.max(st.leak))
+    if lags[k] < LAG_COMPARABLE * tau:
+        return None
+    worst = "summer" if st.tau_sum[k] + st.tau_blk[k] >= st.tau_inv[k] else "inverter"
+    return (f"{part} (GBW {st.gbw:.3g} Hz) is too slow for this network: neuron {k}'s loop lags "
+            f"{lags[k]:.3g} s (mostly its {worst}, noise gain / 2 pi GBW), {lags[k] / tau:.0%} of tau = {tau:.3g} s; "
+            f"beyond what the part builds faithfully (the prediction models the lag to first order; "
+            f"a faster op-amp, smaller weights or a larger tau)")
+
+
 def fastest_rate(r) -> float:
     """A bound of the network's fastest rate (1/s): the largest row sum of |a| + |k| |zy|."""
     rows = np.sum(np.abs(r.a), axis=1)

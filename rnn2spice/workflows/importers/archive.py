@@ -132,6 +132,74 @@ def check_tensor_bytes(total: int, where: str) -> None:
                          "before building any)")
 
 
+# --------------------------------------------------------------------------- keys
+
+#: Integers below this magnitude hash to themselves (CPython: hash(k) = k mod 2^61 - 1), so
+#: distinct ones never share a hash.
+_HASH_MODULUS = 2**61 - 1
+
+
+def _check_key(key) -> None:
+    """Refuse a mapping key or set item that could share its hash with many others: a pickle
+    of 75,000 integer keys k (2^61 - 1) (1 MB) makes every insertion probe all the earlier
+    keys (minutes of CPU); tuples and floats can be chosen to collide as well.  A state_dict
+    or an optimiser state needs strings and small integers only."""
+    if key is None or type(key) is str or (type(key) in (int, bool) and abs(key) < _HASH_MODULUS):
+        return
+    raise pickle.UnpicklingError(f"refused: a mapping key or set item {shown(key, 40)} of type "
+                                 f"{type(key).__name__} (only strings and integers below 2^61 - 1 are read)")
+
+
+class _KeyCheckingUnpickler(pickle._Unpickler):
+    """Python's own unpickler (the C one inserts keys where no check can reach) with every
+    dict and set insertion going through :func:`_check_key` first."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def _load_dict(self):
+        items = self.pop_mark()
+        for key in items[::2]:
+            _check_key(key)
+        self.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})
+
+    def _load_setitem(self):
+        _check_key(self.stack[-2])
+        pickle._Unpickler.load_setitem(self)
+
+    def _load_setitems(self):
+        items = self.pop_mark()
+        for key in items[::2]:
+            _check_key(key)
+        target = self.stack[-1]
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def _load_set_items(self, frozen: bool):
+        items = self.pop_mark()
+        for item in items:
+            _check_key(item)
+        if frozen:
+            self.append(frozenset(items))
+        else:
+            target = self.stack[-1]
+            for item in items:
+                target.add(item)
+
+    dispatch[pickle.DICT[0]] = _load_dict
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = _load_setitems
+    dispatch[pickle.ADDITEMS[0]] = lambda self: self._load_set_items(False)
+    dispatch[pickle.FROZENSET[0]] = lambda self: self._load_set_items(True)
+
+
+def _ordered_dict(*args, **kwargs):
+    """``collections.OrderedDict`` as torch pickles it: called with no arguments (its items come
+    by SETITEMS, checked); anything else is refused."""
+    if args or kwargs:
+        raise pickle.UnpicklingError("refused: OrderedDict called with arguments")
+    return collections.OrderedDict()
+
+
 # --------------------------------------------------------------------------- stand-ins
 
 class GlobalRef:
@@ -209,7 +277,7 @@ _NUMPY_NAMES = {
 }
 
 
-class _ObjectArrayUnpickler(pickle.Unpickler):
+class _ObjectArrayUnpickler(_KeyCheckingUnpickler):
     """numpy's pickle of an object array, rebuilt from inert stand-ins (module docstring)."""
 
     def find_class(self, module, name):
@@ -345,7 +413,7 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
     return data
 
 
-class _TorchUnpickler(pickle.Unpickler):
+class _TorchUnpickler(_KeyCheckingUnpickler):
     def __init__(self, fh, zf: zipfile.ZipFile, prefix: str, little: bool, where: str):
         super().__init__(fh)
         self._zf, self._prefix, self._little, self._where = zf, prefix, little, where
@@ -355,7 +423,7 @@ class _TorchUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) == ("collections", "OrderedDict"):
-            return collections.OrderedDict
+            return _ordered_dict
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return self._rebuild_tensor_v2
         if (module, name) == ("torch._utils", "_rebuild_parameter"):
