@@ -7,7 +7,7 @@ right-decision rate with its 95 % Clopper-Pearson interval.  ``--json`` is rewri
 draw, so an interrupted run keeps what it measured.
 
     .venv/bin/python benchmarks/real_parts_trained.py [--opamp TL072] [--snap E24] [--value 1]
-        [--delay 30] [--runs 0] [--predicted 0] [--first 0] [--skip-nominal] [--tolerance 0.05]
+        [--delay 30] [--runs 0] [--predicted 0] [--first 0] [--paired] [--skip-nominal] [--tolerance 0.05]
         [--json FILE]
 
 The network is tests/data/keras-rnn/dm_delayed_ortho_bias_gap0.hdf5 imported with dt = 1 ms;
@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import KERAS_DIR  # noqa: E402
 from rnn2spice import import_model  # noqa: E402
 from rnn2spice.circuit.realparts import Build  # noqa: E402
+from rnn2spice.spice.ngspice import SolverFallbackWarning  # noqa: E402
 from rnn2spice.network.readout import readout  # noqa: E402
 from rnn2spice.workflows.build import bom  # noqa: E402
 from rnn2spice.workflows.montecarlo import montecarlo  # noqa: E402
@@ -50,17 +52,21 @@ def simulated_draws(spec, stim, build, args, out) -> list[dict]:
     records = []
     for k in range(args.first, args.first + args.runs):
         start, cpu = time.perf_counter(), time.process_time()
-        mc = montecarlo(spec, run=k, tolerance=args.tolerance, form="opamp", coupling="resistor", stimulus=stim,
-                        dt=1e-3, build=build, jobs=1, backend="subprocess")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SolverFallbackWarning)
+            mc = montecarlo(spec, run=k, tolerance=args.tolerance, form="opamp", coupling="resistor", stimulus=stim,
+                            dt=1e-3, build=build, jobs=1, backend="subprocess")
         rec = dict(mc.records[0])
+        # KLU stopped and the run was repeated with Sparse (solver 'auto'): say so per draw
+        rec["klu_fallback"] = any(issubclass(w.category, SolverFallbackWarning) for w in caught)
         d = rec.get("decision") or {}
         keep = {key: rec.get(key) for key in ("run", "seed_path", "status", "passed", "error", "points", "seconds",
-                                              "message", "ngspice_message")}
+                                              "message", "ngspice_message", "klu_fallback")}
         keep.update(decision=d.get("decision"), mean=d.get("mean"), right=d.get("match"),
                     wall=time.perf_counter() - start, cpu_python=time.process_time() - cpu)
         records.append(keep)
         say(f"draw {k}: {rec['status']}, decision {d.get('decision')} (right: {d.get('match')}), window mean "
-            f"{d.get('mean')}, {keep['wall']:.0f} s wall")
+            f"{d.get('mean')}, {keep['wall']:.0f} s wall" + (", KLU stopped: Sparse" if rec["klu_fallback"] else ""))
         out["montecarlo"] = records
         if args.json is not None:
             args.json.write_text(json.dumps(out, indent=1, default=str))
@@ -103,6 +109,38 @@ def predicted_draws(compiled, trial, stim, args, out) -> dict:
     return out.get("predicted_draws", {})
 
 
+def paired_draws(spec, compiled, trial, stim, build, args, out) -> dict:
+    """Each draw predicted and then simulated: the simulated right-decision rate with its 95 %
+    interval, the predicted rate on the same draws, and per draw |mean_sim - mean_pred| (the
+    window's mean readout) and whether the two decisions agree; ``--json`` after each pair."""
+    pairs = []
+    for k in range(args.first, args.first + args.runs):
+        one = argparse.Namespace(**{**vars(args), "first": k, "runs": 1, "predicted": 1, "json": None})
+        predicted = predicted_draws(compiled, trial, stim, one, {})
+        pred, target = predicted["draws"][0], predicted["discrete_decision"]
+        sim = simulated_draws(spec, stim, build, one, {})[0]
+        for key in ("mean", "decision"):  # montecarlo's are per readout output: this network has one
+            if isinstance(sim[key], list):
+                sim[key] = sim[key][0]
+        pairs.append({"run": k, "predicted": pred, "simulated": sim,
+                      "mean_difference": None if sim["mean"] is None else abs(sim["mean"] - pred["mean"]),
+                      "decisions_agree": sim["decision"] == pred["decision"]})
+        done = [p for p in pairs if p["simulated"]["status"] == "ok"]
+        right = sum(p["simulated"]["decision"] == target for p in done)
+        lo, hi = clopper_pearson(right, len(done)) if done else (0.0, 1.0)
+        out["paired"] = {"draws": pairs, "simulated": len(done), "right": right, "ci95": [lo, hi],
+                         "discrete_decision": target,
+                         "predicted_right_same_draws": sum(p["predicted"]["decision"] == target for p in done),
+                         "decisions_agree": sum(p["decisions_agree"] for p in done),
+                         "klu_fallbacks": sum(bool(p["simulated"]["klu_fallback"]) for p in pairs)}
+        say(f"pair {k}: window mean predicted {pred['mean']:.4f} (decision {pred['decision']}), simulated "
+            f"{sim['mean']} (decision {sim['decision']}); so far {right} of {len(done)} simulated draws right "
+            f"(95 % CI {lo:.3f} .. {hi:.3f}), decisions agree in {out['paired']['decisions_agree']}")
+        if args.json is not None:
+            args.json.write_text(json.dumps(out, indent=1, default=str))
+    return out["paired"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--opamp", default="TL072")
@@ -116,6 +154,9 @@ def main() -> int:
     ap.add_argument("--predicted", type=int, default=0,
                     help="draws predicted (the predicted circuit with each draw's parts), from --first")
     ap.add_argument("--skip-nominal", action="store_true", help="no nominal check (only the draws)")
+    ap.add_argument("--paired", action="store_true",
+                    help="draws --first .. --first + --runs - 1 each predicted and then simulated, one after the other "
+                         "(an interrupted run keeps whole pairs)")
     args = ap.parse_args()
     spec = import_model(KERAS_DIR / "dm_delayed_ortho_bias_gap0.hdf5", dt=1e-3)
     build = Build(opamp=args.opamp, activation_circuit="transistor", snap=args.snap)
@@ -160,7 +201,9 @@ def main() -> int:
         pd = predicted_draws(compiled, trial, stim, args, out)
         say(f"predicted draws: {pd['right']} of {pd['total']} right, rate {pd['rate']:.3f} "
             f"(95 % CI {pd['ci95'][0]:.3f} .. {pd['ci95'][1]:.3f})")
-    if args.runs:
+    if args.paired:
+        paired_draws(spec, compiled, trial, stim, build, args, out)
+    elif args.runs:
         out["montecarlo"] = simulated_draws(spec, stim, build, args, out)
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=1, default=str))

@@ -1,8 +1,9 @@
 """The parts a real build is made of: op-amps you can buy, a transistor, a diode (THEORY.md 11).
 
 Each op-amp is a small macro-model of our own (the writer's :meth:`~rnn2spice.circuit.writer.
-NetlistWriter.opamp_macro`, a reduced Boyle-type model: offset source and bias currents at the
-inputs, a slew-limited transconductance ``gm`` into a high-impedance node ``RG || CG``
+NetlistWriter.opamp_macro`, a reduced Boyle-type model: bias currents at the inputs, a
+slew-limited transconductance ``gm`` (the input offset inside its argument) into a
+high-impedance node ``RG || CG``
 (DC gain A0 = gm RG, unity-gain frequency gm / (2 pi CG) = GBW, slew rate Imax / CG), diode
 clamps to ``swing_high`` / ``swing_low`` from each rail, a unity buffer with output resistance,
 and the supply current between the rails).  Its numbers are the **typical** values of the

@@ -275,24 +275,29 @@ class NetlistWriter:
         """The library's op-amp macro-model (partlib: a reduced Boyle-type model)::
 
             .subckt NAME inp inn vcc vee out params: vos=0 v0=0
-            VOS inp inx DC {vos}               input offset
-            IBP inx 0 DC ib / IBN inn 0 DC ib   bias current into each input
-            RIN inx inn rin
-            B1 0 g I=imax*tanh(gm/imax*V(inx,inn))   slew-limited transconductance
+            IBP inp 0 DC ib / IBN inn 0 DC ib   bias current into each input
+            RIN inp inn rin
+            B1 0 g I=imax*tanh(gm/imax*(V(inp,inn)-({vos})))   slew-limited transconductance, input offset
             RG g 0 rg / CG g 0 cg IC={v0}      DC gain gm rg, unity gain at gm / (2 pi cg)
             VHI vcc hi DC swing_high / DHI g hi dclamp    output clamps from each rail
             VLO lo vee DC swing_low / DLO lo g dclamp
             EOUT o 0 g 0 1 / ROUT o out rout   buffer, output resistance
             IQ vcc vee DC iq                   supply current
             .ends NAME
+
+        The input offset is a term of B1's argument, not a source ``VOS inp inx`` in series
+        with the + input: B1 sensing an internal node behind a voltage source made KLU (which
+        keeps the pivot order it chose at t = 0 for the whole transient) stop a 5,000-node
+        build with "timestep too small" at an input edge (THEORY.md 11, "The offset inside the
+        transconductance").  The two differ only by vos / rin through RIN (3 fA at 3 mV, 1 TOhm).
         """
         name = self._ident(e.name)
         k = e.gm / e.imax
         lines = [f".subckt {name} inp inn vcc vee out params: vos=0 v0=0",
-                 "VOS inp inx DC {vos}",
-                 f"IBP inx 0 DC {fmt(e.bias)}", f"IBN inn 0 DC {fmt(e.bias)}",
-                 f"RIN inx inn {fmt(e.rin)}",
-                 f"B1 0 g I={fmt(e.imax)}*tanh({fmt(k)}*V(inx,inn))",
+                 f"IBP inp 0 DC {fmt(e.bias)}", f"IBN inn 0 DC {fmt(e.bias)}",
+                 f"RIN inp inn {fmt(e.rin)}",
+                 # the offset inside the argument: no internal node behind a source (docstring)
+                 f"B1 0 g I={fmt(e.imax)}*tanh({fmt(k)}*(V(inp,inn)-({{vos}})))",
                  f"RG g 0 {fmt(e.rg)}", f"CG g 0 {fmt(e.cg)} IC={{v0}}",
                  f"VHI vcc hi DC {fmt(e.swing_high)}", f"VLO lo vee DC {fmt(e.swing_low)}",
                  "DHI g hi dclamp", "DLO lo g dclamp",

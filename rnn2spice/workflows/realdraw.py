@@ -12,8 +12,9 @@ predicted circuit, fed with the drawn values:
    not load each other: each has its own supply-fed pair and output), and returns each
    block's curve g_k(z);
 2. **offsets in the predicted circuit** (:func:`offsets_outside`): a summer's, integrator's
-   or inverter's drawn ``vos`` becomes a DC source in series with its + input, as inside the
-   macro-model (``VOS inp inx DC {vos}``), so the skeleton (op-amp = VCVS of its DC gain) and
+   or inverter's drawn ``vos`` becomes a DC source in series with its + input (the
+   macro-model's B1 amplifies ``V(inp,inn) - vos``: the same offset), so the skeleton
+   (op-amp = VCVS of its DC gain) and
    the network read back from it carry the offset as constants;
 3. the predicted network solved with neuron k's own curve (:func:`predict_draw`).
 
