@@ -330,9 +330,15 @@ def carry_on(spec: RnnSpec, h_start: np.ndarray, grid: np.ndarray) -> np.ndarray
 
     edges = breakpoints(spec, float(grid[-1]))
     edges = np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
-    out = np.empty((grid.size, spec.n))
     y = np.asarray(h_start, dtype=float)
     scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
+    return _piecewise(rhs, y, edges, grid, scale, "ODE solver failed carrying the reference on")
+
+
+def _piecewise(rhs, y: np.ndarray, edges: np.ndarray, grid: np.ndarray, scale: float, what: str) -> np.ndarray:
+    """``y`` carried by DOP853 at :data:`ENSEMBLE_RTOL` from one input breakpoint (``edges``)
+    to the next, sampled at ``grid``: shape (grid.size, y.size)."""
+    out = np.empty((grid.size, y.size))
     done = 0
     with one_blas_thread():
         for i, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
@@ -340,7 +346,7 @@ def carry_on(spec: RnnSpec, h_start: np.ndarray, grid: np.ndarray) -> np.ndarray
             sol = solve_ivp(rhs, (float(t0), float(t1)), y, method="DOP853", rtol=ENSEMBLE_RTOL,
                             atol=ENSEMBLE_RTOL * 1e-2 * scale, dense_output=True)
             if not sol.success:
-                raise RuntimeError(f"ODE solver failed carrying the reference on: {sol.message}")
+                raise RuntimeError(f"{what}: {sol.message}")
             if stop > done:
                 out[done:stop] = dense_values(sol, grid[done:stop])
                 done = stop
@@ -415,21 +421,8 @@ def ensemble(spec: RnnSpec, time: np.ndarray, *, floor: float, members: int = ME
     def rhs(t, y):
         return model.rhs(np.array([t]), y.reshape((1,) + shape)).ravel()
 
-    out = np.empty((time.size, members * spec.n))
-    y = start.ravel()
     edges = breakpoints(spec, max(spec.t_stop, float(time[-1]) if time.size else 0.0))
-    done = 0
-    with one_blas_thread():
-        for i, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
-            stop = int(np.searchsorted(time, t1, side="right" if i == edges.size - 2 else "left"))
-            sol = solve_ivp(rhs, (float(t0), float(t1)), y, method="DOP853", rtol=ENSEMBLE_RTOL,
-                            atol=ENSEMBLE_RTOL * 1e-2 * scale, dense_output=True)
-            if not sol.success:
-                raise RuntimeError(f"ensemble ODE solver failed: {sol.message}")
-            if stop > done:
-                out[done:stop] = dense_values(sol, time[done:stop])
-                done = stop
-            y = sol.y[:, -1]
+    out = _piecewise(rhs, start.ravel(), edges, time, scale, "ensemble ODE solver failed")
     return out.reshape((time.size,) + shape)
 
 
