@@ -52,21 +52,22 @@ with _starting():
     from rnn2spice._version import __version__
     from rnn2spice.analysis.certificate import Certificate
     from rnn2spice.api import (Bom, Build, BuildCheck, KicadResult, Network, OpAmpError, SnapResult, SnapTrial,
-                               StudyResult, ac, bom, check_build, compile, import_model, kicad, load, montecarlo,
-                               opamp_error, save, schematic, snap, snap_trial, sweep, task, value_warnings)
+                               StudyResult, ac, bom, check, check_build, compile, import_model, kicad, load,
+                               montecarlo, opamp_error, save, schematic, simulate, snap, snap_trial, sweep, task,
+                               value_warnings, verify)
     from rnn2spice.circuit.compiler import CompiledNetwork, Realisation
     from rnn2spice.errors import (CertificateFailed, ComponentValueWarning, MissingDependencyError, ModelError,
                                   NetlistError, NgspiceUnavailable, OutputError, ReferenceSolverError, Rnn2SpiceError, SimulationError,
-                                  SpecError, UsageError)
+                                  SpecError, UnknownOptionError, UsageError)
     from rnn2spice.network.spec import RnnSpec, spec_from_dict
     from rnn2spice.network.waveform import Pulse, Pwl, Sine, Step
     from rnn2spice.spice.ngspice import BackendFallbackWarning, SolverFallbackWarning
     from rnn2spice.workflows.ac import AcResult
     from rnn2spice.workflows.importers import ImportResult
-    from rnn2spice.workflows.pipeline import CheckResult, Trajectory, check, simulate
+    from rnn2spice.workflows.pipeline import CheckResult, Trajectory
     from rnn2spice.workflows.stimulus import Stimulus, pulse_trials
     from rnn2spice.workflows.task import TaskResult
-    from rnn2spice.workflows.verify import VerifyResult, verify
+    from rnn2spice.workflows.verify import VerifyResult
 
 __all__ = [
     "__version__",
@@ -87,7 +88,7 @@ __all__ = [
     # real parts: op-amps by part, transistor activations, preferred values, the predicted build error
     "Build", "check_build", "BuildCheck",
     # errors
-    "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "OutputError", "NetlistError",
+    "Rnn2SpiceError", "SpecError", "ModelError", "UsageError", "UnknownOptionError", "OutputError", "NetlistError",
     "SimulationError", "NgspiceUnavailable", "ReferenceSolverError", "CertificateFailed", "MissingDependencyError",
     "BackendFallbackWarning",
     "ComponentValueWarning",

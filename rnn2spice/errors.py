@@ -41,6 +41,11 @@ class UsageError(Rnn2SpiceError, ValueError):
     """A command-line or API option is invalid or a combination is unsupported."""
 
 
+class UnknownOptionError(UsageError, TypeError):
+    """An API function was given a keyword it does not take (also a TypeError, as Python's own
+    message for it would be; this one names the nearest keyword)."""
+
+
 class OutputError(Rnn2SpiceError, OSError):
     """An output file cannot be written where the user asked."""
 

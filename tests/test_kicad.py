@@ -253,9 +253,10 @@ def test_bad_requests_exit_2_and_write_nothing(tmp_path, capsys):
 
 
 def test_api_and_an_existing_symbol_table(tmp_path):
-    """``rnn2spice.kicad`` is the workflow; another project's sym-lib-table is left alone,
-    an earlier output is replaced."""
-    assert rnn2spice.kicad is kicad
+    """``rnn2spice.kicad`` is the API's entry over the workflow (the command's options as
+    keywords: tests/test_api_options.py); another project's sym-lib-table is left alone, an
+    earlier output is replaced."""
+    assert rnn2spice.kicad is rnn2spice.api.kicad
     spec = load_spec(NETLISTS / "damped-oscillator.yaml")
     table = tmp_path / SYMBOL_TABLE
     table.write_text("(sym_lib_table (version 7) (lib (name \"mine\")(type \"KiCad\")(uri \"x\")(options \"\")(descr \"\")))\n")

@@ -38,4 +38,5 @@ def run(args) -> int:
     return run_study_command(args, lambda progress: sweep(
         args.spec, params, runs=args.runs, tolerance=tolerance, form=args.form, coupling=args.coupling,
         accuracy=args.accuracy, rtol=args.rtol, allow_outside_files=args.allow_outside_files, progress=progress,
+        time_scale=args.time_scale, state_scale=args.state_scale,
         **kwargs))

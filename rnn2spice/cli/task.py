@@ -112,7 +112,8 @@ def run(args) -> int:
 
     with progress_bar(args) as bar:
         result = run_task(spec, stimuli, dt, stimulus_info=info, progress=progress, simulation_progress=bar,
-                          form=args.form, accuracy=args.accuracy, rtol=args.rtol, backend=args.backend,
+                          form=args.form, coupling=args.coupling, accuracy=args.accuracy, rtol=args.rtol,
+                          backend=args.backend,
                           timeout=args.timeout, tolerance=args.tolerance, dead_zone=args.dead_zone,
                           strict=args.strict, criterion=args.criterion, jobs=args.jobs, scheduler=args.scheduler)
     return finish(args, result)

@@ -229,6 +229,10 @@ class CheckResult(Displayed, Plotted):
         if lam is None:
             return "largest Lyapunov exponent: not estimated (too many time constants for the tangent integration)"
         head = f"largest Lyapunov exponent lambda_1 = {lam:.4g} 1/s along the reference"
+        if h.chaotic and h.transient_chaos:
+            return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
+                    f"{h.amplification:.3g}) before the run settles, horizon T_p = {h.horizon:.4g} s (threshold "
+                    f"{h.threshold:.0e}); pointwise up to T_p, statistics beyond")
         if h.chaotic:
             return (f"{head}: chaotic, horizon T_p = {h.horizon:.4g} s (accuracy floor {h.floor:.2g} grows to the "
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
@@ -435,9 +439,18 @@ POINTWISE_TIGHTENING = 4.0
 #: leave the threshold), at most to t_stop.
 POINTWISE_PAST = 0.1
 #: The statistical run (the whole t_stop) aims at this model-level relative error: beyond the
-#: horizon only the statistics count, and ngspice's truncation error at 1e-2 moves them by a
-#: fraction of the ensemble's spread (measured, THEORY.md 9) at a third of the points of 1e-3.
-STATISTICS_RTOL = 1e-2
+#: horizon only the statistics count, and they need the attractor's dynamics resolved, not a
+#: pointwise tolerance (THEORY.md 9).  Measured against the ensemble at resolution 1e-3: at 0.1
+#: n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored <= 0.67 of their bounds,
+#: but n = 100, g = 4 ctrnn took 2 points per tau and its statistics moved (variance 2.4,
+#: lambda_1 30 against 97 1/s: FAIL); at 3e-2 it takes 7.1 per tau and scores 0.69, n = 50,
+#: g = 4 ctrnn 0.39.  Points go as rtol^-1/2: 3e-2 takes ~0.55 of 1e-2's.
+STATISTICS_RTOL = 3e-2
+#: The statistics of the statistical run may differ from the members' by this fraction of
+#: their size (besides their spread; the check's own target or threshold when larger): the
+#: bias of its integration, measured below the ensemble's spread at STATISTICS_RTOL, is
+#: allowed for at the level the earlier 1e-2 run needed.
+STATISTICS_RESOLUTION = 1e-2
 
 
 def _predict(compiled: CompiledNetwork, threshold: float, timings: dict):
@@ -510,7 +523,8 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
         start = _time.perf_counter()
         ref = chaos.interpolate(spec, grid, ref_grid, traj.time)
         timings["reference"] += _time.perf_counter() - start
-        stats = _statistics(whole, traj, predicted, timings, members=members)
+        stats = _statistics(whole, traj, predicted, timings, members=members,
+                            resolution=max(STATISTICS_RESOLUTION, float(compiled.target), threshold))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return CheckResult(whole, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=predicted,
@@ -549,12 +563,12 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
 
 
 def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, timings: dict, members=None,
-                threshold: float | None = None):
+                threshold: float | None = None, resolution: float | None = None):
     """The statistical part of a chaotic run (None otherwise), on the uniform grid of
     :func:`chaos.statistics_grid` beyond the horizon; ``members``: a future of the ensemble
     on that grid when it is already being computed.  Each statistic may differ by the run's
     accuracy or the pass threshold, whichever is larger, of its size (a Monte Carlo run at 10 %
-    is judged at 10 %)."""
+    is judged at 10 %), or by ``resolution`` when given."""
     if not hz.chaotic:
         return None
     start = _time.perf_counter()
@@ -562,7 +576,8 @@ def _statistics(compiled: CompiledNetwork, traj: Trajectory, hz: chaos.Horizon, 
     members = (chaos.ensemble(compiled.spec, grid, floor=hz.floor) if members is None else members.result())
     circuit = chaos.resample(traj.time, traj.states, grid)
     stats = chaos.compare_statistics(compiled.spec, grid, circuit, members, start=hz.horizon,
-                                     resolution=max(float(compiled.target), threshold or 0.0))
+                                     resolution=max(float(compiled.target), threshold or 0.0)
+                                     if resolution is None else resolution)
     seconds = _time.perf_counter() - start
     timings["chaos"] += seconds
     return replace(stats, seconds=seconds)

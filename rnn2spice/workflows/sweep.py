@@ -102,14 +102,15 @@ def _show_value(value) -> Any:
 
 def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs: int = 1,
           tolerance: float = 0.0, distribution: str = "uniform", seed: int = 0, form: str = "parallel",
-          coupling: str = "vccs", accuracy: str = "default", rtol: float | None = None,
+          coupling: str | None = None, accuracy: str = "default", rtol: float | None = None,
           threshold: float | None = None, pass_fraction: float = 1.0, base_dir: str | os.PathLike = ".",
           allow_outside_files: bool = False, backend: str = "auto", timeout: float | None = None,
           jobs: int | None = None, scheduler: str | None = None, output: str | os.PathLike | None = None,
           resume: bool = False, force: bool = False, progress: Callable[[int, int, dict], None] | None = None,
           stimulus=None,
           dt: float | None = None, window: tuple[int, int | None] | None = None, trial: int | None = None,
-          dead_zone: float = DEFAULT_DEAD_ZONE) -> StudyResult:
+          dead_zone: float = DEFAULT_DEAD_ZONE, time_scale: float | None = None,
+          state_scale: float | None = None) -> StudyResult:
     """Every combination of ``params`` (``{"circuit.capacitance": [1e-9, 1e-8], "tolerance":
     ["5%"]}``; texts are parsed like the command line's) as a study point (module docstring).
 
@@ -119,7 +120,9 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
     (``runs`` per point; a point without tolerance runs its circuit as compiled, and passes
     at its accuracy target unless ``threshold`` says otherwise).  ``stimulus``, ``dt``,
     ``window``, ``trial``, ``dead_zone``: a task trial at every point, as for ``montecarlo``;
-    ``output``, ``resume``, ``force`` likewise.
+    ``output``, ``resume``, ``force`` likewise.  ``time_scale``, ``state_scale``: the spec's
+    ``circuit.time_scale`` / ``circuit.state_scale`` at every point (as ``--time-scale`` overrides
+    the spec's; a ``circuit.time_scale`` parameter overrides it in turn).
     """
     if not isinstance(params, Mapping) or not params:
         raise UsageError("params must map one or more parameters to their values (got none)")
@@ -134,6 +137,11 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
         grid[path] = values
     check_runs(runs)
     data, base_dir = _spec_mapping(spec, base_dir, allow_outside_files)
+    scales = {k: v for k, v in (("time_scale", time_scale), ("state_scale", state_scale)) if v is not None}
+    if scales:  # validated with the spec, at every point, naming circuit.<key>
+        circuit = data.get("circuit") if isinstance(data.get("circuit"), dict) else {}
+        data["circuit"] = {**circuit, **scales}
+        spec_from_dict(data, base_dir=base_dir, allow_outside=allow_outside_files)
     combos = list(itertools.product(*grid.values()))
     if len(combos) * runs > MAX_MEMBERS:
         raise UsageError(f"the sweep has {len(combos)} points x {runs} runs; at most {MAX_MEMBERS} runs")

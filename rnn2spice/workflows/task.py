@@ -230,13 +230,14 @@ class TrialResult:
 
 
 def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel", accuracy: str = "default",
-              rtol: float | None = None,
+              rtol: float | None = None, coupling: str | None = None,
               backend: str = "auto", timeout: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
               dead_zone: float = DEFAULT_DEAD_ZONE, strict: bool = False, criterion: str = "decision",
               progress: Callable[[float], None] | None = None) -> TrialResult:
     """Discrete network, continuous reference and circuit on one stimulus; ``criterion``:
     ``decision`` or ``trajectory`` (module docstring).
 
+    ``coupling``: None, the form's own (``vccs``; ``resistor`` for ``opamp``).
     ``progress(fraction)``: the ngspice run's progress
     (:func:`~rnn2spice.spice.ngspice.simulate_netlist`)."""
     if spec.w_out is None:
@@ -247,7 +248,7 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     start = _time.perf_counter()
     y_disc = readout(spec, run_discrete(spec, stim.x, dt))
     timings["discrete"] = _time.perf_counter() - start
-    compiled = compile_trial(spec, stim, dt, form=form, accuracy=accuracy, rtol=rtol)
+    compiled = compile_trial(spec, stim, dt, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol)
     sspec = compiled.spec
     cpu = _time.process_time()
     _, traj = run(compiled, backend=backend, timeout=timeout, progress=progress)  # certified, then simulated

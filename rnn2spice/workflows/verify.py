@@ -80,14 +80,15 @@ def read_netlist_file(path: str | os.PathLike) -> str:
         raise UsageError(f"--netlist: cannot read {str(path)!r}: {exc}") from None
 
 
-def verify(net: RnnSpec, *, form: str = "parallel", coupling: str = "vccs",
+def verify(net: RnnSpec, *, form: str = "parallel", coupling: str | None = None,
            netlist: str | os.PathLike | None = None, tolerance: float = TOLERANCE,
            rtol: float | None = None) -> VerifyResult:
     """Certify that the circuit of ``net`` realises it (docs/certificate.md: the exact
     equations, A, B, drive, h0, every activation's argument map and gain, the numerics).
 
-    ``netlist``: certify this existing file instead of compiling (``form`` and ``coupling``
-    are then not used).  ``tolerance``: pass threshold on the relative discrepancies.
+    ``coupling`` None: the form's own, as the compiler and ``rnn2spice verify`` choose it
+    (``resistor`` for ``opamp``).  ``netlist``: certify this existing file instead of compiling
+    (``form`` and ``coupling`` are then not used).  ``tolerance``: pass threshold on the relative discrepancies.
     ``rtol``: the model-level accuracy target whose ``.options`` and maximum step the
     netlist must be no looser than (None: the default accuracy's, 1e-3; a compiled circuit
     is compiled for it and held to its own options).
