@@ -447,20 +447,20 @@ def montecarlo(net, *, runs: int = _montecarlo.DEFAULT_RUNS, tolerance: float | 
                build: Build | None = None, time_scale: float | None = None, state_scale: float | None = None,
                threshold: float | str | None = None, snap: str | None = None, opamp: str | None = None,
                opamp_model: str | None = None, activation_circuit: str | None = None, temp: float | None = None,
-               supply: Any = None, **options) -> StudyResult:
+               supply: Any = None, output: str | os.PathLike | None = None, **options) -> StudyResult:
     """``runs`` runs of the circuit of ``net`` with every R, C, L within the relative
     ``tolerance`` (0.05, or as the command takes it: ``"5%"``) and scores against the nominal
     reference (:func:`rnn2spice.workflows.montecarlo.montecarlo`: ``distribution``, ``seed``,
     ``run``, ``form``, ``coupling``, ``accuracy``, ``rtol``, ``pass_fraction``, ``backend``,
-    ``timeout`` (s), ``jobs``, ``scheduler``, ``output``, ``resume``, ``force``, ``progress``,
+    ``timeout`` (s), ``jobs``, ``scheduler``, ``resume``, ``force``, ``progress``,
     ``stimulus``, ``dt`` (s), ``window``, ``trial``, ``dead_zone``).  ``threshold``: relative, as
     ``tolerance``.  ``build`` or its fields (``snap``, ``opamp``, ...: see :func:`compile`): a
-    circuit of real parts."""
+    circuit of real parts.  ``output``: the results file (JSON), its journal beside it."""
     build = _build_of(build, snap=snap, opamp=opamp, opamp_model=opamp_model,
                       activation_circuit=activation_circuit, temp=temp, supply=supply)
     return _montecarlo.montecarlo(_scaled(net, time_scale, state_scale), runs=runs,
                                   tolerance=_fraction(tolerance, "tolerance"), build=build,
-                                  threshold=_fraction(threshold, "threshold"), **options)
+                                  threshold=_fraction(threshold, "threshold"), output=output, **options)
 
 
 @_options
