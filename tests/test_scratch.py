@@ -68,18 +68,18 @@ def test_only_dead_owners_folders_of_ours_go(tmp_path):
                 folder(tmp_path, "rnn2spice-ngspice-live", pid=child.pid),       # owner alive
                 folder(tmp_path, "rnn2spice-ngspice-me", pid=os.getpid()),
                 folder(tmp_path, "other-dead", pid=dead)]                        # not a name of ours
-        boot = scratch._boot_id()
+        boot, host = scratch._boot_id(), scratch._host()
         for name, text in [("rnn2spice-ngspice-garbage", "hello\n"),
                            ("rnn2spice-ngspice-half", f"rnn2spice {dead} 1 "),  # no newline: half written
-                           ("rnn2spice-ngspice-ns", f"rnn2spice {dead} 1 pid:[1] {boot}\n")]:  # another namespace
+                           ("rnn2spice-ngspice-ns", f"rnn2spice {dead} 1 pid:[1] {boot} {host}\n")]:  # another namespace
             kept.append(folder(tmp_path, name))
             (kept[-1] / MARKER).write_text(text)
         reused = folder(tmp_path, "rnn2spice-ngspice-reused")   # the pid lives, but another process has it
         line = (scratch._owner_line(child.pid)).split()
-        (reused / MARKER).write_text(f"rnn2spice {child.pid} {int(line[2]) + 1} {line[3]} {line[4]}\n")
+        (reused / MARKER).write_text(f"rnn2spice {child.pid} {int(line[2]) + 1} {line[3]} {line[4]} {host}\n")
         stale.append(reused)
         rebooted = folder(tmp_path, "rnn2spice-ngspice-rebooted")  # the owner's pid lives, in this boot
-        (rebooted / MARKER).write_text(f"rnn2spice {os.getpid()} {line[2]} {line[3]} another-boot\n")
+        (rebooted / MARKER).write_text(f"rnn2spice {os.getpid()} {line[2]} {line[3]} another-boot {host}\n")
         stale.append(rebooted)
         elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
         elsewhere.mkdir()
@@ -179,3 +179,91 @@ def test_every_command_sweeps_even_one_that_runs_no_simulator(tmp_path):
                            "-o", "-"], env=env_with(TMPDIR=base), cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [p.name for p in base.iterdir()] == [foreign.name]
+
+
+# -- found in review: folders of live runs that a sweep took for dead ones ------------------------
+
+def without_proc(monkeypatch, tmp_path):
+    """The module as on a system without /proc (macOS, the BSDs): every /proc path is missing."""
+    real = scratch.Path
+    gone = tmp_path / "no-proc"
+
+    def path(p, *more):
+        text = str(p)
+        return real(gone, text[len("/proc/"):], *more) if text.startswith("/proc/") else real(p, *more)
+    monkeypatch.setattr(scratch, "Path", path)
+    monkeypatch.setattr(scratch, "_pid_namespace", lambda: "-")
+    monkeypatch.setattr(scratch, "_boot_id", lambda: "-")
+
+
+def test_without_proc_a_live_owners_folder_stays(tmp_path, monkeypatch):
+    """Without /proc, "no /proc/<pid>/stat" had been read as "no such process": the folder of
+    every live run (another command, a pool worker's ngspice) was removed by the next one."""
+    base = tmp_path / "tmp"
+    base.mkdir()
+    without_proc(monkeypatch, tmp_path)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = folder(base, "rnn2spice-ngspice-live", pid=child.pid)
+        gone = folder(base, "rnn2spice-ngspice-dead", pid=dead_pid())
+        assert (live / MARKER).read_text().split()[2:5] == ["-", "-", "-"]  # what such a system writes
+        assert owner_alive((live / MARKER).read_text()) is True
+        assert sweep(base) == [gone.name]  # kill(pid, 0) tells: the dead owner's goes
+    finally:
+        child.kill()
+        child.wait()
+    assert (live / "sub" / "deep.txt").exists()
+
+
+def test_a_marker_written_on_another_machine_is_left_alone(tmp_path, monkeypatch):
+    """A TMPDIR on a network file system shared by two machines: the other machine's live run
+    has another boot id (and the same first pid namespace number, 4026531836, as every Linux
+    machine); it had been judged "from an earlier boot" and removed."""
+    with monkeypatch.context() as m:  # written there
+        m.setattr(scratch, "_boot_id", lambda: "boot-of-the-other-machine")
+        m.setattr(scratch, "_host", lambda: "the-other-machine", raising=False)
+        theirs = folder(tmp_path, "rnn2spice-ngspice-theirs", pid=dead_pid())  # a pid dead here, alive there
+    assert owner_alive((theirs / MARKER).read_text()) is None
+    assert sweep(tmp_path) == []
+    assert (theirs / "f0.raw").exists()
+
+
+@pytest.mark.parametrize("pid, proc", [("\u00b2", True), ("99999999999999999999", False)])
+def test_an_odd_marker_is_kept_and_fails_no_run(tmp_path, monkeypatch, pid, proc):
+    """A marker of the right shape with a pid no process can have had raised out of the sweep,
+    which every command runs first (so every command failed): int() of a superscript digit
+    (ValueError), kill() of a pid beyond a C int where there is no /proc (OverflowError)."""
+    if not proc:
+        without_proc(monkeypatch, tmp_path)
+    base = tmp_path / "tmp"
+    base.mkdir()
+    line = scratch._owner_line().split()
+    odd = folder(base, "rnn2spice-ngspice-odd")
+    (odd / MARKER).write_text(" ".join(["rnn2spice", pid, *line[2:]]) + "\n", encoding="utf-8")
+    assert sweep(base) == []
+    assert odd.is_dir()
+
+
+FORK = """
+import os, multiprocessing.util as util
+from rnn2spice.workflows import pool
+from rnn2spice.spice.scratch import MARKER, sweep
+pool._mark_pool_folder()                      # the parent's pool folder, marked with the parent
+folder = util.get_temp_dir()
+child = os.fork()
+if child == 0:                                # a fork child running a pool of its own
+    pool._mark_pool_folder()
+    os._exit(0)
+os.waitpid(child, 0)
+print(open(os.path.join(folder, MARKER)).read().split()[1] == str(os.getpid()), sweep(), os.path.isdir(folder))
+"""
+
+
+def test_a_fork_child_does_not_take_its_parents_pool_folder(tmp_path):
+    """A fork child inherits its parent's ``pymp-*`` folder; it had marked it with its own pid,
+    so the first run after the child ended removed the live parent's folder (its forkserver's
+    socket)."""
+    done = subprocess.run([sys.executable, "-c", FORK], env=env_with(TMPDIR=tmp_path), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "[]", "True"]

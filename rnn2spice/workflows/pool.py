@@ -118,11 +118,20 @@ def _mark_pool_folder() -> None:
     """Mark the ``pymp-*`` folder multiprocessing keeps for this process (the forkserver's
     socket lives there) as ours, so that a run after a SIGKILL of this one removes it
     (:mod:`rnn2spice.spice.scratch`); stale folders of dead runs go first."""
+    import multiprocessing.process
     import multiprocessing.util
 
     sweep_once()
+    # Only a folder made here, now, is this process's.  A fork child (os.fork, a fork-started
+    # Pool of the user's) inherits its parent's folder through the configuration the private
+    # ``_config`` holds (multiprocessing.util.get_temp_dir reads it there): marked with the
+    # child's pid, the parent's live folder would be removed by the first run after the child
+    # ended.  A folder made earlier by other code of this process stays unmarked: kept.
+    made_here = multiprocessing.process.current_process()._config.get("tempdir") is None
     with contextlib.suppress(OSError):
-        mark(multiprocessing.util.get_temp_dir())
+        folder = multiprocessing.util.get_temp_dir()
+        if made_here:
+            mark(folder)
 
 
 def _init_worker() -> None:
