@@ -140,7 +140,9 @@ def environment_page() -> str:
         "Ctrl-C and SIGTERM). Each holds a marker file `.rnn2spice-owner` naming its process; a "
         "run killed by SIGKILL cannot remove its folders (nor a process pool's `pymp-*`, which "
         "gets the same marker), so the next run removes every such folder whose owner process is "
-        "gone, and nothing else (`rnn2spice/spice/scratch.py`).",
+        "gone, and nothing else (`rnn2spice/spice/scratch.py`). A folder whose marker was written "
+        "on another machine (a TMPDIR shared over the network) or in another pid namespace (a "
+        "container) is kept: its owner cannot be seen from here.",
     )) + "\n"
 
 
