@@ -62,9 +62,10 @@ def _options(func=None, *, names=None):
     ``**options`` on."""
     if func is None:
         return functools.partial(_options, names=names)
-    known = tuple(names) if names is not None else tuple(
-        n for n, p in inspect.signature(func).parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    own = tuple(n for n, p in inspect.signature(func).parameters.items()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    # its own keywords (``net=`` too) and those it passes on
+    known = own + tuple(n for n in (names or ()) if n not in own)
 
     @functools.wraps(func)
     def checked(*args, **kwargs):
@@ -97,6 +98,19 @@ def _build_of(build: Build | None, **flat) -> Build | None:
             raise UsageError(f"supply must be NEG,POS in volts, e.g. -12,12 (got {given['supply']!r})") from None
         given["supply"] = (low, high)
     return Build(**given)
+
+
+def _not_compiled(net, build: Build | None, **given) -> None:
+    """Refuse options a :class:`CompiledNetwork` has fixed already (its build, form, scales)
+    instead of dropping them: ``check(compiled, snap="E24")`` had run the unsnapped circuit and
+    passed."""
+    if not isinstance(net, CompiledNetwork):
+        return
+    names = [k for k, v in given.items() if v is not None] + (["build"] if build is not None else [])
+    if names:
+        raise UsageError(f"{', '.join(names)} cannot be given with an already compiled network (it is "
+                         f"{net.form}/{net.coupling}, built as it was compiled): give them to rnn2spice.compile, "
+                         "or pass the Network")
 
 
 def _scaled(net, time_scale: float | None, state_scale: float | None):
@@ -192,6 +206,8 @@ def simulate(net, *, form: str | None = None, coupling: str | None = None, accur
     the same options, or a :class:`CompiledNetwork`) in ngspice: a :class:`Trajectory` in model
     time (s) and units.  ``timeout`` in s; ``progress(fraction)`` is told the run's progress; on
     failure the :class:`SimulationError` names the netlist (``netlist_path``, or a kept copy)."""
+    _not_compiled(net, build, snap=snap, opamp=opamp, opamp_model=opamp_model, activation_circuit=activation_circuit,
+                  temp=temp, supply=supply)
     build = _build_of(build, snap=snap, opamp=opamp, opamp_model=opamp_model,
                       activation_circuit=activation_circuit, temp=temp, supply=supply)
     net = _scaled(net, time_scale, state_scale)
@@ -220,19 +236,24 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     threshold (relative, default the target); ``timeout`` in s.  ``rank``: truncate a dense
     ``w`` to rank ``rank`` by SVD first (its predicted effect is in the result).  A build of
     real parts or preferred values (``build`` or its fields ``snap``, ``opamp``, ...: see
-    :func:`compile`) is checked against its own prediction, as ``rnn2spice check --opamp ...``
-    (:func:`check_build`, a :class:`BuildCheck`; the opamp form).
+    :func:`compile`), or a :class:`CompiledNetwork` compiled with one, is checked against its own
+    prediction, as ``rnn2spice check --opamp ...`` (:func:`check_build`, a :class:`BuildCheck`;
+    ``form`` as the command's: ``parallel`` unless given, op-amps by part need ``"opamp"``).
     """
+    _not_compiled(net, build, form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, snap=snap, opamp=opamp,
+                  opamp_model=opamp_model, activation_circuit=activation_circuit, temp=temp, supply=supply)
     build = _build_of(build, snap=snap, opamp=opamp, opamp_model=opamp_model,
                       activation_circuit=activation_circuit, temp=temp, supply=supply)
+    if isinstance(net, CompiledNetwork) and net.build is not None and net.build != Build():
+        build = net.build  # compiled with preferred values or real parts: judged as such, as the command does
     net = _scaled(net, time_scale, state_scale)
     if build is not None and build != Build():
         given = [k for k, v in (("rank", rank), ("tolerance", tolerance)) if v is not None]
         if given:
             raise UsageError(f"{' and '.join(given)} apply to the ideal circuit; a build of real parts or preferred "
                              "values is checked against its own prediction: give one of them")
-        if not isinstance(net, CompiledNetwork):
-            net = compile_build(net, form=form or "opamp", coupling=coupling, accuracy=accuracy or "default",
+        if not isinstance(net, CompiledNetwork):  # the form as the command's: parallel unless given
+            net = compile_build(net, form=form or "parallel", coupling=coupling, accuracy=accuracy or "default",
                                 rtol=rtol, build=build)
         return check_build(net, backend=backend, timeout=timeout, netlist_path=netlist_path, progress=progress)
     options = dict(form=form, coupling=coupling, accuracy=accuracy, rtol=rtol, backend=backend, tolerance=tolerance,
@@ -320,7 +341,7 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
 
 
 @_options
-def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str = "parallel",
+def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = None, *, form: str | None = None,
               coupling: str | None = None, fmt: str | None = None, force: bool = False,
               time_scale: float | None = None, state_scale: float | None = None) -> bytes:
     """A schematic picture of a small network's circuit (at most 4 neurons), drawn with
@@ -328,21 +349,22 @@ def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = N
     loops or op-amp integrators, the coupling (controlled sources into one node or loop
     summed into one labelled source), inputs and activation blocks, with names and values.
 
-    ``net``: a network (compiled in ``form`` / ``coupling``, None: the form's default) or a
-    :class:`CompiledNetwork`.  ``path`` (``.svg`` or ``.png``) is written atomically; an
+    ``net``: a network (compiled in ``form``, default ``parallel``, and ``coupling``, None: the
+    form's default) or a :class:`CompiledNetwork` (then neither, nor a scale).  ``path`` (``.svg`` or ``.png``) is written atomically; an
     existing file there is replaced only when it is a picture of that format rnn2spice wrote
     (or with ``force=True``).  Without ``path``, ``fmt`` (``"svg"``, the default, or
     ``"png"``).  Returns the image bytes.  Raises
     :class:`UsageError` for n > 4, :class:`MissingDependencyError` without schemdraw.
     """
     if isinstance(net, CompiledNetwork):
+        _not_compiled(net, None, form=form, coupling=coupling, time_scale=time_scale, state_scale=state_scale)
         compiled = net
     else:
         if not isinstance(net, RnnSpec):
             raise UsageError(f"net must be a Network or a CompiledNetwork (got {type(net).__name__})")
         net = _scaled(net, time_scale, state_scale)
         _schematic.check_size(net.n, f"network {net.name}")
-        compiled = compile_rnn(net, form=form, coupling=coupling)
+        compiled = compile_rnn(net, form=form or "parallel", coupling=coupling)
     return _schematic.schematic(compiled, path, fmt=fmt, force=force)
 
 
@@ -456,6 +478,8 @@ def montecarlo(net, *, runs: int = _montecarlo.DEFAULT_RUNS, tolerance: float | 
     ``stimulus``, ``dt`` (s), ``window``, ``trial``, ``dead_zone``).  ``threshold``: relative, as
     ``tolerance``.  ``build`` or its fields (``snap``, ``opamp``, ...: see :func:`compile`): a
     circuit of real parts.  ``output``: the results file (JSON), its journal beside it."""
+    _not_compiled(net, build, snap=snap, opamp=opamp, opamp_model=opamp_model, activation_circuit=activation_circuit,
+                  temp=temp, supply=supply, time_scale=time_scale, state_scale=state_scale)
     build = _build_of(build, snap=snap, opamp=opamp, opamp_model=opamp_model,
                       activation_circuit=activation_circuit, temp=temp, supply=supply)
     return _montecarlo.montecarlo(_scaled(net, time_scale, state_scale), runs=runs,

@@ -369,3 +369,69 @@ def test_sweep_takes_the_commands_spellings_and_the_forms_own_coupling():
     reference = rnn2spice.sweep(tiny(), {"form": ["opamp"]}, tolerance=0.05, runs=1, jobs=1, threshold=0.5)
     got, want = result.report()["records"], reference.report()["records"]
     assert [r["factors"] for r in got] == [r["factors"] for r in want] and got[0]["status"] == "ok"
+
+
+# -- found in review: keywords accepted and dropped, defaults not the command's ------------------
+
+def test_montecarlo_and_sweep_take_the_network_by_its_name():
+    """``montecarlo(net=...)``, ``sweep(net=..., params=...)``: the keyword check had listed only
+    the options passed on, and refused the function's own first argument by name."""
+    for call in (lambda: rnn2spice.montecarlo(net=tiny(), runs=0),
+                 lambda: rnn2spice.sweep(net=tiny(), params={"accuracy": ["default"]}, runs=0)):
+        with pytest.raises(rnn2spice.UsageError, match="runs must be") as info:
+            call()
+        assert not isinstance(info.value, rnn2spice.UnknownOptionError)
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda c: rnn2spice.check(c, snap="E24"), "snap"),
+    (lambda c: rnn2spice.check(c, build=rnn2spice.Build(snap="E24")), "build"),
+    (lambda c: rnn2spice.simulate(c, opamp="TL072"), "opamp"),
+    (lambda c: rnn2spice.montecarlo(c, snap="E24", runs=1, jobs=1), "snap"),
+    (lambda c: rnn2spice.montecarlo(c, time_scale=10, runs=1, jobs=1), "time_scale"),
+    (lambda c: rnn2spice.schematic(c, form="series"), "form"),
+    (lambda c: rnn2spice.schematic(c, time_scale=10), "time_scale"),
+])
+def test_a_compiled_network_refuses_what_it_has_fixed(call, named):
+    """check(compiled, snap="E24") had run the unsnapped circuit and passed; montecarlo(compiled,
+    snap=...) likewise; schematic(compiled, form="series") drew the parallel circuit.  Now one
+    line naming the keyword, before anything runs."""
+    with pytest.raises(rnn2spice.UsageError) as info:
+        call(rnn2spice.compile(tiny()))
+    text = str(info.value)
+    assert text.startswith(f"{named} cannot be given with an already compiled network") and "\n" not in text
+
+
+@pytest.mark.ngspice
+def test_check_of_a_network_compiled_with_a_build_checks_that_build():
+    """A circuit compiled with preferred values had been certified against the ideal network
+    (CertificateFailed, a multi-line error) instead of checked against its prediction."""
+    net = tiny()
+    compiled = rnn2spice.compile(net, form="opamp", snap="E24")
+    result = rnn2spice.check(compiled)
+    direct = rnn2spice.check(net, form="opamp", snap="E24")
+    assert isinstance(result, rnn2spice.BuildCheck) and result.passed
+    assert result.compiled.netlist == direct.compiled.netlist
+    assert result.report()["build_error"] == pytest.approx(direct.report()["build_error"], rel=1e-6)
+
+
+@pytest.mark.ngspice
+def test_check_with_a_build_and_no_form_compiles_the_commands_form(tmp_path):
+    """check(net, snap="E24") had compiled the opamp form where ``rnn2spice check --snap E24``
+    compiles the parallel one (--form's default): the same options, two different circuits."""
+    spec = tmp_path / "tiny.yaml"
+    rnn2spice.save(tiny(), spec)
+    netlist = tmp_path / "c.cir"
+    assert main(["check", str(spec), "--snap", "E24", "--quiet", "--netlist", str(netlist)]) == 0
+    result = rnn2spice.check(tiny(), snap="E24")
+    assert result.compiled.form == "parallel"
+    assert result.compiled.netlist == netlist.read_text()
+
+
+@pytest.mark.ngspice
+def test_montecarlo_in_the_opamp_form_without_a_coupling():
+    """montecarlo(net, form="opamp") had been refused ("use coupling 'resistor'"): the workflow
+    filled in vccs where every other function takes the form's own coupling."""
+    result = rnn2spice.montecarlo(tiny(), form="opamp", runs=1, jobs=1, tolerance="1%")
+    record = result.report()["records"][0]
+    assert record["status"] == "ok", record

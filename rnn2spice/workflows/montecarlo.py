@@ -70,8 +70,8 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
         members = [run]
     decision = None
     if isinstance(net, CompiledNetwork):
-        given = [k for k, v in (("form", form), ("coupling", coupling), ("accuracy", accuracy), ("rtol", rtol))
-                 if v is not None]
+        given = [k for k, v in (("form", form), ("coupling", coupling), ("accuracy", accuracy), ("rtol", rtol),
+                                ("build", build)) if v is not None]
         if given:
             raise UsageError(f"{', '.join(given)} cannot be given with an already compiled network")
         if stimulus is not None:
@@ -79,8 +79,8 @@ def montecarlo(net, *, runs: int = DEFAULT_RUNS, tolerance: float = DEFAULT_TOLE
                              "not an already compiled network")
         compiled = net
     else:
-        options = dict(form=form or "parallel", coupling=coupling or "vccs", accuracy=accuracy or "default",
-                       rtol=rtol)
+        # coupling None: the form's own (vccs for parallel and series, resistor for opamp)
+        options = dict(form=form or "parallel", coupling=coupling, accuracy=accuracy or "default", rtol=rtol)
         if build is not None:
             from rnn2spice.workflows.realbuild import trimmed_build
             build = trimmed_build(net.activation, build, build.rails(net)) if options["form"] == "opamp" else build
