@@ -26,7 +26,7 @@ import yaml
 
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn  # noqa: F401 (compile_rnn: part of the API)
 from rnn2spice.circuit.realparts import Build  # noqa: F401 (part of the API)
-from rnn2spice.errors import UnknownOptionError, UsageError
+from rnn2spice.errors import UnknownOptionError, UsageError, shown
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.report import schematic as _schematic
@@ -55,25 +55,37 @@ from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of 
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
 
 
-def _options(func=None, *, names=None):
+def _options(func=None, *, names=None, passes=None):
     """``func`` with its keywords checked first: a keyword it does not take is an
     :class:`UnknownOptionError` naming the nearest one (as a spec file's unknown key is),
     instead of Python's bare TypeError.  ``names``: the keywords, when ``func`` passes
-    ``**options`` on."""
+    ``**options`` on (to ``passes``, whose defaults are read too).  A switch (a keyword whose
+    default is True or False) takes True or False only: ``refine="no"`` had meant refine;
+    ``progress`` takes a callable, ``netlist_path`` a path (a bare TypeError from deep inside
+    the run otherwise)."""
     if func is None:
-        return functools.partial(_options, names=names)
-    own = tuple(n for n, p in inspect.signature(func).parameters.items()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        return functools.partial(_options, names=names, passes=passes)
+    params = dict(inspect.signature(func).parameters)
+    own = tuple(n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
     # its own keywords (``net=`` too) and those it passes on
     known = own + tuple(n for n in (names or ()) if n not in own)
+    defaults = {n: p.default for n, p in inspect.signature(passes).parameters.items()} if passes else {}
+    defaults.update((n, p.default) for n, p in params.items())
+    switches = {n for n, d in defaults.items() if isinstance(d, bool)}
 
     @functools.wraps(func)
     def checked(*args, **kwargs):
-        for key in kwargs:
+        for key, value in kwargs.items():
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {', '.join(known)}"
                 raise UnknownOptionError(f"{func.__name__}() has no option {key!r}{hint}")
+            if key in switches and not isinstance(value, (bool, np.bool_)):
+                raise UsageError(f"{key} must be True or False (got {shown(value)})")
+            if key == "progress" and value is not None and not callable(value):
+                raise UsageError(f"progress must be a function told the run's progress, or None (got {shown(value)})")
+            if key == "netlist_path" and value is not None and not isinstance(value, (str, os.PathLike)):
+                raise UsageError(f"netlist_path must be a file path or None (got {shown(value)})")
         return func(*args, **kwargs)
     return checked
 
@@ -449,7 +461,7 @@ def import_model(model: str | os.PathLike, output: str | os.PathLike | None = No
     return spec_from_dict(data)
 
 
-@_options(names=[n for n in inspect.signature(_sweep.sweep).parameters if n != "spec"])
+@_options(names=[n for n in inspect.signature(_sweep.sweep).parameters if n != "spec"], passes=_sweep.sweep)
 def sweep(net: RnnSpec | str | os.PathLike | Mapping, params: Mapping[str, list], **options) -> StudyResult:
     """One study point per combination of ``params`` (``{"circuit.capacitance": [1e-9, 1e-8],
     "tolerance": ["5%"]}``), as ``rnn2spice sweep``.  ``net``: a Network, a spec file or a spec
@@ -464,7 +476,8 @@ def sweep(net: RnnSpec | str | os.PathLike | Mapping, params: Mapping[str, list]
 
 
 @_options(names=[*(n for n in inspect.signature(_montecarlo.montecarlo).parameters if n != "net"), "time_scale",
-                 "state_scale", "snap", "opamp", "opamp_model", "activation_circuit", "temp", "supply"])
+                 "state_scale", "snap", "opamp", "opamp_model", "activation_circuit", "temp", "supply"],
+          passes=_montecarlo.montecarlo)
 def montecarlo(net, *, runs: int = _montecarlo.DEFAULT_RUNS, tolerance: float | str = _montecarlo.DEFAULT_TOLERANCE,
                build: Build | None = None, time_scale: float | None = None, state_scale: float | None = None,
                threshold: float | str | None = None, snap: str | None = None, opamp: str | None = None,

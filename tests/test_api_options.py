@@ -435,3 +435,24 @@ def test_montecarlo_in_the_opamp_form_without_a_coupling():
     result = rnn2spice.montecarlo(tiny(), form="opamp", runs=1, jobs=1, tolerance="1%")
     record = result.report()["records"][0]
     assert record["status"] == "ok", record
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda: rnn2spice.check(tiny(), refine="no"), "refine must be True or False (got 'no')"),
+    (lambda: rnn2spice.task(tiny(), dt=1e-4, strict="yes"), "strict must be True or False"),
+    (lambda: rnn2spice.montecarlo(tiny(), runs=1, resume="false"), "resume must be True or False"),
+    (lambda: rnn2spice.sweep(tiny(), {"accuracy": ["default"]}, force=1), "force must be True or False (got 1)"),
+    (lambda: rnn2spice.save(tiny(), "/nonexistent-s4/x.yaml", force="no"), "force must be True or False"),
+    (lambda: rnn2spice.check(tiny(), progress="yes"), "progress must be a function"),
+    (lambda: rnn2spice.check(tiny(), netlist_path=123), "netlist_path must be a file path or None (got 123)"),
+    (lambda: rnn2spice.task(tiny_tanh(), dt=1e-4, trials="2", jobs=1), "--trials must be a whole number"),
+    (lambda: rnn2spice.pulse_trials(1.0, trials=2.5), "--trials must be a whole number"),
+    (lambda: rnn2spice.pulse_trials("1"), "--value must be a finite number (got '1')"),
+])
+def test_values_of_the_wrong_type_are_refused_naming_the_keyword(call, named):
+    """refine="no" had meant refine (any non-empty text is true); progress="yes" and
+    netlist_path=123 had raised Python's bare TypeError from inside the run, trials="2" one from
+    a comparison; trials=2.5 had passed the range check."""
+    with pytest.raises(rnn2spice.UsageError) as info:
+        call()
+    assert str(info.value).startswith(named) and "\n" not in str(info.value)

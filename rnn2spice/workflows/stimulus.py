@@ -30,7 +30,7 @@ import numpy as np
 
 from rnn2spice.errors import SpecError, UsageError, clip, shown
 from rnn2spice.network.files import _npy_header, csv_lines
-from rnn2spice.network.numbers import is_real
+from rnn2spice.network.numbers import is_real, is_whole
 from rnn2spice.network.spec import MAX_INPUTS, MAX_PWL_POINTS, MAX_TOTAL_POINTS, RnnSpec
 from rnn2spice.network.waveform import Pwl
 
@@ -83,18 +83,20 @@ def hann_pulse(value: float, steps: int = PULSE_STEPS, points: int = HANN_POINTS
 def pulse_trials(value: float, *, trials: int = 1, seed: int = 0, noise: float = 0.0,
                  delay: int | None = None, steps: int = TRIAL_STEPS, m: int = 1) -> list[Stimulus]:
     """Delayed-decision trials (module docstring); ``delay`` fixes d instead of drawing it."""
-    if not math.isfinite(value):
-        raise UsageError(f"--value must be a finite number (got {value!r})")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise UsageError(f"--noise must be a non-negative standard deviation (got {noise!r})")
-    if not 1 <= trials <= MAX_TRIALS:
-        raise UsageError(f"--trials must be between 1 and {MAX_TRIALS} (got {shown(trials)})")
+    # numbers as numbers (the API's task(trials="2") had raised a bare TypeError from "<=", and
+    # trials=2.5 passed the range check to fail in range())
+    if not (is_real(value) and math.isfinite(value)):
+        raise UsageError(f"--value must be a finite number (got {shown(value)})")
+    if not (is_real(noise) and math.isfinite(noise) and noise >= 0):
+        raise UsageError(f"--noise must be a non-negative standard deviation (got {shown(noise)})")
+    if not (is_whole(trials) and 1 <= trials <= MAX_TRIALS):
+        raise UsageError(f"--trials must be a whole number between 1 and {MAX_TRIALS} (got {shown(trials)})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be an integer from 0 to 2**64 - 1 (got {shown(seed)})")
-    if delay is not None and not 1 <= delay <= MAX_JITTER:
+    if delay is not None and not (is_whole(delay) and 1 <= delay <= MAX_JITTER):
         raise UsageError(f"--delay must be between 1 and {MAX_JITTER} steps (got {shown(delay)})")
     last_d = delay if delay is not None else MAX_JITTER
-    if not RESPONSE_START + last_d < steps <= MAX_STEPS:
+    if not (is_whole(steps) and RESPONSE_START + last_d < steps <= MAX_STEPS):
         raise UsageError(f"--steps must be more than {RESPONSE_START + last_d} (the response window starts at "
                          f"{RESPONSE_START} + d) and at most {MAX_STEPS} (got {shown(steps)})")
     if m != 1:
