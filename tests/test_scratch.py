@@ -248,8 +248,8 @@ FORK = """
 import os, multiprocessing.util as util
 from rnn2spice.workflows import pool
 from rnn2spice.spice.scratch import MARKER, sweep
+folder = util.get_temp_dir()                  # made by other code of this process first
 pool._mark_pool_folder()                      # the parent's pool folder, marked with the parent
-folder = util.get_temp_dir()
 child = os.fork()
 if child == 0:                                # a fork child running a pool of its own
     pool._mark_pool_folder()
@@ -262,7 +262,7 @@ print(open(os.path.join(folder, MARKER)).read().split()[1] == str(os.getpid()), 
 def test_a_fork_child_does_not_take_its_parents_pool_folder(tmp_path):
     """A fork child inherits its parent's ``pymp-*`` folder; it had marked it with its own pid,
     so the first run after the child ended removed the live parent's folder (its forkserver's
-    socket)."""
+    socket).  The parent's folder is marked with the parent even when other code made it."""
     done = subprocess.run([sys.executable, "-c", FORK], env=env_with(TMPDIR=tmp_path), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -118,20 +118,30 @@ def _mark_pool_folder() -> None:
     """Mark the ``pymp-*`` folder multiprocessing keeps for this process (the forkserver's
     socket lives there) as ours, so that a run after a SIGKILL of this one removes it
     (:mod:`rnn2spice.spice.scratch`); stale folders of dead runs go first."""
-    import multiprocessing.process
     import multiprocessing.util
 
     sweep_once()
-    # Only a folder made here, now, is this process's.  A fork child (os.fork, a fork-started
-    # Pool of the user's) inherits its parent's folder through the configuration the private
-    # ``_config`` holds (multiprocessing.util.get_temp_dir reads it there): marked with the
-    # child's pid, the parent's live folder would be removed by the first run after the child
-    # ended.  A folder made earlier by other code of this process stays unmarked: kept.
-    made_here = multiprocessing.process.current_process()._config.get("tempdir") is None
     with contextlib.suppress(OSError):
         folder = multiprocessing.util.get_temp_dir()
-        if made_here:
+        if _made_by_this_process(folder):
             mark(folder)
+
+
+def _made_by_this_process(folder: str) -> bool:
+    """Whether multiprocessing made ``folder`` in this process: the finalizer that removes it
+    at exit records the pid that registered it.  A fork child (os.fork, a fork-started Pool of
+    the user's) inherits its parent's folder, and multiprocessing itself leaves it to the
+    parent; marked with the child's pid, the parent's live folder would be removed by the first
+    run after the child ended.  Read from the private ``_finalizer_registry`` (as ``_stop``
+    reads the executor's ``_processes``); where that is gone: unknown, so not marked (kept)."""
+    import multiprocessing.util
+
+    registry = getattr(multiprocessing.util, "_finalizer_registry", None)
+    remove = getattr(multiprocessing.util, "_remove_temp_dir", None)
+    for finalizer in list((registry or {}).values()):
+        if getattr(finalizer, "_callback", None) is remove and folder in (getattr(finalizer, "_args", None) or ()):
+            return getattr(finalizer, "_pid", None) == os.getpid()
+    return False
 
 
 def _init_worker() -> None:
