@@ -456,3 +456,11 @@ def test_values_of_the_wrong_type_are_refused_naming_the_keyword(call, named):
     with pytest.raises(rnn2spice.UsageError) as info:
         call()
     assert str(info.value).startswith(named) and "\n" not in str(info.value)
+
+
+def test_sweep_params_as_a_list_says_what_it_got():
+    """A list of pairs had been reported as "(got none)"."""
+    with pytest.raises(rnn2spice.UsageError, match=r"params must map .* \(got a list\)$"):
+        rnn2spice.sweep(tiny(), [("accuracy", ["default"])])
+    with pytest.raises(rnn2spice.UsageError, match=r"\(got none\)$"):
+        rnn2spice.sweep(tiny(), {})

@@ -124,8 +124,10 @@ def sweep(spec: str | os.PathLike | Mapping, params: Mapping[str, list], *, runs
     ``circuit.time_scale`` / ``circuit.state_scale`` at every point (as ``--time-scale`` overrides
     the spec's; a ``circuit.time_scale`` parameter overrides it in turn).
     """
-    if not isinstance(params, Mapping) or not params:
-        raise UsageError("params must map one or more parameters to their values (got none)")
+    if not isinstance(params, Mapping) or not params:  # a list of pairs is not "none"
+        got = "none" if isinstance(params, Mapping) else f"a {type(params).__name__}"
+        raise UsageError(f"params must map one or more parameters to their values, e.g. "
+                         f"{{'circuit.capacitance': [1e-9, 1e-8]}} (got {got})")
     grid = {}
     for path, values in params.items():
         check_parameter(path, "params")
