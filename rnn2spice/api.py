@@ -26,7 +26,7 @@ import yaml
 
 from rnn2spice.circuit.compiler import CompiledNetwork, compile_rnn  # noqa: F401 (compile_rnn: part of the API)
 from rnn2spice.circuit.realparts import Build  # noqa: F401 (part of the API)
-from rnn2spice.errors import UnknownOptionError, UsageError, shown
+from rnn2spice.errors import SpecError, UnknownOptionError, UsageError, shown
 from rnn2spice.network.load import load_spec
 from rnn2spice.network.spec import RnnSpec, spec_from_dict
 from rnn2spice.report import schematic as _schematic
@@ -169,6 +169,11 @@ def Network(*, name: str, tau: Any, w: Any, t_stop: float, w_in: Any = None, inp
     ``"rate"`` (docs/trained-networks.md).  Returns the same validated
     :class:`RnnSpec` that :func:`load` gives; raises :class:`SpecError` naming the field.
     """
+    if inputs is None:
+        inputs = ()
+    if isinstance(inputs, (Mapping, str, bytes)):  # list() of one waveform's mapping is its keys
+        raise SpecError("inputs", inputs, "must be a list of waveform mappings, one per input (one input: "
+                                          "[{'kind': 'step', 'value': 1.0}])")
     data: dict[str, Any] = {"name": name, "tau": tau, "w": w, "t_stop": t_stop, "inputs": list(inputs),
                             "convention": convention, "activation": activation, "description": description}
     optional = {"w_in": w_in, "bias": bias, "h0": h0, "t_step": t_step, "w_out": w_out, "b_out": b_out,

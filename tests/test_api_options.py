@@ -464,3 +464,14 @@ def test_sweep_params_as_a_list_says_what_it_got():
         rnn2spice.sweep(tiny(), [("accuracy", ["default"])])
     with pytest.raises(rnn2spice.UsageError, match=r"\(got none\)$"):
         rnn2spice.sweep(tiny(), {})
+
+
+def test_network_inputs_as_one_mapping_or_none():
+    """inputs={"kind": "step", ...} had been read as the waveforms "kind" and "value" ("exactly
+    1 input waveforms are needed (got '2 waveforms')"); inputs=None a bare TypeError."""
+    with pytest.raises(rnn2spice.SpecError, match=r"^inputs: must be a list of waveform mappings") as info:
+        rnn2spice.Network(name="x", tau=1e-3, w=[[0.0]], w_in=[[1.0]], t_stop=1e-3,
+                          inputs={"kind": "step", "value": 1.0})
+    assert "\n" not in str(info.value)
+    net = rnn2spice.Network(name="x", tau=1e-3, w=[[-1.0]], t_stop=1e-3, inputs=None)
+    assert net.m == 0
