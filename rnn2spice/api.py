@@ -125,6 +125,13 @@ def _not_compiled(net, build: Build | None, **given) -> None:
                          "or pass the Network")
 
 
+def _network(net) -> None:
+    """Refuse anything but a Network where only a Network is taken (ac and task had raised a
+    bare AttributeError for a CompiledNetwork)."""
+    if not isinstance(net, RnnSpec):
+        raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(net).__name__})")
+
+
 def _scaled(net, time_scale: float | None, state_scale: float | None):
     """``net`` with ``time_scale`` / ``state_scale`` (THEORY.md 5) applied, as --time-scale and
     --state-scale apply them to the spec."""
@@ -311,6 +318,7 @@ def ac(net: RnnSpec, *, fmin: float | None = None, fmax: float | None = None,
     if old:
         warnings.warn(f"ac({', '.join(old)}) is deprecated: the names are those of --fmin and --fmax",
                       DeprecationWarning, stacklevel=3)
+    _network(net)
     fmin = f_start if fmin is None else fmin
     fmax = f_stop if fmax is None else fmax
     if fmin is None or fmax is None:
@@ -348,6 +356,7 @@ def task(net: RnnSpec, stimuli: Sequence[Stimulus] | None = None, *, dt: float |
     network's over the response window (max and RMS difference <= ``tolerance``) instead of
     by its decision (docs/trained-networks.md).
     """
+    _network(net)
     net = _scaled(net, time_scale, state_scale)
     step = spec_dt(net, dt)
     if stimuli is None:

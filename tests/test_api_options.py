@@ -475,3 +475,10 @@ def test_network_inputs_as_one_mapping_or_none():
     assert "\n" not in str(info.value)
     net = rnn2spice.Network(name="x", tau=1e-3, w=[[-1.0]], t_stop=1e-3, inputs=None)
     assert net.m == 0
+
+
+@pytest.mark.parametrize("call", [lambda c: rnn2spice.ac(c, fmin=1, fmax=1e3), lambda c: rnn2spice.task(c, dt=1e-4)])
+def test_ac_and_task_refuse_a_compiled_network_in_one_line(call):
+    """They take a Network only; a CompiledNetwork had raised a bare AttributeError."""
+    with pytest.raises(rnn2spice.UsageError, match=r"^network must be a Network .*\(got CompiledNetwork\)$"):
+        call(rnn2spice.compile(tiny()))
