@@ -55,18 +55,23 @@ from rnn2spice.workflows.study_result import StudyResult  # noqa: F401 (part of 
 from rnn2spice.workflows.task import DEFAULT_DEAD_ZONE, DEFAULT_TOLERANCE, TaskResult, run_task, spec_dt
 
 
+#: Keywords that name a file: a path (text or os.PathLike), or None where that is their default.
+_PATHS = ("path", "model", "output", "netlist_path", "netlist")
+
+
 def _options(func=None, *, names=None, passes=None):
     """``func`` with its keywords checked first: a keyword it does not take is an
     :class:`UnknownOptionError` naming the nearest one (as a spec file's unknown key is),
     instead of Python's bare TypeError.  ``names``: the keywords, when ``func`` passes
     ``**options`` on (to ``passes``, whose defaults are read too).  A switch (a keyword whose
     default is True or False) takes True or False only: ``refine="no"`` had meant refine;
-    ``progress`` takes a callable, ``netlist_path`` a path (a bare TypeError from deep inside
-    the run otherwise)."""
+    ``progress`` takes a callable, a file (:data:`_PATHS`) a path: a bare TypeError from deep
+    inside the run otherwise."""
     if func is None:
         return functools.partial(_options, names=names, passes=passes)
     params = dict(inspect.signature(func).parameters)
     own = tuple(n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    positional = [n for n, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     # its own keywords (``net=`` too) and those it passes on
     known = own + tuple(n for n in (names or ()) if n not in own)
     defaults = {n: p.default for n, p in inspect.signature(passes).parameters.items()} if passes else {}
@@ -75,17 +80,20 @@ def _options(func=None, *, names=None, passes=None):
 
     @functools.wraps(func)
     def checked(*args, **kwargs):
-        for key, value in kwargs.items():
+        for key in kwargs:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {', '.join(known)}"
                 raise UnknownOptionError(f"{func.__name__}() has no option {key!r}{hint}")
+        for key, value in [*zip(positional, args), *kwargs.items()]:
             if key in switches and not isinstance(value, (bool, np.bool_)):
                 raise UsageError(f"{key} must be True or False (got {shown(value)})")
             if key == "progress" and value is not None and not callable(value):
                 raise UsageError(f"progress must be a function told the run's progress, or None (got {shown(value)})")
-            if key == "netlist_path" and value is not None and not isinstance(value, (str, os.PathLike)):
-                raise UsageError(f"netlist_path must be a file path or None (got {shown(value)})")
+            if key in _PATHS and not isinstance(value, (str, os.PathLike)) \
+                    and not (value is None and defaults.get(key) is None):
+                raise UsageError(f"{key} must be a file path{' or None' if defaults.get(key) is None else ''} "
+                                 f"(got {shown(value)})")
         return func(*args, **kwargs)
     return checked
 

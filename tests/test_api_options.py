@@ -448,11 +448,15 @@ def test_montecarlo_in_the_opamp_form_without_a_coupling():
     (lambda: rnn2spice.task(tiny_tanh(), dt=1e-4, trials="2", jobs=1), "--trials must be a whole number"),
     (lambda: rnn2spice.pulse_trials(1.0, trials=2.5), "--trials must be a whole number"),
     (lambda: rnn2spice.pulse_trials("1"), "--value must be a finite number (got '1')"),
+    (lambda: rnn2spice.import_model(5, dt=1e-3), "model must be a file path (got 5)"),
+    (lambda: rnn2spice.schematic(tiny(), 5), "path must be a file path or None (got 5)"),
+    (lambda: rnn2spice.montecarlo(tiny(), runs=1, jobs=1, output=5), "output must be a file path or None (got 5)"),
 ])
 def test_values_of_the_wrong_type_are_refused_naming_the_keyword(call, named):
-    """refine="no" had meant refine (any non-empty text is true); progress="yes" and
-    netlist_path=123 had raised Python's bare TypeError from inside the run, trials="2" one from
-    a comparison; trials=2.5 had passed the range check."""
+    """refine="no" had meant refine (any non-empty text is true); progress="yes",
+    netlist_path=123 and a number for a file (import_model's model, schematic's path,
+    montecarlo's output) had raised Python's bare TypeError from inside the run, trials="2" one
+    from a comparison; trials=2.5 had passed the range check."""
     with pytest.raises(rnn2spice.UsageError) as info:
         call()
     assert str(info.value).startswith(named) and "\n" not in str(info.value)
