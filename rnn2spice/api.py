@@ -89,7 +89,8 @@ def _options(func=None, *, names=None, passes=None):
             if key in switches and not isinstance(value, (bool, np.bool_)):
                 raise UsageError(f"{key} must be True or False (got {shown(value)})")
             if key == "progress" and value is not None and not callable(value):
-                raise UsageError(f"progress must be a function told the run's progress, or None (got {shown(value)})")
+                raise UsageError(f"progress must be a function told the run's progress, or None "
+                                 f"(got {shown(value)})")
             if key in _PATHS and not isinstance(value, (str, os.PathLike)) \
                     and not (value is None and defaults.get(key) is None):
                 raise UsageError(f"{key} must be a file path{' or None' if defaults.get(key) is None else ''} "
@@ -137,7 +138,8 @@ def _network(net) -> None:
     """Refuse anything but a Network where only a Network is taken (ac and task had raised a
     bare AttributeError for a CompiledNetwork)."""
     if not isinstance(net, RnnSpec):
-        raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) (got {type(net).__name__})")
+        raise UsageError(f"network must be a Network (rnn2spice.load or rnn2spice.Network) "
+                         f"(got {type(net).__name__})")
 
 
 def _scaled(net, time_scale: float | None, state_scale: float | None):
@@ -384,10 +386,10 @@ def schematic(net: RnnSpec | CompiledNetwork, path: str | os.PathLike | None = N
     summed into one labelled source), inputs and activation blocks, with names and values.
 
     ``net``: a network (compiled in ``form``, default ``parallel``, and ``coupling``, None: the
-    form's default) or a :class:`CompiledNetwork` (then neither, nor a scale).  ``path`` (``.svg`` or ``.png``) is written atomically; an
-    existing file there is replaced only when it is a picture of that format rnn2spice wrote
-    (or with ``force=True``).  Without ``path``, ``fmt`` (``"svg"``, the default, or
-    ``"png"``).  Returns the image bytes.  Raises
+    form's default) or a :class:`CompiledNetwork` (then neither, nor a scale).  ``path``
+    (``.svg`` or ``.png``) is written atomically; an existing file there is replaced only when
+    it is a picture of that format rnn2spice wrote (or with ``force=True``).  Without ``path``,
+    ``fmt`` (``"svg"``, the default, or ``"png"``).  Returns the image bytes.  Raises
     :class:`UsageError` for n > 4, :class:`MissingDependencyError` without schemdraw.
     """
     if isinstance(net, CompiledNetwork):

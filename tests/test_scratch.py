@@ -71,7 +71,8 @@ def test_only_dead_owners_folders_of_ours_go(tmp_path):
         boot, host = scratch._boot_id(), scratch._host()
         for name, text in [("rnn2spice-ngspice-garbage", "hello\n"),
                            ("rnn2spice-ngspice-half", f"rnn2spice {dead} 1 "),  # no newline: half written
-                           ("rnn2spice-ngspice-ns", f"rnn2spice {dead} 1 pid:[1] {boot} {host}\n")]:  # another namespace
+                           ("rnn2spice-ngspice-ns",  # another pid namespace
+                            f"rnn2spice {dead} 1 pid:[1] {boot} {host}\n")]:
             kept.append(folder(tmp_path, name))
             (kept[-1] / MARKER).write_text(text)
         reused = folder(tmp_path, "rnn2spice-ngspice-reused")   # the pid lives, but another process has it
