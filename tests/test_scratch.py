@@ -268,3 +268,23 @@ def test_a_fork_child_does_not_take_its_parents_pool_folder(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "[]", "True"]
+
+
+def test_a_folder_put_at_the_name_between_the_look_and_the_rename_stays(tmp_path, monkeypatch):
+    """The stale folder is gone (another sweep) and a folder that is not ours -- no marker --
+    takes its name before this sweep's rename: it had been renamed and removed unseen."""
+    stale = folder(tmp_path, "pymp-abcd", pid=dead_pid())
+    real = scratch.tempfile.mkdtemp
+    swapped = []
+
+    def swap_then_mkdtemp(*args, **kwargs):  # called by the sweep between its look and its rename
+        if not swapped:
+            swapped.append(True)
+            scratch.shutil.rmtree(stale)
+            stale.mkdir()
+            (stale / "precious.txt").write_text("someone else's")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(scratch.tempfile, "mkdtemp", swap_then_mkdtemp)
+    assert sweep(tmp_path) == []
+    assert swapped and (stale / "precious.txt").read_text() == "someone else's"
+    assert [p.name for p in tmp_path.iterdir()] == [stale.name]  # the claim folder is gone too

@@ -163,12 +163,26 @@ def _empty(folder: Path) -> None:
 
 def _remove(folder: Path) -> bool:
     """Claim ``folder`` by renaming it into a fresh folder marked with this process (of two
-    sweeps only one rename succeeds), then remove that."""
+    sweeps only one rename succeeds), then remove that -- once it is judged stale again where
+    no other process looks: a folder put at that name between the first look and the rename
+    (another sweep removed the stale one, someone made a folder of that name) is not the one
+    judged, and goes back."""
     claimed = Path(tempfile.mkdtemp(prefix="rnn2spice-stale-", dir=folder.parent))
     mark(claimed)
+    moved = claimed / "folder"
     try:
-        os.rename(folder, claimed / "folder")
+        os.rename(folder, moved)
     except OSError:  # another run took it first (or it went): not ours to remove now
+        _empty(claimed)
+        return False
+    if not _stale(moved):
+        if not os.path.lexists(folder):
+            with contextlib.suppress(OSError):
+                os.rename(moved, folder)
+        if moved.exists():  # its name taken again meanwhile: kept here, unmarked, so no sweep removes it
+            with contextlib.suppress(OSError):
+                (claimed / MARKER).unlink()
+            return False
         _empty(claimed)
         return False
     _empty(claimed)
