@@ -20,7 +20,8 @@ The rule, meant never to remove a folder that is not ours or still in use:
   keeps a dead run's folder, never the reverse.
 * race-safe: the stale folder is first renamed into a fresh folder marked with the sweeping
   process (one ``rename``: of two runs sweeping at once exactly one wins, the other skips
-  it), which is then emptied, its marker last, so that a sweep killed half-way leaves a
+  it), judged stale again there (a folder put at that name after the first look goes back),
+  then emptied, its marker last, so that a sweep killed half-way leaves a
   folder the next one still recognises as stale.
   The marker itself is written under another name and renamed into place: a reader never
   sees half a marker.
