@@ -28,6 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 import multiprocessing
 import multiprocessing.connection
 import os
+import queue
 import signal
 import sys
 import threading
@@ -280,11 +281,23 @@ def _completed(futures) -> Iterator[cf.Future]:
     hands to another thread of the process (the executor's manager or queue-feeder thread) is
     merely noted, and a main thread blocked without a timeout in ``as_completed`` would act
     on it only at the next job's end, seconds or minutes later.  A timed wait returns to
-    the interpreter often enough to run the handler at once."""
-    pending = set(futures)
-    while pending:
-        done, pending = cf.wait(pending, timeout=SIGNAL_POLL, return_when=cf.FIRST_COMPLETED)
-        yield from done
+    the interpreter often enough to run the handler at once.
+
+    Each future reports itself once, when it completes, into a queue (``add_done_callback``):
+    a timed ``concurrent.futures.wait`` over the pending set instead looks at every pending
+    future after every completion and every slice, quadratic in the jobs (8000 quick jobs:
+    55 s of waiting, 21 s of CPU, where this takes 3 s like ``as_completed``)."""
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for future in futures:
+        future.add_done_callback(done.put)
+    for _ in range(len(futures)):
+        while True:
+            try:
+                future = done.get(timeout=SIGNAL_POLL)
+            except queue.Empty:
+                continue
+            yield future
+            break
 
 
 def _stop(pool: cf.ProcessPoolExecutor) -> None:
