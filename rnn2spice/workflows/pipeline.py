@@ -466,7 +466,8 @@ def _predict(compiled: CompiledNetwork, threshold: float, timings: dict):
     timings["reference"] += _time.perf_counter() - start
     start = _time.perf_counter()
     floor = min(compiled.target, threshold / POINTWISE_TIGHTENING) / 2.0
-    hz = chaos.horizon(spec, grid, ref, floor=floor, threshold=threshold)
+    atol = state_atol(compiled.circuit.options, compiled.state_probes) / spec.state_scale
+    hz = chaos.horizon(spec, grid, ref, floor=floor, threshold=threshold, atol=atol)
     timings["chaos"] += _time.perf_counter() - start
     return hz, grid, ref
 
@@ -554,7 +555,7 @@ def _pointwise(compiled: CompiledNetwork, traj: Trajectory, tolerance: float | N
     # every neuron): the level ln(threshold / floor) does not depend on the scales
     if hz is None:
         hz = chaos.horizon(compiled.spec, traj.time, ref, floor=floor or accuracy_floor(compiled),
-                           threshold=threshold)
+                           threshold=threshold, atol=atol)
     timings["chaos"] += _time.perf_counter() - start
     end = upto if upto is not None else hz.horizon if hz.chaotic else None
     part = slice(None) if end is None else slice(0, max(int(np.searchsorted(traj.time, end, side="right")), 2))
