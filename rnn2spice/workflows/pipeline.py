@@ -202,6 +202,7 @@ class CheckResult(Displayed, Plotted):
             f"reltol {c.circuit.options.reltol:g}"
             + ("" if len(self.runs) < 2 or self.pointwise_run is not None
                else f" ({len(self.runs)} runs: a larger step missed the target)")
+            + self._stopped_note()
             + ("" if self.pointwise_run is None else self._runs_line()),
             f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s",
             *readout_line,
@@ -214,6 +215,17 @@ class CheckResult(Displayed, Plotted):
             + f": {verdict}",
             *filter(None, (describe_stability(self.stability()),)),
         ))
+
+    def _stopped_note(self) -> str:
+        """Why refinement stopped early (THEORY.md 9), or nothing."""
+        stopped = [r for r in self.runs if r.get("refinement") == "stopped"]
+        if not stopped:
+            return ""
+        i = self.runs.index(stopped[-1])
+        a, b = self.runs[i - 1], self.runs[i]
+        return (f"; refinement stopped: a smaller step left the error at {b['rel_max_error']:.2g} (was "
+                f"{a['rel_max_error']:.2g}) and its divergence at {b['divergence']:.4g} s (was {a['divergence']:.4g} s): "
+                "the network amplifies any floor (chaos), no step follows it pointwise")
 
     def _runs_line(self) -> str:
         """The two runs of a chaotic check (THEORY.md 9)."""
@@ -395,6 +407,36 @@ def check(net, *, form: str | None = None, coupling: str | None = None, accuracy
     return CheckResult(compiled, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=hz)
 
 
+#: ``check`` stops refining (THEORY.md 9) when a smaller step left the error above this fraction
+#: of the larger step's (the trapezoidal error goes with the step squared: a step <= 0.7 times
+#: as large halves it) and moved the time it passes the threshold by less than
+#: :data:`DIVERGENCE_MOVE` of the run.
+ERROR_SHRINK = 0.5
+DIVERGENCE_MOVE = 0.1
+
+
+def divergence_time(traj: Trajectory, ref: np.ndarray, cmp: Comparison, limit: float) -> float | None:
+    """The first time (s, model) the verdict's per-neuron error (each neuron on its scale over
+    the compared part, :mod:`~rnn2spice.analysis.metrics`) passes ``limit``; None if never."""
+    points = min(cmp.points, traj.time.size)
+    e = cmp.errors
+    denominator = np.maximum(e.scale_per_channel, e.floor)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.abs(traj.states[:points] - ref[:points]) / np.where(denominator > 0, denominator, np.inf)
+    over = np.flatnonzero(~(np.max(d, axis=1) <= limit))
+    return float(traj.time[over[0]]) if over.size else None
+
+
+def _hopeless(before: dict, after: dict, t0: float, t_end: float) -> bool:
+    """A refined run (``after``) moved neither the error (kept above :data:`ERROR_SHRINK` of
+    ``before``'s) nor its divergence time (by less than :data:`DIVERGENCE_MOVE` of the run):
+    chaos amplifies the floor of any step; a wrong circuit fails as it does anyway."""
+    a, b = before.get("divergence"), after.get("divergence")
+    if a is None or b is None or not after["rel_max_error"] > ERROR_SHRINK * before["rel_max_error"]:
+        return False
+    return abs(b - a) < DIVERGENCE_MOVE * (t_end - t0)
+
+
 def _refined(compiled: CompiledNetwork, tolerance, refine: bool, timings: dict, runs: list, options: dict, *,
              predicted: chaos.Horizon | None = None, role: str | None = None, upto: float | None = None,
              aim: float | None = None):
@@ -411,12 +453,19 @@ def _refined(compiled: CompiledNetwork, tolerance, refine: bool, timings: dict, 
         # the pointwise error up to the horizon: beyond it the divergence is the network's,
         # and no smaller step would move it by more than ln(step ratio^2) / lambda_1
         err = cmp.verdict_error  # every neuron (and readout output) on its own scale
+        limit = aim or compiled.target
         runs.append({"max_step": float(compiled.circuit.analysis.max_step), "points": int(traj.time.size),
                      "rel_max_error": float(err), "seconds": float(traj.seconds),
                      "horizon": hz.horizon if hz.chaotic else None,
+                     "divergence": divergence_time(traj, ref, cmp, limit),
                      **({} if role is None else {"role": role, "rtol": float(compiled.target),
                                                  "t_stop": float(compiled.spec.t_stop)})})
-        if not refine or err <= (aim or compiled.target) or len(runs) >= MAX_RUNS or not np.isfinite(err):
+        if not refine or err <= limit or len(runs) >= MAX_RUNS or not np.isfinite(err):
+            return compiled, cert, traj, ref, hz, cmp
+        if len(runs) >= 2 and _hopeless(runs[-2], runs[-1], float(traj.time[0]), float(traj.time[-1])):
+            # a smaller step moved neither the error nor the time it passes the threshold: the
+            # error is the network's amplification of any floor, not the step's (THEORY.md 9)
+            runs[-1]["refinement"] = "stopped"
             return compiled, cert, traj, ref, hz, cmp
         # the trapezoidal error goes with the step squared: aim again at target / MARGIN
         shrink = min(0.7, max(0.05, float(np.sqrt(compiled.target / (MARGIN * err)))))
