@@ -105,6 +105,7 @@ def test_judge_of_a_hopeless_transient_passes_a_right_run_and_fails_weights_x13(
     result = judge(compile_rnn(spec), Trajectory(t, moved, "reference", "none", 0.0))
     assert result.horizon.transient and result.horizon.transient_chaos and result.horizon.spread.hopeless
     assert result.statistics is not None and result.passed, result.summary()
+    assert "a chaotic transient" in result.summary() and "10 times closer" in result.summary()
     other = solve_nonlinear(replace(spec, w=np.asarray(spec.w) * 1.3), t, rtol=1e-10, atol=1e-12)
     wrong = judge(compile_rnn(spec), Trajectory(t, other, "reference", "none", 0.0))
     assert not wrong.passed

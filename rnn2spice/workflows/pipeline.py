@@ -241,15 +241,19 @@ class CheckResult(Displayed, Plotted):
         if lam is None:
             return "largest Lyapunov exponent: not estimated (too many time constants for the tangent integration)"
         head = f"largest Lyapunov exponent lambda_1 = {lam:.4g} 1/s along the reference"
+        sp = h.spread
+        parted = ("" if sp is None else
+                  f" (reference runs started at the floor part by {sp.largest:.2g}, {sp.reach:g} times closer by "
+                  f"{sp.largest_tight:.2g}, limit {sp.limit:.2g})")
         if h.chaotic and h.transient_chaos:
             return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
-                    f"{h.amplification:.3g}) before the run settles, horizon T_p = {h.horizon:.4g} s (threshold "
-                    f"{h.threshold:.0e}); pointwise up to T_p, statistics beyond")
+                    f"{h.amplification:.3g}) before the run settles{parted}, horizon T_p = {h.horizon:.4g} s "
+                    f"(threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
         if h.chaotic:
             return (f"{head}: chaotic, horizon T_p = {h.horizon:.4g} s (accuracy floor {h.floor:.2g} grows to the "
                     f"threshold {h.threshold:.0e}); pointwise up to T_p, statistics beyond")
         if h.transient:   # a finite-time lambda_1 > 0 of an escape or a settling (THEORY.md 9)
-            return f"{head}: {h.persistence.reason}; pointwise over the whole run"
+            return f"{head}: {h.persistence.reason}{parted}; pointwise over the whole run"
         return f"{head}: {'not chaotic' if lam <= 0 else 'no horizon inside the run'}, pointwise over the whole run"
 
     def _draw(self, ax):
