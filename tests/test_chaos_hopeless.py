@@ -172,3 +172,32 @@ def test_check_of_a_hopeless_transient_passes_and_a_tampered_netlist_fails():
     compiled = compile_rnn(spec)
     wrong = judge(compiled, _run_text(compiled, _tampered(compiled.netlist, "weights x1.3", 0)))
     assert not wrong.passed, wrong.summary()
+
+
+def _bench():
+    """The draw of benchmarks/chaos.py ``network(50, 6, "ctrnn", seed=2, t_stop=0.5)`` (same W, h0)."""
+    return random_net(n=50, g=6.0, seed=2, convention="ctrnn", t_stop=0.5)
+
+
+@pytest.mark.ngspice
+def test_check_of_the_benchmark_transient_passes_without_refining():
+    """ctrnn n = 50, g = 6, seed 2, 500 tau: persistence calls it a transient (it settles on a
+    17.7 ms cycle), A = 26.9; before, refined pointwise to 559,573 points, 780 s, FAIL.  Measured
+    now: 922 + 7,176 points, 17.7 s (load 8), pointwise 0.27 of the threshold, statistics pass."""
+    result = pipeline.check(_bench())
+    h = result.horizon
+    assert h.transient and h.transient_chaos and h.spread.hopeless
+    assert [r["role"] for r in result.runs] == ["pointwise", "statistics"]
+    # the statistical run of a chaotic transient at TRANSIENT_STATISTICS_RTOL (at 3e-2 it settled
+    # on a 40 ms cycle no reference run reaches, and the autocorrelation failed)
+    assert result.runs[1]["rtol"] == pipeline.TRANSIENT_STATISTICS_RTOL
+    assert result.passed, result.summary()
+
+
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_the_benchmark_transient_with_its_weights_x13_fails():
+    from test_chaos import _run_text, _tampered
+    compiled = compile_rnn(_bench())
+    wrong = judge(compiled, _run_text(compiled, _tampered(compiled.netlist, "weights x1.3", 0)))
+    assert not wrong.passed, wrong.summary()
