@@ -160,7 +160,7 @@ def test_a_wrong_circuit_still_fails_when_refinement_stops(monkeypatch):
 @pytest.mark.ngspice
 def test_check_of_a_hopeless_transient_passes_and_a_tampered_netlist_fails():
     """Measured: before, refinement projected 1.04e6 points (over the budget: stopped with an
-    error); now 2,057 + 1,309 points in 6 s, pointwise 0.41 of the threshold up to T_p = 18 ms,
+    error); now 2,057 + 2,487 points in 10.5 s, pointwise 0.41 of the threshold up to T_p = 18 ms,
     every statistic passing (largest 0.22 of its bound)."""
     from test_chaos import _run_text, _tampered
     spec = _net(*HOPELESS[3])
