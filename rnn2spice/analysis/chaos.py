@@ -103,6 +103,9 @@ class Horizon:
     #: the horizon is a chaotic transient's (the floor's finite-time growth reaches the threshold in a
     #: run that settles: lambda_1 <= 0 over the run, or the stretching does not persist), THEORY.md 9
     transient_chaos: bool = False
+    #: the nonlinear test of a run ``persistence`` found a transient whose floor's growth reaches the
+    #: level (:func:`spread`; None: not needed)
+    spread: "Spread | None" = None
 
     @property
     def transient(self) -> bool:
@@ -127,7 +130,8 @@ class Horizon:
                 "lyapunov_window": None if self.exponent is None else [self.exponent.t_from, self.exponent.t_to],
                 "transient": self.transient, "transient_chaos": self.transient_chaos,
                 "amplification": self.amplification,
-                "persistence": None if self.persistence is None else self.persistence.as_dict()}
+                "persistence": None if self.persistence is None else self.persistence.as_dict(),
+                "spread": None if self.spread is None else self.spread.as_dict()}
 
 
 #: The tangent integration is skipped beyond this many RK4 substeps (a stiff network over many
@@ -138,11 +142,13 @@ MAX_WORK = 2e10
 
 
 def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: float,
-            threshold: float) -> Horizon:
+            threshold: float, atol=None) -> Horizon:
     """lambda_1 along the reference trajectory (samples ``reference`` at ``time``) and the
     horizon where ``floor * exp(Lambda(t))`` reaches ``threshold`` (both relative to the
     largest reference state).  A linear network's lambda_1 is max Re eig(A) (exact, no
-    integration) and it has no horizon (its relative error does not grow)."""
+    integration) and it has no horizon (its relative error does not grow).  ``atol``: the
+    simulator's absolute tolerance per state (model units), the floor of the verdict's metric
+    in :func:`spread` (default 0)."""
     t = np.asarray(time, dtype=float)
     if t.size < 2 or not t[-1] > t[0]:
         return Horizon(None, floor, threshold, None)
@@ -172,13 +178,26 @@ def horizon(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: fl
     # not chaos, but a chaotic transient may still amplify the floor past the threshold before
     # the run settles: beyond that point no correct circuit follows the reference pointwise
     # (THEORY.md 9); an escape from a fixed point or a cycle's stretching stays below the level
-    # Only a run persistence has not judged (lambda_1 <= 0, or its mean growth short of the level):
-    # one it found a transient is an escape or a settling, whose floor grows with the motion
-    # (measured: the rank-1 escape of tests/test_chaos_transients.py has A = 3.9, a right circuit passes)
-    hit = np.flatnonzero(growth >= max(level, TRANSIENT_LEVEL)) if kept is None else np.array([], dtype=int)
-    if hit.size:
+    hit = np.flatnonzero(growth >= max(level, TRANSIENT_LEVEL))
+    if not hit.size:
+        return Horizon(exp, floor, threshold, None, kept, peak)
+    if kept is None:
+        # persistence has not judged it (lambda_1 <= 0, or its mean growth short of the level)
         return Horizon(exp, floor, threshold, float(exp.time[hit[0]]), kept, peak, True)
-    return Horizon(exp, floor, threshold, None, kept, peak)
+    # persistence found a transient, yet the linear growth of the floor reaches the level: an
+    # escape from a fixed point the trajectory first approaches (its floor grows with the
+    # motion: the rank-1 escape of tests/test_chaos_transients.py, A = 3.9, passes pointwise)
+    # or a chaotic phase before the settling (ctrnn n = 50, g = 6: A = 26.9, a right circuit
+    # refined to 559,573 points and failed).  The tangent cannot tell them apart; the
+    # trajectories themselves do (:func:`spread`): a horizon only when even members started
+    # REACH times closer part by the threshold, so that no tighter run could follow pointwise.
+    # The horizon is then the floor's as for any chaotic transient (where A reaches the level):
+    # members started at the floor at t0 overstate a run's early error (its error is born along
+    # the run, relative to the state then), their crossing came at 0.1 .. 0.6 ms, A's at 3 .. 18 ms
+    sp = spread(spec, t, reference, floor=floor, threshold=threshold, atol=atol)
+    if sp.hopeless:
+        return Horizon(exp, floor, threshold, float(exp.time[hit[0]]), kept, peak, True, sp)
+    return Horizon(exp, floor, threshold, None, kept, peak, spread=sp)
 
 
 #: A chaotic transient's horizon needs at least this growth of the floor (ln S^2 = ln 4, the
@@ -206,6 +225,88 @@ def amplification(exp: Exponent, time: np.ndarray, reference: np.ndarray) -> np.
     weight = np.log(np.maximum(at / max(float(np.max(at)), 1e-300), STATE_WEIGHT_FLOOR))
     g = exp.growth[:, 0]
     return g - np.minimum.accumulate(g - weight)
+
+
+#: Members per amplitude of :func:`spread` (each start is one more n-vector in one stacked ODE).
+SPREAD_MEMBERS = 4
+#: How much closer than the run's floor the second set of members of :func:`spread` starts: the
+#: reduction of the error ``check``'s refinement buys in reasonable time (a step REACH^(1/2)
+#: = 3.2 times smaller, as many times the points).  Measured, transients whose floor's members
+#: part by F times the limit: F = 27 and 30 refined to 6.8 and 5.2 times the points (107 s and
+#: 43 s, PASS); F = 67 ran one refined run past 200 s.  With REACH = 100 those three stayed pointwise.
+REACH = 10.0
+#: At most this many uniform samples of the run for :func:`spread` (the members' state is
+#: (samples, 1 + 2 K, n) at once).
+SPREAD_POINTS = 4001
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far trajectories started at the accuracy floor part, in the verdict's own metric
+    (:func:`spread`, THEORY.md 9)."""
+
+    floor: float            # the run's floor eps (relative, per state)
+    reach: float            # the second set of members starts at eps / reach
+    limit: float            # the error the pointwise part allows: floor exp(level) (threshold / SAFETY)
+    largest: float          # the largest error of a member started at eps over the run
+    largest_tight: float    # ... of one started at eps / reach
+
+    @property
+    def hopeless(self) -> bool:
+        """Even the members ``reach`` times closer part by the limit: no tighter run follows pointwise."""
+        return self.largest >= self.limit and self.largest_tight >= self.limit
+
+    def as_dict(self) -> dict:
+        return {"floor": self.floor, "reach": self.reach, "limit": self.limit, "largest_error": self.largest,
+                "largest_error_tight": self.largest_tight, "hopeless": self.hopeless}
+
+
+def spread(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: float, threshold: float,
+           atol=None, members: int = SPREAD_MEMBERS, reach: float = REACH, seed: int = 0) -> Spread:
+    """Whether a pointwise verdict over the run means anything (THEORY.md 9): trajectories
+    from the run's start perturbed per state as a simulator's relative tolerance does,
+    h_c(0) (1 + a xi_c) with xi_c = +-1 at random (each state off by a, no
+    Gaussian tail beyond the floor), ``members`` at a = ``floor`` and as many at
+    a = ``floor / reach``, carried with the unperturbed start in one stacked ODE (DOP853 at
+    :data:`ENSEMBLE_RTOL`, shared steps: the differences are the dynamics', not the solver's),
+    and judged against it by the verdict's own metric (:mod:`~rnn2spice.analysis.metrics`):
+    per neuron max_t |member - base| over max(max_t |base|, min(atol / threshold, max |base|)),
+    the largest over neurons and members, against the limit floor exp(level) (threshold /
+    SAFETY, :func:`horizon_level`).  In a linear regime (an escape
+    from a fixed point, a cycle) the error scales with the start, and the closer members stay
+    ``reach`` times below; in a chaotic phase it saturates at the states' size, whatever the start."""
+    t = np.asarray(time, dtype=float)
+    grid = np.linspace(float(t[0]), float(t[-1]), int(min(t.size, SPREAD_POINTS)))
+    h = np.asarray(reference, dtype=float).reshape(t.size, -1)
+    start = h[0]
+    rng = np.random.default_rng(seed)
+    amplitudes = np.concatenate([[0.0], np.full(members, floor), np.full(members, floor / reach)])
+    xi = rng.choice((-1.0, 1.0), size=(amplitudes.size, spec.n))   # every state off by a, as at the floor
+    first = start[None, :] * (1.0 + amplitudes[:, None] * xi)
+    model = Dynamics(spec)
+    shape = first.shape
+
+    def rhs(tt, y):
+        return model.rhs(np.array([tt]), y.reshape((1,) + shape)).ravel()
+
+    scale = max(1.0, float(np.max(np.abs(h)))) if h.size else 1.0
+    edges = breakpoints(spec, max(spec.t_stop, float(grid[-1])))
+    edges = np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
+    out = _piecewise(rhs, first.ravel(), edges, grid, scale, "ODE solver failed in the spread test")
+    out = out.reshape((grid.size,) + shape)
+    base = out[:, 0]
+    size = np.max(np.abs(base), axis=0)                                   # max_t |base_c|
+    atol_c = np.zeros(spec.n) if atol is None else np.broadcast_to(np.asarray(atol, dtype=float), (spec.n,))
+    denominator = np.maximum(size, np.minimum(atol_c / threshold, float(np.max(size, initial=0.0))))
+    denominator = np.where(denominator > 0, denominator, np.inf)
+
+    def error(rows):   # the verdict's error over the run (metrics.compare), the worst member
+        return float(np.max(np.max(np.abs(out[:, rows] - base[:, None, :]), axis=(0, 1)) / denominator))
+
+    loose = error(slice(1, 1 + members))
+    tight = error(slice(1 + members, None))
+    limit = float(floor * np.exp(horizon_level(floor, threshold)))
+    return Spread(float(floor), float(reach), limit, loose, tight)
 
 
 #: A half window lasts WINDOW_GROWTH / (2 lambda_1) (4 e-foldings of the run's rate: beyond the
