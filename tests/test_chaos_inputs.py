@@ -59,3 +59,22 @@ def test_an_inverted_input_after_the_horizon_fails(verdicts):
     assert r.pointwise_passed                                       # identical up to the pulse
     # before: every part passed (largest 0.55 of its bound, the mean); the input's epochs: 1.6
     assert not r.passed and not r.statistics.parts["input"], r.statistics.describe()
+
+
+@pytest.mark.ngspice
+def test_check_of_the_driven_network_passes_and_its_netlist_with_the_input_inverted_fails():
+    """Measured: `check` PASS in 3.7 s (pointwise 0.16 of the threshold up to T_p = 4.9 ms, every
+    statistic <= 0.22 of its bound, the input's 0.17 and 0.21); the netlist whose input
+    transconductances (GZX) are negated, simulated and judged: FAIL on the input's epochs."""
+    import re
+    from rnn2spice.workflows.pipeline import check
+    from test_chaos import _run_text
+    spec = driven()
+    result = check(spec)
+    assert result.horizon.chaotic and result.passed, result.summary()
+    compiled = compile_rnn(spec)
+    text = re.sub(r"(?m)^(GZX\S* \S+ \S+ \S+ \S+ )(\S+)$", lambda m: f"{m.group(1)}{-float(m.group(2))!r}",
+                  compiled.netlist)
+    assert text != compiled.netlist
+    wrong = judge(compiled, _run_text(compiled, text))
+    assert not wrong.passed, wrong.summary()
