@@ -445,13 +445,17 @@ def carry_on(spec: RnnSpec, h_start: np.ndarray, grid: np.ndarray) -> np.ndarray
     return _piecewise(rhs, y, edges, grid, scale, "ODE solver failed carrying the reference on")
 
 
-def _piecewise(rhs, y: np.ndarray, edges: np.ndarray, grid: np.ndarray, scale: float, what: str) -> np.ndarray:
+def _piecewise(rhs, y: np.ndarray, edges: np.ndarray, grid: np.ndarray, scale: float, what: str,
+               kick=None) -> np.ndarray:
     """``y`` carried by DOP853 at :data:`ENSEMBLE_RTOL` from one input breakpoint (``edges``)
-    to the next, sampled at ``grid``: shape (grid.size, y.size)."""
+    to the next, sampled at ``grid``: shape (grid.size, y.size); ``kick(y)``, when given, is
+    applied at every breakpoint after the first."""
     out = np.empty((grid.size, y.size))
     done = 0
     with one_blas_thread():
         for i, (t0, t1) in enumerate(zip(edges[:-1], edges[1:])):
+            if i and kick is not None:
+                y = kick(y)
             stop = int(np.searchsorted(grid, t1, side="right" if i == edges.size - 2 else "left"))
             sol = solve_ivp(rhs, (float(t0), float(t1)), y, method="DOP853", rtol=ENSEMBLE_RTOL,
                             atol=ENSEMBLE_RTOL * 1e-2 * scale, dense_output=True)
@@ -532,7 +536,14 @@ def ensemble(spec: RnnSpec, time: np.ndarray, *, floor: float, members: int = ME
         return model.rhs(np.array([t]), y.reshape((1,) + shape)).ravel()
 
     edges = breakpoints(spec, max(spec.t_stop, float(time[-1]) if time.size else 0.0))
-    out = _piecewise(rhs, start.ravel(), edges, time, scale, "ensemble ODE solver failed")
+    # kicked again at every input breakpoint: a network that settles (a fixed point contracts
+    # the start's perturbations to nothing) and is then driven into a chaotic phase would
+    # otherwise carry 12 copies of one trajectory (ctrnn n = 30, g = 5, a step at 100 ms: all
+    # members identical at the step, a right circuit failed with the variance at 32 of its bound)
+    def kick(y):
+        return y + floor * scale * rng.standard_normal(y.shape)
+
+    out = _piecewise(rhs, start.ravel(), edges, time, scale, "ensemble ODE solver failed", kick=kick)
     return out.reshape((time.size,) + shape)
 
 
