@@ -180,7 +180,7 @@ class CheckResult(Displayed, Plotted):
             return "\n".join((
                 f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
                 f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "
-                f"{tr.seconds:.2f} s",
+                f"{tr.seconds:.2f} s{self._pointwise_cost()}",
                 f"worst neuron {r.worst_neuron}: relative error {r.rel_max_error_per_neuron:.2e} "
                 f"(threshold {r.threshold:.0e}){horizon}{readout_part}: {verdict}",
                 # an unstable network is said even in the short form: a real circuit saturates
@@ -204,17 +204,28 @@ class CheckResult(Displayed, Plotted):
                else f" ({len(self.runs)} runs: a larger step missed the target)")
             + self._stopped_note()
             + ("" if self.pointwise_run is None else self._runs_line()),
-            f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s",
+            f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s"
+            + self._pointwise_cost(),
             *readout_line,
             *(() if self.horizon is None else (self._chaos_line(),)),
             *(() if st is None else (st.describe(),)),
             f"relative max error per neuron {r.rel_max_error_per_neuron:.3e} at neuron {r.worst_neuron} "
-            f"(threshold {r.threshold:.0e}, floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
+            f"(threshold {r.threshold:.0e}, amplitude floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
             f"max abs error {r.max_abs_error:.3e}"
             + (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon else "")
             + f": {verdict}",
             *filter(None, (describe_stability(self.stability()),)),
         ))
+
+    def _pointwise_cost(self) -> str:
+        """A chaotic check's trajectory is its statistical run; without this the pointwise run's
+        ngspice points and seconds (1,322 points, 4.0 s of 9.9 s for docs/chaos.md's network)
+        were missing from the line that reports ngspice's cost."""
+        if self.pointwise_run is None:
+            return ""
+        point = [r for r in self.runs if r.get("role") == "pointwise"]
+        return (f" (statistical run) + {sum(int(r['points']) for r in point)} in "
+                f"{sum(float(r['seconds']) for r in point):.2f} s (pointwise run{'s' if len(point) > 1 else ''})")
 
     def _stopped_note(self) -> str:
         """Why refinement stopped early (THEORY.md 9), or nothing."""

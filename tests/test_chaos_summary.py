@@ -1,0 +1,37 @@
+"""The summary of a chaotic check reports ngspice's cost of both runs (docs/chaos.md).
+
+A chaotic check's ``trajectory`` is its statistical run; the pointwise run (up to the
+horizon) is a second ngspice run whose points and seconds the summary used to leave out
+(docs/chaos.md's network: 3,417 points in 5.9 s printed, 1,322 more in 4.0 s not).
+No ngspice needed: the runs' records are put on a judged result."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from rnn2spice.analysis.reference import solve
+from rnn2spice.circuit.compiler import compile_rnn
+from rnn2spice.network.spec import spec_from_dict
+from rnn2spice.workflows.pipeline import Trajectory, judge
+
+
+def _two_runs():
+    spec = spec_from_dict({"name": "osc", "tau": 1e-3, "w": [[0.0, 3000.0], [-3000.0, 0.0]],
+                           "h0": [1.0, 0.0], "t_stop": 1e-2})
+    t = np.linspace(0.0, spec.t_stop, 501)
+    result = judge(compile_rnn(spec), Trajectory(t, solve(spec, t), "shared", "klu", 5.0))
+    runs = ({"role": "pointwise", "points": 1322, "seconds": 4.0, "rtol": 2.5e-4, "t_stop": 1.35e-3},
+            {"role": "statistics", "points": 501, "seconds": 5.0, "rtol": 3e-2, "t_stop": 1e-2})
+    return result, replace(result, runs=runs, pointwise_run=(None, None, None, None))
+
+
+def test_the_ngspice_line_counts_the_pointwise_run_too():
+    single, chaotic = _two_runs()
+    line = chaotic.summary(verbose=False).splitlines()[1]
+    assert "501 time points in 5.00 s (statistical run) + 1322 in 4.00 s (pointwise run)" in line, line
+    assert any("501 time points in 5.000 s (statistical run) + 1322 in 4.00 s (pointwise run)" in x
+               for x in chaotic.summary().splitlines()), chaotic.summary()
+    # one run: the line as before
+    assert single.summary(verbose=False).splitlines()[1].endswith("501 time points in 5.00 s")
+    assert "amplitude floor" in single.summary()
