@@ -7,9 +7,11 @@ No ngspice needed: the runs' records are put on a judged result."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 
+from rnn2spice.analysis import chaos
 from rnn2spice.analysis.reference import solve
 from rnn2spice.circuit.compiler import compile_rnn
 from rnn2spice.network.spec import spec_from_dict
@@ -35,3 +37,15 @@ def test_the_ngspice_line_counts_the_pointwise_run_too():
     # one run: the line as before
     assert single.summary(verbose=False).splitlines()[1].endswith("501 time points in 5.00 s")
     assert "amplitude floor" in single.summary()
+
+
+def test_the_short_form_says_a_chaotic_transients_horizon_is_its_amplifications():
+    """rate n = 120, g = 5: "up to the horizon 0.0077 s (lambda_1 14.08 1/s)" could not be
+    reconciled with lambda_1 (its own horizon ~150 ms); the line now says why."""
+    single, _ = _two_runs()
+    h = chaos.Horizon(exponent=SimpleNamespace(value=14.08), floor=1.25e-4, threshold=1e-3, horizon=0.0077,
+                      amplification=7.7, transient_chaos=True)
+    line = replace(single, horizon=h).summary(verbose=False).splitlines()[2]
+    assert "up to the horizon 0.0077 s (lambda_1 14.08 1/s, a chaotic transient: floor grown by exp(7.7))" in line, line
+    plain = replace(single, horizon=replace(h, transient_chaos=False)).summary(verbose=False).splitlines()[2]
+    assert "(lambda_1 14.08 1/s):" in plain, plain

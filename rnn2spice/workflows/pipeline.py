@@ -175,8 +175,13 @@ class CheckResult(Displayed, Plotted):
             out = r.readout
             readout_part = "" if out is None else (f"; readout {out.rel_max_error_per_output:.1e} "
                                                    f"at output {out.worst_output}")
+            # a chaotic transient's horizon comes from its amplification, not lambda_1 (rate n = 120,
+            # g = 5: 7.7 ms beside lambda_1 = 14 1/s, whose own horizon would be ~150 ms)
+            h = self.horizon
+            transient = ("" if h is None or not h.transient_chaos else ", a chaotic transient" + (
+                "" if h.amplification is None else f": floor grown by exp({h.amplification:.3g})"))
             horizon = (f" up to the horizon {self.predictability_horizon:.4g} s (lambda_1 "
-                       f"{self.lyapunov_exponent:.4g} 1/s)" if self.predictability_horizon else "")
+                       f"{self.lyapunov_exponent:.4g} 1/s{transient})" if self.predictability_horizon else "")
             return "\n".join((
                 f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
                 f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "
