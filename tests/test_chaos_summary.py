@@ -49,3 +49,23 @@ def test_the_short_form_says_a_chaotic_transients_horizon_is_its_amplifications(
     assert "up to the horizon 0.0077 s (lambda_1 14.08 1/s, a chaotic transient: floor grown by exp(7.7))" in line, line
     plain = replace(single, horizon=replace(h, transient_chaos=False)).summary(verbose=False).splitlines()[2]
     assert "(lambda_1 14.08 1/s):" in plain, plain
+
+
+def test_the_figure_title_of_a_chaotic_transient_says_so(monkeypatch):
+    """rate n = 50, g = 6 settles on a cycle: the text said "a chaotic transient", the title "chaotic"."""
+    import rnn2spice.workflows.pipeline as pipeline
+
+    titles = []
+    fake = SimpleNamespace(
+        statistics=SimpleNamespace(scores=lambda: {}), compiled=SimpleNamespace(spec=SimpleNamespace(name="scs"),
+                                                                                  form="parallel", coupling="vccs"),
+        horizon=chaos.Horizon(exponent=SimpleNamespace(value=62.5, time=np.zeros(2), growth=np.zeros((2, 1))),
+                              floor=1.25e-4, threshold=1e-3, horizon=0.0062, amplification=15.2, transient_chaos=True),
+        trajectory=SimpleNamespace(time=np.zeros(2), states=np.zeros((2, 1))), reference=np.zeros((2, 1)),
+        passed=True, pointwise_run=None)
+    monkeypatch.setattr(pipeline.figures, "chaos_plot", lambda *a, title, **k: titles.append(title))
+    pipeline.CheckResult._draw(fake, None)
+    fake.horizon = replace(fake.horizon, transient_chaos=False)
+    pipeline.CheckResult._draw(fake, None)
+    assert titles[0].startswith("scs: parallel/vccs, chaotic transient: lambda_1 = 62.5 1/s"), titles
+    assert titles[1].startswith("scs: parallel/vccs, chaotic: lambda_1"), titles

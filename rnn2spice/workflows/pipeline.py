@@ -280,7 +280,9 @@ class CheckResult(Displayed, Plotted):
             h, st = self.horizon, self.statistics
             return figures.chaos_plot(
                 self.trajectory.time, self.trajectory.states, self.reference,
-                title=f"{spec.name}: {c.form}/{c.coupling}, chaotic: lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
+                # a chaotic transient's T_p is its amplification's, not lambda_1's (as the text says)
+                title=f"{spec.name}: {c.form}/{c.coupling}, {'chaotic transient' if h.transient_chaos else 'chaotic'}: "
+                      f"lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
                       f"T_p = {h.horizon:.3g} s, {'PASS' if self.passed else 'FAIL'}",
                 growth_time=h.exponent.time, growth=h.exponent.growth[:, 0], exponent=h.lyapunov_exponent,
                 floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores(), ax=ax,
