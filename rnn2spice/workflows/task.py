@@ -20,6 +20,9 @@ A trial passes when, for every output,
   4. ``max_t |y_circuit(t) - y_reference(t)| <= tolerance`` over the whole trial: the
      circuit implements its continuous model;
   5. with ``strict``: also ``max |y_circuit[k] - y_discrete[k]| <= tolerance`` over the window.
+A chaotic trial (THEORY.md 9) is held to 4 only up to its horizon T_p, and when its window
+ends beyond T_p it is judged by 1 alone: 2, 3 and 5 compare two trajectories that have parted
+there (the trajectory criterion below is then taken over the window up to T_p).
 With ``criterion="trajectory"`` (a task whose answer is a trajectory, e.g. a phase, not a
 sign) a trial passes instead when, for every output, the circuit's readout follows the
 discrete network's over the response window: ``max |y_circuit[k] - y_discrete[k]|`` and
