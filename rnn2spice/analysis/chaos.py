@@ -523,8 +523,8 @@ def converge(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, exp: Expone
     block = BLOCK_TAUS * tau
     times, growths = [exp.time], [exp.growth[:, 0]]
     past_t, past_r = [], []
-    run_value, run_se, count = _blocks(exp.time, exp.growth[:, 0], exp.t_from, block)
-    value, se = run_value, run_se
+    run_se, count = _blocks(exp.time, exp.growth[:, 0], exp.t_from, block)[1:]
+    value, se, run_value = exp.value, run_se, exp.value
     budget = int(min(CONTINUATION_SUBSTEPS, CONTINUATION_WORK / max(spec.n, 1) ** 2))
     left = budget
     bound = Dynamics(spec).bound()

@@ -229,6 +229,13 @@ class CheckResult(Displayed, Plotted):
         if lam is None:
             return "largest Lyapunov exponent: not estimated (too many time constants for the tangent integration)"
         head = f"largest Lyapunov exponent lambda_1 = {lam:.4g} 1/s along the reference"
+        c = h.convergence
+        if c is not None and c.substeps:   # carried on past the run (THEORY.md 9)
+            head = (f"largest Lyapunov exponent lambda_1 = {lam:.4g} +- {c.standard_error:.2g} 1/s along the "
+                    f"reference carried on to {c.t_to:.3g} s" + (" (where it settled)" if c.settled else "")
+                    + f"; {c.run_value:.4g} 1/s along the run alone")
+        elif c is not None:
+            head = f"largest Lyapunov exponent lambda_1 = {lam:.4g} +- {c.standard_error:.2g} 1/s along the reference"
         if h.chaotic and h.transient_chaos:
             return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
                     f"{h.amplification:.3g}) before the run settles, horizon T_p = {h.horizon:.4g} s (threshold "
