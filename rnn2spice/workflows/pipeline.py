@@ -261,6 +261,12 @@ class CheckResult(Displayed, Plotted):
         parted = ("" if sp is None else
                   f" (reference runs started at the floor part by {sp.largest:.2g}, {sp.reach:g} times closer by "
                   f"{sp.largest_tight:.2g}, limit {sp.limit:.2g})")
+        c = h.convergence
+        if c is not None and c.substeps:   # carried on past the run (THEORY.md 9)
+            head += (f" (the attractor's rate carried on to {c.t_to:.3g} s" + (", where it settled" if c.settled else "")
+                     + f": {c.value:.4g} +- {c.standard_error:.2g} 1/s)")
+        elif c is not None:
+            head += f" (+- {c.standard_error:.2g} 1/s)"
         if h.chaotic and h.transient_chaos:
             return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
                     f"{h.amplification:.3g}) before the run settles{parted}, horizon T_p = {h.horizon:.4g} s "

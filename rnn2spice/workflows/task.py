@@ -276,7 +276,8 @@ def run_trial(spec: RnnSpec, stim: Stimulus, dt: float, *, form: str = "parallel
     big = float(np.max(np.abs(y_ref_raw))) if y_ref_raw.size and np.all(np.isfinite(y_ref_raw)) else 0.0
     start = _time.perf_counter()
     hz = chaos.horizon(sspec, traj.time, ref_raw, floor=accuracy_floor(compiled),
-                       threshold=tolerance / big if big > 0 else tolerance)
+                       threshold=tolerance / big if big > 0 else tolerance,
+                       converged=False)   # per trial: the horizon, not a converged lambda_1 (seconds each)
     timings["chaos"] = _time.perf_counter() - start
     return TrialResult(stim, grid, y_disc, readout(spec, ref_grid), y_spice, traj.time, y_raw,
                        y_ref_raw, rel, tolerance, dead_zone, strict, timings,
