@@ -451,6 +451,15 @@ STATISTICS_RTOL = 3e-2
 #: bias of its integration, measured below the ensemble's spread at STATISTICS_RTOL, is
 #: allowed for at the level the earlier 1e-2 run needed.
 STATISTICS_RESOLUTION = 1e-2
+#: The statistical run's step, times the network's fastest rate |lambda|max (compiler.fastest_rate):
+#: a-priori, as the trapezoidal rule's phase error per step (h |lambda|)^2 / 12 ~ 4 % on the
+#: fastest mode bounds it, with ngspice's truncation control loosened to STATISTICS_TRTOL so that
+#: it only rejects gross errors.  The truncation-controlled run at STATISTICS_RTOL rejected 28 % of
+#: its steps (n = 200, g = 6, ctrnn; each rejection a dense 200 x 200 factorisation or three)
+#: and took 3.9 Newton iterations per accepted point (THEORY.md 9, measured numbers).
+STATISTICS_STEP = 0.7
+#: ngspice's own default (and compiler._trtol's cap).
+STATISTICS_TRTOL = 7.0
 
 
 def _predict(compiled: CompiledNetwork, threshold: float, timings: dict):
@@ -482,16 +491,45 @@ def _variant(compiled: CompiledNetwork, *, rtol: float, t_stop: float | None = N
                        rtol=rtol, build=compiled.build)
 
 
+def _statistical_variant(compiled: CompiledNetwork, *, rtol: float) -> CompiledNetwork:
+    """The statistical run (THEORY.md 9): the circuit compiled for ``rtol`` (its Newton
+    tolerance), stepping at :data:`STATISTICS_STEP` / |lambda|max (never beyond the maximum step
+    written for ``rtol``) with ngspice's truncation control at :data:`STATISTICS_TRTOL`; the
+    certificate holds the netlist to these.  A run the limits of the transient would refuse at
+    that step (compiler.MAX_TIME_STEPS, MAX_TRANSIENT_VALUES), or a build of real parts (its own
+    method and options), keeps the truncation-controlled run at ``rtol``."""
+    from rnn2spice.circuit.compiler import MAX_TIME_STEPS, MAX_TRANSIENT_VALUES, fastest_rate
+    from rnn2spice.circuit.ir import Transient
+
+    whole = _variant(compiled, rtol=rtol)
+    tr = whole.circuit.analysis
+    if compiled.build.real or not isinstance(tr, Transient):
+        return whole
+    step = min(STATISTICS_STEP / fastest_rate(whole.circuit_spec), tr.max_step)
+    count = tr.stop / step
+    if count > MAX_TIME_STEPS or count * (whole.spec.n + 1) > MAX_TRANSIENT_VALUES:
+        return whole
+    circuit = replace(whole.circuit, analysis=Transient(step=step if whole.spec.t_step is None else tr.step,
+                                                        stop=tr.stop, max_step=step),
+                      options=replace(whole.circuit.options, trtol=max(whole.circuit.options.trtol,
+                                                                        STATISTICS_TRTOL)))
+    return replace(whole, circuit=circuit)
+
+
 def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: float, refine: bool,
                    timings: dict, options: dict) -> CheckResult:
     """Two runs of one circuit (THEORY.md 9): pointwise over [0, T_p (1 + POINTWISE_PAST)] at
     threshold / POINTWISE_TIGHTENING, judged up to the predicted horizon T_p; and the whole
     t_stop at :data:`STATISTICS_RTOL` (never tighter than needed, never looser than the check's
     own target), judged beyond T_p by its statistics against the reference ensemble.  The
-    ensemble (numpy, no ngspice) is computed in a thread beside the two runs."""
+    ensemble (numpy, no ngspice) is computed in a thread beside the two runs, and the two runs,
+    independent of each other, go side by side where :func:`_side_by_side` allows it: the
+    pointwise run (and its refinements) as ``ngspice -b`` in a thread, the statistical run here
+    (with ``progress``)."""
     predicted, grid, ref_grid = prediction
     spec = compiled.spec
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-ensemble")
+    beside = None
     try:
         stat_rtol = max(compiled.target, STATISTICS_RTOL)
         # the members start apart by the statistical run's floor, not the pointwise run's: that
@@ -502,16 +540,26 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
         point_rtol = min(compiled.target, threshold / POINTWISE_TIGHTENING)
         short = _variant(compiled, rtol=point_rtol,
                          t_stop=min(spec.t_stop, predicted.horizon * (1.0 + POINTWISE_PAST)))
+        whole = compiled if stat_rtol == compiled.target else _statistical_variant(compiled, rtol=stat_rtol)
         timings["compile"] += _time.perf_counter() - start
         runs: list = []
         # judged at the check's threshold (not the run's tighter target); refined only when it fails
-        short, cert_p, traj_p, ref_p, _, cmp = _refined(short, threshold, refine, timings, runs, options,
-                                                        predicted=predicted, role="pointwise",
-                                                        upto=predicted.horizon, aim=threshold)
-        start = _time.perf_counter()
-        whole = compiled if stat_rtol == compiled.target else _variant(compiled, rtol=stat_rtol)
-        timings["compile"] += _time.perf_counter() - start
-        cert, traj = run(whole, **options)
+        pointwise = dict(threshold=threshold, refine=refine, predicted=predicted, role="pointwise",
+                         upto=predicted.horizon, aim=threshold)
+        backends = _side_by_side(options)
+        if backends is None:
+            short, cert_p, traj_p, ref_p, _, cmp = _refined(short, tolerance=threshold, timings=timings,
+                                                            runs=runs, options=options,
+                                                            **_without(pointwise, "threshold"))
+            cert, traj = run(whole, **options)
+        else:
+            beside = _Beside(short, pointwise, {**options, "backend": backends[0]})
+            try:
+                cert, traj = run(whole, **{**options, "backend": backends[1],
+                                           "progress": beside.watch(options.get("progress"))})
+            except _PointwiseFailed:
+                raise beside.future.exception() from None
+            short, cert_p, traj_p, ref_p, _, cmp = beside.result(timings, runs)
         timings["certificate"] += cert.seconds
         timings["simulate"] += traj.seconds
         runs.append({"max_step": float(whole.circuit.analysis.max_step), "points": int(traj.time.size),
@@ -525,10 +573,94 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
         timings["reference"] += _time.perf_counter() - start
         stats = _statistics(whole, traj, predicted, timings, members=members,
                             resolution=max(STATISTICS_RESOLUTION, float(compiled.target), threshold))
+    except BaseException:
+        if beside is not None:
+            beside.stop()
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return CheckResult(whole, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=predicted,
                        statistics=stats, pointwise_run=(short, cert_p, traj_p, ref_p))
+
+
+def _without(d: dict, *keys) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _side_by_side(options: dict) -> tuple[str, str] | None:
+    """(pointwise backend, statistical backend) when a chaotic check's two runs may go side by
+    side, else None (one after the other): on at least two cores, unless the shared library
+    was asked for (one engine per process); the pointwise run then goes to ``ngspice -b``,
+    which a thread can run beside the shared library and which is killed when the check
+    stops (:class:`_Beside`).  Measured (n = 200, g = 6, ctrnn, idle 2 cores): the pointwise
+    run and its certificate (8 .. 12 s of ngspice) no longer add to the wall time."""
+    from rnn2spice.spice.ngspice import _subprocess_problem
+    from rnn2spice.workflows.pool import available_cores
+
+    backend = options.get("backend", "auto")
+    if backend == "shared" or available_cores() < 2 or _subprocess_problem() is not None:
+        return None
+    return ("subprocess", backend)
+
+
+class _Stopped(Exception):
+    """Raised in the pointwise run's thread by its progress callback once the check stopped."""
+
+
+class _PointwiseFailed(Exception):
+    """Raised in the statistical run by its progress callback when the pointwise run failed:
+    the check raises the pointwise run's error (not a SimulationError: the statistical run
+    must not retry or blame its own netlist)."""
+
+
+class _Beside:
+    """The pointwise run of a chaotic check (:func:`_refined`, refinements included) in a
+    thread of its own, with its own timings and runs, merged in :meth:`result`."""
+
+    def __init__(self, short: CompiledNetwork, pointwise: dict, options: dict):
+        import threading
+
+        self.stopped = threading.Event()
+        self.timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
+        self.runs: list = []
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-pointwise")
+        self.future = self.thread.submit(
+            _refined, short, tolerance=pointwise["threshold"], timings=self.timings, runs=self.runs,
+            options={**options, "progress": self._halt_when_stopped}, **_without(pointwise, "threshold"))
+
+    def _halt_when_stopped(self, fraction: float) -> None:
+        # ngspice -b is killed when its progress callback raises (spice/batch.py)
+        if self.stopped.is_set():
+            raise _Stopped()
+
+    def watch(self, progress: Callable[[float], None] | None) -> Callable[[float], None]:
+        """The statistical run's progress callback: the caller's, and a failed pointwise run
+        stops it at once (its error is the check's: it names the circuit first)."""
+
+        def told(fraction: float) -> None:
+            if self.future.done() and self.future.exception() is not None:
+                raise _PointwiseFailed()
+            if progress is not None:
+                progress(fraction)
+
+        return told
+
+    def stop(self) -> None:
+        """The check stopped (an error, Ctrl-C): kill the pointwise run, do not wait for it."""
+        self.stopped.set()
+        self.thread.shutdown(wait=False, cancel_futures=True)
+
+    def result(self, timings: dict, runs: list):
+        """The pointwise run's (compiled, certificate, trajectory, reference, horizon,
+        comparison), its runs appended to ``runs`` and its seconds added to ``timings``."""
+        try:
+            out = self.future.result()
+        finally:
+            self.thread.shutdown(wait=False)
+        for k, v in self.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+        runs.extend(self.runs)
+        return out
 
 
 def accuracy_floor(compiled: CompiledNetwork) -> float:
