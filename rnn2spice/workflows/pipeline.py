@@ -221,7 +221,8 @@ class CheckResult(Displayed, Plotted):
         p = point[-1]
         return (f"; chaotic: pointwise run over [0, {p['t_stop']:.4g}] s at rtol {p['rtol']:g} "
                 f"({p['points']} points, {len(point)} run(s)), statistical run over the whole t_stop at rtol "
-                f"{_statistics_rtol_text(self.runs)} ({self.trajectory.time.size} points)")
+                f"{_statistics_rtol_text(self.runs)}, max step {self.compiled.circuit.analysis.max_step:.3g} s "
+                f"({self.trajectory.time.size} points)")
 
     def _chaos_line(self) -> str:
         h = self.horizon
@@ -438,13 +439,15 @@ POINTWISE_TIGHTENING = 4.0
 #: The pointwise run goes this fraction past the horizon (the figure shows the divergence
 #: leave the threshold), at most to t_stop.
 POINTWISE_PAST = 0.1
-#: The statistical run (the whole t_stop) aims at this model-level relative error: beyond the
-#: horizon only the statistics count, and they need the attractor's dynamics resolved, not a
-#: pointwise tolerance (THEORY.md 9).  Measured against the ensemble at resolution 1e-3: at 0.1
-#: n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored <= 0.67 of their bounds,
-#: but n = 100, g = 4 ctrnn took 2 points per tau and its statistics moved (variance 2.4,
-#: lambda_1 30 against 97 1/s: FAIL); at 3e-2 it takes 7.1 per tau and scores 0.69, n = 50,
-#: g = 4 ctrnn 0.39.  Points go as rtol^-1/2: 3e-2 takes ~0.55 of 1e-2's.
+#: The statistical run (the whole t_stop) is compiled for this model-level relative error (its
+#: ngspice reltol, the Newton tolerance, and the target its certificate holds it to); its step is
+#: set a priori (:data:`STATISTICS_STEP`).  Beyond the horizon only the statistics count, and they
+#: need the attractor's dynamics resolved, not a pointwise tolerance (THEORY.md 9).  Measured when
+#: the run was stepped by ngspice's truncation control aimed at this target, against the ensemble
+#: at resolution 1e-3: at 0.1 n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored
+#: <= 0.67 of their bounds, but n = 100, g = 4 ctrnn took 2 points per tau and its statistics
+#: moved (variance 2.4, lambda_1 30 against 97 1/s: FAIL); at 3e-2 it took 7.1 per tau and
+#: scored 0.69, n = 50, g = 4 ctrnn 0.39.
 STATISTICS_RTOL = 3e-2
 #: The statistics of the statistical run may differ from the members' by this fraction of
 #: their size (besides their spread; the check's own target or threshold when larger): the
