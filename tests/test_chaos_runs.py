@@ -69,3 +69,27 @@ def test_the_statistical_run_steps_at_its_a_priori_step():
     # Newton's tolerance stays the target's (the run is certified against these options)
     assert opts.reltol == options_for(pipeline.STATISTICS_RTOL).reltol
     assert "trtol=7" in whole.netlist.replace("trtol=7.0", "trtol=7")
+
+
+@pytest.mark.ngspice
+def test_a_tampered_circuit_at_the_statistical_step_fails_its_statistics():
+    # the statistical run's own netlist (its a-priori step and trtol) with every weight x 1.3,
+    # judged beyond the horizon as check judges it: its variance, population and lambda_1 move
+    # (measured: scores 4.4, 3.0 and 1.7 of their bounds; the correct run's largest is 0.43)
+    import re
+    from tests.test_chaos import _run_text
+
+    spec = random_net(n=30, g=4.0, seed=0, convention="rate", t_stop=0.1)
+    result = pipeline.check(spec)
+    assert result.passed and result.statistics is not None, result.summary()
+    whole = result.compiled
+    assert whole.circuit.analysis.max_step == pytest.approx(
+        pipeline.STATISTICS_STEP / fastest_rate(circuit_time(spec)))
+    text = re.sub(r"(?m)^(G\S* \S+ \S+ \S+ \S+ )(\S+)$", lambda m: f"{m.group(1)}{float(m.group(2)) * 1.3!r}",
+                  whole.netlist)
+    assert text != whole.netlist
+    timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
+    wrong = pipeline._statistics(whole, _run_text(whole, text), result.horizon, timings,
+                                 resolution=max(pipeline.STATISTICS_RESOLUTION, result.comparison.threshold))
+    assert not wrong.passed, wrong.describe()
+    assert {"variance", "population"} <= set(wrong.failed()), wrong.describe()
