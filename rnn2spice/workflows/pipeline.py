@@ -587,6 +587,7 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
 
 
 def _without(d: dict, *keys) -> dict:
+    """``d`` without ``keys``."""
     return {k: v for k, v in d.items() if k not in keys}
 
 
@@ -595,8 +596,10 @@ def _side_by_side(options: dict) -> tuple[str, str] | None:
     side, else None (one after the other): on at least two cores, unless the shared library
     was asked for (one engine per process); the pointwise run then goes to ``ngspice -b``,
     which a thread can run beside the shared library and which is killed when the check
-    stops (:class:`_Beside`).  Measured (n = 200, g = 6, ctrnn, idle 2 cores): the pointwise
-    run and its certificate (8 .. 12 s of ngspice) no longer add to the wall time."""
+    stops (:class:`_Beside`).  At n = 200, g = 6 (ctrnn) the pointwise run took 8 s of ngspice
+    on the idle machine (722 points at 12 ms) and its certificate 3 s, which now overlap the
+    statistical run; measured under load 6-9, the two runs' ngspice seconds summed to 219 s in
+    a check of 186 s wall."""
     from rnn2spice.spice.ngspice import _subprocess_problem
     from rnn2spice.workflows.pool import available_cores
 
