@@ -64,7 +64,7 @@ def test_the_statistical_run_steps_at_its_a_priori_step():
     tr, opts = whole.circuit.analysis, whole.circuit.options
     step = pipeline.STATISTICS_STEP / fastest_rate(circuit_time(spec))
     assert tr.max_step == pytest.approx(step) and tr.stop == spec.t_stop
-    # the truncation control only catches gross errors: ngspice's default
+    # the truncation control loosened to ngspice's default
     assert opts.trtol == pipeline.STATISTICS_TRTOL
     # Newton's tolerance stays the target's (the run is certified against these options)
     assert opts.reltol == options_for(pipeline.STATISTICS_RTOL).reltol

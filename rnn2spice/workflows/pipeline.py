@@ -456,10 +456,11 @@ STATISTICS_RTOL = 3e-2
 STATISTICS_RESOLUTION = 1e-2
 #: The statistical run's step, times the network's fastest rate |lambda|max (compiler.fastest_rate):
 #: a-priori, as the trapezoidal rule's phase error per step (h |lambda|)^2 / 12 ~ 4 % on the
-#: fastest mode bounds it, with ngspice's truncation control loosened to STATISTICS_TRTOL so that
-#: it only rejects gross errors.  The truncation-controlled run at STATISTICS_RTOL rejected 28 % of
-#: its steps (n = 200, g = 6, ctrnn; each rejection a dense 200 x 200 factorisation or three)
-#: and took 3.9 Newton iterations per accepted point (THEORY.md 9, measured numbers).
+#: fastest mode bounds it, with ngspice's truncation control loosened to STATISTICS_TRTOL (it
+#: rarely binds in the ctrnn convention; in the rate convention it still rejects 19 % at n = 200,
+#: g = 6).  The truncation-controlled run at STATISTICS_RTOL rejected 28 % of its steps (n = 200,
+#: g = 6, ctrnn; each rejection a dense 200 x 200 factorisation or three) and took 3.9 Newton
+#: iterations per accepted point; at this step 3.1 (THEORY.md 9, measured numbers).
 STATISTICS_STEP = 0.7
 #: ngspice's own default (and compiler._trtol's cap).
 STATISTICS_TRTOL = 7.0
