@@ -9,6 +9,8 @@ with ngspice's truncation control at its default, and still tells a tampered cir
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -64,18 +66,18 @@ def test_the_statistical_run_steps_at_its_a_priori_step():
     tr, opts = whole.circuit.analysis, whole.circuit.options
     step = pipeline.STATISTICS_STEP / fastest_rate(circuit_time(spec))
     assert tr.max_step == pytest.approx(step) and tr.stop == spec.t_stop
-    # the truncation control loosened to ngspice's default
+    # the truncation control loosened beyond ngspice's default 7
     assert opts.trtol == pipeline.STATISTICS_TRTOL
     # Newton's tolerance stays the target's (the run is certified against these options)
     assert opts.reltol == options_for(pipeline.STATISTICS_RTOL).reltol
-    assert "trtol=7" in whole.netlist.replace("trtol=7.0", "trtol=7")
+    assert re.search(r"(?m)^\.options .*\btrtol=30(\.0)?\b", whole.netlist), whole.netlist[-600:]
 
 
 @pytest.mark.ngspice
 def test_a_tampered_circuit_at_the_statistical_step_fails_its_statistics():
     # the statistical run's own netlist (its a-priori step and trtol) with every weight x 1.3,
     # judged beyond the horizon as check judges it: its variance, population and lambda_1 move
-    # (measured: scores 4.4, 3.0 and 1.7 of their bounds; the correct run's largest is 0.43)
+    # (measured: scores 4.8, 4.2 and 1.9 of their bounds; the correct run's largest is 0.33)
     import re
     from tests.test_chaos import _run_text
 
