@@ -688,3 +688,20 @@ def test_a_0_volt_source_splitting_a_node_is_unexplained(name, element):
     for series in ("damped-oscillator.series.cir", "tanh4.series.cir", "rate-relu4.series.cir"):
         spec = load_spec(NETLISTS / (series.split(".")[0] + ".yaml"))
         assert verify_netlist((NETLISTS / series).read_text(), spec, ngspice=False).passed, series
+
+
+def test_a_bounded_network_beyond_the_rails_is_not_called_exponentially_growing():
+    """A chaotic rate network (n = 120, g = 5) reached 20 with a growth rate at h0 of 2.4e3 1/s
+    over 0.2 s: the line said "exp(474) over the run"; its states are bounded, only beyond the rails."""
+    from rnn2spice.analysis.transfer import describe_stability, stability
+
+    # rate convention: growth rate 1e3 (3 sech^2(1) - 1) = 260 1/s at h0, exp(52) over 0.2 s
+    spec = spec_from_dict({"name": "grow", "tau": 1e-3, "w": [[3.0, 0.0], [0.5, 1.5]], "h0": [1.0, 0.5],
+                           "t_stop": 0.2, "activation": "tanh", "convention": "rate"})
+    info = stability(spec, np.array([[1.0, 0.5], [20.0, -3.0]]))
+    assert info["unstable"] and info["bounded"] and info["beyond_rails"]
+    line = describe_stability(info)
+    assert "exp(" not in line and "largest state is 20" in line and "state_scale: 0.48" in line, line
+    # 0.48 x 20 = 9.6 V = 0.8 of the 12-V rail
+    grown = stability(spec, np.array([[1.0, 0.5], [7e13, -3.0]]))
+    assert not grown["bounded"] and "exp(" in describe_stability(grown)

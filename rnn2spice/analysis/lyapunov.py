@@ -191,3 +191,64 @@ def largest_exponent(spec: RnnSpec, time: np.ndarray, states: np.ndarray, *, bur
     averaged = (steps - start_avg) * dt
     return Exponent(total / averaged, float(t[0] + start_avg * dt), float(t[-1]), steps,
                     t[0] + dt * np.arange(steps + 1), growth, v)
+
+
+def carry(spec: RnnSpec, t0: float, h: np.ndarray, v: np.ndarray, span: float) -> tuple:
+    """The state ``h`` (n,) and its unit tangent ``v`` (n,) carried on together from ``t0``
+    over ``span`` (s) by classical RK4 at the tangent's step (dt <= STEP_FACTOR / |J|max), the
+    tangent renormalised after every step (THEORY.md 9: the converged lambda_1).
+
+    Returns (time (steps + 1,), Lambda (steps + 1,) from 0, ln |dh/dt| (steps + 1,), h at the
+    end, v at the end).  The
+    state needs no tighter step: past the horizon no solver's trajectory is the exact one, it
+    only has to be a trajectory on the attractor (RK4 at |J|max dt = 1 is a map O(dt^4) close to
+    the flow).  One matrix product per stage carries both (the tangent and the state are
+    multiplied by W together), ~30 us per substep at n = 50, ~4x cheaper than the reference
+    by DOP853 plus :func:`largest_exponent`.  The inputs go on as in ``spec`` (its t_stop
+    extended by the caller, as the netlist's sources would)."""
+    model = Dynamics(spec)
+    steps = max(int(np.ceil(span * model.bound() / STEP_FACTOR)), 1)
+    dt = span / steps
+    w_t = np.ascontiguousarray(model.w.T)
+    lam, gain, act = model.lam, model.gain, model.act
+    autonomous = not spec.m
+    x = np.array([np.asarray(h, dtype=float), np.asarray(v, dtype=float)])   # (2, n): state, tangent
+    x[1] /= np.linalg.norm(x[1])
+    growth = np.zeros(steps + 1)
+    speed = np.zeros(steps + 1)
+
+    def stage(x, drive):
+        out = np.empty_like(x)
+        if model.rate:      # dh = -lam h + W f(h) + drive;  dv = -lam v + W (f'(h) v)
+            y = np.array([act.f(x[0]), act.slope(x[0]) * x[1]]) @ w_t
+            out[0] = y[0] + drive - lam * x[0]
+            out[1] = y[1] - lam * x[1]
+        else:               # z = W h + drive: dh = gain f(z) - lam h;  dv = gain f'(z) (W v) - lam v
+            y = x @ w_t
+            z = y[0] + drive
+            out[0] = gain * act.f(z) - lam * x[0]
+            out[1] = gain * act.slope(z) * y[1] - lam * x[1]
+        return out
+
+    log_v = 0.0
+    with one_blas_thread():
+        for lo in range(0, steps, CHUNK):
+            hi = min(lo + CHUNK, steps)
+            if autonomous:
+                drives = np.broadcast_to(model.const, (2 * (hi - lo) + 1, spec.n))
+            else:
+                drives = model._drive(t0 + dt * np.arange(2 * lo, 2 * hi + 1) / 2.0)
+            for s in range(hi - lo):
+                d0, dm, d1 = drives[2 * s], drives[2 * s + 1], drives[2 * s + 2]
+                k1 = stage(x, d0)
+                speed[lo + s] = np.linalg.norm(k1[0])
+                k2 = stage(x + 0.5 * dt * k1, dm)
+                k3 = stage(x + 0.5 * dt * k2, dm)
+                k4 = stage(x + dt * k3, d1)
+                x = x + (dt / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+                norm = float(np.linalg.norm(x[1]))
+                x[1] /= norm
+                log_v += np.log(norm)
+                growth[lo + s + 1] = log_v
+        speed[-1] = np.linalg.norm(stage(x, drives[-1])[0])
+    return t0 + dt * np.arange(steps + 1), growth, np.log(np.maximum(speed, 1e-300)), x[0].copy(), x[1].copy()

@@ -104,8 +104,14 @@ def stability(spec: RnnSpec, states: np.ndarray) -> dict:
     largest = float(np.max(np.abs(states))) if np.size(states) else 0.0
     rails = Build().rails(spec)  # the spec's circuit.supply, else a real build's default
     in_circuit = largest * spec.state_scale
+    start = float(np.max(np.abs(spec.h0))) if spec.n else 0.0
     return {"growth_rate": growth, "growth_over_run": growth * spec.t_stop, "unstable": growth > 0.0,
             "largest_state": largest, "largest_state_in_circuit": in_circuit, "rails": tuple(rails),
+            "state_scale": float(spec.state_scale),
+            # the states grew by far less than the linearisation at h0 says (a tanh network's
+            # states stay bounded): "exp(474) over the run" would misdescribe a state of 20
+            "bounded": bool(spec.activation != "linear"
+                            and largest <= max(start, 1e-300) * np.exp(min(growth * spec.t_stop, 700.0) / 2)),
             # what a builder must know: the states leave the supply a real circuit would have
             "beyond_rails": bool(in_circuit >= min(abs(rails[0]), abs(rails[1])))}
 
@@ -116,6 +122,15 @@ def describe_stability(info: dict) -> str:
     trained decision networks are, is nothing a builder must be warned of)."""
     if not (info["unstable"] and info.get("beyond_rails", True)):
         return ""
+    if info.get("bounded"):   # a chaotic or saturating network: large, not growing, states
+        low = min(abs(info["rails"][0]), abs(info["rails"][1]))
+        fit = 0.8 * low / info["largest_state"]   # the state_scale that puts the largest state at 0.8 of a rail
+        return (f"states beyond the supply rails: the largest state is {info['largest_state']:.3g} "
+                f"({info['largest_state_in_circuit']:.3g} V or A in the circuit; the network, unstable at h0 with "
+                f"growth rate {info['growth_rate']:.3g} 1/s, stays bounded); the verdict is about equivalence with the "
+                f"ideal netlist: a real circuit clips at its supply rails ({info['rails'][0]:g} .. "
+                f"{info['rails'][1]:g} V); circuit: {{state_scale: {fit:.2g}}} would keep the states within "
+                f"0.8 of them")
     return (f"unstable network: growth rate {info['growth_rate']:.3g} 1/s (largest Re eig, exp({info['growth_over_run']:.3g}) "
             f"over the run), largest state {info['largest_state']:.3g} ({info['largest_state_in_circuit']:.3g} V or A "
             "in the circuit); the verdict is about equivalence with the ideal netlist: a real circuit saturates at "

@@ -350,6 +350,12 @@ def task_plot(result, *, ax=None):
         ax2.semilogy(t_grid, np.maximum(d1, 1e-12), color="C0", lw=0.9, label="|SPICE - discrete|")
         ax2.semilogy(tr.spice_time * ms, np.maximum(d2, 1e-12), color="C3", lw=0.7, label="|SPICE - reference|")
         ax2.axhline(result.tolerance, color="k", lw=0.7, ls="--", label="tolerance")
+        if getattr(tr, "horizon", None) is not None:
+            # a chaotic trial: |SPICE - reference| is judged only up to here (THEORY.md 9); the
+            # figure showed no sign of it while the verdict line named it
+            for a in (ax, ax2):
+                a.axvline(tr.horizon * ms, color="C1", lw=1.0,
+                          label=f"horizon T_p (lambda_1 {tr.lyapunov_exponent:.3g} 1/s)" if a is ax2 else None)
         ax2.set_xlabel("time (ms)")
         ax2.set_ylabel("readout difference")
         if col == 0:

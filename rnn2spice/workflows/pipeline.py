@@ -175,12 +175,17 @@ class CheckResult(Displayed, Plotted):
             out = r.readout
             readout_part = "" if out is None else (f"; readout {out.rel_max_error_per_output:.1e} "
                                                    f"at output {out.worst_output}")
+            # a chaotic transient's horizon comes from its amplification, not lambda_1 (rate n = 120,
+            # g = 5: 7.7 ms beside lambda_1 = 14 1/s, whose own horizon would be ~150 ms)
+            h = self.horizon
+            transient = ("" if h is None or not h.transient_chaos else ", a chaotic transient" + (
+                "" if h.amplification is None else f": floor grown by exp({h.amplification:.3g})"))
             horizon = (f" up to the horizon {self.predictability_horizon:.4g} s (lambda_1 "
-                       f"{self.lyapunov_exponent:.4g} 1/s)" if self.predictability_horizon else "")
+                       f"{self.lyapunov_exponent:.4g} 1/s{transient})" if self.predictability_horizon else "")
             return "\n".join((
                 f"{c.spec.name}: n = {c.spec.n}, {c.spec.convention}/{c.spec.activation}, {c.form}/{c.coupling}{cert}",
                 f"ngspice {tr.ngspice_version} ({tr.backend}, {tr.solver}): {tr.time.size} time points in "
-                f"{tr.seconds:.2f} s",
+                f"{tr.seconds:.2f} s{self._pointwise_cost()}",
                 f"worst neuron {r.worst_neuron}: relative error {r.rel_max_error_per_neuron:.2e} "
                 f"(threshold {r.threshold:.0e}){horizon}{readout_part}: {verdict}",
                 # an unstable network is said even in the short form: a real circuit saturates
@@ -204,17 +209,28 @@ class CheckResult(Displayed, Plotted):
                else f" ({len(self.runs)} runs: a larger step missed the target)")
             + self._stopped_note()
             + ("" if self.pointwise_run is None else self._runs_line()),
-            f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s",
+            f"ngspice {tr.ngspice_version} via {tr.backend}: {tr.time.size} time points in {tr.seconds:.3f} s"
+            + self._pointwise_cost(),
             *readout_line,
             *(() if self.horizon is None else (self._chaos_line(),)),
             *(() if st is None else (st.describe(),)),
             f"relative max error per neuron {r.rel_max_error_per_neuron:.3e} at neuron {r.worst_neuron} "
-            f"(threshold {r.threshold:.0e}, floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
+            f"(threshold {r.threshold:.0e}, amplitude floor {float(np.max(r.floor)):.1e}); global {r.rel_max_error:.3e}, "
             f"max abs error {r.max_abs_error:.3e}"
             + (f" up to the horizon {self.predictability_horizon:.4g} s" if self.predictability_horizon else "")
             + f": {verdict}",
             *filter(None, (describe_stability(self.stability()),)),
         ))
+
+    def _pointwise_cost(self) -> str:
+        """A chaotic check's trajectory is its statistical run; without this the pointwise run's
+        ngspice points and seconds (1,322 points, 4.0 s of 9.9 s for docs/chaos.md's network)
+        were missing from the line that reports ngspice's cost."""
+        if self.pointwise_run is None:
+            return ""
+        point = [r for r in self.runs if r.get("role") == "pointwise"]
+        return (f" (statistical run) + {sum(int(r['points']) for r in point)} in "
+                f"{sum(float(r['seconds']) for r in point):.2f} s (pointwise run{'s' if len(point) > 1 else ''})")
 
     def _stopped_note(self) -> str:
         """Why refinement stopped early (THEORY.md 9), or nothing."""
@@ -233,7 +249,8 @@ class CheckResult(Displayed, Plotted):
         p = point[-1]
         return (f"; chaotic: pointwise run over [0, {p['t_stop']:.4g}] s at rtol {p['rtol']:g} "
                 f"({p['points']} points, {len(point)} run(s)), statistical run over the whole t_stop at rtol "
-                f"{_statistics_rtol_text(self.runs)} ({self.trajectory.time.size} points)")
+                f"{_statistics_rtol_text(self.runs)}, max step {self.compiled.circuit.analysis.max_step:.3g} s "
+                f"({self.trajectory.time.size} points)")
 
     def _chaos_line(self) -> str:
         h = self.horizon
@@ -245,6 +262,12 @@ class CheckResult(Displayed, Plotted):
         parted = ("" if sp is None else
                   f" (reference runs started at the floor part by {sp.largest:.2g}, {sp.reach:g} times closer by "
                   f"{sp.largest_tight:.2g}, limit {sp.limit:.2g})")
+        c = h.convergence
+        if c is not None and c.substeps:   # carried on past the run (THEORY.md 9)
+            head += (f" (the attractor's rate carried on to {c.t_to:.3g} s" + (", where it settled" if c.settled else "")
+                     + f": {c.value:.4g} +- {c.standard_error:.2g} 1/s)")
+        elif c is not None:
+            head += f" (+- {c.standard_error:.2g} 1/s)"
         if h.chaotic and h.transient_chaos:
             return (f"{head}: a chaotic transient, the accuracy floor {h.floor:.2g} grows by exp("
                     f"{h.amplification:.3g}) before the run settles{parted}, horizon T_p = {h.horizon:.4g} s "
@@ -264,7 +287,9 @@ class CheckResult(Displayed, Plotted):
             h, st = self.horizon, self.statistics
             return figures.chaos_plot(
                 self.trajectory.time, self.trajectory.states, self.reference,
-                title=f"{spec.name}: {c.form}/{c.coupling}, chaotic: lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
+                # a chaotic transient's T_p is its amplification's, not lambda_1's (as the text says)
+                title=f"{spec.name}: {c.form}/{c.coupling}, {'chaotic transient' if h.transient_chaos else 'chaotic'}: "
+                      f"lambda_1 = {h.lyapunov_exponent:.3g} 1/s, "
                       f"T_p = {h.horizon:.3g} s, {'PASS' if self.passed else 'FAIL'}",
                 growth_time=h.exponent.time, growth=h.exponent.growth[:, 0], exponent=h.lyapunov_exponent,
                 floor=h.floor, threshold=h.threshold, horizon=h.horizon, scores=st.scores(), ax=ax,
@@ -491,13 +516,15 @@ POINTWISE_TIGHTENING = 4.0
 #: The pointwise run goes this fraction past the horizon (the figure shows the divergence
 #: leave the threshold), at most to t_stop.
 POINTWISE_PAST = 0.1
-#: The statistical run (the whole t_stop) aims at this model-level relative error: beyond the
-#: horizon only the statistics count, and they need the attractor's dynamics resolved, not a
-#: pointwise tolerance (THEORY.md 9).  Measured against the ensemble at resolution 1e-3: at 0.1
-#: n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored <= 0.67 of their bounds,
-#: but n = 100, g = 4 ctrnn took 2 points per tau and its statistics moved (variance 2.4,
-#: lambda_1 30 against 97 1/s: FAIL); at 3e-2 it takes 7.1 per tau and scores 0.69, n = 50,
-#: g = 4 ctrnn 0.39.  Points go as rtol^-1/2: 3e-2 takes ~0.55 of 1e-2's.
+#: The statistical run (the whole t_stop) is compiled for this model-level relative error (its
+#: ngspice reltol, the Newton tolerance, and the target its certificate holds it to); its step is
+#: set a priori (:data:`STATISTICS_STEP`).  Beyond the horizon only the statistics count, and they
+#: need the attractor's dynamics resolved, not a pointwise tolerance (THEORY.md 9).  Measured when
+#: the run was stepped by ngspice's truncation control aimed at this target, against the ensemble
+#: at resolution 1e-3: at 0.1 n = 200, g = 6 ctrnn (5.3 points per tau) and n = 50, g = 4 scored
+#: <= 0.67 of their bounds, but n = 100, g = 4 ctrnn took 2 points per tau and its statistics
+#: moved (variance 2.4, lambda_1 30 against 97 1/s: FAIL); at 3e-2 it took 7.1 per tau and
+#: scored 0.69, n = 50, g = 4 ctrnn 0.39.
 STATISTICS_RTOL = 3e-2
 #: ... and a chaotic transient's (``chaos.Horizon.transient_chaos``) at this: which cycle or fixed
 #: point it settles on is decided while it wanders, and a coarse run may land where the network
@@ -510,6 +537,17 @@ TRANSIENT_STATISTICS_RTOL = 1e-2
 #: bias of its integration, measured below the ensemble's spread at STATISTICS_RTOL, is
 #: allowed for at the level the earlier 1e-2 run needed.
 STATISTICS_RESOLUTION = 1e-2
+#: The statistical run's step, times the network's fastest rate |lambda|max (compiler.fastest_rate):
+#: a-priori, as the trapezoidal rule's phase error per step (h |lambda|)^2 / 12 ~ 4 % on the
+#: fastest mode bounds it, with ngspice's truncation control loosened to STATISTICS_TRTOL (at
+#: ngspice's default 7 it rarely bound in the ctrnn convention but still rejected 19 % of the rate
+#: convention's steps at n = 200, g = 6: 6,228 points instead of 5,208 at 30, equal statistics).  The truncation-controlled run at STATISTICS_RTOL rejected 28 % of its steps (n = 200,
+#: g = 6, ctrnn; each rejection a dense 200 x 200 factorisation or three) and took 3.9 Newton
+#: iterations per accepted point; at this step 3.1 (THEORY.md 9, measured numbers).
+STATISTICS_STEP = 0.7
+#: The statistical run's trtol (ngspice's default and compiler._trtol's cap: 7): the step is set
+#: by STATISTICS_STEP, the truncation control only stops a gross local error (THEORY.md 9).
+STATISTICS_TRTOL = 30.0
 
 
 def _predict(compiled: CompiledNetwork, threshold: float, timings: dict):
@@ -542,16 +580,45 @@ def _variant(compiled: CompiledNetwork, *, rtol: float, t_stop: float | None = N
                        rtol=rtol, build=compiled.build)
 
 
+def _statistical_variant(compiled: CompiledNetwork, *, rtol: float) -> CompiledNetwork:
+    """The statistical run (THEORY.md 9): the circuit compiled for ``rtol`` (its Newton
+    tolerance), stepping at :data:`STATISTICS_STEP` / |lambda|max (never beyond the maximum step
+    written for ``rtol``) with ngspice's truncation control at :data:`STATISTICS_TRTOL`; the
+    certificate holds the netlist to these.  A run the limits of the transient would refuse at
+    that step (compiler.MAX_TIME_STEPS, MAX_TRANSIENT_VALUES), or a build of real parts (its own
+    method and options), keeps the truncation-controlled run at ``rtol``."""
+    from rnn2spice.circuit.compiler import MAX_TIME_STEPS, MAX_TRANSIENT_VALUES, fastest_rate
+    from rnn2spice.circuit.ir import Transient
+
+    whole = _variant(compiled, rtol=rtol)
+    tr = whole.circuit.analysis
+    if compiled.build.real or not isinstance(tr, Transient):
+        return whole
+    step = min(STATISTICS_STEP / fastest_rate(whole.circuit_spec), tr.max_step)
+    count = tr.stop / step
+    if count > MAX_TIME_STEPS or count * (whole.spec.n + 1) > MAX_TRANSIENT_VALUES:
+        return whole
+    circuit = replace(whole.circuit, analysis=Transient(step=step if whole.spec.t_step is None else tr.step,
+                                                        stop=tr.stop, max_step=step),
+                      options=replace(whole.circuit.options, trtol=max(whole.circuit.options.trtol,
+                                                                        STATISTICS_TRTOL)))
+    return replace(whole, circuit=circuit)
+
+
 def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: float, refine: bool,
                    timings: dict, options: dict) -> CheckResult:
     """Two runs of one circuit (THEORY.md 9): pointwise over [0, T_p (1 + POINTWISE_PAST)] at
     threshold / POINTWISE_TIGHTENING, judged up to the predicted horizon T_p; and the whole
     t_stop at :data:`STATISTICS_RTOL` (never tighter than needed, never looser than the check's
     own target), judged beyond T_p by its statistics against the reference ensemble.  The
-    ensemble (numpy, no ngspice) is computed in a thread beside the two runs."""
+    ensemble (numpy, no ngspice) is computed in a thread beside the two runs, and the two runs,
+    independent of each other, go side by side where :func:`_side_by_side` allows it: the
+    pointwise run (and its refinements) as ``ngspice -b`` in a thread, the statistical run here
+    (with ``progress``)."""
     predicted, grid, ref_grid = prediction
     spec = compiled.spec
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-ensemble")
+    beside = None
     try:
         stat_rtol = max(compiled.target, TRANSIENT_STATISTICS_RTOL if predicted.transient_chaos else STATISTICS_RTOL)
         # the members start apart by the statistical run's floor, not the pointwise run's: that
@@ -562,16 +629,26 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
         point_rtol = min(compiled.target, threshold / POINTWISE_TIGHTENING)
         short = _variant(compiled, rtol=point_rtol,
                          t_stop=min(spec.t_stop, predicted.horizon * (1.0 + POINTWISE_PAST)))
+        whole = compiled if stat_rtol == compiled.target else _statistical_variant(compiled, rtol=stat_rtol)
         timings["compile"] += _time.perf_counter() - start
         runs: list = []
         # judged at the check's threshold (not the run's tighter target); refined only when it fails
-        short, cert_p, traj_p, ref_p, _, cmp = _refined(short, threshold, refine, timings, runs, options,
-                                                        predicted=predicted, role="pointwise",
-                                                        upto=predicted.horizon, aim=threshold)
-        start = _time.perf_counter()
-        whole = compiled if stat_rtol == compiled.target else _variant(compiled, rtol=stat_rtol)
-        timings["compile"] += _time.perf_counter() - start
-        cert, traj = run(whole, **options)
+        pointwise = dict(threshold=threshold, refine=refine, predicted=predicted, role="pointwise",
+                         upto=predicted.horizon, aim=threshold)
+        backends = _side_by_side(options)
+        if backends is None:
+            short, cert_p, traj_p, ref_p, _, cmp = _refined(short, tolerance=threshold, timings=timings,
+                                                            runs=runs, options=options,
+                                                            **_without(pointwise, "threshold"))
+            cert, traj = run(whole, **options)
+        else:
+            beside = _Beside(short, pointwise, {**options, "backend": backends[0]})
+            try:
+                cert, traj = run(whole, **{**options, "backend": backends[1],
+                                           "progress": beside.watch(options.get("progress"))})
+            except _PointwiseFailed:
+                raise beside.future.exception() from None
+            short, cert_p, traj_p, ref_p, _, cmp = beside.result(timings, runs)
         timings["certificate"] += cert.seconds
         timings["simulate"] += traj.seconds
         runs.append({"max_step": float(whole.circuit.analysis.max_step), "points": int(traj.time.size),
@@ -585,10 +662,97 @@ def _check_chaotic(compiled: CompiledNetwork, prediction: tuple, threshold: floa
         timings["reference"] += _time.perf_counter() - start
         stats = _statistics(whole, traj, predicted, timings, members=members,
                             resolution=max(STATISTICS_RESOLUTION, float(compiled.target), threshold))
+    except BaseException:
+        if beside is not None:
+            beside.stop()
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return CheckResult(whole, traj, ref, cmp, timings, certificate=cert, runs=tuple(runs), horizon=predicted,
                        statistics=stats, pointwise_run=(short, cert_p, traj_p, ref_p))
+
+
+def _without(d: dict, *keys) -> dict:
+    """``d`` without ``keys``."""
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _side_by_side(options: dict) -> tuple[str, str] | None:
+    """(pointwise backend, statistical backend) when a chaotic check's two runs may go side by
+    side, else None (one after the other): on at least two cores, unless the shared library
+    was asked for (one engine per process); the pointwise run then goes to ``ngspice -b``,
+    which a thread can run beside the shared library and which is killed when the check
+    stops (:class:`_Beside`).  At n = 200, g = 6 (ctrnn) the pointwise run took 8 s of ngspice
+    on the idle machine (722 points at 12 ms) and its certificate 3 s, which now overlap the
+    statistical run; measured under load 6-9, the two runs' ngspice seconds summed to 219 s in
+    a check of 186 s wall."""
+    from rnn2spice.spice.ngspice import _subprocess_problem
+    from rnn2spice.workflows.pool import available_cores
+
+    backend = options.get("backend", "auto")
+    if backend == "shared" or available_cores() < 2 or _subprocess_problem() is not None:
+        return None
+    return ("subprocess", backend)
+
+
+class _Stopped(Exception):
+    """Raised in the pointwise run's thread by its progress callback once the check stopped."""
+
+
+class _PointwiseFailed(Exception):
+    """Raised in the statistical run by its progress callback when the pointwise run failed:
+    the check raises the pointwise run's error (not a SimulationError: the statistical run
+    must not retry or blame its own netlist)."""
+
+
+class _Beside:
+    """The pointwise run of a chaotic check (:func:`_refined`, refinements included) in a
+    thread of its own, with its own timings and runs, merged in :meth:`result`."""
+
+    def __init__(self, short: CompiledNetwork, pointwise: dict, options: dict):
+        import threading
+
+        self.stopped = threading.Event()
+        self.timings = dict.fromkeys(("compile", "certificate", "simulate", "reference", "chaos"), 0.0)
+        self.runs: list = []
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn2spice-pointwise")
+        self.future = self.thread.submit(
+            _refined, short, tolerance=pointwise["threshold"], timings=self.timings, runs=self.runs,
+            options={**options, "progress": self._halt_when_stopped}, **_without(pointwise, "threshold"))
+
+    def _halt_when_stopped(self, fraction: float) -> None:
+        # ngspice -b is killed when its progress callback raises (spice/batch.py)
+        if self.stopped.is_set():
+            raise _Stopped()
+
+    def watch(self, progress: Callable[[float], None] | None) -> Callable[[float], None]:
+        """The statistical run's progress callback: the caller's, and a failed pointwise run
+        stops it at once (its error is the check's: it names the circuit first)."""
+
+        def told(fraction: float) -> None:
+            if self.future.done() and self.future.exception() is not None:
+                raise _PointwiseFailed()
+            if progress is not None:
+                progress(fraction)
+
+        return told
+
+    def stop(self) -> None:
+        """The check stopped (an error, Ctrl-C): kill the pointwise run, do not wait for it."""
+        self.stopped.set()
+        self.thread.shutdown(wait=False, cancel_futures=True)
+
+    def result(self, timings: dict, runs: list):
+        """The pointwise run's (compiled, certificate, trajectory, reference, horizon,
+        comparison), its runs appended to ``runs`` and its seconds added to ``timings``."""
+        try:
+            out = self.future.result()
+        finally:
+            self.thread.shutdown(wait=False)
+        for k, v in self.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+        runs.extend(self.runs)
+        return out
 
 
 def accuracy_floor(compiled: CompiledNetwork) -> float:
