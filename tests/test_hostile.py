@@ -468,14 +468,17 @@ def run_cli(argv: list[str], cwd: Path, *, stdout: str = "pipe", stderr: str = "
                 os.close(close_in_child)
 
         start = time.monotonic()
+        parent_rss = _vm_kib("self", "VmRSS") * 1024
         proc = subprocess.Popen([sys.executable, "-m", "rnn2spice", *argv], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=out_target, stderr=err_target, preexec_fn=preexec)
+        own_peak = 0
         for item in close_in_parent:
             item.close() if hasattr(item, "close") else os.close(item)
         if head is not None:
             os.read(head, 100)
             os.close(head)
         while True:
+            own_peak = max(own_peak, _vm_kib(proc.pid, "VmHWM") * 1024)   # before reaping: gone after
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -488,8 +491,27 @@ def run_cli(argv: list[str], cwd: Path, *, stdout: str = "pipe", stderr: str = "
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
+        # The child's ru_maxrss also counts the pages of this (forked) process before the exec:
+        # Linux merges the old mm's high-water mark at exec, so a pytest worker at 495 MiB made
+        # every case "use" 495 MiB.  Only a ru_maxrss above this process's RSS at the fork is
+        # surely the child's own; below it the child's own high-water mark (VmHWM of its mm
+        # after the exec, polled while it runs) is the peak.
+        maxrss = usage.ru_maxrss * 1024
+        peak = max(own_peak, maxrss if maxrss > 1.05 * parent_rss else 0)
         return Run(proc.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                   seconds, usage.ru_maxrss * 1024)
+                   seconds, peak)
+
+
+def _vm_kib(pid, field: str) -> int:
+    """``field`` (VmRSS, VmHWM) of /proc/<pid>/status in KiB; 0 when unreadable (a zombie has none)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 MEASURED: dict[str, Run] = {}
