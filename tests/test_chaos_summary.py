@@ -34,6 +34,10 @@ def test_the_ngspice_line_counts_the_pointwise_run_too():
     assert "501 time points in 5.00 s (statistical run) + 1322 in 4.00 s (pointwise run)" in line, line
     assert any("501 time points in 5.000 s (statistical run) + 1322 in 4.00 s (pointwise run)" in x
                for x in chaotic.summary().splitlines()), chaotic.summary()
+    # beside the statistical run the pointwise run went to ngspice -b: the line says so
+    t = np.linspace(0.0, 1.35e-3, 11)
+    beside = replace(chaotic, pointwise_run=(None, None, Trajectory(t, np.zeros((11, 2)), "subprocess", "", 4.0), None))
+    assert "+ 1322 in 4.00 s (pointwise run via subprocess)" in beside.summary(verbose=False), beside.summary()
     # one run: the line as before
     assert single.summary(verbose=False).splitlines()[1].endswith("501 time points in 5.00 s")
     assert "amplitude floor" in single.summary()

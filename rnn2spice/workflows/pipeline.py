@@ -229,8 +229,11 @@ class CheckResult(Displayed, Plotted):
         if self.pointwise_run is None:
             return ""
         point = [r for r in self.runs if r.get("role") == "pointwise"]
+        # the pointwise run goes beside the statistical one as ngspice -b (pipeline._side_by_side)
+        other = getattr(self.pointwise_run[2], "backend", None)
+        via = "" if other in (None, self.trajectory.backend) else f" via {other}"
         return (f" (statistical run) + {sum(int(r['points']) for r in point)} in "
-                f"{sum(float(r['seconds']) for r in point):.2f} s (pointwise run{'s' if len(point) > 1 else ''})")
+                f"{sum(float(r['seconds']) for r in point):.2f} s (pointwise run{'s' if len(point) > 1 else ''}{via})")
 
     def _stopped_note(self) -> str:
         """Why refinement stopped early (THEORY.md 9), or nothing."""
