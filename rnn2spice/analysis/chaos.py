@@ -37,6 +37,7 @@ from scipy.integrate import solve_ivp
 
 from rnn2spice._blas import one_blas_thread
 from rnn2spice.analysis.lyapunov import STEP_FACTOR, Dynamics, Exponent, carry, hermite, largest_exponent
+from rnn2spice.analysis.metrics import resolution_floor
 from rnn2spice.analysis.reference import breakpoints, dense_values, solve_linear
 from rnn2spice.network.spec import RnnSpec
 
@@ -317,21 +318,16 @@ def spread(spec: RnnSpec, time: np.ndarray, reference: np.ndarray, *, floor: flo
     amplitudes = np.concatenate([[0.0], np.full(members, floor), np.full(members, floor / reach)])
     xi = rng.choice((-1.0, 1.0), size=(amplitudes.size, spec.n))   # every state off by a, as at the floor
     first = start[None, :] * (1.0 + amplitudes[:, None] * xi)
-    model = Dynamics(spec)
     shape = first.shape
-
-    def rhs(tt, y):
-        return model.rhs(np.array([tt]), y.reshape((1,) + shape)).ravel()
-
     scale = max(1.0, float(np.max(np.abs(h)))) if h.size else 1.0
-    edges = breakpoints(spec, max(spec.t_stop, float(grid[-1])))
-    edges = np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
-    out = _piecewise(rhs, first.ravel(), edges, grid, scale, "ODE solver failed in the spread test")
+    edges = _edges_inside(spec, grid, max(spec.t_stop, float(grid[-1])))
+    out = _piecewise(_stacked_rhs(spec, shape), first.ravel(), edges, grid, scale,
+                     "ODE solver failed in the spread test")
     out = out.reshape((grid.size,) + shape)
     base = out[:, 0]
     size = np.max(np.abs(base), axis=0)                                   # max_t |base_c|
     atol_c = np.zeros(spec.n) if atol is None else np.broadcast_to(np.asarray(atol, dtype=float), (spec.n,))
-    denominator = np.maximum(size, np.minimum(atol_c / threshold, float(np.max(size, initial=0.0))))
+    denominator = np.maximum(size, resolution_floor(atol_c, threshold, float(np.max(size, initial=0.0))))
     denominator = np.where(denominator > 0, denominator, np.inf)
 
     def error(rows):   # the verdict's error over the run (metrics.compare), the worst member
@@ -458,16 +454,27 @@ def carry_on(spec: RnnSpec, h_start: np.ndarray, grid: np.ndarray) -> np.ndarray
     """The reference carried on from ``h_start`` at ``grid[0]`` over ``grid`` (s): DOP853 at
     :data:`ENSEMBLE_RTOL` (it only has to be a trajectory on the attractor), restarted at the
     inputs' breakpoints; states (points, n)."""
+    y = np.asarray(h_start, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
+    return _piecewise(_stacked_rhs(spec, y.shape), y, _edges_inside(spec, grid, float(grid[-1])), grid, scale,
+                      "ODE solver failed carrying the reference on")
+
+
+def _stacked_rhs(spec: RnnSpec, shape: tuple):
+    """dh/dt of states of ``shape`` (..., n) as one flat ODE vector (solve_ivp's y): one
+    matrix product for all of them per evaluation."""
     model = Dynamics(spec)
 
     def rhs(t, y):
-        return model.rhs(np.array([t]), y[None, :])[0]
+        return model.rhs(np.array([t]), y.reshape((1,) + tuple(shape))).ravel()
 
-    edges = breakpoints(spec, float(grid[-1]))
-    edges = np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
-    y = np.asarray(h_start, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
-    return _piecewise(rhs, y, edges, grid, scale, "ODE solver failed carrying the reference on")
+    return rhs
+
+
+def _edges_inside(spec: RnnSpec, grid: np.ndarray, until: float) -> np.ndarray:
+    """The inputs' breakpoints (up to ``until``) strictly inside ``grid``, with its two ends."""
+    edges = breakpoints(spec, until)
+    return np.unique(np.concatenate([[grid[0]], edges[(edges > grid[0]) & (edges < grid[-1])], [grid[-1]]]))
 
 
 def _piecewise(rhs, y: np.ndarray, edges: np.ndarray, grid: np.ndarray, scale: float, what: str,
@@ -706,12 +713,8 @@ def ensemble(spec: RnnSpec, time: np.ndarray, *, floor: float, members: int = ME
         for j in range(members):
             out[:, j, :] = solve_linear(replace(spec, h0=start[j]), time)
         return out
-    model = Dynamics(spec)
     shape = (members, spec.n)
-
-    def rhs(t, y):
-        return model.rhs(np.array([t]), y.reshape((1,) + shape)).ravel()
-
+    rhs = _stacked_rhs(spec, shape)
     edges = breakpoints(spec, max(spec.t_stop, float(time[-1]) if time.size else 0.0))
     # kicked again at every input breakpoint: a network that settles (a fixed point contracts
     # the start's perturbations to nothing) and is then driven into a chaotic phase would
